@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process';
+import { accessSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CniError, ErrorCode } from './errors';
+
+export interface PluginExecOptions {
+  env: NodeJS.ProcessEnv;
+  stdin: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface PluginOutput {
+  stdout: string;
+  stderr: string;
+}
+
+/** `FindInPath`: the first `dir/type` that is a regular file; names with a path separator are refused. */
+export function findInPath(type: string, dirs: readonly string[]): string {
+  if (!type) throw new CniError(ErrorCode.InvalidNetworkConfig, 'plugin type is empty');
+  if (type.includes('/') || type === '.' || type === '..') throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid plugin name: ${type}`);
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = join(dir, type);
+    try {
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      /* keep looking */
+    }
+  }
+  throw new CniError(ErrorCode.InvalidNetworkConfig, `failed to find plugin "${type}" in path [${dirs.join(' ')}]`);
+}
+
+export const pathDirs = (cniPath: string | undefined): string[] => (cniPath ?? '').split(':').filter(Boolean);
+
+/**
+ * Exec a plugin binary with the CNI env, config on stdin; resolve with stdout on success, throw the
+ * plugin's CNI error (or one built from stderr) on failure. Retries "text file busy".
+ */
+export async function execPlugin(file: string, opts: PluginExecOptions): Promise<PluginOutput> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await execOnce(file, opts);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ETXTBSY' && attempt < 5) {
+        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+function execOnce(file: string, opts: PluginExecOptions): Promise<PluginOutput> {
+  return new Promise((resolve, reject) => {
+    accessSync(file);
+    const child = spawn(file, [], { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'], signal: opts.signal, timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => {
+      if ((e as NodeJS.ErrnoException).code === 'ETXTBSY' || (e as NodeJS.ErrnoException).code === 'ENOENT') return reject(e);
+      if (e.name === 'AbortError') return reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} aborted`));
+      reject(new CniError(ErrorCode.Internal, `failed to exec ${file}: ${e.message}`));
+    });
+    child.stdin.on('error', () => {
+      /* the plugin may exit without reading stdin */
+    });
+    child.on('close', (code, signal) => {
+      const stdout = Buffer.concat(out).toString();
+      const stderr = Buffer.concat(err).toString();
+      if (code === 0) return resolve({ stdout, stderr });
+      if (signal) {
+        const why = opts.signal?.aborted ? 'was aborted' : opts.timeoutMs ? `timed out after ${opts.timeoutMs} ms` : `was killed by ${signal}`;
+        return reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} ${why}`, stderr.trim()));
+      }
+      reject(pluginError(stdout, stderr));
+    });
+    child.stdin.end(opts.stdin);
+  });
+}
+
+/** The plugin's JSON error from stdout, else libcni's fallback `netplugin failed: "<stderr>"`. */
+function pluginError(stdout: string, stderr: string): CniError {
+  try {
+    const e = JSON.parse(stdout) as { code?: unknown; msg?: unknown; details?: unknown };
+    if (typeof e.code === 'number' && typeof e.msg === 'string') {
+      return new CniError(e.code, e.msg, typeof e.details === 'string' ? e.details : '');
+    }
+  } catch {
+    /* not JSON */
+  }
+  const text = (stderr.trim() || stdout.trim()).slice(0, 4096);
+  return new CniError(ErrorCode.Internal, `netplugin failed: ${JSON.stringify(text)}`);
+}

@@ -1,0 +1,213 @@
+import { readFileSync, statSync } from 'node:fs';
+import type { ZodType, ZodTypeDef } from 'zod';
+import { parseCniArgs } from './args';
+import { CniError, ErrorCode } from './errors';
+import { convertResult, toCurrentResult } from './result';
+import { NetConfSchema, VALID_ATTACHMENTS_KEY, type Attachment, type NetConf, type Result } from './types';
+import { validateContainerID, validateInterfaceName } from './validate';
+import { ALL_VERSIONS, CURRENT_VERSION, versionAtLeast } from './version';
+import { zodIssueText } from './zod-error';
+
+export type Verb = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS' | 'VERSION';
+
+/** What the skeleton hands every verb: the protocol parameters and the decoded config. */
+export class CmdArgs {
+  constructor(
+    readonly command: Verb,
+    readonly containerID: string,
+    readonly netns: string,
+    readonly ifName: string,
+    readonly args: string,
+    readonly path: string[],
+    readonly stdinData: string,
+    readonly netConf: NetConf,
+    readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  /** The config parsed with the plugin's schema; a mismatch is error 7 naming the field. */
+  parse<T>(schema: ZodType<T, ZodTypeDef, unknown>): T {
+    const parsed = schema.safeParse(this.netConf);
+    if (parsed.success) return parsed.data;
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid network config: ${zodIssueText(parsed.error.issues[0])}`);
+  }
+
+  /** CNI_ARGS keys this plugin knows (plus the Kubernetes ones, which are always tolerated). */
+  cniArgs(known: readonly string[]): Record<string, string> {
+    return parseCniArgs(this.args, [...known, 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
+  }
+
+  /** `prevResult` in the current shape, or undefined when there is none. */
+  prevResult(): Result | undefined {
+    const prev = this.netConf.prevResult;
+    if (!prev || Object.keys(prev).length === 0) return undefined;
+    return toCurrentResult(prev, this.netConf.cniVersion);
+  }
+
+  requirePrevResult(pluginName: string): Result {
+    const prev = this.prevResult();
+    if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, `${pluginName}: must be called as chained plugin (missing prevResult)`);
+    return prev;
+  }
+
+  /** `cni.dev/valid-attachments` of a GC request. */
+  validAttachments(): Attachment[] {
+    const raw = (this.netConf as Record<string, unknown>)[VALID_ATTACHMENTS_KEY] ?? (this.netConf as Record<string, unknown>)['cni.dev/attachments'];
+    if (raw === undefined) return [];
+    if (!Array.isArray(raw)) throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid network config: ${VALID_ATTACHMENTS_KEY}: expected an array`);
+    return raw.map((a: { containerID?: unknown; ifname?: unknown }) => ({ containerID: String(a?.containerID ?? ''), ifname: String(a?.ifname ?? '') }));
+  }
+
+  get runtimeConfig(): Record<string, unknown> {
+    return (this.netConf.runtimeConfig ?? {}) as Record<string, unknown>;
+  }
+
+  /** `args.cni.<key>` of the config. */
+  argsCni<T = unknown>(key: string): T | undefined {
+    const cni = (this.netConf.args as { cni?: Record<string, unknown> } | undefined)?.cni;
+    return cni?.[key] as T | undefined;
+  }
+}
+
+type MaybePromise<T> = T | Promise<T>;
+export interface PluginFuncs {
+  add(args: CmdArgs): MaybePromise<Result>;
+  del(args: CmdArgs): MaybePromise<void>;
+  check?(args: CmdArgs): MaybePromise<void>;
+  gc?(args: CmdArgs): MaybePromise<void>;
+  status?(args: CmdArgs): MaybePromise<void>;
+}
+
+export interface PluginInfo {
+  supportedVersions?: readonly string[];
+  about?: string;
+}
+
+export interface Outcome {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+const REQUIRED: Record<Exclude<Verb, 'VERSION'>, string[]> = {
+  ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
+  CHECK: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
+  DEL: ['CNI_CONTAINERID', 'CNI_IFNAME', 'CNI_PATH'],
+  GC: ['CNI_PATH'],
+  STATUS: ['CNI_PATH'],
+};
+
+/** The whole protocol for one invocation, without touching the process: unit-testable. */
+export async function dispatch(funcs: PluginFuncs, info: PluginInfo, env: NodeJS.ProcessEnv, readStdin: () => string): Promise<Outcome> {
+  const supported = info.supportedVersions ?? ALL_VERSIONS;
+  const command = env.CNI_COMMAND;
+  if (!command) {
+    return { exitCode: 0, stdout: '', stderr: `${info.about ?? 'tscni plugin'}\nCNI protocol versions supported: ${supported.join(', ')}\n` };
+  }
+  try {
+    if (command === 'VERSION') {
+      return ok(JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: supported }));
+    }
+    if (!(command in REQUIRED)) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `unknown CNI_COMMAND: ${command}`);
+    const verb = command as Exclude<Verb, 'VERSION'>;
+    const missing = REQUIRED[verb].filter((k) => !env[k]);
+    if (missing.length) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `required env variables [${missing.join(',')}] missing`);
+    const containerID = env.CNI_CONTAINERID ?? '';
+    const ifName = env.CNI_IFNAME ?? '';
+    const netns = env.CNI_NETNS ?? '';
+    if (verb === 'ADD' || verb === 'DEL' || verb === 'CHECK') {
+      validateContainerID(containerID);
+      validateInterfaceName(ifName);
+      if (netns) checkNotOwnNetns(netns, env);
+    }
+    let stdin: string;
+    try {
+      stdin = readStdin();
+    } catch (e) {
+      throw new CniError(ErrorCode.IOFailure, `error reading from stdin: ${(e as Error).message}`);
+    }
+    const netConf = decodeNetConf(stdin);
+    const version = netConf.cniVersion;
+    if (!supported.includes(version)) {
+      throw new CniError(ErrorCode.IncompatibleCNIVersion, 'incompatible CNI versions', `config is "${version}", plugin supports [${supported.map((v) => `"${v}"`).join(' ')}]`);
+    }
+    const minimum = { CHECK: '0.4.0', GC: '1.1.0', STATUS: '1.1.0' }[verb as string];
+    if (minimum && !versionAtLeast(version, minimum)) {
+      throw new CniError(ErrorCode.IncompatibleCNIVersion, `config version does not allow ${verb}`);
+    }
+    const args = new CmdArgs(verb, containerID, netns, ifName, env.CNI_ARGS ?? '', (env.CNI_PATH ?? '').split(':').filter(Boolean), stdin, netConf, env);
+    switch (verb) {
+      case 'ADD': {
+        const result = await funcs.add(args);
+        return ok(JSON.stringify(convertResult(result, version)));
+      }
+      case 'DEL':
+        await funcs.del(args);
+        return ok('');
+      case 'CHECK':
+        if (!funcs.check) throw new CniError(ErrorCode.Internal, 'CHECK is not implemented by this plugin');
+        await funcs.check(args);
+        return ok('');
+      case 'GC':
+        await funcs.gc?.(args);
+        return ok('');
+      case 'STATUS':
+        await funcs.status?.(args);
+        return ok('');
+    }
+  } catch (err) {
+    const e = CniError.from(err);
+    return { exitCode: 1, stdout: JSON.stringify(e.toJSON()), stderr: '' };
+  }
+}
+
+const ok = (stdout: string): Outcome => ({ exitCode: 0, stdout, stderr: '' });
+
+function decodeNetConf(stdin: string): NetConf {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdin);
+  } catch (e) {
+    throw new CniError(ErrorCode.DecodingFailure, `decoding version from network config: ${(e as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new CniError(ErrorCode.DecodingFailure, 'decoding version from network config: not a JSON object');
+  }
+  const parsed = NetConfSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const code = issue.path[0] === 'cniVersion' ? ErrorCode.DecodingFailure : ErrorCode.InvalidNetworkConfig;
+    throw new CniError(code, `invalid network config: ${zodIssueText(issue)}`);
+  }
+  if (parsed.data.cniVersion === '') parsed.data.cniVersion = '0.1.0';
+  return parsed.data;
+}
+
+function checkNotOwnNetns(netns: string, env: NodeJS.ProcessEnv): void {
+  const override = (env.CNI_NETNS_OVERRIDE ?? '').toLowerCase();
+  if (override === '1' || override === 'true') return;
+  try {
+    const target = statSync(netns);
+    const own = statSync('/proc/self/ns/net');
+    if (target.ino === own.ino && target.dev === own.dev) {
+      throw new CniError(ErrorCode.InvalidNetNS, 'netns must not be the plugin\'s own network namespace', netns);
+    }
+  } catch (e) {
+    if (e instanceof CniError) throw e;
+    /* a missing netns is the verb's business (DEL must tolerate it) */
+  }
+}
+
+/** Run a plugin as the process: env and stdin in, result or error JSON out. */
+export function pluginMain(funcs: PluginFuncs, info: PluginInfo = {}): void {
+  dispatch(funcs, info, process.env, () => readFileSync(0, 'utf8')).then(
+    (o) => {
+      if (o.stderr) process.stderr.write(o.stderr);
+      if (o.stdout) process.stdout.write(o.stdout + '\n');
+      process.exitCode = o.exitCode;
+    },
+    (e: unknown) => {
+      process.stdout.write(JSON.stringify({ code: ErrorCode.Internal, msg: String((e as Error)?.message ?? e) }) + '\n');
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,4 @@
+import { pluginMain } from '@tscni/cni';
+import { loopback } from './loopback';
+
+pluginMain(loopback, { about: 'tscni loopback plugin' });

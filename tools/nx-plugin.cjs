@@ -1,0 +1,31 @@
+// Infers the targets that Nx's own plugins don't know about:
+//   build — every project whose package.json declares "tscni": {"bin": ...} is bundled by tools/bundle.mjs;
+//   lint  — every TypeScript project is checked by tools/lint.mjs.
+const { readFileSync, existsSync } = require('node:fs');
+const { dirname, join } = require('node:path');
+
+exports.name = 'tscni-targets';
+exports.createNodesV2 = [
+  '**/package.json',
+  async (files, _options, context) =>
+    files
+      .filter((f) => f !== 'package.json' && !f.includes('node_modules'))
+      .map((file) => {
+        const root = dirname(file);
+        const pkg = JSON.parse(readFileSync(join(context.workspaceRoot, file), 'utf8'));
+        const targets = {};
+        if (pkg.tscni && pkg.tscni.bin) {
+          targets.build = {
+            command: `node tools/bundle.mjs ${pkg.tscni.bin}`,
+            options: { cwd: '{workspaceRoot}' },
+            cache: true,
+            inputs: ['production', '^production'],
+            outputs: [`{workspaceRoot}/dist/${pkg.tscni.out || 'cni-bin'}/${pkg.tscni.bin}`],
+          };
+        }
+        if (existsSync(join(context.workspaceRoot, root, 'tsconfig.json'))) {
+          targets.lint = { command: `node tools/lint.mjs ${root}`, options: { cwd: '{workspaceRoot}' }, cache: true, inputs: ['default'] };
+        }
+        return [file, { projects: { [root]: { targets } } }];
+      }),
+];
