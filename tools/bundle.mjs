@@ -4,7 +4,7 @@
 //   node tools/bundle.mjs loopback bridge only those
 //   --if-stale                            skip when every output is newer than every source
 import { build } from 'esbuild';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -56,13 +56,14 @@ export async function bundle({ names = [], ifStale = false } = {}) {
     const src = newestSource();
     if (targets.every((t) => existsSync(t.out) && statSync(t.out).mtimeMs > src)) return [];
   }
-  await Promise.all(
+  const results = await Promise.allSettled(
     targets.map(async (t) => {
       mkdirSync(dirname(t.out), { recursive: true });
       writeFileSync(join(dirname(t.out), 'package.json'), '{"type":"commonjs"}\n');
-      await build({
+      const { outputFiles } = await build({
         entryPoints: [t.entry],
         outfile: t.out,
+        write: false,
         bundle: true,
         platform: 'node',
         target: 'node20',
@@ -70,11 +71,21 @@ export async function bundle({ names = [], ifStale = false } = {}) {
         minify: true,
         legalComments: 'none',
         banner: { js: SHEBANG },
-        logLevel: 'warning',
+        logLevel: 'silent',
       });
-      chmodSync(t.out, 0o755);
+      // Write then rename: a runtime exec'ing the plugin never sees a half-written file.
+      const tmp = `${t.out}.tmp-${process.pid}`;
+      writeFileSync(tmp, outputFiles[0].contents, { mode: 0o755 });
+      chmodSync(tmp, 0o755);
+      renameSync(tmp, t.out);
     }),
   );
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${targets[i].name}: ${r.reason?.message ?? r.reason}`] : []));
+  if (failed.length) {
+    const err = new Error(`bundling failed:\n${failed.join('\n')}`);
+    err.built = targets.filter((_, i) => results[i].status === 'fulfilled');
+    throw err;
+  }
   return targets;
 }
 
