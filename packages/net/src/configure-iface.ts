@@ -20,7 +20,8 @@ export function ifaceConfigCommands(ifName: string, result: Result, opts: { noda
   for (const route of result.routes ?? []) {
     const family = familyOfText(route.dst);
     const gw = route.gw ?? gateways[family];
-    const cmd = [`-${family}`, 'route', 'add', route.dst, ...(gw ? ['via', gw] : []), 'dev', ifName];
+    // No `-4`/`-6` prefix: `ip -batch` takes only objects per line; the family follows from the dst.
+    const cmd = ['route', 'add', route.dst, ...(gw ? ['via', gw] : []), 'dev', ifName];
     if (route.priority !== undefined) cmd.push('metric', String(route.priority));
     if (route.table !== undefined) cmd.push('table', String(route.table));
     if (route.scope !== undefined) cmd.push('scope', String(route.scope));
