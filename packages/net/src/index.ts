@@ -13,3 +13,8 @@ export * from './iptables';
 export * from './nft';
 export * from './tc';
 export * from './configure-iface';
+export * from './pod-link';
+export * from './master-link';
+export * from './link-conf';
+export * from './link-attachment';
+export * from './link-check';

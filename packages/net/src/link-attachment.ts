@@ -1,0 +1,53 @@
+import { CniError, ErrorCode, delegateAdd, delegateCheck, delegateDel, delegateGC, delegateStatus, type CmdArgs, type DNS, type Result } from '@tscni/cni';
+import { netnsExists } from './netns';
+
+/**
+ * The IPAM side of the one-interface plugins: run IPAM ADD when `ipamType` is set, then `attach`;
+ * when `attach` fails the reservation is released again (the failed ADD leaves nothing behind).
+ */
+export async function withIpamAdd<T>(args: CmdArgs, ipamType: string | undefined, attach: (ipam: Result | undefined) => Promise<T>): Promise<T> {
+  const ipam = ipamType ? await delegateAdd(ipamType, args.stdinData, args.env) : undefined;
+  try {
+    return await attach(ipam);
+  } catch (err) {
+    if (ipamType) await delegateDel(ipamType, args.stdinData, args.env).catch(() => {});
+    throw err;
+  }
+}
+
+export async function ipamDel(args: CmdArgs, ipamType: string | undefined): Promise<void> {
+  if (ipamType) await delegateDel(ipamType, args.stdinData, args.env);
+}
+
+export async function ipamCheck(args: CmdArgs, ipamType: string | undefined): Promise<void> {
+  if (ipamType) await delegateCheck(ipamType, args.stdinData, args.env);
+}
+
+/** GC and STATUS only concern IPAM for these plugins: forward them when an IPAM type is configured. */
+export const forwardGcToIpam = async (args: CmdArgs, ipamType: string | undefined): Promise<void> => {
+  if (ipamType) await delegateGC(ipamType, args.stdinData, args.env);
+};
+export const forwardStatusToIpam = async (args: CmdArgs, ipamType: string | undefined): Promise<void> => {
+  if (ipamType) await delegateStatus(ipamType, args.stdinData, args.env);
+};
+
+/** ADD needs the pod netns to exist (code 4 names CNI_NETNS otherwise). */
+export function requirePodNetns(args: CmdArgs): void {
+  if (!netnsExists(args.netns)) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `failed to open netns ${JSON.stringify(args.netns)}: no such namespace`);
+}
+
+/**
+ * The result of a plugin that made one pod interface: that interface (index 0) with its MAC, and
+ * the addresses (all pointing at it), routes and DNS of `ipam`; a configured `dns` wins over IPAM's.
+ */
+export function podInterfaceResult(args: CmdArgs, mac: string | undefined, ipam: Result | undefined, dns?: DNS): Result {
+  const result: Result = {
+    cniVersion: args.netConf.cniVersion,
+    interfaces: [{ name: args.ifName, ...(mac ? { mac } : {}), sandbox: args.netns }],
+    ips: (ipam?.ips ?? []).map((ip) => ({ ...ip, interface: 0 })),
+    routes: ipam?.routes ?? [],
+  };
+  const chosenDns = dns && Object.keys(dns).length ? dns : ipam?.dns;
+  if (chosenDns && Object.keys(chosenDns).length) result.dns = chosenDns;
+  return result;
+}

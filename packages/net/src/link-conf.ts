@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { CniError, ErrorCode, interfaceNameProblem, type CmdArgs } from '@tscni/cni';
+
+/** Config fields the link plugins (macvlan, ipvlan, vlan, dummy, host-device) share. */
+export const linkNameField = z.string().superRefine((name, ctx) => {
+  const problem = interfaceNameProblem(name);
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${problem}: ${JSON.stringify(name)}` });
+});
+
+const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+export const macField = z.string().regex(MAC_RE, 'invalid MAC address (want xx:xx:xx:xx:xx:xx)');
+export const mtuField = z.number().int().min(0).max(65535);
+/** `ipam` may be `{}` (no IPAM: L2 only) or name a plugin type. */
+export const ipamField = z.object({ type: z.string().optional() }).passthrough();
+
+export const isMac = (s: string): boolean => MAC_RE.test(s);
+
+/**
+ * The MAC a pod interface should get, highest first: `runtimeConfig.mac` > CNI_ARGS `MAC` > the config's `mac`
+ * (macvlan's order). Bad values are errors naming their source.
+ */
+export function requestedMac(args: CmdArgs, configured?: string): string | undefined {
+  const fromRuntime = args.runtimeConfig.mac;
+  if (fromRuntime !== undefined && fromRuntime !== '') {
+    if (typeof fromRuntime !== 'string' || !isMac(fromRuntime)) throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid network config: runtimeConfig.mac: invalid MAC address ${JSON.stringify(fromRuntime)}`);
+    return fromRuntime.toLowerCase();
+  }
+  const fromArgs = args.cniArgs(['MAC']).MAC;
+  if (fromArgs) {
+    if (!isMac(fromArgs)) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `ARGS: MAC: invalid MAC address ${JSON.stringify(fromArgs)}`);
+    return fromArgs.toLowerCase();
+  }
+  return configured?.toLowerCase();
+}
