@@ -18,3 +18,5 @@ export * from './master-link';
 export * from './link-conf';
 export * from './link-attachment';
 export * from './link-check';
+export * from './resolv-conf';
+export * from './ip-range';

@@ -1,0 +1,138 @@
+import { isAbsolute, normalize } from 'node:path';
+import { z } from 'zod';
+import { CniError, ErrorCode, RouteSchema, invalidConfig, validateNetworkName, versionAtLeast, type CmdArgs, type Route } from '@tscni/cni';
+import { canonicalizeRangeSet, formatIP, parseCIDR, parseIP, rangeSetFamily, rangeSetsOverlap, type IP, type RangeConf, type RangeSet } from '@tscni/net';
+
+/** host-local's part of the network config (cni.md §3.3), as the reference reads it. */
+const RangeSchema = z
+  .object({ subnet: z.string(), rangeStart: z.string().optional(), rangeEnd: z.string().optional(), gateway: z.string().optional() })
+  .passthrough();
+const RangeSetsSchema = z.array(z.array(RangeSchema));
+
+const IPAMSchema = z
+  .object({
+    type: z.string().optional(),
+    subnet: z.string().optional(),
+    rangeStart: z.string().optional(),
+    rangeEnd: z.string().optional(),
+    gateway: z.string().optional(),
+    ranges: RangeSetsSchema.optional(),
+    routes: z.array(RouteSchema).optional(),
+    dataDir: z.string().optional(),
+    resolvConf: z.string().optional(),
+  })
+  .passthrough();
+
+const HostLocalNetConfSchema = z
+  .object({
+    cniVersion: z.string(),
+    name: z.string().optional(),
+    ipam: IPAMSchema,
+    runtimeConfig: z.object({ ipRanges: RangeSetsSchema.optional(), ips: z.array(z.string()).optional() }).passthrough().optional(),
+    args: z.object({ cni: z.object({ ips: z.array(z.string()).optional() }).passthrough().optional() }).passthrough().optional(),
+  })
+  .passthrough();
+
+export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
+
+export interface HostLocalConfig {
+  name: string;
+  cniVersion: string;
+  dataDir: string;
+  /** Range sets in allocation order: runtimeConfig.ipRanges, then the legacy top-level range, then `ranges`. */
+  rangeSets: RangeSet[];
+  /** Requested addresses: CNI_ARGS IP ∪ args.cni.ips ∪ runtimeConfig.ips (prefixes ignored). */
+  requestedIPs: IP[];
+  routes: Route[];
+  resolvConf?: string;
+}
+
+/** Decode and validate the config like the reference's LoadIPAMConfig; every problem is error 7 naming the field. */
+export function loadConfig(args: CmdArgs, opts: { withRequests?: boolean } = {}): HostLocalConfig {
+  if (args.netConf.ipam === undefined) throw new CniError(ErrorCode.InvalidNetworkConfig, "IPAM config missing 'ipam' key");
+  const conf = args.parse(HostLocalNetConfSchema);
+  const name = validateNetworkName(conf.name);
+  const ipam = conf.ipam;
+
+  const sources: { field: string; set: RangeConf[] }[] = [];
+  (conf.runtimeConfig?.ipRanges ?? []).forEach((set, i) => sources.push({ field: `runtimeConfig.ipRanges[${i}]`, set }));
+  if (ipam.subnet) sources.push({ field: 'ipam.subnet', set: [{ subnet: ipam.subnet, rangeStart: ipam.rangeStart, rangeEnd: ipam.rangeEnd, gateway: ipam.gateway }] });
+  (ipam.ranges ?? []).forEach((set, i) => sources.push({ field: `ipam.ranges[${i}]`, set }));
+  if (sources.length === 0) throw invalidConfig('ipam.ranges', 'no IP ranges specified');
+
+  const rangeSets = sources.map(({ field, set }, i) => {
+    try {
+      return canonicalizeRangeSet(set);
+    } catch (err) {
+      throw invalidConfig(field, `invalid range set ${i}: ${(err as Error).message}`);
+    }
+  });
+  const perFamily = { 4: 0, 6: 0 };
+  for (const set of rangeSets) perFamily[rangeSetFamily(set)]++;
+  if ((perFamily[4] > 1 || perFamily[6] > 1) && !versionAtLeast(conf.cniVersion, '0.3.0')) {
+    throw invalidConfig('cniVersion', `CNI version ${conf.cniVersion} does not support more than 1 address per family`);
+  }
+  for (let i = 0; i < rangeSets.length; i++) {
+    for (let j = i + 1; j < rangeSets.length; j++) {
+      if (rangeSetsOverlap(rangeSets[i], rangeSets[j])) throw invalidConfig(sources[j].field, `range set ${i} overlaps with ${j}`);
+    }
+  }
+
+  return {
+    name,
+    cniVersion: conf.cniVersion,
+    dataDir: validDataDir(ipam.dataDir),
+    rangeSets,
+    requestedIPs: opts.withRequests ? requestedIPs(args, conf.args?.cni?.ips, conf.runtimeConfig?.ips) : [],
+    routes: (ipam.routes ?? []).map(canonicalRoute),
+    resolvConf: ipam.resolvConf || undefined,
+  };
+}
+
+/** An absolute, normalized path without `..`: leases can only land below it. */
+function validDataDir(dir: string | undefined): string {
+  if (dir === undefined || dir === '') return DEFAULT_DATA_DIR;
+  // eslint-disable-next-line no-control-regex
+  if (!isAbsolute(dir) || /[\x00-\x1f]/.test(dir) || dir.split('/').includes('..')) {
+    throw invalidConfig('ipam.dataDir', `must be an absolute path without ".." or control characters, got ${JSON.stringify(dir)}`);
+  }
+  return normalize(dir);
+}
+
+/** `ip` or `ip/prefix` (the prefix is ignored, like the reference does). */
+function parseRequested(text: string): IP | undefined {
+  const t = text.trim();
+  return t.includes('/') ? parseCIDR(t)?.ip : parseIP(t);
+}
+
+function requestedIPs(args: CmdArgs, argsIPs: string[] = [], runtimeIPs: string[] = []): IP[] {
+  const out = new Map<string, IP>();
+  const envIP = args.cniArgs(['IP']).IP;
+  if (envIP) {
+    for (const item of envIP.split(',')) {
+      const ip = parseRequested(item);
+      if (!ip) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `ARGS: error parsing value of pair "IP=${envIP}": invalid IP address ${item.trim()}`);
+      out.set(formatIP(ip), ip);
+    }
+  }
+  for (const [field, list] of [['args.cni.ips', argsIPs], ['runtimeConfig.ips', runtimeIPs]] as const) {
+    list.forEach((text, i) => {
+      const ip = parseRequested(text);
+      if (!ip) throw invalidConfig(`${field}[${i}]`, `cannot understand ip: ${JSON.stringify(text)}`);
+      out.set(formatIP(ip), ip);
+    });
+  }
+  return [...out.values()];
+}
+
+function canonicalRoute(route: Route, i: number): Route {
+  const dst = parseCIDR(route.dst);
+  if (!dst) throw invalidConfig(`ipam.routes[${i}].dst`, `invalid CIDR address: ${route.dst}`);
+  const out: Route = { ...route, dst: `${formatIP(dst.ip)}/${dst.prefix}` };
+  if (route.gw !== undefined) {
+    const gw = parseIP(route.gw);
+    if (!gw) throw invalidConfig(`ipam.routes[${i}].gw`, `invalid IP address: ${route.gw}`);
+    out.gw = formatIP(gw);
+  }
+  return out;
+}
