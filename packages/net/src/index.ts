@@ -20,3 +20,6 @@ export * from './link-attachment';
 export * from './link-check';
 export * from './resolv-conf';
 export * from './ip-range';
+export * from './veth';
+export * from './ipmasq';
+export * from './ipmasq-nft';
