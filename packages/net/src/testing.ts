@@ -3,7 +3,7 @@
  * namespaces, plugins executed inside the node namespace, everything removed afterwards.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -140,3 +140,18 @@ export function implementations(type: string): { name: string; bin: string; pres
     { name: 'reference', bin: join(REFERENCE_BIN, type), present: referenceAvailable(type), versions: REFERENCE_VERSIONS },
   ];
 }
+
+/**
+ * A CNI_PATH directory of symlinks choosing, per plugin type, our build or the reference one:
+ * `binDir(node.tmp, { bridge: 'reference', 'host-local': 'ours' })`. 'auto' takes ours when it is built.
+ */
+export function binDir(parent: string, choice: Record<string, 'ours' | 'reference' | 'auto'>): string {
+  const dir = mkdtempSync(join(parent, 'bin-'));
+  for (const [type, which] of Object.entries(choice)) {
+    const ours = join(DIST_BIN, type);
+    const target = which === 'ours' || (which === 'auto' && existsSync(ours)) ? ours : join(REFERENCE_BIN, type);
+    symlinkSync(target, join(dir, type));
+  }
+  return dir;
+}
+export * from './testing-traffic';

@@ -1,0 +1,4 @@
+import { pluginMain } from '@tscni/cni';
+import { flannel } from './flannel';
+
+pluginMain(flannel, { about: 'tscni flannel plugin' });
