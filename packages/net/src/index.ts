@@ -23,3 +23,4 @@ export * from './ip-range';
 export * from './veth';
 export * from './ipmasq';
 export * from './ipmasq-nft';
+export * from './ipam-routes';

@@ -1,7 +1,7 @@
 import { isAbsolute, normalize } from 'node:path';
 import { z } from 'zod';
 import { CniError, ErrorCode, RouteSchema, invalidConfig, validateNetworkName, versionAtLeast, type CmdArgs, type Route } from '@tscni/cni';
-import { canonicalizeRangeSet, formatIP, parseCIDR, parseIP, rangeSetFamily, rangeSetsOverlap, type IP, type RangeConf, type RangeSet } from '@tscni/net';
+import { canonicalRoutes, canonicalizeRangeSet, formatIP, parseCIDR, parseIP, rangeSetFamily, rangeSetsOverlap, type IP, type RangeConf, type RangeSet } from '@tscni/net';
 
 /** host-local's part of the network config (cni.md §3.3), as the reference reads it. */
 const RangeSchema = z
@@ -84,7 +84,7 @@ export function loadConfig(args: CmdArgs, opts: { withRequests?: boolean } = {})
     dataDir: validDataDir(ipam.dataDir),
     rangeSets,
     requestedIPs: opts.withRequests ? requestedIPs(args, conf.args?.cni?.ips, conf.runtimeConfig?.ips) : [],
-    routes: (ipam.routes ?? []).map(canonicalRoute),
+    routes: canonicalRoutes(ipam.routes ?? [], 'ipam.routes'),
     resolvConf: ipam.resolvConf || undefined,
   };
 }
@@ -123,16 +123,4 @@ function requestedIPs(args: CmdArgs, argsIPs: string[] = [], runtimeIPs: string[
     });
   }
   return [...out.values()];
-}
-
-function canonicalRoute(route: Route, i: number): Route {
-  const dst = parseCIDR(route.dst);
-  if (!dst) throw invalidConfig(`ipam.routes[${i}].dst`, `invalid CIDR address: ${route.dst}`);
-  const out: Route = { ...route, dst: `${formatIP(dst.ip)}/${dst.prefix}` };
-  if (route.gw !== undefined) {
-    const gw = parseIP(route.gw);
-    if (!gw) throw invalidConfig(`ipam.routes[${i}].gw`, `invalid IP address: ${route.gw}`);
-    out.gw = formatIP(gw);
-  }
-  return out;
 }
