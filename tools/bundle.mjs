@@ -22,8 +22,9 @@ export function executables() {
       const pkgFile = join(dir, entry.name, 'package.json');
       if (existsSync(pkgFile)) {
         const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
-        if (pkg.tscni?.bin) {
-          found.push({ name: pkg.tscni.bin, dir: join(dir, entry.name), entry: join(dir, entry.name, pkg.tscni.entry ?? 'src/main.ts'), out: join(root, 'dist', pkg.tscni.out ?? 'cni-bin', pkg.tscni.bin) });
+        const entryFile = join(dir, entry.name, pkg.tscni?.entry ?? 'src/main.ts');
+        if (pkg.tscni?.bin && existsSync(entryFile)) {
+          found.push({ name: pkg.tscni.bin, dir: join(dir, entry.name), entry: entryFile, out: join(root, 'dist', pkg.tscni.out ?? 'cni-bin', pkg.tscni.bin) });
         }
       }
       walk(join(dir, entry.name), depth + 1);
