@@ -24,3 +24,4 @@ export * from './veth';
 export * from './ipmasq';
 export * from './ipmasq-nft';
 export * from './ipam-routes';
+export * from './iptables-script';

@@ -1,0 +1,101 @@
+import { CniError, ErrorCode, invalidConfig, validateNetworkName, type CmdArgs, type Result } from '@tscni/cni';
+import { iptablesAvailable, nftAvailable, parseCIDR, parseIP, type CIDR } from '@tscni/net';
+import { z } from 'zod';
+
+const port = z.number().int().min(1, 'must be a port number between 1 and 65535').max(65535, 'must be a port number between 1 and 65535');
+
+export const PortMappingSchema = z.object({
+  hostPort: port,
+  containerPort: port,
+  protocol: z
+    .string()
+    .transform((p) => p.toLowerCase())
+    .pipe(z.enum(['tcp', 'udp', 'sctp'], { errorMap: () => ({ message: 'must be tcp, udp or sctp' }) })),
+  hostIP: z
+    .string()
+    .optional()
+    .refine((ip) => !ip || parseIP(ip) !== undefined, 'must be an IP address'),
+});
+export type PortMapping = z.infer<typeof PortMappingSchema>;
+
+const conditions = z.array(z.string().min(1, 'must not be empty'));
+
+export const PortMapConfSchema = z
+  .object({
+    name: z.string().optional(),
+    snat: z.boolean().optional(),
+    masqAll: z.boolean().optional(),
+    markMasqBit: z.number().int().min(0, 'must be between 0 and 31').max(31, 'must be between 0 and 31').optional(),
+    externalSetMarkChain: z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name').optional(),
+    conditionsV4: conditions.optional(),
+    conditionsV6: conditions.optional(),
+    backend: z.enum(['iptables', 'nftables']).optional(),
+    runtimeConfig: z.object({ portMappings: z.array(PortMappingSchema).optional() }).passthrough().optional(),
+  })
+  .passthrough();
+
+export type Backend = 'iptables' | 'nftables';
+
+/** Everything a backend needs for one attachment. */
+export interface PortMapConf {
+  netName: string;
+  containerID: string;
+  backend: Backend;
+  snat: boolean;
+  masqAll: boolean;
+  markMasqBit: number;
+  externalSetMarkChain?: string;
+  conditionsV4: string[];
+  conditionsV6: string[];
+  mappings: PortMapping[];
+}
+
+/** Parse and validate the config; the backend is chosen like the reference's (iptables unless only nft exists). */
+export function parseConf(args: CmdArgs): PortMapConf {
+  const raw = args.parse(PortMapConfSchema);
+  if (raw.markMasqBit !== undefined && raw.externalSetMarkChain !== undefined) {
+    throw invalidConfig('externalSetMarkChain', 'cannot be used together with markMasqBit');
+  }
+  const backend = raw.backend ?? (!iptablesAvailable() && nftAvailable() ? 'nftables' : 'iptables');
+  const wrong: string[] = [];
+  if (backend === 'nftables' && raw.externalSetMarkChain !== undefined) wrong.push('externalSetMarkChain');
+  for (const key of ['conditionsV4', 'conditionsV6'] as const) {
+    const syntax = conditionsSyntax(raw[key]);
+    if (syntax && syntax !== backend) wrong.push(key);
+  }
+  if (wrong.length) throw invalidConfig(wrong[0], `${backend} backend was requested but the configuration contains options for the other backend: ${wrong.join(', ')}`);
+  return {
+    netName: validateNetworkName(raw.name),
+    containerID: args.containerID,
+    backend,
+    snat: raw.snat ?? true,
+    masqAll: raw.masqAll ?? false,
+    markMasqBit: raw.markMasqBit ?? 13,
+    externalSetMarkChain: raw.externalSetMarkChain,
+    conditionsV4: raw.conditionsV4 ?? [],
+    conditionsV6: raw.conditionsV6 ?? [],
+    mappings: raw.runtimeConfig?.portMappings ?? [],
+  };
+}
+
+/** iptables conditions start with `-` (`-s`, `--dport`, `-m`) or `!`; anything else is nft syntax. */
+function conditionsSyntax(conds: string[] | undefined): Backend | undefined {
+  if (!conds?.length) return undefined;
+  return conds[0].startsWith('-') || conds[0].startsWith('!') ? 'iptables' : 'nftables';
+}
+
+/** The container's addresses: the first IPv4 and IPv6 address on CNI_IFNAME (inside the sandbox). */
+export function containerAddrs(result: Result, ifName: string): { v4?: CIDR; v6?: CIDR } {
+  const out: { v4?: CIDR; v6?: CIDR } = {};
+  for (const ip of result.ips ?? []) {
+    if (ip.interface !== undefined) {
+      const iface = result.interfaces?.[ip.interface];
+      if (iface && (iface.name !== ifName || !iface.sandbox)) continue;
+    }
+    const cidr = parseCIDR(ip.address);
+    if (!cidr) throw new CniError(ErrorCode.DecodingFailure, `invalid prevResult: ips: invalid address ${JSON.stringify(ip.address)}`);
+    if (cidr.ip.family === 4) out.v4 ??= cidr;
+    else out.v6 ??= cidr;
+  }
+  return out;
+}

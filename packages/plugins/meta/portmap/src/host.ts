@@ -1,0 +1,26 @@
+import { formatIP, ipJson, run, writeSysctl, type CIDR, type IPFamily } from '@tscni/net';
+import type { PortMapping } from './config';
+
+/**
+ * route_localnet=1 on the host interface that routes to the container, so 127.0.0.1:hostPort
+ * (DNATed, then masqueraded) may cross a routing boundary. Runs in the plugin's (the node's) namespace.
+ */
+export async function enableLocalnetRouting(container: CIDR): Promise<void> {
+  const routes = await ipJson<{ dev?: string }[]>(['route', 'get', formatIP(container.ip)]);
+  const dev = routes[0]?.dev;
+  if (!dev || dev === 'lo') return;
+  writeSysctl(`net.ipv4.conf.${dev.replace(/\./g, '/')}.route_localnet`, 1);
+}
+
+/**
+ * Drop UDP conntrack entries aimed at the host ports, so flows that started before the DNAT existed
+ * do not keep black-holing traffic. Failures are informative only, as in the reference.
+ */
+export async function flushUdpConntrack(mappings: PortMapping[], family: IPFamily): Promise<void> {
+  const ports = [...new Set(mappings.filter((m) => m.protocol === 'udp').map((m) => m.hostPort))];
+  await Promise.all(
+    ports.map((port) =>
+      run('conntrack', ['-D', '-f', family === 4 ? 'ipv4' : 'ipv6', '-p', 'udp', '--orig-port-dst', String(port)]).catch(() => undefined),
+    ),
+  );
+}

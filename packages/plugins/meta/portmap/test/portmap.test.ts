@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { implementations, missingForKernelTests, startTcpServer, tcpRequest, udpSend, type TcpServer } from '@tscni/net/testing';
+import { NET, NODE_IP, PortmapNode, type Pod } from './fixture';
+
+const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'conntrack']);
+
+// Each suite gets its own host ports so the suites can share one node namespace.
+const suites = [
+  ...implementations('portmap').map((impl) => ({ ...impl, backend: 'iptables' as const, base: impl.name === 'tscni' ? 8000 : 9000 })),
+  { ...implementations('portmap')[0], backend: 'nftables' as const, base: 10000 },
+];
+
+let pm: PortmapNode;
+let server: TcpServer;
+let podA: Pod;
+let podB: Pod;
+const SERVER_PORT = 80;
+
+beforeAll(async () => {
+  if (missing) return;
+  pm = new PortmapNode();
+  podA = await pm.addPod();
+  podB = await pm.addPod();
+  server = await startTcpServer(podA.netns, SERVER_PORT, 'podA');
+});
+afterAll(() => {
+  server?.close();
+  pm?.destroy();
+});
+
+for (const s of suites) {
+  describe.skipIf(!!missing || !s.present)(`portmap ${s.backend} (${s.name})${missing ? ` — skipped: ${missing}` : ''}`, () => {
+    const conf = (pod: Pod, extra: Record<string, unknown> = {}, mappings: unknown[] = [{ hostPort: s.base + 80, containerPort: SERVER_PORT, protocol: 'tcp' }]) => ({
+      cniVersion: '1.0.0',
+      name: NET,
+      type: 'portmap',
+      ...(s.backend === 'nftables' ? { backend: 'nftables' } : {}),
+      ...extra,
+      runtimeConfig: { portMappings: mappings },
+      prevResult: pod.result,
+    });
+    const run = (cmd: string, pod: Pod, c: unknown) => pm.node.runPlugin(s.bin, pm.env(cmd, pod.containerID, pod.netns), c);
+    const rulesOf = (pod: Pod): string =>
+      s.backend === 'iptables'
+        ? pm.natRules().split('\n').filter((l) => l.includes(`id: \\"${pod.containerID}\\"`) || /CNI-DN-/.test(l)).join('\n')
+        : pm.nftRuleset().split('\n').filter((l) => l.includes(`comment "${pod.containerID}"`)).join('\n');
+
+    it('ADD forwards the host port: node, another pod, the pod itself (hairpin) and 127.0.0.1 all reach it; DEL removes every rule', async () => {
+      const port = s.base + 80;
+      const c = conf(podA);
+      const add = await run('ADD', podA, c);
+      expect(add.code, add.stdout + add.stderr).toBe(0);
+      expect(add.json.ips).toEqual(podA.result.ips);
+      try {
+        expect(rulesOf(podA)).toContain(`${podA.ip}:${SERVER_PORT}`);
+        expect(tcpRequest(pm.node.path, NODE_IP, port)).toMatch(/^podA /);
+        expect(tcpRequest(podB.netns, NODE_IP, port)).toMatch(/^podA /);
+        // hairpin: the answer must come back through the NAT (source masqueraded to the bridge address)
+        expect(tcpRequest(podA.netns, NODE_IP, port)).toMatch(/^podA 10\.77\.0\.1$/);
+        expect(tcpRequest(pm.node.path, '127.0.0.1', port)).toMatch(/^podA 10\.77\.0\.1$/);
+        if (s.name === 'tscni') {
+          const check = await run('CHECK', podA, c);
+          expect(check.code, check.stdout).toBe(0);
+        }
+      } finally {
+        const del = await run('DEL', podA, c);
+        expect(del.code, del.stdout).toBe(0);
+      }
+      expect(rulesOf(podA)).toBe('');
+      expect(tcpRequest(pm.node.path, NODE_IP, port, 500)).toMatch(/^error/);
+      const again = await run('DEL', podA, c);
+      expect(again.code, again.stdout).toBe(0);
+    });
+
+    it('a hostIP mapping only answers on that address', async () => {
+      const port = s.base + 81;
+      const c = conf(podA, {}, [{ hostPort: port, containerPort: SERVER_PORT, protocol: 'tcp', hostIP: NODE_IP }]);
+      expect((await run('ADD', podA, c)).code).toBe(0);
+      try {
+        expect(tcpRequest(pm.node.path, NODE_IP, port)).toMatch(/^podA /);
+        expect(tcpRequest(pm.node.path, '10.77.0.1', port, 500)).toMatch(/^error/);
+      } finally {
+        expect((await run('DEL', podA, c)).code).toBe(0);
+      }
+      expect(rulesOf(podA)).toBe('');
+    });
+
+    it('without snat there are no masquerade marks, and traffic from the node still works', async () => {
+      const port = s.base + 82;
+      const c = conf(podA, { snat: false }, [{ hostPort: port, containerPort: SERVER_PORT, protocol: 'tcp' }]);
+      expect((await run('ADD', podA, c)).code).toBe(0);
+      try {
+        expect(rulesOf(podA)).not.toMatch(/SETMARK|masquerade/);
+        expect(tcpRequest(pm.node.path, NODE_IP, port)).toBe(`podA ${NODE_IP}`);
+      } finally {
+        expect((await run('DEL', podA, c)).code).toBe(0);
+      }
+    });
+
+    it('ADD flushes stale UDP conntrack entries for the host ports', async () => {
+      const port = s.base + 53;
+      udpSend(pm.node.path, NODE_IP, port);
+      const entries = () => pm.node.exec('conntrack', ['-L', '-p', 'udp', '--orig-port-dst', String(port)], { allowFail: true }).trim();
+      expect(entries()).toContain(`dport=${port}`);
+      const c = conf(podA, {}, [{ hostPort: port, containerPort: 53, protocol: 'udp' }]);
+      expect((await run('ADD', podA, c)).code).toBe(0);
+      expect(entries()).toBe('');
+      expect((await run('DEL', podA, c)).code).toBe(0);
+    });
+
+    it('no mappings: ADD passes prevResult through and writes nothing; DEL does nothing', async () => {
+      const before = s.backend === 'iptables' ? pm.natRules() : pm.nftRuleset();
+      const add = await run('ADD', podB, conf(podB, {}, []));
+      expect(add.code, add.stdout).toBe(0);
+      expect(add.json).toEqual(podB.result);
+      expect((await run('DEL', podB, conf(podB, {}, []))).code).toBe(0);
+      expect(s.backend === 'iptables' ? pm.natRules() : pm.nftRuleset()).toBe(before);
+    });
+
+    it('dual-stack prevResult: rules in both families, all gone after DEL', async () => {
+      const prevResult = {
+        cniVersion: '1.0.0',
+        interfaces: [{ name: 'eth0', sandbox: podB.netns }],
+        ips: [{ address: '10.77.0.200/24', interface: 0 }, { address: 'fd77::200/64', interface: 0 }],
+      };
+      const c = { ...conf(podB, {}, [{ hostPort: s.base + 90, containerPort: 90, protocol: 'tcp' }, { hostPort: s.base + 91, containerPort: 91, protocol: 'sctp' }]), prevResult };
+      const add = await run('ADD', podB, c);
+      expect(add.code, add.stdout).toBe(0);
+      if (s.backend === 'iptables') {
+        expect(pm.natRules(4)).toContain(`-j DNAT --to-destination 10.77.0.200:90`);
+        expect(pm.natRules(6)).toContain(`-j DNAT --to-destination [fd77::200]:90`);
+        expect(pm.natRules(6)).toContain(`-p sctp -m sctp --dport ${s.base + 91}`);
+      } else {
+        expect(rulesOf(podB)).toContain('dnat to 10.77.0.200:90');
+        expect(rulesOf(podB)).toContain('dnat to [fd77::200]:90');
+      }
+      if (s.name === 'tscni') expect((await run('CHECK', podB, c)).code).toBe(0);
+      expect((await run('DEL', podB, c)).code).toBe(0);
+      expect(rulesOf(podB)).toBe('');
+      if (s.backend === 'iptables') expect(pm.natRules(6)).not.toContain('CNI-DN-');
+    });
+
+    it('refuses a missing prevResult and bad mappings', async () => {
+      const { prevResult: _p, ...noPrev } = conf(podA);
+      const r1 = await run('ADD', podA, noPrev);
+      expect(r1.code).toBe(1);
+      expect(r1.stdout).toMatch(/chained plugin/);
+      for (const bad of [
+        conf(podA, { markMasqBit: 40 }),
+        conf(podA, { markMasqBit: 3, externalSetMarkChain: 'KUBE-MARK-MASQ' }),
+        conf(podA, {}, [{ hostPort: 0, containerPort: 80, protocol: 'tcp' }]),
+      ]) {
+        const r = await run('ADD', podA, bad);
+        expect(r.code, JSON.stringify(bad)).toBe(1);
+        if (s.name === 'tscni') expect(r.json.code).toBe(7);
+        expect(r.stdout + r.stderr).not.toMatch(/\n\s+at /);
+      }
+    });
+  });
+}
