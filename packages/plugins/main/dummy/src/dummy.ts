@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import {
+  checkPodInterface,
+  createPodLink,
+  deletePodLink,
+  forwardGcToIpam,
+  forwardStatusToIpam,
+  ipamCheck,
+  ipamDel,
+  podInterfaceResult,
+  requirePodNetns,
+  withIpamAdd,
+} from '@tscni/net';
+
+/** NetConf of dummy: only `ipam`, which is required. */
+const DummyConf = z.object({ ipam: z.object({ type: z.string().min(1) }).passthrough() }).passthrough();
+
+async function add(args: CmdArgs): Promise<Result> {
+  const conf = args.parse(DummyConf);
+  requirePodNetns(args);
+  return withIpamAdd(args, conf.ipam.type, async (ipam) => {
+    const link = await createPodLink({ netns: args.netns, ifName: args.ifName, type: ['dummy'], result: ipam });
+    return podInterfaceResult(args, link.address, ipam, args.netConf.dns);
+  });
+}
+
+async function del(args: CmdArgs): Promise<void> {
+  const conf = args.parse(DummyConf);
+  await ipamDel(args, conf.ipam.type);
+  if (args.netns) await deletePodLink(args.netns, args.ifName);
+}
+
+async function check(args: CmdArgs): Promise<void> {
+  const conf = args.parse(DummyConf);
+  await ipamCheck(args, conf.ipam.type);
+  await checkPodInterface(args, args.requirePrevResult('dummy'), 'dummy', 'dummy');
+}
+
+export const dummy: PluginFuncs = {
+  add,
+  del,
+  check,
+  gc: (args) => forwardGcToIpam(args, args.parse(DummyConf).ipam.type),
+  status: (args) => forwardStatusToIpam(args, args.parse(DummyConf).ipam.type),
+};

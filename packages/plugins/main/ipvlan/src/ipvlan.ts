@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { interfaceNameProblem, invalidConfig, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import {
+  checkPodInterface,
+  createPodLink,
+  deletePodLink,
+  forwardGcToIpam,
+  forwardStatusToIpam,
+  ipamCheck,
+  ipamDel,
+  ipamField,
+  linkNameField,
+  mtuField,
+  podInterfaceResult,
+  requirePodNetns,
+  resolveMaster,
+  withIpamAdd,
+} from '@tscni/net';
+
+/** NetConf of ipvlan; when chained, `master` and `ipam` may come from prevResult. */
+const IpvlanConf = z
+  .object({
+    master: linkNameField.optional(),
+    mode: z.enum(['l2', 'l3', 'l3s']).optional(),
+    mtu: mtuField.optional(),
+    linkInContainer: z.boolean().optional(),
+    ipam: ipamField.optional(),
+  })
+  .passthrough();
+type IpvlanConf = z.infer<typeof IpvlanConf>;
+
+const ipamType = (conf: IpvlanConf): string | undefined => conf.ipam?.type || undefined;
+
+async function add(args: CmdArgs): Promise<Result> {
+  const conf = args.parse(IpvlanConf);
+  const prev = args.prevResult();
+  const masterName = conf.master ?? chainedMaster(prev);
+  const reused = ipamType(conf) ? undefined : chainedAddresses(prev);
+  requirePodNetns(args);
+  const master = await resolveMaster({ master: masterName, linkInContainer: conf.linkInContainer, netns: args.netns });
+  return withIpamAdd(args, ipamType(conf), async (ipam) => {
+    const addresses = ipam ?? reused;
+    const link = await createPodLink({
+      netns: args.netns,
+      ifName: args.ifName,
+      master: master.ifname,
+      masterInPod: conf.linkInContainer,
+      type: ['ipvlan', 'mode', conf.mode ?? 'l2'],
+      mtu: conf.mtu || undefined,
+      result: addresses,
+    });
+    return podInterfaceResult(args, link.address, addresses, args.netConf.dns);
+  });
+}
+
+/** Chained without `master`: the single named interface of prevResult. */
+function chainedMaster(prev: Result | undefined): string {
+  if (!prev) throw invalidConfig('master', 'required (or chain ipvlan after a plugin that reports one interface)');
+  const named = (prev.interfaces ?? []).filter((i) => i.name);
+  if (named.length !== 1) throw invalidConfig('master', 'not set and prevResult does not have exactly one named interface to take it from');
+  if (interfaceNameProblem(named[0].name)) throw invalidConfig('master', `prevResult interface ${JSON.stringify(named[0].name)} is not a valid link name`);
+  return named[0].name;
+}
+
+/** Chained without `ipam`: the addresses (and routes, DNS) of prevResult are moved onto the ipvlan link. */
+function chainedAddresses(prev: Result | undefined): Result {
+  if (!prev || !(prev.ips ?? []).length) throw invalidConfig('ipam', 'required (prevResult has no IPs to reuse)');
+  return { cniVersion: prev.cniVersion, ips: prev.ips!.map(({ interface: _i, ...ip }) => ip), routes: prev.routes, dns: prev.dns };
+}
+
+async function del(args: CmdArgs): Promise<void> {
+  const conf = args.parse(IpvlanConf);
+  await ipamDel(args, ipamType(conf));
+  if (args.netns) await deletePodLink(args.netns, args.ifName);
+}
+
+async function check(args: CmdArgs): Promise<void> {
+  const conf = args.parse(IpvlanConf);
+  await ipamCheck(args, ipamType(conf));
+  const link = await checkPodInterface(args, args.requirePrevResult('ipvlan'), 'ipvlan', 'ipvlan');
+  const mode = link.linkinfo?.info_data?.mode;
+  if (mode !== undefined && mode !== (conf.mode ?? 'l2')) throw new Error(`ipvlan: ${args.ifName} is in mode ${String(mode)}, config says ${conf.mode ?? 'l2'}`);
+}
+
+export const ipvlan: PluginFuncs = {
+  add,
+  del,
+  check,
+  gc: (args) => forwardGcToIpam(args, ipamType(args.parse(IpvlanConf))),
+  status: (args) => forwardStatusToIpam(args, ipamType(args.parse(IpvlanConf))),
+};

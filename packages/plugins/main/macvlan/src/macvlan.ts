@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import {
+  checkMtuWithinMaster,
+  checkPodInterface,
+  createPodLink,
+  deletePodLink,
+  forwardGcToIpam,
+  forwardStatusToIpam,
+  ipamCheck,
+  ipamDel,
+  ipamField,
+  linkNameField,
+  macField,
+  mtuField,
+  podInterfaceResult,
+  requestedMac,
+  requirePodNetns,
+  resolveMaster,
+  withIpamAdd,
+} from '@tscni/net';
+
+/** NetConf of macvlan: an empty `ipam` (`{}`) means an L2-only interface. */
+const MacvlanConf = z
+  .object({
+    master: linkNameField.optional(),
+    mode: z.enum(['bridge', 'private', 'vepa', 'passthru']).optional(),
+    mtu: mtuField.optional(),
+    mac: macField.optional(),
+    linkInContainer: z.boolean().optional(),
+    bcqueuelen: z.number().int().min(0).max(0xffffffff).optional(),
+    ipam: ipamField.optional(),
+  })
+  .passthrough();
+type MacvlanConf = z.infer<typeof MacvlanConf>;
+
+const ipamType = (conf: MacvlanConf): string | undefined => conf.ipam?.type || undefined;
+
+async function add(args: CmdArgs): Promise<Result> {
+  const conf = args.parse(MacvlanConf);
+  const mac = requestedMac(args, conf.mac);
+  requirePodNetns(args);
+  const master = await resolveMaster({ master: conf.master, linkInContainer: conf.linkInContainer, netns: args.netns }, { defaultToRoute: true });
+  checkMtuWithinMaster(conf.mtu, master);
+  return withIpamAdd(args, ipamType(conf), async (ipam) => {
+    const link = await createPodLink({
+      netns: args.netns,
+      ifName: args.ifName,
+      master: master.ifname,
+      masterInPod: conf.linkInContainer,
+      type: ['macvlan', 'mode', conf.mode ?? 'bridge', ...(conf.bcqueuelen !== undefined ? ['bcqueuelen', conf.bcqueuelen] : [])],
+      mtu: conf.mtu || undefined,
+      mac,
+      result: ipam,
+    });
+    return podInterfaceResult(args, link.address, ipam, args.netConf.dns);
+  });
+}
+
+/** DEL: release the IPAM reservation (even without a netns), then delete the link if it is still there. */
+async function del(args: CmdArgs): Promise<void> {
+  const conf = args.parse(MacvlanConf);
+  await ipamDel(args, ipamType(conf));
+  if (args.netns) await deletePodLink(args.netns, args.ifName);
+}
+
+async function check(args: CmdArgs): Promise<void> {
+  const conf = args.parse(MacvlanConf);
+  await ipamCheck(args, ipamType(conf));
+  const link = await checkPodInterface(args, args.requirePrevResult('macvlan'), 'macvlan', 'macvlan');
+  const mode = link.linkinfo?.info_data?.mode;
+  if (mode !== (conf.mode ?? 'bridge')) throw new Error(`macvlan: ${args.ifName} is in mode ${String(mode)}, config says ${conf.mode ?? 'bridge'}`);
+}
+
+export const macvlan: PluginFuncs = {
+  add,
+  del,
+  check,
+  gc: (args) => forwardGcToIpam(args, ipamType(args.parse(MacvlanConf))),
+  status: (args) => forwardStatusToIpam(args, ipamType(args.parse(MacvlanConf))),
+};

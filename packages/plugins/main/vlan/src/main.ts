@@ -1,0 +1,4 @@
+import { pluginMain } from '@tscni/cni';
+import { vlan } from './vlan';
+
+pluginMain(vlan, { about: 'tscni vlan plugin' });

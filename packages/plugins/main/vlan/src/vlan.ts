@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import {
+  checkMtuWithinMaster,
+  checkPodInterface,
+  createPodLink,
+  deletePodLink,
+  forwardGcToIpam,
+  forwardStatusToIpam,
+  ipamCheck,
+  ipamDel,
+  linkNameField,
+  mtuField,
+  podInterfaceResult,
+  requirePodNetns,
+  resolveMaster,
+  withIpamAdd,
+} from '@tscni/net';
+
+/** NetConf of vlan: `master` and `vlanId` are required (the upstream docs' "default master" is wrong). */
+const VlanConf = z
+  .object({
+    master: linkNameField,
+    vlanId: z.number().int().min(0).max(4094),
+    mtu: mtuField.optional(),
+    linkInContainer: z.boolean().optional(),
+    ipam: z.object({ type: z.string().min(1) }).passthrough(),
+  })
+  .passthrough();
+
+async function add(args: CmdArgs): Promise<Result> {
+  const conf = args.parse(VlanConf);
+  requirePodNetns(args);
+  const master = await resolveMaster({ master: conf.master, linkInContainer: conf.linkInContainer, netns: args.netns });
+  checkMtuWithinMaster(conf.mtu, master);
+  return withIpamAdd(args, conf.ipam.type, async (ipam) => {
+    const link = await createPodLink({
+      netns: args.netns,
+      ifName: args.ifName,
+      master: master.ifname,
+      masterInPod: conf.linkInContainer,
+      type: ['vlan', 'id', conf.vlanId],
+      mtu: conf.mtu || master.mtu,
+      result: ipam,
+    });
+    return podInterfaceResult(args, link.address, ipam, args.netConf.dns);
+  });
+}
+
+async function del(args: CmdArgs): Promise<void> {
+  const conf = args.parse(VlanConf);
+  await ipamDel(args, conf.ipam.type);
+  if (args.netns) await deletePodLink(args.netns, args.ifName);
+}
+
+async function check(args: CmdArgs): Promise<void> {
+  const conf = args.parse(VlanConf);
+  await ipamCheck(args, conf.ipam.type);
+  const link = await checkPodInterface(args, args.requirePrevResult('vlan'), 'vlan', 'vlan');
+  const id = link.linkinfo?.info_data?.id;
+  if (id !== undefined && id !== conf.vlanId) throw new Error(`vlan: ${args.ifName} has VLAN id ${String(id)}, config says ${conf.vlanId}`);
+}
+
+export const vlan: PluginFuncs = {
+  add,
+  del,
+  check,
+  gc: (args) => forwardGcToIpam(args, args.parse(VlanConf).ipam.type),
+  status: (args) => forwardStatusToIpam(args, args.parse(VlanConf).ipam.type),
+};
