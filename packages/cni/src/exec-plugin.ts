@@ -8,6 +8,8 @@ export interface PluginExecOptions {
   stdin: string;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Run the plugin through this command prefix, e.g. `['nsenter', '--net=/run/netns/x', '--']`. */
+  wrapper?: readonly string[];
 }
 
 export interface PluginOutput {
@@ -54,15 +56,35 @@ export async function execPlugin(file: string, opts: PluginExecOptions): Promise
 function execOnce(file: string, opts: PluginExecOptions): Promise<PluginOutput> {
   return new Promise((resolve, reject) => {
     accessSync(file);
-    const child = spawn(file, [], { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'], signal: opts.signal, timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
+    if (opts.signal?.aborted) return reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} was aborted before it started`));
+    const [cmd, argv] = opts.wrapper?.length ? [opts.wrapper[0], [...opts.wrapper.slice(1), file]] : [file, []];
+    const child = spawn(cmd, argv, { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    let settled = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    // Kill the plugin and stop waiting at once: a grandchild holding the pipes must not keep us here.
+    const kill = (why: string) => {
+      child.kill('SIGKILL');
+      child.stdout.destroy();
+      child.stderr.destroy();
+      finish(() => reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} ${why}`, Buffer.concat(err).toString().trim())));
+    };
+    const onAbort = () => kill('was aborted');
+    const timer = opts.timeoutMs ? setTimeout(() => kill(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs) : undefined;
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', (e) => {
-      if ((e as NodeJS.ErrnoException).code === 'ETXTBSY' || (e as NodeJS.ErrnoException).code === 'ENOENT') return reject(e);
-      if (e.name === 'AbortError') return reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} aborted`));
-      reject(new CniError(ErrorCode.Internal, `failed to exec ${file}: ${e.message}`));
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ETXTBSY' || code === 'ENOENT') return finish(() => reject(e));
+      finish(() => reject(new CniError(ErrorCode.Internal, `failed to exec ${file}: ${e.message}`)));
     });
     child.stdin.on('error', () => {
       /* the plugin may exit without reading stdin */
@@ -70,12 +92,12 @@ function execOnce(file: string, opts: PluginExecOptions): Promise<PluginOutput> 
     child.on('close', (code, signal) => {
       const stdout = Buffer.concat(out).toString();
       const stderr = Buffer.concat(err).toString();
-      if (code === 0) return resolve({ stdout, stderr });
-      if (signal) {
-        const why = opts.signal?.aborted ? 'was aborted' : opts.timeoutMs ? `timed out after ${opts.timeoutMs} ms` : `was killed by ${signal}`;
-        return reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} ${why}`, stderr.trim()));
-      }
-      reject(pluginError(stdout, stderr));
+      if (code === 0) return finish(() => resolve({ stdout, stderr }));
+      if (signal) return finish(() => reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} was killed by ${signal}`, stderr.trim())));
+      // Through a wrapper (nsenter) a busy binary shows up as the wrapper's exec failure.
+      if (code === 126 && /text file busy/i.test(stderr)) return finish(() => reject(Object.assign(new Error(stderr.trim()), { code: 'ETXTBSY' })));
+      // The plugin's stderr travels with its error, for runtimes that log it.
+      finish(() => reject(Object.assign(pluginError(stdout, stderr), { stderr })));
     });
     child.stdin.end(opts.stdin);
   });
