@@ -1,0 +1,144 @@
+import { existsSync } from 'node:fs';
+import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import {
+  VethNameTaken,
+  createVeth,
+  deletePodLink,
+  forwardGcToIpam,
+  forwardStatusToIpam,
+  gcIpMasq,
+  getLink,
+  ifaceConfigCommands,
+  ipamCheck,
+  ipamDel,
+  ipv6Sysctls,
+  removeHostVeth,
+  requirePodNetns,
+  setupIpMasq,
+  teardownIpMasq,
+  withIpamAdd,
+  writeSysctlsIn,
+  type Link,
+} from '@tscni/net';
+import { attachHostVeth, enableForwarding, ensureBridge, ensureGatewayAddrs, setPortVlans, why } from './bridge-link';
+import { checkBridge } from './check';
+import { loadBridgeConf, type BridgeConf } from './config';
+import { CONTAINER_INDEX, applyGateways } from './gateways';
+import { setupSpoofCheck, teardownSpoofCheck } from './spoofcheck';
+
+/**
+ * ADD: bridge → IPAM → veth pair created in the pod together with the whole container config (one
+ * process) → host end enslaved (hairpin, isolation, VLANs) → spoof check → gateway on the bridge →
+ * forwarding → ipMasq → port up. Anything failing after IPAM releases the lease and removes the veth.
+ */
+async function add(args: CmdArgs): Promise<Result> {
+  const conf = loadBridgeConf(args);
+  requirePodNetns(args);
+  const br = await ensureBridge(conf);
+  return withIpamAdd(args, conf.ipamType, async (ipam) => {
+    const result: Result = { cniVersion: args.netConf.cniVersion, ips: ipam?.ips ?? [], routes: ipam?.routes ?? [] };
+    if (conf.ipamType && !result.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
+    const gateways = applyGateways(result, conf);
+    const veth = await createPodVeth(args, conf, result);
+    try {
+      const { hostLink } = await attachHostVeth(conf, veth.hostVeth);
+      await setPortVlans(conf, veth.hostVeth);
+      if (conf.macspoofchk) await setupSpoofCheck(spoofID(args), veth.hostVeth, veth.container.address!);
+      await podSysctls(args, conf, result);
+      if (gateways.length) {
+        await ensureGatewayAddrs(conf, gateways, br.address);
+        enableForwarding(gateways);
+      }
+      if (conf.ipMasq) await setupIpMasq(conf.ipMasqBackend, result.ips!.map((ip) => ip.address), masqOwner(args));
+      if (conf.ipamType) await waitPortUp(hostLink);
+      result.interfaces = [
+        { name: conf.bridge, mac: br.address },
+        { name: veth.hostVeth, mac: hostLink.address },
+        { name: args.ifName, mac: veth.container.address, sandbox: args.netns },
+      ];
+    } catch (err) {
+      await removeHostVeth(veth.hostVeth);
+      if (conf.macspoofchk) await teardownSpoofCheck(spoofID(args)).catch(() => {});
+      if (conf.ipMasq) await teardownIpMasq(masqOwner(args)).catch(() => {});
+      throw err;
+    }
+    const dns = args.netConf.dns;
+    if (dns && Object.keys(dns).length) result.dns = dns;
+    else if (ipam?.dns && Object.keys(ipam.dns).length) result.dns = ipam.dns;
+    return result;
+  });
+}
+
+/**
+ * DEL: the container link (a missing netns or link is fine), then IPAM — released even when the
+ * link step failed — then the spoof check and the masquerade rules of both backends. The bridge stays.
+ */
+async function del(args: CmdArgs): Promise<void> {
+  const conf = loadBridgeConf(args, { forDel: true });
+  const errors: unknown[] = [];
+  const step = async (fn: () => Promise<void>) => fn().catch((e) => void errors.push(e));
+  if (args.netns) await step(() => deletePodLink(args.netns, args.ifName));
+  await step(() => ipamDel(args, conf.ipamType));
+  if (conf.macspoofchk) await step(() => teardownSpoofCheck(spoofID(args)));
+  if (conf.ipMasq) await step(() => teardownIpMasq(masqOwner(args)));
+  if (errors.length) throw errors[0];
+}
+
+async function check(args: CmdArgs): Promise<void> {
+  const conf = loadBridgeConf(args, { forDel: true });
+  await ipamCheck(args, conf.ipamType);
+  await checkBridge(args, conf, args.requirePrevResult('bridge'));
+}
+
+/** GC: masquerade rules of attachments that are no longer valid (both backends), then IPAM. */
+async function gc(args: CmdArgs): Promise<void> {
+  const conf = loadBridgeConf(args, { forDel: true });
+  const errors: unknown[] = [];
+  if (args.netConf.name) await gcIpMasq(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
+  await forwardGcToIpam(args, conf.ipamType).catch((e) => void errors.push(e));
+  if (errors.length) throw errors[0];
+}
+
+async function createPodVeth(args: CmdArgs, conf: BridgeConf, result: Result) {
+  const containerCommands = conf.disableContainerInterface ? [] : ifaceConfigCommands(args.ifName, result, { nodad: !conf.enabledad, ifIndex: CONTAINER_INDEX });
+  try {
+    return await createVeth({ netns: args.netns, ifName: args.ifName, mtu: conf.mtu || undefined, mac: conf.mac, containerCommands });
+  } catch (err) {
+    if (err instanceof VethNameTaken) throw new CniError(ErrorCode.Internal, err.message);
+    throw new CniError(ErrorCode.Internal, `failed to set up ${args.ifName} in ${args.netns}: ${why(err)}`);
+  }
+}
+
+/** In the pod: gratuitous ARP on changes, the DAD policy, and IPv6 enabled when there are v6 addresses. */
+async function podSysctls(args: CmdArgs, conf: BridgeConf, result: Result): Promise<void> {
+  const dev = args.ifName.replace(/\./g, '/');
+  const values: Record<string, string> = { [`net.ipv4.conf.${dev}.arp_notify`]: '1' };
+  if (existsSync('/proc/sys/net/ipv6/conf')) {
+    Object.assign(values, ipv6Sysctls(args.ifName, result));
+    if (conf.enabledad) Object.assign(values, { [`net.ipv6.conf.${dev}.enhanced_dad`]: '1', [`net.ipv6.conf.${dev}.accept_dad`]: '1' });
+    else values[`net.ipv6.conf.${dev}.accept_dad`] = '0';
+  }
+  await writeSysctlsIn(args.netns, values);
+}
+
+/** The reference's wait for the bridge port: up to ~2.5 s for the host veth to be operationally up. */
+async function waitPortUp(hostLink: Link): Promise<void> {
+  let state = hostLink.operstate;
+  for (const ms of [50, 500, 1000, 1000]) {
+    if (state === 'UP') return;
+    await new Promise((r) => setTimeout(r, ms));
+    state = (await getLink(hostLink.ifname))?.operstate ?? 'gone';
+  }
+  if (state !== 'UP') throw new CniError(ErrorCode.Internal, `bridge port in error state: ${state}`);
+}
+
+const masqOwner = (args: CmdArgs) => ({ network: args.netConf.name ?? '', containerID: args.containerID, ifName: args.ifName });
+const spoofID = (args: CmdArgs) => ({ containerID: args.containerID, ifName: args.ifName });
+
+export const bridge: PluginFuncs = {
+  add,
+  del,
+  check,
+  gc,
+  status: (args) => forwardStatusToIpam(args, loadBridgeConf(args, { forDel: true }).ipamType),
+};
