@@ -1,0 +1,21 @@
+import { status } from '@grpc/grpc-js';
+
+/** An error with the gRPC status code the CRI client should see. */
+export class CriError extends Error {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CriError';
+  }
+}
+
+export const notFound = (what: string): CriError => new CriError(status.NOT_FOUND, `an error occurred when try to find sandbox: ${what}: not found`);
+export const invalidArgument = (message: string): CriError => new CriError(status.INVALID_ARGUMENT, message);
+
+/** Whatever was thrown, as a gRPC status: CriErrors keep their code, anything else is UNKNOWN (as containerd). */
+export function toServiceError(err: unknown): { code: status; details: string } {
+  if (err instanceof CriError) return { code: err.code, details: err.message };
+  return { code: status.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
+}

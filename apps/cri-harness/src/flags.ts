@@ -1,0 +1,68 @@
+import { isAbsolute, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+/** Command-line settings; the names follow containerd's CRI plugin settings where one exists. */
+export interface HarnessFlags {
+  socket: string;
+  cniConfDir: string;
+  cniBinDirs: string[];
+  cniCacheDir: string;
+  stateDir: string;
+  /** `embedded`: with no config in the conf dir, use the built-in bridge network; `none`: report NetworkReady=false. */
+  defaultNetwork: 'embedded' | 'none';
+  help: boolean;
+  version: boolean;
+}
+
+export const USAGE = `usage: cri-harness [flags]
+  --socket PATH          unix socket to serve runtime.v1 on (default /run/tscni/cri.sock)
+  --cni-conf-dir DIR     CNI network configs; the first valid one is the pod network (default /etc/cni/net.d)
+  --cni-bin-dir DIRS     CNI plugin binaries, several separated by ':' (default /opt/cni/bin)
+  --cni-cache-dir DIR    libcni result cache (default /var/lib/cni)
+  --state-dir DIR        where the harness keeps its pod records (default /var/lib/tscni-cri)
+  --default-network M    'embedded' (bridge + host-local + portmap + bandwidth + tuning when the conf dir
+                         has no config; the default) or 'none' (NetworkReady stays false until a config appears)
+  --version, --help`;
+
+export class FlagError extends Error {}
+
+export function parseFlags(argv: string[]): HarnessFlags {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        socket: { type: 'string', default: '/run/tscni/cri.sock' },
+        'cni-conf-dir': { type: 'string', default: '/etc/cni/net.d' },
+        'cni-bin-dir': { type: 'string', default: '/opt/cni/bin' },
+        'cni-cache-dir': { type: 'string', default: '/var/lib/cni' },
+        'state-dir': { type: 'string', default: '/var/lib/tscni-cri' },
+        'default-network': { type: 'string', default: 'embedded' },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (e) {
+    throw new FlagError((e as Error).message);
+  }
+  const defaultNetwork = values['default-network'];
+  if (defaultNetwork !== 'embedded' && defaultNetwork !== 'none') throw new FlagError(`--default-network must be 'embedded' or 'none', not ${JSON.stringify(defaultNetwork)}`);
+  return {
+    socket: absolutePath('--socket', values.socket!),
+    cniConfDir: absolutePath('--cni-conf-dir', values['cni-conf-dir']!),
+    cniBinDirs: values['cni-bin-dir']!.split(':').filter(Boolean).map((d) => absolutePath('--cni-bin-dir', d)),
+    cniCacheDir: absolutePath('--cni-cache-dir', values['cni-cache-dir']!),
+    stateDir: absolutePath('--state-dir', values['state-dir']!),
+    defaultNetwork,
+    help: values.help!,
+    version: values.version!,
+  };
+}
+
+/** Relative paths are resolved against the working directory; control characters are refused. */
+function absolutePath(flag: string, value: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!value || /[\x00-\x1f]/.test(value)) throw new FlagError(`${flag}: invalid path ${JSON.stringify(value)}`);
+  return isAbsolute(value) ? resolve(value) : resolve(process.cwd(), value);
+}

@@ -1,0 +1,50 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { PodNetworks } from './cni';
+import type { HarnessFlags } from './flags';
+import { holdInstanceLock } from './instance-lock';
+import { log } from './log';
+import { loadRuntimeService } from './proto';
+import { runtimeServiceHandlers } from './runtime-service';
+import { SandboxManager } from './sandbox-manager';
+import { SandboxStore } from './sandbox-store';
+import { bindUnixSocket, replaceStaleSocket } from './socket';
+
+export interface RunningHarness {
+  /** Stop serving, remove the socket and release the locks; pods keep running (as with containerd). */
+  close(): Promise<void>;
+}
+
+/** Lock, recover the pods of the state dir, then serve runtime.v1.RuntimeService on the socket. */
+export async function startHarness(flags: HarnessFlags): Promise<RunningHarness> {
+  const service = loadRuntimeService();
+  const releaseSocket = await holdInstanceLock(`${flags.socket}.lock`, flags.socket);
+  let releaseState: (() => void) | undefined;
+  try {
+    releaseState = await holdInstanceLock(join(flags.stateDir, 'lock'), `state dir ${flags.stateDir}`);
+    await replaceStaleSocket(flags.socket);
+    const networks = new PodNetworks(
+      { confDir: flags.cniConfDir, binDirs: flags.cniBinDirs, cacheDir: flags.cniCacheDir, stateDir: flags.stateDir, defaultNetwork: flags.defaultNetwork },
+      (text, plugin) => log('warn', 'plugin stderr', { plugin: plugin.type, verb: plugin.verb, stderr: text.trim().slice(0, 2000) }),
+    );
+    const manager = new SandboxManager(new SandboxStore(flags.stateDir), networks, flags.stateDir);
+    await manager.recover();
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+    server.addService(service, runtimeServiceHandlers(manager, flags));
+    await bindUnixSocket(server, flags.socket);
+    log('info', 'Serving', { socket: flags.socket, pid: process.pid });
+    const releaseLocks = [releaseState, releaseSocket];
+    return {
+      close: async () => {
+        await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+        rmSync(flags.socket, { force: true });
+        for (const release of releaseLocks) release();
+      },
+    };
+  } catch (e) {
+    releaseState?.();
+    releaseSocket();
+    throw e;
+  }
+}

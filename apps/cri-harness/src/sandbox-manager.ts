@@ -1,0 +1,170 @@
+import { randomBytes } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
+import type { PodSandboxConfig } from './cri-types';
+import { CriError, invalidArgument } from './cri-error';
+import { log, logged } from './log';
+import { PodNetworks, type PodAttachment } from './cni';
+import { podCniArgs } from './pod-cni-args';
+import { podIPs } from './pod-ips';
+import { createPodNetns, newPodNetnsPath, removePodNetns } from './pod-netns';
+import { findOrphanPauses, pauseAlive, startPause, stopPause } from './pause';
+import { SandboxStore, type SandboxRecord } from './sandbox-store';
+import { networkMode, validatePodConfig } from './validate-config';
+
+/** Unix time in nanoseconds (microsecond resolution), as the decimal string CRI's int64 fields carry. */
+const nowNs = (): string => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000) * 1000).toString();
+
+/**
+ * The pod sandbox lifecycle, containerd's order of operations: reserve the name, pin a netns, start
+ * the pause process, ADD the networks; on any failure (or a cancelled call) undo all of it. Stop kills
+ * the pause process, DELs the networks and removes the netns, and fails — keeping netns and cache —
+ * when DEL fails, so the caller retries. Every step is persisted before it is taken.
+ */
+export class SandboxManager {
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly store: SandboxStore,
+    readonly networks: PodNetworks,
+    private readonly stateDir: string,
+  ) {}
+
+  /** RunPodSandbox: the new sandbox's id once it is READY. */
+  async run(config: PodSandboxConfig | null, runtimeHandler: string, signal?: AbortSignal): Promise<SandboxRecord> {
+    validatePodConfig(config);
+    if (runtimeHandler) throw invalidArgument(`no runtime for "${runtimeHandler}" is configured`);
+    const id = randomBytes(32).toString('hex');
+    const podNetwork = networkMode(config) !== 'NODE';
+    const cniArgs = podNetwork ? podCniArgs(id, config) : undefined;
+    const net = podNetwork ? this.networks.defaultNetwork() : undefined;
+    if (podNetwork && !net) throw new CriError(status.FAILED_PRECONDITION, 'failed to setup network for sandbox: cni plugin not initialized');
+    const rec: SandboxRecord = { id, config, runtimeHandler, createdAt: nowNs(), state: 'creating' };
+    this.store.reserve(rec);
+    const fields = { sandbox: id, name: config.metadata.name, namespace: config.metadata.namespace };
+    return this.serialized(id, () =>
+      logged(
+        'RunPodSandbox',
+        fields,
+        async () => {
+          try {
+            this.store.save(rec);
+            if (podNetwork) {
+              rec.netns = newPodNetnsPath();
+              this.store.save(rec);
+              await createPodNetns(rec.netns);
+            }
+            rec.pause = await startPause({ sandboxId: id, stateDir: this.stateDir, netns: rec.netns, hostname: config.hostname });
+            this.store.save(rec);
+            if (net && cniArgs) {
+              rec.network = { confList: net.confList, attached: true };
+              this.store.save(rec);
+              const result = await this.networks.setup(net.confList, { containerID: id, netNS: rec.netns!, ...cniArgs }, signal);
+              rec.network = { ...rec.network, result, ...podIPs(result) };
+            }
+            if (signal?.aborted) throw new CriError(status.CANCELLED, 'RunPodSandbox was cancelled by the client');
+            rec.state = 'ready';
+            this.store.save(rec);
+            return rec;
+          } catch (err) {
+            await this.rollback(rec, err as Error);
+            throw err;
+          }
+        },
+        (r) => ({ netns: r.netns ?? '', ip: r.network?.ip ?? '', pausePid: r.pause?.pid }),
+      ),
+    );
+  }
+
+  /** StopPodSandbox: idempotent; NOT_FOUND for an unknown id; an error when DEL fails (retry it). */
+  async stop(idOrPrefix: string): Promise<void> {
+    const rec = this.store.get(idOrPrefix);
+    await this.serialized(rec.id, () => logged('StopPodSandbox', { sandbox: rec.id }, () => this.teardown(rec)));
+  }
+
+  /** RemovePodSandbox: an unknown id is fine; otherwise a full stop, then the record and its name go. */
+  async remove(idOrPrefix: string): Promise<void> {
+    const rec = this.store.find(idOrPrefix);
+    if (!rec) return;
+    await this.serialized(rec.id, () =>
+      logged('RemovePodSandbox', { sandbox: rec.id }, async () => {
+        await this.teardown(rec);
+        this.store.delete(rec);
+      }),
+    );
+    this.queues.delete(rec.id);
+  }
+
+  /** READY only while RunPodSandbox completed and the pause process is still alive. */
+  isReady(rec: SandboxRecord): boolean {
+    return rec.state === 'ready' && (!rec.pause || pauseAlive(rec.pause));
+  }
+
+  /** Start-up: roll back sandboxes a crash left half-created, kill pause processes nobody owns. */
+  async recover(): Promise<void> {
+    const records = this.store.load((file, why) => log('warn', 'unreadable sandbox record skipped', { file, error: why }));
+    for (const rec of records) {
+      if (rec.state !== 'creating') continue;
+      await logged('RecoverPodSandbox', { sandbox: rec.id, action: 'rollback of an unfinished RunPodSandbox' }, () => this.rollback(rec, new Error('harness restarted during RunPodSandbox')));
+    }
+    const owned = (sandbox: string, pid: number) => this.store.list().some((r) => r.id === sandbox && r.pause?.pid === pid);
+    for (const pid of findOrphanPauses(this.stateDir, owned)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        log('info', 'KillOrphanPause', { pid });
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    log('info', 'Recovered', { sandboxes: this.store.list().length });
+  }
+
+  /** Undo a RunPodSandbox that failed; when teardown itself fails keep the sandbox NOTREADY for a later stop/remove. */
+  private async rollback(rec: SandboxRecord, cause: Error): Promise<void> {
+    try {
+      await this.teardown(rec);
+      this.store.delete(rec);
+    } catch (e) {
+      rec.state = 'notready';
+      this.store.save(rec);
+      log('error', 'RollbackFailed', { sandbox: rec.id, cause: cause.message, error: (e as Error).message });
+    }
+  }
+
+  /** Kill the pause process, DEL the networks, remove the netns: each step skipped once done. */
+  private async teardown(rec: SandboxRecord): Promise<void> {
+    if (rec.pause) await stopPause(rec.pause);
+    if (rec.state === 'ready') {
+      rec.state = 'notready';
+      this.store.save(rec);
+    }
+    if (rec.network?.attached && rec.netns) {
+      try {
+        await this.networks.teardown(rec.network.confList, this.attachment(rec));
+      } catch (e) {
+        throw new CriError(status.UNKNOWN, `failed to destroy network for sandbox "${rec.id}": ${(e as Error).message}`);
+      }
+      rec.network.attached = false;
+      this.store.save(rec);
+    }
+    if (rec.netns && !rec.netnsRemoved) {
+      await removePodNetns(rec.netns);
+      rec.netnsRemoved = true;
+      this.store.save(rec);
+    }
+  }
+
+  private attachment(rec: SandboxRecord): PodAttachment {
+    return { containerID: rec.id, netNS: rec.netns!, ...podCniArgs(rec.id, rec.config) };
+  }
+
+  /** Operations on one sandbox run one at a time, in call order. */
+  private serialized<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    this.queues.set(
+      id,
+      next.catch(() => {}),
+    );
+    return next;
+  }
+}
