@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { CniError, ErrorCode, invalidConfig, validateNetworkName, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import {
+  VethNameTaken,
+  checkPodInterface,
+  createVeth,
+  deletePodLink,
+  forwardGcToIpam,
+  forwardStatusToIpam,
+  gcIpMasq,
+  getLink,
+  ipamCheck,
+  ipamDel,
+  ipamField,
+  mtuField,
+  removeHostVeth,
+  requirePodNetns,
+  setupIpMasq,
+  teardownIpMasq,
+  withIpamAdd,
+  writeSysctl,
+} from '@tscni/net';
+import { containerCommands, hostCommands, type PodAddress } from './routes';
+
+/** NetConf of ptp (cni.md §3.2): IPAM is required and must hand out gateways. */
+const PtpConf = z
+  .object({
+    name: z.string().optional(),
+    ipMasq: z.boolean().default(false),
+    ipMasqBackend: z.enum(['iptables', 'nftables']).optional(),
+    mtu: mtuField.optional(),
+    ipam: ipamField.optional(),
+  })
+  .passthrough();
+type PtpConf = z.infer<typeof PtpConf>;
+
+/** Index of the container interface in the result: [host veth, container]. */
+const CONTAINER_INDEX = 1;
+
+function loadConf(args: CmdArgs): PtpConf & { ipamType: string } {
+  const conf = args.parse(PtpConf);
+  if (!conf.ipam?.type) throw invalidConfig('ipam.type', 'required: ptp needs an IPAM plugin');
+  if (conf.ipMasq) validateNetworkName(args.netConf.name);
+  return { ...conf, ipamType: conf.ipam.type };
+}
+
+/**
+ * ADD: IPAM → forwarding → veth pair made in the pod with its addresses and point-to-point routes
+ * (one process) → host end: gateway /32 (/128) and a host route to each pod address (one process)
+ * → ipMasq. A failure after IPAM releases the lease and removes the veth.
+ */
+async function add(args: CmdArgs): Promise<Result> {
+  const conf = loadConf(args);
+  requirePodNetns(args);
+  return withIpamAdd(args, conf.ipamType, async (ipam) => {
+    const result: Result = { cniVersion: args.netConf.cniVersion, ips: (ipam?.ips ?? []).map((ip) => ({ ...ip, interface: CONTAINER_INDEX })), routes: ipam?.routes ?? [] };
+    if (!result.ips!.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
+    const addrs = podAddresses(result);
+    enableForwarding(addrs);
+    let veth;
+    try {
+      veth = await createVeth({ netns: args.netns, ifName: args.ifName, mtu: conf.mtu || undefined, containerCommands: containerCommands(args.ifName, result, addrs) });
+    } catch (err) {
+      throw new CniError(ErrorCode.Internal, err instanceof VethNameTaken ? err.message : `failed to set up ${args.ifName} in ${args.netns}: ${(err as Error).message}`);
+    }
+    try {
+      const host = await hostCommands(veth.hostVeth, addrs);
+      if (conf.ipMasq) await setupIpMasq(conf.ipMasqBackend, addrs.map((a) => a.address), masqOwner(args));
+      result.interfaces = [
+        { name: veth.hostVeth, mac: host.address },
+        { name: args.ifName, mac: veth.container.address, sandbox: args.netns },
+      ];
+    } catch (err) {
+      await removeHostVeth(veth.hostVeth);
+      if (conf.ipMasq) await teardownIpMasq(masqOwner(args)).catch(() => {});
+      throw err;
+    }
+    if (!result.routes?.length) delete result.routes;
+    const dns = args.netConf.dns && Object.keys(args.netConf.dns).length ? args.netConf.dns : ipam?.dns;
+    if (dns && Object.keys(dns).length) result.dns = dns;
+    return result;
+  });
+}
+
+/** DEL: IPAM first (it needs no netns), then the pod link and the masquerade rules; each step tolerates "already gone". */
+async function del(args: CmdArgs): Promise<void> {
+  const conf = loadConf(args);
+  const errors: unknown[] = [];
+  await ipamDel(args, conf.ipamType).catch((e) => void errors.push(e));
+  if (args.netns) await deletePodLink(args.netns, args.ifName).catch((e) => void errors.push(e));
+  if (conf.ipMasq) await teardownIpMasq(masqOwner(args)).catch((e) => void errors.push(e));
+  if (errors.length) throw errors[0];
+}
+
+async function check(args: CmdArgs): Promise<void> {
+  const conf = loadConf(args);
+  await ipamCheck(args, conf.ipamType);
+  const prev = args.requirePrevResult('ptp');
+  const container = await checkPodInterface(args, prev, 'ptp', 'veth');
+  const hostEntry = (prev.interfaces ?? []).find((i) => !i.sandbox);
+  if (!hostEntry) throw new CniError(ErrorCode.Internal, 'ptp: host veth not found in prevResult');
+  const host = await getLink(hostEntry.name);
+  if (!host) throw new CniError(ErrorCode.Internal, `ptp: host veth ${hostEntry.name} does not exist`);
+  if (container.link_index !== undefined && container.link_index !== host.ifindex) throw new CniError(ErrorCode.Internal, `ptp: ${args.ifName} is not the peer of ${hostEntry.name}`);
+}
+
+async function gc(args: CmdArgs): Promise<void> {
+  const conf = loadConf(args);
+  const errors: unknown[] = [];
+  if (args.netConf.name) await gcIpMasq(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
+  await forwardGcToIpam(args, conf.ipamType).catch((e) => void errors.push(e));
+  if (errors.length) throw errors[0];
+}
+
+/** Every pod address needs a gateway: it becomes the host end's address and the pod's next hop. */
+function podAddresses(result: Result): PodAddress[] {
+  return result.ips!.map((ip) => {
+    if (!ip.gateway) throw new CniError(ErrorCode.Internal, `ptp: IPAM returned ${ip.address} without a gateway`);
+    return { address: ip.address, gateway: ip.gateway };
+  });
+}
+
+function enableForwarding(addrs: PodAddress[]): void {
+  if (addrs.some((a) => !a.address.includes(':'))) writeSysctl('net.ipv4.ip_forward', '1');
+  if (addrs.some((a) => a.address.includes(':'))) writeSysctl('net.ipv6.conf.all.forwarding', '1');
+}
+
+const masqOwner = (args: CmdArgs) => ({ network: args.netConf.name ?? '', containerID: args.containerID, ifName: args.ifName });
+
+export const ptp: PluginFuncs = {
+  add,
+  del,
+  check,
+  gc,
+  status: (args) => forwardStatusToIpam(args, loadConf(args).ipamType),
+};
