@@ -71,7 +71,8 @@ export async function bundle({ names = [], ifStale = false } = {}) {
         format: 'cjs',
         minify: true,
         legalComments: 'none',
-        banner: { js: SHEBANG },
+        // The marker line lets `tscni install` tell our files from anyone else's before replacing them.
+        banner: { js: `${SHEBANG}\n// tscni:${t.name}` },
         logLevel: 'silent',
       });
       // Write then rename: a runtime exec'ing the plugin never sees a half-written file.

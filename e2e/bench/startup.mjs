@@ -3,7 +3,8 @@
 // reference plugin of the same name, interleaved in one run so machine noise hits all alike.
 //   node e2e/bench/startup.mjs [--runs 30] [plugin ...]
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, linkSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -29,7 +30,10 @@ const fmt = (n) => n.toFixed(1).padStart(6);
 // A realistic runtime environment, including a CA bundle variable that node would otherwise load.
 const env = { PATH: process.env.PATH, CNI_COMMAND: 'VERSION', NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' };
 console.log(`start-up, CNI_COMMAND=VERSION, ${runs} runs each (ms)`);
-console.log('plugin          node -e 0 (median)   ours median  p90   ref median   ours−node   ours/ref');
+// The standalone multi-call binary (tools/sea.mjs), when built, hard-linked under each plugin's name.
+const sea = join(root, 'dist/standalone/tscni-cni');
+const seaDir = existsSync(sea) ? mkdtempSync(join(tmpdir(), 'tscni-sea-')) : undefined;
+console.log('plugin          node -e 0 (median)   ours median  p90   standalone   ref median   ours−node   ours/ref');
 let worst = 0;
 for (const p of plugins) {
   const node = [];
@@ -37,15 +41,21 @@ for (const p of plugins) {
   const ref = [];
   const refBin = join('/usr/lib/cni', p);
   const hasRef = existsSync(refBin);
+  const seaBin = seaDir ? join(seaDir, p) : undefined;
+  if (seaBin) linkSync(sea, seaBin);
+  const standalone = [];
   for (let i = 0; i < runs; i++) {
     node.push(time(process.execPath, ['-e', '0'], { PATH: env.PATH }));
     ours.push(time(join(distBin, p), [], env));
     if (hasRef) ref.push(time(refBin, [], env));
+    if (seaBin) standalone.push(time(seaBin, [], env));
   }
   const n = stats(node);
   const o = stats(ours);
   const r = hasRef ? stats(ref) : undefined;
+  const sa = seaBin ? stats(standalone) : undefined;
   worst = Math.max(worst, o.median - n.median);
-  console.log(`${p.padEnd(15)} ${fmt(n.median)}               ${fmt(o.median)} ${fmt(o.p90)}  ${r ? fmt(r.median) : '     –'}      ${fmt(o.median - n.median)}     ${r ? (o.median / r.median).toFixed(1) + '×' : '–'}`);
+  console.log(`${p.padEnd(15)} ${fmt(n.median)}               ${fmt(o.median)} ${fmt(o.p90)}  ${sa ? fmt(sa.median) : '     –'}       ${r ? fmt(r.median) : '     –'}      ${fmt(o.median - n.median)}     ${r ? (o.median / r.median).toFixed(1) + '×' : '–'}`);
 }
+if (seaDir) rmSync(seaDir, { recursive: true, force: true });
 console.log(`budget: ours − bare node ≤ 20 ms (median); worst here ${worst.toFixed(1)} ms → ${worst <= 20 ? 'MET' : 'NOT MET'}`);

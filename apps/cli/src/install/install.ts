@@ -1,0 +1,143 @@
+import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+export const MULTICALL_NAME = 'tscni-cni';
+
+export interface InstallOptions {
+  /** Target directory, e.g. /opt/cni/bin. */
+  dir: string;
+  /** Plugin types to install; all available when empty. */
+  plugins?: string[];
+  /** Install the standalone multi-call executable and link every plugin name to it. */
+  standalone?: boolean;
+  /** Replace files that are not tscni's. */
+  force?: boolean;
+  /** Where the bundled plugins are (dist/cni-bin) — or, with `standalone`, the multi-call executable. */
+  from: string;
+}
+
+export interface InstallAction {
+  name: string;
+  path: string;
+  action: 'installed' | 'replaced' | 'unchanged' | 'refused';
+  note?: string;
+}
+
+const NAME_RE = /^[a-z0-9][a-z0-9-]*$/;
+
+/**
+ * Install plugins atomically: every file is written (or linked) under a temporary name in the target
+ * directory and renamed into place, so a kubelet never execs a half-written file. A file that is not
+ * ours is left alone unless `force`.
+ */
+export function install(opts: InstallOptions): InstallAction[] {
+  mkdirSync(opts.dir, { recursive: true, mode: 0o755 });
+  const available = opts.standalone ? standaloneNames(opts.from) : bundledNames(opts.from);
+  const wanted = opts.plugins?.length ? opts.plugins : available;
+  for (const name of wanted) {
+    if (!NAME_RE.test(name)) throw new Error(`invalid plugin name ${JSON.stringify(name)}`);
+    if (!available.includes(name)) throw new Error(`unknown plugin "${name}": available are ${available.join(', ')}`);
+  }
+  const actions: InstallAction[] = [];
+  let multicall: string | undefined;
+  if (opts.standalone) {
+    multicall = join(opts.dir, MULTICALL_NAME);
+    const sourceFile = join(opts.from, MULTICALL_NAME);
+    if (existsSync(multicall) && sameFile(multicall, sourceFile)) actions.push({ name: MULTICALL_NAME, path: multicall, action: 'unchanged' });
+    else {
+      const existed = existsSync(multicall);
+      atomicCopy(sourceFile, multicall);
+      actions.push({ name: MULTICALL_NAME, path: multicall, action: existed ? 'replaced' : 'installed' });
+    }
+  }
+  for (const name of wanted) {
+    const target = join(opts.dir, name);
+    const existed = existsSync(target) || isSymlink(target);
+    if (existed && !isOurs(target, opts.dir) && !opts.force) {
+      actions.push({ name, path: target, action: 'refused', note: 'not a tscni binary; use --force to replace it' });
+      continue;
+    }
+    if (multicall) {
+      if (existed && sameFile(target, multicall)) {
+        actions.push({ name, path: target, action: 'unchanged' });
+        continue;
+      }
+      atomicLink(multicall, target);
+    } else atomicCopy(join(opts.from, name), target);
+    actions.push({ name, path: target, action: existed ? 'replaced' : 'installed' });
+  }
+  return actions;
+}
+
+function bundledNames(from: string): string[] {
+  return readdirSync(from).filter((f) => NAME_RE.test(f) && statSync(join(from, f)).isFile() && readMarker(join(from, f)) === f);
+}
+
+/** The multi-call binary serves every plugin that was bundled next to it at build time. */
+function standaloneNames(from: string): string[] {
+  const exe = join(from, MULTICALL_NAME);
+  if (!existsSync(exe)) throw new Error(`no standalone executable at ${exe}: build it with node tools/sea.mjs`);
+  const bundled = join(dirname(from), 'cni-bin');
+  if (!existsSync(bundled)) throw new Error(`cannot list the plugins of ${exe}: ${bundled} is missing`);
+  return bundledNames(bundled);
+}
+
+/** Ours: a bundle carrying the `// tscni:<name>` marker, or a link to the multi-call executable. */
+function isOurs(path: string, dir: string): boolean {
+  const multicall = join(dir, MULTICALL_NAME);
+  if (existsSync(multicall) && sameFile(path, multicall)) return true;
+  return readMarker(path) === basename(path);
+}
+
+function readMarker(path: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const buf = Buffer.alloc(256);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return /\n\/\/ tscni:([a-z0-9-]+)\n/.exec(buf.subarray(0, n).toString('latin1'))?.[1];
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.ino === y.ino && x.dev === y.dev;
+  } catch {
+    return false;
+  }
+}
+
+const isSymlink = (p: string): boolean => {
+  try {
+    return lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+};
+
+const tempName = (target: string) => join(dirname(target), `.${basename(target)}.tscni-tmp-${process.pid}`);
+
+function atomicCopy(src: string, target: string): void {
+  const tmp = tempName(target);
+  rmSync(tmp, { force: true });
+  copyFileSync(src, tmp);
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, target);
+}
+
+function atomicLink(src: string, target: string): void {
+  const tmp = tempName(target);
+  rmSync(tmp, { force: true });
+  linkSync(src, tmp);
+  renameSync(tmp, target);
+}
+
+export function formatActions(actions: InstallAction[]): string {
+  return actions.map((a) => `${a.action.padEnd(9)} ${a.path}${a.note ? ` (${a.note})` : ''}`).join('\n');
+}

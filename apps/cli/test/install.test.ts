@@ -1,0 +1,91 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIST_BIN, TestNode, missingForKernelTests } from '@tscni/net/testing';
+import { MULTICALL_NAME, install } from '../src/install/install';
+
+const root = join(import.meta.dirname, '../../..');
+const tmp = mkdtempSync(join(tmpdir(), 'tscni-install-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('tscni install (bundled scripts)', () => {
+  it('installs every plugin, replaces its own files and refuses foreign ones without --force', () => {
+    const dir = join(tmp, 'bin1');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'loopback'), '#!/bin/sh\necho reference\n', { mode: 0o755 });
+    const first = install({ dir, from: DIST_BIN });
+    expect(first.find((a) => a.name === 'loopback')).toMatchObject({ action: 'refused' });
+    expect(first.find((a) => a.name === 'host-local')).toMatchObject({ action: 'installed' });
+    expect(statSync(join(dir, 'host-local')).mode & 0o777).toBe(0o755);
+    expect(readdirSync(dir).filter((f) => f.includes('tscni-tmp'))).toEqual([]);
+
+    const again = install({ dir, from: DIST_BIN, plugins: ['host-local'] });
+    expect(again).toEqual([expect.objectContaining({ name: 'host-local', action: 'replaced' })]);
+    const forced = install({ dir, from: DIST_BIN, plugins: ['loopback'], force: true });
+    expect(forced).toEqual([expect.objectContaining({ name: 'loopback', action: 'replaced' })]);
+    const v = spawnSync(join(dir, 'loopback'), [], { env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' }, encoding: 'utf8' });
+    expect(JSON.parse(v.stdout).supportedVersions).toContain('1.1.0');
+  });
+
+  it('rejects unknown or unsafe plugin names', () => {
+    expect(() => install({ dir: join(tmp, 'bin2'), from: DIST_BIN, plugins: ['nope'] })).toThrow(/unknown plugin "nope"/);
+    expect(() => install({ dir: join(tmp, 'bin2'), from: DIST_BIN, plugins: ['../x'] })).toThrow(/invalid plugin name/);
+  });
+});
+
+const missing = missingForKernelTests();
+describe.skipIf(!!missing)(`standalone multi-call executable on a PATH without node${missing ? ` — skipped: ${missing}` : ''}`, () => {
+  let dir: string;
+  let node: TestNode;
+  let noNodePath: string;
+  beforeAll(() => {
+    const sea = join(root, 'dist/standalone', MULTICALL_NAME);
+    const r = spawnSync(process.execPath, [join(root, 'tools/sea.mjs')], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(sea)).toBe(true);
+    dir = join(tmp, 'standalone');
+    install({ dir, from: join(root, 'dist/standalone'), standalone: true });
+    // Every system tool except node, npm and npx.
+    noNodePath = join(tmp, 'path');
+    mkdirSync(noNodePath);
+    for (const d of ['/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
+      for (const f of readdirSync(d)) {
+        if (/^(node|nodejs|npm|npx|corepack)$/.test(f) || existsSync(join(noNodePath, f))) continue;
+        symlinkSync(join(d, f), join(noNodePath, f));
+      }
+    }
+    node = new TestNode('sa');
+  }, 180_000);
+  afterAll(() => node?.destroy());
+
+  it('links every plugin to one file', () => {
+    const ino = statSync(join(dir, MULTICALL_NAME)).ino;
+    for (const name of ['loopback', 'host-local']) expect(statSync(join(dir, name)).ino).toBe(ino);
+    expect(spawnSync('sh', ['-c', 'command -v node'], { env: { PATH: noNodePath } }).status).not.toBe(0);
+  });
+
+  it('loopback ADD/CHECK/DEL works without node on PATH', async () => {
+    const pod = node.addPod();
+    const env = { PATH: noNodePath, CNI_CONTAINERID: 'sa-1', CNI_NETNS: pod, CNI_IFNAME: 'lo', CNI_PATH: dir };
+    const conf = { cniVersion: '1.1.0', name: 'lo', type: 'loopback' };
+    const add = await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'ADD' }, conf);
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    expect(add.json.ips.map((i: { address: string }) => i.address)).toContain('127.0.0.1/8');
+    expect((await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'CHECK' }, { ...conf, prevResult: add.json })).code).toBe(0);
+    expect((await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'DEL' }, conf)).code).toBe(0);
+  });
+
+  it.skipIf(!existsSync(join(DIST_BIN, 'bridge')))('bridge + host-local ADD/DEL works without node on PATH', async () => {
+    const pod = node.addPod();
+    const env = { PATH: noNodePath, CNI_CONTAINERID: 'sa-2', CNI_NETNS: pod, CNI_IFNAME: 'eth0', CNI_PATH: dir };
+    const conf = { cniVersion: '1.1.0', name: 'sa-net', type: 'bridge', bridge: 'sabr0', isGateway: true, ipam: { type: 'host-local', subnet: '10.199.0.0/24', dataDir: join(node.tmp, 'ipam') } };
+    const add = await node.runPlugin(join(dir, 'bridge'), { ...env, CNI_COMMAND: 'ADD' }, conf);
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    expect(add.json.ips[0].address).toMatch(/^10\.199\.0\.\d+\/24$/);
+    const del = await node.runPlugin(join(dir, 'bridge'), { ...env, CNI_COMMAND: 'DEL' }, { ...conf, prevResult: add.json });
+    expect(del.code, del.stdout + del.stderr).toBe(0);
+    expect(readdirSync(join(node.tmp, 'ipam', 'sa-net')).filter((f) => /^\d/.test(f))).toEqual([]);
+  });
+});
