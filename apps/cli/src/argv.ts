@@ -1,0 +1,73 @@
+/** The command line: a verb, its positional arguments and a few flags. */
+export interface CliArgs {
+  command?: string;
+  positional: string[];
+  json: boolean;
+  help: boolean;
+  ifName?: string;
+  cacheDir?: string;
+  timeoutMs?: number;
+  /** gc: attachments to keep, as `<containerID>/<ifname>` (ifname defaults to the interface name in use). */
+  keep: string[];
+}
+
+export class UsageError extends Error {}
+
+const WITH_VALUE = new Set(['-i', '--ifname', '--cache-dir', '--timeout', '--keep']);
+
+export function parseArgv(argv: readonly string[]): CliArgs {
+  const out: CliArgs = { positional: [], json: false, help: false, keep: [] };
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i];
+    let value: string | undefined;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    if (eq > 0) [arg, value] = [arg.slice(0, eq), arg.slice(eq + 1)];
+    if (WITH_VALUE.has(arg) && value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new UsageError(`${arg} needs a value`);
+    }
+    switch (arg) {
+      case '--json':
+        out.json = true;
+        break;
+      case '-h':
+      case '--help':
+        out.help = true;
+        break;
+      case '-i':
+      case '--ifname':
+        out.ifName = value;
+        break;
+      case '--cache-dir':
+        out.cacheDir = value;
+        break;
+      case '--keep':
+        out.keep.push(value!);
+        break;
+      case '--timeout': {
+        const seconds = Number(value);
+        if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout wants a number of seconds, got ${JSON.stringify(value)}`);
+        out.timeoutMs = Math.round(seconds * 1000);
+        break;
+      }
+      default:
+        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
+        if (out.command === undefined) out.command = arg;
+        else out.positional.push(arg);
+    }
+  }
+  return out;
+}
+
+export const USAGE = `tscni: add, check, remove, gc or get the status of network interfaces in a network namespace
+  tscni add      <net> <netns>     ADD the network list <net> to the netns; prints the result
+  tscni check    <net> <netns>     CHECK an attachment
+  tscni del      <net> <netns>     DEL an attachment (uses the cached result)
+  tscni gc       <net> [<netns>]   DEL cached attachments not kept with --keep <containerID>[/<ifname>], then GC
+  tscni status   <net> [<netns>]   STATUS of every plugin of the list
+  tscni validate [<net>]           what is wrong with the network list(s), one line per problem
+  tscni ls                         networks in NETCONFPATH and cached attachments
+Options: --json  -i/--ifname NAME  --cache-dir DIR  --timeout SECONDS  --keep ID[/IFNAME]
+Environment: NETCONFPATH (default /etc/cni/net.d), CNI_PATH, CNI_ARGS (K=V;K=V), CAP_ARGS (JSON),
+  CNI_IFNAME (default eth0), CNI_CACHE_DIR (default /var/lib/cni)
+The container ID is cnitool's: "cnitool-" + the first 20 hex digits of sha512(absolute netns path).`;
