@@ -155,3 +155,4 @@ export function binDir(parent: string, choice: Record<string, 'ours' | 'referenc
   return dir;
 }
 export * from './testing-traffic';
+export * from './testing-kernel';
