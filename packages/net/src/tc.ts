@@ -17,9 +17,26 @@ export async function tcJson<T = unknown>(args: readonly string[], netns?: strin
 
 export const listQdiscs = (dev: string, netns?: string): Promise<Qdisc[]> => tcJson<Qdisc[]>(['qdisc', 'show', 'dev', dev], netns);
 
-/** Several tc commands in one process (`tc -batch -`). */
-export async function tcBatch(commands: readonly (readonly (string | number)[])[], netns?: string): Promise<void> {
-  if (commands.length === 0) return;
+/**
+ * Several tc commands in one process (`tc -batch -`); returns tc's stdout. With `json`, every `show`
+ * command prints one JSON array on its own line (parse them with `parseJsonLines`).
+ */
+export async function tcBatch(commands: readonly (readonly (string | number)[])[], netns?: string, opts: { json?: boolean } = {}): Promise<string> {
+  if (commands.length === 0) return '';
   const script = commands.map((c) => c.map((t) => token(t)).join(' ')).join('\n') + '\n';
-  await run('tc', ['-batch', '-'], { input: script, netns });
+  const { stdout } = await run('tc', [...(opts.json ? ['-j'] : []), '-batch', '-'], { input: script, netns });
+  return stdout;
+}
+
+/** The JSON arrays a `-j -batch` run of ip or tc prints, one per `show` command. */
+export const parseJsonLines = <T = unknown>(stdout: string): T[][] =>
+  stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as T[]);
+
+/** Line number (1-based) of the command a failed `ip -batch`/`tc -batch` stopped at, from its `Command failed -:N`. */
+export function failedBatchLine(err: unknown): number | undefined {
+  const m = /Command failed -:(\d+)/.exec(String((err as { stderr?: string })?.stderr ?? ''));
+  return m ? Number(m[1]) : undefined;
 }

@@ -1,0 +1,89 @@
+import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { hashedName, parseJsonLines, tcBatch, type Qdisc } from '@tscni/net';
+import { parseLimits, shapesEgress, shapesIngress, type Limits } from './config';
+import { findHostVeth } from './host-veth';
+import { applyShaping, createIfb, deleteIfb } from './shaping';
+import { tbfFor, tbfMismatch, tickInUsec, type Tbf } from './tbf';
+
+/**
+ * ADD: shape traffic to the pod with a TBF on the host veth, and traffic from the pod by redirecting
+ * the host veth's ingress to an IFB that carries a TBF. The IFB joins the result's interfaces.
+ */
+async function add(args: CmdArgs): Promise<Result> {
+  const limits = parseLimits(args);
+  const result = args.requirePrevResult('bandwidth');
+  if (!shapesIngress(limits) && !shapesEgress(limits)) return result;
+
+  const hostVeth = await findHostVeth(args.netns, args.ifName, result);
+  const tick = tickInUsec();
+  const { ingress, egress } = tbfs(limits, tick);
+  const ifb = ifbName(args);
+  let ifbMac: string | undefined;
+  if (egress) ifbMac = await createIfb(ifb, hostVeth.mtu);
+  try {
+    await applyShaping({ hostVeth: hostVeth.ifname, ingress, egress: egress && { ifb, tbf: egress } }, tick);
+  } catch (err) {
+    if (egress) await deleteIfb(ifb).catch(() => {});
+    throw err;
+  }
+  if (egress) result.interfaces = [...(result.interfaces ?? []), { name: ifb, mac: ifbMac }];
+  return result;
+}
+
+/** DEL: remove the IFB (a missing one is fine). The host veth's qdiscs go away with the veth. */
+async function del(args: CmdArgs): Promise<void> {
+  parseLimits(args);
+  await deleteIfb(ifbName(args));
+}
+
+/** CHECK: the TBFs (rate exact, burst and latency as tc rounds them), the ingress qdisc and the redirect to the IFB. */
+async function check(args: CmdArgs): Promise<void> {
+  const limits = parseLimits(args);
+  const result = args.requirePrevResult('bandwidth');
+  if (!shapesIngress(limits) && !shapesEgress(limits)) return;
+
+  const hostVeth = (await findHostVeth(args.netns, args.ifName, result)).ifname;
+  const { ingress, egress } = tbfs(limits, tickInUsec());
+  const ifb = ifbName(args);
+  const shows = [['qdisc', 'show', 'dev', hostVeth], ...(egress ? [['filter', 'show', 'dev', hostVeth, 'parent', 'ffff:'], ['qdisc', 'show', 'dev', ifb]] : [])];
+  let out: string;
+  try {
+    out = await tcBatch(shows, undefined, { json: true });
+  } catch (err) {
+    throw new CniError(ErrorCode.Internal, `bandwidth: cannot read the qdiscs of ${hostVeth}${egress ? ` and ifb ${ifb}` : ''}: ${(err as Error).message}`);
+  }
+  const [hostQdiscs = [], filters = [], ifbQdiscs = []] = parseJsonLines<Record<string, unknown>>(out);
+  if (ingress) expectTbf(hostQdiscs as unknown as Qdisc[], ingress, hostVeth);
+  if (egress) {
+    if (!(hostQdiscs as unknown as Qdisc[]).some((q) => q.kind === 'ingress')) throw new CniError(ErrorCode.Internal, `bandwidth: no ingress qdisc on ${hostVeth}`);
+    if (!redirectsTo(filters, ifb)) throw new CniError(ErrorCode.Internal, `bandwidth: no filter on ${hostVeth} redirecting to ${ifb}`);
+    expectTbf(ifbQdiscs as unknown as Qdisc[], egress, ifb);
+  }
+}
+
+/** The reference's IFB name: `bwp` + the network name and container ID hashed, 15 characters. */
+const ifbName = (args: CmdArgs): string => hashedName('bwp', 15, args.netConf.name ?? '', args.containerID);
+
+function tbfs(limits: Limits, tick: number): { ingress?: Tbf; egress?: Tbf } {
+  return {
+    ingress: shapesIngress(limits) ? tbfFor(limits.ingressRate, limits.ingressBurst, tick) : undefined,
+    egress: shapesEgress(limits) ? tbfFor(limits.egressRate, limits.egressBurst, tick) : undefined,
+  };
+}
+
+function expectTbf(qdiscs: Qdisc[], expected: Tbf, dev: string): void {
+  const tbf = qdiscs.find((q) => q.kind === 'tbf' && q.root);
+  if (!tbf) throw new CniError(ErrorCode.Internal, `bandwidth: failed to find the TBF qdisc on ${dev}`);
+  const why = tbfMismatch(tbf.options ?? {}, expected);
+  if (why) throw new CniError(ErrorCode.Internal, `bandwidth: TBF on ${dev} does not match: ${why}`);
+}
+
+/** A filter whose mirred action redirects to `ifb` (`tc -j filter show` nests it under options.actions). */
+const redirectsTo = (filters: Record<string, unknown>[], ifb: string): boolean =>
+  filters.some((f) =>
+    ((f.options as { actions?: { kind?: string; mirred_action?: string; to_dev?: string }[] } | undefined)?.actions ?? []).some(
+      (a) => a.kind === 'mirred' && a.mirred_action === 'redirect' && a.to_dev === ifb,
+    ),
+  );
+
+export const bandwidth: PluginFuncs = { add, del, check };
