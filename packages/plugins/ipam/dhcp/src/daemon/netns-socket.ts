@@ -1,0 +1,48 @@
+import { spawn } from 'node:child_process';
+import type { Socket } from 'node:dgram';
+
+/**
+ * Node cannot enter a network namespace, but a socket keeps the namespace it was created in. So a
+ * short-lived helper (`nsenter --net=<netns> node -e …`) creates the DHCP client socket inside the pod's
+ * namespace — UDP, 0.0.0.0:68, SO_REUSEADDR, SO_BROADCAST — hands it to the daemon over the IPC channel
+ * (SCM_RIGHTS) and exits. The daemon then holds one file descriptor per lease, not one process.
+ */
+const HELPER = `
+const dgram = require('node:dgram');
+const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+s.on('error', (e) => process.send({ error: e.message }, () => process.exit(1)));
+s.bind(68, '0.0.0.0', () => { s.setBroadcast(true); process.send({ ok: true }, s, () => process.exit(0)); });
+`;
+
+export function clientSocketIn(netns: string, timeoutMs = 10_000): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', HELPER], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
+    let stderr = '';
+    let settled = false;
+    const done = (err?: Error, sock?: Socket) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        child.kill('SIGKILL');
+        reject(err);
+      } else resolve(sock!);
+    };
+    const timer = setTimeout(() => done(new Error(`opening a DHCP socket in ${netns}: timed out`)), timeoutMs);
+    child.stderr!.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', (e) => done(new Error(`opening a DHCP socket in ${netns}: ${e.message}`)));
+    child.on('message', (msg: { ok?: boolean; error?: string }, handle?: unknown) => {
+      if (msg?.ok && handle) {
+        const sock = handle as Socket;
+        sock.setBroadcast(true);
+        done(undefined, sock);
+      } else done(new Error(`opening a DHCP socket in ${netns}: ${msg?.error ?? 'no socket'}`));
+    });
+    child.on('exit', (code) => {
+      if (!settled) done(new Error(`opening a DHCP socket in ${netns}: ${stderr.trim().split('\n').pop() || `helper exited with ${code}`}`));
+    });
+  });
+}

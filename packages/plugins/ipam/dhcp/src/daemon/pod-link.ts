@@ -1,0 +1,41 @@
+import { CommandError, ipBatch, isNotFound, run } from '@tscni/net';
+
+/**
+ * What the daemon does to the pod's interface, each in one `nsenter … ip -batch` process.
+ * Limited broadcast (255.255.255.255) needs a route when the interface has no address or default route,
+ * so one is held on the interface while broadcasts are being exchanged.
+ */
+const BCAST_ROUTE = ['route', 'replace', '255.255.255.255/32', 'dev'];
+
+/** Route limited broadcast through the link (setting it up first when `up`), and return its MAC. */
+export async function prepareForBroadcast(netns: string, ifName: string, up: boolean): Promise<string> {
+  const cmds = [...(up ? [['link', 'set', 'dev', ifName, 'up']] : []), [...BCAST_ROUTE, ifName], ['link', 'show', 'dev', ifName]];
+  const out = await ipBatch(cmds, netns, { json: true });
+  const link = (JSON.parse(out) as { address?: string; link_type?: string }[])[0];
+  if (!link?.address || link.link_type !== 'ether') throw new Error(`${ifName}: not an ethernet interface`);
+  return link.address;
+}
+
+export async function dropBroadcastRoute(netns: string, ifName: string): Promise<void> {
+  try {
+    await ipBatch([['route', 'del', '255.255.255.255/32', 'dev', ifName]], netns);
+  } catch {
+    /* gone with the link, or never added */
+  }
+}
+
+/** The MAC of the interface, or undefined when the interface (or namespace) is gone. */
+export async function linkMac(netns: string, ifName: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await run('ip', ['-j', 'link', 'show', 'dev', ifName], { netns });
+    return (JSON.parse(stdout) as { address?: string }[])[0]?.address;
+  } catch (err) {
+    if (isNotFound(err) || err instanceof CommandError) return undefined;
+    throw err;
+  }
+}
+
+/** An expired lease takes the interface down, like the reference. */
+export async function setLinkDown(netns: string, ifName: string): Promise<void> {
+  await ipBatch([['link', 'set', 'dev', ifName, 'down']], netns);
+}

@@ -1,0 +1,241 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REFERENCE_VERSIONS, TestNode, addrsIn, implementations, missingForKernelTests, sh, uniqueName } from '@tscni/net/testing';
+import { Daemon, Lan, SERVER_IP, UPLINK } from './lan';
+
+// The interface comes from the reference macvlan (stable oracle); the IPAM under test is found in CNI_PATH.
+const MACVLAN = '/usr/lib/cni/macvlan';
+const missing = missingForKernelTests(['ip', 'nsenter', 'dnsmasq']) ?? (existsSync(MACVLAN) ? undefined : `needs ${MACVLAN}`);
+
+const hexClientID = (id: string) => ['00', ...[...Buffer.from(id)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+
+async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+for (const impl of implementations('dhcp')) {
+  const ours = impl.name === 'tscni';
+  describe.skipIf(!!missing || !impl.present)(`dhcp with dnsmasq (${impl.name})${missing ? ` — skipped: ${missing}` : ''}`, () => {
+    let node: TestNode;
+    let lan: Lan;
+    let daemon: Daemon;
+    const cniPath = dirname(impl.bin);
+
+    beforeAll(async () => {
+      node = new TestNode('dh');
+      lan = new Lan(node);
+      // T1 of 3 s: every lease in this file is renewed a few times while the tests run.
+      await lan.startDnsmasq(impl.name, ['--dhcp-option=option:T1,3', '--dhcp-option=option:T2,100', `--dhcp-option=121,192.168.50.0/24,10.77.0.254,0.0.0.0/0,${SERVER_IP}`]);
+      const flags = ours ? ['-statedir', join(node.tmp, 'leases.d'), '-timeout', '3s', '-resendtimeout', '10s'] : ['-timeout', '3s'];
+      daemon = new Daemon(node, impl.bin, join(node.tmp, `${impl.name}-dhcp.sock`), flags);
+      await daemon.start();
+    });
+    afterAll(async () => {
+      await daemon?.stop();
+      lan?.stopServers();
+      node?.destroy();
+    });
+
+    const conf = (cniVersion: string, ipam: Record<string, unknown> = {}) => ({
+      cniVersion,
+      name: 'lan',
+      type: 'macvlan',
+      master: UPLINK,
+      ipam: { type: 'dhcp', daemonSocketPath: daemon.socketPath, ...ipam },
+    });
+    const env = (command: string, cid: string, netns: string, extra: Record<string, string> = {}) => ({
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: cid,
+      CNI_NETNS: netns,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: cniPath,
+      ...extra,
+    });
+    /** A pod with a macvlan eth0 (down, no address), for calling the IPAM plugin on its own. */
+    const podWithMacvlan = (): string => {
+      const pod = node.addPod();
+      const tmp = uniqueName('mv');
+      sh('ip', ['link', 'add', 'link', UPLINK, 'name', tmp, 'type', 'macvlan', 'mode', 'bridge'], { netns: node.path });
+      sh('ip', ['link', 'set', tmp, 'netns', basename(pod)], { netns: node.path });
+      sh('ip', ['link', 'set', tmp, 'name', 'eth0'], { netns: pod });
+      return pod;
+    };
+    const leaseOf = (cid: string) => lan.leases().find((row) => row[4] === hexClientID(`${cid}/lan/eth0`));
+
+    // The reference macvlan speaks up to 1.0.0; 1.1.0 is covered by the direct IPAM calls below.
+    for (const version of REFERENCE_VERSIONS.filter((v) => v >= '0.3.0')) {
+      it(`ADD leases an address, CHECK confirms it, DEL releases it (${version})`, async () => {
+        const pod = node.addPod();
+        const cid = uniqueName('c');
+        const add = await node.runPlugin(MACVLAN, env('ADD', cid, pod), conf(version));
+        expect(add.code, add.stdout + add.stderr + daemon.log).toBe(0);
+        const ip = add.json.ips[0];
+        expect(ip.address).toMatch(/^10\.77\.0\.(1[0-4]\d|150)\/24$/);
+        expect(ip.gateway).toBe(SERVER_IP);
+        expect(add.json.routes).toEqual([{ dst: '0.0.0.0/0', gw: SERVER_IP }]);
+        expect(addrsIn(pod, 'eth0')).toContain(ip.address);
+        // The server's view: the lease is held by our client ID and the interface's MAC.
+        const row = leaseOf(cid)!;
+        expect(row?.[2]).toBe(ip.address.split('/')[0]);
+        expect(row[1]).toBe(add.json.interfaces[0].mac);
+        // The limited-broadcast route used while acquiring is gone again.
+        expect(sh('ip', ['route', 'show'], { netns: pod })).not.toMatch(/255\.255\.255\.255/);
+
+        if (version >= '0.4.0') {
+          const check = await node.runPlugin(MACVLAN, env('CHECK', cid, pod), { ...conf(version), prevResult: add.json });
+          expect(check.code, check.stdout + check.stderr).toBe(0);
+        }
+        const del = await node.runPlugin(MACVLAN, env('DEL', cid, pod), { ...conf(version), prevResult: add.json });
+        expect(del.code, del.stdout + del.stderr).toBe(0);
+        await until('the lease to disappear from dnsmasq', () => !leaseOf(cid));
+        const again = await node.runPlugin(MACVLAN, env('DEL', cid, pod), conf(version));
+        expect(again.code, again.stdout).toBe(0);
+      });
+    }
+
+    it('renews the lease at T1 (dnsmasq extends it)', async () => {
+      const pod = node.addPod();
+      const cid = uniqueName('c');
+      const add = await node.runPlugin(MACVLAN, env('ADD', cid, pod), conf('1.0.0'));
+      expect(add.code, add.stdout + daemon.log).toBe(0);
+      const firstExpiry = Number(leaseOf(cid)![0]);
+      await until('a renewal', () => Number(leaseOf(cid)?.[0]) > firstExpiry, 9000);
+      expect(leaseOf(cid)![2]).toBe(add.json.ips[0].address.split('/')[0]);
+      await node.runPlugin(MACVLAN, env('DEL', cid, pod), conf('1.0.0'));
+    }, 20_000);
+
+    it('without a daemon ADD fails with an error naming the socket', async () => {
+      const pod = node.addPod();
+      const socket = join(node.tmp, 'nobody-listens.sock');
+      const r = await node.runPlugin(impl.bin, env('ADD', uniqueName('c'), pod), conf('1.0.0', { daemonSocketPath: socket }));
+      expect(r.code).toBe(1);
+      expect(r.json.msg + (r.json.details ?? '')).toContain(`dial unix ${socket}: connect: no such file or directory`);
+      expect(r.json.code).toBe(ours ? 11 : 999);
+    });
+
+    describe.skipIf(!ours)('tscni only', () => {
+      it('request/provide options: host-name from CNI_ARGS, classless static routes (121), route priority (1.1.0, IPAM alone)', async () => {
+        const pod = podWithMacvlan();
+        const cid = uniqueName('c');
+        const ipam = { request: [{ option: 'classless-static-routes' }], provide: [{ option: 'host-name', fromArg: 'K8S_POD_NAME' }], priority: 50 };
+        const add = await node.runPlugin(impl.bin, env('ADD', cid, pod, { CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=web-0' }), conf('1.1.0', ipam));
+        expect(add.code, add.stdout + daemon.log).toBe(0);
+        expect(add.json.cniVersion).toBe('1.1.0');
+        expect(add.json.interfaces).toBeUndefined();
+        expect(add.json.ips).toEqual([{ address: expect.stringMatching(/^10\.77\.0\.\d+\/24$/), gateway: SERVER_IP }]);
+        // RFC 3442: with option 121 the router option and static routes are ignored.
+        expect(add.json.routes).toEqual([
+          { dst: '192.168.50.0/24', gw: '10.77.0.254', priority: 50 },
+          { dst: '0.0.0.0/0', gw: SERVER_IP, priority: 50 },
+        ]);
+        expect(leaseOf(cid)![3]).toBe('web-0');
+        // Without an address on the interface DHCPRELEASE goes out as a broadcast.
+        const del = await node.runPlugin(impl.bin, env('DEL', cid, pod), conf('1.1.0', ipam));
+        expect(del.code, del.stdout).toBe(0);
+        await until('the lease to disappear from dnsmasq', () => !leaseOf(cid));
+      });
+
+      it('bad ipam config is error 7 naming the field', async () => {
+        const pod = node.addPod();
+        const cases: [Record<string, unknown>, string][] = [
+          [{ request: [{ option: 'no-such-option' }] }, 'ipam.request[0].option'],
+          [{ provide: [{ option: 'host-name', value: 'x'.repeat(256) }] }, 'ipam.provide[0]'],
+          [{ daemonSocketPath: 'relative.sock' }, 'ipam.daemonSocketPath'],
+          [{ priority: -1 }, 'ipam.priority'],
+        ];
+        for (const [ipam, field] of cases) {
+          const r = await node.runPlugin(impl.bin, env('ADD', uniqueName('c'), pod), conf('1.0.0', ipam));
+          expect(r.json?.code, r.stdout).toBe(7);
+          expect(r.json.msg).toContain(field);
+          expect(r.stdout + r.stderr).not.toMatch(/\n\s+at /);
+        }
+      });
+
+      it('CHECK fails for an attachment without a lease, and for a different address', async () => {
+        const pod = node.addPod();
+        const cid = uniqueName('c');
+        const none = await node.runPlugin(impl.bin, env('CHECK', cid, pod), conf('1.0.0'));
+        expect(none.code).toBe(1);
+        expect(none.json.msg).toContain(`no DHCP lease for ${cid}/lan/eth0`);
+        const add = await node.runPlugin(MACVLAN, env('ADD', cid, pod), conf('1.0.0'));
+        expect(add.code, add.stdout).toBe(0);
+        const prevResult = { ...add.json, ips: [{ address: '10.77.0.99/24', interface: 0 }] };
+        const wrong = await node.runPlugin(impl.bin, env('CHECK', cid, pod), { ...conf('1.0.0'), prevResult });
+        expect(wrong.code).toBe(1);
+        expect(wrong.json.msg).toContain('not 10.77.0.99/24');
+        await node.runPlugin(MACVLAN, env('DEL', cid, pod), conf('1.0.0'));
+      });
+
+      it('STATUS reports a missing daemon as 50', async () => {
+        const up = await node.runPlugin(impl.bin, { CNI_COMMAND: 'STATUS', CNI_PATH: cniPath }, conf('1.1.0'));
+        expect(up.code, up.stdout).toBe(0);
+        const down = await node.runPlugin(impl.bin, { CNI_COMMAND: 'STATUS', CNI_PATH: cniPath }, conf('1.1.0', { daemonSocketPath: join(node.tmp, 'x.sock') }));
+        expect(down.json.code).toBe(50);
+      });
+
+      it('a restarted daemon picks its leases up again and can still release them', async () => {
+        const pod = node.addPod();
+        const cid = uniqueName('c');
+        const add = await node.runPlugin(MACVLAN, env('ADD', cid, pod), conf('1.0.0'));
+        expect(add.code, add.stdout).toBe(0);
+        await daemon.stop();
+        await daemon.start();
+        expect(daemon.log).toMatch(/lease\(s\) restored/);
+        const check = await node.runPlugin(impl.bin, env('CHECK', cid, pod), { ...conf('1.0.0'), prevResult: add.json });
+        expect(check.code, check.stdout + daemon.log).toBe(0);
+        const del = await node.runPlugin(MACVLAN, env('DEL', cid, pod), conf('1.0.0'));
+        expect(del.code).toBe(0);
+        await until('the lease to disappear from dnsmasq', () => !leaseOf(cid));
+      });
+
+      it('a plugin killed in the middle of ADD does not disturb the daemon', async () => {
+        const victimPod = podWithMacvlan();
+        const victim = uniqueName('c');
+        const child = spawn('ip', ['netns', 'exec', node.name, impl.bin], {
+          env: { PATH: process.env.PATH, ...env('ADD', victim, victimPod) },
+          stdio: ['pipe', 'ignore', 'ignore'],
+        });
+        child.stdin.end(JSON.stringify(conf('1.0.0')));
+        await new Promise((r) => setTimeout(r, 150));
+        child.kill('SIGKILL');
+
+        const pod = node.addPod();
+        const cid = uniqueName('c');
+        const add = await node.runPlugin(MACVLAN, env('ADD', cid, pod), conf('1.0.0'));
+        expect(add.code, add.stdout + daemon.log).toBe(0);
+        expect(daemon.proc.exitCode).toBeNull();
+        for (const [c, p] of [[cid, pod], [victim, victimPod]]) {
+          const del = await node.runPlugin(MACVLAN, env('DEL', c, p), conf('1.0.0'));
+          expect(del.code, del.stdout).toBe(0);
+        }
+        await until('both leases to be released', () => !leaseOf(cid) && !leaseOf(victim));
+      });
+
+      it('memory per active lease stays small (one socket, no process)', async () => {
+        const count = 12;
+        const before = daemon.rssKb();
+        const pods: [string, string][] = [];
+        for (let i = 0; i < count; i++) {
+          const pod = node.addPod();
+          const cid = uniqueName('m');
+          const add = await node.runPlugin(MACVLAN, env('ADD', cid, pod), conf('1.0.0'));
+          expect(add.code, add.stdout).toBe(0);
+          pods.push([cid, pod]);
+        }
+        const after = daemon.rssKb();
+        const perLease = (after - before) / count;
+        console.log(`dhcp daemon RSS: ${before} kB idle, ${after} kB with ${count} more leases, ≈${perLease.toFixed(0)} kB per lease`);
+        expect(perLease).toBeLessThan(1024);
+        for (const [cid, pod] of pods) await node.runPlugin(MACVLAN, env('DEL', cid, pod), conf('1.0.0'));
+      }, 60_000);
+    });
+  });
+}
