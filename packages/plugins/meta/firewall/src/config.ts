@@ -1,0 +1,56 @@
+import { CniError, ErrorCode, interfaceNameProblem, invalidConfig, validateNetworkName, type CmdArgs, type Result } from '@tscni/cni';
+import { iptablesAvailable, nftAvailable, parseCIDR, type CIDR } from '@tscni/net';
+import { z } from 'zod';
+
+export const FirewallConfSchema = z
+  .object({
+    name: z.string().optional(),
+    backend: z.enum(['iptables', 'nftables', 'firewalld']).optional(),
+    iptablesAdminChainName: z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name').optional(),
+    firewalldZone: z.string().optional(),
+    ingressPolicy: z.enum(['open', 'same-bridge', 'isolated']).optional(),
+  })
+  .passthrough();
+
+export type IngressPolicy = 'open' | 'same-bridge' | 'isolated';
+
+export interface FirewallConf {
+  netName: string;
+  containerID: string;
+  ifName: string;
+  backend: 'iptables' | 'nftables';
+  adminChain: string;
+  ingressPolicy: IngressPolicy;
+}
+
+/** Parse the config. firewalld is refused (no D-Bus client here); without `backend`, iptables unless only nft exists. */
+export function parseConf(args: CmdArgs): FirewallConf {
+  const raw = args.parse(FirewallConfSchema);
+  if (raw.backend === 'firewalld') throw invalidConfig('backend', 'the firewalld backend is not supported by this implementation; use "iptables" or "nftables"');
+  return {
+    netName: validateNetworkName(raw.name),
+    containerID: args.containerID,
+    ifName: args.ifName,
+    backend: raw.backend ?? (!iptablesAvailable() && nftAvailable() ? 'nftables' : 'iptables'),
+    adminChain: raw.iptablesAdminChainName ?? 'CNI-ADMIN',
+    ingressPolicy: raw.ingressPolicy ?? 'open',
+  };
+}
+
+/** Every address of the result (the reference opens all of them, whatever the interface). */
+export function resultAddrs(result: Result | undefined): CIDR[] {
+  return (result?.ips ?? []).map((ip) => {
+    const cidr = parseCIDR(ip.address);
+    if (!cidr) throw new CniError(ErrorCode.DecodingFailure, `invalid prevResult: ips: invalid address ${JSON.stringify(ip.address)}`);
+    return cidr;
+  });
+}
+
+/** The bridge of a same-bridge/isolated policy: the first interface of the result, as the bridge plugin reports it. */
+export function bridgeOf(result: Result, policy: IngressPolicy): string {
+  const name = result.interfaces?.[0]?.name;
+  if (!name) throw new CniError(ErrorCode.InvalidNetworkConfig, `interface needs to be set for ingress policy "${policy}", make sure to chain "firewall" plugin with "bridge"`);
+  const problem = interfaceNameProblem(name);
+  if (problem || !/^[A-Za-z0-9_.@%+=-]+$/.test(name)) throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid prevResult: interfaces[0].name: ${problem ?? 'unsafe characters'}`);
+  return name;
+}

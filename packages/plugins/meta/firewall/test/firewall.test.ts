@@ -1,0 +1,191 @@
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { REFERENCE_BIN, TestNode, implementations, missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
+
+const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft']);
+const NET = 'fwnet';
+
+interface Pod {
+  netns: string;
+  containerID: string;
+  ip: string;
+  result: Record<string, unknown>;
+}
+
+const suites = [
+  ...implementations('firewall').map((impl) => ({ ...impl, backend: 'iptables' as const })),
+  { ...implementations('firewall')[0], backend: 'nftables' as const },
+];
+
+let node: TestNode;
+const pods: Record<'a1' | 'a2' | 'b1', Pod> = {} as never;
+const servers: TcpServer[] = [];
+const env = (command: string, pod: Pod) => ({ CNI_COMMAND: command, CNI_CONTAINERID: pod.containerID, CNI_NETNS: pod.netns, CNI_IFNAME: 'eth0', CNI_PATH: REFERENCE_BIN });
+
+/** Pods a1, a2 on bridge fwbr0 and b1 on fwbr1 (reference bridge + host-local), each serving TCP on port 80. */
+beforeAll(async () => {
+  if (missing) return;
+  node = new TestNode('fw');
+  const layout: [keyof typeof pods, string, string][] = [['a1', 'fwbr0', '10.78.0.0/24'], ['a2', 'fwbr0', '10.78.0.0/24'], ['b1', 'fwbr1', '10.79.0.0/24']];
+  for (const [name, bridge, subnet] of layout) {
+    const netns = node.addPod(name);
+    const pod = { netns, containerID: `fw-${name}`, ip: '', result: {} };
+    const conf = { cniVersion: '1.0.0', name: `br-${bridge}`, type: 'bridge', bridge, isDefaultGateway: true, ipam: { type: 'host-local', subnet, dataDir: join(node.tmp, 'ipam') } };
+    const r = await node.runPlugin(join(REFERENCE_BIN, 'bridge'), env('ADD', pod), conf);
+    if (r.code !== 0) throw new Error(`bridge ADD: ${r.stdout}`);
+    pods[name] = { ...pod, ip: r.json.ips[0].address.split('/')[0], result: r.json };
+    servers.push(await startTcpServer(netns, 80, name));
+  }
+});
+afterAll(() => {
+  servers.forEach((s) => s.close());
+  node?.destroy();
+});
+
+const reaches = (from: Pod, to: Pod, timeout = 700) => tcpRequest(from.netns, to.ip, 80, timeout).startsWith(`${Object.entries(pods).find(([, p]) => p === to)![0]} `);
+
+for (const s of suites) {
+  describe.skipIf(!!missing || !s.present)(`firewall ${s.backend} (${s.name})${missing ? ` — skipped: ${missing}` : ''}`, () => {
+    const conf = (pod: Pod, extra: Record<string, unknown> = {}) => ({ cniVersion: '1.0.0', name: NET, type: 'firewall', backend: s.backend, ...extra, prevResult: pod.result });
+    const run = (cmd: string, pod: Pod, c: unknown) => node.runPlugin(s.bin, env(cmd, pod), c);
+    const rulesFor = (pod: Pod): string[] =>
+      s.backend === 'iptables'
+        ? node.exec('iptables-save', ['-t', 'filter']).split('\n').filter((l) => l.includes(`${pod.ip}/32`))
+        : node.exec('nft', ['list', 'ruleset']).split('\n').filter((l) => l.includes(` ${pod.ip} `));
+
+    // The shared chains outlive DEL by design (as in the reference); wipe them between tests.
+    afterEach(() => {
+      node.exec('iptables-restore', [], { input: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' });
+      node.exec('nft', ['delete', 'table', 'inet', 'cni_firewall'], { allowFail: true });
+    });
+
+    async function addAll(extra: Record<string, unknown>): Promise<void> {
+      for (const pod of Object.values(pods)) {
+        const r = await run('ADD', pod, conf(pod, extra));
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(r.json.ips).toEqual(pod.result.ips);
+      }
+    }
+    async function delAll(extra: Record<string, unknown>): Promise<void> {
+      for (const pod of Object.values(pods)) {
+        const r = await run('DEL', pod, conf(pod, extra));
+        expect(r.code, r.stdout).toBe(0);
+        expect(rulesFor(pod)).toEqual([]);
+      }
+    }
+
+    it('ADD accepts the pod addresses (CHECK passes); DEL removes every per-pod rule', async () => {
+      await addAll({});
+      try {
+        expect(rulesFor(pods.a1).length).toBe(2);
+        if (s.backend === 'iptables') {
+          const saved = node.exec('iptables-save', ['-t', 'filter']);
+          expect(saved).toContain('-A FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD');
+          expect(saved).toContain('-A CNI-FORWARD -m comment --comment "CNI firewall plugin admin overrides" -j CNI-ADMIN');
+          expect(saved).toContain(`-A CNI-FORWARD -d ${pods.a1.ip}/32 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
+          expect(saved).toContain(`-A CNI-FORWARD -s ${pods.a1.ip}/32 -j ACCEPT`);
+        }
+        for (const pod of Object.values(pods)) {
+          const check = await run('CHECK', pod, conf(pod));
+          expect(check.code, check.stdout).toBe(0);
+        }
+        expect(reaches(pods.a1, pods.b1)).toBe(true);
+      } finally {
+        await delAll({});
+      }
+    });
+
+    it.skipIf(s.backend !== 'iptables')('with a FORWARD DROP policy only pods with accept rules get through', async () => {
+      node.exec('iptables', ['-P', 'FORWARD', 'DROP']);
+      await addAll({});
+      expect(reaches(pods.a1, pods.b1)).toBe(true);
+      expect(reaches(pods.b1, pods.a1)).toBe(true);
+      await delAll({});
+      expect(reaches(pods.a1, pods.b1)).toBe(false);
+    });
+
+    it('same-bridge: pods on one bridge talk, pods on different bridges cannot', async () => {
+      await addAll({ ingressPolicy: 'same-bridge' });
+      try {
+        expect(reaches(pods.a1, pods.a2)).toBe(true);
+        expect(reaches(pods.a1, pods.b1)).toBe(false);
+        expect(reaches(pods.b1, pods.a1)).toBe(false);
+      } finally {
+        await delAll({ ingressPolicy: 'same-bridge' });
+      }
+    });
+
+    it.skipIf(s.name !== 'tscni')('isolated: not even pods on the same bridge talk', async () => {
+      await addAll({ ingressPolicy: 'isolated' });
+      try {
+        expect(reaches(pods.a1, pods.a2)).toBe(false);
+        expect(reaches(pods.a1, pods.b1)).toBe(false);
+      } finally {
+        await delAll({ ingressPolicy: 'isolated' });
+      }
+    });
+
+    it('DEL without prevResult succeeds (and is idempotent)', async () => {
+      const { prevResult: _p, ...noPrev } = conf(pods.a1);
+      const add = await run('ADD', pods.a1, conf(pods.a1));
+      expect(add.code).toBe(0);
+      for (let i = 0; i < 2; i++) {
+        const del = await run('DEL', pods.a1, noPrev);
+        expect(del.code, del.stdout).toBe(0);
+      }
+      // nft rules name their attachment, so even a DEL without prevResult removes them
+      if (s.backend === 'nftables') expect(rulesFor(pods.a1)).toEqual([]);
+      await run('DEL', pods.a1, conf(pods.a1));
+      expect(rulesFor(pods.a1)).toEqual([]);
+    });
+
+    it('refuses a missing prevResult on ADD and versions before 0.4.0', async () => {
+      const { prevResult: _p, ...noPrev } = conf(pods.a1);
+      const r = await run('ADD', pods.a1, noPrev);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/prevResult/);
+      const old = await run('ADD', pods.a1, { ...conf(pods.a1), cniVersion: '0.3.1' });
+      expect(old.json.code).toBe(1);
+      expect(r.stdout + r.stderr + old.stdout).not.toMatch(/\n\s+at /);
+    });
+
+    it.skipIf(s.name !== 'tscni' || s.backend !== 'nftables')('GC removes the rules of attachments that are no longer valid', async () => {
+      await addAll({});
+      try {
+        const gc = await node.runPlugin(s.bin, { CNI_COMMAND: 'GC', CNI_PATH: REFERENCE_BIN }, {
+          cniVersion: '1.1.0', name: NET, type: 'firewall', backend: 'nftables',
+          'cni.dev/valid-attachments': [{ containerID: pods.a1.containerID, ifname: 'eth0' }],
+        });
+        expect(gc.code, gc.stdout).toBe(0);
+        expect(rulesFor(pods.a1).length).toBe(2);
+        expect(rulesFor(pods.a2)).toEqual([]);
+        expect(rulesFor(pods.b1)).toEqual([]);
+      } finally {
+        await delAll({});
+      }
+    });
+  });
+}
+
+describe.skipIf(!!missing || !implementations('firewall')[1].present)('firewall iptables interop with the reference', () => {
+  const [ours, ref] = implementations('firewall');
+  const save = () => node.exec('iptables-save', ['-t', 'filter']).split('\n').filter((l) => !l.startsWith('#')).join('\n');
+  afterEach(() => void node.exec('iptables-restore', [], { input: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' }));
+  for (const policy of ['open', 'same-bridge']) {
+    it(`${policy}: the same ruleset as the reference, and each DELs the other's rules`, async () => {
+      const c = { cniVersion: '1.0.0', name: NET, type: 'firewall', backend: 'iptables', ingressPolicy: policy, prevResult: pods.a1.result };
+      const run = (bin: string, cmd: string) => node.runPlugin(bin, env(cmd, pods.a1), c);
+      expect((await run(ref.bin, 'ADD')).code).toBe(0);
+      const theirs = save();
+      expect((await run(ours.bin, 'CHECK')).code).toBe(0);
+      expect((await run(ours.bin, 'DEL')).code).toBe(0);
+      expect(save()).not.toContain(pods.a1.ip);
+      node.exec('iptables-restore', [], { input: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' });
+      expect((await run(ours.bin, 'ADD')).code).toBe(0);
+      expect(save()).toBe(theirs);
+      expect((await run(ref.bin, 'CHECK')).code).toBe(0);
+      expect((await run(ref.bin, 'DEL')).code).toBe(0);
+      expect(save()).not.toContain(pods.a1.ip);
+    });
+  }
+});
