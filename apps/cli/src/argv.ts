@@ -9,14 +9,20 @@ export interface CliArgs {
   timeoutMs?: number;
   /** gc: attachments to keep, as `<containerID>/<ifname>` (ifname defaults to the interface name in use). */
   keep: string[];
+  /** install: link the standalone multi-call executable instead of copying the bundles */
+  standalone: boolean;
+  /** install: replace files that are not tscni's */
+  force: boolean;
+  /** install: where the plugins to install are */
+  from?: string;
 }
 
 export class UsageError extends Error {}
 
-const WITH_VALUE = new Set(['-i', '--ifname', '--cache-dir', '--timeout', '--keep']);
+const WITH_VALUE = new Set(['-i', '--ifname', '--cache-dir', '--timeout', '--keep', '--from']);
 
 export function parseArgv(argv: readonly string[]): CliArgs {
-  const out: CliArgs = { positional: [], json: false, help: false, keep: [] };
+  const out: CliArgs = { positional: [], json: false, help: false, keep: [], standalone: false, force: false };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value: string | undefined;
@@ -44,6 +50,15 @@ export function parseArgv(argv: readonly string[]): CliArgs {
       case '--keep':
         out.keep.push(value!);
         break;
+      case '--standalone':
+        out.standalone = true;
+        break;
+      case '--force':
+        out.force = true;
+        break;
+      case '--from':
+        out.from = value;
+        break;
       case '--timeout': {
         const seconds = Number(value);
         if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout wants a number of seconds, got ${JSON.stringify(value)}`);
@@ -67,6 +82,7 @@ export const USAGE = `tscni: add, check, remove, gc or get the status of network
   tscni status   <net> [<netns>]   STATUS of every plugin of the list
   tscni validate [<net>]           what is wrong with the network list(s), one line per problem
   tscni ls                         networks in NETCONFPATH and cached attachments
+  tscni install <dir> [<plugin>...]  install the plugins into a CNI bin dir atomically (--standalone, --force, --from DIR)
 Options: --json  -i/--ifname NAME  --cache-dir DIR  --timeout SECONDS  --keep ID[/IFNAME]
 Environment: NETCONFPATH (default /etc/cni/net.d), CNI_PATH, CNI_ARGS (K=V;K=V), CAP_ARGS (JSON),
   CNI_IFNAME (default eth0), CNI_CACHE_DIR (default /var/lib/cni)

@@ -3,9 +3,10 @@ import { parseArgv, USAGE, UsageError, type CliArgs } from './argv';
 import { add, check, del, gc, status, type Context, type Output } from './commands';
 import { readEnvironment } from './environment';
 import { describeError, formatErrorLine, type ErrorContext } from './errors';
+import { installCommand } from './install-command';
 import { ls, validate } from './inspect';
 
-const COMMANDS: Record<string, (ctx: Context) => Promise<Output>> = { add, check, del, gc, status, validate, ls };
+const COMMANDS: Record<string, (ctx: Context) => Promise<Output>> = { add, check, del, gc, status, validate, ls, install: installCommand };
 
 export interface Io {
   out(line: string): void;

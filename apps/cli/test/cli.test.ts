@@ -3,7 +3,8 @@
  * reference plugins and ours, the cache shared with the library across processes, validate/ls, errors.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, REFERENCE_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh, uniqueName } from '@tscni/net/testing';
@@ -25,6 +26,25 @@ it('derives the container ID like cnitool: cnitool- + 20 hex digits of sha512(ab
   const hex = sh('sha512sum', [], { input: path }).split(' ')[0];
   expect(cnitoolContainerID(path)).toBe(`cnitool-${hex.slice(0, 20)}`);
   expect(cnitoolContainerID('/var/run/netns/../netns/some-pod')).toBe(cnitoolContainerID(path));
+});
+
+it.skipIf(!existsSync(CLI))('install copies bundled plugins atomically and refuses a foreign file (exit 1)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tscni-cli-install-'));
+  try {
+    writeFileSync(join(dir, 'loopback'), '#!/bin/sh\n', { mode: 0o755 });
+    const r = spawnSync(CLI, ['install', dir, 'host-local', 'loopback'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`installed ${join(dir, 'host-local')}`);
+    expect(r.stdout).toContain(`refused   ${join(dir, 'loopback')} (not a tscni binary; use --force to replace it)`);
+    const forced = spawnSync(CLI, ['install', dir, 'loopback', '--force', '--json'], { encoding: 'utf8' });
+    expect(forced.status).toBe(0);
+    expect(JSON.parse(forced.stdout)).toEqual([expect.objectContaining({ name: 'loopback', action: 'replaced' })]);
+    const unknown = spawnSync(CLI, ['install', dir, 'nosuch'], { encoding: 'utf8' });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/^tscni install .*: unknown plugin "nosuch": available are .*host-local/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe.skipIf(!!missing)(`tscni CLI${missing ? ` — skipped: ${missing}` : ''}`, () => {

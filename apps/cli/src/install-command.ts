@@ -1,0 +1,21 @@
+import { realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { UsageError } from './argv';
+import type { Context, Output } from './commands';
+import { formatActions, install } from './install/install';
+
+/**
+ * `install <dir> [<plugin>...]`: copy the bundled plugins (or, with --standalone, link the multi-call
+ * executable) into a CNI bin dir, atomically, refusing files that are not ours unless --force.
+ */
+export async function installCommand(ctx: Context): Promise<Output> {
+  const [dir, ...plugins] = ctx.args.positional;
+  if (!dir) throw new UsageError('install needs <dir>, e.g. /opt/cni/bin');
+  // This file is dist/bin/tscni: the plugins are in dist/cni-bin, the multi-call executable in dist/standalone.
+  const dist = join(dirname(realpathSync(process.argv[1] ?? process.execPath)), '..');
+  const from = ctx.args.from ?? join(dist, ctx.args.standalone ? 'standalone' : 'cni-bin');
+  const actions = install({ dir, plugins, from, standalone: ctx.args.standalone, force: ctx.args.force });
+  const refused = actions.some((a) => a.action === 'refused');
+  if (ctx.args.json) return { stdout: [JSON.stringify(actions)], exitCode: refused ? 1 : 0 };
+  return { stdout: [formatActions(actions)], exitCode: refused ? 1 : 0 };
+}
