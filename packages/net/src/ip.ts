@@ -25,5 +25,5 @@ export function isNotFound(err: unknown): boolean {
 }
 
 export function isExists(err: unknown): boolean {
-  return err instanceof CommandError && /File exists|already exists/i.test(err.stderr);
+  return err instanceof CommandError && /File exists|already exists|already assigned/i.test(err.stderr);
 }

@@ -41,18 +41,20 @@ async function add(args: CmdArgs): Promise<Result> {
     const gateways = applyGateways(result, conf);
     const veth = await createPodVeth(args, conf, result);
     try {
-      const { hostLink } = await attachHostVeth(conf, veth.hostVeth);
+      const { hostLink, bridgeLink } = await attachHostVeth(conf, veth.hostVeth);
+      // A bridge that lost its last port reads 00:00:00:00:00:00; it has taken this port's MAC now.
+      const bridgeMac = br.address && !/^(00:){5}00$/.test(br.address) ? br.address : bridgeLink.address;
       await setPortVlans(conf, veth.hostVeth);
       if (conf.macspoofchk) await setupSpoofCheck(spoofID(args), veth.hostVeth, veth.container.address!);
       await podSysctls(args, conf, result);
       if (gateways.length) {
-        await ensureGatewayAddrs(conf, gateways, br.address);
+        await ensureGatewayAddrs(conf, gateways, bridgeMac);
         enableForwarding(gateways);
       }
       if (conf.ipMasq) await setupIpMasq(conf.ipMasqBackend, result.ips!.map((ip) => ip.address), masqOwner(args));
       if (conf.ipamType) await waitPortUp(hostLink);
       result.interfaces = [
-        { name: conf.bridge, mac: br.address },
+        { name: conf.bridge, mac: bridgeMac },
         { name: veth.hostVeth, mac: hostLink.address },
         { name: args.ifName, mac: veth.container.address, sandbox: args.netns },
       ];
