@@ -60,7 +60,7 @@ export async function bundle({ names = [], ifStale = false } = {}) {
   const results = await Promise.allSettled(
     targets.map(async (t) => {
       mkdirSync(dirname(t.out), { recursive: true });
-      writeFileSync(join(dirname(t.out), 'package.json'), '{"type":"commonjs"}\n');
+      writeMarker(join(dirname(t.out), 'package.json'), '{"type":"commonjs"}\n');
       const { outputFiles } = await build({
         entryPoints: [t.entry],
         outfile: t.out,
@@ -95,4 +95,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const built = await bundle({ names: args.filter((a) => !a.startsWith('--')), ifStale: args.includes('--if-stale') });
   for (const t of built) console.log(`built ${t.out.replace(root + '/', '')}`);
+}
+
+// Plugins running right now read this file at start-up: never truncate it, replace it atomically and only when it changes.
+function writeMarker(file, content) {
+  if (existsSync(file) && readFileSync(file, 'utf8') === content) return;
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, content);
+  renameSync(tmp, file);
 }
