@@ -54,7 +54,7 @@ async function add(args: CmdArgs): Promise<Result> {
       if (conf.ipMasq) await setupIpMasq(conf.ipMasqBackend, result.ips!.map((ip) => ip.address), masqOwner(args));
       if (conf.ipamType) await waitPortUp(hostLink);
       result.interfaces = [
-        { name: conf.bridge, mac: bridgeMac },
+        { name: conf.bridge, mac: gateways.length ? bridgeMac : bridgeLink.address },
         { name: veth.hostVeth, mac: hostLink.address },
         { name: args.ifName, mac: veth.container.address, sandbox: args.netns },
       ];

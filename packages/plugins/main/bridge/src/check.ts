@@ -15,7 +15,7 @@ export async function checkBridge(args: CmdArgs, conf: BridgeConf, prev: Result)
   if (!brEntry) throw fail(`bridge ${conf.bridge} not found in prevResult`);
   const br = await getLink(conf.bridge);
   if (!br || br.linkinfo?.info_kind !== 'bridge') throw fail(`bridge ${conf.bridge} does not exist or is not a bridge`);
-  if (brEntry.mac && br.address && brEntry.mac.toLowerCase() !== br.address.toLowerCase()) throw fail(`bridge ${conf.bridge} has MAC ${br.address}, prevResult says ${brEntry.mac}`);
+  // No MAC comparison for the bridge: unless a gateway pinned it, it follows the lowest port MAC.
 
   const vethEntry = hostSide.find((i) => i.name !== conf.bridge);
   if (!vethEntry) throw fail('host veth not found in prevResult');

@@ -1,0 +1,145 @@
+// Fields and verbs Debian's reference (v1.1.1, CNI ≤ 1.0.0) does not have: run against ours only.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { DIST_BIN, TestNode, binDir, missingForKernelTests, sh, uniqueName, type PluginRun } from '@tscni/net/testing';
+import { addOutside, hostVeths, leases, nftMasqRules, pings, podLink, rulesOf, vlanFilteringMissing } from './pods';
+
+const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'ping', 'bridge']);
+const BIN = join(DIST_BIN, 'bridge');
+
+describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${missing}` : ''}`, () => {
+  let node: TestNode;
+  let cniPath: string;
+  let dataDir: string;
+  let seq = 0;
+  beforeAll(() => {
+    node = new TestNode('brx');
+    cniPath = binDir(node.tmp, { 'host-local': 'auto' });
+    dataDir = join(node.tmp, 'ipam');
+    addOutside(node);
+  });
+  afterAll(() => node?.destroy());
+
+  const net = (extra: Record<string, unknown> = {}, opts: { v6?: boolean } = {}) => {
+    const n = ++seq;
+    const ranges: unknown[] = [[{ subnet: `10.61.${n}.0/24` }]];
+    if (opts.v6) ranges.push([{ subnet: `fd61:${n.toString(16)}::/64` }]);
+    return { cniVersion: '1.1.0', name: `brx${n}`, type: 'bridge', bridge: uniqueName('b'), ipam: { type: 'host-local', dataDir, ranges }, ...extra } as Record<string, any>;
+  };
+  const run = (command: string, conf: unknown, netns: string, cid: string, extra: Record<string, string> = {}) =>
+    node.runPlugin(BIN, { CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: cniPath, ...extra }, conf);
+  const ok = (r: PluginRun) => expect(r.code, r.stdout + r.stderr).toBe(0);
+
+  it('ipMasqBackend nftables: rules in inet cni_plugins_masquerade, traffic leaves masqueraded, DEL removes them', async () => {
+    const conf = net({ isDefaultGateway: true, ipMasq: true, ipMasqBackend: 'nftables' }, { v6: true });
+    const pod = node.addPod();
+    const id = uniqueName('c');
+    const add = await run('ADD', conf, pod, id);
+    ok(add);
+    const rules = nftMasqRules(node, id);
+    expect(rules).toHaveLength(2);
+    expect(rules[0]).toMatch(new RegExp(`ip saddr 10\\.61\\.${seq}\\.2 ip daddr != 10\\.61\\.${seq}\\.0/24 masquerade comment "[0-9a-f]{16}-[0-9a-f]{16}, net: ${conf.name}, if: eth0, id: ${id}"`));
+    expect(rules[1]).toContain('ip6 saddr');
+    expect(rulesOf(node, id)).toEqual([]);
+    const chain = node.exec('nft', ['list', 'chain', 'inet', 'cni_plugins_masquerade', 'postrouting']);
+    expect(chain).toMatch(/ip daddr 224\.0\.0\.0\/4 return[\s\S]*ip6 daddr ff00::\/8 return[\s\S]*goto masq_checks/);
+    expect(pings(pod, '198.51.100.2')).toBe(true);
+    ok(await run('DEL', conf, pod, id));
+    expect(nftMasqRules(node, id)).toEqual([]);
+    expect(leases(dataDir, conf.name)).toEqual([]);
+  });
+
+  it('GC removes the masquerade rules (both backends) and leases of attachments not in cni.dev/valid-attachments', async () => {
+    const ipt = net({ ipMasq: true });
+    const nft = { ...ipt, ipMasqBackend: 'nftables', bridge: uniqueName('b') };
+    const [keep, dropIpt, dropNft] = [uniqueName('c'), uniqueName('c'), uniqueName('c')];
+    ok(await run('ADD', ipt, node.addPod(), keep));
+    ok(await run('ADD', ipt, node.addPod(), dropIpt));
+    ok(await run('ADD', nft, node.addPod(), dropNft));
+    const gc = await node.runPlugin(BIN, { CNI_COMMAND: 'GC', CNI_PATH: cniPath }, { ...ipt, 'cni.dev/valid-attachments': [{ containerID: keep, ifname: 'eth0' }] });
+    ok(gc);
+    expect(rulesOf(node, keep)).toHaveLength(3);
+    expect(rulesOf(node, dropIpt)).toEqual([]);
+    expect(nftMasqRules(node, dropNft)).toEqual([]);
+    expect(leases(dataDir, ipt.name)).toEqual([`10.61.${seq}.2`]);
+  });
+
+  it('STATUS forwards to IPAM; CHECK forwards to IPAM too', async () => {
+    ok(await node.runPlugin(BIN, { CNI_COMMAND: 'STATUS', CNI_PATH: cniPath }, net()));
+    const conf = net();
+    const pod = node.addPod();
+    const id = uniqueName('c');
+    const add = await run('ADD', conf, pod, id);
+    ok(add);
+    ok(await run('CHECK', { ...conf, prevResult: add.json }, pod, id));
+    sh('rm', ['-f', join(dataDir, conf.name, `10.61.${seq}.2`)]);
+    const check = await run('CHECK', { ...conf, prevResult: add.json }, pod, id);
+    expect(check.code).toBe(1);
+  });
+
+  it('portIsolation: isolated ports reach the gateway but not each other', async () => {
+    const conf = net({ isGateway: true, portIsolation: true });
+    const [p1, p2] = [node.addPod(), node.addPod()];
+    ok(await run('ADD', conf, p1, uniqueName('c')));
+    const a2 = await run('ADD', conf, p2, uniqueName('c'));
+    ok(a2);
+    expect(JSON.parse(node.exec('ip', ['-j', '-d', 'link', 'show', 'dev', a2.json.interfaces[1].name]))[0].linkinfo.info_slave_data.isolated).toBe(true);
+    expect(pings(p1, `10.61.${seq}.1`)).toBe(true);
+    expect(pings(p1, `10.61.${seq}.3`, 1)).toBe(false);
+  });
+
+  it('disableContainerInterface leaves eth0 down and refuses IPAM', async () => {
+    const pod = node.addPod();
+    const add = await run('ADD', { ...net({ disableContainerInterface: true }), ipam: {} }, pod, uniqueName('c'));
+    ok(add);
+    expect(podLink(pod)!.flags).not.toContain('UP');
+    const bad = await run('ADD', net({ disableContainerInterface: true }), node.addPod(), uniqueName('c'));
+    expect(bad.json).toMatchObject({ code: 7 });
+    expect(bad.json.msg).toContain('disableContainerInterface');
+  });
+
+  it('DAD: off by default (accept_dad=0, nodad addresses), on with enabledad', async () => {
+    const dad = (pod: string) => sh('sysctl', ['-n', 'net.ipv6.conf.eth0.accept_dad'], { netns: pod }).trim();
+    const p1 = node.addPod();
+    ok(await run('ADD', net({}, { v6: true }), p1, uniqueName('c')));
+    expect(dad(p1)).toBe('0');
+    const p2 = node.addPod();
+    ok(await run('ADD', net({ enabledad: true }, { v6: true }), p2, uniqueName('c')));
+    expect(dad(p2)).toBe('1');
+    expect(sh('sysctl', ['-n', 'net.ipv6.conf.eth0.enhanced_dad'], { netns: p2 }).trim()).toBe('1');
+  });
+
+  describe('bad input is a CNI error naming the field, never a stack trace', () => {
+    const cases: [string, Record<string, unknown>, Record<string, string>, number, RegExp][] = [
+      ['vlan out of range', { vlan: 5000 }, {}, 7, /vlan/],
+      ['vlan and vlanTrunk together', { vlan: 5, vlanTrunk: [{ id: 6 }] }, {}, 7, /vlanTrunk/],
+      ['a trunk range upside down', { vlanTrunk: [{ minID: 20, maxID: 10 }] }, {}, 7, /minID is greater than maxID/],
+      ['an unknown ipMasqBackend', { ipMasqBackend: 'pf' }, {}, 7, /ipMasqBackend/],
+      ['a bridge name that is no interface name', { bridge: 'a/b' }, {}, 7, /bridge/],
+      ['a bad runtimeConfig.mac', { runtimeConfig: { mac: 'zz' } }, {}, 7, /runtimeConfig\.mac/],
+      ['a bad CNI_ARGS MAC', {}, { CNI_ARGS: 'IgnoreUnknown=1;MAC=nope' }, 4, /MAC/],
+      ['a missing netns', {}, { CNI_NETNS: '/var/run/netns/does-not-exist-br' }, 4, /netns/],
+    ];
+    for (const [what, extra, envExtra, code, msg] of cases) {
+      it(what, async () => {
+        const vethsBefore = hostVeths(node);
+        const r = await run('ADD', net(extra), node.addPod(), uniqueName('c'), envExtra);
+        expect(r.code).toBe(1);
+        expect(r.json.code, r.stdout).toBe(code);
+        expect(r.json.msg).toMatch(msg);
+        expect(r.stdout + r.stderr).not.toMatch(/\n\s+at /);
+        expect(hostVeths(node)).toEqual(vethsBefore);
+      });
+    }
+  });
+
+  it('vlan: access VLAN as pvid untagged on the port, default VLAN 1 removed', async (ctx) => {
+    const why = vlanFilteringMissing(node);
+    if (why) ctx.skip(why);
+    const conf = net({ vlan: 42 });
+    const add = await run('ADD', conf, node.addPod(), uniqueName('c'));
+    ok(add);
+    const vlans = JSON.parse(node.exec('bridge', ['-j', 'vlan', 'show', 'dev', add.json.interfaces[1].name]));
+    expect(vlans[0].vlans).toEqual([expect.objectContaining({ vlan: 42, flags: expect.arrayContaining(['PVID', 'Egress Untagged']) })]);
+  });
+});
