@@ -172,38 +172,40 @@ export class Lease {
     this.timer = setTimeout(() => void this.step(), Math.min(this.state === 'bound' ? due : Math.min(retry, due), MAX_TIMER_MS));
   }
 
-  /** One timer tick: renew, rebind, or expire, depending on where the clock is. */
+  /**
+   * One timer tick: renew (unicast) before T2, rebind (broadcast) before expiry, else expire. A NAK at
+   * either stage means the address is no longer ours: start over with DISCOVER (re-acquire).
+   */
   private async step(): Promise<void> {
-    if (this.state === 'released' || !this.binding || !this.ctx) return;
+    if (this.released || !this.binding || !this.ctx) return;
     const b = this.binding;
     const now = Date.now();
     try {
       if (now >= b.expiresAt) return await this.expire();
-      if (now >= b.rebindAt) {
-        this.enter('rebinding');
-        const reply = await this.hooks.exclusive(this.req.netns, async () => {
-          await prepareForBroadcast(this.req.netns, this.req.ifName, false);
-          try {
-            const r = await this.attempt(() => rebind(this.ctx!, b.ip));
-            return r && 'nak' in r ? await this.attempt(() => discoverAndRequest(this.ctx!)) : r;
-          } finally {
-            await dropBroadcastRoute(this.req.netns, this.req.ifName);
-          }
-        });
-        return this.afterReply(reply, now);
-      }
-      this.enter('renewing');
-      const reply = await this.attempt(() => renew(this.ctx!, b.ip, b.serverID));
-      if (reply && 'nak' in reply) {
-        // The server refuses the address: rebind immediately.
-        b.rebindAt = now;
-        return this.schedule();
+      const rebinding = now >= b.rebindAt;
+      this.enter(rebinding ? 'rebinding' : 'renewing');
+      let reply = rebinding ? await this.broadcasting(() => rebind(this.ctx!, b.ip)) : await this.attempt(() => renew(this.ctx!, b.ip, b.serverID));
+      if (reply && 'nak' in reply && !this.released) {
+        this.hooks.log(`${this.id}: ${reply.nak}; re-acquiring`);
+        reply = await this.broadcasting(() => discoverAndRequest(this.ctx!));
       }
       this.afterReply(reply, now);
     } catch (err) {
       this.hooks.log(`${this.id}: ${(err as Error).message}`);
       if (!this.released) this.schedule();
     }
+  }
+
+  /** An exchange that broadcasts: holds the namespace's limited-broadcast route meanwhile. */
+  private broadcasting(fn: () => Promise<Reply>): Promise<Reply> {
+    return this.hooks.exclusive(this.req.netns, async () => {
+      await prepareForBroadcast(this.req.netns, this.req.ifName, false);
+      try {
+        return await this.attempt(fn);
+      } finally {
+        await dropBroadcastRoute(this.req.netns, this.req.ifName);
+      }
+    });
   }
 
   private afterReply(reply: Reply, sentAt: number): void {
