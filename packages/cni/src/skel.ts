@@ -4,7 +4,7 @@ import { parseCniArgs } from './args';
 import { CniError, ErrorCode } from './errors';
 import { convertResult, toCurrentResult } from './result';
 import { NetConfSchema, VALID_ATTACHMENTS_KEY, type Attachment, type NetConf, type Result } from './types';
-import { validateContainerID, validateInterfaceName } from './validate';
+import { validateContainerID, validateInterfaceName, validateNetworkName } from './validate';
 import { ALL_VERSIONS, CURRENT_VERSION, versionAtLeast } from './version';
 import { zodIssueText } from './zod-error';
 
@@ -126,6 +126,8 @@ export async function dispatch(funcs: PluginFuncs, info: PluginInfo, env: NodeJS
       throw new CniError(ErrorCode.IOFailure, `error reading from stdin: ${(e as Error).message}`);
     }
     const netConf = decodeNetConf(stdin);
+    // The name ends up in state paths and rule comments: refuse anything outside the spec's pattern.
+    if (netConf.name) validateNetworkName(netConf.name);
     const version = netConf.cniVersion;
     if (!supported.includes(version)) {
       throw new CniError(ErrorCode.IncompatibleCNIVersion, 'incompatible CNI versions', `config is "${version}", plugin supports [${supported.map((v) => `"${v}"`).join(' ')}]`);

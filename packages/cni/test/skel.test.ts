@@ -90,6 +90,8 @@ describe('skeleton: error paths', () => {
     ['a JSON array', 'ADD', '[1]', {}, { code: 6, msg: /not a JSON object/ }],
     ['cniVersion of the wrong type', 'ADD', { cniVersion: 1, name: 'n' }, {}, { code: 6, msg: /cniVersion/ }],
     ['unsupported version', 'ADD', conf('2.0.0'), {}, { code: 1, msg: 'incompatible CNI versions' }],
+    ['a network name with a path', 'ADD', { ...conf('1.0.0'), name: '../../etc' }, {}, { code: 7, msg: 'invalid characters found in network name' }],
+    ['a network name with a newline', 'DEL', { ...conf('1.0.0'), name: 'a\nb' }, {}, { code: 7, msg: 'invalid characters found in network name' }],
     ['ipam of the wrong type', 'ADD', { ...conf('1.0.0'), ipam: 'host-local' }, {}, { code: 7, msg: /ipam/ }],
   ];
   for (const [what, command, stdin, extra, want] of cases) {
