@@ -1,4 +1,5 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import { Crictl, CrictlError } from './crictl';
 import { HarnessProcess, killPauses, pauseProcessesOf, recordsIn, spawnOrphanPause, type HarnessOptions } from './harness-process';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'unshare', 'flock']);
+const FIXTURES = join(import.meta.dirname, 'fixtures');
 
 /** crictl's pod.json for a host-network pod (`"network": 2` is NODE; enums are integers). */
 const nodePod = (name: string, extra: Record<string, unknown> = {}) =>
@@ -42,7 +44,7 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
       mkdirSync(join(node.tmp, d), { recursive: true });
       return join(node.tmp, d);
     };
-    opts = { socket: join(dir('run'), 'cri.sock'), stateDir: dir('state'), confDir: dir('net.d'), binDirs: ['/usr/lib/cni'], cacheDir: dir('cache') };
+    opts = { socket: join(dir('run'), 'cri.sock'), stateDir: dir('state'), confDir: dir('net.d'), binDirs: ['/usr/lib/cni', FIXTURES], cacheDir: dir('cache') };
     harness = await HarnessProcess.start(node, opts);
     crictl = new Crictl(opts.socket);
   });
@@ -64,6 +66,24 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
     expect(conditions.NetworkReady).toMatchObject({ status: false, reason: 'NetworkPluginNotReady', message: 'Network plugin returns error: cni plugin not initialized' });
     expect(info.config).toMatchObject({ socket: opts.socket, stateDir: opts.stateDir });
     expect(info.lastCNILoadStatus).toMatch(/not initialized/);
+  });
+
+  it('reports NetworkReady false when a plugin of the network is missing or its STATUS fails', async () => {
+    const conf = join(opts.confDir, '10-status.conflist');
+    const networkReady = async () => ((await crictl.info()).status.conditions as { type: string }[]).find((c) => c.type === 'NetworkReady');
+    try {
+      writeFileSync(conf, JSON.stringify({ cniVersion: '1.0.0', name: 'n', plugins: [{ type: 'no-such-plugin' }] }));
+      expect(await networkReady()).toMatchObject({ status: false, reason: 'NetworkPluginNotReady', message: expect.stringContaining('no-such-plugin') });
+      const rec = join(node.tmp, 'status-rec');
+      mkdirSync(rec, { recursive: true });
+      writeFileSync(conf, JSON.stringify({ cniVersion: '1.1.0', name: 'n', plugins: [{ type: 'recorder', recordDir: rec }] }));
+      expect(await networkReady()).toMatchObject({ status: true });
+      writeFileSync(join(rec, 'fail-STATUS'), '');
+      expect(await networkReady()).toMatchObject({ status: false, message: expect.stringContaining('recorder: STATUS failure injected') });
+    } finally {
+      rmSync(conf, { force: true });
+    }
+    expect(await networkReady()).toMatchObject({ status: false, message: expect.stringContaining('cni plugin not initialized') });
   });
 
   it('serves on a root-owned socket with mode 0660', () => {
@@ -210,8 +230,14 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
     expect(pauseProcessesOf(opts.stateDir)).toEqual([pid]);
     // An orphan pause process (as if the harness died between spawning it and saving the record).
     const orphan = spawnOrphanPause(opts.stateDir, 'e'.repeat(64));
+    // A record left mid-RunPodSandbox, with its netns already pinned.
+    const half = { id: 'd'.repeat(64), runtimeHandler: '', createdAt: '1', state: 'creating', netns: `/var/run/netns/cni-${randomUUID()}`, config: JSON.parse(nodePod('half')) };
+    sh('ip', ['netns', 'add', half.netns.slice('/var/run/netns/'.length)]);
+    writeFileSync(join(opts.stateDir, 'sandboxes', `${half.id}.json`), JSON.stringify(half));
     harness = await HarnessProcess.start(node, opts); // also replaces the stale socket
     expect(harness.logs.some((l) => l.msg === 'KillOrphanPause' && l.pid === orphan)).toBe(true);
+    expect(harness.logs.some((l) => l.msg === 'RecoverPodSandbox' && l.sandbox === half.id)).toBe(true);
+    expect(existsSync(half.netns)).toBe(false);
     const [item] = (await crictl.pods()) as any[];
     expect(item).toMatchObject({ id, state: 'SANDBOX_READY', metadata: { name: 'survivor' } });
     await crictl.rmp(id, true);
