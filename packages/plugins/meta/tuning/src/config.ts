@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { CniError, ErrorCode, invalidConfig, type CmdArgs } from '@tscni/cni';
+import { allowlistPath, checkAllowlist, mergeSysctls, resolveSysctls, type SysctlTarget } from './sysctls';
+
+export const DEFAULT_DATA_DIR = '/run/cni/tuning';
+
+const Sysctls = z.record(z.string());
+const Mtu = z.number().int().nonnegative();
+const TxQLen = z.number().int().nonnegative().max(0xffffffff);
+
+/** Link attributes tuning sets; `args.cni` may override each of them per attachment. */
+const AttributesSchema = z.object({
+  sysctl: Sysctls.optional(),
+  mac: z.string().optional(),
+  mtu: Mtu.optional(),
+  promisc: z.boolean().optional(),
+  allmulti: z.boolean().optional(),
+  txQLen: TxQLen.optional(),
+});
+
+export const TuningConfSchema = AttributesSchema.extend({
+  dataDir: z.string().min(1).optional(),
+  runtimeConfig: z.object({ mac: z.string().optional() }).passthrough().optional(),
+  args: z.object({ cni: AttributesSchema.passthrough().optional() }).passthrough().optional(),
+}).passthrough();
+
+/** What one attachment asks for, every source merged. Absent attributes are left alone. */
+export interface Tuning {
+  sysctls: SysctlTarget[];
+  mac?: string;
+  mtu?: number;
+  promisc?: true;
+  allmulti?: boolean;
+  txQLen?: number;
+  dataDir: string;
+}
+
+/**
+ * Parse and merge: `args.cni.*` overrides the config (sysctl entries merged); the MAC comes from,
+ * lowest first, config `mac` < CNI_ARGS `MAC` < `runtimeConfig.mac` < `args.cni.mac`. Like the
+ * reference, `promisc: false` and `mtu: 0` mean "leave as is".
+ */
+export function parseTuning(args: CmdArgs): Tuning {
+  const conf = args.parse(TuningConfSchema);
+  const cni = conf.args?.cni ?? {};
+  const envMac = args.cniArgs(['MAC']).MAC;
+
+  const macSource = ([
+    ['args.cni.mac', cni.mac],
+    ['runtimeConfig.mac', conf.runtimeConfig?.mac],
+    ['CNI_ARGS MAC', envMac],
+    ['mac', conf.mac],
+  ] as const).find(([, v]) => v !== undefined && v !== '');
+  const mac = macSource ? normalizeMac(macSource[1]!, macSource[0]) : undefined;
+
+  const sysctls = mergeSysctls(resolveSysctls(conf.sysctl ?? {}, args.ifName, 'sysctl'), resolveSysctls(cni.sysctl ?? {}, args.ifName, 'args.cni.sysctl'));
+  checkAllowlist(sysctls, allowlistPath(args.env));
+
+  const mtu = cni.mtu ?? conf.mtu;
+  const promisc = cni.promisc ?? conf.promisc;
+  return {
+    sysctls,
+    mac,
+    mtu: mtu ? mtu : undefined,
+    promisc: promisc ? true : undefined,
+    allmulti: cni.allmulti ?? conf.allmulti,
+    txQLen: cni.txQLen ?? conf.txQLen,
+    dataDir: conf.dataDir ?? DEFAULT_DATA_DIR,
+  };
+}
+
+export const changesLink = (t: Tuning): boolean => t.mac !== undefined || t.mtu !== undefined || t.promisc !== undefined || t.allmulti !== undefined || t.txQLen !== undefined;
+
+/** A 6-byte MAC in colon or dash notation, as `ip` prints it (lower case, colons). */
+function normalizeMac(raw: string, field: string): string {
+  if (!/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(raw)) {
+    const why = `invalid MAC address ${JSON.stringify(raw)}`;
+    throw field === 'CNI_ARGS MAC' ? new CniError(ErrorCode.InvalidEnvironmentVariables, `ARGS: MAC: ${why}`) : invalidConfig(field, why);
+  }
+  return raw.toLowerCase().replaceAll('-', ':');
+}
