@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, type CmdArgs, type IPConfig, type PluginFuncs, type Result } from '@tscni/cni';
-import { formatIP, formatRangeSet, rangeCapacity, rangeSetContains, readResolvConf } from '@tscni/net';
+import { formatIP, formatRangeSet, ipEqual, parseCIDR, rangeCapacity, rangeSetContains, readResolvConf } from '@tscni/net';
 import { RangeSetAllocator } from './allocator';
 import { loadConfig, type HostLocalConfig } from './config';
 import { LeaseStore, leaseOwner, type Lease } from './store';
@@ -61,13 +61,23 @@ async function del(args: CmdArgs): Promise<void> {
   });
 }
 
-/** CHECK: the attachment still holds at least one lease. */
+/**
+ * CHECK: the attachment still holds at least one lease (the reference's test) and, beyond it, every
+ * prevResult address inside one of our range sets is leased to this attachment.
+ */
 async function check(args: CmdArgs): Promise<void> {
   const conf = loadConfig(args);
   const store = new LeaseStore(conf.dataDir, conf.name);
   const owner = leaseOwner(args.containerID, args.ifName);
-  const found = store.exists() && (await store.locked(() => store.list().some((l) => l.owner === owner || l.owner === args.containerID.trim())));
-  if (!found) throw new CniError(ErrorCode.Internal, `host-local: Failed to find address added by container ${args.containerID}`);
+  const mine = store.exists() ? (await store.locked(() => store.list())).filter((l) => l.owner === owner || l.owner === args.containerID.trim()) : [];
+  if (mine.length === 0) throw new CniError(ErrorCode.Internal, `host-local: Failed to find address added by container ${args.containerID}`);
+  for (const entry of args.prevResult()?.ips ?? []) {
+    const cidr = parseCIDR(entry.address);
+    if (!cidr || !conf.rangeSets.some((set) => rangeSetContains(set, cidr.ip))) continue;
+    if (!mine.some((l) => ipEqual(l.ip, cidr.ip))) {
+      throw new CniError(ErrorCode.Internal, `host-local: address ${formatIP(cidr.ip)} of prevResult is not reserved for container ${args.containerID} interface ${args.ifName}`);
+    }
+  }
 }
 
 /** GC (beyond the reference): release every lease of this network whose attachment is not in cni.dev/valid-attachments. */

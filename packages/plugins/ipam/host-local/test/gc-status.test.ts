@@ -50,6 +50,19 @@ describe('host-local (tscni) beyond the reference', () => {
     });
   });
 
+  it('CHECK also verifies that prevResult addresses are leased to the attachment', async () => {
+    const c = conf({ subnet: '10.39.0.0/24' });
+    const add = await invoke(ours.bin, 'ADD', c, { cid: 'chk' });
+    ok(add);
+    ok(await invoke(ours.bin, 'ADD', c, { cid: 'other' }));
+    ok(await invoke(ours.bin, 'CHECK', { ...c, prevResult: add.json }, { cid: 'chk' }));
+    const stolen = { ...add.json, ips: [{ address: '10.39.0.3/24', gateway: '10.39.0.1' }] };
+    const r = await invoke(ours.bin, 'CHECK', { ...c, prevResult: stolen }, { cid: 'chk' });
+    expect(r.json).toMatchObject({ code: 999, msg: 'host-local: address 10.39.0.3 of prevResult is not reserved for container chk interface eth0' });
+    // addresses from elsewhere in the chain (not ours to check) are ignored
+    ok(await invoke(ours.bin, 'CHECK', { ...c, prevResult: { ...add.json, ips: [...add.json.ips, { address: '192.168.9.9/24' }] } }, { cid: 'chk' }));
+  });
+
   describe('STATUS', () => {
     it('answers 50 while a range set has no free address, 0 again after a DEL', async () => {
       const c = conf({ ranges: [[{ subnet: '10.43.0.0/24' }], [{ subnet: '10.44.0.0/29', rangeStart: '10.44.0.2', rangeEnd: '10.44.0.3' }]] });
