@@ -22,6 +22,8 @@ export class PortmapNode {
     this.node.exec('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', 'node0']);
     this.node.exec('ip', ['link', 'set', 'node0', 'up']);
     this.node.exec('ip', ['link', 'set', 'node0peer', 'up']);
+    // A real node always tracks connections (kube-proxy, ipMasq); make sure this one does before any plugin runs.
+    this.node.exec('nft', ['-f', '-'], { input: 'add table ip fixture\nadd chain ip fixture out { type filter hook output priority 0 ; }\nadd rule ip fixture out ct state new counter\n' });
   }
 
   env(command: string, containerID: string, netns: string): PluginEnv {

@@ -103,9 +103,11 @@ for (const s of suites) {
       const entries = () => pm.node.exec('conntrack', ['-L', '-p', 'udp', '--orig-port-dst', String(port)], { allowFail: true }).trim();
       expect(entries()).toContain(`dport=${port}`);
       const c = conf(podA, {}, [{ hostPort: port, containerPort: 53, protocol: 'udp' }]);
-      expect((await run('ADD', podA, c)).code).toBe(0);
+      const add = await run('ADD', podA, c);
+      expect(add.code, add.stdout).toBe(0);
       expect(entries()).toBe('');
-      expect((await run('DEL', podA, c)).code).toBe(0);
+      const del = await run('DEL', podA, c);
+      expect(del.code, del.stdout).toBe(0);
     });
 
     it('no mappings: ADD passes prevResult through and writes nothing; DEL does nothing', async () => {
@@ -140,6 +142,52 @@ for (const s of suites) {
       if (s.backend === 'iptables') expect(pm.natRules(6)).not.toContain('CNI-DN-');
     });
 
+    it.skipIf(s.name !== 'tscni')('GC removes the rules of attachments that are no longer valid, and only those', async () => {
+      const ca = conf(podA, {}, [{ hostPort: s.base + 70, containerPort: SERVER_PORT, protocol: 'tcp' }]);
+      const cb = conf(podB, {}, [{ hostPort: s.base + 71, containerPort: SERVER_PORT, protocol: 'tcp' }]);
+      expect((await run('ADD', podA, ca)).code).toBe(0);
+      expect((await run('ADD', podB, cb)).code).toBe(0);
+      try {
+        const { prevResult: _p, runtimeConfig: _r, ...base } = ca;
+        const gcConf = { ...base, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: podA.containerID, ifname: 'eth0' }] };
+        const gc = await pm.node.runPlugin(s.bin, { CNI_COMMAND: 'GC', CNI_PATH: '/usr/lib/cni' }, gcConf);
+        expect(gc.code, gc.stdout).toBe(0);
+        expect(rulesOf(podB)).not.toContain(podB.ip);
+        expect(rulesOf(podA)).toContain(podA.ip);
+        expect(tcpRequest(pm.node.path, NODE_IP, s.base + 70)).toMatch(/^podA /);
+      } finally {
+        await run('DEL', podA, ca);
+        await run('DEL', podB, cb);
+      }
+      expect(rulesOf(podA)).toBe('');
+    });
+
+    it.skipIf(s.name !== 'tscni' || s.backend !== 'iptables')('a failed ADD rolls back: nothing is left in either family', async () => {
+      // KUBE-MARK-MASQ exists only in the IPv4 table, so the IPv6 half fails after the IPv4 half was written
+      pm.node.exec('iptables', ['-t', 'nat', '-N', 'KUBE-MARK-MASQ'], { allowFail: true });
+      const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: podB.netns }], ips: [{ address: '10.77.0.201/24', interface: 0 }, { address: 'fd77::201/64', interface: 0 }] };
+      const c = { ...conf(podB, { externalSetMarkChain: 'KUBE-MARK-MASQ' }, [{ hostPort: s.base + 95, containerPort: 95, protocol: 'tcp' }]), prevResult };
+      const add = await run('ADD', podB, c);
+      expect(add.code).toBe(1);
+      expect(add.json.msg).toMatch(/port mappings/);
+      expect(pm.natRules(4)).not.toContain('10.77.0.201');
+      expect(pm.natRules(6)).not.toContain('fd77::201');
+    });
+
+    for (const version of ['0.3.1', '0.4.0']) {
+      it(`ADD and DEL at ${version} (prevResult in that version's shape)`, async () => {
+        const prevResult = { ...podA.result, cniVersion: version, ips: (podA.result.ips as object[]).map((ip) => ({ ...ip, version: '4' })) };
+        const c = { ...conf(podA, {}, [{ hostPort: s.base + 60, containerPort: SERVER_PORT, protocol: 'tcp' }]), cniVersion: version, prevResult };
+        const add = await run('ADD', podA, c);
+        expect(add.code, add.stdout).toBe(0);
+        expect(add.json.cniVersion).toBe(version);
+        expect(add.json.ips[0].version).toBe('4');
+        expect(tcpRequest(pm.node.path, NODE_IP, s.base + 60)).toMatch(/^podA /);
+        expect((await run('DEL', podA, c)).code).toBe(0);
+        expect(rulesOf(podA)).toBe('');
+      });
+    }
+
     it('refuses a missing prevResult and bad mappings', async () => {
       const { prevResult: _p, ...noPrev } = conf(podA);
       const r1 = await run('ADD', podA, noPrev);
@@ -158,3 +206,48 @@ for (const s of suites) {
     });
   });
 }
+
+describe.skipIf(!!missing || !implementations('portmap')[1].present)('portmap iptables interop with the reference', () => {
+  const [ours, ref] = implementations('portmap');
+  // (masqAll is not compared: Debian's reference is v1.1.1, masqAll came in v1.2.0.)
+  const cases: [string, Record<string, unknown>, unknown[]][] = [
+    ['defaults', {}, [{ hostPort: 7080, containerPort: 80, protocol: 'tcp' }, { hostPort: 7053, containerPort: 53, protocol: 'udp' }]],
+    ['markMasqBit 5', { markMasqBit: 5 }, [{ hostPort: 7082, containerPort: 80, protocol: 'tcp' }]],
+    ['externalSetMarkChain', { externalSetMarkChain: 'KUBE-MARK-MASQ' }, [{ hostPort: 7083, containerPort: 80, protocol: 'tcp' }]],
+    ['hostIP and snat off', { snat: false }, [{ hostPort: 7084, containerPort: 80, protocol: 'tcp', hostIP: NODE_IP }]],
+    ['conditionsV4', { conditionsV4: ['-s', '192.168.0.0/16'] }, [{ hostPort: 7085, containerPort: 80, protocol: 'tcp' }]],
+    ['20 ports (multiport split)', {}, Array.from({ length: 20 }, (_, i) => ({ hostPort: 7100 + i, containerPort: 80, protocol: 'tcp' }))],
+  ];
+  beforeAll(() => {
+    if (!missing) pm.node.exec('iptables', ['-t', 'nat', '-N', 'KUBE-MARK-MASQ'], { allowFail: true });
+  });
+  for (const [what, extra, mappings] of cases) {
+    it(`${what}: same ruleset as the reference, and each DELs the other's`, async () => {
+      const c = { cniVersion: '1.0.0', name: NET, type: 'portmap', ...extra, runtimeConfig: { portMappings: mappings }, prevResult: podA.result };
+      const run = (bin: string, cmd: string) => pm.node.runPlugin(bin, pm.env(cmd, podA.containerID, podA.netns), c);
+      const clean = pm.natRules();
+      try {
+        await compare(run, clean);
+      } finally {
+        await run(ours.bin, 'DEL');
+      }
+    });
+  }
+  async function compare(run: (bin: string, cmd: string) => Promise<{ code: number; stdout: string }>, clean: string) {
+      expect((await run(ref.bin, 'ADD')).code).toBe(0);
+      const theirs = pm.natRules();
+      expect(theirs).toContain('CNI-DN-');
+      const del1 = await run(ours.bin, 'DEL');
+      expect(del1.code, del1.stdout).toBe(0);
+      expect(pm.natRules()).not.toContain('CNI-DN-');
+      const add = await run(ours.bin, 'ADD');
+      expect(add.code, add.stdout).toBe(0);
+      expect(pm.natRules()).toBe(theirs);
+      const del2 = await run(ref.bin, 'DEL');
+      expect(del2.code, del2.stdout).toBe(0);
+      expect(pm.natRules()).not.toContain('CNI-DN-');
+      // only the shared top-level chains (which the reference never removes either) may remain
+      const shared = pm.natRules().split('\n').filter((l) => !clean.split('\n').includes(l));
+      expect(shared.every((l) => /CNI-HOSTPORT-(DNAT|SETMARK|MASQ)/.test(l))).toBe(true);
+  }
+});
