@@ -28,6 +28,7 @@ export async function findProblems(
       try {
         findInPath(type, binDirs);
       } catch {
+        if (binDirs.length === 0) return `${where}: binary not found: no plugin directories given (set CNI_PATH to the directory holding the plugins)`;
         return `${where}: binary not found in [${binDirs.join(' ')}]: install it there or fix "type"`;
       }
       let supported: string[];
