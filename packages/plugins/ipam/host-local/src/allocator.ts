@@ -16,9 +16,11 @@ export class RangeSetAllocator {
     private readonly leases: Map<string, Lease>,
   ) {}
 
-  get(containerID: string, owner: string, requested?: IP): IPConfig {
+  /** Reserve one address; returns its result entry and the lease written for it. */
+  get(containerID: string, owner: string, requested?: IP): { ipConfig: IPConfig; lease: Lease } {
     const reserved = requested ? this.reserveRequested(requested, owner) : this.reserveNext(containerID, owner);
-    return { address: `${formatIP(reserved.ip)}/${reserved.range.subnet.prefix}`, gateway: formatIP(reserved.range.gateway) };
+    const ipConfig = { address: `${formatIP(reserved.ip)}/${reserved.range.subnet.prefix}`, gateway: formatIP(reserved.range.gateway) };
+    return { ipConfig, lease: this.leases.get(formatIP(reserved.ip))! };
   }
 
   private reserveRequested(ip: IP, owner: string): { ip: IP; range: IPRange } {

@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, type CmdArgs, type IPConfig, type PluginFuncs, type Result } from '@tscni/cni';
-import { formatIP, formatRangeSet, ipEqual, parseCIDR, rangeCapacity, rangeSetContains, readResolvConf } from '@tscni/net';
+import { formatIP, formatRangeSet, ipEqual, parseCIDR, rangeCapacity, rangeContains, rangeSetContains, readResolvConf } from '@tscni/net';
 import { RangeSetAllocator } from './allocator';
 import { loadConfig, type HostLocalConfig } from './config';
 import { LeaseStore, leaseOwner, type Lease } from './store';
@@ -32,9 +32,9 @@ function allocateAll(conf: HostLocalConfig, store: LeaseStore, args: CmdArgs): I
     const wanted = [...requested.entries()].find(([, ip]) => rangeSetContains(set, ip));
     if (wanted) requested.delete(wanted[0]);
     try {
-      const ip = new RangeSetAllocator(set, idx, store, leases).get(args.containerID, owner, wanted?.[1]);
-      taken.push(leases.get(ip.address.split('/')[0])!);
-      ips.push(ip);
+      const { ipConfig, lease } = new RangeSetAllocator(set, idx, store, leases).get(args.containerID, owner, wanted?.[1]);
+      taken.push(lease);
+      ips.push(ipConfig);
     } catch (err) {
       rollback();
       throw new CniError(ErrorCode.Internal, `failed to allocate for range ${idx}: ${(err as Error).message}`);
@@ -114,8 +114,8 @@ async function status(args: CmdArgs): Promise<void> {
   const leases = store.exists() ? store.list() : [];
   conf.rangeSets.forEach((set, idx) => {
     const capacity = set.reduce((sum, r) => sum + rangeCapacity(r), 0n);
-    const used = leases.filter((l) => rangeSetContains(set, l.ip) && !set.some((r) => r.gateway.value === l.ip.value && r.gateway.family === l.ip.family)).length;
-    if (BigInt(used) >= capacity) {
+    const used = set.reduce((sum, r) => sum + BigInt(leases.filter((l) => rangeContains(r, l.ip) && !ipEqual(l.ip, r.gateway)).length), 0n);
+    if (used >= capacity) {
       throw new CniError(ErrorCode.PluginNotAvailable, `no IP addresses available in range set ${idx}: ${formatRangeSet(set)}`);
     }
   });
