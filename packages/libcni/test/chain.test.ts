@@ -251,6 +251,20 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
     expect(legacy).toEqual({ cniVersion: '0.2.0', ip4: { ip: '10.99.0.5/24', gateway: '10.99.0.1' }, dns: {} });
   });
 
+  it('converts a plugin answering in another version to the list version, both ways', async () => {
+    spy('old', { answerVersion: '0.4.0' });
+    spy('new', { answerVersion: '1.1.0' });
+    expect(await cni().addNetworkList(makeList('1.0.0', [{ type: 'old' }]), rt('ctr-up'))).toEqual({ cniVersion: '1.0.0', ips: [{ address: '10.99.0.5/24' }] });
+    expect(await cni().addNetworkList(makeList('0.3.1', [{ type: 'new' }]), rt('ctr-down'))).toEqual({ cniVersion: '0.3.1', ips: [{ address: '10.99.0.5/24', version: '4' }] });
+  });
+
+  it('a plugin whose ADD output is not a result fails with code 6, named', async () => {
+    spy('noisy', { rawAdd: 'hello, not json' });
+    const err = await cni().addNetworkList(makeList('1.0.0', [{ type: 'noisy' }]), rt('ctr-noisy')).catch((e) => e);
+    expect(err.code).toBe(6);
+    expect(err.message).toMatch(/^plugin type="noisy" name="spynet" failed \(add\): decoding the plugin's result/);
+  });
+
   it('rejects a bad container id, network name or ifname before running anything', async () => {
     spy('a');
     const list = makeList('1.0.0', [{ type: 'a' }]);
@@ -346,6 +360,10 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
       ]);
       await expect(cni().validateNetworkList(bad)).rejects.toMatchObject({ code: 7 });
       expect(await cni().getVersionInfo('old')).toEqual(['0.3.1', '0.4.0', '1.0.0']);
+      // A plugin from before VERSION existed answers "unknown CNI_COMMAND": it speaks 0.1.0.
+      writeFileSync(join(bin, 'ancient'), '#!/bin/sh\necho \'{"code":4,"msg":"unknown CNI_COMMAND: VERSION"}\'\nexit 1\n', { mode: 0o755 });
+      expect(await cni().getVersionInfo('ancient')).toEqual(['0.1.0']);
+      expect(await cni().validateNetworkList(makeList('0.1.0', [{ type: 'ancient' }]))).toEqual([]);
     });
   });
 });

@@ -17,6 +17,10 @@ export interface SpyBehaviour {
   sleepMs?: number;
   sleepOn?: string;
   ip?: string;
+  /** answer ADD in this version instead of the config's (0.x results carry ips[].version) */
+  answerVersion?: string;
+  /** print this instead of a result on ADD */
+  rawAdd?: string;
 }
 
 export interface SpyCall {
@@ -44,7 +48,9 @@ if (B.sleepMs && B.sleepOn === cmd) Atomics.wait(new Int32Array(new SharedArrayB
 if (B.crash && B.crash[cmd]) { process.stderr.write(B.crash[cmd]); process.exit(2); }
 if (B.fail && B.fail[cmd]) { process.stdout.write(JSON.stringify(B.fail[cmd])); process.exit(1); }
 if (cmd === 'ADD') {
+  if (B.rawAdd !== undefined) { process.stdout.write(B.rawAdd); process.exit(0); }
   if (conf.prevResult) out(conf.prevResult);
+  if (B.answerVersion) out({ cniVersion: B.answerVersion, ips: [{ address: B.ip || '10.99.0.5/24', ...(B.answerVersion < '1.0.0' ? { version: '4' } : {}) }] });
   out({ cniVersion: conf.cniVersion, interfaces: [{ name: process.env.CNI_IFNAME, sandbox: process.env.CNI_NETNS }], ips: [{ address: B.ip || '10.99.0.5/24', gateway: '10.99.0.1', interface: 0 }], dns: {} });
 }
 process.exit(0);
