@@ -115,3 +115,32 @@ for (const flavor of flavors) {
     });
   });
 }
+
+/** The loopback network every runtime attaches first (go-cni's `cni-loopback`), ours and the reference. */
+for (const impl of [
+  { name: 'reference', binDirs: [REFERENCE_BIN], present: existsSync(join(REFERENCE_BIN, 'loopback')), version: '1.0.0' },
+  { name: 'tscni', binDirs: [DIST_BIN], present: existsSync(join(DIST_BIN, 'loopback')), version: '1.1.0' },
+]) {
+  describe.skipIf(!!missing || !impl.present)(`loopback network via libcni: ${impl.name}`, () => {
+    let node: TestNode;
+    beforeAll(() => {
+      node = new TestNode('lcl');
+    });
+    afterAll(() => node?.destroy());
+
+    it('ADD brings lo up and reports 127.0.0.1, CHECK passes, DEL brings it down', async () => {
+      const cni = new CNIConfig({ binDirs: impl.binDirs, cacheDir: join(node.tmp, 'cache'), exec: execInNetns(node.path), onStderr: () => {} });
+      const list = confListFromBytes(JSON.stringify({ cniVersion: impl.version, name: 'cni-loopback', plugins: [{ type: 'loopback' }] }));
+      const rt = { containerID: 'lo-pod', netNS: node.addPod(), ifName: 'lo' };
+      const result = await cni.addNetworkList(list, rt);
+      expect(result.cniVersion).toBe(impl.version);
+      expect((result.ips as { address: string }[]).map((i) => i.address)).toContain('127.0.0.1/8');
+      expect(linksIn(rt.netNS).find((l) => l.ifname === 'lo')!.flags).toContain('UP');
+      await cni.checkNetworkList(list, rt);
+      await cni.getStatusNetworkList(list);
+      await cni.delNetworkList(list, rt);
+      expect(linksIn(rt.netNS).find((l) => l.ifname === 'lo')!.flags).not.toContain('UP');
+      expect(readdirSync(join(node.tmp, 'cache', 'results'))).toEqual([]);
+    });
+  });
+}
