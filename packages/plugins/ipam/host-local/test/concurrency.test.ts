@@ -37,19 +37,19 @@ describe('host-local (tscni) under concurrency', () => {
     const t0 = Date.now();
     (await pool(8, Array.from({ length: 8 }, (_, i) => () => invoke(ours.bin, 'ADD', c, { cid: `warm-${i}` })))).forEach(ok);
     const typical = Math.max(30, (Date.now() - t0) / 1.5);
+    const dir = join(scratch.dir, c.name);
     let killed = 0;
     let finished = 0;
-    const runAndKill = (i: number) =>
+    const runAndKill = (cid: string, killAfterMs: number) =>
       new Promise<void>((resolve, reject) => {
         const child = spawn(ours.bin, [], {
-          env: { PATH: process.env.PATH, CNI_COMMAND: 'ADD', CNI_CONTAINERID: `kill-${i}`, CNI_NETNS: '/var/run/netns/unused', CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' },
+          env: { PATH: process.env.PATH, CNI_COMMAND: 'ADD', CNI_CONTAINERID: cid, CNI_NETNS: '/var/run/netns/unused', CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' },
           stdio: ['pipe', 'ignore', 'ignore'],
         });
         child.on('error', reject);
         child.stdin.on('error', () => {});
         child.stdin.end(stdin);
-        // Spread the kills from early start-up to past a typical exit: some land in the locked section.
-        const timer = setTimeout(() => child.kill('SIGKILL'), typical * (0.3 + ((i * 37) % 100) / 80));
+        const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
         child.on('exit', (code, signal) => {
           clearTimeout(timer);
           if (signal === 'SIGKILL') killed++;
@@ -57,13 +57,23 @@ describe('host-local (tscni) under concurrency', () => {
           resolve();
         });
       });
-    await pool(8, Array.from({ length: 160 }, (_, i) => () => runAndKill(i)));
+
+    // 1. Kills spread from early start-up to past a typical exit.
+    await pool(8, Array.from({ length: 80 }, (_, i) => () => runAndKill(`kill-${i}`, typical * (0.3 + ((i * 37) % 100) / 80))));
+    // 2. Kills aimed at the locked section: hold the lock while 8 ADDs queue on it, then kill them a few ms
+    //    apart just after it is released, while they take their turns writing leases.
+    for (let round = 0; round < 5; round++) {
+      const holdMs = Math.round(typical * 1.5);
+      const holder = spawn('flock', ['-x', join(dir, 'lock'), 'sleep', (holdMs / 1000).toFixed(3)], { stdio: 'ignore' });
+      const released = new Promise((r) => holder.on('exit', r));
+      await new Promise((r) => setTimeout(r, 10));
+      await Promise.all([released, ...Array.from({ length: 8 }, (_, j) => runAndKill(`locked-${round}-${j}`, holdMs + 2 + j * 4 + round))]);
+    }
     expect(killed, `killed ${killed}, finished ${finished}`).toBeGreaterThan(10);
     expect(finished, `killed ${killed}, finished ${finished}`).toBeGreaterThan(10);
 
-    const dir = join(scratch.dir, c.name);
     for (const [ip, content] of Object.entries(leases(scratch.dir, c.name))) {
-      expect(content, ip).toMatch(/^(kill|warm)-\d+\r\neth0$/);
+      expect(content, ip).toMatch(/^(kill-\d+|warm-\d+|locked-\d+-\d+)\r\neth0$/);
     }
     const last = readFileSync(join(dir, 'last_reserved_ip.0'), 'utf8');
     expect(last).toMatch(/^10\.51\.\d+\.\d+$/);
