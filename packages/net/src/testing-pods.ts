@@ -1,8 +1,11 @@
-/** Small observation helpers shared by the bridge test files (pods, rules, leases). */
+/** Observations for kernel tests of interface plugins: ping from a pod, masquerade rules, host-local leases, an outside netns. */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { sh, uniqueName, type TestNode } from '@tscni/net/testing';
+import { sh, uniqueName, type TestNode } from './testing';
+
+/** A command in the node namespace (TestNode.exec without the method call). */
+const inNode = (node: TestNode, cmd: string, args: string[], opts: { allowFail?: boolean } = {}): string => sh(cmd, args, { ...opts, netns: node.name });
 
 /** One ICMP echo from a pod; `waitS` is the deadline (IPv6 addresses of the reference may still be tentative). */
 export function pings(netns: string, ip: string, waitS = 2): boolean {
@@ -11,12 +14,12 @@ export function pings(netns: string, ip: string, waitS = 2): boolean {
 }
 
 export const natRules = (node: TestNode, family: 4 | 6 = 4): string[] =>
-  node.exec(family === 4 ? 'iptables-save' : 'ip6tables-save', ['-t', 'nat']).split('\n').filter((l) => l.includes('CNI-'));
+  inNode(node, family === 4 ? 'iptables-save' : 'ip6tables-save', ['-t', 'nat']).split('\n').filter((l) => l.includes('CNI-'));
 
 export const rulesOf = (node: TestNode, cid: string, family: 4 | 6 = 4): string[] => natRules(node, family).filter((l) => l.includes(`id: \\"${cid}\\"`));
 
 export function nftMasqRules(node: TestNode, cid: string): string[] {
-  const out = node.exec('nft', ['list', 'table', 'inet', 'cni_plugins_masquerade'], { allowFail: true });
+  const out = inNode(node, 'nft', ['list', 'table', 'inet', 'cni_plugins_masquerade'], { allowFail: true });
   return out.split('\n').filter((l) => l.includes(`id: ${cid}"`));
 }
 
@@ -28,7 +31,7 @@ export function leases(dataDir: string, network: string): string[] {
 }
 
 export const hostVeths = (node: TestNode): string[] =>
-  (JSON.parse(node.exec('ip', ['-j', 'link', 'show', 'type', 'veth']) || '[]') as { ifname: string }[]).map((l) => l.ifname);
+  (JSON.parse(inNode(node, 'ip', ['-j', 'link', 'show', 'type', 'veth']) || '[]') as { ifname: string }[]).map((l) => l.ifname);
 
 export const podLink = (netns: string, dev = 'eth0'): { ifname: string; flags: string[]; address: string; mtu: number; operstate: string } | undefined =>
   JSON.parse(sh('ip', ['-j', 'link', 'show', 'dev', dev], { netns, allowFail: true }) || '[]')[0];
@@ -41,9 +44,9 @@ export function addOutside(node: TestNode): string {
   const outside = node.addPod('out');
   const name = outside.split('/').pop()!;
   const [a, b] = [uniqueName('o'), uniqueName('o')];
-  node.exec('ip', ['link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', name]);
-  node.exec('ip', ['addr', 'add', '198.51.100.1/24', 'dev', a]);
-  node.exec('ip', ['link', 'set', a, 'up']);
+  inNode(node, 'ip', ['link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', name]);
+  inNode(node, 'ip', ['addr', 'add', '198.51.100.1/24', 'dev', a]);
+  inNode(node, 'ip', ['link', 'set', a, 'up']);
   sh('ip', ['addr', 'add', '198.51.100.2/24', 'dev', b], { netns: outside });
   sh('ip', ['link', 'set', b, 'up'], { netns: outside });
   return outside;
@@ -54,6 +57,6 @@ export function vlanFilteringMissing(node: TestNode): string | undefined {
   const name = uniqueName('v');
   const r = spawnSync('ip', ['netns', 'exec', node.name, 'ip', 'link', 'add', name, 'type', 'bridge', 'vlan_filtering', '1']);
   if (r.status !== 0) return 'needs CONFIG_BRIDGE_VLAN_FILTERING (bridge vlan_filtering is not supported by this kernel)';
-  node.exec('ip', ['link', 'del', name]);
+  inNode(node, 'ip', ['link', 'del', name]);
   return undefined;
 }

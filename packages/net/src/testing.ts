@@ -156,3 +156,4 @@ export function binDir(parent: string, choice: Record<string, 'ours' | 'referenc
 }
 export * from './testing-traffic';
 export * from './testing-kernel';
+export * from './testing-pods';

@@ -1,8 +1,7 @@
 // Fields and verbs Debian's reference (v1.1.1, CNI ≤ 1.0.0) does not have: run against ours only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { DIST_BIN, TestNode, binDir, missingForKernelTests, sh, uniqueName, type PluginRun } from '@tscni/net/testing';
-import { addOutside, hostVeths, leases, nftMasqRules, pings, podLink, rulesOf, vlanFilteringMissing } from './pods';
+import { addOutside, binDir, DIST_BIN, hostVeths, leases, missingForKernelTests, nftMasqRules, pings, podLink, rulesOf, sh, TestNode, uniqueName, vlanFilteringMissing, type PluginRun } from '@tscni/net/testing';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'ping', 'bridge']);
 const BIN = join(DIST_BIN, 'bridge');

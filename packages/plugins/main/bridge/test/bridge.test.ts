@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { TestNode, binDir, implementations, missingForKernelTests, sh, uniqueName, type PluginRun } from '@tscni/net/testing';
-import { addOutside, hostVeths, leases, pings, podLink, rulesOf } from './pods';
+import { addOutside, binDir, hostVeths, implementations, leases, missingForKernelTests, pings, podLink, rulesOf, sh, TestNode, uniqueName, type PluginRun } from '@tscni/net/testing';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'ping']);
 const impls = implementations('bridge');

@@ -1,5 +1,5 @@
 import type { Result } from '@tscni/cni';
-import { formatCIDR, ifaceConfigCommands, ipBatch, networkOf, parseCIDR, familyOfText, type Link } from '@tscni/net';
+import { familyOfText, formatCIDR, ifaceConfigCommands, ipBatch, networkOf, parseCIDR, writeSysctl, type Link } from '@tscni/net';
 
 export interface PodAddress {
   /** CIDR of the pod, e.g. 10.1.0.5/24. */
@@ -30,6 +30,8 @@ export function containerCommands(ifName: string, result: Result, addrs: PodAddr
 
 /** The host end: up, each gateway as /32 (/128, no DAD), a host route to each pod address. One batch. */
 export async function hostCommands(hostVeth: string, addrs: PodAddress[]): Promise<Link> {
+  // No DAD on the host end either: its link-local address would stall neighbour discovery towards the pod.
+  if (addrs.some((a) => familyOfText(a.gateway) === 6)) writeSysctl(`net.ipv6.conf.${hostVeth}.accept_dad`, '0');
   const cmds: string[][] = [['link', 'set', 'dev', hostVeth, 'up']];
   for (const a of addrs) {
     const v6 = familyOfText(a.gateway) === 6;
