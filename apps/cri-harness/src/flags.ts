@@ -62,7 +62,6 @@ export function parseFlags(argv: string[]): HarnessFlags {
 
 /** Relative paths are resolved against the working directory; control characters are refused. */
 function absolutePath(flag: string, value: string): string {
-  // eslint-disable-next-line no-control-regex
   if (!value || /[\x00-\x1f]/.test(value)) throw new FlagError(`${flag}: invalid path ${JSON.stringify(value)}`);
   return isAbsolute(value) ? resolve(value) : resolve(process.cwd(), value);
 }

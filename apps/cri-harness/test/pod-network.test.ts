@@ -115,10 +115,13 @@ for (const plugins of PLUGIN_SETS) {
         }),
       );
       harness = await HarnessProcess.start(node, opts);
-      crictl = new Crictl(opts.socket);
+      // crictl -t 10s: a CNI chain of Node.js plugins can take longer than crictl's 2 s default on a busy machine.
+      crictl = new Crictl(opts.socket, 10_000);
     });
 
     afterAll(async () => {
+      // A failed test may leave pods: remove them through the harness so their networks are torn down.
+      for (const p of (await crictl?.pods().catch(() => [])) ?? []) await crictl.rmp((p as any).id, true).catch(() => {});
       await harness?.stop();
       if (opts) killPauses(opts.stateDir);
       for (const ns of netnsSeen) if (existsSync(ns)) sh('ip', ['netns', 'delete', basename(ns)], { allowFail: true });
@@ -146,6 +149,8 @@ for (const plugins of PLUGIN_SETS) {
       expect(statSync(`/proc/${info.pid}/ns/net`).ino).toBe(statSync(info.netns).ino);
       expect(sh('nsenter', [`--target=${info.pid}`, '--uts', '--', 'hostname']).trim()).toBe('nginx');
       expect(info.cniResult).toMatchObject({ cniVersion: '1.0.0', ips: [{ address: `${ip}/24` }] });
+      // Real traffic: the node reaches the pod over the bridge.
+      expect(node.exec('ping', ['-c', '1', '-W', '2', ip])).toContain('1 received');
       expect(info.cniResult.interfaces).toContainEqual(expect.objectContaining({ name: 'eth0', sandbox: info.netns }));
 
       // What the plugins were handed: containerd's CNI_ARGS and the capability args from the pod config.
@@ -185,6 +190,18 @@ for (const plugins of PLUGIN_SETS) {
       await crictl.stopp(id); // idempotent
       await crictl.rmp(id);
       expect(await crictl.pods()).toEqual([]);
+      expectNothingLeft();
+    });
+
+    it('runs pods concurrently, each with its own netns and address', async () => {
+      const ids = await Promise.all(['c0', 'c1', 'c2', 'c3'].map((n) => crictl.runp(pod(n, { port_mappings: [] }))));
+      const statuses = await Promise.all(ids.map((id) => inspect(id)));
+      const ips = statuses.map((s) => s.status.network.ip);
+      expect(new Set(ips).size).toBe(4);
+      expect(new Set(statuses.map((s) => s.info.netns)).size).toBe(4);
+      for (const s of statuses) expect(addrsIn(s.info.netns, 'eth0')).toEqual([`${s.status.network.ip}/24`]);
+      expect(leases().sort()).toEqual([...ips].sort());
+      await Promise.all(ids.map((id) => crictl.rmp(id, true)));
       expectNothingLeft();
     });
 
