@@ -1,6 +1,8 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashedName } from '@tscni/net';
-import { TestNode, implementations, missingForKernelTests } from '@tscni/net/testing';
+import { DIST_BIN, TestNode, implementations, missingForKernelTests } from '@tscni/net/testing';
 import { BridgeNet, allQdiscs, filters, iperf, iperfMissing, linkIn, missingTcFeature, qdiscs, type Attachment } from './fixture';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'tc']) ?? missingTcFeature();
@@ -169,15 +171,16 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
         });
       });
 
-      it.skipIf(iperfMissing())('iperf3 between two pods runs at the configured rate (±10 %) in each direction', async () => {
+      it.skipIf(iperfMissing())('iperf3 (skipped when not installed) between two pods runs at the configured rate (±10 %) in each direction', async () => {
         const shaped = await net.attach('s');
         const peer = await net.attach('p');
-        const limits = { ingressRate: 10_000_000, ingressBurst: 500_000, egressRate: 20_000_000, egressBurst: 500_000 };
+        const limits = { ingressRate: 10_000_000, ingressBurst: 1_000_000, egressRate: 15_000_000, egressBurst: 1_000_000 };
         try {
           const add = await run(impl.bin, 'ADD', shaped, conf(shaped, limits));
           expect(add.code, add.stdout).toBe(0);
           const toPod = await iperf(shaped.pod, peer.pod, shaped.ip, false);
           const fromPod = await iperf(shaped.pod, peer.pod, shaped.ip, true);
+          if (process.env.BW_DEBUG) console.log(impl.name, { toPod, fromPod });
           expect(Math.abs(toPod / limits.ingressRate - 1), `to the pod: ${toPod} bit/s`).toBeLessThan(0.1);
           expect(Math.abs(fromPod / limits.egressRate - 1), `from the pod: ${fromPod} bit/s`).toBeLessThan(0.1);
           await run(impl.bin, 'DEL', shaped, conf(shaped, limits, { prevResult: add.json }));
@@ -242,6 +245,46 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
     } finally {
       await net.detach(a);
     }
+  });
+
+  for (const version of ['0.3.1', '0.4.0', '1.1.0']) {
+    it(`ADD at ${version} returns a ${version} result with the IFB`, async () => {
+      const a = await net.attach();
+      try {
+        const add = await run(ours.bin, 'ADD', a, conf(a, BOTH, { cniVersion: version }));
+        expect(add.code, add.stdout).toBe(0);
+        expect(add.json.cniVersion).toBe(version);
+        expect(add.json.interfaces.at(-1).name).toBe(ifbOf(a));
+        expect(add.json.ips[0].version).toBe(version < '1.0.0' ? '4' : undefined);
+        expect((await run(ours.bin, 'DEL', a, conf(a, BOTH, { cniVersion: version, prevResult: add.json }))).code).toBe(0);
+      } finally {
+        await net.detach(a);
+      }
+    });
+  }
+
+  it('a chain bridge → bandwidth → tuning ADDs, CHECKs and DELs (in reverse) leaving no qdisc, IFB or backup', async () => {
+    const a = await net.attach();
+    const tuningDir = join(node.tmp, 'tuning');
+    const tuningConf = { cniVersion: '1.0.0', name: net.netName, type: 'tuning', dataDir: tuningDir, mtu: 1400, sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1' } };
+    const tuning = join(DIST_BIN, 'tuning');
+    try {
+      const bw = await run(ours.bin, 'ADD', a, conf(a, BOTH));
+      expect(bw.code, bw.stdout).toBe(0);
+      const tu = await run(tuning, 'ADD', a, { ...tuningConf, prevResult: bw.json });
+      expect(tu.code, tu.stdout).toBe(0);
+      const final = tu.json;
+      expect(final.interfaces.map((i: { name: string }) => i.name)).toContain(ifbOf(a));
+      expect((await run(ours.bin, 'CHECK', a, conf(a, BOTH, { prevResult: final }))).code).toBe(0);
+      expect((await run(tuning, 'CHECK', a, { ...tuningConf, prevResult: final })).code).toBe(0);
+      expect((await run(tuning, 'DEL', a, { ...tuningConf, prevResult: final })).code).toBe(0);
+      expect((await run(ours.bin, 'DEL', a, conf(a, BOTH, { prevResult: final }))).code).toBe(0);
+    } finally {
+      await net.detach(a);
+    }
+    expect(allQdiscs(node).filter((q) => q.dev === net.hostVeth(a) || q.dev === ifbOf(a))).toEqual([]);
+    expect(linkIn(node, ifbOf(a))).toBeUndefined();
+    expect(existsSync(tuningDir) ? readdirSync(tuningDir) : []).toEqual([]);
   });
 
   it('VERSION: 0.3.0 and later, like the reference', async () => {

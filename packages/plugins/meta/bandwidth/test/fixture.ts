@@ -83,7 +83,7 @@ export const linkIn = (node: TestNode, dev: string): any => JSON.parse(node.exec
  * TCP throughput in bit/s measured by the receiver: iperf3 server in `server`, client in `client`;
  * `reverse` makes the server send. The first second (slow start, the bucket's burst) is omitted.
  */
-export async function iperf(server: string, client: string, serverIp: string, reverse: boolean, seconds = 2): Promise<number> {
+export async function iperf(server: string, client: string, serverIp: string, reverse: boolean, seconds = 3): Promise<number> {
   const srv = spawn('nsenter', [`--net=${server}`, '--', 'iperf3', '-s', '-1', '--forceflush', '-B', serverIp, '-p', '5201'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     await new Promise<void>((resolve, reject) => {
