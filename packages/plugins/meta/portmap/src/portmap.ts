@@ -16,14 +16,14 @@ async function add(args: CmdArgs): Promise<Result> {
     await withFileLock(RULES_LOCK_PATH, async () => {
       for (const c of containers) await (conf.backend === 'nftables' ? forwardPortsNft(conf, c) : forwardPorts(conf, c));
     });
+    for (const c of containers) {
+      await flushUdpConntrack(conf.mappings, c.ip.family);
+      if (conf.snat && c.ip.family === 4) await enableLocalnetRouting(c);
+    }
   } catch (err) {
     // A failed ADD leaves nothing behind: one family may already have been written.
-    await removeRules(conf).catch(() => undefined);
+    await withFileLock(RULES_LOCK_PATH, () => removeRules(conf)).catch(() => undefined);
     throw ruleError('failed to set up port mappings', err);
-  }
-  for (const c of containers) {
-    await flushUdpConntrack(conf.mappings, c.ip.family);
-    if (conf.snat && c.ip.family === 4) await enableLocalnetRouting(c);
   }
   return prev;
 }
