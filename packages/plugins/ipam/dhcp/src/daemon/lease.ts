@@ -63,9 +63,12 @@ export class Lease {
   async acquire(): Promise<void> {
     const { netns, ifName } = this.req;
     await this.hooks.exclusive(netns, async () => {
-      this.mac = await prepareForBroadcast(netns, ifName, true);
       try {
-        await this.open();
+        // The helper that opens the socket and the `ip` batch are separate processes: start both at once.
+        const [prepared, opened] = await Promise.allSettled([prepareForBroadcast(netns, ifName, true), this.open()]);
+        if (prepared.status === 'rejected') throw prepared.reason;
+        if (opened.status === 'rejected') throw opened.reason;
+        this.mac = this.ctx!.mac = prepared.value;
         const deadline = Date.now() + this.settings.resendTimeoutMs;
         let lastError = 'no DHCP offer received';
         for (const delay of backoffDelays(this.settings.resendMaxMs)) {

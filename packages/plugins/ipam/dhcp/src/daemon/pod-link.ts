@@ -10,7 +10,13 @@ const BCAST_ROUTE = ['route', 'replace', '255.255.255.255/32', 'dev'];
 /** Route limited broadcast through the link (setting it up first when `up`), and return its MAC. */
 export async function prepareForBroadcast(netns: string, ifName: string, up: boolean): Promise<string> {
   const cmds = [...(up ? [['link', 'set', 'dev', ifName, 'up']] : []), [...BCAST_ROUTE, ifName], ['link', 'show', 'dev', ifName]];
-  const out = await ipBatch(cmds, netns, { json: true });
+  let out: string;
+  try {
+    out = await ipBatch(cmds, netns, { json: true });
+  } catch (err) {
+    const why = err instanceof CommandError ? err.stderr.trim().split('\n').pop() : (err as Error).message;
+    throw new Error(`error looking up ${JSON.stringify(ifName)} in ${netns}: ${why}`);
+  }
   const link = (JSON.parse(out) as { address?: string; link_type?: string }[])[0];
   if (!link?.address || link.link_type !== 'ether') throw new Error(`${ifName}: not an ethernet interface`);
   return link.address;
