@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CniError, ErrorCode, invalidConfig, type CmdArgs } from '@tscni/cni';
+import { repeatedKeys } from './json-keys';
 import { allowlistPath, checkAllowlist, mergeSysctls, resolveSysctls, type SysctlTarget } from './sysctls';
 
 export const DEFAULT_DATA_DIR = '/run/cni/tuning';
@@ -53,6 +54,8 @@ export function parseTuning(args: CmdArgs): Tuning {
   ] as const).find(([, v]) => v !== undefined && v !== '');
   const mac = macSource ? normalizeMac(macSource[1]!, macSource[0]) : undefined;
 
+  const [repeated] = repeatedKeys(args.stdinData, [['sysctl'], ['args', 'cni', 'sysctl']]);
+  if (repeated) throw invalidConfig(repeated.path, `duplicated sysctl keys are not allowed: ${JSON.stringify(repeated.key)}`);
   const sysctls = mergeSysctls(resolveSysctls(conf.sysctl ?? {}, args.ifName, 'sysctl'), resolveSysctls(cni.sysctl ?? {}, args.ifName, 'args.cni.sysctl'));
   checkAllowlist(sysctls, allowlistPath(args.env));
 

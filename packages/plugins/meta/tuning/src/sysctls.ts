@@ -14,7 +14,7 @@ export interface SysctlTarget {
 }
 
 // A path segment: what interface names and sysctl names are made of (dots only inside an interface name).
-const SEGMENT = /^[A-Za-z0-9_\-@.+]+$/;
+const SEGMENT = /^[A-Za-z0-9_\-@.]+$/;
 
 /**
  * Resolve a config key like the reference: `.` and `/` separate path segments, the literal `IFNAME`
@@ -28,7 +28,8 @@ export function resolveSysctl(key: string, value: string, ifName: string, field:
     .map((s) => s.replaceAll('IFNAME', ifName));
   const bad = segments.length < 2 || segments[0] !== 'net' || segments.some((s) => !SEGMENT.test(s) || s === '.' || s === '..');
   if (bad) throw invalidConfig(field, `invalid net sysctl key: ${JSON.stringify(key)}`);
-  if (/[\n\r]/.test(value)) throw invalidConfig(`${field}.${key}`, 'a sysctl value is one line');
+  // sysctl(8) takes `key=value` and the kernel files hold one line.
+  if (/[\n\r=]/.test(value)) throw invalidConfig(`${field}.${key}`, 'a sysctl value is one line without "="');
   return {
     key,
     path: `/proc/sys/${segments.join('/')}`,

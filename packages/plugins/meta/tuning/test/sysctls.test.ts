@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { repeatedKeys } from '../src/json-keys';
 import { checkAllowlist, mergeSysctls, resolveSysctl, resolveSysctls, sameSysctlValue } from '../src/sysctls';
 
 describe('sysctl keys', () => {
@@ -53,5 +54,17 @@ describe('sysctl keys', () => {
     expect(sameSysctlValue('0 1000', '0\t1000')).toBe(true);
     expect(sameSysctlValue('1', '1\n')).toBe(true);
     expect(sameSysctlValue('1', '0')).toBe(false);
+  });
+});
+
+describe('repeated keys in the raw config', () => {
+  it('finds a key repeated inside the watched objects only', () => {
+    const text = '{"sysctl": {"net.a": "1", "x": {"y": [1, {"z": "}"}]}, "net.a" : "2"}, "args": {"cni": {"sysctl": {"k": "\\"", "k": "3"}}}, "other": {"d": 1, "d": 2}}';
+    expect(repeatedKeys(text, [['sysctl'], ['args', 'cni', 'sysctl']])).toEqual([
+      { path: 'sysctl', key: 'net.a' },
+      { path: 'args.cni.sysctl', key: 'k' },
+    ]);
+    expect(repeatedKeys('{"sysctl":{"a":"1","b":"2"}}', [['sysctl']])).toEqual([]);
+    expect(repeatedKeys('{"sysctl":', [['sysctl']])).toEqual([]);
   });
 });

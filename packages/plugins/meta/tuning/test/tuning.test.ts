@@ -212,6 +212,10 @@ describe.skipIf(!!missing)(`tuning${missing ? ` — skipped: ${missing}` : ''}`,
       expect(r.code).toBe(1);
       expect(r.json).toMatchObject({ code: 7 });
       expect(r.json.msg).toMatch(/duplicated sysctl keys/);
+      const raw = JSON.stringify(conf(p, { sysctl: { 'net.ipv4.conf.all.arp_filter': '1' } })).replace('"net.ipv4.conf.all.arp_filter":"1"', '"net.ipv4.conf.all.arp_filter":"1","net.ipv4.conf.all.arp_filter":"0"');
+      const repeated = await run('ADD', p, raw);
+      expect(repeated.json).toMatchObject({ code: 7 });
+      expect(repeated.json.msg).toMatch(/sysctl: duplicated sysctl keys are not allowed: "net.ipv4.conf.all.arp_filter"/);
     });
 
     it('bad input gets code 7 naming the field', async () => {
