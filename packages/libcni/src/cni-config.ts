@@ -9,7 +9,7 @@ import {
   versionAtLeast,
 } from '@tscni/cni';
 import { DEFAULT_CACHE_DIR, ResultCache } from './cache';
-import { confListFromBytes, injectConf } from './conf';
+import { confListFromBytes, injectConf, singleNetworkList } from './conf';
 import { JoinedError, PluginFailure, type ChainOp } from './errors';
 import { defaultExec, pluginEnv, probeVersions, type PluginExec, type Verb } from './exec';
 import { buildPluginConfig } from './request';
@@ -152,6 +152,27 @@ export class CNIConfig {
   /** What validateNetworkList checks, as a list of problems (one line each) instead of an error. */
   findProblems(list: NetworkConfigList, signal?: AbortSignal): Promise<{ problems: string[]; capabilities: string[] }> {
     return findProblems(list, (type) => this.getVersionInfo(type, signal), this.binDirs);
+  }
+
+  /** The deprecated single-plugin verbs (libcni `AddNetwork`, …): the list verbs on a one-plugin list. */
+  addNetwork(net: PluginConfig, rt: RuntimeConf, signal?: AbortSignal): Promise<ResultJSON> {
+    return this.addNetworkList(singleNetworkList(net), rt, signal);
+  }
+
+  checkNetwork(net: PluginConfig, rt: RuntimeConf, signal?: AbortSignal): Promise<void> {
+    return this.checkNetworkList(singleNetworkList(net), rt, signal);
+  }
+
+  delNetwork(net: PluginConfig, rt: RuntimeConf, signal?: AbortSignal): Promise<void> {
+    return this.delNetworkList(singleNetworkList(net), rt, signal);
+  }
+
+  validateNetwork(net: PluginConfig, signal?: AbortSignal): Promise<string[]> {
+    return this.validateNetworkList(singleNetworkList(net), signal);
+  }
+
+  getNetworkCachedResult(net: PluginConfig, rt: RuntimeConf): Promise<ResultJSON | undefined> {
+    return this.getNetworkListCachedResult(singleNetworkList(net), rt);
   }
 
   /** The versions a plugin type supports (the VERSION probe). */

@@ -68,6 +68,15 @@ export function confListFromConf(conf: PluginConfig): NetworkConfigList {
   return confListFromBytes(Buffer.from(JSON.stringify(list)));
 }
 
+/**
+ * A single-plugin config as the one-plugin list libcni's `AddNetwork`/`DelNetwork`/… act on: its own
+ * name and version, and its own bytes (what the result cache stores for it).
+ */
+export function singleNetworkList(conf: PluginConfig): NetworkConfigList {
+  const version = typeof conf.network.cniVersion === 'string' && conf.network.cniVersion ? conf.network.cniVersion : '0.1.0';
+  return { name: conf.network.name ?? '', cniVersion: version, disableCheck: false, disableGC: false, plugins: [conf], bytes: conf.bytes };
+}
+
 /** A copy of the plugin config with `values` set at the top level (libcni `InjectConf`). */
 export function injectConf(conf: PluginConfig, values: Record<string, unknown>): PluginConfig {
   const raw = JSON.parse(conf.bytes.toString()) as Record<string, unknown>;

@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync }
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TestNode, missingForKernelTests } from '@tscni/net/testing';
-import { CNIConfig, confListFromBytes, execInNetns, type NetworkConfigList, type RuntimeConf } from '../src';
+import { CNIConfig, confFromBytes, confListFromBytes, execInNetns, type NetworkConfigList, type RuntimeConf } from '../src';
 import { spyCalls, writeSpy, type SpyBehaviour } from './fake-plugin';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'node']);
@@ -272,6 +272,21 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
     await expect(cni().addNetworkList(list, rt('ok', 'a/b'))).rejects.toMatchObject({ code: 4 });
     await expect(cni().addNetworkList(confListFromBytes(JSON.stringify({ name: 'bad name', plugins: [{ type: 'a' }] })), rt('ok'))).rejects.toMatchObject({ code: 7 });
     expect(spyCalls(log)).toEqual([]);
+  });
+
+  it('single-plugin verbs (deprecated format) cache the plugin bytes under its own name', async () => {
+    spy('solo');
+    const net = confFromBytes(JSON.stringify({ cniVersion: '1.0.0', name: 'solonet', type: 'solo' }));
+    const r = rt('ctr-solo');
+    const result = await cni().addNetwork(net, r);
+    const cached = JSON.parse(readFileSync(join(cacheDir, 'results', 'solonet-ctr-solo-eth0'), 'utf8'));
+    expect(Buffer.from(cached.config, 'base64').equals(net.bytes)).toBe(true);
+    expect(await cni().getNetworkCachedResult(net, r)).toEqual(result);
+    await cni().checkNetwork(net, r);
+    expect(await cni().validateNetwork(net)).toEqual([]);
+    await cni().delNetwork(net, r);
+    expect(spyCalls(log).map((c) => c.cmd)).toEqual(['ADD', 'CHECK', 'DEL']);
+    expect(spyCalls(log)[2].conf.prevResult).toEqual(result);
   });
 
   describe('GC', () => {
