@@ -31,6 +31,7 @@ function loadConf(args: CmdArgs): Conf {
     lease: {
       clientID,
       containerID: args.containerID,
+      network: conf.name,
       // The daemon runs in another working directory.
       netns: args.netns ? resolve(args.netns) : '',
       ifName: args.ifName,
@@ -66,6 +67,12 @@ async function check(args: CmdArgs): Promise<void> {
   await callDaemon(conf.socketPath, 'DHCP.Check', { clientID: conf.lease.clientID, ...(address ? { address } : {}) });
 }
 
+/** GC: the daemon releases this network's leases whose attachment is not in `cni.dev/valid-attachments`. */
+async function gc(args: CmdArgs): Promise<void> {
+  const conf = args.parse(NetConfSchema);
+  await callDaemon(conf.ipam.daemonSocketPath ?? DEFAULT_SOCKET_PATH, 'DHCP.GC', { network: conf.name, valid: args.validAttachments() });
+}
+
 /** STATUS: ready when the daemon answers. */
 async function status(args: CmdArgs): Promise<void> {
   const conf = args.parse(z.object({ ipam: IpamSchema }).passthrough());
@@ -76,4 +83,4 @@ async function status(args: CmdArgs): Promise<void> {
   }
 }
 
-export const dhcp: PluginFuncs = { add, del, check, status };
+export const dhcp: PluginFuncs = { add, del, check, gc, status };

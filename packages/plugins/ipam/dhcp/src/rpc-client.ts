@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { CniError, ErrorCode } from '@tscni/cni';
-import type { LeaseInfo, LeaseRequest, Method, RpcResponse } from './rpc';
+import type { LeaseInfo, Method, RpcParams, RpcResponse } from './rpc';
 
 const ERRNO_TEXT: Record<string, string> = {
   ENOENT: 'no such file or directory',
@@ -14,7 +14,7 @@ const ERRNO_TEXT: Record<string, string> = {
  * `error dialing DHCP daemon: dial unix <path>: connect: …`; an error the daemon reports is
  * `error calling DHCP.<Method>: …`.
  */
-export function callDaemon(socketPath: string, method: Method, params: Partial<LeaseRequest> & { address?: string }): Promise<LeaseInfo | undefined> {
+export function callDaemon(socketPath: string, method: Method, params: RpcParams): Promise<LeaseInfo | undefined> {
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath);
     let connected = false;

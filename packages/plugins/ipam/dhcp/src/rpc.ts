@@ -4,13 +4,15 @@
  */
 export const DEFAULT_SOCKET_PATH = '/run/cni/dhcp.sock';
 
-export type Method = 'DHCP.Allocate' | 'DHCP.Release' | 'DHCP.Check' | 'DHCP.Ping';
+export type Method = 'DHCP.Allocate' | 'DHCP.Release' | 'DHCP.Check' | 'DHCP.GC' | 'DHCP.Ping';
 
 /** Who the lease is for and what to ask the server. The plugin has validated every field. */
 export interface LeaseRequest {
   /** `<containerID>/<network>/<ifName>`, at most 254 bytes. */
   clientID: string;
   containerID: string;
+  /** The network name (GC releases the leases of one network). */
+  network: string;
   netns: string;
   ifName: string;
   /** Option codes for the parameter request list (55). */
@@ -28,9 +30,15 @@ export interface LeaseInfo {
   expires: number;
 }
 
+/** Extra parameters: CHECK's expected address; GC's network and the attachments to keep. */
+export interface RpcParams extends Partial<LeaseRequest> {
+  address?: string;
+  valid?: { containerID: string; ifname: string }[];
+}
+
 export interface RpcRequest {
   method: Method;
-  params: Partial<LeaseRequest> & { address?: string };
+  params: RpcParams;
 }
 
 export type RpcResponse = { result: LeaseInfo | Record<string, never> } | { error: string };

@@ -209,6 +209,25 @@ for (const impl of implementations('dhcp')) {
         expect(sh('ip', ['route', 'show'], { netns: pod })).toBe('');
       });
 
+      it('GC releases the leases of attachments that are no longer valid, and only of this network', async () => {
+        const [keepPod, dropPod] = [node.addPod(), node.addPod()];
+        const [keep, drop] = [uniqueName('c'), uniqueName('c')];
+        for (const [cid, pod] of [[keep, keepPod], [drop, dropPod]]) {
+          const add = await node.runPlugin(MACVLAN, env('ADD', cid, pod), conf('1.0.0'));
+          expect(add.code, add.stdout).toBe(0);
+        }
+        const other = await node.runPlugin(impl.bin, { CNI_COMMAND: 'GC', CNI_PATH: cniPath }, { ...conf('1.1.0'), name: 'other-net', 'cni.dev/valid-attachments': [] });
+        expect(other.code, other.stdout).toBe(0);
+        expect(leaseOf(drop)).toBeDefined();
+        const valid = [{ containerID: keep, ifname: 'eth0' }];
+        const gc = await node.runPlugin(impl.bin, { CNI_COMMAND: 'GC', CNI_PATH: cniPath }, { ...conf('1.1.0'), 'cni.dev/valid-attachments': valid });
+        expect(gc.code, gc.stdout).toBe(0);
+        await until('the stale lease to be released', () => !leaseOf(drop));
+        expect(leaseOf(keep)).toBeDefined();
+        await node.runPlugin(MACVLAN, env('DEL', keep, keepPod), conf('1.0.0'));
+        await node.runPlugin(MACVLAN, env('DEL', drop, dropPod), conf('1.0.0'));
+      });
+
       it('STATUS reports a missing daemon as 50', async () => {
         const up = await node.runPlugin(impl.bin, { CNI_COMMAND: 'STATUS', CNI_PATH: cniPath }, conf('1.1.0'));
         expect(up.code, up.stdout).toBe(0);

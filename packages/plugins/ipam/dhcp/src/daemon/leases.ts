@@ -16,6 +16,8 @@ export class LeaseManager {
     private readonly settings: LeaseSettings,
     private readonly store: LeaseStore,
     private readonly log: (msg: string) => void,
+    /** `-hostprefix`: the host's root as seen by the daemon (prepended to netns paths). */
+    private readonly hostPrefix = '',
   ) {
     this.hooks = {
       persist: (l) => this.store.save(l.record()),
@@ -29,8 +31,9 @@ export class LeaseManager {
   }
 
   /** ADD: reuse a live lease for this client ID, or acquire a new one. */
-  allocate(req: LeaseRequest): Promise<LeaseInfo> {
-    validateLeaseRequest(req);
+  allocate(request: LeaseRequest): Promise<LeaseInfo> {
+    validateLeaseRequest(request);
+    const req = { ...request, netns: this.hostPrefix + request.netns };
     return this.serialized(req.clientID, async () => {
       const held = this.leases.get(req.clientID);
       if (held && held.binding && held.state !== 'expired' && held.req.netns === req.netns && held.req.ifName === req.ifName) {
@@ -68,6 +71,16 @@ export class LeaseManager {
       const held = leaseInfo(lease.binding).address;
       if (address && address !== held) throw new Error(`the DHCP lease of ${clientID} is ${held}, not ${address}`);
     });
+  }
+
+  /** GC: release the leases of `network` whose (containerID, ifName) is not among `valid`. */
+  async gc(network: string, valid: { containerID: string; ifname: string }[]): Promise<void> {
+    const keep = new Set(valid.map((a) => `${a.containerID}\0${a.ifname}`));
+    const stale = [...this.leases.values()].filter((l) => l.req.network === network && !keep.has(`${l.req.containerID}\0${l.req.ifName}`));
+    for (const lease of stale) {
+      this.log(`${lease.id}: not a valid attachment any more, releasing (GC)`);
+      await this.release(lease.id);
+    }
   }
 
   /** After a restart: pick up every persisted lease whose namespace and interface are still there. */

@@ -15,7 +15,7 @@ const log = (msg: string): void => void process.stderr.write(`${new Date().toISO
 export async function runDaemon(flags: DaemonFlags): Promise<void> {
   if (flags.pidfile && !isAbsolute(flags.pidfile)) throw new Error(`Error writing pidfile ${JSON.stringify(flags.pidfile)}: path not absolute`);
   const settings = { timeoutMs: flags.timeoutMs, resendMaxMs: flags.resendMaxMs, resendTimeoutMs: flags.resendTimeoutMs, broadcast: flags.broadcast };
-  const manager = new LeaseManager(settings, new LeaseStore(flags.hostPrefix + flags.stateDir), log);
+  const manager = new LeaseManager(settings, new LeaseStore(flags.hostPrefix + flags.stateDir), log, flags.hostPrefix);
   await manager.restore();
 
   const socketPath = flags.hostPrefix + flags.socketPath;
@@ -34,6 +34,9 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // One daemon serves every pod: a bug in one lease's handling is logged, not fatal to all the others.
+  process.on('uncaughtException', (err) => log(`internal error: ${err.stack ?? err.message}`));
+  process.on('unhandledRejection', (err) => log(`internal error: ${(err as Error)?.stack ?? String(err)}`));
 }
 
 /** systemd socket activation (LISTEN_FDS=1 → fd 3), else a fresh socket; a stale socket file is replaced. */
@@ -94,6 +97,10 @@ async function handle(line: string, manager: LeaseManager): Promise<RpcResponse>
         return { result: {} };
       case 'DHCP.Check':
         await manager.check(String(p.clientID ?? ''), typeof p.address === 'string' ? p.address : undefined);
+        return { result: {} };
+      case 'DHCP.GC':
+        if (typeof p.network !== 'string' || !Array.isArray(p.valid)) throw new Error('invalid GC request');
+        await manager.gc(p.network, p.valid.map((a) => ({ containerID: String(a?.containerID ?? ''), ifname: String(a?.ifname ?? '') })));
         return { result: {} };
       case 'DHCP.Ping':
         return { result: {} };

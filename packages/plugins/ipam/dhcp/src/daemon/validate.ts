@@ -7,6 +7,7 @@ export function validateLeaseRequest(req: LeaseRequest): void {
   if (!req || typeof req !== 'object') throw new Error('missing lease request');
   if (typeof req.clientID !== 'string' || !req.clientID || Buffer.byteLength(req.clientID) > 254) throw new Error('invalid client ID');
   validateContainerID(req.containerID);
+  if (typeof req.network !== 'string' || !req.network) throw new Error('invalid network name');
   validateInterfaceName(req.ifName);
   if (typeof req.netns !== 'string' || !isAbsolute(req.netns) || normalize(req.netns) !== req.netns || /[\0\n]/.test(req.netns)) {
     throw new Error(`invalid netns path ${JSON.stringify(req.netns)}`);
