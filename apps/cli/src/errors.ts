@@ -38,6 +38,7 @@ function hintFor(err: unknown, msg: string, code: number, plugin: string | undef
     return `set the list's cniVersion to one that ${plugin ? `"${plugin}"` : 'every plugin'} supports; "${['tscni validate', ctx.network].filter(Boolean).join(' ')}" lists them`;
   }
   if (code === ErrorCode.TryAgainLater && /timed out/.test(msg)) return 'the plugin hung: raise --timeout or look at what the plugin waits for';
+  if (code === ErrorCode.TryAgainLater && /was aborted/.test(msg)) return `interrupted: run it again, or "tscni del" to clean up a half-done ADD`;
   if (code === ErrorCode.TryAgainLater) return 'a transient failure: try again';
   if (code === ErrorCode.InvalidNetworkConfig && plugin) return `fix the "${plugin}" entry of network "${ctx.network}"`;
   if (code === ErrorCode.InvalidEnvironmentVariables) return 'check the container ID, CNI_IFNAME/--ifname and the netns path';
