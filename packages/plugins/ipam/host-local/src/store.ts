@@ -48,7 +48,6 @@ export class LeaseStore {
   /** Run `fn` holding the network's flock (the directory is created first, mode 0755 like the reference). */
   async locked<T>(fn: () => T | Promise<T>): Promise<T> {
     if (!this.exists()) mkdirSync(this.dir, { recursive: true, mode: 0o755 });
-    this.exists();
     return withFileLock(join(this.dir, 'lock'), async () => {
       this.removeTempFiles();
       return fn();
