@@ -188,6 +188,29 @@ for (const s of suites) {
       });
     }
 
+    it.skipIf(s.name !== 'tscni')('conditions of the other backend\'s syntax are refused (error 7 naming the field)', async () => {
+      const conds = s.backend === 'iptables' ? ['ip', 'saddr', '10.0.0.0/8'] : ['-s', '10.0.0.0/8'];
+      const r = await run('ADD', podA, conf(podA, { conditionsV4: conds }));
+      expect(r.code).toBe(1);
+      expect(r.json).toMatchObject({ code: 7 });
+      expect(r.json.msg).toContain('conditionsV4');
+    });
+
+    it.skipIf(s.backend !== 'nftables')('nft conditions guard the entry rules', async () => {
+      const c = conf(podA, { conditionsV4: ['ip', 'saddr', '!=', '10.99.0.0/16'] }, [{ hostPort: s.base + 40, containerPort: SERVER_PORT, protocol: 'tcp' }]);
+      expect((await run('ADD', podA, c)).code).toBe(0);
+      try {
+        const table = pm.node.exec('nft', ['list', 'table', 'ip', 'cni_hostport']);
+        expect(table).toMatch(/chain prerouting \{[^}]*ip saddr != 10\.99\.0\.0\/16 fib daddr type local jump hostports_all/);
+        expect(tcpRequest(pm.node.path, NODE_IP, s.base + 40)).toMatch(/^podA /);
+      } finally {
+        expect((await run('DEL', podA, c)).code).toBe(0);
+        // later suites run without conditions
+        expect((await run('ADD', podA, conf(podA, {}, [{ hostPort: s.base + 41, containerPort: 80, protocol: 'tcp' }]))).code).toBe(0);
+        expect((await run('DEL', podA, conf(podA, {}, [{ hostPort: s.base + 41, containerPort: 80, protocol: 'tcp' }]))).code).toBe(0);
+      }
+    });
+
     it('refuses a missing prevResult and bad mappings', async () => {
       const { prevResult: _p, ...noPrev } = conf(podA);
       const r1 = await run('ADD', podA, noPrev);
