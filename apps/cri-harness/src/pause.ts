@@ -33,7 +33,10 @@ export async function startPause(opts: { sandboxId: string; stateDir: string; ne
   });
   exited.catch(() => {});
   child.unref();
-  const pid = await Promise.race([waitForExec(child), exited]);
+  const pid = await Promise.race([waitForExec(child), exited]).catch((e) => {
+    child.kill('SIGKILL');
+    throw e;
+  });
   children.set(pid, child);
   child.once('exit', () => children.delete(pid));
   const pause = { pid, startTime: startTimeOf(pid)! };

@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { PodSandboxConfig, PodSandboxFilter, RuntimeCondition } from './cri-types';
-import { toServiceError } from './cri-error';
+import { notFound, toServiceError } from './cri-error';
 import type { HarnessFlags } from './flags';
 import type { SandboxManager } from './sandbox-manager';
 import { listPodSandboxes, podSandboxStatus } from './sandbox-views';
@@ -64,6 +64,7 @@ export function runtimeServiceHandlers(mgr: SandboxManager, flags: HarnessFlags)
 
     PodSandboxStatus: unary(async (call) => {
       const rec = mgr.store.get(call.request.pod_sandbox_id);
+      if (rec.state === 'creating') throw notFound(call.request.pod_sandbox_id);
       return podSandboxStatus(mgr, rec, !!call.request.verbose);
     }),
 

@@ -58,7 +58,8 @@ export function podSandboxItem(mgr: SandboxManager, rec: SandboxRecord) {
 
 /** ListPodSandbox's filter: id (a unique prefix, as containerd normalises it), state, exact label match. */
 export function listPodSandboxes(mgr: SandboxManager, filter: PodSandboxFilter | null) {
-  let records = mgr.store.list();
+  // A sandbox still being created is not listed (containerd adds it to its store only once it is up).
+  let records = mgr.store.list().filter((r) => r.state !== 'creating');
   if (filter?.id) {
     let unique: SandboxRecord | undefined;
     try {

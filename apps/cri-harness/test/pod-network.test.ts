@@ -205,6 +205,31 @@ for (const plugins of PLUGIN_SETS) {
       expectNothingLeft();
     });
 
+    it('reports the first IPv4 address as the pod IP and the IPv6 one as additional (dual stack)', async () => {
+      const conf = join(opts.confDir, '05-dual.conflist');
+      writeFileSync(
+        conf,
+        JSON.stringify({
+          cniVersion: '1.0.0',
+          name: 'dualnet',
+          plugins: [{ type: 'bridge', bridge: 'cri1', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: 'fd12:3456::/64' }], [{ subnet: '10.124.0.0/24' }]], dataDir: ipam } }],
+        }),
+      );
+      try {
+        const id = await crictl.runp(pod('dual', { port_mappings: [], annotations: {} }));
+        const { status, info } = await inspect(id);
+        expect(status.network.ip).toMatch(/^10\.124\.0\.\d+$/);
+        expect(status.network.additional_ips).toEqual([{ ip: expect.stringMatching(/^fd12:3456::/) }]);
+        expect(addrsIn(info.netns, 'eth0').sort()).toEqual([`${status.network.additional_ips[0].ip}/64`, `${status.network.ip}/24`].sort());
+        await crictl.rmp(id, true);
+        expect(linksIn(node.name).filter((l) => l.master === 'cri1')).toEqual([]);
+        expect(readdirSync(join(ipam, 'dualnet')).filter((f) => /^[\d.]+$/.test(f) || f.includes(':'))).toEqual([]);
+      } finally {
+        rmSync(conf);
+      }
+      expectNothingLeft();
+    });
+
     it('refuses unreasonable bandwidth annotations before creating anything', async () => {
       const err = await failure(crictl.runp(pod('bw', { annotations: { 'kubernetes.io/ingress-bandwidth': '10' } })));
       expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);

@@ -228,6 +228,7 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
     const pid = ((await crictl.inspectp(id)) as any).info.pid;
     await harness.kill9();
     expect(pauseProcessesOf(opts.stateDir)).toEqual([pid]);
+    expect(statSync(opts.socket).isSocket()).toBe(true); // stale: nobody listens on it any more
     // An orphan pause process (as if the harness died between spawning it and saving the record).
     const orphan = spawnOrphanPause(opts.stateDir, 'e'.repeat(64));
     // A record left mid-RunPodSandbox, with its netns already pinned.
