@@ -177,7 +177,7 @@ export class CNIConfig {
 
   /** The versions a plugin type supports (the VERSION probe). */
   getVersionInfo(type: string, signal?: AbortSignal): Promise<string[]> {
-    return probeVersions(findInPath(type, this.binDirs), this.exec, signal);
+    return probeVersions(findInPath(type, this.binDirs), this.exec, signal, this.opts.execTimeoutMs);
   }
 
   /** The cached final ADD result in the list's version; undefined when nothing is cached; throws when corrupt. */

@@ -34,11 +34,11 @@ export function pluginEnv(command: Verb, rt: Partial<RuntimeConf>, path: readonl
  * The VERSION probe (libcni `GetVersionInfo`): stdin `{"cniVersion":"<ours>"}`, dummy netns/ifname/path.
  * A plugin too old to know VERSION ("unknown CNI_COMMAND: VERSION") supports 0.1.0 only.
  */
-export async function probeVersions(file: string, exec: PluginExec = defaultExec, signal?: AbortSignal): Promise<string[]> {
+export async function probeVersions(file: string, exec: PluginExec = defaultExec, signal?: AbortSignal, timeoutMs?: number): Promise<string[]> {
   const env = pluginEnv('VERSION', { netNS: 'dummy', ifName: 'dummy' }, ['dummy']);
   let stdout: string;
   try {
-    ({ stdout } = await exec(file, { env, stdin: JSON.stringify({ cniVersion: CURRENT_VERSION }), signal }));
+    ({ stdout } = await exec(file, { env, stdin: JSON.stringify({ cniVersion: CURRENT_VERSION }), signal, timeoutMs }));
   } catch (e) {
     if (e instanceof CniError && /unknown CNI_COMMAND: VERSION/.test(e.msg)) return ['0.1.0'];
     throw e;
