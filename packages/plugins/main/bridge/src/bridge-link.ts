@@ -57,11 +57,12 @@ export async function attachHostVeth(conf: BridgeConf, hostVeth: string): Promis
 }
 
 /**
- * Put the gateway CIDRs on the bridge. A different IPv4 address (or an overlapping IPv6 one) is an
- * error unless `forceAddress`, which replaces it. IPv6 gateways skip DAD (no multi-second stall).
+ * Put the gateway CIDRs on `dev` (the bridge, or `<bridge>.<vlan>`). A different IPv4 address (or an
+ * overlapping IPv6 one) is an error unless `forceAddress`, which replaces it. IPv6 gateways skip DAD
+ * (no multi-second stall). `pinMac` is set as the device's MAC in the same batch.
  */
-export async function ensureGatewayAddrs(conf: BridgeConf, gateways: string[], bridgeMac?: string): Promise<void> {
-  const present = (await listAddrs(conf.bridge)).map((a) => canonical(addrCidr(a)));
+export async function ensureGatewayAddrs(conf: BridgeConf, dev: string, gateways: string[], pinMac?: string): Promise<void> {
+  const present = (await listAddrs(dev)).map((a) => canonical(addrCidr(a)));
   const cmds: string[][] = [];
   for (const gw of gateways.map(canonical)) {
     if (present.includes(gw)) continue;
@@ -70,25 +71,25 @@ export async function ensureGatewayAddrs(conf: BridgeConf, gateways: string[], b
       const h = parseCIDR(have);
       if (!h || h.ip.family !== want.ip.family) continue;
       if (want.ip.family === 6 && !cidrContains(h, want.ip) && !cidrContains(want, h.ip)) continue;
-      if (!conf.forceAddress) throw fail(`${JSON.stringify(conf.bridge)} already has an IP address different from ${gw}`);
-      cmds.push(['addr', 'del', have, 'dev', conf.bridge]);
+      if (!conf.forceAddress) throw fail(`${JSON.stringify(dev)} already has an IP address different from ${gw}`);
+      cmds.push(['addr', 'del', have, 'dev', dev]);
     }
-    cmds.push(['addr', 'add', gw, 'dev', conf.bridge, ...(familyOfText(gw) === 6 ? ['nodad'] : [])]);
+    cmds.push(['addr', 'add', gw, 'dev', dev, ...(familyOfText(gw) === 6 ? ['nodad'] : [])]);
   }
   if (!cmds.length) return;
   // Pin the bridge MAC: otherwise it follows the lowest port MAC and changes as pods come and go.
-  if (bridgeMac) cmds.push(['link', 'set', 'dev', conf.bridge, 'address', bridgeMac]);
+  if (pinMac) cmds.push(['link', 'set', 'dev', dev, 'address', pinMac]);
   try {
     await ipBatch(cmds);
   } catch (err) {
-    if (!isExists(err)) throw fail(`could not add IP address to ${JSON.stringify(conf.bridge)}: ${why(err)}`);
+    if (!isExists(err)) throw fail(`could not add IP address to ${JSON.stringify(dev)}: ${why(err)}`);
     // A parallel ADD put the same gateway there first: add whatever is still missing one by one.
     for (const cmd of cmds.filter((c) => c[1] === 'add')) await ipBatch([cmd]).catch((e) => { if (!isExists(e)) throw e; });
   }
 }
 
 /** Access VLAN (pvid, untagged) or trunk VLANs on the host port, with `bridge -batch` (one process). */
-export async function setPortVlans(conf: BridgeConf, hostVeth: string): Promise<void> {
+export async function setPortVlans(conf: Pick<BridgeConf, 'vlan' | 'trunk' | 'preserveDefaultVlan'>, hostVeth: string): Promise<void> {
   if (!conf.vlan && !conf.trunk.length) return;
   const cmds: string[][] = [];
   if (!conf.preserveDefaultVlan) cmds.push(['vlan', 'del', 'dev', hostVeth, 'vid', '1']);

@@ -25,6 +25,7 @@ import { checkBridge } from './check';
 import { loadBridgeConf, type BridgeConf } from './config';
 import { CONTAINER_INDEX, applyGateways } from './gateways';
 import { setupSpoofCheck, teardownSpoofCheck } from './spoofcheck';
+import { ensureVlanGateway } from './vlan-gateway';
 
 /**
  * ADD: bridge → IPAM → veth pair created in the pod together with the whole container config (one
@@ -47,16 +48,21 @@ async function add(args: CmdArgs): Promise<Result> {
       await setPortVlans(conf, veth.hostVeth);
       if (conf.macspoofchk) await setupSpoofCheck(spoofID(args), veth.hostVeth, veth.container.address!);
       await podSysctls(args, conf, result);
+      let vlanGateway: Link | undefined;
       if (gateways.length) {
-        await ensureGatewayAddrs(conf, gateways, bridgeMac);
+        if (conf.vlan) {
+          vlanGateway = await ensureVlanGateway(conf);
+          await ensureGatewayAddrs(conf, vlanGateway.ifname, gateways);
+        } else await ensureGatewayAddrs(conf, conf.bridge, gateways, bridgeMac);
         enableForwarding(gateways);
       }
       if (conf.ipMasq) await setupIpMasq(conf.ipMasqBackend, result.ips!.map((ip) => ip.address), masqOwner(args));
       if (conf.ipamType) await waitPortUp(hostLink);
       result.interfaces = [
-        { name: conf.bridge, mac: gateways.length ? bridgeMac : bridgeLink.address },
+        { name: conf.bridge, mac: gateways.length && !conf.vlan ? bridgeMac : bridgeLink.address },
         { name: veth.hostVeth, mac: hostLink.address },
         { name: args.ifName, mac: veth.container.address, sandbox: args.netns },
+        ...(vlanGateway ? [{ name: vlanGateway.ifname, mac: vlanGateway.address }] : []),
       ];
     } catch (err) {
       await removeHostVeth(veth.hostVeth);

@@ -135,10 +135,15 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
   it('vlan: access VLAN as pvid untagged on the port, default VLAN 1 removed', async (ctx) => {
     const why = vlanFilteringMissing(node);
     if (why) ctx.skip(why);
-    const conf = net({ vlan: 42 });
-    const add = await run('ADD', conf, node.addPod(), uniqueName('c'));
+    const conf = net({ vlan: 42, isGateway: true });
+    conf.bridge = conf.bridge.slice(0, 12);
+    const pod = node.addPod();
+    const add = await run('ADD', conf, pod, uniqueName('c'));
     ok(add);
     const vlans = JSON.parse(node.exec('bridge', ['-j', 'vlan', 'show', 'dev', add.json.interfaces[1].name]));
     expect(vlans[0].vlans).toEqual([expect.objectContaining({ vlan: 42, flags: expect.arrayContaining(['PVID', 'Egress Untagged']) })]);
+    // the gateway lives on <bridge>.42, reachable from the pod in VLAN 42
+    expect(add.json.interfaces[3].name).toBe(`${conf.bridge}.42`);
+    expect(pings(pod, `10.61.${seq}.1`)).toBe(true);
   });
 });
