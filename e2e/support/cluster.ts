@@ -56,7 +56,7 @@ export async function startPodNode(tag: string, choice: PluginChoice, conflist: 
     },
     state: () => snapshot(node, { stateDirs }),
     async teardown() {
-      for (const p of (await pn.crictl.pods().catch(() => [])) ?? []) await pn.crictl.rmp((p as { id: string }).id, true).catch(() => {});
+      for (const p of (await pn.crictl.pods().catch(() => [])) ?? []) await pn.crictl.rmp((p as unknown as { id: string }).id, true).catch(() => {});
       await harness.stop().catch(() => {});
       killPauses(opts.stateDir);
       for (const ns of pn.podNetns) if (existsSync(ns)) sh('ip', ['netns', 'delete', basename(ns)], { allowFail: true });
