@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashedName } from '@tscni/net';
-import { DIST_BIN, TestNode, implementations, missingForKernelTests } from '@tscni/net/testing';
+import { DIST_BIN, REFERENCE_BIN, TestNode, implementations, missingForKernelTests } from '@tscni/net/testing';
 import { BridgeNet, allQdiscs, filters, iperf, iperfMissing, linkIn, missingTcFeature, qdiscs, type Attachment } from './fixture';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'tc']) ?? missingTcFeature();
@@ -285,6 +285,43 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
     expect(allQdiscs(node).filter((q) => q.dev === net.hostVeth(a) || q.dev === ifbOf(a))).toEqual([]);
     expect(linkIn(node, ifbOf(a))).toBeUndefined();
     expect(existsSync(tuningDir) ? readdirSync(tuningDir) : []).toEqual([]);
+  });
+
+  it.skipIf(!reference.present || !!missingForKernelTests(['iptables-save']))('the full chain bridge → portmap → bandwidth → tuning → firewall (reference bridge and firewall) ADDs, CHECKs and DELs in reverse', async () => {
+    const a = await net.attach();
+    const tuningDir = join(node.tmp, 'tuning-full');
+    const plugins: [string, Record<string, unknown>][] = [
+      // Our portmap: the reference's CHECK fails on a v4-only pod (it looks for an IPv6 DNAT chain).
+      [join(DIST_BIN, 'portmap'), { type: 'portmap', capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] } }],
+      [ours.bin, { type: 'bandwidth', ...BOTH }],
+      [join(DIST_BIN, 'tuning'), { type: 'tuning', dataDir: tuningDir, mtu: 1400, promisc: true }],
+      [join(REFERENCE_BIN, 'firewall'), { type: 'firewall', backend: 'iptables' }],
+    ];
+    const cfg = (fields: Record<string, unknown>, prevResult: unknown) => ({ cniVersion: '1.0.0', name: net.netName, ...fields, prevResult });
+    let result = a.result;
+    try {
+      for (const [bin, fields] of plugins) {
+        const r = await run(bin, 'ADD', a, cfg(fields, result));
+        expect(r.code, `${fields.type} ADD: ${r.stdout}`).toBe(0);
+        result = r.json;
+      }
+      for (const [bin, fields] of plugins) {
+        const r = await run(bin, 'CHECK', a, cfg(fields, result));
+        expect(r.code, `${fields.type} CHECK: ${r.stdout}`).toBe(0);
+      }
+      for (const [bin, fields] of [...plugins].reverse()) {
+        const r = await run(bin, 'DEL', a, cfg(fields, result));
+        expect(r.code, `${fields.type} DEL: ${r.stdout}`).toBe(0);
+      }
+    } finally {
+      await net.detach(a);
+    }
+    expect(allQdiscs(node).filter((q) => q.dev === net.hostVeth(a) || q.dev === ifbOf(a))).toEqual([]);
+    expect(linkIn(node, ifbOf(a))).toBeUndefined();
+    expect(existsSync(tuningDir) ? readdirSync(tuningDir) : []).toEqual([]);
+    const rules = node.exec('iptables-save', []);
+    expect(rules).not.toContain(a.ip);
+    expect(rules).not.toContain(a.cid);
   });
 
   it('VERSION: 0.3.0 and later, like the reference', async () => {
