@@ -1,0 +1,117 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { gcIpMasq, masqChainName, nftMasqComment, setRunner, setupIpMasq, spawnRunner, teardownIpMasq, type CommandRunner } from '../src';
+
+// Chain names the Debian reference bridge/ptp created for these (network, containerID) pairs.
+const REFERENCE_CHAINS: [string, string, string][] = [
+  ['mynet', 'abc', 'CNI-e88f49d94512ff752ebe6070'],
+  ['ptpnet', 'ptp1', 'CNI-33a12ac422a9a9de4106a83e'],
+];
+
+const owner = { network: 'mynet', containerID: 'abc', ifName: 'eth0' };
+const CHAIN = 'CNI-e88f49d94512ff752ebe6070';
+const COMMENT = '-m comment --comment "name: \\"mynet\\" id: \\"abc\\""';
+
+/** A fake iptables-save / nft that answers from `saved`, recording every write. */
+function fakeHost(saved: { nat4?: string; nat6?: string; nft?: unknown[] } = {}) {
+  const writes: { cmd: string; args: readonly string[]; input?: string }[] = [];
+  const runner: CommandRunner = async (cmd, args, opts = {}) => {
+    if (cmd === 'iptables-save') return { stdout: saved.nat4 ?? '*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n', stderr: '' };
+    if (cmd === 'ip6tables-save') return { stdout: saved.nat6 ?? '*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n', stderr: '' };
+    if (cmd === 'nft' && args[0] === '-j') return { stdout: JSON.stringify({ nftables: saved.nft ?? [] }), stderr: '' };
+    writes.push({ cmd, args, input: opts.input });
+    return { stdout: '', stderr: '' };
+  };
+  return { runner, writes };
+}
+
+describe('ipMasq (injected runner)', () => {
+  afterEach(() => setRunner(spawnRunner));
+
+  it('names chains exactly like the reference', () => {
+    for (const [network, containerID, chain] of REFERENCE_CHAINS) expect(masqChainName({ network, containerID })).toBe(chain);
+  });
+
+  it('iptables: one restore per family, every ACCEPT before the MASQUERADE, no duplicate POSTROUTING jump', async () => {
+    const existingJump = `-A POSTROUTING -s 10.0.0.5/32 ${COMMENT} -j ${CHAIN}`;
+    const host = fakeHost({ nat4: `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CHAIN} - [0:0]\n${existingJump}\nCOMMIT\n` });
+    setRunner(host.runner);
+    await setupIpMasq('iptables', ['10.0.0.5/24', '10.1.0.5/16', 'fd00::5/64'], owner);
+    expect(host.writes.map((w) => w.cmd)).toEqual(['iptables-restore', 'ip6tables-restore']);
+    expect(host.writes[0].input!.split('\n')).toEqual([
+      '*nat',
+      `:${CHAIN} - [0:0]`,
+      `-A ${CHAIN} -d 10.0.0.0/24 ${COMMENT} -j ACCEPT`,
+      `-A ${CHAIN} -d 10.1.0.0/16 ${COMMENT} -j ACCEPT`,
+      `-A ${CHAIN} ! -d 224.0.0.0/4 ${COMMENT} -j MASQUERADE`,
+      `-A POSTROUTING -s 10.1.0.5/32 ${COMMENT} -j ${CHAIN}`,
+      'COMMIT',
+      '',
+    ]);
+    expect(host.writes[1].input).toContain(`-A ${CHAIN} ! -d ff00::/8 ${COMMENT} -j MASQUERADE`);
+    expect(host.writes[1].input).toContain(`-A POSTROUTING -s fd00::5/128 ${COMMENT} -j ${CHAIN}`);
+  });
+
+  it('nftables: base chain rebuilt, stale rules of the same attachment replaced, reference comment', async () => {
+    const comment = nftMasqComment(owner);
+    expect(comment).toMatch(/^[0-9a-f]{16}-[0-9a-f]{16}, net: mynet, if: eth0, id: abc$/);
+    const host = fakeHost({ nft: [{ rule: { handle: 7, comment } }, { rule: { handle: 8, comment: 'someone else' } }] });
+    setRunner(host.runner);
+    await setupIpMasq('nftables', ['10.0.0.5/24'], owner);
+    const script = host.writes[0].input!;
+    expect(script).toContain('add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority srcnat ; }');
+    expect(script).toContain('flush chain inet cni_plugins_masquerade postrouting');
+    expect(script).toContain('delete rule inet cni_plugins_masquerade masq_checks handle 7');
+    expect(script).not.toContain('handle 8');
+    expect(script).toContain(`add rule inet cni_plugins_masquerade masq_checks ip saddr 10.0.0.5 ip daddr != 10.0.0.0/24 masquerade comment "${comment}"`);
+  });
+
+  it('teardown removes the jumps and the chain from both families and the nft rules, whatever the addresses were', async () => {
+    const jump = `-A POSTROUTING -s 10.0.0.5/32 ${COMMENT} -j ${CHAIN}`;
+    const legacyJump = `-A POSTROUTING -s 10.0.0.0/24 ${COMMENT} -j ${CHAIN}`;
+    const host = fakeHost({
+      nat4: `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CHAIN} - [0:0]\n${jump}\n${legacyJump}\n-A POSTROUTING -s 10.9.9.9/32 -j CNI-other\nCOMMIT\n`,
+      nft: [{ rule: { handle: 3, comment: nftMasqComment(owner) } }],
+    });
+    setRunner(host.runner);
+    await teardownIpMasq(owner);
+    const v4 = host.writes.find((w) => w.cmd === 'iptables-restore')!;
+    expect(v4.input!.split('\n')).toEqual(['*nat', '-D' + jump.slice(2), '-D' + legacyJump.slice(2), `-F ${CHAIN}`, `-X ${CHAIN}`, 'COMMIT', '']);
+    expect(host.writes.find((w) => w.cmd === 'ip6tables-restore')).toBeUndefined(); // nothing there
+    expect(host.writes.find((w) => w.cmd === 'nft')!.input).toBe('delete rule inet cni_plugins_masquerade masq_checks handle 3\n');
+  });
+
+  it('GC keeps valid attachments and the rules of other networks', async () => {
+    const stale = { network: 'mynet', containerID: 'gone', ifName: 'eth0' };
+    const staleChain = masqChainName(stale);
+    const nat4 = [
+      '*nat',
+      `-A POSTROUTING -s 10.0.0.5/32 ${COMMENT} -j ${CHAIN}`,
+      `-A POSTROUTING -s 10.0.0.6/32 -m comment --comment "name: \\"mynet\\" id: \\"gone\\"" -j ${staleChain}`,
+      `-A POSTROUTING -s 10.7.0.6/32 -m comment --comment "name: \\"othernet\\" id: \\"gone\\"" -j ${masqChainName({ network: 'othernet', containerID: 'gone' })}`,
+      `:${staleChain} - [0:0]`,
+      'COMMIT',
+      '',
+    ].join('\n');
+    const host = fakeHost({
+      nat4,
+      nft: [
+        { rule: { handle: 1, comment: nftMasqComment(owner) } },
+        { rule: { handle: 2, comment: nftMasqComment(stale) } },
+        { rule: { handle: 3, comment: nftMasqComment({ ...stale, network: 'othernet' }) } },
+      ],
+    });
+    setRunner(host.runner);
+    await gcIpMasq('mynet', [{ containerID: 'abc', ifname: 'eth0' }]);
+    const v4 = host.writes.find((w) => w.cmd === 'iptables-restore')!.input!;
+    expect(v4).toContain(`-D POSTROUTING -s 10.0.0.6/32`);
+    expect(v4).toContain(`-X ${staleChain}`);
+    expect(v4).not.toContain(CHAIN);
+    expect(v4).not.toContain('othernet');
+    expect(host.writes.find((w) => w.cmd === 'nft')!.input).toBe('delete rule inet cni_plugins_masquerade masq_checks handle 2\n');
+  });
+
+  it('refuses owners that could break out of a rule comment', async () => {
+    await expect(setupIpMasq('iptables', ['10.0.0.5/24'], { ...owner, network: 'a" -j ACCEPT' })).rejects.toThrow(/invalid network/);
+    await expect(teardownIpMasq({ ...owner, ifName: 'eth"0' })).rejects.toThrow(/invalid ifName/);
+  });
+});
