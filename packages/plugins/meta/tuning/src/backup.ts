@@ -42,13 +42,15 @@ export function readBackup(file: string): Backup | undefined {
   if (!existsSync(file)) return undefined;
   try {
     const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    return {
+    const backup: Backup = {
       mac: typeof raw.mac === 'string' && raw.mac ? raw.mac : undefined,
       promisc: typeof raw.promisc === 'boolean' ? raw.promisc : undefined,
       mtu: typeof raw.mtu === 'number' && raw.mtu > 0 ? raw.mtu : undefined,
       allmulti: typeof raw.allmulti === 'boolean' ? raw.allmulti : undefined,
       txQLen: typeof raw.txQLen === 'number' && raw.txQLen >= 0 ? raw.txQLen : undefined,
     };
+    // Only the attributes present (spreading a backup over fresh values must not erase them).
+    return Object.fromEntries(Object.entries(backup).filter(([, v]) => v !== undefined)) as Backup;
   } catch {
     return undefined;
   }

@@ -72,6 +72,12 @@ export function parseTuning(args: CmdArgs): Tuning {
   };
 }
 
+/** `dataDir` read leniently (DEL must find the backup even when the rest of the config no longer validates). */
+export const dataDirOf = (args: CmdArgs): string => {
+  const dir = (args.netConf as { dataDir?: unknown }).dataDir;
+  return typeof dir === 'string' && dir !== '' ? dir : DEFAULT_DATA_DIR;
+};
+
 export const changesLink = (t: Tuning): boolean => t.mac !== undefined || t.mtu !== undefined || t.promisc !== undefined || t.allmulti !== undefined || t.txQLen !== undefined;
 
 /** A 6-byte MAC in colon or dash notation, as `ip` prints it (lower case, colons). */

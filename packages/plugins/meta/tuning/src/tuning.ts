@@ -1,7 +1,7 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import { CommandError, getLink, ipBatch, netnsExists, readSysctlsIn, writeSysctlsIn, type Link } from '@tscni/net';
 import { backupPath, linkCommands, originals, readBackup, removeBackup, wanted, writeBackup } from './backup';
-import { changesLink, parseTuning, type Tuning } from './config';
+import { changesLink, dataDirOf, parseTuning, type Tuning } from './config';
 import { sameSysctlValue } from './sysctls';
 
 /**
@@ -24,13 +24,16 @@ async function add(args: CmdArgs): Promise<Result> {
   if (changesLink(t)) {
     const link = await podLink(args);
     const file = backupPath(t.dataDir, args.containerID, args.ifName);
-    const saved = originals(link, t);
-    writeBackup(file, saved);
+    const current = originals(link, t);
+    // A repeated ADD keeps the values the first one saved: those are the real originals.
+    const earlier = readBackup(file);
+    writeBackup(file, { ...current, ...earlier });
     try {
       await ipBatch(linkCommands(args.ifName, wanted(t)), args.netns);
     } catch (err) {
-      await ipBatch(linkCommands(args.ifName, saved), args.netns, { force: true }).catch(() => {});
-      removeBackup(file);
+      await ipBatch(linkCommands(args.ifName, current), args.netns, { force: true }).catch(() => {});
+      if (earlier) writeBackup(file, earlier);
+      else removeBackup(file);
       throw new CniError(ErrorCode.Internal, `tuning: failed to change ${args.ifName}: ${reason(err)}`);
     }
     if (t.mac) for (const i of result.interfaces ?? []) if (i.name === args.ifName) i.mac = t.mac;
@@ -43,12 +46,9 @@ async function add(args: CmdArgs): Promise<Result> {
  * goes away with them). Always succeeds: a missing netns, link or backup leaves nothing to do.
  */
 async function del(args: CmdArgs): Promise<void> {
-  let file: string;
-  try {
-    file = backupPath(parseTuning(args).dataDir, args.containerID, args.ifName);
-  } catch {
-    return;
-  }
+  // Only the backup's location matters here: a config ADD would reject (say, a sysctl the allowlist
+  // has since dropped) must not keep DEL from restoring the link and removing the file.
+  const file = backupPath(dataDirOf(args), args.containerID, args.ifName);
   const saved = readBackup(file);
   try {
     if (saved && args.netns && netnsExists(args.netns)) await ipBatch(linkCommands(args.ifName, saved), args.netns, { force: true });

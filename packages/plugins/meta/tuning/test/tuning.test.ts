@@ -242,6 +242,18 @@ describe.skipIf(!!missing)(`tuning${missing ? ` — skipped: ${missing}` : ''}`,
       expect(existsSync(backupFile(p))).toBe(false);
     });
 
+    it('a repeated ADD keeps the first backup (the real originals); DEL still succeeds with a config ADD would reject', async () => {
+      const p = addPod();
+      const before = attrs(p);
+      expect((await run('ADD', p, conf(p, { mtu: 1400 }))).code).toBe(0);
+      expect((await run('ADD', p, conf(p, { mtu: 1300, mac: '02:00:00:00:00:0b' }))).code).toBe(0);
+      expect(JSON.parse(readFileSync(backupFile(p), 'utf8'))).toEqual({ mac: before.mac, mtu: 1500 });
+      const del = await run('DEL', p, conf(p, { mtu: 1300, mac: 'no-longer-valid', sysctl: { 'kernel.x': '1' } }));
+      expect(del.code, del.stdout).toBe(0);
+      expect(attrs(p)).toEqual(before);
+      expect(existsSync(backupFile(p))).toBe(false);
+    });
+
     it.skipIf(!reference.present)('each restores the backup the other wrote (same file format)', async () => {
       const fields = { mac: '02:00:00:00:00:0a', mtu: 1450, promisc: true, allmulti: true };
       for (const [adder, deleter] of [
