@@ -56,7 +56,7 @@ for (const s of suites) {
 
     // The shared chains outlive DEL by design (as in the reference); wipe them between tests.
     afterEach(() => {
-      node.exec('iptables-restore', [], { input: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' });
+      for (const restore of ['iptables-restore', 'ip6tables-restore']) node.exec(restore, [], { input: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' });
       node.exec('nft', ['delete', 'table', 'inet', 'cni_firewall'], { allowFail: true });
     });
 
@@ -124,6 +124,19 @@ for (const s of suites) {
       } finally {
         await delAll({ ingressPolicy: 'isolated' });
       }
+    });
+
+    it('dual-stack: accept rules in both families, gone after DEL', async () => {
+      const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'fwbr0' }, { name: 'eth0', sandbox: pods.a2.netns }], ips: [{ address: '10.78.0.250/24', interface: 1 }, { address: 'fd78::250/64', interface: 1 }] };
+      const c = { ...conf(pods.a2), prevResult };
+      expect((await run('ADD', pods.a2, c)).code).toBe(0);
+      const v6 = () => (s.backend === 'iptables' ? node.exec('ip6tables-save', ['-t', 'filter']) : node.exec('nft', ['list', 'ruleset']));
+      expect(v6()).toContain(s.backend === 'iptables' ? '-A CNI-FORWARD -s fd78::250/128 -j ACCEPT' : 'ip6 saddr fd78::250 accept');
+      expect(v6()).toContain(s.backend === 'iptables' ? '-A CNI-FORWARD -d fd78::250/128 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT' : 'ip6 daddr fd78::250 ct state established,related accept');
+      if (s.name === 'tscni') expect((await run('CHECK', pods.a2, c)).code).toBe(0);
+      expect((await run('DEL', pods.a2, c)).code).toBe(0);
+      expect(v6()).not.toContain('fd78::250');
+      expect(s.backend === 'iptables' ? node.exec('iptables-save', ['-t', 'filter']) : v6()).not.toContain('10.78.0.250');
     });
 
     it('DEL without prevResult succeeds (and is idempotent)', async () => {

@@ -72,6 +72,16 @@ for (const s of suites) {
       expect(again.code, again.stdout).toBe(0);
     });
 
+    it('a repeated ADD replaces the attachment\'s rules instead of duplicating them', async () => {
+      const c = conf(podA, {}, [{ hostPort: s.base + 85, containerPort: SERVER_PORT, protocol: 'tcp' }]);
+      expect((await run('ADD', podA, c)).code).toBe(0);
+      const once = rulesOf(podA);
+      expect((await run('ADD', podA, c)).code).toBe(0);
+      expect(rulesOf(podA)).toBe(once);
+      expect((await run('DEL', podA, c)).code).toBe(0);
+      expect(rulesOf(podA)).toBe('');
+    });
+
     it('a hostIP mapping only answers on that address', async () => {
       const port = s.base + 81;
       const c = conf(podA, {}, [{ hostPort: port, containerPort: SERVER_PORT, protocol: 'tcp', hostIP: NODE_IP }]);
