@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REFERENCE_VERSIONS, TestNode, addrsIn, implementations, missingForKernelTests, sh, uniqueName } from '@tscni/net/testing';
+import { DIST_BIN, REFERENCE_VERSIONS, TestNode, addrsIn, implementations, missingForKernelTests, sh, uniqueName } from '@tscni/net/testing';
 import { Daemon, Lan, SERVER_IP, UPLINK } from './lan';
 
 // The interface comes from the reference macvlan (stable oracle); the IPAM under test is found in CNI_PATH.
@@ -161,6 +161,24 @@ for (const impl of implementations('dhcp')) {
         expect(leaseOf(cid)![3]).toBe('web-0');
         // Without an address on the interface DHCPRELEASE goes out as a broadcast.
         const del = await node.runPlugin(impl.bin, env('DEL', cid, pod), conf('1.1.0', ipam));
+        expect(del.code, del.stdout).toBe(0);
+        await until('the lease to disappear from dnsmasq', () => !leaseOf(cid));
+      });
+
+      // Skipped: the tscni macvlan (packages/net link-attachment.ts withIpamAdd) runs IPAM ADD before it creates the
+      // link, while DHCP needs the interface to exist (the reference creates the link first). Enable once that is fixed.
+      it.skip('under the tscni macvlan too (ADD, CHECK, DEL at 1.1.0)', async () => {
+        const ourMacvlan = join(DIST_BIN, 'macvlan');
+        const pod = node.addPod();
+        const cid = uniqueName('c');
+        const add = await node.runPlugin(ourMacvlan, env('ADD', cid, pod), conf('1.1.0', { priority: 20 }));
+        expect(add.code, add.stdout + daemon.log).toBe(0);
+        const address = add.json.ips[0].address;
+        expect(addrsIn(pod, 'eth0')).toEqual([address]);
+        expect(sh('ip', ['route', 'show', 'default'], { netns: pod })).toMatch(/default via 10\.77\.0\.1 dev eth0.* metric 20/);
+        const check = await node.runPlugin(ourMacvlan, env('CHECK', cid, pod), { ...conf('1.1.0', { priority: 20 }), prevResult: add.json });
+        expect(check.code, check.stdout).toBe(0);
+        const del = await node.runPlugin(ourMacvlan, env('DEL', cid, pod), { ...conf('1.1.0', { priority: 20 }), prevResult: add.json });
         expect(del.code, del.stdout).toBe(0);
         await until('the lease to disappear from dnsmasq', () => !leaseOf(cid));
       });
