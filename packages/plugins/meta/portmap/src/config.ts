@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, invalidConfig, validateNetworkName, type CmdArgs, type Result } from '@tscni/cni';
-import { iptablesAvailable, nftAvailable, parseCIDR, parseIP, type CIDR } from '@tscni/net';
+import { formatIP, iptablesAvailable, nftAvailable, parseCIDR, parseIP, type CIDR, type IPFamily } from '@tscni/net';
 import { z } from 'zod';
 
 const port = z.number().int().min(1, 'must be a port number between 1 and 65535').max(65535, 'must be a port number between 1 and 65535');
@@ -98,4 +98,14 @@ export function containerAddrs(result: Result, ifName: string): { v4?: CIDR; v6?
     else out.v6 ??= cidr;
   }
   return out;
+}
+
+/** `-d` of a mapping in this family: '' for none, null when the mapping's hostIP is of the other family. */
+export function hostDestination(m: PortMapping, family: IPFamily): string | null {
+  if (!m.hostIP) return '';
+  if ((m.hostIP.includes(':') ? 6 : 4) !== family) return null;
+  const ip = parseIP(m.hostIP);
+  if (!ip) return null;
+  if (ip.value === 0n) return '';
+  return `${formatIP(ip)}/${family === 4 ? 32 : 128}`;
 }

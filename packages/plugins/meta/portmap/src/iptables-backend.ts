@@ -12,10 +12,10 @@
  */
 import { CniError, ErrorCode } from '@tscni/cni';
 import {
-  declareMissing, formatCIDR, formatIP, hasSavedRule, hashedName, iptablesRestore, iptablesSave, networkOf, parseIP, restoreArg,
+  declareMissing, formatCIDR, formatIP, hasSavedRule, hashedName, iptablesRestore, iptablesSave, networkOf, restoreArg,
   restoreQuote, restoreTable, rulesJumpingTo, savedChains, savedComment, type CIDR, type IPFamily,
 } from '@tscni/net';
-import type { PortMapConf, PortMapping } from './config';
+import { hostDestination, type PortMapConf } from './config';
 
 const TOP_DNAT = 'CNI-HOSTPORT-DNAT';
 const SETMARK = 'CNI-HOSTPORT-SETMARK';
@@ -158,16 +158,6 @@ function dnatRules(conf: PortMapConf, container: CIDR): string[] {
     rules.push(`${base} -j DNAT --to-destination ${ipPort(container, m.containerPort)}`);
   }
   return rules;
-}
-
-/** `-d` of a mapping in this family: '' for none, null when the mapping's hostIP is of the other family. */
-export function hostDestination(m: PortMapping, family: IPFamily): string | null {
-  if (!m.hostIP) return '';
-  if ((m.hostIP.includes(':') ? 6 : 4) !== family) return null;
-  const ip = parseIP(m.hostIP);
-  if (!ip) return null;
-  if (ip.value === 0n) return '';
-  return `${formatIP(ip)}/${family === 4 ? 32 : 128}`;
 }
 
 const ipPort = (c: CIDR, port: number): string => (c.ip.family === 6 ? `[${formatIP(c.ip)}]:${port}` : `${formatIP(c.ip)}:${port}`);

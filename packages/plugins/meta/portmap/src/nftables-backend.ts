@@ -12,8 +12,7 @@
  */
 import { CniError, ErrorCode } from '@tscni/cni';
 import { formatIP, isNftMissing, nftApply, nftJson, type CIDR, type IPFamily } from '@tscni/net';
-import type { PortMapConf } from './config';
-import { hostDestination } from './iptables-backend';
+import { hostDestination, type PortMapConf } from './config';
 
 const TABLE = 'cni_hostport';
 const RULE_CHAINS = ['hostports', 'hostip_hostports', 'masquerading'] as const;
