@@ -30,9 +30,12 @@ async function add(args: CmdArgs): Promise<Result> {
   return result;
 }
 
-/** DEL: remove the IFB (a missing one is fine). The host veth's qdiscs go away with the veth. */
+/**
+ * DEL: remove the IFB (a missing one is fine). The host veth's qdiscs go away with the veth. The
+ * limits are not validated: the IFB's name depends only on the network name and container ID, and a
+ * config ADD would now reject must not keep DEL from cleaning up.
+ */
 async function del(args: CmdArgs): Promise<void> {
-  parseLimits(args);
   await deleteIfb(ifbName(args));
 }
 
