@@ -249,6 +249,18 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
     expect(recordsIn(opts.stateDir)).toEqual([]);
   });
 
+  it('SIGTERM stops serving and removes the socket; pods keep running and are found again', async () => {
+    const id = await crictl.runp(nodePod('graceful'));
+    const pid = ((await crictl.inspectp(id)) as any).info.pid;
+    expect(await harness.stop()).toBe(0);
+    expect(existsSync(opts.socket)).toBe(false);
+    expect(pauseProcessesOf(opts.stateDir)).toEqual([pid]);
+    harness = await HarnessProcess.start(node, opts);
+    expect((await crictl.inspectp(id)).status.state).toBe('SANDBOX_READY');
+    await crictl.rmp(id, true);
+    expect(pauseProcessesOf(opts.stateDir)).toEqual([]);
+  });
+
   it('logs one structured line per pod event with its duration', () => {
     const events = harness.logs.filter((l) => l.msg === 'RemovePodSandbox');
     expect(events.length).toBeGreaterThan(0);
