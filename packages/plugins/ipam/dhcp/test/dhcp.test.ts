@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, REFERENCE_VERSIONS, TestNode, addrsIn, implementations, missingForKernelTests, sh, uniqueName } from '@tscni/net/testing';
@@ -121,6 +121,21 @@ for (const impl of implementations('dhcp')) {
       await node.runPlugin(MACVLAN, env('DEL', cid, pod), conf('1.0.0'));
       await until('eth0 released', () => !leaseFor('eth0'));
     });
+
+    it('concurrent ADDs for six pods each get their own lease', async () => {
+      const pods = Array.from({ length: 6 }, () => [uniqueName('c'), node.addPod()] as const);
+      const adds = await Promise.all(pods.map(([cid, pod]) => node.runPlugin(MACVLAN, env('ADD', cid, pod), conf('1.0.0'))));
+      for (const add of adds) expect(add.code, add.stdout + daemon.log).toBe(0);
+      const addresses = adds.map((a) => a.json.ips[0].address);
+      expect(new Set(addresses).size).toBe(6);
+      pods.forEach(([cid, pod], i) => {
+        expect(addrsIn(pod, 'eth0')).toEqual([addresses[i]]);
+        expect(leaseOf(cid)?.[2]).toBe(addresses[i].split('/')[0]);
+      });
+      const dels = await Promise.all(pods.map(([cid, pod]) => node.runPlugin(MACVLAN, env('DEL', cid, pod), conf('1.0.0'))));
+      for (const del of dels) expect(del.code, del.stdout).toBe(0);
+      await until('all six released', () => pods.every(([cid]) => !leaseOf(cid)));
+    }, 40_000);
 
     it('renews the lease at T1 (dnsmasq extends it)', async () => {
       const pod = node.addPod();
@@ -244,6 +259,27 @@ for (const impl of implementations('dhcp')) {
         expect(leaseOf(keep)).toBeDefined();
         await node.runPlugin(MACVLAN, env('DEL', keep, keepPod), conf('1.0.0'));
         await node.runPlugin(MACVLAN, env('DEL', drop, dropPod), conf('1.0.0'));
+      });
+
+      it('daemon: -pidfile, a second daemon on a live socket is refused, SIGTERM removes socket and pidfile', async () => {
+        const pidfile = join(node.tmp, 'second.pid');
+        const second = new Daemon(node, impl.bin, join(node.tmp, 'second.sock'), ['-pidfile', pidfile, '-statedir', join(node.tmp, 'second.d')]);
+        await second.start();
+        try {
+          await until('the pidfile', () => existsSync(pidfile));
+          expect(Number(readFileSync(pidfile, 'utf8'))).toBe(second.proc.pid);
+          const third = new Daemon(node, impl.bin, second.socketPath, ['-statedir', join(node.tmp, 'third.d')]);
+          await third.start();
+          await until('the third daemon to give up', () => third.proc.exitCode !== null || undefined);
+          expect(third.proc.exitCode).toBe(1);
+          expect(third.log).toContain('a daemon is already listening');
+          const relative = new Daemon(node, impl.bin, join(node.tmp, 'rel.sock'), ['-pidfile', 'rel.pid']);
+          await expect(relative.start()).rejects.toThrow(/pidfile "rel.pid": path not absolute/);
+        } finally {
+          await second.stop();
+        }
+        expect(existsSync(pidfile)).toBe(false);
+        expect(existsSync(second.socketPath)).toBe(false);
       });
 
       it('STATUS reports a missing daemon as 50', async () => {
