@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestNode, missingForKernelTests, sh } from '@tscni/net/testing';
 import { Crictl, CrictlError } from './crictl';
+import { decode, encode, num, str, sub } from './protowire';
 import { HarnessProcess, killPauses, pauseProcessesOf, recordsIn, spawnOrphanPause, type HarnessOptions } from './harness-process';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'unshare', 'flock']);
@@ -116,6 +117,56 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
       for (const path of ['/runtime.v1.RuntimeService/CreateContainer', '/runtime.v1.RuntimeService/ListContainers', '/runtime.v1.ImageService/ListImages', '/runtime.v1alpha2.RuntimeService/Version']) {
         expect((await raw(path)).code, path).toBe(grpc.status.UNIMPLEMENTED);
       }
+    } finally {
+      client.close();
+    }
+  });
+
+  it('speaks the CRI field numbers on the wire (checked without the .proto)', async () => {
+    const client = new grpc.Client(`unix://${opts.socket}`, grpc.credentials.createInsecure());
+    const rpc = (method: string, body: Buffer) =>
+      new Promise<ReturnType<typeof decode>>((resolve, reject) =>
+        client.makeUnaryRequest(`/runtime.v1.RuntimeService/${method}`, (b: Buffer) => b, (b: Buffer) => b, body, (err, res) => (err ? reject(err) : resolve(decode(res!)))),
+      );
+    try {
+      // VersionResponse: version 1, runtime_name 2, runtime_version 3, runtime_api_version 4.
+      const v = await rpc('Version', encode([[1, '']]));
+      expect([1, 2, 3, 4].map((n) => str(v, n))).toEqual(['0.1.0', 'tscni-cri', '0.1.0', 'v1']);
+      // RunPodSandboxRequest.config(1): metadata(1){name 1, uid 2, namespace 3, attempt 4}, hostname 2,
+      // labels 6 (map entries key 1 / value 2), linux 8 → security_context 2 → namespace_options 1 → network 1 = NODE(2).
+      const config = encode([
+        [1, [[1, 'wire'], [2, 'wire-uid'], [3, 'wire-ns'], [4, 3]]],
+        [2, 'wirehost'],
+        [6, [[1, 'k'], [2, 'v']]],
+        [8, [[2, [[1, [[1, 2]]]]]]],
+      ]);
+      const run = await rpc('RunPodSandbox', encode([[1, config]]));
+      const id = str(run, 1); // pod_sandbox_id 1
+      expect(id).toMatch(/^[0-9a-f]{64}$/);
+      // PodSandboxStatusResponse.status(1): id 1, metadata 2, state 3 (READY = 0), created_at 4 (ns),
+      // linux 6 → namespaces 1 → options 2 → network 1; labels 7.
+      const st = sub(await rpc('PodSandboxStatus', encode([[1, id]])), 1);
+      expect(str(st, 1)).toBe(id);
+      const meta = sub(st, 2);
+      expect([str(meta, 1), str(meta, 2), str(meta, 3), num(meta, 4)]).toEqual(['wire', 'wire-uid', 'wire-ns', 3n]);
+      expect(num(st, 3)).toBe(0n);
+      expect(num(st, 4)).toBeGreaterThan(BigInt(Date.now() - 60_000) * 1_000_000n);
+      expect(num(sub(sub(sub(st, 6), 1), 2), 1)).toBe(2n);
+      const label = sub(st, 7);
+      expect([str(label, 1), str(label, 2)]).toEqual(['k', 'v']);
+      // ListPodSandboxResponse.items(1): id 1; StopPodSandbox then state NOTREADY (1).
+      const list = await rpc('ListPodSandbox', encode([[1, [[1, id.slice(0, 13)]]]]));
+      expect(list.get(1)!.map((item) => str(decode(item as Buffer), 1))).toEqual([id]);
+      await rpc('StopPodSandbox', encode([[1, id]]));
+      expect(num(sub(await rpc('PodSandboxStatus', encode([[1, id]])), 1), 3)).toBe(1n);
+      await rpc('RemovePodSandbox', encode([[1, id]]));
+      // StatusResponse.status(1).conditions(1): type 1, status 2, reason 3, message 4.
+      const conditions = sub(await rpc('Status', encode([])), 1).get(1)!.map((c) => decode(c as Buffer));
+      expect(conditions.map((c) => [str(c, 1), num(c, 2)])).toEqual([
+        ['RuntimeReady', 1n],
+        ['NetworkReady', 0n],
+      ]);
+      expect(str(conditions[1], 3)).toBe('NetworkPluginNotReady');
     } finally {
       client.close();
     }
