@@ -26,9 +26,16 @@ export interface PodNode {
   teardown(): Promise<void>;
 }
 
+/** What a suite may bring to a node: a TestNode it already prepared (its "before" state included in the
+ * snapshot), and more directories whose files belong to pods (e.g. a meta plugin's dataDir). */
+export interface PodNodeOptions {
+  node?: TestNode;
+  stateDirs?: string[];
+}
+
 /** Build the conflist with `plugins(dirs)`, start the harness, take the "before" snapshot. */
-export async function startPodNode(tag: string, choice: PluginChoice, conflist: (dirs: PodNode['dirs']) => Record<string, unknown>): Promise<PodNode> {
-  const node = new TestNode(tag);
+export async function startPodNode(tag: string, choice: PluginChoice, conflist: (dirs: PodNode['dirs']) => Record<string, unknown>, options: PodNodeOptions = {}): Promise<PodNode> {
+  const node = options.node ?? new TestNode(tag);
   const dir = (d: string) => {
     mkdirSync(join(node.tmp, d), { recursive: true });
     return join(node.tmp, d);
@@ -40,7 +47,7 @@ export async function startPodNode(tag: string, choice: PluginChoice, conflist: 
   writeFileSync(join(opts.confDir, '10-e2e.conflist'), JSON.stringify(conflist(dirs)));
   node.exec('ip', ['link', 'set', 'lo', 'up']);
   let harness = await HarnessProcess.start(node, opts);
-  const stateDirs = [dirs.ipam, dirs.tuning, opts.stateDir, opts.cacheDir];
+  const stateDirs = [dirs.ipam, dirs.tuning, opts.stateDir, opts.cacheDir, ...(options.stateDirs ?? [])];
   const pn: PodNode = {
     node,
     crictl: new Crictl(opts.socket, 15_000),
