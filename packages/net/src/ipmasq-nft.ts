@@ -47,6 +47,8 @@ export async function teardownIpMasqNft(owner: MasqOwner): Promise<void> {
   await deleteRules(await rulesWithPrefix(instanceHash(owner)));
 }
 
+export const hasIpMasqNft = async (owner: MasqOwner): Promise<boolean> => (await rulesWithPrefix(instanceHash(owner))).length > 0;
+
 export async function gcIpMasqNft(network: string, valid: readonly { containerID: string; ifname: string }[]): Promise<void> {
   const keep = new Set(valid.map((a) => nftMasqComment({ network, containerID: a.containerID, ifName: a.ifname })));
   const rules = await nftChainRules('inet', 'cni_plugins_masquerade', CHAIN);

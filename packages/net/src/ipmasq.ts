@@ -11,7 +11,7 @@
 import { CommandError } from './runner';
 import { iptablesAvailable, iptablesRestore, iptablesSave, nftAvailable, savedChains, type IPFamily } from './iptables';
 import { familyOfText, formatCIDR, formatIP, networkOf, parseCIDR } from './ipaddr';
-import { gcIpMasqNft, setupIpMasqNft, teardownIpMasqNft } from './ipmasq-nft';
+import { gcIpMasqNft, hasIpMasqNft, setupIpMasqNft, teardownIpMasqNft } from './ipmasq-nft';
 import { hashedName } from './names';
 
 export type IpMasqBackend = 'iptables' | 'nftables';
@@ -52,6 +52,15 @@ export async function teardownIpMasq(owner: MasqOwner): Promise<void> {
       if (nftAvailable()) await teardownIpMasqNft(owner);
     },
   ]);
+}
+
+/** CHECK: does either backend hold masquerade rules for this attachment? */
+export async function hasIpMasq(owner: MasqOwner): Promise<boolean> {
+  checkOwner(owner);
+  for (const family of [4, 6] as const) {
+    if (iptablesAvailable(family) && savedChains(await iptablesSave(family, 'nat')).has(masqChainName(owner))) return true;
+  }
+  return nftAvailable() && (await hasIpMasqNft(owner));
 }
 
 /** GC: drop the rules of this network whose attachment is not in `valid` (both backends). */

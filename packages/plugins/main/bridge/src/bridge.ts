@@ -8,6 +8,7 @@ import {
   forwardStatusToIpam,
   gcIpMasq,
   getLink,
+  hasIpMasq,
   ifaceConfigCommands,
   ipamCheck,
   ipamDel,
@@ -96,6 +97,7 @@ async function check(args: CmdArgs): Promise<void> {
   const conf = loadBridgeConf(args, { forDel: true });
   await ipamCheck(args, conf.ipamType);
   await checkBridge(args, conf, args.requirePrevResult('bridge'));
+  if (conf.ipMasq && !(await hasIpMasq(masqOwner(args)))) throw new CniError(ErrorCode.Internal, `bridge: masquerade rules of ${args.containerID} are missing`);
 }
 
 /** GC: masquerade rules of attachments that are no longer valid (both backends), then IPAM. */

@@ -43,6 +43,11 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     const chain = node.exec('nft', ['list', 'chain', 'inet', 'cni_plugins_masquerade', 'postrouting']);
     expect(chain).toMatch(/ip daddr 224\.0\.0\.0\/4 return[\s\S]*ip6 daddr ff00::\/8 return[\s\S]*goto masq_checks/);
     expect(pings(pod, '198.51.100.2')).toBe(true);
+    ok(await run('CHECK', { ...conf, prevResult: add.json }, pod, id));
+    node.exec('nft', ['flush', 'chain', 'inet', 'cni_plugins_masquerade', 'masq_checks']);
+    const check = await run('CHECK', { ...conf, prevResult: add.json }, pod, id);
+    expect(check.code).toBe(1);
+    expect(check.json.msg).toContain('masquerade rules');
     ok(await run('DEL', conf, pod, id));
     expect(nftMasqRules(node, id)).toEqual([]);
     expect(leases(dataDir, conf.name)).toEqual([]);

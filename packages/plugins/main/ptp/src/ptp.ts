@@ -9,6 +9,7 @@ import {
   forwardStatusToIpam,
   gcIpMasq,
   getLink,
+  hasIpMasq,
   ipamCheck,
   ipamDel,
   ipamField,
@@ -102,6 +103,7 @@ async function check(args: CmdArgs): Promise<void> {
   const host = await getLink(hostEntry.name);
   if (!host) throw new CniError(ErrorCode.Internal, `ptp: host veth ${hostEntry.name} does not exist`);
   if (container.link_index !== undefined && container.link_index !== host.ifindex) throw new CniError(ErrorCode.Internal, `ptp: ${args.ifName} is not the peer of ${hostEntry.name}`);
+  if (conf.ipMasq && !(await hasIpMasq(masqOwner(args)))) throw new CniError(ErrorCode.Internal, `ptp: masquerade rules of ${args.containerID} are missing`);
 }
 
 async function gc(args: CmdArgs): Promise<void> {
