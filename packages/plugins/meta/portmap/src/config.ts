@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, invalidConfig, validateNetworkName, type CmdArgs, type Result } from '@tscni/cni';
-import { formatIP, iptablesAvailable, nftAvailable, parseCIDR, parseIP, type CIDR, type IPFamily } from '@tscni/net';
+import { formatIP, iptablesAvailable, nftAvailable, parseCIDR, parseIP, restoreArg, type CIDR, type IPFamily } from '@tscni/net';
 import { z } from 'zod';
 
 const port = z.number().int().min(1, 'must be a port number between 1 and 65535').max(65535, 'must be a port number between 1 and 65535');
@@ -64,6 +64,10 @@ export function parseConf(args: CmdArgs): PortMapConf {
     if (syntax && syntax !== backend) wrong.push(key);
   }
   if (wrong.length) throw invalidConfig(wrong[0], `${backend} backend was requested but the configuration contains options for the other backend: ${wrong.join(', ')}`);
+  for (const key of ['conditionsV4', 'conditionsV6'] as const) {
+    const bad = raw[key]?.find((c) => !safeCondition(backend, c));
+    if (bad !== undefined) throw invalidConfig(key, `unsafe condition ${JSON.stringify(bad)}`);
+  }
   return {
     netName: validateNetworkName(raw.name),
     containerID: args.containerID,
@@ -76,6 +80,17 @@ export function parseConf(args: CmdArgs): PortMapConf {
     conditionsV6: raw.conditionsV6 ?? [],
     mappings: raw.runtimeConfig?.portMappings ?? [],
   };
+}
+
+/** A condition token that cannot break out of its rule: one restore argument, or nft text without separators or quotes. */
+function safeCondition(backend: Backend, token: string): boolean {
+  if (backend === 'nftables') return !/[;#"'\\\n\r]/.test(token);
+  try {
+    restoreArg(token);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** iptables conditions start with `-` (`-s`, `--dport`, `-m`) or `!`; anything else is nft syntax. */

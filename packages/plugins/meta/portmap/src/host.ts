@@ -6,7 +6,8 @@ import type { PortMapping } from './config';
  * (DNATed, then masqueraded) may cross a routing boundary. Runs in the plugin's (the node's) namespace.
  */
 export async function enableLocalnetRouting(container: CIDR): Promise<void> {
-  const routes = await ipJson<{ dev?: string }[]>(['route', 'get', formatIP(container.ip)]);
+  // like the reference: no route to the container means no interface to set it on
+  const routes = await ipJson<{ dev?: string }[]>(['route', 'get', formatIP(container.ip)]).catch(() => []);
   const dev = routes[0]?.dev;
   if (!dev || dev === 'lo') return;
   writeSysctl(`net.ipv4.conf.${dev.replace(/\./g, '/')}.route_localnet`, 1);

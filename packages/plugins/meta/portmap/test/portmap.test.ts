@@ -198,12 +198,16 @@ for (const s of suites) {
       });
     }
 
-    it.skipIf(s.name !== 'tscni')('conditions of the other backend\'s syntax are refused (error 7 naming the field)', async () => {
-      const conds = s.backend === 'iptables' ? ['ip', 'saddr', '10.0.0.0/8'] : ['-s', '10.0.0.0/8'];
-      const r = await run('ADD', podA, conf(podA, { conditionsV4: conds }));
-      expect(r.code).toBe(1);
-      expect(r.json).toMatchObject({ code: 7 });
-      expect(r.json.msg).toContain('conditionsV4');
+    it.skipIf(s.name !== 'tscni')('conditions in the other backend\'s syntax or with separators are refused (error 7 naming the field)', async () => {
+      const otherSyntax = s.backend === 'iptables' ? ['ip', 'saddr', '10.0.0.0/8'] : ['-s', '10.0.0.0/8'];
+      // and tokens that would smuggle a second rule or command into the batch
+      const injection = s.backend === 'iptables' ? ['-s', '10.0.0.0/8 -j ACCEPT'] : ['ip', 'saddr', '10.0.0.0/8;', 'flush', 'ruleset'];
+      for (const conds of [otherSyntax, injection]) {
+        const r = await run('ADD', podA, conf(podA, { conditionsV4: conds }));
+        expect(r.code).toBe(1);
+        expect(r.json).toMatchObject({ code: 7 });
+        expect(r.json.msg).toContain('conditionsV4');
+      }
     });
 
     it.skipIf(s.backend !== 'nftables')('nft conditions guard the entry rules', async () => {
