@@ -198,16 +198,20 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
   }
 
   describe.skipIf(!reference.present)('against the reference', () => {
-    for (const limits of [BOTH, { ingressRate: 1_000_000, ingressBurst: 123_457, egressRate: 999_999_999, egressBurst: 77_777_777 }]) {
-      it(`both build the same qdiscs (tc -j) for ${JSON.stringify(limits)}`, async () => {
+    const odd = [BOTH, { ingressRate: 1_000_000, ingressBurst: 123_457, egressRate: 999_999_999, egressBurst: 77_777_777 }, { ingressRate: 100_003, ingressBurst: 12_345, egressRate: 64_000, egressBurst: 99_999 }];
+    for (const limits of odd) {
+      it(`both build the same qdiscs (tc -j) for ${JSON.stringify(limits)}, and our CHECK accepts the reference's`, async () => {
         const a = await net.attach();
         const b = await net.attach();
         try {
           expect((await run(ours.bin, 'ADD', a, conf(a, limits))).code).toBe(0);
-          expect((await run(reference.bin, 'ADD', b, conf(b, limits))).code).toBe(0);
+          const theirAdd = await run(reference.bin, 'ADD', b, conf(b, limits));
+          expect(theirAdd.code).toBe(0);
           const mine = shape(a);
           const theirs = shape(b);
           expect({ ...mine, redirect: { ...mine.redirect, to: 'ifb' } }).toEqual({ ...theirs, redirect: { ...theirs.redirect, to: 'ifb' } });
+          const check = await run(ours.bin, 'CHECK', b, conf(b, limits, { prevResult: theirAdd.json }));
+          expect(check.code, check.stdout).toBe(0);
         } finally {
           await net.detach(a);
           await net.detach(b);
