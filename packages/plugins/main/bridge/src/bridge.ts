@@ -25,7 +25,7 @@ import { attachHostVeth, enableForwarding, ensureBridge, ensureGatewayAddrs, set
 import { checkBridge } from './check';
 import { loadBridgeConf, type BridgeConf } from './config';
 import { CONTAINER_INDEX, applyGateways } from './gateways';
-import { setupSpoofCheck, teardownSpoofCheck } from './spoofcheck';
+import { hasSpoofCheck, setupSpoofCheck, teardownSpoofCheck } from './spoofcheck';
 import { ensureVlanGateway } from './vlan-gateway';
 
 /**
@@ -98,6 +98,7 @@ async function check(args: CmdArgs): Promise<void> {
   await ipamCheck(args, conf.ipamType);
   await checkBridge(args, conf, args.requirePrevResult('bridge'));
   if (conf.ipMasq && !(await hasIpMasq(masqOwner(args)))) throw new CniError(ErrorCode.Internal, `bridge: masquerade rules of ${args.containerID} are missing`);
+  if (conf.macspoofchk && !(await hasSpoofCheck(spoofID(args)))) throw new CniError(ErrorCode.Internal, `bridge: spoof-check rules of ${args.containerID} are missing`);
 }
 
 /** GC: masquerade rules of attachments that are no longer valid (both backends), then IPAM. */

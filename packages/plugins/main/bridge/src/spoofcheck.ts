@@ -42,6 +42,16 @@ export async function setupSpoofCheck(s: SpoofCheck, hostVeth: string, mac: stri
   ]);
 }
 
+/** CHECK: the pod's spoof-check chain is still there. */
+export async function hasSpoofCheck(s: SpoofCheck): Promise<boolean> {
+  try {
+    return (await nftJson(['list', 'chain', 'bridge', 'nat', `${ifaceChain(s)}-mac`])).some((i) => 'rule' in i);
+  } catch (err) {
+    if (isNftMissing(err)) return false;
+    throw err;
+  }
+}
+
 /** Remove the jump rule and both chains; nothing there (or no table) is success. */
 export async function teardownSpoofCheck(s: SpoofCheck): Promise<void> {
   let items: Record<string, unknown>[];
