@@ -82,6 +82,25 @@ for (const s of suites) {
       expect(rulesOf(podA)).toBe('');
     });
 
+    it.skipIf(s.name !== 'tscni')('parallel ADDs and DELs of different containers on a fresh node lose nothing', async () => {
+      if (s.backend === 'iptables') pm.node.exec('iptables-restore', [], { input: '*nat\nCOMMIT\n' });
+      else pm.node.exec('nft', ['delete', 'table', 'ip', 'cni_hostport'], { allowFail: true });
+      const ids = [0, 1, 2, 3];
+      const call = (cmd: string, i: number) => {
+        const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: podB.netns }], ips: [{ address: `10.77.0.${210 + i}/24`, interface: 0 }] };
+        const c = { ...conf(podB, {}, [{ hostPort: s.base + 20 + i, containerPort: 80, protocol: 'tcp' }]), prevResult };
+        return pm.node.runPlugin(s.bin, pm.env(cmd, `par-${i}`, podB.netns), c);
+      };
+      const adds = await Promise.all(ids.map((i) => call('ADD', i)));
+      adds.forEach((r) => expect(r.code, r.stdout).toBe(0));
+      const rules = s.backend === 'iptables' ? pm.natRules() : pm.nftRuleset();
+      for (const i of ids) expect(rules).toContain(s.backend === 'iptables' ? `--dports ${s.base + 20 + i} -j CNI-DN-` : `dnat to 10.77.0.${210 + i}:80`);
+      const dels = await Promise.all(ids.map((i) => call('DEL', i)));
+      dels.forEach((r) => expect(r.code, r.stdout).toBe(0));
+      const after = s.backend === 'iptables' ? pm.natRules() : pm.nftRuleset();
+      for (const i of ids) expect(after).not.toContain(`10.77.0.${210 + i}`);
+    });
+
     it('a hostIP mapping only answers on that address', async () => {
       const port = s.base + 81;
       const c = conf(podA, {}, [{ hostPort: port, containerPort: SERVER_PORT, protocol: 'tcp', hostIP: NODE_IP }]);
