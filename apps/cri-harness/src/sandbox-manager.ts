@@ -14,6 +14,8 @@ import { networkMode, validatePodConfig } from './validate-config';
 /** Unix time in nanoseconds (microsecond resolution), as the decimal string CRI's int64 fields carry. */
 const nowNs = (): string => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000) * 1000).toString();
 
+const cancelled = () => new CriError(status.CANCELLED, 'RunPodSandbox was cancelled by the client (crictl gives runp 2×--timeout, 4 s by default: try -t 10s)');
+
 /**
  * The pod sandbox lifecycle, containerd's order of operations: reserve the name, pin a netns, start
  * the pause process, ADD the networks; on any failure (or a cancelled call) undo all of it. Stop kills
@@ -61,13 +63,14 @@ export class SandboxManager {
               const result = await this.networks.setup(net.confList, { containerID: id, netNS: rec.netns!, ...cniArgs }, signal);
               rec.network = { ...rec.network, result, ...podIPs(result) };
             }
-            if (signal?.aborted) throw new CriError(status.CANCELLED, 'RunPodSandbox was cancelled by the client');
+            if (signal?.aborted) throw cancelled();
             rec.state = 'ready';
             this.store.save(rec);
             return rec;
           } catch (err) {
-            await this.rollback(rec, err as Error);
-            throw err;
+            const why = signal?.aborted ? cancelled() : (err as Error);
+            await this.rollback(rec, why);
+            throw why;
           }
         },
         (r) => ({ netns: r.netns ?? '', ip: r.network?.ip ?? '', pausePid: r.pause?.pid }),

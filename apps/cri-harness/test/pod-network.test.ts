@@ -260,7 +260,7 @@ for (const plugins of PLUGIN_SETS) {
       try {
         const err = await failure(crictl.runp(pod('slow'), { timeoutMs: 500 }));
         expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
-        await harness.waitForLog((l) => l.msg === 'RunPodSandbox' && l.level === 'error' && harness.logs.indexOf(l) >= before);
+        await harness.waitForLog((l) => l.msg === 'RunPodSandbox' && l.level === 'error' && /cancelled by the client/.test(l.error) && harness.logs.indexOf(l) >= before);
       } finally {
         rmSync(join(rec, 'stall-ADD'));
       }
