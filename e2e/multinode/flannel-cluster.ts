@@ -2,8 +2,9 @@
  * A simulated flannel cluster: nodes on one underlay, each with its flanneld lease (VTEP, peers,
  * subnet.env) and its own CRI harness whose network is kube-flannel's conflist.
  */
+import { renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestNode } from '@tscni/net/testing';
+import { DIST_BIN, REFERENCE_BIN, TestNode } from '@tscni/net/testing';
 import { startPodNode, type PluginChoice, type PodNode } from '../support/cluster';
 import { learnPeers, startFlanneld, type Lease } from './flanneld';
 import { Underlay } from './underlay';
@@ -68,5 +69,19 @@ export async function startFlannelCluster(choices: PluginChoice[]): Promise<Flan
   } catch (err) {
     await teardown();
     throw err;
+  }
+}
+
+/**
+ * Re-point some plugin types of a node's CNI bin dir at the other implementation while its pods run: an
+ * upgrade to ours or a rollback to the reference, as an operator would do it in /opt/cni/bin (each name
+ * replaced atomically by a rename).
+ */
+export function switchPlugins(fn: FlannelNode, choice: PluginChoice): void {
+  const dir = fn.pn.opts.binDirs[0];
+  for (const [type, which] of Object.entries(choice)) {
+    const next = join(dir, `.${type}.next`);
+    symlinkSync(join(which === 'ours' ? DIST_BIN : REFERENCE_BIN, type), next);
+    renameSync(next, join(dir, type));
   }
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, REFERENCE_BIN, missingForKernelTests, missingLinkKind, pings, podLink, sh, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
 import { podJson, type PluginChoice } from '../support/cluster';
 import { expectNodeAsItWas } from '../support/node-state';
-import { startFlannelCluster, type FlannelCluster, type FlannelNode } from './flannel-cluster';
+import { startFlannelCluster, switchPlugins, type FlannelCluster, type FlannelNode } from './flannel-cluster';
 import { FLANNEL_MTU, VTEP_DEV } from './flanneld';
 
 const DELEGATES = ['bridge', 'host-local', 'portmap', 'loopback'] as const;
@@ -101,11 +101,22 @@ describe.skipIf(!!missing)(`flannel VXLAN overlay across three nodes, each with 
     expect(tcpRequest(pod('a').netns, n1.lease.underlayIp, HOST_PORT)).toMatch(/^a /); // hairpin
   });
 
-  it('removing every pod leaves every node as it was, even on a node whose subnet.env is gone (flanneld down)', async () => {
+  it('rolled back to the reference delegates (node 1) or moved to ours (node 3) with pods running: new pods get free addresses of the shared host-local state and reach the others', async () => {
+    const [n1, , n3] = cluster.nodes;
+    switchPlugins(n1, delegatesFrom('reference'));
+    switchPlugins(n3, delegatesFrom('ours'));
+    const [a2, c2] = await Promise.all([runPod(n1, 'a2'), runPod(n3, 'c2')]);
+    expect(a2.ip).not.toBe(pod('a').ip);
+    expect(c2.ip).not.toBe(pod('c').ip);
+    expect(pings(a2.netns, pod('b').ip)).toBe(true);
+    expect(pings(c2.netns, a2.ip)).toBe(true);
+  });
+
+  it('removing every pod (a and c by the other implementation than the one that created them) leaves every node as it was, even on node 2 whose subnet.env is gone (flanneld down)', async () => {
     for (const s of servers.splice(0)) s.close();
     rmSync(cluster.nodes[1].subnetFile);
-    for (const p of pods) await p.fn.pn.crictl.stopp(p.id);
-    for (const p of pods) await p.fn.pn.crictl.rmp(p.id);
+    await Promise.all(pods.map((p) => p.fn.pn.crictl.stopp(p.id)));
+    await Promise.all(pods.map((p) => p.fn.pn.crictl.rmp(p.id)));
     for (const fn of cluster.nodes) {
       expect(await fn.pn.crictl.pods()).toEqual([]);
       const mine = pods.filter((p) => p.fn === fn);
