@@ -139,6 +139,20 @@ for (const s of suites) {
       expect(s.backend === 'iptables' ? node.exec('iptables-save', ['-t', 'filter']) : v6()).not.toContain('10.78.0.250');
     });
 
+    it.skipIf(s.name !== 'tscni')('parallel ADDs and DELs on a fresh node lose nothing', async () => {
+      const ids = [0, 1, 2, 3];
+      const call = (cmd: string, i: number) => {
+        const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: pods.a1.netns }], ips: [{ address: `10.78.0.${220 + i}/24`, interface: 0 }] };
+        return node.runPlugin(s.bin, { ...env(cmd, pods.a1), CNI_CONTAINERID: `par-${i}` }, { ...conf(pods.a1), prevResult });
+      };
+      const ruleset = () => (s.backend === 'iptables' ? node.exec('iptables-save', ['-t', 'filter']) : node.exec('nft', ['list', 'ruleset']));
+      (await Promise.all(ids.map((i) => call('ADD', i)))).forEach((r) => expect(r.code, r.stdout).toBe(0));
+      for (const i of ids) expect(ruleset()).toContain(s.backend === 'iptables' ? `-s 10.78.0.${220 + i}/32 -j ACCEPT` : `ip saddr 10.78.0.${220 + i} accept`);
+      if (s.backend === 'iptables') expect(ruleset().match(/-j CNI-FORWARD/g)).toHaveLength(1);
+      (await Promise.all(ids.map((i) => call('DEL', i)))).forEach((r) => expect(r.code, r.stdout).toBe(0));
+      for (const i of ids) expect(ruleset()).not.toContain(`10.78.0.${220 + i}`);
+    });
+
     it('DEL without prevResult succeeds (and is idempotent)', async () => {
       const { prevResult: _p, ...noPrev } = conf(pods.a1);
       const add = await run('ADD', pods.a1, conf(pods.a1));
