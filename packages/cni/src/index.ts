@@ -8,3 +8,4 @@ export * from './skel';
 export * from './invoke';
 export * from './exec-plugin';
 export * from './zod-error';
+export * from './embedded-delegate';

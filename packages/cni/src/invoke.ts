@@ -1,3 +1,4 @@
+import { embeddedDelegateFor, runEmbedded } from './embedded-delegate';
 import { execPlugin, findInPath, pathDirs } from './exec-plugin';
 import { toCurrentResult } from './result';
 import type { Result } from './types';
@@ -11,7 +12,10 @@ type DelegateVerb = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS';
 async function delegate(verb: DelegateVerb, type: string, netConf: unknown, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const file = findInPath(type, pathDirs(env.CNI_PATH));
   const stdin = typeof netConf === 'string' ? netConf : JSON.stringify(netConf);
-  const { stdout } = await execPlugin(file, { env: { ...env, CNI_COMMAND: verb }, stdin });
+  const delegateEnv = { ...env, CNI_COMMAND: verb };
+  const inProcess = embeddedDelegateFor(type, file);
+  if (inProcess) return runEmbedded(inProcess, delegateEnv, stdin);
+  const { stdout } = await execPlugin(file, { env: delegateEnv, stdin });
   return stdout;
 }
 
