@@ -80,6 +80,19 @@ for (const impl of impls) {
       }
     });
 
+    it('isDefaultGateway adds a default route per family via the gateway (dual stack)', async () => {
+      const conf = net({ isDefaultGateway: true }, { v6: true });
+      const pod = node.addPod();
+      const add = await run(impl.bin, 'ADD', conf, pod, cid());
+      ok(add);
+      const [gw4, gw6] = add.json.ips.map((ip: any) => ip.gateway);
+      expect(add.json.routes).toEqual(expect.arrayContaining([{ dst: '0.0.0.0/0', gw: gw4 }, { dst: '::/0', gw: gw6 }]));
+      const def = (family: 4 | 6) => JSON.parse(sh('ip', ['-j', `-${family}`, 'route', 'show', 'default'], { netns: pod }))[0];
+      expect(def(4)).toMatchObject({ gateway: gw4, dev: 'eth0' });
+      expect(def(6)).toMatchObject({ gateway: gw6, dev: 'eth0' });
+      expect(pings(pod, gw6, 4)).toBe(true);
+    });
+
     it('a pod reaches the outside through the iptables masquerade; the rules exist after ADD and are gone after DEL', async () => {
       const conf = net({ isDefaultGateway: true, ipMasq: true });
       const pod = node.addPod();
