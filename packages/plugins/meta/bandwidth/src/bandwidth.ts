@@ -55,12 +55,12 @@ async function check(args: CmdArgs): Promise<void> {
   } catch (err) {
     throw new CniError(ErrorCode.Internal, `bandwidth: cannot read the qdiscs of ${hostVeth}${egress ? ` and ifb ${ifb}` : ''}: ${(err as Error).message}`);
   }
-  const [hostQdiscs = [], filters = [], ifbQdiscs = []] = parseJsonLines<Record<string, unknown>>(out);
-  if (ingress) expectTbf(hostQdiscs as unknown as Qdisc[], ingress, hostVeth);
+  const [hostQdiscs = [], filters = [], ifbQdiscs = []] = parseJsonLines(out);
+  if (ingress) expectTbf(hostQdiscs as Qdisc[], ingress, hostVeth);
   if (egress) {
-    if (!(hostQdiscs as unknown as Qdisc[]).some((q) => q.kind === 'ingress')) throw new CniError(ErrorCode.Internal, `bandwidth: no ingress qdisc on ${hostVeth}`);
-    if (!redirectsTo(filters, ifb)) throw new CniError(ErrorCode.Internal, `bandwidth: no filter on ${hostVeth} redirecting to ${ifb}`);
-    expectTbf(ifbQdiscs as unknown as Qdisc[], egress, ifb);
+    if (!(hostQdiscs as Qdisc[]).some((q) => q.kind === 'ingress')) throw new CniError(ErrorCode.Internal, `bandwidth: no ingress qdisc on ${hostVeth}`);
+    if (!redirectsTo(filters as Filter[], ifb)) throw new CniError(ErrorCode.Internal, `bandwidth: no filter on ${hostVeth} redirecting to ${ifb}`);
+    expectTbf(ifbQdiscs as Qdisc[], egress, ifb);
   }
 }
 
@@ -81,12 +81,12 @@ function expectTbf(qdiscs: Qdisc[], expected: Tbf, dev: string): void {
   if (why) throw new CniError(ErrorCode.Internal, `bandwidth: TBF on ${dev} does not match: ${why}`);
 }
 
-/** A filter whose mirred action redirects to `ifb` (`tc -j filter show` nests it under options.actions). */
-const redirectsTo = (filters: Record<string, unknown>[], ifb: string): boolean =>
-  filters.some((f) =>
-    ((f.options as { actions?: { kind?: string; mirred_action?: string; to_dev?: string }[] } | undefined)?.actions ?? []).some(
-      (a) => a.kind === 'mirred' && a.mirred_action === 'redirect' && a.to_dev === ifb,
-    ),
-  );
+/** A filter as `tc -j filter show` prints it: actions nest under options. */
+interface Filter {
+  options?: { actions?: { kind?: string; mirred_action?: string; to_dev?: string }[] };
+}
+
+const redirectsTo = (filters: Filter[], ifb: string): boolean =>
+  filters.some((f) => (f.options?.actions ?? []).some((a) => a.kind === 'mirred' && a.mirred_action === 'redirect' && a.to_dev === ifb));
 
 export const bandwidth: PluginFuncs = { add, del, check };
