@@ -4,7 +4,7 @@ import type { PodSandboxConfig } from './cri-types';
 import { CriError, invalidArgument } from './cri-error';
 import { log, logged } from './log';
 import { PodNetworks, type PodAttachment } from './cni';
-import { podCniArgs } from './pod-cni-args';
+import { podCniArgs, type PodCniArgs } from './pod-cni-args';
 import { podIPs } from './pod-ips';
 import { createPodNetns, newPodNetnsPath, removePodNetns } from './pod-netns';
 import { findOrphanPauses, pauseAlive, startPause, stopPause } from './pause';
@@ -36,46 +36,47 @@ export class SandboxManager {
     validatePodConfig(config);
     if (runtimeHandler) throw invalidArgument(`no runtime for "${runtimeHandler}" is configured`);
     const id = randomBytes(32).toString('hex');
-    const podNetwork = networkMode(config) !== 'NODE';
-    const cniArgs = podNetwork ? podCniArgs(id, config) : undefined;
-    const net = podNetwork ? this.networks.defaultNetwork() : undefined;
-    if (podNetwork && !net) throw new CriError(status.FAILED_PRECONDITION, 'failed to setup network for sandbox: cni plugin not initialized');
+    // Pods on the pod network (not NODE): the CNI arguments are checked and the network chosen up front.
+    let network: { confList: string; cniArgs: PodCniArgs } | undefined;
+    if (networkMode(config) !== 'NODE') {
+      const cniArgs = podCniArgs(id, config);
+      const net = this.networks.defaultNetwork();
+      if (!net) throw new CriError(status.FAILED_PRECONDITION, 'failed to setup network for sandbox: cni plugin not initialized');
+      network = { confList: net.confList, cniArgs };
+    }
     const rec: SandboxRecord = { id, config, runtimeHandler, createdAt: nowNs(), state: 'creating' };
     this.store.reserve(rec);
     const fields = { sandbox: id, name: config.metadata.name, namespace: config.metadata.namespace };
-    return this.serialized(id, () =>
-      logged(
-        'RunPodSandbox',
-        fields,
-        async () => {
-          try {
-            this.store.save(rec);
-            if (podNetwork) {
-              rec.netns = newPodNetnsPath();
-              this.store.save(rec);
-              await createPodNetns(rec.netns);
-            }
-            rec.pause = await startPause({ sandboxId: id, stateDir: this.stateDir, netns: rec.netns, hostname: config.hostname });
-            this.store.save(rec);
-            if (net && cniArgs) {
-              rec.network = { confList: net.confList, attached: true };
-              this.store.save(rec);
-              const result = await this.networks.setup(net.confList, { containerID: id, netNS: rec.netns!, ...cniArgs }, signal);
-              rec.network = { ...rec.network, result, ...podIPs(result) };
-            }
-            if (signal?.aborted) throw cancelled();
-            rec.state = 'ready';
-            this.store.save(rec);
-            return rec;
-          } catch (err) {
-            const why = signal?.aborted ? cancelled() : (err as Error);
-            await this.rollback(rec, why);
-            throw why;
-          }
-        },
-        (r) => ({ netns: r.netns ?? '', ip: r.network?.ip ?? '', pausePid: r.pause?.pid }),
-      ),
-    );
+    const outcome = (r: SandboxRecord) => ({ netns: r.netns ?? '', ip: r.network?.ip ?? '', pausePid: r.pause?.pid });
+    return this.serialized(id, () => logged('RunPodSandbox', fields, () => this.create(rec, network, signal), outcome));
+  }
+
+  /** Netns, pause process, networks — each recorded before it is made; any failure or a cancel undoes them all. */
+  private async create(rec: SandboxRecord, network: { confList: string; cniArgs: PodCniArgs } | undefined, signal?: AbortSignal): Promise<SandboxRecord> {
+    try {
+      this.store.save(rec);
+      if (network) {
+        rec.netns = newPodNetnsPath();
+        this.store.save(rec);
+        await createPodNetns(rec.netns);
+      }
+      rec.pause = await startPause({ sandboxId: rec.id, stateDir: this.stateDir, netns: rec.netns, hostname: rec.config.hostname });
+      this.store.save(rec);
+      if (network) {
+        rec.network = { confList: network.confList, attached: true };
+        this.store.save(rec);
+        const result = await this.networks.setup(network.confList, { containerID: rec.id, netNS: rec.netns!, ...network.cniArgs }, signal);
+        rec.network = { ...rec.network, result, ...podIPs(result) };
+      }
+      if (signal?.aborted) throw cancelled();
+      rec.state = 'ready';
+      this.store.save(rec);
+      return rec;
+    } catch (err) {
+      const why = signal?.aborted ? cancelled() : (err as Error);
+      await this.rollback(rec, why);
+      throw why;
+    }
   }
 
   /** StopPodSandbox: idempotent; NOT_FOUND for an unknown id; an error when DEL fails (retry it). */
