@@ -53,6 +53,19 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     expect(leases(dataDir, conf.name)).toEqual([]);
   });
 
+  it('parallel ADDs and DELs with the nftables backend keep one base chain and one rule per pod', async () => {
+    const conf = net({ ipMasq: true, ipMasqBackend: 'nftables' });
+    const pods = Array.from({ length: 4 }, () => node.addPod());
+    const ids = pods.map(() => uniqueName('c'));
+    (await Promise.all(pods.map((p, i) => run('ADD', conf, p, ids[i])))).forEach(ok);
+    for (const id of ids) expect(nftMasqRules(node, id)).toHaveLength(1);
+    const base = node.exec('nft', ['list', 'chain', 'inet', 'cni_plugins_masquerade', 'postrouting']).split('\n').filter((l) => /return|goto/.test(l));
+    expect(base).toHaveLength(3);
+    (await Promise.all(pods.map((p, i) => run('DEL', conf, p, ids[i])))).forEach(ok);
+    for (const id of ids) expect(nftMasqRules(node, id)).toEqual([]);
+    expect(leases(dataDir, conf.name)).toEqual([]);
+  });
+
   it('GC removes the masquerade rules (both backends) and leases of attachments not in cni.dev/valid-attachments', async () => {
     const ipt = net({ ipMasq: true });
     const nft = { ...ipt, ipMasqBackend: 'nftables', bridge: uniqueName('b') };
