@@ -2,16 +2,16 @@
  * The nftables backend (the layout of the reference's v1.6+ backend, so either can DEL the other's rules):
  *
  *   table ip|ip6 cni_hostport
- *     prerouting  (nat, -100):  [conditions] fib daddr type local jump hostports_all
- *     output      (nat, -100):  [conditions] fib daddr type local jump hostports_all
- *     hostports_all:              jump hostip_hostports; jump hostports
- *     hostports:                  [ip daddr <hostIP>] <proto> dport <hostPort> dnat to <ip>:<port>   comment "<containerID>"
- *     masquerading (nat, 100): hairpin and localhost masquerade                                  comment "<containerID>"
+ *     prerouting (nat, -100):   [conditions] fib daddr type local jump hostports_all
+ *     output (nat, -100):       [conditions] fib daddr type local jump hostports_all
+ *     hostports_all:            jump hostip_hostports; jump hostports
+ *     hostports:                [ip daddr <hostIP>] <proto> dport <hostPort> dnat to <ip>:<port>
+ *     masquerading (nat, 100):  [ip saddr <pod subnet>|127.0.0.1] ip daddr <ip> <proto> dport <port> ct status dnat masquerade
  *
  * Every rule of an attachment carries the container ID as its comment; DEL deletes by that comment.
  */
 import { CniError, ErrorCode } from '@tscni/cni';
-import { formatIP, isNftMissing, nftApply, nftJson, type CIDR, type IPFamily } from '@tscni/net';
+import { formatCIDR, formatIP, isNftMissing, networkOf, nftApply, nftJson, type CIDR, type IPFamily } from '@tscni/net';
 import { hostDestination, type PortMapConf } from './config';
 
 const TABLE = 'cni_hostport';
@@ -55,6 +55,7 @@ function ruleLines(conf: PortMapConf, container: CIDR): [string, string][] {
   const family = container.ip.family;
   const fam = tableFamily(family);
   const cip = formatIP(container.ip);
+  const subnet = formatCIDR(networkOf(container));
   const out: [string, string][] = [];
   for (const m of conf.mappings) {
     const dst = hostDestination(m, family);
@@ -62,14 +63,13 @@ function ruleLines(conf: PortMapConf, container: CIDR): [string, string][] {
     const daddr = dst ? `${fam} daddr ${dst.replace(/\/(32|128)$/, '')} ` : '';
     const to = family === 6 ? `[${cip}]:${m.containerPort}` : `${cip}:${m.containerPort}`;
     out.push(['hostports', `${daddr}${m.protocol} dport ${m.hostPort} dnat to ${to}`]);
-  }
-  if (conf.snat && out.length) {
-    if (conf.masqAll) {
-      out.push(['masquerading', `${fam} daddr ${cip} ct status dnat masquerade`]);
-    } else {
-      out.push(['masquerading', `${fam} saddr ${cip} ${fam} daddr ${cip} masquerade`]);
-      if (family === 4) out.push(['masquerading', `ip saddr 127.0.0.1 ip daddr ${cip} masquerade`]);
-    }
+    if (!conf.snat) continue;
+    // What the iptables backend marks for masquerade: DNATed connections to this mapping from the pod
+    // subnet (hairpin and neighbours, which need it when br_netfilter is off) or any source (masqAll),
+    // and from 127.0.0.1 (IPv4).
+    const toPod = `${fam} daddr ${cip} ${m.protocol} dport ${m.containerPort} ct status dnat masquerade`;
+    out.push(['masquerading', conf.masqAll ? toPod : `${fam} saddr ${subnet} ${toPod}`]);
+    if (family === 4 && !conf.masqAll) out.push(['masquerading', `ip saddr 127.0.0.1 ${toPod}`]);
   }
   return out;
 }

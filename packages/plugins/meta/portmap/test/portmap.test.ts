@@ -101,6 +101,19 @@ for (const s of suites) {
       for (const i of ids) expect(after).not.toContain(`10.77.0.${210 + i}`);
     });
 
+    it('another pod on the bridge reaches the host port with br_netfilter off too (its source is masqueraded)', async () => {
+      const port = s.base + 86;
+      const c = conf(podA, {}, [{ hostPort: port, containerPort: SERVER_PORT, protocol: 'tcp' }]);
+      pm.node.exec('sysctl', ['-q', '-w', 'net.bridge.bridge-nf-call-iptables=0'], { allowFail: true });
+      try {
+        expect((await run('ADD', podA, c)).code).toBe(0);
+        expect(tcpRequest(podB.netns, NODE_IP, port)).toBe('podA 10.77.0.1');
+      } finally {
+        pm.node.exec('sysctl', ['-q', '-w', 'net.bridge.bridge-nf-call-iptables=1'], { allowFail: true });
+        expect((await run('DEL', podA, c)).code).toBe(0);
+      }
+    });
+
     it('a hostIP mapping only answers on that address', async () => {
       const port = s.base + 81;
       const c = conf(podA, {}, [{ hostPort: port, containerPort: SERVER_PORT, protocol: 'tcp', hostIP: NODE_IP }]);
