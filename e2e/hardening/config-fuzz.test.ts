@@ -1,0 +1,151 @@
+/**
+ * Property-based config fuzzing: for every plugin binary, random NetConfs built from its real field names
+ * (well-typed values mixed with values of random type) go through ADD then DEL. Each call must exit 0 or
+ * print a CNI error with a spec code — never a stack trace — and afterwards the test node holds nothing
+ * new: no link (bridges excepted, the reference never deletes them), nothing in the pod, no rule.
+ * FUZZ_RUNS=n overrides the runs per plugin (25 keeps the file under a minute); failures print the seed.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DIST_BIN, TestNode, linksIn, missingForKernelTests, sh } from '@tscni/net/testing';
+import { IPAM_PLUGINS, baseConfig, pluginFields } from './config-fields';
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
+const PLUGINS = ['loopback', 'bridge', 'ptp', 'macvlan', 'ipvlan', 'vlan', 'host-device', 'dummy', 'host-local', 'static', 'dhcp', 'portmap', 'bandwidth', 'tuning', 'firewall', 'flannel'];
+const absent = PLUGINS.filter((p) => !existsSync(join(DIST_BIN, p)));
+const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'tc']) ?? (absent.length ? `needs ${absent.join(', ')} built` : undefined);
+/** Error codes the spec defines (1–11 reserved; 100+ plugin-specific). */
+const SPEC_CODES = new Set([1, 2, 3, 4, 5, 6, 7, 11]);
+const STACK = /\n\s+at .+[(:]\d+/;
+
+/** Values of any JSON type, with the strings that tend to break things. */
+const junk: fc.Arbitrary<unknown> = fc.oneof(
+  fc.string({ maxLength: 24 }),
+  fc.constantFrom('', '../../etc/passwd', 'a;touch /tmp/tscni-pwned', 'x\ny', '$(id)', '-j ACCEPT', '\u0000', 'A'.repeat(5000)),
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean()), { maxKeys: 3 }),
+);
+
+/** A config: the base, then each known field absent, well-typed or junk; now and then an unknown key. */
+function configs(plugin: string, tmp: string, pod: string): fc.Arbitrary<Record<string, unknown>> {
+  const fields = pluginFields(tmp, pod)[plugin];
+  const entry = (values: unknown[]) => fc.option(fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...values) }, { weight: 2, arbitrary: junk }), { nil: undefined, freq: 3 });
+  const patch = fc.record(Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, entry(v)])));
+  return fc.tuple(patch, fc.option(fc.tuple(fc.string({ minLength: 1, maxLength: 10 }), junk), { nil: undefined, freq: 4 })).map(([p, extra]) => {
+    const defined = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined));
+    if (extra) defined[extra[0]] = extra[1];
+    const base = baseConfig(plugin, tmp);
+    return IPAM_PLUGINS.includes(plugin) ? { ...base, ipam: { ...(base.ipam as object), ...defined } } : { ...base, ...defined };
+  });
+}
+
+interface Run {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Exec a plugin in the node netns with its cwd in scratch (a relative path in a config lands there). */
+function runPlugin(node: TestNode, cwd: string, bin: string, env: Record<string, string>, stdin: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('nsenter', [`--net=${node.path}`, '--', bin], { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdin.on('error', () => {});
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+/** Exit 0, or exit 1 with a CNI error carrying a spec code; never a stack trace. */
+function expectCniOutcome(r: Run, what: string): void {
+  const out = `${what}\nstdout: ${r.stdout.slice(0, 400)}\nstderr: ${r.stderr.slice(0, 400)}`;
+  expect(r.signal, out).toBeNull();
+  expect([0, 1], out).toContain(r.code);
+  expect(r.stdout + r.stderr, `no stack trace: ${out}`).not.toMatch(STACK);
+  if (r.code === 1) {
+    const err = JSON.parse(r.stdout) as { code: number; msg: string };
+    expect(SPEC_CODES.has(err.code) || err.code >= 100, `spec code: ${out}`).toBe(true);
+    expect(typeof err.msg, out).toBe('string');
+  }
+}
+
+/** One throwaway node per plugin (so plugins fuzz in parallel without seeing each other's links). */
+class FuzzNode {
+  readonly node = new TestNode('fz');
+  readonly pod = this.node.addPod();
+  readonly cwd = join(this.node.tmp, 'cwd');
+  readonly baseline: { links: string[]; qdiscs: string };
+  constructor() {
+    mkdirSync(this.cwd);
+    this.node.exec('ip', ['link', 'add', 'fzup0', 'type', 'veth', 'peer', 'name', 'fzup0p']);
+    this.node.exec('ip', ['link', 'add', 'fzdev0', 'type', 'veth', 'peer', 'name', 'fzdev0p']);
+    this.baseline = { links: this.links(), qdiscs: this.qdiscs() };
+  }
+  links(): string[] {
+    return linksIn(this.node.path)
+      .filter((l) => (l as { linkinfo?: { info_kind?: string } }).linkinfo?.info_kind !== 'bridge')
+      .map((l) => l.ifname)
+      .sort();
+  }
+  qdiscs(): string {
+    return sh('tc', ['qdisc', 'show'], { netns: this.node.path }).split('\n').filter((l) => l && !/noqueue|noop/.test(l)).sort().join('\n');
+  }
+  /** Rules naming a pod (its container ID, an address of the fuzz ranges) and per-pod chains. The shared
+   * tables, chains and jumps a plugin sets up once may stay, as the reference's do. */
+  podRules(): string[] {
+    const text = sh('iptables-save', [], { netns: this.node.path }) + sh('nft', ['list', 'ruleset'], { netns: this.node.path });
+    return text.split('\n').filter((l) => /fuzz-|10\.252\.|CNI-(DN-)?[0-9a-f]{20,}/.test(l));
+  }
+  /** Nothing of the run's pod remains. */
+  expectClean(what: string): void {
+    expect(this.links(), `node links after ${what}`).toEqual(this.baseline.links);
+    expect(linksIn(this.pod).map((l) => l.ifname), `pod links after ${what}`).toEqual(['lo']);
+    expect(this.qdiscs(), `qdiscs after ${what}`).toBe(this.baseline.qdiscs);
+    expect(this.podRules(), `rules after ${what}`).toEqual([]);
+  }
+}
+
+describe.skipIf(!!missing)(`property-based config fuzzing (${RUNS} configs per plugin)${missing ? ` — skipped: ${missing}` : ''}`, () => {
+  const nodes: FuzzNode[] = [];
+  afterAll(() => nodes.forEach((n) => n.node.destroy()));
+
+  for (const plugin of PLUGINS) {
+    it.concurrent(`${plugin}: every random config gets a result or a CNI error, and DEL leaves the node as it was`, async () => {
+      const fz = new FuzzNode();
+      nodes.push(fz);
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(configs(plugin, fz.node.tmp, fz.pod), async (conf) => {
+          const env = { CNI_CONTAINERID: `fuzz-${plugin}-${n++}`, CNI_NETNS: fz.pod, CNI_IFNAME: 'eth0', CNI_PATH: DIST_BIN };
+          const stdin = JSON.stringify(conf);
+          const add = await runPlugin(fz.node, fz.cwd, join(DIST_BIN, plugin), { ...env, CNI_COMMAND: 'ADD' }, stdin);
+          expectCniOutcome(add, `ADD ${stdin.slice(0, 600)}`);
+          if (add.code === 0) expect(JSON.parse(add.stdout), 'ADD prints a result').toMatchObject({ cniVersion: expect.any(String) });
+          const del = await runPlugin(fz.node, fz.cwd, join(DIST_BIN, plugin), { ...env, CNI_COMMAND: 'DEL' }, stdin);
+          expectCniOutcome(del, `DEL ${stdin.slice(0, 600)}`);
+          // A config ADD accepted must also be deletable.
+          if (add.code === 0) expect(del.code, `DEL after a successful ADD: ${del.stdout}`).toBe(0);
+          fz.expectClean(stdin.slice(0, 400));
+        }),
+        { numRuns: RUNS, endOnFailure: true },
+      );
+      expect(existsSync('/tmp/tscni-pwned'), 'a string reached a shell').toBe(false);
+    });
+  }
+});
