@@ -88,13 +88,21 @@ export async function iperf(server: string, client: string, serverIp: string, re
   try {
     await new Promise<void>((resolve, reject) => {
       let out = '';
+      // Never wait forever: a test timeout would skip the finally that kills the server.
+      const timer = setTimeout(() => reject(new Error(`iperf3 server did not start: ${out}`)), 5000);
       srv.stdout!.on('data', (d) => {
         out += d;
-        if (out.includes('Server listening')) resolve();
+        if (out.includes('Server listening')) {
+          clearTimeout(timer);
+          resolve();
+        }
       });
-      srv.once('exit', (code) => reject(new Error(`iperf3 server exited (${code}): ${out}`)));
+      srv.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`iperf3 server exited (${code}): ${out}`));
+      });
     });
-    const args = ['-c', serverIp, '-p', '5201', '-t', String(seconds), '-O', '1', '-J', ...(reverse ? ['-R'] : [])];
+    const args = ['-c', serverIp, '-p', '5201', '--connect-timeout', '3000', '-t', String(seconds), '-O', '1', '-J', ...(reverse ? ['-R'] : [])];
     const report = JSON.parse(sh('nsenter', [`--net=${client}`, '--', 'iperf3', ...args]));
     return report.end.sum_received.bits_per_second as number;
   } finally {
