@@ -71,10 +71,9 @@ async function add(args: CmdArgs): Promise<Result> {
       if (conf.ipMasq) await teardownIpMasq(masqOwner(args)).catch(() => {});
       throw err;
     }
-    const dns = args.netConf.dns;
-    if (dns && Object.keys(dns).length) result.dns = dns;
-    else if (ipam?.dns && Object.keys(ipam.dns).length) result.dns = ipam.dns;
-    return result;
+    const dns = [args.netConf.dns, ipam?.dns].find((d) => d && Object.keys(d).length);
+    // The reference's key order: interfaces first.
+    return { cniVersion: result.cniVersion, interfaces: result.interfaces, ips: result.ips, ...(result.routes ? { routes: result.routes } : {}), ...(dns ? { dns } : {}) };
   });
 }
 

@@ -76,10 +76,9 @@ async function add(args: CmdArgs): Promise<Result> {
       if (conf.ipMasq) await teardownIpMasq(masqOwner(args)).catch(() => {});
       throw err;
     }
-    if (!result.routes?.length) delete result.routes;
-    const dns = args.netConf.dns && Object.keys(args.netConf.dns).length ? args.netConf.dns : ipam?.dns;
-    if (dns && Object.keys(dns).length) result.dns = dns;
-    return result;
+    const dns = [args.netConf.dns, ipam?.dns].find((d) => d && Object.keys(d).length);
+    // The reference's key order: interfaces first.
+    return { cniVersion: result.cniVersion, interfaces: result.interfaces, ips: result.ips, ...(result.routes?.length ? { routes: result.routes } : {}), ...(dns ? { dns } : {}) };
   });
 }
 
