@@ -4,7 +4,7 @@
 //   node tools/bundle.mjs loopback bridge only those
 //   --if-stale                            skip when every output is newer than every source
 import { build } from 'esbuild';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,7 +24,7 @@ export function executables() {
         const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
         const entryFile = join(dir, entry.name, pkg.tscni?.entry ?? 'src/main.ts');
         if (pkg.tscni?.bin && existsSync(entryFile)) {
-          found.push({ name: pkg.tscni.bin, dir: join(dir, entry.name), entry: entryFile, out: join(root, 'dist', pkg.tscni.out ?? 'cni-bin', pkg.tscni.bin) });
+          found.push({ name: pkg.tscni.bin, dir: join(dir, entry.name), entry: entryFile, out: join(root, 'dist', pkg.tscni.out ?? 'cni-bin', pkg.tscni.bin), assets: pkg.tscni.assets ?? [] });
         }
       }
       walk(join(dir, entry.name), depth + 1);
@@ -80,6 +80,11 @@ export async function bundle({ names = [], ifStale = false } = {}) {
       writeFileSync(tmp, outputFiles[0].contents, { mode: 0o755 });
       chmodSync(tmp, 0o755);
       renameSync(tmp, t.out);
+      // Files the executable reads at run time (the harness's proto), laid out beside it as in the repo.
+      for (const asset of t.assets) {
+        mkdirSync(dirname(join(dirname(t.out), asset)), { recursive: true });
+        copyFileSync(join(root, asset), join(dirname(t.out), asset));
+      }
     }),
   );
   const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${targets[i].name}: ${r.reason?.message ?? r.reason}`] : []));

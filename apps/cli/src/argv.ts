@@ -15,14 +15,18 @@ export interface CliArgs {
   force: boolean;
   /** install: where the plugins to install are */
   from?: string;
+  /** install: the target directory (also accepted as the first positional argument) */
+  dir?: string;
+  /** install: which plugins, from `--plugins a,b` (also accepted as positional arguments) */
+  plugins: string[];
 }
 
 export class UsageError extends Error {}
 
-const WITH_VALUE = new Set(['-i', '--ifname', '--cache-dir', '--timeout', '--keep', '--from']);
+const WITH_VALUE = new Set(['-i', '--ifname', '--cache-dir', '--timeout', '--keep', '--from', '--dir', '--plugins']);
 
 export function parseArgv(argv: readonly string[]): CliArgs {
-  const out: CliArgs = { positional: [], json: false, help: false, keep: [], standalone: false, force: false };
+  const out: CliArgs = { positional: [], json: false, help: false, keep: [], standalone: false, force: false, plugins: [] };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value: string | undefined;
@@ -59,6 +63,12 @@ export function parseArgv(argv: readonly string[]): CliArgs {
       case '--from':
         out.from = value;
         break;
+      case '--dir':
+        out.dir = value;
+        break;
+      case '--plugins':
+        out.plugins.push(...value!.split(',').map((p) => p.trim()).filter(Boolean));
+        break;
       case '--timeout': {
         const seconds = Number(value);
         if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout wants a number of seconds, got ${JSON.stringify(value)}`);
@@ -82,7 +92,7 @@ export const USAGE = `tscni: add, check, remove, gc or get the status of network
   tscni status   <net> [<netns>]   STATUS of every plugin of the list
   tscni validate [<net>]           what is wrong with the network list(s), one line per problem
   tscni ls                         networks in NETCONFPATH and cached attachments
-  tscni install <dir> [<plugin>...]  install the plugins into a CNI bin dir atomically (--standalone, --force, --from DIR)
+  tscni install [--dir DIR] [--plugins a,b] [--standalone] [--force]  install plugins into a CNI bin dir (default /opt/cni/bin) atomically
 Options: --json  -i/--ifname NAME  --cache-dir DIR  --timeout SECONDS  --keep ID[/IFNAME]
 Environment: NETCONFPATH (default /etc/cni/net.d), CNI_PATH, CNI_ARGS (K=V;K=V), CAP_ARGS (JSON),
   CNI_IFNAME (default eth0), CNI_CACHE_DIR (default /var/lib/cni)

@@ -5,12 +5,14 @@ import type { Context, Output } from './commands';
 import { formatActions, install } from './install/install';
 
 /**
- * `install <dir> [<plugin>...]`: copy the bundled plugins (or, with --standalone, link the multi-call
+ * `install [--dir DIR] [--plugins a,b] [--standalone] [--force]` (or `install <dir> [<plugin>...]`): copy the bundled plugins (or, with --standalone, link the multi-call
  * executable) into a CNI bin dir, atomically, refusing files that are not ours unless --force.
  */
 export async function installCommand(ctx: Context): Promise<Output> {
-  const [dir, ...plugins] = ctx.args.positional;
-  if (!dir) throw new UsageError('install needs <dir>, e.g. /opt/cni/bin');
+  const [positionalDir, ...positionalPlugins] = ctx.args.positional;
+  const dir = ctx.args.dir ?? positionalDir ?? '/opt/cni/bin';
+  const plugins = [...ctx.args.plugins, ...(ctx.args.dir ? ctx.args.positional : positionalPlugins)];
+  if (!dir.startsWith('/')) throw new UsageError(`install wants an absolute directory, got ${JSON.stringify(dir)}`);
   // This file is dist/bin/tscni: the plugins are in dist/cni-bin, the multi-call executable in dist/standalone.
   const dist = join(dirname(realpathSync(process.argv[1] ?? process.execPath)), '..');
   const from = ctx.args.from ?? join(dist, ctx.args.standalone ? 'standalone' : 'cni-bin');

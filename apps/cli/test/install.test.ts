@@ -89,3 +89,18 @@ describe.skipIf(!!missing)(`standalone multi-call executable on a PATH without n
     expect(readdirSync(join(node.tmp, 'ipam', 'sa-net')).filter((f) => /^\d/.test(f))).toEqual([]);
   });
 });
+
+describe('tscni install command line', () => {
+  const CLI = join(root, 'dist/bin/tscni');
+  it.skipIf(!existsSync(CLI))('takes --dir and --plugins a,b as the issue spells them, and prints what it did', () => {
+    const dir = join(tmp, 'cli-flags');
+    const r = spawnSync(CLI, ['install', '--dir', dir, '--plugins', 'loopback,host-local'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`installed ${join(dir, 'loopback')}`);
+    expect(readdirSync(dir).sort()).toEqual(['host-local', 'loopback']);
+    const again = spawnSync(CLI, ['install', '--dir', dir, '--plugins', 'loopback'], { encoding: 'utf8' });
+    expect(again.stdout).toContain(`replaced  ${join(dir, 'loopback')}`);
+    const relative = spawnSync(CLI, ['install', '--dir', 'bin'], { encoding: 'utf8' });
+    expect(relative.status).not.toBe(0);
+  });
+});

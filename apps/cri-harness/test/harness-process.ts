@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestNode } from '@tscni/net/testing';
 
-export const HARNESS_BIN = join(import.meta.dirname, '../../../dist/bin/cri-harness');
+export const HARNESS_BIN = join(import.meta.dirname, '../../../dist/bin/tscni-cri');
 
 export interface HarnessOptions {
   socket: string;
