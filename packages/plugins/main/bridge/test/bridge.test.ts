@@ -113,16 +113,18 @@ for (const impl of impls) {
       expect(leases(dataDir, conf.name)).toEqual([]);
     });
 
-    it.skipIf(!other.present)(`masquerade rules of this ADD are torn down by the ${other.name} DEL`, async () => {
-      const conf = net({ isGateway: true, ipMasq: true }, { v6: true });
+    it.skipIf(!other.present)(`masquerade and spoof-check rules of this ADD are torn down by the ${other.name} DEL`, async () => {
+      const conf = net({ isGateway: true, ipMasq: true, macspoofchk: true }, { v6: true });
       const pod = node.addPod();
       const id = cid();
       ok(await run(impl.bin, 'ADD', conf, pod, id));
       expect(rulesOf(node, id, 4)).toHaveLength(3);
       expect(rulesOf(node, id, 6)).toHaveLength(3);
+      expect(node.exec('nft', ['list', 'table', 'bridge', 'nat'])).toContain(`cni-br-iface-${id}-eth0`);
       ok(await run(other.bin, 'DEL', conf, pod, id));
       expect(rulesOf(node, id, 4)).toEqual([]);
       expect(rulesOf(node, id, 6)).toEqual([]);
+      expect(node.exec('nft', ['list', 'table', 'bridge', 'nat'])).not.toContain(`cni-br-iface-${id}`);
       expect(podLink(pod)).toBeUndefined();
     });
 
