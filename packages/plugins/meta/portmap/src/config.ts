@@ -50,13 +50,14 @@ export interface PortMapConf {
   mappings: PortMapping[];
 }
 
-/** Parse and validate the config; the backend is chosen like the reference's (iptables unless only nft exists). */
+/** Parse and validate the config. */
 export function parseConf(args: CmdArgs): PortMapConf {
   const raw = args.parse(PortMapConfSchema);
   if (raw.markMasqBit !== undefined && raw.externalSetMarkChain !== undefined) {
     throw invalidConfig('externalSetMarkChain', 'cannot be used together with markMasqBit');
   }
-  const backend = raw.backend ?? (!iptablesAvailable() && nftAvailable() ? 'nftables' : 'iptables');
+  // Without `backend`, the conditions' syntax selects it; otherwise iptables unless only nft exists.
+  const backend = raw.backend ?? conditionsSyntax(raw.conditionsV4) ?? conditionsSyntax(raw.conditionsV6) ?? (!iptablesAvailable() && nftAvailable() ? 'nftables' : 'iptables');
   const wrong: string[] = [];
   if (backend === 'nftables' && raw.externalSetMarkChain !== undefined) wrong.push('externalSetMarkChain');
   for (const key of ['conditionsV4', 'conditionsV6'] as const) {

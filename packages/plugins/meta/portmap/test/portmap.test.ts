@@ -235,11 +235,26 @@ for (const s of suites) {
       // and tokens that would smuggle a second rule or command into the batch
       const injection = s.backend === 'iptables' ? ['-s', '10.0.0.0/8 -j ACCEPT'] : ['ip', 'saddr', '10.0.0.0/8;', 'flush', 'ruleset'];
       for (const conds of [otherSyntax, injection]) {
-        const r = await run('ADD', podA, conf(podA, { conditionsV4: conds }));
+        const r = await run('ADD', podA, conf(podA, { backend: s.backend, conditionsV4: conds }));
         expect(r.code).toBe(1);
         expect(r.json).toMatchObject({ code: 7 });
         expect(r.json.msg).toContain('conditionsV4');
       }
+    });
+
+    it.skipIf(s.name !== 'tscni' || s.backend !== 'nftables')('without backend, nft-syntax conditions select the nftables backend', async () => {
+      const c = { ...conf(podA, { conditionsV4: ['ip', 'saddr', '!=', '10.98.0.0/16'] }, [{ hostPort: s.base + 42, containerPort: SERVER_PORT, protocol: 'tcp' }]) } as Record<string, unknown>;
+      delete c.backend;
+      expect((await run('ADD', podA, c)).code).toBe(0);
+      try {
+        expect(pm.node.exec('nft', ['list', 'table', 'ip', 'cni_hostport'])).toContain(`dport ${s.base + 42} dnat to ${podA.ip}:80`);
+      } finally {
+        expect((await run('DEL', podA, c)).code).toBe(0);
+        const plain = conf(podA, {}, [{ hostPort: s.base + 43, containerPort: 80, protocol: 'tcp' }]);
+        expect((await run('ADD', podA, plain)).code).toBe(0);
+        expect((await run('DEL', podA, plain)).code).toBe(0);
+      }
+      expect(pm.nftRuleset()).not.toContain(`comment "${podA.containerID}"`);
     });
 
     it.skipIf(s.backend !== 'nftables')('nft conditions guard the entry rules', async () => {
