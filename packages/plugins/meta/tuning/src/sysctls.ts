@@ -22,10 +22,8 @@ const SEGMENT = /^[A-Za-z0-9_\-@.]+$/;
  * the result must be a file under /proc/sys/net/.
  */
 export function resolveSysctl(key: string, value: string, ifName: string, field: string): SysctlTarget {
-  const segments = key
-    .split(/[./]/)
-    .filter((s) => s !== '')
-    .map((s) => s.replaceAll('IFNAME', ifName));
+  const segments = key.split(/[./]/).map((s) => s.replaceAll('IFNAME', ifName));
+  // An empty segment (`net/../x`, `net..x`) is no sysctl name: refuse it rather than guess what was meant.
   const bad = segments.length < 2 || segments[0] !== 'net' || segments.some((s) => !SEGMENT.test(s) || s === '.' || s === '..');
   if (bad) throw invalidConfig(field, `invalid net sysctl key: ${JSON.stringify(key)}`);
   // sysctl(8) takes `key=value` and the kernel files hold one line.
