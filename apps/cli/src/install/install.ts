@@ -64,7 +64,10 @@ export function install(opts: InstallOptions): InstallAction[] {
       }
       atomicLink(multicall, target);
     } else atomicCopy(join(opts.from, name), target);
-    actions.push({ name, path: target, action: existed ? 'replaced' : 'installed' });
+    // kube-flannel's init container runs `cp -f /flannel /opt/cni/bin/flannel`, which writes through a link
+    // into the one file every plugin name shares (docs/flannel.md).
+    const note = multicall && name === 'flannel' ? "a link: remove kube-flannel's install-cni-plugin init container, its cp -f would overwrite every plugin" : undefined;
+    actions.push({ name, path: target, action: existed ? 'replaced' : 'installed', ...(note ? { note } : {}) });
   }
   return actions;
 }
