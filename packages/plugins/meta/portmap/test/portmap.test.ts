@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { implementations, missingForKernelTests, startTcpServer, tcpRequest, udpSend, type TcpServer } from '@tscni/net/testing';
-import { NET, NODE_IP, PortmapNode, type Pod } from './fixture';
+import { NET, NODE_IP, NODE_IP6, PortmapNode, type Pod } from './fixture';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'conntrack']);
 
@@ -12,8 +12,11 @@ const suites = [
 
 let pm: PortmapNode;
 let server: TcpServer;
+let server6: TcpServer;
 let podA: Pod;
 let podB: Pod;
+let pod6A: Pod & { ip6?: string };
+let pod6B: Pod;
 const SERVER_PORT = 80;
 
 beforeAll(async () => {
@@ -22,9 +25,13 @@ beforeAll(async () => {
   podA = await pm.addPod();
   podB = await pm.addPod();
   server = await startTcpServer(podA.netns, SERVER_PORT, 'podA');
+  pod6A = await pm.addPod(true);
+  pod6B = await pm.addPod(true);
+  server6 = await startTcpServer(pod6A.netns, SERVER_PORT, 'pod6A');
 });
 afterAll(() => {
   server?.close();
+  server6?.close();
   pm?.destroy();
 });
 
@@ -112,6 +119,24 @@ for (const s of suites) {
         pm.node.exec('sysctl', ['-q', '-w', 'net.bridge.bridge-nf-call-iptables=1'], { allowFail: true });
         expect((await run('DEL', podA, c)).code).toBe(0);
       }
+    });
+
+    it('IPv6: node and another pod reach [nodeIPv6]:hostPort; both families forwarded; DEL removes both', async () => {
+      const port = s.base + 87;
+      const c = conf(pod6A, {}, [{ hostPort: port, containerPort: SERVER_PORT, protocol: 'tcp' }]);
+      const add = await run('ADD', pod6A, c);
+      expect(add.code, add.stdout).toBe(0);
+      try {
+        expect(tcpRequest(pm.node.path, NODE_IP6, port)).toMatch(/^pod6A /);
+        expect(tcpRequest(pod6B.netns, NODE_IP6, port)).toMatch(/^pod6A /);
+        expect(tcpRequest(pm.node.path, NODE_IP, port)).toMatch(/^pod6A /);
+        if (s.name === 'tscni') expect((await run('CHECK', pod6A, c)).code).toBe(0);
+      } finally {
+        expect((await run('DEL', pod6A, c)).code).toBe(0);
+      }
+      expect(rulesOf(pod6A)).toBe('');
+      if (s.backend === 'iptables') expect(pm.natRules(6)).not.toContain(pod6A.ip6!);
+      expect(tcpRequest(pm.node.path, NODE_IP6, port, 500)).toMatch(/^error/);
     });
 
     it('a hostIP mapping only answers on that address', async () => {
