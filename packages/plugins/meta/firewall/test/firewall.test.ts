@@ -171,6 +171,18 @@ for (const s of suites) {
       expect(rulesFor(pods.a1)).toEqual([]);
     });
 
+    it('ADD, CHECK and DEL at 0.4.0 (prevResult in that shape)', async () => {
+      const prevResult = { ...pods.a1.result, cniVersion: '0.4.0', ips: (pods.a1.result.ips as object[]).map((ip) => ({ ...ip, version: '4' })) };
+      const c = { ...conf(pods.a1), cniVersion: '0.4.0', prevResult };
+      const add = await run('ADD', pods.a1, c);
+      expect(add.code, add.stdout).toBe(0);
+      expect(add.json).toMatchObject({ cniVersion: '0.4.0', ips: [{ version: '4', address: `${pods.a1.ip}/24` }] });
+      expect(rulesFor(pods.a1).length).toBe(2);
+      expect((await run('CHECK', pods.a1, c)).code).toBe(0);
+      expect((await run('DEL', pods.a1, c)).code).toBe(0);
+      expect(rulesFor(pods.a1)).toEqual([]);
+    });
+
     it('refuses a missing prevResult on ADD and versions before 0.4.0', async () => {
       const { prevResult: _p, ...noPrev } = conf(pods.a1);
       const r = await run('ADD', pods.a1, noPrev);
