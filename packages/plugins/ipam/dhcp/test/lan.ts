@@ -3,7 +3,7 @@
  * macvlan master), a DHCP server on the LAN side, and the lease daemon running in the node namespace.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sh, type TestNode } from '@tscni/net/testing';
 
@@ -124,10 +124,12 @@ export class Daemon {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
   }
 
-  /** Resident memory of the daemon process (kB), from /proc. */
-  rssKb(): number {
-    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.proc.pid}/status`, 'utf8'));
-    return Number(m?.[1] ?? 0);
+  /** What the daemon process costs, from /proc: resident memory (kB), threads, open fds, child processes. */
+  usage(): { rssKb: number; threads: number; fds: number; children: number } {
+    const status = readFileSync(`/proc/${this.proc.pid}/status`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    const children = readFileSync(`/proc/${this.proc.pid}/task/${this.proc.pid}/children`, 'utf8').trim();
+    return { rssKb: field('VmRSS'), threads: field('Threads'), fds: readdirSync(`/proc/${this.proc.pid}/fd`).length, children: children ? children.split(' ').length : 0 };
   }
 }
 

@@ -5,13 +5,15 @@ import type { Socket } from 'node:dgram';
  * Node cannot enter a network namespace, but a socket keeps the namespace it was created in. So a
  * short-lived helper (`nsenter --net=<netns> node -e …`) creates the DHCP client socket inside the pod's
  * namespace — UDP, 0.0.0.0:68, SO_REUSEADDR, SO_BROADCAST — hands it to the daemon over the IPC channel
- * (SCM_RIGHTS) and exits. The daemon then holds one file descriptor per lease, not one process.
+ * (SCM_RIGHTS) and exits once the daemon has it (the daemon disconnects). The daemon then holds one file
+ * descriptor per lease, not one process.
  */
 const HELPER = `
 const dgram = require('node:dgram');
 const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+process.on('disconnect', () => process.exit(0));
 s.on('error', (e) => process.send({ error: e.message }, () => process.exit(1)));
-s.bind(68, '0.0.0.0', () => { s.setBroadcast(true); process.send({ ok: true }, s, () => process.exit(0)); });
+s.bind(68, '0.0.0.0', () => { s.setBroadcast(true); process.send({ ok: true }, s); });
 `;
 
 export function clientSocketIn(netns: string, timeoutMs = 10_000): Promise<Socket> {
@@ -39,9 +41,11 @@ export function clientSocketIn(netns: string, timeoutMs = 10_000): Promise<Socke
         const sock = handle as Socket;
         sock.setBroadcast(true);
         done(undefined, sock);
+        if (child.connected) child.disconnect();
       } else done(new Error(`opening a DHCP socket in ${netns}: ${msg?.error ?? 'no socket'}`));
     });
-    child.on('exit', (code) => {
+    // 'close' comes after every message of the channel was delivered ('exit' may come before).
+    child.on('close', (code) => {
       if (!settled) done(new Error(`opening a DHCP socket in ${netns}: ${stderr.trim().split('\n').pop() || `helper exited with ${code}`}`));
     });
   });
