@@ -10,6 +10,14 @@ const MACVLAN = '/usr/lib/cni/macvlan';
 const missing = missingForKernelTests(['ip', 'nsenter']) ?? (existsSync(MACVLAN) ? undefined : `needs ${MACVLAN}`);
 const LEASE = { lease: 6, t1: 2, t2: 4 };
 
+async function until(pred: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 for (const impl of implementations('dhcp')) {
   const ours = impl.name === 'tscni';
   describe.skipIf(!!missing || !impl.present)(`dhcp lease timers (${impl.name})${missing ? ` — skipped: ${missing}` : ''}`, () => {
@@ -69,6 +77,19 @@ for (const impl of implementations('dhcp')) {
       const nakd = await responder.waitFor(after(since)((e) => mine(cid)(e) && e.type === 'NAK'), 5000);
       const rediscover = await responder.waitFor(after(responder.events.indexOf(nakd) + 1)((e) => mine(cid)(e) && e.type === 'DISCOVER'), 5000);
       expect(rediscover).toBeDefined();
+      expect(linksIn(pod).find((l) => l.ifname === 'eth0')!.flags).toContain('UP');
+    }, 15_000);
+
+    it.skipIf(!ours)('a daemon restarted after T1 renews (or, past T2, rebinds) the restored lease at once', async () => {
+      responder.mode('answer');
+      const { pod, cid, ip } = await attach();
+      await daemon.stop();
+      await new Promise((r) => setTimeout(r, 2500));
+      const since = responder.events.length;
+      await daemon.start();
+      await responder.waitFor(after(since)((e) => mine(cid)(e) && e.type === 'REQUEST' && e.ciaddr === ip), 3000);
+      expect(daemon.log).toMatch(new RegExp(`${cid}/lan/eth0: resumed bound lease`));
+      await until(() => new RegExp(`${cid}/lan/eth0: bound ${ip.replace(/\./g, '\\.')}`).test(daemon.log), 3000);
       expect(linksIn(pod).find((l) => l.ifname === 'eth0')!.flags).toContain('UP');
     }, 15_000);
 
