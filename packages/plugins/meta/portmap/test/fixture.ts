@@ -18,14 +18,19 @@ export class PortmapNode {
   private n = 0;
 
   constructor() {
-    // The node's "uplink" with the node IP (a veth pair: this kernel has no dummy driver).
-    this.node.exec('ip', ['link', 'add', 'node0', 'type', 'veth', 'peer', 'name', 'node0peer']);
-    this.node.exec('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', 'node0']);
-    this.node.exec('ip', ['addr', 'add', `${NODE_IP6}/64`, 'dev', 'node0', 'nodad']);
-    this.node.exec('ip', ['link', 'set', 'node0', 'up']);
-    this.node.exec('ip', ['link', 'set', 'node0peer', 'up']);
-    // A real node always tracks connections (kube-proxy, ipMasq); make sure this one does before any plugin runs.
-    this.node.exec('nft', ['-f', '-'], { input: 'add table ip fixture\nadd chain ip fixture out { type filter hook output priority 0 ; }\nadd rule ip fixture out ct state new counter\n' });
+    try {
+      // The node's "uplink" with the node IP (a veth pair: this kernel has no dummy driver).
+      this.node.exec('ip', ['link', 'add', 'node0', 'type', 'veth', 'peer', 'name', 'node0peer']);
+      this.node.exec('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', 'node0']);
+      this.node.exec('ip', ['addr', 'add', `${NODE_IP6}/64`, 'dev', 'node0', 'nodad']);
+      this.node.exec('ip', ['link', 'set', 'node0', 'up']);
+      this.node.exec('ip', ['link', 'set', 'node0peer', 'up']);
+      // A real node always tracks connections (kube-proxy, ipMasq); make sure this one does before any plugin runs.
+      this.node.exec('nft', ['-f', '-'], { input: 'add table ip fixture\nadd chain ip fixture out { type filter hook output priority 0 ; }\nadd rule ip fixture out ct state new counter\n' });
+    } catch (err) {
+      this.node.destroy(); // afterAll never sees a half-built fixture
+      throw err;
+    }
   }
 
   env(command: string, containerID: string, netns: string): PluginEnv {
