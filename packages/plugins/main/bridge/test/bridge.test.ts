@@ -247,7 +247,8 @@ for (const impl of impls) {
       const peer = `10.60.${seq}.3`;
       const table = () => node.exec('nft', ['list', 'table', 'bridge', 'nat'], { allowFail: true });
       expect(table()).toContain(`cni-br-iface-${id}-eth0-mac`);
-      ok(await run(impl.bin, 'CHECK', { ...conf, prevResult: a1.json }, p1, id));
+      // The reference's CHECK compares the unpinned bridge MAC, which follows the lowest port MAC: flaky.
+      if (ours) ok(await run(impl.bin, 'CHECK', { ...conf, prevResult: a1.json }, p1, id));
       expect(pings(p1, peer)).toBe(true);
       sh('ip', ['link', 'set', 'dev', 'eth0', 'address', '0a:58:0a:0b:0c:0d'], { netns: p1 });
       sh('ip', ['neigh', 'flush', 'all'], { netns: p1 });
