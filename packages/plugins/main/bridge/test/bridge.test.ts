@@ -67,7 +67,7 @@ for (const impl of impls) {
       const took = Date.now() - started;
       ok(a1);
       ok(a2);
-      if (ours) expect(took).toBeLessThan(3000);
+      if (ours) expect(took).toBeLessThan(8000); // generous for a loaded CI box; the tentative check below is the precise one
       const [v4, v6] = a2.json.ips.map((ip: any) => ip.address.split('/')[0]);
       expect(v6).toContain(':');
       expect(pings(p1, v4)).toBe(true);
