@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, REFERENCE_VERSIONS, TestNode, addrsIn, implementations, missingForKernelTests, sh, uniqueName } from '@tscni/net/testing';
+import { DIST_BIN, REFERENCE_VERSIONS, TestNode, addrsIn, implementations, missingForKernelTests, missingLinkKind, sh, uniqueName } from '@tscni/net/testing';
 import { Daemon, Lan, SERVER_IP, UPLINK } from './lan';
 
 // The interface comes from the reference macvlan (stable oracle); the IPAM under test is found in CNI_PATH.
 const MACVLAN = '/usr/lib/cni/macvlan';
-const missing = missingForKernelTests(['ip', 'nsenter', 'dnsmasq']) ?? (existsSync(MACVLAN) ? undefined : `needs ${MACVLAN}`);
+const missing = missingForKernelTests(['ip', 'nsenter', 'dnsmasq']) ?? (existsSync(MACVLAN) ? missingLinkKind('macvlan') : `needs ${MACVLAN}`);
 
 const hexClientID = (id: string) => ['00', ...[...Buffer.from(id)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, implementations, linksIn, missingForKernelTests, uniqueName } from '@tscni/net/testing';
+import { TestNode, implementations, linksIn, missingForKernelTests, missingLinkKind, uniqueName } from '@tscni/net/testing';
 import { Daemon, Lan, UPLINK, type Responder } from './lan';
 
 // Lease times in seconds need a server of our own (dnsmasq's minimum lease is 2 minutes):
 // test/fixtures/responder.mjs hands out 6 s leases with T1 = 2 s and T2 = 4 s.
 const MACVLAN = '/usr/lib/cni/macvlan';
-const missing = missingForKernelTests(['ip', 'nsenter']) ?? (existsSync(MACVLAN) ? undefined : `needs ${MACVLAN}`);
+const missing = missingForKernelTests(['ip', 'nsenter']) ?? (existsSync(MACVLAN) ? missingLinkKind('macvlan') : `needs ${MACVLAN}`);
 const LEASE = { lease: 6, t1: 2, t2: 4 };
 
 async function until(pred: () => boolean, timeoutMs: number): Promise<void> {

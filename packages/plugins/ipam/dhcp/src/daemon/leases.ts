@@ -39,7 +39,7 @@ export class LeaseManager {
       if (held && held.binding && held.state !== 'expired' && held.req.netns === req.netns && held.req.ifName === req.ifName) {
         return leaseInfo(held.binding);
       }
-      if (held) await this.drop(held, true);
+      if (held) await this.drop(held);
       this.log(`${req.clientID}: acquiring lease`);
       const lease = new Lease(req, this.settings, this.hooks);
       try {
@@ -57,7 +57,7 @@ export class LeaseManager {
   release(clientID: string): Promise<void> {
     return this.serialized(clientID, async () => {
       const lease = this.leases.get(clientID);
-      if (lease) await this.drop(lease, true);
+      if (lease) await this.drop(lease);
       else this.store.remove(clientID);
     });
   }
@@ -117,9 +117,9 @@ export class LeaseManager {
     this.leases.clear();
   }
 
-  private async drop(lease: Lease, sendRelease: boolean): Promise<void> {
-    if (sendRelease) await lease.release();
-    else lease.detach();
+  /** Release (DHCPRELEASE when still held) and forget. */
+  private async drop(lease: Lease): Promise<void> {
+    await lease.release();
     this.leases.delete(lease.id);
     this.store.remove(lease.id);
   }
