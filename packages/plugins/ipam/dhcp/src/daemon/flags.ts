@@ -39,14 +39,14 @@ const FLAGS: Record<string, [keyof DaemonFlags, Kind]> = {
 };
 
 export const USAGE = `Usage of daemon:
-  -broadcast          ask servers to broadcast replies also while renewing
-  -hostprefix string  prefix to the host root for the socket, state dir and netns paths
-  -pidfile string     absolute path to write the daemon PID to
-  -resendmax duration     longest delay between retransmissions (default 1m2s)
-  -resendtimeout duration give up acquiring a lease after this long (default 3m28s)
-  -socketpath string  unix socket the plugin talks to (default ${DEFAULT_SOCKET_PATH})
-  -statedir string    where leases are persisted for a restart (default ${DEFAULT_STATE_DIR})
-  -timeout duration   how long to wait for each reply (default 10s)
+  -broadcast                ask servers to broadcast replies also while renewing
+  -hostprefix string        prefix to the host root for the socket, state dir and netns paths
+  -pidfile string           absolute path to write the daemon PID to
+  -resendmax duration       longest delay between retransmissions (default 1m2s)
+  -resendtimeout duration   give up acquiring a lease after this long (default 3m28s)
+  -socketpath string        unix socket the plugin talks to (default ${DEFAULT_SOCKET_PATH})
+  -statedir string          where leases are persisted for a restart (default ${DEFAULT_STATE_DIR})
+  -timeout duration         how long to wait for each reply (default 10s)
 `;
 
 export const wantsHelp = (argv: readonly string[]): boolean => argv.some((a) => /^--?(h|help)$/.test(a));
