@@ -1,4 +1,6 @@
 import { pluginMain } from '@tscni/cni';
+import { embedIpamDelegates } from '@tscni/embedded-ipam';
 import { ptp } from './ptp';
 
+embedIpamDelegates();
 pluginMain(ptp, { about: 'tscni ptp plugin' });
