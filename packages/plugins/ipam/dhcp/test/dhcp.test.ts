@@ -3,10 +3,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, REFERENCE_VERSIONS, TestNode, addrsIn, implementations, missingForKernelTests, missingLinkKind, sh, uniqueName } from '@tscni/net/testing';
-import { Daemon, Lan, SERVER_IP, UPLINK } from './lan';
+import { BRIDGE, BRIDGE_SERVER_IP, Daemon, Lan, SERVER_IP, UPLINK } from './lan';
 
 // The interface comes from the reference macvlan (stable oracle); the IPAM under test is found in CNI_PATH.
 const MACVLAN = '/usr/lib/cni/macvlan';
+const BRIDGE_PLUGIN = '/usr/lib/cni/bridge';
 const missing = missingForKernelTests(['ip', 'nsenter', 'dnsmasq']) ?? (existsSync(MACVLAN) ? missingLinkKind('macvlan') : `needs ${MACVLAN}`);
 
 const hexClientID = (id: string) => ['00', ...[...Buffer.from(id)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
@@ -138,6 +139,27 @@ for (const impl of implementations('dhcp')) {
       expect(leaseFor('eth0')?.[2]).toBe(ips[0].split('/')[0]);
       await node.runPlugin(MACVLAN, env('DEL', cid, pod), conf('1.0.0'));
       await until('eth0 released', () => !leaseFor('eth0'));
+    });
+
+    it('a pod on a bridge (reference bridge plugin) gets its lease from the bridged segment', async () => {
+      const pod = node.addPod();
+      const cid = uniqueName('c');
+      const bridgeConf = { cniVersion: '1.0.0', name: 'lan', type: 'bridge', bridge: BRIDGE, ipam: { type: 'dhcp', daemonSocketPath: daemon.socketPath } };
+      const add = await node.runPlugin(BRIDGE_PLUGIN, env('ADD', cid, pod), bridgeConf);
+      expect(add.code, add.stdout + add.stderr + daemon.log.slice(-2000)).toBe(0);
+      const ip = add.json.ips[0];
+      expect(ip.address).toMatch(/^10\.78\.0\.(1[0-4]\d|150)\/24$/);
+      expect(ip.gateway).toBe(BRIDGE_SERVER_IP);
+      expect(addrsIn(pod, 'eth0')).toEqual([ip.address]);
+      expect(leaseOf(cid)?.[2]).toBe(ip.address.split('/')[0]);
+      const del = await node.runPlugin(BRIDGE_PLUGIN, env('DEL', cid, pod), { ...bridgeConf, prevResult: add.json });
+      expect(del.code, del.stdout).toBe(0);
+      // The bridge plugin deletes the veth before its IPAM DEL, so no DHCPRELEASE can leave the pod (the reference
+      // behaves the same): the server reclaims the address at expiry. The daemon has let go of the lease.
+      if (ours) {
+        const check = await node.runPlugin(impl.bin, env('CHECK', cid, pod), bridgeConf);
+        expect(check.json?.msg).toContain('no DHCP lease');
+      }
     });
 
     it('concurrent ADDs for six pods each get their own lease', async () => {

@@ -9,6 +9,9 @@ import { sh, type TestNode } from '@tscni/net/testing';
 
 export const SERVER_IP = '10.77.0.1';
 export const UPLINK = 'uplink';
+/** A second segment for bridge attachments: bridge `brlan` in the node, its uplink port to the LAN's `srvb`. */
+export const BRIDGE = 'brlan';
+export const BRIDGE_SERVER_IP = '10.78.0.1';
 
 export class Lan {
   readonly netns: string;
@@ -20,15 +23,19 @@ export class Lan {
     sh('ip', ['link', 'add', 'srv0', 'type', 'veth', 'peer', 'name', UPLINK, 'netns', node.name], { netns: this.netns });
     sh('ip', ['-batch', '-'], { netns: this.netns, input: `link set lo up\nlink set srv0 up\naddr add ${SERVER_IP}/24 dev srv0\nroute add 255.255.255.255/32 dev srv0\n` });
     node.exec('ip', ['link', 'set', UPLINK, 'up']);
+    sh('ip', ['link', 'add', 'srvb', 'type', 'veth', 'peer', 'name', 'upb', 'netns', node.name], { netns: this.netns });
+    sh('ip', ['-batch', '-'], { netns: this.netns, input: `link set srvb up\naddr add ${BRIDGE_SERVER_IP}/24 dev srvb\n` });
+    node.exec('ip', ['-batch', '-'], { input: `link add ${BRIDGE} type bridge\nlink set upb master ${BRIDGE}\nlink set upb up\nlink set ${BRIDGE} up\n` });
   }
 
-  /** dnsmasq serving 10.77.0.100-150 (no ping probe: offers come at once). */
+  /** dnsmasq serving 10.77.0.100-150 on srv0 and 10.78.0.100-150 on srvb (no ping probe: offers come at once). */
   async startDnsmasq(tag: string, extra: string[] = []): Promise<ChildProcess> {
     this.leaseFile = join(this.node.tmp, `dnsmasq-${tag}.leases`);
     const args = [
       `--net=${this.netns}`, '--', 'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--interface=srv0', '--bind-interfaces', '--port=0',
       '--user=root', '--no-ping', '--log-dhcp', '--dhcp-authoritative', '--dhcp-range=10.77.0.100,10.77.0.150,255.255.255.0,2m',
-      `--dhcp-leasefile=${this.leaseFile}`, `--dhcp-option=option:router,${SERVER_IP}`, ...extra,
+      '--interface=srvb', '--dhcp-range=10.78.0.100,10.78.0.150,255.255.255.0,2m',
+      `--dhcp-leasefile=${this.leaseFile}`, `--dhcp-option=tag:srv0,option:router,${SERVER_IP}`, `--dhcp-option=tag:srvb,option:router,${BRIDGE_SERVER_IP}`, ...extra,
     ];
     return this.start('nsenter', args, /started, version/);
   }
