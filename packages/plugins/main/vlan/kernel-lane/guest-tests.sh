@@ -10,6 +10,6 @@ echo "kernel-lane: $(uname -r), projects: $1"
 touch dist/cni-bin/* 2>/dev/null
 args=""
 for p in $1; do args="$args --project $p"; done
-# shellcheck disable=SC2086
 # Emulation is slow (a plugin exec takes seconds): generous per-test and hook timeouts.
+# shellcheck disable=SC2086
 exec node node_modules/vitest/vitest.mjs run $args --reporter=verbose --testTimeout=600000 --hookTimeout=600000

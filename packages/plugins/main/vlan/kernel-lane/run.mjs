@@ -2,6 +2,7 @@
 // The kernel lane: run the vlan/ipvlan/dummy kernel suites for real on Debian's own kernel under
 // qemu-system (software emulation; TSCNI_KERNEL_LANE_ACCEL=kvm where KVM really works). Not part of the default tests.
 //   node packages/plugins/main/vlan/kernel-lane/run.mjs [project ...]     (default: vlan ipvlan dummy)
+//   nx run vlan:kernel-lane                                               (same; ~17 min under TCG on 2 cores)
 // Needs: qemu-system-x86 installed; apt-get download access for linux-image-amd64 and busybox-static.
 // Cache (kernel, modules, busybox, initramfs): /var/tmp/tscni-kernel-lane. The guest sees the host's /
 // read-only over virtio-9p, with its own tmpfs /tmp and /run, so tests cannot touch the host.
