@@ -169,6 +169,16 @@ for (const impl of implementations('macvlan')) {
       expect(check.code).toBe(1);
     });
 
+    it('CHECK fails when the link is not in the configured mode', async () => {
+      const pod = node.addPod();
+      const e = env('ADD', pod);
+      const add = await node.runPlugin(impl.bin, e, conf());
+      expect(add.code, add.stdout).toBe(0);
+      const check = await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'CHECK' }, { ...conf({ mode: 'vepa' }), prevResult: add.json });
+      expect(check.code).toBe(1);
+      expect(check.json.msg).toMatch(/mode/);
+    });
+
     if (impl.name === 'tscni') {
       it('MAC from runtimeConfig beats CNI_ARGS MAC, which beats the config', async () => {
         const [a, b] = [node.addPod(), node.addPod()];
