@@ -1,5 +1,9 @@
 import { CniError, ErrorCode, delegateAdd, delegateCheck, delegateDel, delegateGC, delegateStatus, type CmdArgs, type DNS, type Result } from '@tscni/cni';
+import { ifaceConfigCommands, ipv6Sysctls } from './configure-iface';
+import { ipBatch } from './ip';
 import { netnsExists } from './netns';
+import { deletePodLink } from './pod-link';
+import { writeSysctlsIn } from './sysctl';
 
 /**
  * The IPAM side of the one-interface plugins: run IPAM ADD when `ipamType` is set, then `attach`;
@@ -50,4 +54,36 @@ export function podInterfaceResult(args: CmdArgs, mac: string | undefined, ipam:
   const chosenDns = dns && Object.keys(dns).length ? dns : ipam?.dns;
   if (chosenDns && Object.keys(chosenDns).length) result.dns = chosenDns;
   return result;
+}
+
+/**
+ * IPAM plugins that talk through the pod's interface (dhcp) need it to exist, and be up, before their ADD:
+ * for those the link is made first (no addresses), then IPAM runs, then its addresses and routes go on in
+ * one more batch — the reference's order. Other IPAM types keep the faster IPAM-first path.
+ */
+const IPAM_NEEDING_THE_LINK = new Set(['dhcp']);
+export const ipamNeedsLink = (ipamType: string | undefined): boolean => !!ipamType && IPAM_NEEDING_THE_LINK.has(ipamType);
+
+/**
+ * `withIpamAdd` for plugins that create their pod link (macvlan, ipvlan, vlan, dummy): `attach` builds the
+ * link and the plugin's result from an IPAM result; with an IPAM that needs the link it is called without
+ * one, and the IPAM result is applied afterwards and merged into the plugin's result.
+ */
+export async function withIpamOnCreatedLink(args: CmdArgs, ipamType: string | undefined, attach: (ipam: Result | undefined) => Promise<Result>): Promise<Result> {
+  if (!ipamNeedsLink(ipamType)) return withIpamAdd(args, ipamType, attach);
+  const bare = await attach(undefined);
+  try {
+    const ipam = await delegateAdd(ipamType!, args.stdinData, args.env);
+    try {
+      await writeSysctlsIn(args.netns, ipv6Sysctls(args.ifName, ipam));
+      await ipBatch(ifaceConfigCommands(args.ifName, ipam, { ifIndex: 0 }).filter((c) => c[0] !== 'link'), args.netns);
+    } catch (err) {
+      await delegateDel(ipamType!, args.stdinData, args.env).catch(() => {});
+      throw err;
+    }
+    return podInterfaceResult(args, bare.interfaces?.[0]?.mac, ipam, args.netConf.dns);
+  } catch (err) {
+    await deletePodLink(args.netns, args.ifName).catch(() => {});
+    throw err;
+  }
 }

@@ -10,7 +10,7 @@ import {
   ipamDel,
   podInterfaceResult,
   requirePodNetns,
-  withIpamAdd,
+  withIpamOnCreatedLink,
 } from '@tscni/net';
 
 /** NetConf of dummy: only `ipam`, which is required. */
@@ -19,7 +19,7 @@ const DummyConf = z.object({ ipam: z.object({ type: z.string().min(1) }).passthr
 async function add(args: CmdArgs): Promise<Result> {
   const conf = args.parse(DummyConf);
   requirePodNetns(args);
-  return withIpamAdd(args, conf.ipam.type, async (ipam) => {
+  return withIpamOnCreatedLink(args, conf.ipam.type, async (ipam) => {
     const link = await createPodLink({ netns: args.netns, ifName: args.ifName, type: ['dummy'], result: ipam });
     return podInterfaceResult(args, link.address, ipam, args.netConf.dns);
   });

@@ -14,7 +14,7 @@ import {
   podInterfaceResult,
   requirePodNetns,
   resolveMaster,
-  withIpamAdd,
+  withIpamOnCreatedLink,
 } from '@tscni/net';
 
 /** NetConf of ipvlan; when chained, `master` and `ipam` may come from prevResult. */
@@ -38,7 +38,7 @@ async function add(args: CmdArgs): Promise<Result> {
   const reused = ipamType(conf) ? undefined : chainedAddresses(prev);
   requirePodNetns(args);
   const master = await resolveMaster({ master: masterName, linkInContainer: conf.linkInContainer, netns: args.netns });
-  return withIpamAdd(args, ipamType(conf), async (ipam) => {
+  return withIpamOnCreatedLink(args, ipamType(conf), async (ipam) => {
     const addresses = ipam ?? reused;
     const link = await createPodLink({
       netns: args.netns,

@@ -17,7 +17,7 @@ import {
   requestedMac,
   requirePodNetns,
   resolveMaster,
-  withIpamAdd,
+  withIpamOnCreatedLink,
 } from '@tscni/net';
 
 /** NetConf of macvlan: an empty `ipam` (`{}`) means an L2-only interface. */
@@ -42,7 +42,7 @@ async function add(args: CmdArgs): Promise<Result> {
   requirePodNetns(args);
   const master = await resolveMaster({ master: conf.master, linkInContainer: conf.linkInContainer, netns: args.netns }, { defaultToRoute: true });
   checkMtuWithinMaster(conf.mtu, master);
-  return withIpamAdd(args, ipamType(conf), async (ipam) => {
+  return withIpamOnCreatedLink(args, ipamType(conf), async (ipam) => {
     const link = await createPodLink({
       netns: args.netns,
       ifName: args.ifName,

@@ -1,4 +1,6 @@
 import { pluginMain } from '@tscni/cni';
+import { embedIpamDelegates } from '@tscni/embedded-ipam';
 import { macvlan } from './macvlan';
 
+embedIpamDelegates();
 pluginMain(macvlan, { about: 'tscni macvlan plugin' });

@@ -1,4 +1,6 @@
 import { pluginMain } from '@tscni/cni';
+import { embedIpamDelegates } from '@tscni/embedded-ipam';
 import { vlan } from './vlan';
 
+embedIpamDelegates();
 pluginMain(vlan, { about: 'tscni vlan plugin' });

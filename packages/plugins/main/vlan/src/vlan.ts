@@ -14,7 +14,7 @@ import {
   podInterfaceResult,
   requirePodNetns,
   resolveMaster,
-  withIpamAdd,
+  withIpamOnCreatedLink,
 } from '@tscni/net';
 
 /** NetConf of vlan: `master` and `vlanId` are required (the upstream docs' "default master" is wrong). */
@@ -33,7 +33,7 @@ async function add(args: CmdArgs): Promise<Result> {
   requirePodNetns(args);
   const master = await resolveMaster({ master: conf.master, linkInContainer: conf.linkInContainer, netns: args.netns });
   checkMtuWithinMaster(conf.mtu, master);
-  return withIpamAdd(args, conf.ipam.type, async (ipam) => {
+  return withIpamOnCreatedLink(args, conf.ipam.type, async (ipam) => {
     const link = await createPodLink({
       netns: args.netns,
       ifName: args.ifName,
