@@ -1,9 +1,9 @@
-import { pluginMain } from '@tscni/cni';
-import { dhcp } from './dhcp';
-import { USAGE, parseDaemonFlags, wantsHelp, type DaemonFlags } from './daemon/flags';
-import { runDaemon } from './daemon/server';
+import { runPlugin } from '@tscni/cni/lazy-main';
+import type { DaemonFlags } from './daemon/flags';
 
 function daemonMain(argv: string[]): void {
+  const { USAGE, parseDaemonFlags, wantsHelp } = require('./daemon/flags') as typeof import('./daemon/flags');
+  const { runDaemon } = require('./daemon/server') as typeof import('./daemon/server');
   if (wantsHelp(argv)) return void process.stderr.write(USAGE);
   let flags: DaemonFlags;
   try {
@@ -20,4 +20,4 @@ function daemonMain(argv: string[]): void {
 }
 
 if (process.argv[2] === 'daemon') daemonMain(process.argv.slice(3));
-else pluginMain(dhcp, { about: 'tscni dhcp IPAM plugin (run `dhcp daemon` for the lease daemon)' });
+else runPlugin(() => (require('./dhcp') as typeof import('./dhcp')).dhcp, { about: 'tscni dhcp IPAM plugin (run `dhcp daemon` for the lease daemon)' });

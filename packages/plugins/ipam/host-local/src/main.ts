@@ -1,4 +1,3 @@
-import { pluginMain } from '@tscni/cni';
-import { hostLocal } from './host-local';
+import { runPlugin } from '@tscni/cni/lazy-main';
 
-pluginMain(hostLocal, { about: 'tscni host-local IPAM plugin' });
+runPlugin(() => (require('./host-local') as typeof import('./host-local')).hostLocal, { about: 'tscni host-local IPAM plugin' });

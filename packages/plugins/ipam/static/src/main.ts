@@ -1,4 +1,3 @@
-import { pluginMain } from '@tscni/cni';
-import { staticIPAM } from './static';
+import { runPlugin } from '@tscni/cni/lazy-main';
 
-pluginMain(staticIPAM, { about: 'tscni static IPAM plugin' });
+runPlugin(() => (require('./static') as typeof import('./static')).staticIPAM, { about: 'tscni static IPAM plugin' });

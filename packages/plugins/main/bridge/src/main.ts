@@ -1,6 +1,6 @@
-import { pluginMain } from '@tscni/cni';
-import { embedIpamDelegates } from '@tscni/embedded-ipam';
-import { bridge } from './bridge';
+import { runPlugin } from '@tscni/cni/lazy-main';
 
-embedIpamDelegates();
-pluginMain(bridge, { about: 'tscni bridge plugin' });
+runPlugin(() => {
+  (require('@tscni/embedded-ipam') as typeof import('@tscni/embedded-ipam')).embedIpamDelegates();
+  return (require('./bridge') as typeof import('./bridge')).bridge;
+}, { about: 'tscni bridge plugin' });

@@ -1,6 +1,6 @@
-import { pluginMain } from '@tscni/cni';
-import { embedIpamDelegates } from '@tscni/embedded-ipam';
-import { dummy } from './dummy';
+import { runPlugin } from '@tscni/cni/lazy-main';
 
-embedIpamDelegates();
-pluginMain(dummy, { about: 'tscni dummy plugin' });
+runPlugin(() => {
+  (require('@tscni/embedded-ipam') as typeof import('@tscni/embedded-ipam')).embedIpamDelegates();
+  return (require('./dummy') as typeof import('./dummy')).dummy;
+}, { about: 'tscni dummy plugin' });

@@ -1,6 +1,6 @@
-import { pluginMain } from '@tscni/cni';
-import { embedIpamDelegates } from '@tscni/embedded-ipam';
-import { hostDevice } from './host-device';
+import { runPlugin } from '@tscni/cni/lazy-main';
 
-embedIpamDelegates();
-pluginMain(hostDevice, { about: 'tscni host-device plugin' });
+runPlugin(() => {
+  (require('@tscni/embedded-ipam') as typeof import('@tscni/embedded-ipam')).embedIpamDelegates();
+  return (require('./host-device') as typeof import('./host-device')).hostDevice;
+}, { about: 'tscni host-device plugin' });

@@ -1,4 +1,3 @@
-import { pluginMain } from '@tscni/cni';
-import { loopback } from './loopback';
+import { runPlugin } from '@tscni/cni/lazy-main';
 
-pluginMain(loopback, { about: 'tscni loopback plugin' });
+runPlugin(() => (require('./loopback') as typeof import('./loopback')).loopback, { about: 'tscni loopback plugin' });

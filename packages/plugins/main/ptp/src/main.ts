@@ -1,6 +1,6 @@
-import { pluginMain } from '@tscni/cni';
-import { embedIpamDelegates } from '@tscni/embedded-ipam';
-import { ptp } from './ptp';
+import { runPlugin } from '@tscni/cni/lazy-main';
 
-embedIpamDelegates();
-pluginMain(ptp, { about: 'tscni ptp plugin' });
+runPlugin(() => {
+  (require('@tscni/embedded-ipam') as typeof import('@tscni/embedded-ipam')).embedIpamDelegates();
+  return (require('./ptp') as typeof import('./ptp')).ptp;
+}, { about: 'tscni ptp plugin' });

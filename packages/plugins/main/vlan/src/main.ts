@@ -1,6 +1,6 @@
-import { pluginMain } from '@tscni/cni';
-import { embedIpamDelegates } from '@tscni/embedded-ipam';
-import { vlan } from './vlan';
+import { runPlugin } from '@tscni/cni/lazy-main';
 
-embedIpamDelegates();
-pluginMain(vlan, { about: 'tscni vlan plugin' });
+runPlugin(() => {
+  (require('@tscni/embedded-ipam') as typeof import('@tscni/embedded-ipam')).embedIpamDelegates();
+  return (require('./vlan') as typeof import('./vlan')).vlan;
+}, { about: 'tscni vlan plugin' });

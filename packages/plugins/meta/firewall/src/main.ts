@@ -1,4 +1,3 @@
-import { pluginMain, versionsSince } from '@tscni/cni';
-import { firewall } from './firewall';
+import { runPlugin, versionsSince } from '@tscni/cni/lazy-main';
 
-pluginMain(firewall, { about: 'tscni firewall plugin', supportedVersions: versionsSince('0.4.0') });
+runPlugin(() => (require('./firewall') as typeof import('./firewall')).firewall, { about: 'tscni firewall plugin', supportedVersions: versionsSince('0.4.0') });

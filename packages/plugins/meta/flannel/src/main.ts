@@ -1,4 +1,3 @@
-import { pluginMain } from '@tscni/cni';
-import { flannel } from './flannel';
+import { runPlugin } from '@tscni/cni/lazy-main';
 
-pluginMain(flannel, { about: 'tscni flannel plugin' });
+runPlugin(() => (require('./flannel') as typeof import('./flannel')).flannel, { about: 'tscni flannel plugin' });

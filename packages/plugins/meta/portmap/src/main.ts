@@ -1,4 +1,3 @@
-import { pluginMain } from '@tscni/cni';
-import { portmap } from './portmap';
+import { runPlugin } from '@tscni/cni/lazy-main';
 
-pluginMain(portmap, { about: 'tscni portmap plugin' });
+runPlugin(() => (require('./portmap') as typeof import('./portmap')).portmap, { about: 'tscni portmap plugin' });

@@ -1,4 +1,3 @@
-import { pluginMain } from '@tscni/cni';
-import { tuning } from './tuning';
+import { runPlugin } from '@tscni/cni/lazy-main';
 
-pluginMain(tuning, { about: 'tscni tuning plugin' });
+runPlugin(() => (require('./tuning') as typeof import('./tuning')).tuning, { about: 'tscni tuning plugin' });
