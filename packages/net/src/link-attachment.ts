@@ -1,4 +1,4 @@
-import { CniError, ErrorCode, delegateAdd, delegateCheck, delegateDel, delegateGC, delegateStatus, type CmdArgs, type DNS, type Result } from '@tscni/cni';
+import { CniError, ErrorCode, delegateAdd, delegateCheck, delegateDel, delegateGC, delegateStatus, type CmdArgs, type DNS, type PluginFuncs, type Result } from '@tscni/cni';
 import { ifaceConfigCommands, ipv6Sysctls } from './configure-iface';
 import { ipBatch } from './ip';
 import { netnsExists } from './netns';
@@ -86,4 +86,19 @@ export async function withIpamOnCreatedLink(args: CmdArgs, ipamType: string | un
     await deletePodLink(args.netns, args.ifName).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * DEL, GC and STATUS of a plugin that created its pod link (macvlan, ipvlan, vlan, dummy): DEL releases
+ * IPAM (even without a netns) and then deletes the link if it is still there; GC and STATUS only concern IPAM.
+ */
+export function createdLinkVerbs(ipamTypeOf: (args: CmdArgs) => string | undefined): Pick<PluginFuncs, 'del' | 'gc' | 'status'> {
+  return {
+    del: async (args) => {
+      await ipamDel(args, ipamTypeOf(args));
+      if (args.netns) await deletePodLink(args.netns, args.ifName);
+    },
+    gc: (args) => forwardGcToIpam(args, ipamTypeOf(args)),
+    status: (args) => forwardStatusToIpam(args, ipamTypeOf(args)),
+  };
 }

@@ -3,13 +3,10 @@ import { type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import {
   checkPodInterface,
   createPodLink,
-  deletePodLink,
-  forwardGcToIpam,
-  forwardStatusToIpam,
   ipamCheck,
-  ipamDel,
   podInterfaceResult,
   requirePodNetns,
+  createdLinkVerbs,
   withIpamOnCreatedLink,
 } from '@tscni/net';
 
@@ -25,11 +22,6 @@ async function add(args: CmdArgs): Promise<Result> {
   });
 }
 
-async function del(args: CmdArgs): Promise<void> {
-  const conf = args.parse(DummyConf);
-  await ipamDel(args, conf.ipam.type);
-  if (args.netns) await deletePodLink(args.netns, args.ifName);
-}
 
 async function check(args: CmdArgs): Promise<void> {
   const conf = args.parse(DummyConf);
@@ -37,10 +29,4 @@ async function check(args: CmdArgs): Promise<void> {
   await checkPodInterface(args, args.requirePrevResult('dummy'), 'dummy', 'dummy');
 }
 
-export const dummy: PluginFuncs = {
-  add,
-  del,
-  check,
-  gc: (args) => forwardGcToIpam(args, args.parse(DummyConf).ipam.type),
-  status: (args) => forwardStatusToIpam(args, args.parse(DummyConf).ipam.type),
-};
+export const dummy: PluginFuncs = { add, check, ...createdLinkVerbs((args) => args.parse(DummyConf).ipam.type) };

@@ -3,17 +3,14 @@ import { interfaceNameProblem, invalidConfig, type CmdArgs, type PluginFuncs, ty
 import {
   checkPodInterface,
   createPodLink,
-  deletePodLink,
-  forwardGcToIpam,
-  forwardStatusToIpam,
   ipamCheck,
-  ipamDel,
   ipamField,
   linkNameField,
   mtuField,
   podInterfaceResult,
   requirePodNetns,
   resolveMaster,
+  createdLinkVerbs,
   withIpamOnCreatedLink,
 } from '@tscni/net';
 
@@ -68,11 +65,6 @@ function chainedAddresses(prev: Result | undefined): Result {
   return { cniVersion: prev.cniVersion, ips: prev.ips!.map(({ interface: _i, ...ip }) => ip), routes: prev.routes, dns: prev.dns };
 }
 
-async function del(args: CmdArgs): Promise<void> {
-  const conf = args.parse(IpvlanConf);
-  await ipamDel(args, ipamType(conf));
-  if (args.netns) await deletePodLink(args.netns, args.ifName);
-}
 
 async function check(args: CmdArgs): Promise<void> {
   const conf = args.parse(IpvlanConf);
@@ -82,10 +74,4 @@ async function check(args: CmdArgs): Promise<void> {
   if (mode !== undefined && mode !== (conf.mode ?? 'l2')) throw new Error(`ipvlan: ${args.ifName} is in mode ${String(mode)}, config says ${conf.mode ?? 'l2'}`);
 }
 
-export const ipvlan: PluginFuncs = {
-  add,
-  del,
-  check,
-  gc: (args) => forwardGcToIpam(args, ipamType(args.parse(IpvlanConf))),
-  status: (args) => forwardStatusToIpam(args, ipamType(args.parse(IpvlanConf))),
-};
+export const ipvlan: PluginFuncs = { add, check, ...createdLinkVerbs((args) => ipamType(args.parse(IpvlanConf))) };

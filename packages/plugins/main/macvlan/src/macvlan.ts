@@ -4,11 +4,7 @@ import {
   checkMtuWithinMaster,
   checkPodInterface,
   createPodLink,
-  deletePodLink,
-  forwardGcToIpam,
-  forwardStatusToIpam,
   ipamCheck,
-  ipamDel,
   ipamField,
   linkNameField,
   macField,
@@ -17,6 +13,7 @@ import {
   requestedMac,
   requirePodNetns,
   resolveMaster,
+  createdLinkVerbs,
   withIpamOnCreatedLink,
 } from '@tscni/net';
 
@@ -57,12 +54,6 @@ async function add(args: CmdArgs): Promise<Result> {
   });
 }
 
-/** DEL: release the IPAM reservation (even without a netns), then delete the link if it is still there. */
-async function del(args: CmdArgs): Promise<void> {
-  const conf = args.parse(MacvlanConf);
-  await ipamDel(args, ipamType(conf));
-  if (args.netns) await deletePodLink(args.netns, args.ifName);
-}
 
 async function check(args: CmdArgs): Promise<void> {
   const conf = args.parse(MacvlanConf);
@@ -72,10 +63,4 @@ async function check(args: CmdArgs): Promise<void> {
   if (mode !== (conf.mode ?? 'bridge')) throw new Error(`macvlan: ${args.ifName} is in mode ${String(mode)}, config says ${conf.mode ?? 'bridge'}`);
 }
 
-export const macvlan: PluginFuncs = {
-  add,
-  del,
-  check,
-  gc: (args) => forwardGcToIpam(args, ipamType(args.parse(MacvlanConf))),
-  status: (args) => forwardStatusToIpam(args, ipamType(args.parse(MacvlanConf))),
-};
+export const macvlan: PluginFuncs = { add, check, ...createdLinkVerbs((args) => ipamType(args.parse(MacvlanConf))) };

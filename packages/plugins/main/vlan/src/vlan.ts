@@ -4,16 +4,13 @@ import {
   checkMtuWithinMaster,
   checkPodInterface,
   createPodLink,
-  deletePodLink,
-  forwardGcToIpam,
-  forwardStatusToIpam,
   ipamCheck,
-  ipamDel,
   linkNameField,
   mtuField,
   podInterfaceResult,
   requirePodNetns,
   resolveMaster,
+  createdLinkVerbs,
   withIpamOnCreatedLink,
 } from '@tscni/net';
 
@@ -47,11 +44,6 @@ async function add(args: CmdArgs): Promise<Result> {
   });
 }
 
-async function del(args: CmdArgs): Promise<void> {
-  const conf = args.parse(VlanConf);
-  await ipamDel(args, conf.ipam.type);
-  if (args.netns) await deletePodLink(args.netns, args.ifName);
-}
 
 async function check(args: CmdArgs): Promise<void> {
   const conf = args.parse(VlanConf);
@@ -61,10 +53,4 @@ async function check(args: CmdArgs): Promise<void> {
   if (id !== undefined && id !== conf.vlanId) throw new Error(`vlan: ${args.ifName} has VLAN id ${String(id)}, config says ${conf.vlanId}`);
 }
 
-export const vlan: PluginFuncs = {
-  add,
-  del,
-  check,
-  gc: (args) => forwardGcToIpam(args, args.parse(VlanConf).ipam.type),
-  status: (args) => forwardStatusToIpam(args, args.parse(VlanConf).ipam.type),
-};
+export const vlan: PluginFuncs = { add, check, ...createdLinkVerbs((args) => args.parse(VlanConf).ipam.type) };
