@@ -47,7 +47,7 @@ try {
       version.values[set.name].push(now() - t);
     }
     const t = now();
-    spawnSync(process.execPath, ['-e', '0']);
+    spawnSync(process.execPath, ['-e', '0'], { env: { PATH: process.env.PATH } });
     bare.values.tscni.push(now() - t);
   }
 
