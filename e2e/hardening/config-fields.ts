@@ -114,7 +114,8 @@ export function pluginFields(tmp: string, pod: string): Record<string, FieldValu
       subnetFile: [`${tmp}/subnet.env`, '/nonexistent/subnet.env'],
       dataDir: c.dataDir,
       delegate: [{ type: 'bridge', bridge: 'fzbr2' }, { type: '../bin/sh' }, {}],
-      ipam: c.ipam,
+      // flannel turns any ipam into host-local: keep its leases in the scratch dir, not /var/lib/cni/networks.
+      ipam: c.ipam.map((i) => (i && typeof i === 'object' && !Array.isArray(i) ? { dataDir: `${tmp}/ipam`, ...(i as object) } : i)),
       runtimeConfig: [{}],
     },
   };

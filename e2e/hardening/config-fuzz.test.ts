@@ -123,6 +123,8 @@ class FuzzNode {
 
 describe.skipIf(!!missing)(`property-based config fuzzing (${RUNS} configs per plugin)${missing ? ` — skipped: ${missing}` : ''}`, () => {
   const nodes: FuzzNode[] = [];
+  const systemState = '/var/lib/cni/networks/fuzznet';
+  const hadSystemState = existsSync(systemState);
   afterAll(() => nodes.forEach((n) => n.node.destroy()));
 
   for (const plugin of PLUGINS) {
@@ -148,4 +150,8 @@ describe.skipIf(!!missing)(`property-based config fuzzing (${RUNS} configs per p
       expect(existsSync('/tmp/tscni-pwned'), 'a string reached a shell').toBe(false);
     });
   }
+  // Runs after the concurrent fuzzers: no plugin may have fallen back to the system's default state dirs.
+  it('wrote nothing under the system default state dirs', () => {
+    if (!hadSystemState) expect(existsSync(systemState), systemState).toBe(false);
+  });
 });

@@ -3,11 +3,13 @@
  * namespaces, plugins executed inside the node namespace, everything removed afterwards.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 let counter = 0;
+/** Every live TestNode: its owner's pid and its namespaces, so a crashed run's leftovers can be reaped. */
+export const TEST_REGISTRY = '/run/tscni-tests';
 /** A short per-run prefix (interface names are at most 15 characters). */
 export const RUN_ID = `t${(process.pid % 46656).toString(36)}${Date.now().toString(36).slice(-3)}`;
 export const uniqueName = (tag = ''): string => `${RUN_ID}${tag}${(counter++).toString(36)}`;
@@ -55,6 +57,9 @@ export class TestNode {
 
   constructor(tag = 'n') {
     this.name = uniqueName(tag);
+    // Registered first, so a runner that dies before afterAll leaves something the next run can reap.
+    mkdirSync(TEST_REGISTRY, { recursive: true });
+    writeFileSync(join(TEST_REGISTRY, this.name), `${process.pid}\n${this.name}\n`);
     sh('ip', ['netns', 'add', this.name]);
     sh('ip', ['link', 'set', 'lo', 'up'], { netns: this.name });
     this.tmp = mkdtempSync(join(tmpdir(), `${this.name}-`));
@@ -67,6 +72,7 @@ export class TestNode {
   /** A new pod namespace; returns its path. */
   addPod(tag = 'p'): string {
     const name = uniqueName(tag);
+    appendFileSync(join(TEST_REGISTRY, this.name), `${name}\n`);
     sh('ip', ['netns', 'add', name]);
     this.pods.push(name);
     return `/var/run/netns/${name}`;
@@ -86,6 +92,7 @@ export class TestNode {
     for (const p of this.pods) sh('ip', ['netns', 'delete', p], { allowFail: true });
     sh('ip', ['netns', 'delete', this.name], { allowFail: true });
     rmSync(this.tmp, { recursive: true, force: true });
+    rmSync(join(TEST_REGISTRY, this.name), { force: true });
   }
 }
 
@@ -157,3 +164,33 @@ export function binDir(parent: string, choice: Record<string, 'ours' | 'referenc
 export * from './testing-traffic';
 export * from './testing-kernel';
 export * from './testing-pods';
+
+/**
+ * Delete the namespaces of TestNodes whose test process is gone (a runner killed before its afterAll).
+ * The vitest global setup calls it, so one crashed run never accumulates into the next.
+ */
+export function reapStaleTestNodes(): string[] {
+  if (!existsSync(TEST_REGISTRY)) return [];
+  const reaped: string[] = [];
+  for (const entry of readdirSync(TEST_REGISTRY)) {
+    const file = join(TEST_REGISTRY, entry);
+    const [pid, ...names] = readFileSync(file, 'utf8').trim().split('\n');
+    if (isAlive(Number(pid))) continue;
+    for (const ns of names.reverse()) {
+      if (existsSync(`/var/run/netns/${ns}`)) sh('ip', ['netns', 'delete', ns], { allowFail: true });
+      reaped.push(ns);
+    }
+    rmSync(file, { force: true });
+  }
+  return reaped;
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

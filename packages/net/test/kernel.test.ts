@@ -2,7 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addrCidr, getLink, ipBatch, iptablesRestore, iptablesSave, listAddrs, listRoutes, nftApply, nftJson, readSysctlsIn, routeDst, savedRules, tcBatch, listQdiscs, withFileLock, writeSysctlsIn } from '../src';
-import { TestNode, missingForKernelTests } from '../src/testing';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { TEST_REGISTRY, TestNode, missingForKernelTests, reapStaleTestNodes, uniqueName } from '../src/testing';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables', 'nft', 'tc', 'flock']);
 
@@ -63,5 +65,16 @@ describe.skipIf(!!missing)(`net on a real kernel${missing ? ` — skipped: ${mis
     expect(log.join(' ')).toMatch(/^(\w)> <\1 (\w)> <\2 (\w)> <\3$/);
     expect(existsSync(lock)).toBe(true);
     expect(readFileSync(lock, 'utf8')).toBe('');
+  });
+
+  it('reaps the namespaces of a test process that died before its clean-up, and only those', () => {
+    const dead = spawnSync('true').pid!;
+    const orphan = uniqueName('orph');
+    spawnSync('ip', ['netns', 'add', orphan]);
+    mkdirSync(TEST_REGISTRY, { recursive: true });
+    writeFileSync(join(TEST_REGISTRY, orphan), `${dead}\n${orphan}\n`);
+    expect(reapStaleTestNodes()).toContain(orphan);
+    expect(existsSync(`/var/run/netns/${orphan}`)).toBe(false);
+    expect(existsSync(`/var/run/netns/${node.name}`), 'a live node is left alone').toBe(true);
   });
 });
