@@ -56,7 +56,7 @@ export function addOutside(node: TestNode): string {
 export function vlanFilteringMissing(node: TestNode): string | undefined {
   const name = uniqueName('v');
   const r = spawnSync('ip', ['netns', 'exec', node.name, 'ip', 'link', 'add', name, 'type', 'bridge', 'vlan_filtering', '1']);
-  if (r.status !== 0) return 'needs CONFIG_BRIDGE_VLAN_FILTERING (bridge vlan_filtering is not supported by this kernel)';
+  if (r.status !== 0) return `needs CONFIG_BRIDGE_VLAN_FILTERING (ip link add type bridge vlan_filtering 1: ${String(r.stderr).trim()})`;
   inNode(node, 'ip', ['link', 'del', name]);
   return undefined;
 }

@@ -1,10 +1,29 @@
 // Fields and verbs Debian's reference (v1.1.1, CNI ≤ 1.0.0) does not have: run against ours only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { addOutside, binDir, DIST_BIN, hostVeths, leases, missingForKernelTests, nftMasqRules, pings, podLink, rulesOf, sh, TestNode, uniqueName, vlanFilteringMissing, type PluginRun } from '@tscni/net/testing';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'ping', 'bridge']);
 const BIN = join(DIST_BIN, 'bridge');
+
+/**
+ * Run a plugin in the node namespace as if the node had no iptables: inside a private mount namespace
+ * /usr/sbin (where /sbin points too) is replaced by a tmpfs holding only the other tools, bound back in.
+ */
+function withoutIptables(nodeName: string, scratch: string, bin: string, env: Record<string, string>, stdin: string) {
+  const script = `
+    const { spawnSync } = require('node:child_process');
+    const fs = require('node:fs');
+    const m = (...a) => { const r = spawnSync('mount', a); if (r.status) throw new Error('mount ' + a.join(' ') + ': ' + r.stderr); };
+    const keep = fs.mkdtempSync(process.argv[4] + '/sbin-');
+    m('--rbind', '/usr/sbin', keep);
+    m('-t', 'tmpfs', 'tmpfs', '/usr/sbin');
+    for (const t of ['ip', 'nft', 'sysctl', 'bridge', 'tc']) { fs.writeFileSync('/usr/sbin/' + t, ''); m('--bind', keep + '/' + t, '/usr/sbin/' + t); }
+    const r = spawnSync('/usr/sbin/ip', ['netns', 'exec', process.argv[1], process.argv[2]], { input: process.argv[3], encoding: 'utf8' });
+    process.stdout.write(r.stdout); process.stderr.write(r.stderr); process.exitCode = r.status;`;
+  return spawnSync('unshare', ['--mount', '--propagation', 'private', '--', process.execPath, '-e', script, nodeName, bin, stdin, scratch], { env, encoding: 'utf8' });
+}
 
 describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${missing}` : ''}`, () => {
   let node: TestNode;
@@ -163,5 +182,38 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     // the gateway lives on <bridge>.42, reachable from the pod in VLAN 42
     expect(add.json.interfaces[3].name).toBe(`${conf.bridge}.42`);
     expect(pings(pod, `10.61.${seq}.1`)).toBe(true);
+  });
+
+  it('vlanTrunk: trunk VLANs tagged on the port; VLAN 1 removed unless preserveDefaultVlan', async (ctx) => {
+    const why = vlanFilteringMissing(node);
+    if (why) ctx.skip(why);
+    const portVlans = (add: PluginRun): number[] => {
+      const shown = JSON.parse(node.exec('bridge', ['-j', 'vlan', 'show', 'dev', add.json.interfaces[1].name])) as { vlans: { vlan: number; vlanEnd?: number }[] }[];
+      return shown[0].vlans.flatMap((v) => Array.from({ length: (v.vlanEnd ?? v.vlan) - v.vlan + 1 }, (_, i) => v.vlan + i));
+    };
+    for (const preserveDefaultVlan of [false, true]) {
+      const conf = net({ vlanTrunk: [{ id: 101 }, { minID: 200, maxID: 202 }], preserveDefaultVlan, ipam: {} });
+      conf.bridge = conf.bridge.slice(0, 12);
+      const pod = node.addPod();
+      const cid = uniqueName('c');
+      const add = await run('ADD', conf, pod, cid);
+      ok(add);
+      expect(portVlans(add)).toEqual(preserveDefaultVlan ? [1, 101, 200, 201, 202] : [101, 200, 201, 202]);
+      ok(await run('DEL', conf, pod, cid));
+    }
+  });
+
+  it('on a node without iptables, ipMasq defaults to nftables, and DEL needs no iptables either', async () => {
+    const cid = uniqueName('c');
+    const conf = net({ isGateway: true, ipMasq: true });
+    const pod = node.addPod();
+    const env = { CNI_CONTAINERID: cid, CNI_NETNS: pod, CNI_IFNAME: 'eth0', CNI_PATH: cniPath, PATH: process.env.PATH ?? '' };
+    const add = withoutIptables(node.name, node.tmp, BIN, { ...env, CNI_COMMAND: 'ADD' }, JSON.stringify(conf));
+    expect(add.status, add.stdout + add.stderr).toBe(0);
+    expect(nftMasqRules(node, cid).length).toBeGreaterThan(0);
+    expect(rulesOf(node, cid)).toEqual([]);
+    const del = withoutIptables(node.name, node.tmp, BIN, { ...env, CNI_COMMAND: 'DEL' }, JSON.stringify(conf));
+    expect(del.status, del.stdout + del.stderr).toBe(0);
+    expect(nftMasqRules(node, cid)).toEqual([]);
   });
 });

@@ -10,6 +10,10 @@ echo "kernel-lane: $(uname -r), projects: $1"
 touch dist/cni-bin/* 2>/dev/null
 args=""
 for p in $1; do args="$args --project $p"; done
+filter="${2:-}"
 # Emulation is slow (a plugin exec takes seconds): generous per-test and hook timeouts.
 # shellcheck disable=SC2086
+if [ -n "$filter" ]; then
+  exec node node_modules/vitest/vitest.mjs run $args -t "$filter" --reporter=verbose --testTimeout=600000 --hookTimeout=600000
+fi
 exec node node_modules/vitest/vitest.mjs run $args --reporter=verbose --testTimeout=600000 --hookTimeout=600000

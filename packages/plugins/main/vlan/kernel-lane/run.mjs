@@ -84,6 +84,8 @@ function buildInitramfs(k) {
   writeFileSync(join(root, 'kdir'), k.kernelDir);
   writeFileSync(join(root, 'guest-tests'), join(here, 'guest-tests.sh'));
   writeFileSync(join(root, 'projects'), projects.join(' '));
+  // TSCNI_KERNEL_LANE_FILTER: only the tests whose name matches (vitest -t), e.g. bridge's vlan test.
+  writeFileSync(join(root, 'filter'), process.env.TSCNI_KERNEL_LANE_FILTER ?? '');
   writeFileSync(join(root, 'repo'), repo);
   const image = join(cache, 'initramfs.cpio');
   const files = sh('find', ['.', '-mindepth', '1'], { cwd: root }).trim().split('\n').join('\n') + '\n';
