@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import {
   VethNameTaken,
@@ -134,12 +134,24 @@ async function podSysctls(args: CmdArgs, conf: BridgeConf, result: Result): Prom
 /** The reference's wait for the bridge port: up to ~2.5 s for the host veth to be operationally up. */
 async function waitPortUp(hostLink: Link): Promise<void> {
   let state = hostLink.operstate;
-  for (const ms of [50, 500, 1000, 1000]) {
+  // The port turns UP a few ms after `link set up`: poll early and cheaply (sysfs, no process), up to ~2.5 s.
+  for (const ms of [2, 5, 10, 25, 50, 100, 250, 500, 1000, 600]) {
     if (state === 'UP') return;
     await new Promise((r) => setTimeout(r, ms));
-    state = (await getLink(hostLink.ifname))?.operstate ?? 'gone';
+    state = operstateFromSysfs(hostLink) ?? (await getLink(hostLink.ifname))?.operstate ?? 'gone';
   }
   if (state !== 'UP') throw new CniError(ErrorCode.Internal, `bridge port in error state: ${state}`);
+}
+
+/** The link's operstate from /sys, when this process's sysfs shows this namespace's link (same ifindex). */
+function operstateFromSysfs(link: Link): string | undefined {
+  try {
+    const dir = `/sys/class/net/${link.ifname}`;
+    if (Number(readFileSync(`${dir}/ifindex`, 'utf8')) !== link.ifindex) return undefined;
+    return readFileSync(`${dir}/operstate`, 'utf8').trim().toUpperCase();
+  } catch {
+    return undefined;
+  }
 }
 
 const masqOwner = (args: CmdArgs) => ({ network: args.netConf.name ?? '', containerID: args.containerID, ifName: args.ifName });
