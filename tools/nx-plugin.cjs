@@ -1,6 +1,8 @@
 // Infers the targets that Nx's own plugins don't know about:
 //   build — every project whose package.json declares "tscni": {"bin": ...} is bundled by tools/bundle.mjs;
-//   lint  — every TypeScript project is checked by tools/lint.mjs.
+//   lint  — every TypeScript project is checked by tools/lint.mjs;
+//   typecheck — `tsc --noEmit` on the project's tsconfig (the workspace resolves packages through npm
+//               workspaces, not TypeScript project references, which @nx/js's inference needs).
 const { readFileSync, existsSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 
@@ -25,6 +27,7 @@ exports.createNodesV2 = [
         }
         if (existsSync(join(context.workspaceRoot, root, 'tsconfig.json'))) {
           targets.lint = { command: `node tools/lint.mjs ${root}`, options: { cwd: '{workspaceRoot}' }, cache: true, inputs: ['default'] };
+          targets.typecheck = { command: `tsc -p ${root}/tsconfig.json --noEmit`, options: { cwd: '{workspaceRoot}' }, cache: true };
         }
         return [file, { projects: { [root]: { targets } } }];
       }),

@@ -10,7 +10,8 @@ try {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
-const failed = report.numFailedTests + (report.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(report);
+// EXTRA_FAILED: checks outside vitest (typecheck, lint) that failed.
+const failed = report.numFailedTests + (report.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(report) + Number(process.env.EXTRA_FAILED ?? 0);
 const skipped = report.numPendingTests + report.numTodoTests;
 console.log(`${report.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
 
