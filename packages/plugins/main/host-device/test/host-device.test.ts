@@ -1,7 +1,7 @@
-import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, sh } from '@tscni/net/testing';
+import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, sh, binDir } from '@tscni/net/testing';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'ping']);
 
@@ -13,9 +13,7 @@ for (const impl of implementations('host-device')) {
     let n = 0;
     beforeAll(() => {
       node = new TestNode('hd');
-      cniPath = join(node.tmp, 'cni-bin');
-      mkdirSync(cniPath);
-      symlinkSync('/usr/lib/cni/host-local', join(cniPath, 'host-local'));
+      cniPath = binDir(node.tmp, { 'host-local': 'reference' });
       dataDir = join(node.tmp, 'ipam');
     });
     afterAll(() => node?.destroy());

@@ -1,7 +1,7 @@
-import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, missingLinkKind, sh } from '@tscni/net/testing';
+import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, missingLinkKind, sh, binDir } from '@tscni/net/testing';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'ping']);
 const noIpvlan = missing ? undefined : missingLinkKind('ipvlan');
@@ -17,9 +17,7 @@ for (const impl of implementations('ipvlan')) {
       node.exec('ip', ['link', 'add', 'uplink0', 'type', 'veth', 'peer', 'name', 'uplink1']);
       node.exec('ip', ['link', 'set', 'uplink0', 'up']);
       node.exec('ip', ['link', 'set', 'uplink1', 'up']);
-      cniPath = join(node.tmp, 'cni-bin');
-      mkdirSync(cniPath);
-      symlinkSync('/usr/lib/cni/host-local', join(cniPath, 'host-local'));
+      cniPath = binDir(node.tmp, { 'host-local': 'reference' });
       dataDir = join(node.tmp, 'ipam');
     });
     afterAll(() => node?.destroy());

@@ -1,7 +1,7 @@
-import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, implementations, linksIn, addrsIn, missingForKernelTests, sh } from '@tscni/net/testing';
+import { TestNode, implementations, linksIn, addrsIn, missingForKernelTests, sh, binDir } from '@tscni/net/testing';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'ping']);
 
@@ -20,9 +20,7 @@ for (const impl of implementations('macvlan')) {
       node.exec('ip', ['addr', 'add', '192.168.200.1/24', 'dev', 'uplink0']);
       node.exec('ip', ['route', 'add', 'default', 'via', '192.168.200.254', 'dev', 'uplink0']);
       // IPAM: Debian's host-local (ours lands separately), state under the node's tmp dir.
-      cniPath = join(node.tmp, 'cni-bin');
-      mkdirSync(cniPath);
-      symlinkSync('/usr/lib/cni/host-local', join(cniPath, 'host-local'));
+      cniPath = binDir(node.tmp, { 'host-local': 'reference' });
       dataDir = join(node.tmp, 'ipam');
     });
     afterAll(() => node?.destroy());

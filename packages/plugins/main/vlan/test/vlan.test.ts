@@ -1,7 +1,7 @@
-import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, missingLinkKind, sh } from '@tscni/net/testing';
+import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, missingLinkKind, sh, binDir } from '@tscni/net/testing';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'ping']);
 const no8021q = missing ? undefined : missingLinkKind('vlan');
@@ -25,9 +25,7 @@ for (const impl of implementations('vlan')) {
         sh('ip', ['addr', 'add', '10.81.0.1/24', 'dev', 'trunk1.100'], { netns: peer });
         sh('ip', ['link', 'set', 'trunk1.100', 'up'], { netns: peer });
       }
-      cniPath = join(node.tmp, 'cni-bin');
-      mkdirSync(cniPath);
-      symlinkSync('/usr/lib/cni/host-local', join(cniPath, 'host-local'));
+      cniPath = binDir(node.tmp, { 'host-local': 'reference' });
       dataDir = join(node.tmp, 'ipam');
     });
     afterAll(() => node?.destroy());
