@@ -67,7 +67,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
   [plugins."io.containerd.grpc.v1.cri".containerd]
     default_runtime_name = "runc"
-    snapshotter = "overlayfs"
+    # native (plain copies), not overlayfs: works whatever filesystem the CI's /tmp is on (overlay on overlay fails).
+    snapshotter = "native"
 
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
@@ -114,7 +115,7 @@ export async function startContainerd(node: RuntimeNode, binDir: string, conflis
       await new Promise((r) => setTimeout(r, 250));
     }
     const archive = pauseImageArchive(join(base, 'image'), PAUSE_IMAGE);
-    node.exec('ctr', ['-a', socket, '-n', 'k8s.io', 'images', 'import', archive]);
+    node.exec('ctr', ['-a', socket, '-n', 'k8s.io', 'images', 'import', '--snapshotter', 'native', archive]);
   } catch (err) {
     await stop();
     throw err;
