@@ -44,7 +44,7 @@ for (const set of PLUGIN_SETS) {
     let before: NodeSnapshot;
     const pods: Pod[] = [];
     const servers: TcpServer[] = [];
-    const stateDirs = () => [join(node.varLib, 'cni'), join(node.run, 'netns'), join(node.tmp, 'containerd/state'), join(node.tmp, 'containerd/root/io.containerd.grpc.v1.cri')];
+    const stateDirs = () => [join(node.varLib, 'cni'), node.run, join(node.tmp, 'containerd/state'), join(node.tmp, 'containerd/root/io.containerd.grpc.v1.cri')];
 
     beforeAll(async () => {
       node = await RuntimeNode.start('cd');
@@ -59,7 +59,7 @@ for (const set of PLUGIN_SETS) {
         for (const p of pods) cd.crictl(['rmp', '-f', p.id], { allowFail: true });
         await cd.stop();
       }
-      node?.destroy();
+      await node?.destroy();
     }, 180_000);
 
     const runPod = (name: string, extra: Record<string, unknown>): Pod => {

@@ -48,7 +48,7 @@ for (const set of PLUGIN_SETS) {
     let outside: string;
     let before: NodeSnapshot;
     const containers: { id: string; ip: string; netns: string }[] = [];
-    const stateDirs = () => [join(node.varLib, 'cni'), join(node.run, 'netns'), podman.configDir];
+    const stateDirs = () => [join(node.varLib, 'cni'), node.run, podman.configDir, join(node.tmp, 'podman/runroot'), join(node.tmp, 'podman/tmp')];
 
     beforeAll(async () => {
       node = await RuntimeNode.start('pm');
@@ -57,12 +57,12 @@ for (const set of PLUGIN_SETS) {
       before = snapshot(node.net, { stateDirs: stateDirs() });
     }, 240_000);
 
-    afterAll(() => {
+    afterAll(async () => {
       if (podman) {
         podman.run(['rm', '-f', '-a', '-t', '0'], { allowFail: true });
         podman.run(['network', 'rm', '-f', NET], { allowFail: true });
       }
-      node?.destroy();
+      await node?.destroy();
     }, 180_000);
 
     it('network create writes its conflist; a container with a published port runs, gets an address and answers on it', async () => {

@@ -6,7 +6,7 @@
  * /var/lib/cni/{networks,results}, /run/libpod…) lands in the tmp dir — the host's are never touched.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readlinkSync, rmdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestNode, sh } from '@tscni/net/testing';
 
@@ -16,18 +16,41 @@ export interface Daemon {
   log: string;
 }
 
-const CGROUP_V1 = '/sys/fs/cgroup';
+const CGROUP_ROOT = '/sys/fs/cgroup';
 
-/** Remove a cgroup directory tree bottom-up (cgroupfs refuses rm -r; rmdir works once a cgroup is empty). */
-function rmCgroup(dir: string): void {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) return;
-  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rmCgroup(join(dir, e.name));
-  try {
-    rmdirSync(dir);
-  } catch {
-    /* still populated: a process survived, reported by the suites' leftovers check */
+/**
+ * The holder keeps the mount namespace alive. On SIGTERM (destroy) or when the test process is gone (a
+ * crashed run) it SIGKILLs every process of the node — those in its mount namespace (runtime, shims,
+ * conmon) and those in the node's cgroup parent (pod and container processes, which runc puts in mount
+ * namespaces of their own) — waits until the cgroups are empty, removes them, and exits.
+ */
+const HOLDER = `
+const { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync } = require('node:fs');
+const [owner, parent] = [Number(process.argv[1]), process.argv[2]];
+const mnt = readlinkSync('/proc/self/ns/mnt');
+const cgroupDirs = () => {
+  const out = [];
+  const walk = (d) => { if (!existsSync(d) || !statSync(d).isDirectory()) return; out.push(d); for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(d + '/' + e.name); };
+  walk('${CGROUP_ROOT}' + parent);
+  for (const c of readdirSync('${CGROUP_ROOT}')) walk('${CGROUP_ROOT}/' + c + parent);
+  return out;
+};
+const cgroupPids = () => cgroupDirs().flatMap((d) => { try { return readFileSync(d + '/cgroup.procs', 'utf8').split('\\n').filter(Boolean).map(Number); } catch { return []; } });
+const kill = (pid) => { try { process.kill(pid, 'SIGKILL'); } catch {} };
+function cleanUp() {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\\d+$/.test(d) || Number(d) === process.pid) continue;
+    try { if (readlinkSync('/proc/' + d + '/ns/mnt') === mnt) kill(Number(d)); } catch {}
   }
+  const deadline = Date.now() + 10000;
+  const removeCgroups = () => { for (const d of cgroupDirs().reverse()) { try { rmdirSync(d); } catch {} } };
+  const sweep = () => { const left = cgroupPids(); left.forEach(kill); if (left.length && Date.now() < deadline) return setTimeout(sweep, 100); removeCgroups(); process.exit(0); };
+  sweep();
 }
+process.on('SIGTERM', cleanUp);
+process.stdout.write('ready\\n');
+const watch = setInterval(() => { try { process.kill(owner, 0); } catch { clearInterval(watch); cleanUp(); } }, 1000);
+`;
 
 export class RuntimeNode {
   readonly net: TestNode;
@@ -48,13 +71,13 @@ export class RuntimeNode {
     try {
       await node.startHolder();
     } catch (err) {
-      node.destroy();
+      await node.destroy();
       throw err;
     }
     return node;
   }
 
-  /** The cgroup parent for the node's pods and containers (removed again by destroy). */
+  /** The cgroup parent for the node's pods and containers (removed again by the holder). */
   get cgroupParent(): string {
     return `/${this.net.name}`;
   }
@@ -99,56 +122,38 @@ export class RuntimeNode {
     return daemon;
   }
 
-  /** Kill every process left in the node's mount namespace (shims, pause, conmon of a failed run), then the namespaces. */
-  destroy(): void {
-    if (this.holder?.pid && this.holder.exitCode === null) {
-      let mnt = '';
-      try {
-        mnt = readlinkSync(`/proc/${this.holder.pid}/ns/mnt`);
-      } catch {
-        /* gone */
-      }
-      for (const pid of mnt ? this.processesIn(mnt) : []) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* exited meanwhile */
-        }
-      }
-      this.holder.kill('SIGKILL');
+  /** Kill every process of the node and remove its cgroups (the holder does both), then its namespaces and tmp dir. */
+  async destroy(): Promise<void> {
+    const holder = this.holder;
+    if (holder && holder.exitCode === null && holder.signalCode === null) {
+      const exited = new Promise((r) => holder.once('exit', r));
+      holder.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+      if (holder.exitCode === null && holder.signalCode === null) holder.kill('SIGKILL');
     }
-    for (const ctl of existsSync(CGROUP_V1) ? readdirSync(CGROUP_V1) : []) rmCgroup(join(CGROUP_V1, ctl, this.cgroupParent));
-    rmCgroup(join(CGROUP_V1, this.cgroupParent));
     this.net.destroy();
   }
 
-  private processesIn(mnt: string): number[] {
-    return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-      try {
-        return pid !== this.holder!.pid && readlinkSync(`/proc/${pid}/ns/mnt`) === mnt;
-      } catch {
-        return false;
-      }
-    });
-  }
-
-  /** `sleep` in a fresh private mount namespace (inside the node netns) holds the namespace; then the binds. */
+  /** Start the holder in a fresh private mount namespace inside the node netns, then bind /run and /var/lib. */
   private async startHolder(): Promise<void> {
-    const ours = readlinkSync('/proc/self/ns/mnt');
-    this.holder = spawn('nsenter', [`--net=${this.net.path}`, '--', 'unshare', '--mount', '--propagation', 'private', '--', 'sleep', 'infinity'], { stdio: 'ignore' });
-    const pid = this.holder.pid!;
-    for (let i = 0; ; i++) {
-      let ready = false;
-      try {
-        ready = readlinkSync(`/proc/${pid}/ns/mnt`) !== ours && readlinkSync(`/proc/${pid}/exe`).endsWith('/sleep');
-      } catch {
-        /* between execs */
-      }
-      if (ready) break;
-      if (i > 200 || this.holder.exitCode !== null) throw new Error('mount-namespace holder did not start');
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    sh('nsenter', [`--target=${pid}`, '--mount', '--', 'mount', '--bind', this.run, '/run']);
-    sh('nsenter', [`--target=${pid}`, '--mount', '--', 'mount', '--bind', this.varLib, '/var/lib']);
+    const holder = spawn('nsenter', [`--net=${this.net.path}`, '--', 'unshare', '--mount', '--propagation', 'private', '--', process.execPath, '-e', HOLDER, String(process.pid), this.cgroupParent], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.holder = holder;
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      const timer = setTimeout(() => reject(new Error(`mount-namespace holder did not start: ${err}`)), 60_000);
+      holder.stderr!.on('data', (d) => (err += d));
+      holder.stdout!.once('data', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      holder.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`mount-namespace holder exited (${code}): ${err}`));
+      });
+    });
+    sh('nsenter', [`--target=${holder.pid}`, '--mount', '--', 'mount', '--bind', this.run, '/run']);
+    sh('nsenter', [`--target=${holder.pid}`, '--mount', '--', 'mount', '--bind', this.varLib, '/var/lib']);
   }
 }
