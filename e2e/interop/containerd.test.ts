@@ -7,10 +7,10 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addOutside, pings, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
-import { expectNodeAsItWas, snapshot, type NodeSnapshot } from '../support/node-state';
+import { expectNodeAsItWas, type NodeSnapshot } from '../support/node-state';
 import { startContainerd, type Containerd } from './support/containerd';
 import { RuntimeNode } from './support/node';
-import { PLUGIN_SETS, missingForInterop, qdiscsOf } from './support/common';
+import { PLUGIN_SETS, missingForInterop, runtimeNodeSnapshot, qdiscsOf } from './support/common';
 
 const SUBNET = '10.77.0';
 const GATEWAY = `${SUBNET}.1`;
@@ -50,7 +50,7 @@ for (const set of PLUGIN_SETS) {
       node = await RuntimeNode.start('cd');
       outside = addOutside(node.net);
       cd = await startContainerd(node, set.bin, conflist);
-      before = snapshot(node.net, { stateDirs: stateDirs() });
+      before = runtimeNodeSnapshot(node.net, stateDirs());
     }, 240_000);
 
     afterAll(async () => {
@@ -128,7 +128,7 @@ for (const set of PLUGIN_SETS) {
       for (const id of ids) cd!.crictl(['stopp', id]);
       for (const id of ids) cd!.crictl(['rmp', id]);
       expect(cd!.crictl(['pods', '-q']).stdout.trim()).toBe('');
-      const after = snapshot(node.net, { stateDirs: stateDirs() });
+      const after = runtimeNodeSnapshot(node.net, stateDirs());
       expectNodeAsItWas(before, after, { ids: pods.map((p) => p.id), ips: pods.map((p) => p.ip), netns: pods.map((p) => p.netns) });
     });
   });

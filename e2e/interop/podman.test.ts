@@ -9,11 +9,11 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addOutside, pings } from '@tscni/net/testing';
-import { expectNodeAsItWas, snapshot, type NodeSnapshot } from '../support/node-state';
+import { expectNodeAsItWas, type NodeSnapshot } from '../support/node-state';
 import { MARKER } from './support/busybox-image';
 import { BUSYBOX_IMAGE, setUpPodman, type Podman } from './support/podman';
 import { RuntimeNode } from './support/node';
-import { PLUGIN_SETS, missingForInterop } from './support/common';
+import { PLUGIN_SETS, missingForInterop, runtimeNodeSnapshot } from './support/common';
 
 const NET = 'interop';
 const SUBNET = '10.78.0';
@@ -54,7 +54,7 @@ for (const set of PLUGIN_SETS) {
       node = await RuntimeNode.start('pm');
       outside = addOutside(node.net);
       podman = setUpPodman(node, set.bin);
-      before = snapshot(node.net, { stateDirs: stateDirs() });
+      before = runtimeNodeSnapshot(node.net, stateDirs());
     }, 240_000);
 
     afterAll(async () => {
@@ -96,7 +96,7 @@ for (const set of PLUGIN_SETS) {
       expect(podman.run(['ps', '-a', '-q']).stdout.trim()).toBe('');
       podman.run(['network', 'rm', NET]);
       expect(readdirSync(podman.configDir).filter((f) => f !== 'cni.lock'), 'network configs').toEqual([]);
-      const after = snapshot(node.net, { stateDirs: stateDirs() });
+      const after = runtimeNodeSnapshot(node.net, stateDirs());
       expectNodeAsItWas(before, after, { ids: containers.map((c) => c.id), ips: containers.map((c) => c.ip), netns: containers.map((c) => c.netns) });
     });
   });

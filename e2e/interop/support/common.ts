@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIST_BIN, REFERENCE_BIN, missingForKernelTests, sh, type TestNode } from '@tscni/net/testing';
+import { snapshot, type NodeSnapshot } from '../../support/node-state';
 
 /** Each suite runs with our build and with Debian's reference plugins as the runtime's plugin dir. */
 export const PLUGIN_SETS = [
@@ -43,4 +44,13 @@ export function qdiscsOf(node: TestNode): Qdisc[] {
     devKind: kinds.get(q.dev) ?? '',
     rate: q.options?.rate ?? 0,
   }));
+}
+
+/**
+ * The node-state snapshot of a runtime node. Lock files (`*.lock`, `*.lck`: our rules lock in /run/lock,
+ * podman's, containers/storage's) are shared state created on first use, not something a pod leaves.
+ */
+export function runtimeNodeSnapshot(node: TestNode, stateDirs: string[]): NodeSnapshot {
+  const s = snapshot(node, { stateDirs });
+  return { ...s, files: s.files.filter((f) => !/\.(lock|lck)$/.test(f)) };
 }
