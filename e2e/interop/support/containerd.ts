@@ -99,9 +99,8 @@ export async function startContainerd(node: RuntimeNode, binDir: string, conflis
   };
   const stop = async () => {
     if (daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      // nsenter forwards nothing; kill containerd itself (the shims are reaped with the node's pods).
-      const pid = findChild(daemon.child.pid!, 'containerd');
-      process.kill(pid ?? daemon.child.pid!, 'SIGTERM');
+      // nsenter execs containerd, so the child is containerd itself; shims and pods go with the node.
+      daemon.child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
       if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill('SIGKILL');
     }
@@ -121,13 +120,4 @@ export async function startContainerd(node: RuntimeNode, binDir: string, conflis
     throw err;
   }
   return cd;
-}
-
-/** The pid of `name` among the descendants of `pid` (nsenter execs, so it is usually `pid` itself). */
-function findChild(pid: number, name: string): number | undefined {
-  const r = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(pid)], { encoding: 'utf8' });
-  const self = spawnSync('ps', ['-o', 'comm=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
-  if (self === name) return pid;
-  const line = r.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find(([, c]) => c === name);
-  return line ? Number(line[0]) : undefined;
 }
