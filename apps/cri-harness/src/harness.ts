@@ -9,7 +9,7 @@ import { loadRuntimeService } from './proto';
 import { runtimeServiceHandlers } from './runtime-service';
 import { SandboxManager } from './sandbox-manager';
 import { SandboxStore } from './sandbox-store';
-import { bindUnixSocket, replaceStaleSocket } from './socket';
+import { listenUnix, replaceStaleSocket } from './socket';
 
 export interface RunningHarness {
   /** Stop serving, remove the socket and release the locks; pods keep running (as with containerd). */
@@ -32,12 +32,12 @@ export async function startHarness(flags: HarnessFlags): Promise<RunningHarness>
     await manager.recover();
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     server.addService(service, runtimeServiceHandlers(manager, flags));
-    await bindUnixSocket(server, flags.socket);
+    const listener = await listenUnix(server, flags.socket);
     log('info', 'Serving', { socket: flags.socket, pid: process.pid });
     const releaseLocks = [releaseState, releaseSocket];
     return {
       close: async () => {
-        await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+        await listener.close();
         rmSync(flags.socket, { force: true });
         for (const release of releaseLocks) release();
       },
