@@ -5,7 +5,7 @@
  * cleanly; pods whose netns pin died with the harness's mount namespace; kill -9 at random points of runp and a
  * restart. Every pod ends fully up or fully gone, all are stopped and removed, and the node is as it was.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestNode, missingForKernelTests, sh } from '@tscni/net/testing';
@@ -198,6 +198,9 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
     const warm = (await crictl.run(['runp', files('warm.json')])).trim();
     const runMs = Date.now() - t0;
     await inspect(warm);
+    // A second pod of the same harness run: its pause keeps that run's mount namespace (and warm's pin) alive.
+    writeFileSync(files('warm2.json'), podJson('warm2'));
+    await inspect((await crictl.run(['runp', files('warm2.json')])).trim());
     const outcome = { up: 0, gone: 0 };
     for (let i = 0; i < KILLS; i++) {
       writeFileSync(files(`k${i}.json`), podJson(`k${i}`, { hostPort: 9000 + i, labels: { app: `k${i}`, kill: 'yes' }, sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0', 'kernel.shmmni': '1000' } }));
@@ -220,13 +223,52 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
     }
     console.log(`crictl kill -9 during runp: ${KILLS} kills, ${outcome.up} pods up, ${outcome.gone} rolled back (runp ≈ ${runMs} ms)`);
     // Pods made before the restarts: their pins live in dead harnesses' mount namespaces, held by their pauses.
-    for (const id of await crictl.podIds()) {
+    for (const id of (await crictl.podIds()).reverse()) {
       await crictl.run(['stopp', id]);
       await crictl.run(['rmp', id]);
     }
     expect(await crictl.podIds()).toEqual([]);
-    // The warm pod outlived every restart: its DEL reached its netns through its pause's mount namespace.
+    // The warm pods outlived every restart: the first one stopped reached its netns through the other's pause.
     expect(harness.stderr).toMatch(/"msg":"NetnsLost".*"using":"\/proc\/\d+\/root\/run\/netns\/cni-/);
+  });
+
+  it('NetworkReady stays true when an IPAM pool is full (an informative NetworkCapacity condition says so)', async () => {
+    const conf = join(dirs.confDir, '10-small.conflist');
+    const ipam = { type: 'host-local', ranges: [[{ subnet: '10.77.0.0/30' }]], dataDir: join(dirs.stateDir, 'ipam') };
+    writeFileSync(conf, JSON.stringify({ cniVersion: '1.1.0', name: 'small', plugins: [{ type: 'bridge', bridge: 'crcap0', isGateway: true, ipam }] }));
+    const conditions = async () => JSON.parse(await crictl.run(['info'])).status.conditions as { type: string; status: boolean; reason: string; message: string }[];
+    try {
+      expect((await conditions()).map((c) => [c.type, c.status])).toEqual([
+        ['RuntimeReady', true],
+        ['NetworkReady', true],
+      ]);
+      writeFileSync(files('full1.json'), podJson('full1'));
+      const first = (await crictl.run(['runp', files('full1.json')])).trim();
+      expect((await inspect(first)).status.network.ip).toBe('10.77.0.2');
+      const full = await conditions();
+      expect(full.map((c) => [c.type, c.status])).toEqual([
+        ['RuntimeReady', true],
+        ['NetworkReady', true],
+        ['NetworkCapacity', false],
+      ]);
+      expect(full[2]).toMatchObject({ reason: 'IPAMRangeFull', message: expect.stringMatching(/no IP addresses available in range set 0: 10\.77\.0\.1-10\.77\.0\.2|no IP addresses available/) });
+      writeFileSync(files('full2.json'), podJson('full2'));
+      const second = await crictl.raw(['runp', files('full2.json')]);
+      expect(second.code).not.toBe(0);
+      expect(second.stderr).toMatch(/no IP addresses available/);
+      await crictl.run(['stopp', first]);
+      await crictl.run(['rmp', first]);
+      expect((await conditions()).map((c) => c.type)).toEqual(['RuntimeReady', 'NetworkReady']);
+    } finally {
+      rmSync(conf, { force: true });
+    }
+    // A network whose plugin is missing is not ready.
+    writeFileSync(conf, JSON.stringify({ cniVersion: '1.1.0', name: 'broken', plugins: [{ type: 'no-such-plugin' }] }));
+    try {
+      expect((await conditions())[1]).toMatchObject({ type: 'NetworkReady', status: false, reason: 'NetworkPluginNotReady', message: expect.stringContaining('no-such-plugin') });
+    } finally {
+      rmSync(conf, { force: true });
+    }
   });
 
   it('nothing is left on the node: links, qdiscs, rules, leases, cache files, netns pins, pause processes', async () => {
