@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, missingForKernelTests, sh } from '@tscni/net/testing';
+import { TestNode, missingForKernelTests, pings, sh } from '@tscni/net/testing';
 import { killPauses, pauseProcessesOf, recordsIn } from '../../apps/cri-harness/test/harness-process';
 import { expectNodeAsItWas, snapshot, type NodeSnapshot } from '../support/node-state';
 import { CRICTL, Crictl, Harness, crictlPresent, exec, type HarnessDirs } from './real-crictl';
@@ -114,6 +114,8 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
     const ip = out.status.network.ip as string;
     expect(ip).toMatch(/^10\.88\./);
     expect(podAddrs(out.info.pid)).toEqual([ip]);
+    expect(pings(`/proc/${out.info.pid}/ns/net`, '10.88.0.1', 5), 'pod → its gateway').toBe(true);
+    expect(pings(node.path, ip, 5), 'node → pod').toBe(true);
     // The pin lives in the harness's mount namespace, not in ours.
     expect(sh('nsenter', [`--mount=${harness.mountNs()}`, '--', 'stat', '-f', '-c', '%T', out.info.netns]).trim()).toBe('nsfs');
     const inPod = (ns: string, path: string) => sh('nsenter', [`--target=${out.info.pid}`, `--${ns}`, '--', 'cat', `/proc/sys/${path}`]).trim();
@@ -205,7 +207,8 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
     for (let i = 0; i < KILLS; i++) {
       writeFileSync(files(`k${i}.json`), podJson(`k${i}`, { hostPort: 9000 + i, labels: { app: `k${i}`, kill: 'yes' }, sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0', 'kernel.shmmni': '1000' } }));
       const runp = exec(CRICTL, ['-r', `unix://${dirs.socket}`, '-t', '20s', 'runp', files(`k${i}.json`)]);
-      await new Promise((r) => setTimeout(r, Math.random() * runMs * 1.5));
+      // Stratified random points over the whole of runp (and a little past it), so early and late kills both occur.
+      await new Promise((r) => setTimeout(r, ((i + Math.random()) / KILLS) * runMs * 1.6));
       await harness.kill9();
       const r = await runp;
       await restart();
@@ -219,6 +222,7 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
       const out = await inspect(listed[0]);
       expect(out.status.state, 'listed means fully up').toBe('SANDBOX_READY');
       expect(podAddrs(out.info.pid)).toEqual([out.status.network.ip]);
+      expect(pings(node.path, out.status.network.ip, 5), 'node → pod').toBe(true);
       expect(sh('nsenter', [`--target=${out.info.pid}`, '--ipc', '--', 'cat', '/proc/sys/kernel/shmmni']).trim()).toBe('1000');
     }
     console.log(`crictl kill -9 during runp: ${KILLS} kills, ${outcome.up} pods up, ${outcome.gone} rolled back (runp ≈ ${runMs} ms)`);
