@@ -2,9 +2,10 @@
  * DEL when the pod's netns pin is lost, over ptp + firewall + portmap + bandwidth + tuning (the embedded bridge
  * chain is covered in crictl.test.ts): the harness in its own mount namespace is killed and restarted, so the pins
  * of its pods stay in the old mount namespace. With a pause of that run still alive the netns is reached through
- * it; with none, DEL runs with an empty CNI_NETNS. Either way leases, rules, IFBs and backups are released.
+ * it; with none, or with the pin files gone (a reboot), DEL runs with an empty CNI_NETNS. Either way leases, rules,
+ * IFBs and backups are released.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestNode, missingForKernelTests, sh } from '@tscni/net/testing';
@@ -56,7 +57,7 @@ describe.skipIf(!!missing)(`lost netns pins over ptp, firewall, portmap, bandwid
       linux: {},
     });
 
-  for (const variant of ['a pause of the old run still lives', 'no process of the old run is left'] as const) {
+  for (const variant of ['a pause of the old run still lives', 'no process of the old run is left', 'the pin files are gone (as after a reboot)'] as const) {
     it(`stop and remove after a restart when ${variant}: the node is as it was`, { timeout: 300_000 }, async () => {
       expect(crictlPresent(), 'crictl is missing at <repo>/../shared/tools/crictl').toBe(true);
       const stateDirs = [dirs.stateDir, dirs.cacheDir, join(node.tmp, 'tuning')];
@@ -75,13 +76,14 @@ describe.skipIf(!!missing)(`lost netns pins over ptp, firewall, portmap, bandwid
       }
       expect(ips.every((ip) => ip.startsWith('10.78.0.'))).toBe(true);
       await harness.kill9();
-      if (variant === 'no process of the old run is left') for (const pid of pauseProcessesOf(dirs.stateDir)) process.kill(pid, 'SIGKILL');
+      if (variant !== 'a pause of the old run still lives') for (const pid of pauseProcessesOf(dirs.stateDir)) process.kill(pid, 'SIGKILL');
+      if (variant === 'the pin files are gone (as after a reboot)') for (const n of netns) rmSync(n);
       harness = await Harness.start(node, dirs);
       for (const id of ids) {
         await crictl().run(['stopp', id]);
         await crictl().run(['rmp', id]);
       }
-      const via = variant === 'no process of the old run is left' ? /"using":"\(empty CNI_NETNS\)"/ : /"using":"\/proc\/\d+\/root\/run\/netns\/cni-/;
+      const via = variant === 'a pause of the old run still lives' ? /"using":"\/proc\/\d+\/root\/run\/netns\/cni-/ : /"using":"\(empty CNI_NETNS\)"/;
       expect(harness.stderr).toMatch(via);
       let after = snapshot(node, { stateDirs });
       for (let i = 0; i < 100 && after.links.join() !== before.links.join(); i++) {
