@@ -6,7 +6,8 @@ import { dirname } from 'node:path';
  * Hold an exclusive flock(2) on `path` while `fn` runs: the same lock the reference host-local takes
  * on its `lock` file, so both can share a data dir. Node has no flock, so flock(1) locks the open
  * file description we hand it as fd 3; the lock stays with our descriptor after flock(1) exits and
- * is released when we close it (or when the process dies).
+ * is released when we close it (or when the process dies). It waits without a time limit, like iptables -w:
+ * under contention a plugin gets slow, it does not fail.
  */
 export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
