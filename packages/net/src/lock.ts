@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
@@ -11,7 +11,8 @@ import { dirname } from 'node:path';
  */
 export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  const fd = openSync(path, 'a', 0o600);
+  // An existing file is opened read-only: that also locks files one cannot write, such as a netns bind mount.
+  const fd = openSync(path, existsSync(path) ? 'r' : 'a', 0o600);
   try {
     await new Promise<void>((resolve, reject) => {
       const child = spawn('flock', ['-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
