@@ -1,7 +1,7 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { addrCidr, cidrContains, getLink, ipBatch, listAddrs, netnsExists, parseIP, requirePodNetns, withFileLock, type Family } from '@tscni/net';
+import { addrCidr, cidrContains, getLink, ipBatch, listAddrs, netnsExists, parseIP, requirePodNetns, routeCopyCommand, withFileLock, type Family, type FamilyRoute } from '@tscni/net';
 import { SbrConf, hostLen, sourceIPs, staticGateways, type SourceIP } from './config';
-import { FIRST_TABLE, listAllRoutes, listRules, nextFreeTable, routeCommand, ruleFromAddress, tableId, usedTables, type FamilyRoute, type RuleInfo } from './tables';
+import { FIRST_TABLE, listAllRoutes, listRules, nextFreeTable, ruleFromAddress, tableId, usedTables, type RuleInfo } from './tables';
 
 type Cmd = (string | number)[];
 
@@ -42,11 +42,11 @@ async function addRoutedTables(args: CmdArgs, ips: SourceIP[]): Promise<void> {
     if (ip.gateway) routeCmds.push(['route', 'add', ip.family === 4 ? '0.0.0.0/0' : '::/0', 'via', ip.gateway, 'dev', args.ifName, 'table', table, 'proto', 'unspec']);
     // A configured gateway must win over the main table's default route (the reference copies that one over it).
     const copied = linkRoutes.filter((r) => belongsTo(r, ip) && !(ip.fixedGateway && r.dst === 'default' && r.family === ip.family));
-    for (const r of copied) routeCmds.push(routeCommand('replace', r, args.ifName, table));
+    for (const r of copied) routeCmds.push(routeCopyCommand('replace', r, args.ifName, table));
     table = nextFreeTable(used, table + 1);
   }
-  for (const r of linkRoutes) routeCmds.push(routeCommand('del', r, args.ifName, 'main'));
-  const restore = linkRoutes.map((r) => routeCommand('replace', r, args.ifName, 'main'));
+  for (const r of linkRoutes) routeCmds.push(routeCopyCommand('del', r, args.ifName, 'main'));
+  const restore = linkRoutes.map((r) => routeCopyCommand('replace', r, args.ifName, 'main'));
   await applyRules(args.netns, rules, routeCmds, async () => {
     await flushTables(args.netns, tables);
     await ipBatch(restore, args.netns, { force: true });

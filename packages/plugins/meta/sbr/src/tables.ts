@@ -1,4 +1,4 @@
-import { ipJson, parseIP, routeDst, type Family, type RouteInfo } from '@tscni/net';
+import { ipJson, parseIP, type Family, type FamilyRoute, type RouteInfo } from '@tscni/net';
 
 /** A policy rule as `ip -j rule show` prints it. */
 export interface RuleInfo {
@@ -7,8 +7,6 @@ export interface RuleInfo {
   srclen?: number;
   table: string;
 }
-
-export type FamilyRoute = RouteInfo & { family: Family; type?: string };
 
 const NAMED_TABLES: Record<string, number> = { local: 255, main: 254, default: 253 };
 export const tableId = (t: string | undefined): number => (t === undefined ? 254 : NAMED_TABLES[t] ?? Number(t));
@@ -30,22 +28,6 @@ export function nextFreeTable(used: Set<number>, from: number): number {
   let t = from;
   while (used.has(t)) t++;
   return t;
-}
-
-/** `ip route replace|del` arguments re-creating a route as listed (flags other than onlink are the kernel's). */
-export function routeCommand(verb: 'replace' | 'del', r: FamilyRoute, dev: string, table: number | 'main'): (string | number)[] {
-  const cmd: (string | number)[] = ['route', verb];
-  if (r.type && r.type !== 'unicast') cmd.push(r.type);
-  cmd.push(routeDst(r, r.family));
-  if (r.gateway) cmd.push('via', r.gateway);
-  cmd.push('dev', dev, 'table', table);
-  if (verb === 'replace') {
-    cmd.push('proto', r.protocol ?? 'boot', 'scope', r.scope ?? 'global');
-    if (r.prefsrc) cmd.push('src', r.prefsrc);
-    if (r.flags?.includes('onlink')) cmd.push('onlink');
-  }
-  if (r.metric !== undefined) cmd.push('metric', r.metric);
-  return cmd;
 }
 
 /** Does a rule's source select exactly this address (`from <ip>/32` or `/128`)? */
