@@ -15,7 +15,7 @@ export async function enslave(netns: string, ifName: string, vrfName: string, ta
   if (!link) throw fail(`could not get link by name ${ifName}`);
   if (link.master) throw fail(`interface ${ifName} has already a master set: ${link.master}`);
   const [addrs, v4, v6] = await Promise.all([listAddrs(ifName, netns, 'global'), listRoutes(4, netns), listRoutes(6, netns)]);
-  const v6Addrs = addrs.filter((a) => a.family === 'inet6');
+  const v6Addrs = addrs.filter((a) => a.family === 'inet6' && a.local);
   const routes: FamilyRoute[] = [...v4.map((r) => ({ ...r, family: 4 as const })), ...v6.map((r) => ({ ...r, family: 6 as const }))].filter(
     (r) => r.dev === ifName && (r.scope ?? 'global') === 'global',
   );

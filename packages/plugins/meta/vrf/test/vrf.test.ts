@@ -18,7 +18,8 @@ const routesOf = (pod: string, family: 4 | 6, table: string | number): string[] 
     .map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`);
 const linkOf = (pod: string, name: string) => linksIn(pod).find((l) => l.ifname === name) as (ReturnType<typeof linksIn>[number] & { linkinfo?: { info_kind: string; info_data?: { table: number } } }) | undefined;
 const addrs = (pod: string, dev: string): string[] =>
-  JSON.parse(sh('ip', ['-j', 'addr', 'show', 'dev', dev, 'scope', 'global'], { netns: pod }))[0].addr_info.map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
+  // (iproute2 6.1 prints lifetime-only entries for some addresses: skip those)
+  JSON.parse(sh('ip', ['-j', 'addr', 'show', 'dev', dev, 'scope', 'global'], { netns: pod }))[0].addr_info.filter((a: { local?: string }) => a.local).map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
 
 /** `dev` (a veth whose peer stays in the pod) with an IPv4 and an IPv6 address and a route via a gateway for each. */
 function addIface(pod: string, dev: string, n: number): void {
@@ -45,6 +46,8 @@ for (const impl of implementations('vrf')) {
     afterAll(() => node?.destroy());
 
     const conf = (pod: string, dev = 'eth0', net = 20, extra: Record<string, unknown> = {}) => ({ cniVersion: '1.0.0', name: 'vrfnet', type: 'vrf', vrfname: 'blue', ...extra, prevResult: prevResult(pod, dev, net) });
+    // Debian's 1.1.1 predates moving the interface's routes via gateways into the VRF table (only ours and newer references do).
+    const movesRoutes = impl.name === 'tscni';
     const run = (command: string, pod: string, c: unknown, dev = 'eth0') =>
       node.runPlugin(impl.bin, { CNI_COMMAND: command, CNI_CONTAINERID: `ctr-vrf-${n++}`, CNI_NETNS: pod, CNI_IFNAME: dev, CNI_PATH: '/usr/lib/cni' }, c);
 
@@ -76,8 +79,8 @@ for (const impl of implementations('vrf')) {
         expect(vrf.flags).toContain('UP');
         expect(linkOf(pod, 'eth0')!.master).toBe('blue');
         expect(addrs(pod, 'eth0').sort()).toEqual(['10.20.0.5/24', 'fd20::5/64']);
-        expect(routesOf(pod, 4, 1)).toEqual(expect.arrayContaining(['10.20.0.0/24 dev eth0', '10.70.0.0/16 via 10.20.0.1 dev eth0']));
-        expect(routesOf(pod, 6, 1)).toEqual(expect.arrayContaining(['fd20::/64 dev eth0', 'fd70::/64 via fd20::1 dev eth0']));
+        expect(routesOf(pod, 4, 1)).toEqual(expect.arrayContaining(['10.20.0.0/24 dev eth0', ...(movesRoutes ? ['10.70.0.0/16 via 10.20.0.1 dev eth0'] : [])]));
+        expect(routesOf(pod, 6, 1)).toEqual(expect.arrayContaining(['fd20::/64 dev eth0', ...(movesRoutes ? ['fd70::/64 via fd20::1 dev eth0'] : [])]));
         expect(routesOf(pod, 4, 'main')).toEqual([]);
         expect((await run('CHECK', pod, c)).code).toBe(0);
 
@@ -95,7 +98,7 @@ for (const impl of implementations('vrf')) {
         const second = await run('ADD', pod, conf(pod, 'eth1', 21), 'eth1');
         expect(second.code, second.stdout + second.stderr).toBe(0);
         expect(linkOf(pod, 'eth1')!.master).toBe('blue');
-        expect(routesOf(pod, 4, 1)).toEqual(expect.arrayContaining(['10.71.0.0/16 via 10.21.0.1 dev eth1', '10.70.0.0/16 via 10.20.0.1 dev eth0']));
+        expect(routesOf(pod, 4, 1)).toEqual(expect.arrayContaining(movesRoutes ? ['10.71.0.0/16 via 10.21.0.1 dev eth1', '10.70.0.0/16 via 10.20.0.1 dev eth0'] : ['10.21.0.0/24 dev eth1', '10.20.0.0/24 dev eth0']));
         expect((await run('DEL', pod, conf(pod))).code).toBe(0);
         expect(linkOf(pod, 'blue')).toBeDefined();
         expect((await run('DEL', pod, conf(pod, 'eth1', 21), 'eth1')).code).toBe(0);
@@ -108,7 +111,7 @@ for (const impl of implementations('vrf')) {
         addIface(pod, 'eth1', 21);
         expect((await run('ADD', pod, conf(pod, 'eth0', 20, { table: 42 }))).code).toBe(0);
         expect(linkOf(pod, 'blue')!.linkinfo!.info_data!.table).toBe(42);
-        expect(routesOf(pod, 4, 42)).toContain('10.70.0.0/16 via 10.20.0.1 dev eth0');
+        expect(routesOf(pod, 4, 42)).toContain(movesRoutes ? '10.70.0.0/16 via 10.20.0.1 dev eth0' : '10.20.0.0/24 dev eth0');
         const clash = await run('ADD', pod, conf(pod, 'eth1', 21, { table: 43 }), 'eth1');
         expect(clash.code).toBe(1);
         expect(clash.json.msg).toContain('different routing table');
