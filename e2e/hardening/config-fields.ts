@@ -57,6 +57,17 @@ export function pluginFields(tmp: string, pod: string): Record<string, FieldValu
     vlan: { master: c.master, vlanId: [1, 10, 4094, 0, 4095, -3], mtu: c.mtu, linkInContainer: c.linkInContainer, ipam: c.ipam },
     'host-device': { device: ['fzdev0', 'nope0', '../eth0', ''], hwaddr: c.mac, kernelpath: ['/sys/devices/virtual/net/x', 'rel/path'], pciBusID: ['0000:00:1f.6', 'x'], runtimeConfig: [{ deviceID: 'fzdev0' }], ipam: c.ipam },
     dummy: { mtu: c.mtu, ipam: c.ipam },
+    tap: {
+      mac: c.mac,
+      mtu: c.mtu,
+      multiQueue: [true, false],
+      owner: [0, 1000, -1, 2 ** 32],
+      group: [0, 1000, -1],
+      selinuxContext: ['system_u:system_r:svirt_t:s0:c1,c2', 'x;y', ''],
+      bridge: ['fzbr0', 'nope0', '../x', ''],
+      runtimeConfig: [{ mac: '02:42:ac:11:00:0a' }, { mac: 'x' }],
+      ipam: c.ipam,
+    },
     'host-local': {
       subnet: ['10.252.3.0/24', '10.252.3.7/24', 'fd00:fz::/64', '10.0.0.0/33', 'bogus'],
       rangeStart: ['10.252.3.10', '10.252.4.1', 'x'],
@@ -103,6 +114,8 @@ export function pluginFields(tmp: string, pod: string): Record<string, FieldValu
       runtimeConfig: [{ mac: '02:42:ac:11:00:09' }, { mac: 7 }],
       prevResult: c.prevResult,
     },
+    sbr: { table: [100, 0, -1, 2 ** 32], gateways: [['10.252.0.254'], ['10.0.0.1', '10.0.0.2'], ['x'], [], ['10.0.0.1', 'fd00::1', '10.0.0.3']], prevResult: c.prevResult },
+    vrf: { vrfname: ['fzvrf', '', 'a'.repeat(16), '../x'], table: [0, 42, -1, 2 ** 32], prevResult: c.prevResult },
     firewall: {
       backend: ['iptables', 'firewalld', 'nft'],
       iptablesAdminChainName: ['CNI-ADMIN', 'X Y', 'a'.repeat(40), ''],

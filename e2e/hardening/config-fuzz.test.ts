@@ -14,7 +14,7 @@ import { DIST_BIN, TestNode, linksIn, missingForKernelTests, sh } from '@tscni/n
 import { IPAM_PLUGINS, baseConfig, pluginFields } from './config-fields';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
-const PLUGINS = ['loopback', 'bridge', 'ptp', 'macvlan', 'ipvlan', 'vlan', 'host-device', 'dummy', 'host-local', 'static', 'dhcp', 'portmap', 'bandwidth', 'tuning', 'firewall', 'flannel'];
+const PLUGINS = ['loopback', 'bridge', 'ptp', 'macvlan', 'ipvlan', 'vlan', 'host-device', 'dummy', 'tap', 'host-local', 'static', 'dhcp', 'portmap', 'bandwidth', 'tuning', 'firewall', 'flannel', 'sbr', 'vrf'];
 const absent = PLUGINS.filter((p) => !existsSync(join(DIST_BIN, p)));
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'tc']) ?? (absent.length ? `needs ${absent.join(', ')} built` : undefined);
 /** Error codes the spec defines (1–11 reserved; 100+ plugin-specific). */

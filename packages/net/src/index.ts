@@ -25,3 +25,4 @@ export * from './ipmasq';
 export * from './ipmasq-nft';
 export * from './ipam-routes';
 export * from './iptables-script';
+export * from './route-copy';

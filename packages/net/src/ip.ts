@@ -11,10 +11,10 @@ export async function ipJson<T>(args: readonly string[], netns?: string): Promis
  * Many `ip` commands in one process (`ip -batch -`). Each command is an argument array; every
  * token is checked so nothing can smuggle a second command into the batch.
  */
-export async function ipBatch(commands: readonly (readonly (string | number)[])[], netns?: string, opts: { force?: boolean; json?: boolean } = {}): Promise<string> {
+export async function ipBatch(commands: readonly (readonly (string | number)[])[], netns?: string, opts: { force?: boolean; json?: boolean; family?: 4 | 6 } = {}): Promise<string> {
   if (commands.length === 0) return '';
   const script = commands.map((c) => c.map((t) => token(t)).join(' ')).join('\n') + '\n';
-  const flags = [...(opts.force ? ['-force'] : []), ...(opts.json ? ['-j'] : [])];
+  const flags = [...(opts.force ? ['-force'] : []), ...(opts.json ? ['-j'] : []), ...(opts.family ? [`-${opts.family}`] : [])];
   const { stdout } = await run('ip', [...flags, '-batch', '-'], { input: script, netns });
   return stdout;
 }

@@ -13,9 +13,12 @@ export function nftAvailable(): boolean {
   return ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].some(existsSync);
 }
 
-/** One iptables command (`-w` waits for the xtables lock). */
+/**
+ * One iptables command. A bare `-w` waits for the xtables lock as long as it takes, like the reference:
+ * under kube-proxy's lock contention ADD/DEL get slow, never fail.
+ */
 export async function iptables(family: IPFamily, table: string, args: readonly string[], netns?: string): Promise<string> {
-  const { stdout } = await run(bin(family), ['-w', '5', '-t', table, ...args], { netns });
+  const { stdout } = await run(bin(family), ['-w', '-t', table, ...args], { netns });
   return stdout;
 }
 
@@ -25,9 +28,9 @@ export async function iptablesSave(family: IPFamily, table: string, netns?: stri
   return stdout;
 }
 
-/** Apply a restore script with `--noflush`: many chain and rule changes in one process. */
+/** Apply a restore script with `--noflush`: many chain and rule changes in one process (waits for the lock). */
 export async function iptablesRestore(family: IPFamily, script: string, netns?: string): Promise<void> {
-  await run(bin(family, '-restore'), ['-w', '5', '--noflush'], { input: script, netns });
+  await run(bin(family, '-restore'), ['-w', '--noflush'], { input: script, netns });
 }
 
 /** The user chains that exist in a saved table. */

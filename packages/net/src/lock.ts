@@ -1,16 +1,18 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
  * Hold an exclusive flock(2) on `path` while `fn` runs: the same lock the reference host-local takes
  * on its `lock` file, so both can share a data dir. Node has no flock, so flock(1) locks the open
  * file description we hand it as fd 3; the lock stays with our descriptor after flock(1) exits and
- * is released when we close it (or when the process dies).
+ * is released when we close it (or when the process dies). It waits without a time limit, like iptables -w:
+ * under contention a plugin gets slow, it does not fail.
  */
 export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  const fd = openSync(path, 'a', 0o600);
+  // An existing file is opened read-only: that also locks files one cannot write, such as a netns bind mount.
+  const fd = openSync(path, existsSync(path) ? 'r' : 'a', 0o600);
   try {
     await new Promise<void>((resolve, reject) => {
       const child = spawn('flock', ['-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });

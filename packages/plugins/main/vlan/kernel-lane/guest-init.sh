@@ -11,7 +11,7 @@ mkdir -p /host
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /host || { echo "kernel-lane: 9p mount failed"; poweroff -f; }
 KDIR=$(cat /kdir)
 ln -s "/host$KDIR/lib/modules" /lib/modules
-for m in overlay veth macvlan ipvlan 8021q dummy bridge; do modprobe "$m" || echo "kernel-lane: modprobe $m failed"; done
+for m in overlay veth macvlan ipvlan 8021q dummy bridge vrf; do modprobe "$m" || echo "kernel-lane: modprobe $m failed"; done
 mount -t tmpfs tmp /host/tmp
 # The repo gets a throwaway writable layer (vite/vitest write temp and cache files next to each project).
 REPO=$(cat /repo)

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The kernel lane: run the vlan/ipvlan/dummy kernel suites for real on Debian's own kernel under
+// The kernel lane: run the vlan/ipvlan/dummy/vrf kernel suites for real on Debian's own kernel under
 // qemu-system (software emulation; TSCNI_KERNEL_LANE_ACCEL=kvm where KVM really works). Not part of the default tests.
-//   node packages/plugins/main/vlan/kernel-lane/run.mjs [project ...]     (default: vlan ipvlan dummy)
+//   node packages/plugins/main/vlan/kernel-lane/run.mjs [project ...]     (default: vlan ipvlan dummy vrf)
 //   nx run vlan:kernel-lane                                               (same; ~17 min under TCG on 2 cores)
 // Needs: qemu-system-x86 installed; apt-get download access for linux-image-amd64 and busybox-static.
 // Cache (kernel, modules, busybox, initramfs): /var/tmp/tscni-kernel-lane. The guest sees the host's /
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../../../..');
 const cache = process.env.TSCNI_KERNEL_LANE_CACHE ?? '/var/tmp/tscni-kernel-lane';
-const projects = process.argv.slice(2).length ? process.argv.slice(2) : ['vlan', 'ipvlan', 'dummy'];
+const projects = process.argv.slice(2).length ? process.argv.slice(2) : ['vlan', 'ipvlan', 'dummy', 'vrf'];
 const timeoutMin = Number(process.env.TSCNI_KERNEL_LANE_TIMEOUT_MIN ?? 40);
 
 function sh(cmd, args, opts = {}) {
