@@ -120,7 +120,7 @@ describe.skipIf(!!missing)(`dhcp wire compatibility with the reference${missing 
       await until('the activator to listen', () => existsSync(socket));
       expect(log).not.toMatch(/listening on/);
       await lifecycle('ours', socket, () => log);
-      expect(log).toMatch(/listening on/);
+      expect(log).toMatch(/listening on fd 3 \(socket activation\)/);
     } finally {
       activator.kill('SIGTERM');
     }

@@ -23,9 +23,9 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
 
   const socketPath = flags.hostPrefix + flags.socketPath;
   const server = createServer((conn) => serveGoRpc(conn, (method, body) => handle(method, body, manager)));
-  await listen(server, socketPath);
+  const where = await listen(server, socketPath);
   if (flags.pidfile) writeFileSync(flags.pidfile, String(process.pid), { mode: 0o644 });
-  log(`listening on ${socketPath}, ${manager.size} lease(s) restored`);
+  log(`listening on ${where}, ${manager.size} lease(s) restored`);
 
   const shutdown = () => {
     log('shutting down; leases stay on disk for the next start');
@@ -43,11 +43,12 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
 }
 
 /** systemd socket activation (LISTEN_FDS=1 → fd 3), else a fresh socket; a stale socket file is replaced. */
-async function listen(server: Server, socketPath: string): Promise<void> {
+async function listen(server: Server, socketPath: string): Promise<string> {
   const fds = Number(process.env.LISTEN_FDS ?? 0);
   if (fds > 0 && Number(process.env.LISTEN_PID) === process.pid) {
     if (fds !== 1) throw new Error(`Too many (${fds}) FDs passed through socket activation`);
-    return new Promise((resolve, reject) => server.once('error', reject).listen({ fd: 3 }, resolve));
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ fd: 3 }, resolve));
+    return 'fd 3 (socket activation)';
   }
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
   if (existsSync(socketPath)) {
@@ -55,6 +56,7 @@ async function listen(server: Server, socketPath: string): Promise<void> {
     rmSync(socketPath, { force: true });
   }
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, resolve));
+  return socketPath;
 }
 
 const answers = (path: string): Promise<boolean> =>
