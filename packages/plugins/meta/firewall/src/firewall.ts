@@ -10,8 +10,8 @@ async function add(args: CmdArgs): Promise<Result> {
   const conf = await withDefaultBackend(parseConf(args));
   const prev = args.requirePrevResult('firewall');
   const addrs = resultAddrs(prev);
-  if (conf.backend === 'firewalld') return addFirewalld(conf, addrs).then(() => prev);
   const bridge = conf.ingressPolicy === 'open' ? undefined : bridgeOf(prev, conf.ingressPolicy);
+  if (conf.backend === 'firewalld') return addFirewalld(conf, addrs, bridge).then(() => prev);
   await withFileLock(RULES_LOCK_PATH, async () => {
     if (conf.backend === 'nftables') return addNft(conf, addrs, bridge);
     const done: IPFamily[] = [];

@@ -9,8 +9,9 @@
  */
 import { existsSync } from 'node:fs';
 import { CniError, ErrorCode, invalidConfig } from '@tscni/cni';
-import { CommandError, formatIP, run, type CIDR } from '@tscni/net';
+import { CommandError, RULES_LOCK_PATH, formatIP, run, withFileLock, type CIDR } from '@tscni/net';
 import type { FirewallConf } from './config';
+import { addFamily } from './iptables-backend';
 
 const FIREWALLD = 'org.fedoraproject.FirewallD1';
 const FIREWALLD_PATH = '/org/fedoraproject/FirewallD1';
@@ -48,14 +49,22 @@ const source = (a: CIDR): string => `${formatIP(a.ip)}/${a.ip.family === 4 ? 32 
 
 const zoneCall = (method: string, zone: string, src: string) => busCall(FIREWALLD, FIREWALLD_PATH, ZONE_INTERFACE, method, 'ss', [zone, src]);
 
-/** ADD: every address becomes a source of the zone; one that already is (ZONE_ALREADY_SET) is fine. */
-export async function addFirewalld(conf: FirewallConf, addrs: CIDR[]): Promise<void> {
+/**
+ * ADD: every address becomes a source of the zone; one that already is (ZONE_ALREADY_SET) is fine. An ingress
+ * policy is the iptables isolation chains whatever the backend, as in the reference.
+ */
+export async function addFirewalld(conf: FirewallConf, addrs: CIDR[], bridge: string | undefined): Promise<void> {
   const zone = zoneOf(conf);
   for (const a of addrs) {
     await zoneCall('addSource', zone, source(a)).catch((err) => {
       if (firewalldError(err) !== 'ZONE_ALREADY_SET') throw callFailure(`failed to add the address ${source(a)} to ${zone} zone`, err);
     });
   }
+  if (!bridge) return;
+  const families = [...new Set(addrs.map((a) => a.ip.family))];
+  await withFileLock(RULES_LOCK_PATH, async () => {
+    for (const family of families) await addFamily(conf, family, [], bridge);
+  });
 }
 
 /** DEL: remove the sources; one that is gone already (or firewalld itself) is not an error, as in the reference. */

@@ -154,6 +154,20 @@ for (const impl of implementations('firewall')) {
       expect(node.exec('iptables-save', ['-t', 'filter'])).not.toContain(`10.88.0.${i}/32`);
     });
 
+    it('ingressPolicy same-bridge with firewalld: the sources, and the iptables isolation chains for the bridge', async () => {
+      const i = n++;
+      const prev = { ...prevResult(i), interfaces: [{ name: 'fwdbr0' }, { name: 'eth0', sandbox: '/var/run/netns/x' }] };
+      const e = env('ADD', `fwd-${impl.name}-${i}`);
+      const c = conf(prev, { backend: 'firewalld', ingressPolicy: 'same-bridge' });
+      const add = await node.runPlugin(impl.bin, e, c);
+      expect(add.code, add.stdout).toBe(0);
+      expect(zoneSources('trusted')).toContain(`10.88.0.${i}/32`);
+      expect(node.exec('iptables-save', ['-t', 'filter'])).toMatch(/-A CNI-ISOLATION-STAGE-1 -i fwdbr0 ! -o fwdbr0 .*-j CNI-ISOLATION-STAGE-2/);
+      expect(node.exec('ip6tables-save', ['-t', 'filter'])).toMatch(/-A CNI-ISOLATION-STAGE-2 -o fwdbr0 .*-j DROP/);
+      expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, c)).code).toBe(0);
+      expect(zoneSources('trusted')).not.toContain(`10.88.0.${i}/32`);
+    });
+
     it('an address already in the zone is fine on ADD', async () => {
       const i = n++;
       const prev = prevResult(i);
