@@ -102,7 +102,8 @@ describe.skipIf(!!missing)(`dhcp wire compatibility with the reference${missing 
     expect(add.json.msg).toMatch(/^error calling DHCP\.Allocate: error looking up "eth0"/);
   });
 
-  it.skipIf(!existsSync(SOCKET_ACTIVATE))('socket activation as the shipped units do it: the daemon starts on the first call and serves on fd 3', async () => {
+  // systemd-socket-activate comes with the systemd package (CI installs it): missing, this fails.
+  it('socket activation as the shipped units do it: the daemon starts on the first call and serves on fd 3', async () => {
     const units = join(import.meta.dirname, '../systemd');
     const socketUnit = readFileSync(join(units, 'cni-dhcp.socket'), 'utf8');
     const serviceUnit = readFileSync(join(units, 'cni-dhcp.service'), 'utf8');
