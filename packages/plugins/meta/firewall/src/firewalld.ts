@@ -27,9 +27,13 @@ function zoneOf(conf: FirewallConf): string {
   return z;
 }
 
-/** One method call on the system bus; the reply's values. `--` ends busctl's options: no value is read as one. */
+/**
+ * One method call on the system bus; the reply's values. `--auto-start=no`: a call never starts firewalld through
+ * D-Bus activation (a stopped firewalld is an error, not a firewall that appears on the node). `--` ends busctl's
+ * options: no value is read as one.
+ */
 async function busCall(destination: string, path: string, iface: string, method: string, signature: string, args: string[]): Promise<unknown[]> {
-  const { stdout } = await run('busctl', ['--system', '--json=short', '--', 'call', destination, path, iface, method, signature, ...args]);
+  const { stdout } = await run('busctl', ['--system', '--json=short', '--auto-start=no', '--', 'call', destination, path, iface, method, signature, ...args]);
   const reply = JSON.parse(stdout || '{}') as { data?: unknown[] };
   return reply.data ?? [];
 }
