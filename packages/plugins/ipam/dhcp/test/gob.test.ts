@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GobDecoder, GobEncoder, slice, struct } from '../src/gob';
 import { leaseToResult, resultToLease } from '../src/go-rpc';
@@ -42,6 +43,27 @@ describe('gob', () => {
     const d2 = new GobDecoder();
     d2.push(bad);
     expect(() => d2.next()).toThrow(/count exceeds/);
+  });
+
+  it('arbitrary bytes (what anyone on the socket can send) decode or throw an Error, never hang', () => {
+    const valid = new GobEncoder().encode(Outer, { Flag: true, Count: 3, Items: [{ Name: 'x', N: 1 }] });
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      // Valid streams with bytes flipped: the interesting inputs sit near well-formed ones.
+      fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })).map(([i, b]) => Uint8Array.from(valid, (v, j) => (j === i ? b : v))),
+    );
+    fc.assert(
+      fc.property(bytes, (b) => {
+        const dec = new GobDecoder();
+        dec.push(Buffer.from(b));
+        try {
+          for (let i = 0; i < 1000 && dec.next(); i++);
+        } catch (err) {
+          expect(err).toBeInstanceOf(Error);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('current.Result ↔ lease: address/mask, gateway, routes', () => {
