@@ -85,8 +85,8 @@ export function serveGoRpc(conn: Socket, handle: (method: string, args: Decoded)
         const end = headerEnd(head);
         if (end < 0) return void (head.length > 4096 && conn.destroy());
         const [verb, path] = head.subarray(0, end).toString('latin1').split(/\r?\n/)[0].split(' ');
-        if (verb !== 'CONNECT') return void conn.end('HTTP/1.0 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n405 must CONNECT\n');
-        if (path !== RPC_PATH) return void conn.end('HTTP/1.0 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n404 page not found\n');
+        if (verb !== 'CONNECT') return void conn.end(httpText('405 Method Not Allowed', '405 must CONNECT\n'));
+        if (path !== RPC_PATH) return void conn.end(httpText('404 Not Found', '404 page not found\n'));
         conn.write(`HTTP/1.0 ${CONNECTED}\n\n`);
         chunk = head.subarray(end + (head[end] === 13 ? 4 : 2));
         head = undefined;
@@ -113,6 +113,10 @@ export function serveGoRpc(conn: Socket, handle: (method: string, args: Decoded)
     }
   });
 }
+
+/** A plain-text HTTP/1.0 answer, as Go's http server writes it for rpc.HandleHTTP's refusals. */
+const httpText = (status: string, body: string): string =>
+  `HTTP/1.0 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 
 /** Index of the blank line ending the HTTP head (`\n\n` from Go, `\r\n\r\n` from others), or -1. */
 function headerEnd(buf: Buffer): number {

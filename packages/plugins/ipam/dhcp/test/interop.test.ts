@@ -5,6 +5,7 @@
  * cni-dhcp.socket does) and the daemon inside the standalone executable when it has been built.
  */
 import { spawn } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +102,25 @@ describe.skipIf(!!missing)(`dhcp wire compatibility with the reference${missing 
     expect(add.code).toBe(1);
     expect(add.json.msg).toMatch(/^error calling DHCP\.Allocate: error looking up "eth0"/);
   });
+
+  it("our daemon answers what Go's rpc server answers to a non-CONNECT request, drops garbage, and keeps serving", async () => {
+    const d = await startDaemon(join(DIST_BIN, 'dhcp'), ourFlags());
+    const exchange = (data: Buffer | string) =>
+      new Promise<string>((resolve) => {
+        const sock = createConnection(d.socketPath);
+        let out = '';
+        sock.on('data', (b) => (out += b.toString('latin1')));
+        sock.on('close', () => resolve(out));
+        sock.on('error', () => resolve(out));
+        sock.write(data);
+        setTimeout(() => sock.destroy(), 3000);
+      });
+    expect(await exchange('GET /_goRPC_ HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.0 405 Method Not Allowed\r\n[\s\S]*405 must CONNECT\n$/);
+    const garbage = await exchange(Buffer.concat([Buffer.from('CONNECT /_goRPC_ HTTP/1.0\n\n'), Buffer.from([5, 0xff, 0x83, 9, 9, 9])]));
+    expect(garbage).toBe('HTTP/1.0 200 Connected to Go RPC\n\n');
+    expect(d.proc.exitCode).toBeNull();
+    await lifecycle('reference', d.socketPath, () => d.log);
+  }, 60_000);
 
   // systemd-socket-activate comes with the systemd package (CI installs it): missing, this fails.
   it('socket activation as the shipped units do it: the daemon starts on the first call and serves on fd 3', async () => {
