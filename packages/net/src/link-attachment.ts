@@ -69,7 +69,13 @@ export const ipamNeedsLink = (ipamType: string | undefined): boolean => !!ipamTy
  * link and the plugin's result from an IPAM result; with an IPAM that needs the link it is called without
  * one, and the IPAM result is applied afterwards and merged into the plugin's result.
  */
-export async function withIpamOnCreatedLink(args: CmdArgs, ipamType: string | undefined, attach: (ipam: Result | undefined) => Promise<Result>): Promise<Result> {
+export async function withIpamOnCreatedLink(
+  args: CmdArgs,
+  ipamType: string | undefined,
+  attach: (ipam: Result | undefined) => Promise<Result>,
+  /** Takes the bare link away again when IPAM fails (default: delete it; host-device moves it back). */
+  undoLink: () => Promise<void> = () => deletePodLink(args.netns, args.ifName),
+): Promise<Result> {
   if (!ipamNeedsLink(ipamType)) return withIpamAdd(args, ipamType, attach);
   const bare = await attach(undefined);
   try {
@@ -83,7 +89,7 @@ export async function withIpamOnCreatedLink(args: CmdArgs, ipamType: string | un
     }
     return podInterfaceResult(args, bare.interfaces?.[0]?.mac, ipam, args.netConf.dns);
   } catch (err) {
-    await deletePodLink(args.netns, args.ifName).catch(() => {});
+    await undoLink().catch(() => {});
     throw err;
   }
 }

@@ -1,51 +1,27 @@
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { providedOptions, requestedOptions } from './options';
-import { DEFAULT_SOCKET_PATH, type LeaseRequest } from './rpc';
-import { callDaemon } from './rpc-client';
+import { IpamSchema, loadConf } from './conf';
+import { resultToLease } from './go-rpc';
+import { DEFAULT_SOCKET_PATH, type WireCmdArgs } from './rpc';
+import { callDaemon, isMissingMethod } from './rpc-client';
 
-/** `ipam` of a network that leases its addresses from a DHCP server through the `dhcp daemon`. */
-const IpamSchema = z.object({
-  type: z.literal('dhcp').optional(),
-  daemonSocketPath: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
-  request: z.array(z.object({ option: z.string(), skipDefault: z.boolean().optional() }).passthrough()).default([]),
-  provide: z.array(z.object({ option: z.string(), value: z.string().optional(), fromArg: z.string().optional() }).passthrough()).default([]),
-  /** Metric of every route from the lease. */
-  priority: z.number().int().nonnegative().optional(),
+/** skel.CmdArgs for the daemon: it reads the config itself, like the reference daemon. */
+const wireArgs = (args: CmdArgs): WireCmdArgs => ({
+  ContainerID: args.containerID,
+  // The daemon runs in another working directory.
+  Netns: args.netns ? resolve(args.netns) : '',
+  IfName: args.ifName,
+  Args: args.args,
+  Path: args.path.join(':'),
+  StdinData: Buffer.from(args.stdinData),
 });
-const NetConfSchema = z.object({ name: z.string().min(1, 'missing network name'), ipam: IpamSchema }).passthrough();
-
-interface Conf {
-  socketPath: string;
-  priority?: number;
-  lease: LeaseRequest;
-}
-
-function loadConf(args: CmdArgs): Conf {
-  const conf = args.parse(NetConfSchema);
-  const clientID = Buffer.from(`${args.containerID}/${conf.name}/${args.ifName}`).subarray(0, 254).toString();
-  return {
-    socketPath: conf.ipam.daemonSocketPath ?? DEFAULT_SOCKET_PATH,
-    priority: conf.ipam.priority,
-    lease: {
-      clientID,
-      containerID: args.containerID,
-      network: conf.name,
-      // The daemon runs in another working directory.
-      netns: args.netns ? resolve(args.netns) : '',
-      ifName: args.ifName,
-      request: requestedOptions(conf.ipam.request),
-      provide: providedOptions(conf.ipam.provide, args.args),
-    },
-  };
-}
 
 /** ADD: the daemon acquires (or reuses) the lease and keeps it; the result carries its address and routes. */
 async function add(args: CmdArgs): Promise<Result> {
   const conf = loadConf(args);
-  const lease = await callDaemon(conf.socketPath, 'DHCP.Allocate', conf.lease);
-  if (!lease) throw new CniError(ErrorCode.Internal, 'error calling DHCP.Allocate: empty reply');
+  const lease = resultToLease(await callDaemon(conf.socketPath, 'DHCP.Allocate', wireArgs(args)));
+  if (!lease) throw new CniError(ErrorCode.Internal, 'error calling DHCP.Allocate: the daemon returned no address');
   const routes = lease.routes.map((r) => (conf.priority !== undefined ? { ...r, priority: conf.priority } : r));
   return {
     cniVersion: args.netConf.cniVersion,
@@ -57,28 +33,38 @@ async function add(args: CmdArgs): Promise<Result> {
 /** DEL: the daemon stops maintaining the lease and sends DHCPRELEASE; an unknown lease is success. */
 async function del(args: CmdArgs): Promise<void> {
   const conf = loadConf(args);
-  await callDaemon(conf.socketPath, 'DHCP.Release', { clientID: conf.lease.clientID });
+  await callDaemon(conf.socketPath, 'DHCP.Release', wireArgs(args));
 }
 
-/** CHECK: the daemon still holds a bound, unexpired lease (with prevResult's address when there is one). */
+/**
+ * CHECK: the daemon still holds a bound, unexpired lease (with prevResult's address when there is one).
+ * A reference daemon has no DHCP.Check: then Allocate, which is the reference plugin's CHECK.
+ */
 async function check(args: CmdArgs): Promise<void> {
   const conf = loadConf(args);
-  const address = args.prevResult()?.ips?.[0]?.address;
-  await callDaemon(conf.socketPath, 'DHCP.Check', { clientID: conf.lease.clientID, ...(address ? { address } : {}) });
+  try {
+    await callDaemon(conf.socketPath, 'DHCP.Check', wireArgs(args));
+  } catch (err) {
+    if (!isMissingMethod(err)) throw err;
+    await callDaemon(conf.socketPath, 'DHCP.Allocate', wireArgs(args));
+  }
 }
 
-/** GC: the daemon releases this network's leases whose attachment is not in `cni.dev/valid-attachments`. */
+/** GC: the daemon releases this network's leases not in `cni.dev/valid-attachments` (a reference daemon has no GC). */
 async function gc(args: CmdArgs): Promise<void> {
-  const conf = args.parse(NetConfSchema);
-  await callDaemon(conf.ipam.daemonSocketPath ?? DEFAULT_SOCKET_PATH, 'DHCP.GC', { network: conf.name, valid: args.validAttachments() });
+  const conf = args.parse(z.object({ ipam: IpamSchema }).passthrough());
+  await callDaemon(conf.ipam.daemonSocketPath ?? DEFAULT_SOCKET_PATH, 'DHCP.GC', wireArgs(args)).catch((err) => {
+    if (!isMissingMethod(err)) throw err;
+  });
 }
 
-/** STATUS: ready when the daemon answers. */
+/** STATUS: ready when the daemon answers (a reference daemon answers DHCP.Ping with "can't find method"). */
 async function status(args: CmdArgs): Promise<void> {
   const conf = args.parse(z.object({ ipam: IpamSchema }).passthrough());
   try {
-    await callDaemon(conf.ipam.daemonSocketPath ?? DEFAULT_SOCKET_PATH, 'DHCP.Ping', {});
+    await callDaemon(conf.ipam.daemonSocketPath ?? DEFAULT_SOCKET_PATH, 'DHCP.Ping', wireArgs(args));
   } catch (err) {
+    if (isMissingMethod(err)) return;
     throw new CniError(ErrorCode.PluginNotAvailable, (err as Error).message);
   }
 }

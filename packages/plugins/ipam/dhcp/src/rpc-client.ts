@@ -1,6 +1,6 @@
-import { connect } from 'node:net';
 import { CniError, ErrorCode } from '@tscni/cni';
-import type { LeaseInfo, Method, RpcParams, RpcResponse } from './rpc';
+import { ServerError, goRpcCall } from './go-rpc';
+import type { Method, WireCmdArgs } from './rpc';
 
 const ERRNO_TEXT: Record<string, string> = {
   ENOENT: 'no such file or directory',
@@ -9,42 +9,24 @@ const ERRNO_TEXT: Record<string, string> = {
   ENOTSOCK: 'socket operation on non-socket',
 };
 
+/** The text a daemon without the method answers (Go's net/rpc, and ours for unknown methods). */
+export const isMissingMethod = (err: unknown): boolean => err instanceof CniError && /rpc: can't find method/.test(err.message);
+
 /**
- * One call to the daemon. A daemon that is not there is "try again later" (11) with the reference's text,
- * `error dialing DHCP daemon: dial unix <path>: connect: …`; an error the daemon reports is
- * `error calling DHCP.<Method>: …`.
+ * One call to the daemon (ours or the reference's). A daemon that is not there is "try again later" (11) with
+ * the reference's text, `error dialing DHCP daemon: dial unix <path>: connect: …`; an error the daemon reports
+ * is `error calling DHCP.<Method>: …`.
  */
-export function callDaemon(socketPath: string, method: Method, params: RpcParams): Promise<LeaseInfo | undefined> {
-  return new Promise((resolve, reject) => {
-    const sock = connect(socketPath);
-    let connected = false;
-    let buf = '';
-    sock.setEncoding('utf8');
-    sock.on('connect', () => {
-      connected = true;
-      sock.write(JSON.stringify({ method, params }) + '\n');
-    });
-    sock.on('data', (chunk: string) => {
-      buf += chunk;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      sock.end();
-      let res: RpcResponse;
-      try {
-        res = JSON.parse(buf.slice(0, nl)) as RpcResponse;
-      } catch {
-        return reject(new CniError(ErrorCode.Internal, `error calling ${method}: malformed reply from the DHCP daemon`));
-      }
-      if ('error' in res) reject(new CniError(ErrorCode.Internal, `error calling ${method}: ${res.error}`));
-      else resolve(Object.keys(res.result).length ? (res.result as LeaseInfo) : undefined);
-    });
-    sock.on('error', (err: NodeJS.ErrnoException) => {
-      if (connected) return reject(new CniError(ErrorCode.Internal, `error calling ${method}: ${err.message}`));
-      const text = ERRNO_TEXT[err.code ?? ''] ?? err.message;
-      reject(new CniError(ErrorCode.TryAgainLater, `error dialing DHCP daemon: dial unix ${socketPath}: connect: ${text}`));
-    });
-    sock.on('end', () => {
-      if (!buf.includes('\n')) reject(new CniError(ErrorCode.Internal, `error calling ${method}: the DHCP daemon closed the connection`));
-    });
-  });
+export async function callDaemon(socketPath: string, method: Method, args: WireCmdArgs): Promise<Record<string, unknown>> {
+  try {
+    return await goRpcCall(socketPath, method, args);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (err instanceof ServerError) throw new CniError(ErrorCode.Internal, `error calling ${method}: ${e.message}`);
+    if (e.code === 'EHTTP') throw new CniError(ErrorCode.TryAgainLater, `error dialing DHCP daemon: dial-http unix ${socketPath}: ${e.message}`);
+    if (e.syscall === 'connect') {
+      throw new CniError(ErrorCode.TryAgainLater, `error dialing DHCP daemon: dial unix ${socketPath}: connect: ${ERRNO_TEXT[e.code ?? ''] ?? e.message}`);
+    }
+    throw new CniError(ErrorCode.Internal, `error calling ${method}: ${e.message}`);
+  }
 }

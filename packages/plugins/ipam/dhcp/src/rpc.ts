@@ -1,12 +1,16 @@
 /**
- * The plugin ↔ daemon protocol: one JSON request line on the unix socket, one JSON response line back.
- * (The reference speaks Go net/rpc; only the socket path, the flags and the error texts are kept.)
+ * The plugin ↔ daemon protocol is the reference's: Go net/rpc over HTTP on the unix socket (`CONNECT /_goRPC_`,
+ * then gob). Every method takes skel.CmdArgs (the invocation's parameters and its raw config); the daemon reads
+ * the config itself, as the reference daemon does. `DHCP.Allocate` replies with a current.Result,
+ * `DHCP.Release` with struct{}. tscni adds `DHCP.Check` (prevResult's address in StdinData), `DHCP.GC`
+ * (`cni.dev/valid-attachments` in StdinData) and `DHCP.Ping`; a reference daemon answers those with
+ * "rpc: can't find method", which the plugin treats as described in dhcp.ts.
  */
 export const DEFAULT_SOCKET_PATH = '/run/cni/dhcp.sock';
 
 export type Method = 'DHCP.Allocate' | 'DHCP.Release' | 'DHCP.Check' | 'DHCP.GC' | 'DHCP.Ping';
 
-/** Who the lease is for and what to ask the server. The plugin has validated every field. */
+/** Who the lease is for and what to ask the server. */
 export interface LeaseRequest {
   /** `<containerID>/<network>/<ifName>`, at most 254 bytes. */
   clientID: string;
@@ -26,19 +30,16 @@ export interface LeaseInfo {
   address: string;
   gateway?: string;
   routes: { dst: string; gw?: string }[];
-  /** Unix ms when the lease runs out. */
-  expires: number;
+  /** Unix ms when the lease runs out (not on the wire). */
+  expires?: number;
 }
 
-/** Extra parameters: CHECK's expected address; GC's network and the attachments to keep. */
-export interface RpcParams extends Partial<LeaseRequest> {
-  address?: string;
-  valid?: { containerID: string; ifname: string }[];
+/** skel.CmdArgs as it travels (Go field names). */
+export interface WireCmdArgs {
+  ContainerID: string;
+  Netns: string;
+  IfName: string;
+  Args: string;
+  Path: string;
+  StdinData: Buffer;
 }
-
-export interface RpcRequest {
-  method: Method;
-  params: RpcParams;
-}
-
-export type RpcResponse = { result: LeaseInfo | Record<string, never> } | { error: string };

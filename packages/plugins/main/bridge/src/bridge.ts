@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { CniError, ErrorCode, delegateAdd, delegateDel, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import {
   VethNameTaken,
   createVeth,
@@ -12,6 +12,8 @@ import {
   ifaceConfigCommands,
   ipamCheck,
   ipamDel,
+  ipamNeedsLink,
+  ipBatch,
   ipv6Sysctls,
   removeHostVeth,
   requirePodNetns,
@@ -32,49 +34,80 @@ import { ensureVlanGateway } from './vlan-gateway';
  * ADD: bridge → IPAM → veth pair created in the pod together with the whole container config (one
  * process) → host end enslaved (hairpin, isolation, VLANs) → spoof check → gateway on the bridge →
  * forwarding → ipMasq → port up. Anything failing after IPAM releases the lease and removes the veth.
+ * An IPAM that talks through the pod's link (dhcp) runs once the port is up, the reference's order.
  */
 async function add(args: CmdArgs): Promise<Result> {
   const conf = loadBridgeConf(args);
   requirePodNetns(args);
   const br = await ensureBridge(conf);
-  return withIpamAdd(args, conf.ipamType, async (ipam) => {
-    const result: Result = { cniVersion: args.netConf.cniVersion, ips: ipam?.ips ?? [], routes: ipam?.routes ?? [] };
+  if (!ipamNeedsLink(conf.ipamType)) return withIpamAdd(args, conf.ipamType, (ipam) => attachPod(args, conf, br, async () => ipam, false));
+  let leased = false;
+  const lease = async () => {
+    const ipam = await delegateAdd(conf.ipamType!, args.stdinData, args.env);
+    leased = true;
+    return ipam;
+  };
+  try {
+    return await attachPod(args, conf, br, lease, true);
+  } catch (err) {
+    if (leased) await delegateDel(conf.ipamType!, args.stdinData, args.env).catch(() => {});
+    throw err;
+  }
+}
+
+/** The pod's veth on the bridge; `getIpam` is called before the veth exists, or (`linkFirst`) once its port is up. */
+async function attachPod(args: CmdArgs, conf: BridgeConf, br: Link, getIpam: () => Promise<Result | undefined>, linkFirst: boolean): Promise<Result> {
+  let ipam = linkFirst ? undefined : await getIpam();
+  const result: Result = { cniVersion: args.netConf.cniVersion, ips: ipam?.ips ?? [], routes: ipam?.routes ?? [] };
+  const requireIps = () => {
     if (conf.ipamType && !result.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
-    const gateways = applyGateways(result, conf);
-    const veth = await createPodVeth(args, conf, result);
-    try {
-      const { hostLink, bridgeLink } = await attachHostVeth(conf, veth.hostVeth);
-      // A bridge that lost its last port reads 00:00:00:00:00:00; it has taken this port's MAC now.
-      const bridgeMac = br.address && !/^(00:){5}00$/.test(br.address) ? br.address : bridgeLink.address;
-      await setPortVlans(conf, veth.hostVeth);
-      if (conf.macspoofchk) await setupSpoofCheck(spoofID(args), veth.hostVeth, veth.container.address!);
-      await podSysctls(args, conf, result);
-      let vlanGateway: Link | undefined;
-      if (gateways.length) {
-        if (conf.vlan) {
-          vlanGateway = await ensureVlanGateway(conf);
-          await ensureGatewayAddrs(conf, vlanGateway.ifname, gateways);
-        } else await ensureGatewayAddrs(conf, conf.bridge, gateways, bridgeMac);
-        enableForwarding(gateways);
-      }
-      if (conf.ipMasq) await setupIpMasq(conf.ipMasqBackend, result.ips!.map((ip) => ip.address), masqOwner(args));
-      if (conf.ipamType) await waitPortUp(hostLink);
-      result.interfaces = [
-        { name: conf.bridge, mac: gateways.length && !conf.vlan ? bridgeMac : bridgeLink.address },
-        { name: veth.hostVeth, mac: hostLink.address },
-        { name: args.ifName, mac: veth.container.address, sandbox: args.netns },
-        ...(vlanGateway ? [{ name: vlanGateway.ifname, mac: vlanGateway.address }] : []),
-      ];
-    } catch (err) {
-      await removeHostVeth(veth.hostVeth);
-      if (conf.macspoofchk) await teardownSpoofCheck(spoofID(args)).catch(() => {});
-      if (conf.ipMasq) await teardownIpMasq(masqOwner(args)).catch(() => {});
-      throw err;
+  };
+  if (!linkFirst) requireIps();
+  let gateways = linkFirst ? [] : applyGateways(result, conf);
+  const veth = await createPodVeth(args, conf, result);
+  try {
+    const { hostLink, bridgeLink } = await attachHostVeth(conf, veth.hostVeth);
+    // A bridge that lost its last port reads 00:00:00:00:00:00; it has taken this port's MAC now.
+    const bridgeMac = br.address && !/^(00:){5}00$/.test(br.address) ? br.address : bridgeLink.address;
+    await setPortVlans(conf, veth.hostVeth);
+    if (conf.macspoofchk) await setupSpoofCheck(spoofID(args), veth.hostVeth, veth.container.address!);
+    if (linkFirst) {
+      await waitPortUp(hostLink);
+      ipam = await getIpam();
+      Object.assign(result, { ips: ipam?.ips ?? [], routes: ipam?.routes ?? [] });
+      requireIps();
+      gateways = applyGateways(result, conf);
     }
-    const dns = [args.netConf.dns, ipam?.dns].find((d) => d && Object.keys(d).length);
-    // The reference's key order: interfaces first.
-    return { cniVersion: result.cniVersion, interfaces: result.interfaces, ips: result.ips, ...(result.routes ? { routes: result.routes } : {}), ...(dns ? { dns } : {}) };
-  });
+    await podSysctls(args, conf, result);
+    if (linkFirst && !conf.disableContainerInterface) {
+      const podConfig = ifaceConfigCommands(args.ifName, result, { nodad: !conf.enabledad, ifIndex: CONTAINER_INDEX }).filter((c) => c[0] !== 'link');
+      await ipBatch(podConfig, args.netns);
+    }
+    let vlanGateway: Link | undefined;
+    if (gateways.length) {
+      if (conf.vlan) {
+        vlanGateway = await ensureVlanGateway(conf);
+        await ensureGatewayAddrs(conf, vlanGateway.ifname, gateways);
+      } else await ensureGatewayAddrs(conf, conf.bridge, gateways, bridgeMac);
+      enableForwarding(gateways);
+    }
+    if (conf.ipMasq) await setupIpMasq(conf.ipMasqBackend, result.ips!.map((ip) => ip.address), masqOwner(args));
+    if (conf.ipamType && !linkFirst) await waitPortUp(hostLink);
+    result.interfaces = [
+      { name: conf.bridge, mac: gateways.length && !conf.vlan ? bridgeMac : bridgeLink.address },
+      { name: veth.hostVeth, mac: hostLink.address },
+      { name: args.ifName, mac: veth.container.address, sandbox: args.netns },
+      ...(vlanGateway ? [{ name: vlanGateway.ifname, mac: vlanGateway.address }] : []),
+    ];
+  } catch (err) {
+    await removeHostVeth(veth.hostVeth);
+    if (conf.macspoofchk) await teardownSpoofCheck(spoofID(args)).catch(() => {});
+    if (conf.ipMasq) await teardownIpMasq(masqOwner(args)).catch(() => {});
+    throw err;
+  }
+  const dns = [args.netConf.dns, ipam?.dns].find((d) => d && Object.keys(d).length);
+  // The reference's key order: interfaces first.
+  return { cniVersion: result.cniVersion, interfaces: result.interfaces, ips: result.ips, ...(result.routes ? { routes: result.routes } : {}), ...(dns ? { dns } : {}) };
 }
 
 /**

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import { invalidConfig } from '@tscni/cni';
 import { getLink, listLinks } from '@tscni/net';
+import { PCI_ADDRESS as PCI_RE } from './dpdk';
 
 /** How the config names the host device; `deviceID` (runtimeConfig) overrides the rest. */
 export interface DeviceSelector {
@@ -12,14 +13,13 @@ export interface DeviceSelector {
   deviceID?: string;
 }
 
-const PCI_RE = /^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
 const AUX_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/;
 
 /** The name of the selected device in the plugin's (node) netns; error 7 naming the field when it is not there. */
-export async function findHostDevice(sel: DeviceSelector): Promise<string> {
+export async function findHostDevice(sel: DeviceSelector, sysfs = '/sys'): Promise<string> {
   if (sel.deviceID) {
-    if (PCI_RE.test(sel.deviceID)) return netDirDevice(`/sys/bus/pci/devices/${sel.deviceID}`, 'runtimeConfig.deviceID');
-    if (AUX_RE.test(sel.deviceID)) return netDirDevice(`/sys/bus/auxiliary/devices/${sel.deviceID}`, 'runtimeConfig.deviceID');
+    if (PCI_RE.test(sel.deviceID)) return netDirDevice(join(sysfs, 'bus/pci/devices', sel.deviceID), 'runtimeConfig.deviceID');
+    if (AUX_RE.test(sel.deviceID)) return netDirDevice(join(sysfs, 'bus/auxiliary/devices', sel.deviceID), 'runtimeConfig.deviceID');
     throw invalidConfig('runtimeConfig.deviceID', `${JSON.stringify(sel.deviceID)} is neither a PCI address nor an auxiliary device name`);
   }
   if (sel.device) {
@@ -39,7 +39,7 @@ export async function findHostDevice(sel: DeviceSelector): Promise<string> {
   }
   if (sel.pciBusID) {
     if (!PCI_RE.test(sel.pciBusID)) throw invalidConfig('pciBusID', `${JSON.stringify(sel.pciBusID)} is not a PCI address (dddd:bb:dd.f)`);
-    return netDirDevice(`/sys/bus/pci/devices/${sel.pciBusID}`, 'pciBusID');
+    return netDirDevice(join(sysfs, 'bus/pci/devices', sel.pciBusID), 'pciBusID');
   }
   throw invalidConfig('device', 'specify either "device", "hwaddr", "kernelpath" or "pciBusID"');
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { interfaceNameProblem, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { CniError, ErrorCode, interfaceNameProblem, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import {
   checkPodInterface,
   forwardGcToIpam,
@@ -18,7 +18,9 @@ import {
   run,
   settlePodLink,
   withIpamAdd,
+  withIpamOnCreatedLink,
 } from '@tscni/net';
+import { userspaceDriver } from './dpdk';
 import { findHostDevice } from './find-device';
 
 /** NetConf of host-device: one of device | hwaddr | kernelpath | pciBusID, or runtimeConfig.deviceID. */
@@ -36,34 +38,79 @@ type HostDeviceConf = z.infer<typeof HostDeviceConf>;
 
 const ipamType = (conf: HostDeviceConf): string | undefined => conf.ipam?.type || undefined;
 
-/**
- * ADD: the device leaves the node netns under a temporary name with its original name saved in its
- * alias (one `ip link set … alias … netns … name …`), then is renamed to CNI_IFNAME and configured.
- */
-async function add(args: CmdArgs): Promise<Result> {
-  const conf = args.parse(HostDeviceConf);
-  requirePodNetns(args);
-  const device = await findHostDevice({ ...conf, deviceID: conf.runtimeConfig?.deviceID });
-  return withIpamAdd(args, ipamType(conf), async (ipam) => {
-    const tmpName = randomTempName('cni');
-    await ipBatch([['link', 'set', 'dev', device, 'alias', device, 'netns', args.netns, 'name', tmpName]]);
-    const link = await settlePodLink({ netns: args.netns, ifName: args.ifName, tmpName, result: ipam, undo: (name) => moveBack(args.netns, name, device) });
-    return podInterfaceResult(args, link.address, ipam, args.netConf.dns);
-  });
-}
+/** The PCI address the reference checks for a userspace (DPDK) driver: runtimeConfig.deviceID wins over pciBusID. */
+const pciAddressOf = (conf: HostDeviceConf): string | undefined => conf.runtimeConfig?.deviceID || conf.pciBusID;
 
 /**
- * DEL: release IPAM first — also when the netns is empty or gone (upstream skips it then and leaks the
- * address) — then move the device back under the name kept in its alias.
+ * host-device reading sysfs under `sysfs` (the real mount point in production; tests point it at a fixture tree).
+ *
+ * ADD: the device leaves the node netns under a temporary name with its original name saved in its alias
+ * (one `ip link set … alias … netns … name …`), then is renamed to CNI_IFNAME and configured. With an IPAM
+ * that talks through the link (dhcp) the device is moved first and IPAM runs after (the reference's order);
+ * a failed IPAM gives the device back. A PCI device bound to a userspace driver (vfio-pci, …) has no netdev:
+ * it stays where it is and only IPAM runs, like the reference's DPDK mode.
  */
-async function del(args: CmdArgs): Promise<void> {
-  const conf = args.parse(HostDeviceConf);
-  await ipamDel(args, ipamType(conf));
-  if (!args.netns || !netnsExists(args.netns)) return;
-  const link = await getLink(args.ifName, args.netns);
-  if (!link) return;
-  const alias = link.ifalias && !interfaceNameProblem(link.ifalias) ? link.ifalias : args.ifName;
-  await moveBack(args.netns, args.ifName, alias);
+export function hostDeviceWith(sysfs: string): PluginFuncs {
+  async function add(args: CmdArgs): Promise<Result> {
+    const conf = args.parse(HostDeviceConf);
+    requirePodNetns(args);
+    if (userspaceDriver(pciAddressOf(conf), sysfs)) return addUserspaceDevice(args, conf);
+    const device = await findHostDevice({ ...conf, deviceID: conf.runtimeConfig?.deviceID }, sysfs);
+    const moveIn = async (ipam: Result | undefined): Promise<Result> => {
+      const tmpName = randomTempName('cni');
+      await ipBatch([['link', 'set', 'dev', device, 'alias', device, 'netns', args.netns, 'name', tmpName]]);
+      const link = await settlePodLink({ netns: args.netns, ifName: args.ifName, tmpName, result: ipam, undo: (name) => moveBack(args.netns, name, device) });
+      return podInterfaceResult(args, link.address, ipam, args.netConf.dns);
+    };
+    return withIpamOnCreatedLink(args, ipamType(conf), moveIn, () => moveBack(args.netns, args.ifName, device));
+  }
+
+  /**
+   * DEL: release IPAM first — also when the netns is empty or gone (upstream skips it then and leaks the
+   * address) — then move the device back under the name kept in its alias (a userspace device never moved).
+   */
+  async function del(args: CmdArgs): Promise<void> {
+    const conf = args.parse(HostDeviceConf);
+    await ipamDel(args, ipamType(conf));
+    if (userspaceDriver(pciAddressOf(conf), sysfs)) return;
+    if (!args.netns || !netnsExists(args.netns)) return;
+    const link = await getLink(args.ifName, args.netns);
+    if (!link) return;
+    const alias = link.ifalias && !interfaceNameProblem(link.ifalias) ? link.ifalias : args.ifName;
+    await moveBack(args.netns, args.ifName, alias);
+  }
+
+  async function check(args: CmdArgs): Promise<void> {
+    const conf = args.parse(HostDeviceConf);
+    await ipamCheck(args, ipamType(conf));
+    const prev = args.requirePrevResult('host-device');
+    if (userspaceDriver(pciAddressOf(conf), sysfs)) return;
+    await checkPodInterface(args, prev, 'host-device');
+  }
+
+  return {
+    add,
+    del,
+    check,
+    gc: (args) => forwardGcToIpam(args, ipamType(args.parse(HostDeviceConf))),
+    status: (args) => forwardStatusToIpam(args, ipamType(args.parse(HostDeviceConf))),
+  };
+}
+
+export const hostDevice: PluginFuncs = hostDeviceWith('/sys');
+
+/**
+ * ADD for a device a userspace data plane owns: nothing to move, so the result has no interface; IPAM's
+ * addresses (if any) are handed to that data plane through the result.
+ */
+async function addUserspaceDevice(args: CmdArgs, conf: HostDeviceConf): Promise<Result> {
+  const type = ipamType(conf);
+  if (!type) return { cniVersion: args.netConf.cniVersion };
+  return withIpamAdd(args, type, async (ipam) => {
+    if (!ipam?.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
+    const dns = [args.netConf.dns, ipam.dns].find((d) => d && Object.keys(d).length);
+    return { cniVersion: args.netConf.cniVersion, ips: ipam.ips.map(({ interface: _, ...ip }) => ip), routes: ipam.routes ?? [], ...(dns ? { dns } : {}) };
+  });
 }
 
 /** Back to the plugin's own netns (which sets it down), original name restored, alias cleared: one request. */
@@ -72,16 +119,3 @@ async function moveBack(netns: string, nameInPod: string, originalName: string):
   await run('ip', ['link', 'set', 'dev', nameInPod, 'netns', home, 'name', originalName, 'alias', ''], { netns });
 }
 
-async function check(args: CmdArgs): Promise<void> {
-  const conf = args.parse(HostDeviceConf);
-  await ipamCheck(args, ipamType(conf));
-  await checkPodInterface(args, args.requirePrevResult('host-device'), 'host-device');
-}
-
-export const hostDevice: PluginFuncs = {
-  add,
-  del,
-  check,
-  gc: (args) => forwardGcToIpam(args, ipamType(args.parse(HostDeviceConf))),
-  status: (args) => forwardStatusToIpam(args, ipamType(args.parse(HostDeviceConf))),
-};

@@ -18,20 +18,24 @@ export interface FirewallConf {
   netName: string;
   containerID: string;
   ifName: string;
-  backend: 'iptables' | 'nftables';
+  backend: 'iptables' | 'nftables' | 'firewalld';
+  /** No `backend` in the config: firewalld takes over when it runs (firewalld.ts, the reference's default). */
+  backendDefaulted: boolean;
+  firewalldZone?: string;
   adminChain: string;
   ingressPolicy: IngressPolicy;
 }
 
-/** Parse the config. firewalld is refused (no D-Bus client here); without `backend`, iptables unless only nft exists. */
+/** Parse the config. Without `backend`: iptables unless only nft exists (firewalld when it runs: see firewalld.ts). */
 export function parseConf(args: CmdArgs): FirewallConf {
   const raw = args.parse(FirewallConfSchema);
-  if (raw.backend === 'firewalld') throw invalidConfig('backend', 'the firewalld backend is not supported by this implementation; use "iptables" or "nftables"');
   return {
     netName: validateNetworkName(raw.name),
     containerID: args.containerID,
     ifName: args.ifName,
     backend: raw.backend ?? (!iptablesAvailable() && nftAvailable() ? 'nftables' : 'iptables'),
+    backendDefaulted: raw.backend === undefined,
+    firewalldZone: raw.firewalldZone,
     adminChain: raw.iptablesAdminChainName ?? 'CNI-ADMIN',
     ingressPolicy: raw.ingressPolicy ?? 'open',
   };

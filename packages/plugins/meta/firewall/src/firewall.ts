@@ -1,15 +1,17 @@
 import { type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import { RULES_LOCK_PATH, withFileLock, type CIDR, type IPFamily } from '@tscni/net';
 import { bridgeOf, parseConf, resultAddrs, type FirewallConf } from './config';
+import { addFirewalld, checkFirewalld, delFirewalld, withDefaultBackend } from './firewalld';
 import { addFamily, checkFamily, delFamily } from './iptables-backend';
 import { addNft, checkNft, delNft, gcNft } from './nftables-backend';
 
 /** ADD: accept the attachment's addresses in FORWARD, apply the ingress policy; prevResult passes through. */
 async function add(args: CmdArgs): Promise<Result> {
-  const conf = parseConf(args);
+  const conf = await withDefaultBackend(parseConf(args));
   const prev = args.requirePrevResult('firewall');
   const addrs = resultAddrs(prev);
   const bridge = conf.ingressPolicy === 'open' ? undefined : bridgeOf(prev, conf.ingressPolicy);
+  if (conf.backend === 'firewalld') return addFirewalld(conf, addrs, bridge).then(() => prev);
   await withFileLock(RULES_LOCK_PATH, async () => {
     if (conf.backend === 'nftables') return addNft(conf, addrs, bridge);
     const done: IPFamily[] = [];
@@ -29,7 +31,8 @@ async function add(args: CmdArgs): Promise<Result> {
 
 /** DEL: without prevResult the iptables backend has nothing to go by (rules are per address), like the reference. */
 async function del(args: CmdArgs): Promise<void> {
-  const conf = parseConf(args);
+  const conf = await withDefaultBackend(parseConf(args));
+  if (conf.backend === 'firewalld') return delFirewalld(conf, resultAddrs(args.prevResult()));
   await withFileLock(RULES_LOCK_PATH, async () => {
     if (conf.backend === 'nftables') return delNft(conf);
     for (const [family, ips] of byFamily(resultAddrs(args.prevResult()))) {
@@ -42,8 +45,9 @@ async function del(args: CmdArgs): Promise<void> {
 }
 
 async function check(args: CmdArgs): Promise<void> {
-  const conf = parseConf(args);
+  const conf = await withDefaultBackend(parseConf(args));
   const addrs = resultAddrs(args.requirePrevResult('firewall'));
+  if (conf.backend === 'firewalld') return checkFirewalld(conf, addrs);
   if (conf.backend === 'nftables') return checkNft(conf, addrs);
   for (const [family, ips] of byFamily(addrs)) await checkFamily(conf, family, ips);
 }

@@ -194,7 +194,7 @@ for (const s of suites) {
     });
 
     it.skipIf(s.name !== 'tscni')('bad config gets error 7 naming the field', async () => {
-      for (const [extra, field] of [[{ ingressPolicy: 'bogus' }, 'ingressPolicy'], [{ backend: 'firewalld' }, 'backend'], [{ iptablesAdminChainName: 'bad name' }, 'iptablesAdminChainName']] as const) {
+      for (const [extra, field] of [[{ ingressPolicy: 'bogus' }, 'ingressPolicy'], [{ backend: 'ufw' }, 'backend'], [{ iptablesAdminChainName: 'bad name' }, 'iptablesAdminChainName']] as const) {
         const r = await run('ADD', pods.a1, conf(pods.a1, extra));
         expect(r.code).toBe(1);
         expect(r.json.code).toBe(7);

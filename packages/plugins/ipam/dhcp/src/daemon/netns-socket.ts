@@ -8,17 +8,40 @@ import type { Socket } from 'node:dgram';
  * (SCM_RIGHTS) and exits once the daemon has it (the daemon disconnects). The daemon then holds one file
  * descriptor per lease, not one process.
  */
-const HELPER = `
-const dgram = require('node:dgram');
-const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-process.on('disconnect', () => process.exit(0));
-s.on('error', (e) => process.send({ error: e.message }, () => process.exit(1)));
-s.bind(68, '0.0.0.0', () => { s.setBroadcast(true); process.send({ ok: true }, s); });
-`;
+function helper(): void {
+  const dgram = require('node:dgram') as typeof import('node:dgram');
+  const send = process.send!.bind(process);
+  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  process.on('disconnect', () => process.exit(0));
+  s.on('error', (e) => send({ error: e.message }, undefined, undefined, () => process.exit(1)));
+  s.bind(68, '0.0.0.0', () => {
+    s.setBroadcast(true);
+    send({ ok: true }, s as never);
+  });
+}
+
+/** `dhcp <HELPER_ARG>` runs the helper: the standalone executable has no `-e`, and is itself the program to start. */
+export const HELPER_ARG = 'netns-socket-helper';
+export const runHelper = helper;
+
+/**
+ * How to start the helper: `node -e` with its source, or, inside the standalone executable (a Node SEA), the
+ * executable again under the name it was invoked as (`process.argv0`: its multi-call dispatch needs the name
+ * `dhcp`, which a symlink's resolved `execPath` would not have).
+ */
+function helperCommand(): string[] {
+  let sea = false;
+  try {
+    sea = (require('node:sea') as { isSea(): boolean }).isSea();
+  } catch {
+    /* Node without SEA support */
+  }
+  return sea ? [process.argv0, HELPER_ARG] : [process.execPath, '-e', `(${helper.toString()})()`];
+}
 
 export function clientSocketIn(netns: string, timeoutMs = 10_000): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', HELPER], {
+    const child = spawn('nsenter', [`--net=${netns}`, '--', ...helperCommand()], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
     });

@@ -1,7 +1,10 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Server } from 'node:net';
 import { dirname, isAbsolute } from 'node:path';
-import type { LeaseRequest, RpcRequest, RpcResponse } from '../rpc';
+import { z } from 'zod';
+import { CmdArgs, type NetConf, type Verb } from '@tscni/cni';
+import { clientIDOf, loadConf } from '../conf';
+import { EmptyType, ResultType, leaseToResult, serveGoRpc, type Reply } from '../go-rpc';
 import type { DaemonFlags } from './flags';
 import { LeaseManager } from './leases';
 import { LeaseStore } from './store';
@@ -19,10 +22,10 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   await manager.restore();
 
   const socketPath = flags.hostPrefix + flags.socketPath;
-  const server = createServer((conn) => serve(conn, manager));
-  await listen(server, socketPath);
+  const server = createServer((conn) => serveGoRpc(conn, (method, body) => handle(method, body, manager)));
+  const where = await listen(server, socketPath);
   if (flags.pidfile) writeFileSync(flags.pidfile, String(process.pid), { mode: 0o644 });
-  log(`listening on ${socketPath}, ${manager.size} lease(s) restored`);
+  log(`listening on ${where}, ${manager.size} lease(s) restored`);
 
   const shutdown = () => {
     log('shutting down; leases stay on disk for the next start');
@@ -40,11 +43,12 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
 }
 
 /** systemd socket activation (LISTEN_FDS=1 → fd 3), else a fresh socket; a stale socket file is replaced. */
-async function listen(server: Server, socketPath: string): Promise<void> {
+async function listen(server: Server, socketPath: string): Promise<string> {
   const fds = Number(process.env.LISTEN_FDS ?? 0);
   if (fds > 0 && Number(process.env.LISTEN_PID) === process.pid) {
     if (fds !== 1) throw new Error(`Too many (${fds}) FDs passed through socket activation`);
-    return new Promise((resolve, reject) => server.once('error', reject).listen({ fd: 3 }, resolve));
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ fd: 3 }, resolve));
+    return 'fd 3 (socket activation)';
   }
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
   if (existsSync(socketPath)) {
@@ -52,6 +56,7 @@ async function listen(server: Server, socketPath: string): Promise<void> {
     rmSync(socketPath, { force: true });
   }
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, resolve));
+  return socketPath;
 }
 
 const answers = (path: string): Promise<boolean> =>
@@ -61,55 +66,56 @@ const answers = (path: string): Promise<boolean> =>
     c.on('error', () => resolve(false));
   });
 
-const MAX_REQUEST = 64 * 1024;
+type Decoded = Record<string, unknown>;
+const EMPTY: Reply = { type: EmptyType, value: {} };
 
-function serve(conn: Socket, manager: LeaseManager): void {
-  let buf = '';
-  conn.setEncoding('utf8');
-  conn.on('error', () => {});
-  conn.on('data', (chunk: string) => {
-    buf += chunk;
-    if (buf.length > MAX_REQUEST) return void conn.destroy();
-    const nl = buf.indexOf('\n');
-    if (nl < 0) return;
-    conn.pause();
-    const line = buf.slice(0, nl);
-    void handle(line, manager).then((res) => {
-      if (!conn.destroyed) conn.end(JSON.stringify(res) + '\n');
-    });
-  });
-}
-
-async function handle(line: string, manager: LeaseManager): Promise<RpcResponse> {
-  let req: RpcRequest;
+/** The daemon's methods; each reads the forwarded invocation's config itself, as the reference daemon does. */
+async function handle(method: string, body: Decoded, manager: LeaseManager): Promise<Reply> {
+  let args: CmdArgs | undefined;
   try {
-    req = JSON.parse(line) as RpcRequest;
-  } catch {
-    return { error: 'malformed request' };
-  }
-  const p = req?.params ?? {};
-  try {
-    switch (req.method) {
+    switch (method) {
       case 'DHCP.Allocate':
-        return { result: await manager.allocate(p as LeaseRequest) };
+        args = invocation(body, 'ADD');
+        return { type: ResultType, value: leaseToResult(await manager.allocate(loadConf(args).lease)) };
       case 'DHCP.Release':
-        await manager.release(String(p.clientID ?? ''));
-        return { result: {} };
-      case 'DHCP.Check':
-        await manager.check(String(p.clientID ?? ''), typeof p.address === 'string' ? p.address : undefined);
-        return { result: {} };
+        args = invocation(body, 'DEL');
+        await manager.release(clientIDOf(args.containerID, args.parse(NamedConf).name, args.ifName));
+        return EMPTY;
+      case 'DHCP.Check': {
+        args = invocation(body, 'CHECK');
+        const address = args.prevResult()?.ips?.[0]?.address;
+        await manager.check(loadConf(args).lease.clientID, address);
+        return EMPTY;
+      }
       case 'DHCP.GC':
-        if (typeof p.network !== 'string' || !Array.isArray(p.valid)) throw new Error('invalid GC request');
-        await manager.gc(p.network, p.valid.map((a) => ({ containerID: String(a?.containerID ?? ''), ifname: String(a?.ifname ?? '') })));
-        return { result: {} };
+        args = invocation(body, 'GC');
+        await manager.gc(args.parse(NamedConf).name, args.validAttachments());
+        return EMPTY;
       case 'DHCP.Ping':
-        return { result: {} };
+        return EMPTY;
       default:
-        return { error: `rpc: can't find method ${String(req?.method)}` };
+        return { error: `rpc: can't find method ${method}` };
     }
   } catch (err) {
     const msg = (err as Error).message;
-    log(`${req.method} ${String(p.clientID ?? '')}: ${msg}`);
+    log(`${method} ${args ? `${args.containerID}/${args.ifName}` : ''}: ${msg}`);
     return { error: msg };
   }
+}
+
+const NamedConf = z.object({ name: z.string().min(1, 'missing network name') }).passthrough();
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** skel.CmdArgs from the wire as the plugin-side CmdArgs; the config is JSON in StdinData. */
+function invocation(body: Decoded, verb: Verb): CmdArgs {
+  const stdin = Buffer.isBuffer(body.StdinData) ? body.StdinData.toString('utf8') : '';
+  let netConf: unknown;
+  try {
+    netConf = JSON.parse(stdin);
+  } catch (err) {
+    throw new Error(`error parsing netconf: ${(err as Error).message}`);
+  }
+  if (!netConf || typeof netConf !== 'object' || Array.isArray(netConf)) throw new Error('error parsing netconf: not a JSON object');
+  const path = text(body.Path).split(':').filter(Boolean);
+  return new CmdArgs(verb, text(body.ContainerID), text(body.Netns), text(body.IfName), text(body.Args), path, stdin, netConf as NetConf, {});
 }
