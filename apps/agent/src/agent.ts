@@ -89,8 +89,9 @@ export class Agent {
     }
     writeSubnetFile(f.subnetFile, { network: cfg.network, subnet: own.subnet, mtu, ipMasq: f.ipMasq });
     this.log.info('subnet file written', { path: f.subnetFile, subnet: formatCIDR(own.subnet), mtu });
+    // The watch first: a lease written between the first read and a later watch would be missed until the resync.
+    await this.startWatch();
     await this.sync();
-    void this.watchLoop();
     void this.renewLoop();
     void this.resyncLoop();
   }
@@ -220,7 +221,7 @@ export class Agent {
     }
   }
 
-  private async watchLoop(): Promise<void> {
+  private async startWatch(): Promise<void> {
     const signal = this.stop.signal;
     this.watcher = await retry(
       () =>
@@ -241,7 +242,6 @@ export class Agent {
         }),
       (err, delay) => this.log.warn('etcd watch not started, retrying', { error: err.message, retryInMs: delay }),
       signal,
-    ).catch(() => undefined);
-    if (signal.aborted) await this.watcher?.cancel().catch(() => {});
+    );
   }
 }

@@ -51,7 +51,15 @@ export class SubnetManager {
         continue;
       }
       const taken = (s: CIDR) => leases.some((l) => sameSubnet(l.subnet, s));
-      const remembered = this.remembered() ?? this.previous;
+      const state = this.remembered();
+      const remembered = state?.subnet ?? this.previous;
+      // Our own old lease under the address we had before (the node's public IP changed): take it over.
+      const old = state && leases.find((l) => sameSubnet(l.subnet, state.subnet) && l.attrs.PublicIP === state.publicIP);
+      if (old) {
+        const got = await this.write(old.subnet, old.revision);
+        if (got) return this.took(got, `lease kept (public IP changed from ${state.publicIP})`, old.etcdLease);
+        continue;
+      }
       if (remembered && inNetwork(this.cfg, remembered) && !taken(remembered)) {
         const got = await this.write(remembered);
         if (got) return this.took(got, 'lease re-acquired (remembered subnet)');
@@ -121,10 +129,11 @@ export class SubnetManager {
     return lease;
   }
 
-  private remembered(): CIDR | undefined {
+  private remembered(): { subnet: CIDR; publicIP?: string } | undefined {
     try {
-      const s = JSON.parse(readFileSync(this.stateFile, 'utf8')) as { subnet?: string };
-      return typeof s.subnet === 'string' ? parseCIDR(s.subnet) : undefined;
+      const s = JSON.parse(readFileSync(this.stateFile, 'utf8')) as { subnet?: string; publicIP?: string };
+      const subnet = typeof s.subnet === 'string' ? parseCIDR(s.subnet) : undefined;
+      return subnet && inNetwork(this.cfg, subnet) ? { subnet, publicIP: typeof s.publicIP === 'string' ? s.publicIP : undefined } : undefined;
     } catch {
       return undefined;
     }
