@@ -108,6 +108,11 @@ export class EtcdCluster {
     await exited;
   }
 
+  /** Start a killed member again on its data dir (it rejoins the cluster). */
+  restart(index: number): void {
+    this.spawn(this.members[index]);
+  }
+
   async stop(): Promise<void> {
     for (let i = 0; i < this.members.length; i++) await this.kill(i);
     for (const m of this.members) m.node.destroy();

@@ -62,7 +62,7 @@ export class HostGwBackend implements Backend {
     try {
       r = await ipJson(['-4', 'route', 'get', ip]);
     } catch (err) {
-      return `no route to ${ip}: ${(err as Error).message}`;
+      return `host-gw needs every node on one L2 segment, but ${ip} is not reachable from this node at all (${(err as Error).message.split(': ').pop()?.trim()})`;
     }
     if (r[0]?.gateway) return `host-gw needs every node on one L2 segment, but ${ip} is reached through the gateway ${r[0].gateway}`;
     if (r[0]?.dev !== this.ext.name) return `host-gw needs every node on one L2 segment, but ${ip} is reached through ${r[0]?.dev ?? 'no interface'}, not ${this.ext.name}`;
