@@ -63,28 +63,36 @@ export async function startAgentCluster(backend: BackendType, choices: PluginCho
     underlay.destroy();
   };
 
-  const addNode = async (index: number, choice: PluginChoice): Promise<AgentNode> => {
+  /** Phase 1: the node on the underlay, its agent running (lease taken, subnet.env written). */
+  const startAgent = async (index: number) => {
     const node = new TestNode(`ag${index}`);
     loose.push(node);
     const underlayIp = underlay.attach(node, index);
     node.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']); // a kubelet node forwards
     const subnetFile = join(node.tmp, 'subnet.env');
     const stateFile = join(node.tmp, 'agent-state.json');
-    const flannelDir = join(node.tmp, 'flannel');
     const args = ['-etcd-endpoints', etcd!.endpoints.join(','), '-etcd-prefix', ETCD_PREFIX, '-iface', 'eth0', '-subnet-file', subnetFile, '-state-file', stateFile, '-ip-masq', '-metrics-addr', METRICS_ADDR, ...agentFlags];
-    let agent = new AgentProcess(node, args);
+    const agent = new AgentProcess(node, args);
     agents.push(agent);
     await agent.waitFor('running', 60_000);
+    return { index, node, underlayIp, subnetFile, stateFile, args, agent };
+  };
+
+  /** Phase 2: the node's CRI harness (its "before" snapshot taken now). */
+  const startHarness = async (s: Awaited<ReturnType<typeof startAgent>>, choice: PluginChoice): Promise<AgentNode> => {
+    const { index, node, subnetFile, args } = s;
+    let agent = s.agent;
+    const flannelDir = join(node.tmp, 'flannel');
     const conflist = (dirs: PodNode['dirs']) => kubeFlannelConflist(subnetFile, flannelDir, dirs.ipam);
     const pn = await startPodNode(`ag${index}`, choice, conflist, { node, stateDirs: [flannelDir] });
     const an: AgentNode = {
       index,
       pn,
-      underlayIp,
+      underlayIp: s.underlayIp,
       subnetFile,
-      stateFile,
+      stateFile: s.stateFile,
       flannelDir,
-      lease: leaseOf(node, subnetFile, underlayIp),
+      lease: leaseOf(node, subnetFile, s.underlayIp),
       get agent() {
         return agent;
       },
@@ -99,11 +107,15 @@ export async function startAgentCluster(backend: BackendType, choices: PluginCho
     return an;
   };
 
+  const addNode = async (index: number, choice: PluginChoice) => startHarness(await startAgent(index), choice);
+
   try {
     etcd = await EtcdCluster.start(underlay);
     etcd.put(`${ETCD_PREFIX}/config`, networkConfig(backend));
-    await Promise.all(choices.map((c, i) => addNode(i + 1, c)));
-    nodes.sort((a, b) => a.index - b.index);
+    const started = await Promise.all(choices.map((_, i) => startAgent(i + 1)));
+    // Every node has every other node's route before any harness takes its "before" snapshot.
+    for (const s of started) await eventually(`node ${s.index} learns its peers`, () => Object.keys(podRoutes(s.node, backend)).length === started.length - 1, 30_000);
+    for (const [i, s] of started.entries()) await startHarness(s, choices[i]);
     return { underlay, etcd, backend, nodes, addNode, teardown };
   } catch (err) {
     await teardown();
