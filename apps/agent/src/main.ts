@@ -7,6 +7,8 @@ const VERSION = '0.1.0';
 
 async function main(): Promise<number> {
   const log = jsonLogger();
+  // stderr carries JSON lines only (grpc-js warns about TLS server names that are IP addresses).
+  process.noDeprecation = true;
   let flags;
   try {
     flags = parseFlags(process.argv.slice(2), process.env);
