@@ -29,7 +29,8 @@ describe.skipIf(!!missing)(`tscni-agent: host-gw across three nodes with a 3-mem
   const servers: TcpServer[] = [];
 
   beforeAll(async () => {
-    cluster = await startAgentCluster('host-gw', [OURS, OURS, OURS]);
+    // A short TTL (tscni's -subnet-lease-ttl) so renewal happens within the suite.
+    cluster = await startAgentCluster('host-gw', [OURS, OURS, OURS], ['-subnet-lease-ttl', '6']);
   }, 180_000);
   afterAll(async () => {
     for (const s of servers) s.close();
@@ -67,6 +68,16 @@ describe.skipIf(!!missing)(`tscni-agent: host-gw across three nodes with a 3-mem
   it('pods created through the harness on every node reach pods on the other nodes, routed by the underlay', async () => {
     for (const n of cluster.nodes) await runPod(n, `h${n.index}`);
     expectFullMesh();
+  });
+
+  it('leases outlive their TTL by renewal onto fresh etcd leases, without a route changing', async () => {
+    const routesBefore = cluster.nodes.map((n) => podRoutes(n.pn.node, 'host-gw'));
+    for (const n of cluster.nodes) await n.agent.waitFor('lease renewed', 15_000);
+    await new Promise((r) => setTimeout(r, 7_000)); // longer than the TTL
+    expect(Object.keys(cluster.etcd.getPrefix(`${ETCD_PREFIX}/subnets/`))).toHaveLength(3);
+    expect(cluster.nodes.map((n) => podRoutes(n.pn.node, 'host-gw'))).toEqual(routesBefore);
+    expect(metricsOf(cluster.nodes[0].pn.node)).toMatch(/^tscni_agent_lease_renewals_total [1-9]/m);
+    expect(cluster.nodes.flatMap((n) => n.agent.logs.filter((l) => l.msg === 'route change'))).toHaveLength(6); // the first 2 per node only
   });
 
   it('a peer that is not on this L2 segment is refused with a clear message and gets no route', async () => {
