@@ -139,6 +139,8 @@ describe.skipIf(!!missing)(`tscni-agent: VXLAN across three nodes with a 3-membe
     await n2.agent.waitFor('lease re-acquired after it expired', 15_000, seen);
     await eventually('the lease back in etcd', () => key in cluster.etcd.getPrefix(key));
     expect(JSON.parse(cluster.etcd.getPrefix(key)[key]).PublicIP).toBe(n2.underlayIp);
+    // The others dropped n2's routes when its lease vanished and put them back when it returned.
+    for (const n of live().filter((x) => x !== n2)) await eventually(`${n2.lease.subnet} back on ${n.underlayIp}`, () => podRoutes(n.pn.node, 'vxlan')[n2.lease.subnet] === n2.lease.vtepIp);
     expectFullMesh();
   });
 
@@ -155,7 +157,9 @@ describe.skipIf(!!missing)(`tscni-agent: VXLAN across three nodes with a 3-membe
     for (const n of [n1, n4]) {
       await eventually(`${n.underlayIp}'s FDB entry for ${subnet}`, () => {
         const fdb = JSON.parse(n.pn.node.exec('bridge', ['-j', 'fdb', 'show', 'dev', 'flannel.1'])) as { mac: string; dst: string }[];
-        return fdb.filter((f) => f.mac === n2.lease.vtepMac).map((f) => f.dst).join() === newIp || JSON.stringify(fdb);
+        const neigh = JSON.parse(n.pn.node.exec('ip', ['-j', 'neigh', 'show', 'dev', 'flannel.1'])) as { dst: string; lladdr: string }[];
+        const fdbOk = fdb.filter((f) => f.mac === n2.lease.vtepMac).map((f) => f.dst).join() === newIp;
+        return (fdbOk && neigh.find((x) => x.dst === n2.lease.vtepIp)?.lladdr === n2.lease.vtepMac) || JSON.stringify({ fdb, neigh });
       });
     }
     expectFullMesh();
