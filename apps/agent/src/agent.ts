@@ -16,7 +16,7 @@ import { describeLease, type Lease, type LeaseAttrs } from './lease';
 import { SubnetLostError, SubnetManager } from './subnet-manager';
 import { previousSubnet, writeSubnetFile } from './subnet-file';
 import { applyMasq, pickFirewall, removeMasq, type Firewall, type MasqSpec } from './ipmasq';
-import { Backoff, retry, sleep } from './backoff';
+import { Backoff, StoppedError, retry, sleep } from './backoff';
 import { VxlanBackend } from './backend/vxlan';
 import { HostGwBackend } from './backend/host-gw';
 import type { Backend } from './backend/backend';
@@ -54,6 +54,10 @@ export class Agent {
     this.done = new Promise((resolve, reject) => ((this.finish = resolve), (this.fail = reject)));
   }
 
+  get stopping(): boolean {
+    return this.stop.signal.aborted;
+  }
+
   async start(): Promise<void> {
     const f = this.flags;
     const signal = this.stop.signal;
@@ -80,7 +84,9 @@ export class Agent {
     const { data, mtu } = await backend.init();
     const attrs: LeaseAttrs = { PublicIP: ext.publicIp, BackendType: cfg.backend.type, BackendData: data };
     this.manager = new SubnetManager(registry, cfg, attrs, f.subnetLeaseTtl, f.stateFile, previousSubnet(f.subnetFile), this.log);
+    if (signal.aborted) throw new StoppedError();
     const own = await retry(() => this.manager!.acquire(), etcdError('acquire'), signal);
+    if (signal.aborted) throw new StoppedError();
     await backend.setLocalSubnet(own.subnet);
     if (f.ipMasq || f.iptablesForwardRules) {
       this.masq = { fw: pickFirewall(), spec: { network: cfg.network, subnet: own.subnet, masq: f.ipMasq, forward: f.iptablesForwardRules } };

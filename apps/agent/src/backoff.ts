@@ -23,17 +23,25 @@ export class Backoff {
   }
 }
 
+/** The agent was asked to stop while it waited. */
+export class StoppedError extends Error {
+  override name = 'StoppedError';
+  constructor() {
+    super('stopped');
+  }
+}
+
 /** Run `fn` until it succeeds or `signal` aborts; `onError` sees each failure and the delay before the next try. */
 export async function retry<T>(fn: () => Promise<T>, onError: (err: Error, delayMs: number) => void, signal: AbortSignal, backoff = new Backoff()): Promise<T> {
   for (;;) {
     try {
       return await fn();
     } catch (err) {
-      if (signal.aborted) throw err;
+      if (signal.aborted) throw new StoppedError();
       const delay = backoff.next();
       onError(err as Error, delay);
       await sleep(delay, signal);
-      if (signal.aborted) throw new Error('stopped');
+      if (signal.aborted) throw new StoppedError();
     }
   }
 }

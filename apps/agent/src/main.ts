@@ -1,5 +1,6 @@
 /** tscni-agent: flanneld's command line and behaviour with its etcd subnet manager. */
 import { Agent } from './agent';
+import { StoppedError } from './backoff';
 import { UsageError, checkFlags, parseFlags, usage } from './flags';
 import { jsonLogger } from './log';
 
@@ -43,6 +44,7 @@ async function main(): Promise<number> {
     await agent.done;
     return 0;
   } catch (err) {
+    if (err instanceof StoppedError || agent.stopping) return 0; // a signal arrived before start-up finished
     log.error('fatal', { error: (err as Error).message });
     await agent.shutdown().catch(() => {});
     return 1;

@@ -1,6 +1,6 @@
 /**
  * flannel's network configuration (`<prefix>/config`) and the subnet arithmetic of its etcd subnet
- * manager: SubnetLen defaults to 24 (or 4 bits less than the network when that is smaller), SubnetMin to
+ * manager: SubnetLen defaults to 24 (two bits longer than the network's prefix when that is longer), SubnetMin to
  * the network's second subnet, SubnetMax to its last.
  */
 import { cidrContains, formatCIDR, formatIP, networkOf, parseCIDR, type CIDR } from '@tscni/net';
@@ -36,7 +36,7 @@ export function parseNetworkConfig(text: string): NetworkConfig {
   const parsed = parseCIDR(c.Network);
   if (!parsed || parsed.ip.family !== 4) throw new ConfigError(`network config: "Network" ${JSON.stringify(c.Network)} is not an IPv4 CIDR`);
   const network = networkOf(parsed);
-  const subnetLen = c.SubnetLen === undefined ? (network.prefix < 24 ? 24 : network.prefix + 4) : Number(c.SubnetLen);
+  const subnetLen = c.SubnetLen === undefined ? Math.max(24, network.prefix + 2) : Number(c.SubnetLen);
   if (!Number.isInteger(subnetLen) || subnetLen <= network.prefix || subnetLen > 30) {
     throw new ConfigError(`network config: "SubnetLen" ${JSON.stringify(c.SubnetLen)} must be an integer between ${network.prefix + 1} and 30`);
   }

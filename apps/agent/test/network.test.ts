@@ -14,6 +14,11 @@ describe("flannel's network config and subnet keys", () => {
     expect([...candidateSubnets(c)]).toHaveLength(255);
   });
 
+  it('makes subnets two bits longer than a network smaller than a /22', () => {
+    expect(parseNetworkConfig('{"Network":"10.9.0.0/26","Backend":{"Type":"vxlan"}}').subnetLen).toBe(28);
+    expect(parseNetworkConfig('{"Network":"10.9.0.0/22","Backend":{"Type":"vxlan"}}').subnetLen).toBe(24);
+  });
+
   it('honours SubnetLen, SubnetMin, SubnetMax, VNI and Port', () => {
     const c = parseNetworkConfig('{"Network":"10.10.0.0/16","SubnetLen":26,"SubnetMin":"10.10.0.64","SubnetMax":"10.10.0.192","Backend":{"Type":"host-gw","VNI":7,"Port":4789}}');
     expect([...candidateSubnets(c)].map(formatCIDR)).toEqual(['10.10.0.64/26', '10.10.0.128/26', '10.10.0.192/26']);

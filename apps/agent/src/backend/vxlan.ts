@@ -37,7 +37,7 @@ export class VxlanBackend implements Backend {
     const mtu = this.ext.mtu - VXLAN_OVERHEAD;
     const existing = await this.link();
     const d = existing?.linkinfo?.info_data;
-    const fits = existing?.linkinfo?.info_kind === 'vxlan' && d?.id === this.cfg.backend.vni && d?.local === this.ext.ifaceAddr && d?.port === this.cfg.backend.port && d?.learning === false;
+    const fits = existing?.linkinfo?.info_kind === 'vxlan' && d?.id === this.cfg.backend.vni && d?.local === this.ext.ifaceAddr && d?.port === this.cfg.backend.port && d?.learning !== true;
     const cmds: (string | number)[][] = [];
     if (existing && !fits) cmds.push(['link', 'del', this.dev]);
     if (!fits) cmds.push(['link', 'add', this.dev, 'type', 'vxlan', 'id', this.cfg.backend.vni, 'local', this.ext.ifaceAddr, 'dev', this.ext.name, 'nolearning', 'dstport', this.cfg.backend.port]);
