@@ -147,5 +147,10 @@ export function podRoutes(node: TestNode, backend: BackendType): Record<string, 
   return Object.fromEntries(routes.filter((r) => r.gateway && r.dst.startsWith('10.244.')).map((r) => [r.dst, r.gateway!]));
 }
 
-/** The node's /metrics text, fetched inside its namespace. */
-export const metricsOf = (node: TestNode): string => node.exec('busybox', ['wget', '-qO-', `http://${METRICS_ADDR}/metrics`]);
+/** The node's /metrics body, fetched inside its namespace (an HTTP/1.0 request through socat). */
+export function metricsOf(node: TestNode): string {
+  const res = node.exec('socat', ['-t', '5', '-', `TCP:${METRICS_ADDR}`], { input: 'GET /metrics HTTP/1.0\r\nHost: agent\r\n\r\n' });
+  const body = res.indexOf('\r\n\r\n');
+  if (!res.startsWith('HTTP/1.1 200') || body < 0) throw new Error(`GET /metrics: ${res.slice(0, 200)}`);
+  return res.slice(body + 4);
+}

@@ -12,7 +12,7 @@ import { applyMasq, removeMasq, type MasqSpec } from '../src/ipmasq';
 import { parseNetworkConfig } from '../src/network';
 import type { Lease } from '../src/lease';
 
-const missing = missingForKernelTests(['ip', 'bridge', 'nsenter', 'iptables-save', 'nft']) ?? missingLinkKind('vxlan');
+const missing = missingForKernelTests(['ip', 'nsenter']) ?? missingLinkKind('vxlan');
 
 const lease = (subnet: string, publicIP: string, mac?: string): Lease => ({
   subnet: parseCIDR(subnet)!,
