@@ -136,6 +136,7 @@ describe.skipIf(!!missing)(`tscni-agent: VXLAN across three nodes with a 3-membe
     await n2.agent.waitFor('lease re-acquired after it expired', 15_000, seen);
     await eventually('the lease back in etcd', () => key in cluster.etcd.getPrefix(key));
     expect(JSON.parse(cluster.etcd.getPrefix(key)[key]).PublicIP).toBe(n2.underlayIp);
+    expect(metricsOf(n2.pn.node)).toMatch(/^tscni_agent_lease_acquisitions_total 2$/m);
     // The others dropped n2's routes when its lease vanished and put them back when it returned.
     for (const n of live().filter((x) => x !== n2)) await eventually(`${n2.lease.subnet} back on ${n.underlayIp}`, () => podRoutes(n.pn.node, 'vxlan')[n2.lease.subnet] === n2.lease.vtepIp);
     expectFullMesh();

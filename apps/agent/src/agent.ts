@@ -86,6 +86,7 @@ export class Agent {
     this.manager = new SubnetManager(registry, cfg, attrs, f.subnetLeaseTtl, f.stateFile, previousSubnet(f.subnetFile), this.log);
     if (signal.aborted) throw new StoppedError();
     const own = await retry(() => this.manager!.acquire(), etcdError('acquire'), signal);
+    this.metrics.leaseAcquisitions.inc();
     if (signal.aborted) throw new StoppedError();
     await backend.setLocalSubnet(own.subnet);
     if (f.ipMasq || f.iptablesForwardRules) {
@@ -191,7 +192,7 @@ export class Agent {
   private async renew(why: string): Promise<void> {
     try {
       await this.manager!.renew();
-      this.metrics.leaseRenewals.inc();
+      (this.manager!.acquiredAnew ? this.metrics.leaseAcquisitions : this.metrics.leaseRenewals).inc();
     } catch (err) {
       if (err instanceof SubnetLostError) {
         this.log.error('subnet lost', { error: err.message });

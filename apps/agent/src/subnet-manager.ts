@@ -30,6 +30,8 @@ const MAX_ATTEMPTS = 10;
 
 export class SubnetManager {
   own?: OwnLease;
+  /** Whether the last write took the subnet anew (rather than renewing a lease that was there). */
+  acquiredAnew = false;
 
   constructor(
     private readonly registry: Registry,
@@ -122,6 +124,7 @@ export class SubnetManager {
 
   private async took(lease: OwnLease, msg: string, oldEtcdLease?: string): Promise<OwnLease> {
     this.own = lease;
+    this.acquiredAnew = msg !== 'lease renewed';
     if (oldEtcdLease && oldEtcdLease !== lease.etcdLease) await this.registry.revoke(oldEtcdLease).catch(() => {});
     this.remember(lease.subnet);
     const fields = { subnet: formatCIDR(lease.subnet), publicIP: this.attrs.PublicIP, backend: this.attrs.BackendType, vtepMAC: this.attrs.BackendData?.VtepMAC, ttl: this.ttl };
