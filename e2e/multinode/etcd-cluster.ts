@@ -61,18 +61,28 @@ export class EtcdCluster {
       '--initial-cluster-token', this.token,
       '--initial-cluster-state', 'new',
       // Quick elections: the suite kills a member and expects the rest to carry on within seconds.
-      '--heartbeat-interval', '100',
-      '--election-timeout', '1000',
+      '--heartbeat-interval', '200',
+      '--election-timeout', '2000',
     ];
     m.proc = spawn('nsenter', [`--net=${m.node.path}`, '--', 'setpriv', '--pdeathsig', 'SIGKILL', '--', 'etcd', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     m.proc.stderr!.on('data', (d: Buffer) => (m.log = (m.log + d.toString()).slice(-20_000)));
   }
 
-  /** `etcdctl` against the live members (run in the first live member's namespace). */
+  /**
+   * `etcdctl` against the live members (run in the first live member's namespace); retried a few times
+   * when the cluster is momentarily without a leader (a member just killed, a loaded machine).
+   */
   etcdctl(args: string[], input?: string): string {
     const live = this.members.filter((m) => m.proc && m.proc.exitCode === null && m.proc.signalCode === null);
     const eps = live.map((m) => `http://${m.ip}:${CLIENT_PORT}`).join(',');
-    return sh('etcdctl', ['--endpoints', eps, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], { netns: live[0].node.path, input });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return sh('etcdctl', ['--endpoints', eps, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], { netns: live[0].node.path, input });
+      } catch (err) {
+        if (attempt >= 4 || !/deadline exceeded|unavailable|connection refused|leader|timed? ?out/i.test((err as Error).message)) throw err;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+      }
+    }
   }
 
   put(key: string, value: string): void {
