@@ -80,6 +80,8 @@ export class Agent {
     );
     const cfg = (this.cfg = parseNetworkConfig(cfgText));
     this.log.info('network config', { network: formatCIDR(cfg.network), subnetLen: cfg.subnetLen, backend: cfg.backend.type, vni: cfg.backend.vni, port: cfg.backend.port });
+    if (cfg.ipv6Network) this.log.warn('IPv6Network ignored: dual-stack leases are not implemented', {});
+    if (cfg.backend.directRouting) this.log.warn('Backend.DirectRouting ignored: every peer goes through the VXLAN device', {});
     const backend = (this.backend = cfg.backend.type === 'vxlan' ? new VxlanBackend(cfg, ext) : new HostGwBackend(cfg, ext));
     const { data, mtu } = await backend.init();
     const attrs: LeaseAttrs = { PublicIP: ext.publicIp, BackendType: cfg.backend.type, BackendData: data };
