@@ -7,6 +7,16 @@ const { readFileSync, existsSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 
 exports.name = 'tscni-targets';
+
+/**
+ * Every file tools/bundle.mjs writes for one executable: the bundle, the CommonJS marker beside it and its
+ * run-time assets. nx.json must not set build outputs: a target default would replace these.
+ */
+function bundleOutputs(tscni) {
+  const dir = `{workspaceRoot}/dist/${tscni.out || 'cni-bin'}`;
+  return [`${dir}/${tscni.bin}`, `${dir}/package.json`, ...(tscni.assets || []).map((asset) => `${dir}/${asset}`)];
+}
+exports.bundleOutputs = bundleOutputs;
 exports.createNodesV2 = [
   '**/package.json',
   async (files, _options, context) =>
@@ -22,7 +32,7 @@ exports.createNodesV2 = [
             options: { cwd: '{workspaceRoot}' },
             cache: true,
             inputs: ['production', '^production'],
-            outputs: [`{workspaceRoot}/dist/${pkg.tscni.out || 'cni-bin'}/${pkg.tscni.bin}`],
+            outputs: bundleOutputs(pkg.tscni),
           };
         }
         if (existsSync(join(context.workspaceRoot, root, 'tsconfig.json'))) {

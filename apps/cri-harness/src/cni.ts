@@ -1,4 +1,4 @@
-import { findInPath } from '@tscni/cni';
+import { CniError, ErrorCode, findInPath } from '@tscni/cni';
 import { CNIConfig, confListFromBytes, loadDefaultConfList, type ResultJSON } from '@tscni/libcni';
 import { embeddedDefaultNetwork } from './default-network';
 import type { PodCniArgs } from './pod-cni-args';
@@ -32,7 +32,16 @@ export interface NetworkStatus {
   /** Where the default network came from: a file of the conf dir, `embedded`, or nothing. */
   source?: string;
   confList?: string;
+  /** Set while an IPAM pool reports it is full (STATUS 50 "no IP addresses available"): informative only. */
+  capacity?: string;
 }
+
+/**
+ * STATUS 50 because a pool has no address left (host-local's "no IP addresses available in range set …"): a
+ * capacity matter of that pool, not a network that cannot work. A kubelet must not take the node out of
+ * scheduling for it; the pod that finds no address fails on its own.
+ */
+const isPoolFull = (e: unknown): boolean => e instanceof CniError && e.code === ErrorCode.PluginNotAvailable && /no IP addresses available/i.test(e.message);
 
 export class PodNetworks {
   private readonly cni: CNIConfig;
@@ -52,18 +61,27 @@ export class PodNetworks {
     return undefined;
   }
 
-  /** NetworkReady: a default network is loaded, its plugins exist, and (CNI ≥ 1.1.0) their STATUS is fine. */
+  /**
+   * NetworkReady, what a kubelet needs before it schedules pods here: a default network is loaded and parses, its
+   * plugins exist, and (CNI ≥ 1.1.0) their STATUS is fine — except a full IPAM pool, reported as `capacity`.
+   */
   async status(): Promise<NetworkStatus> {
     const net = this.defaultNetwork();
     if (!net) return { ready: false, message: 'Network plugin returns error: cni plugin not initialized' };
+    const full: string[] = [];
     try {
       const lists = [confListFromBytes(LOOPBACK), confListFromBytes(net.confList)];
       for (const list of lists) for (const plugin of list.plugins) findInPath(plugin.network.type, this.settings.binDirs);
-      for (const list of lists) await this.cni.getStatusNetworkList(list);
+      for (const list of lists) {
+        await this.cni.getStatusNetworkList(list).catch((e: unknown) => {
+          if (!isPoolFull(e)) throw e;
+          full.push((e as Error).message);
+        });
+      }
     } catch (e) {
       return { ready: false, message: `Network plugin returns error: ${(e as Error).message}`, ...net };
     }
-    return { ready: true, message: '', ...net };
+    return { ready: true, message: '', ...net, ...(full.length ? { capacity: full.join('; ') } : {}) };
   }
 
   /** ADD the loopback and the pod network concurrently (as go-cni); the pod network's result is returned. */

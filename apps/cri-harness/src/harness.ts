@@ -5,20 +5,22 @@ import { PodNetworks } from './cni';
 import type { HarnessFlags } from './flags';
 import { holdInstanceLock } from './instance-lock';
 import { log } from './log';
-import { loadRuntimeService } from './proto';
+import { imageServiceHandlers } from './image-service';
+import { loadImageService, loadRuntimeService } from './proto';
 import { runtimeServiceHandlers } from './runtime-service';
 import { SandboxManager } from './sandbox-manager';
 import { SandboxStore } from './sandbox-store';
-import { bindUnixSocket, replaceStaleSocket } from './socket';
+import { listenUnix, replaceStaleSocket } from './socket';
 
 export interface RunningHarness {
   /** Stop serving, remove the socket and release the locks; pods keep running (as with containerd). */
   close(): Promise<void>;
 }
 
-/** Lock, recover the pods of the state dir, then serve runtime.v1.RuntimeService on the socket. */
+/** Lock, recover the pods of the state dir, then serve runtime.v1.RuntimeService and ImageService on the socket. */
 export async function startHarness(flags: HarnessFlags): Promise<RunningHarness> {
   const service = loadRuntimeService();
+  const imageService = loadImageService();
   const releaseSocket = await holdInstanceLock(`${flags.socket}.lock`, flags.socket);
   let releaseState: (() => void) | undefined;
   try {
@@ -32,12 +34,13 @@ export async function startHarness(flags: HarnessFlags): Promise<RunningHarness>
     await manager.recover();
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     server.addService(service, runtimeServiceHandlers(manager, flags));
-    await bindUnixSocket(server, flags.socket);
+    server.addService(imageService, imageServiceHandlers(flags.stateDir));
+    const listener = await listenUnix(server, flags.socket);
     log('info', 'Serving', { socket: flags.socket, pid: process.pid });
     const releaseLocks = [releaseState, releaseSocket];
     return {
       close: async () => {
-        await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+        await listener.close();
         rmSync(flags.socket, { force: true });
         for (const release of releaseLocks) release();
       },

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync, statfsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { NETNS_RUN_DIR, run } from '@tscni/net';
 
 const NAME = /^cni-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -24,4 +25,39 @@ export async function removePodNetns(path: string): Promise<void> {
   const name = nameOf(path);
   if (!existsSync(path)) return;
   await run('ip', ['netns', 'delete', name]);
+}
+
+const NSFS_MAGIC = 0x6e736673;
+
+/** True when `path` is a network namespace (a bind mount of nsfs), not a plain file left by a lost mount. */
+export function isNetns(path: string): boolean {
+  try {
+    return statfsSync(path).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where a pod's netns can still be reached, or '' when it cannot (CNI's way to say "gone": plugins then release
+ * their host-side state only). The pinning bind mount lives in the mount namespace of the harness that made it;
+ * after a restart in another mount namespace (systemd PrivateMounts, `ip netns exec`, a container) our path is a
+ * plain file, but that namespace lives on while processes it started (pause processes) do: the netns is then
+ * reached through their /proc/<pid>/root.
+ */
+export function reachableNetns(path: string, holders: number[]): string {
+  nameOf(path);
+  if (isNetns(path)) return path;
+  let real = path;
+  try {
+    // /var/run is an absolute symlink: resolved through /proc/<pid>/root it would land in our own namespace.
+    real = join(realpathSync(dirname(path)), basename(path));
+  } catch {
+    /* the directory is gone too */
+  }
+  for (const pid of holders) {
+    const candidate = `/proc/${pid}/root${real}`;
+    if (isNetns(candidate)) return candidate;
+  }
+  return '';
 }

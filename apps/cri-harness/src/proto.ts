@@ -37,8 +37,17 @@ function moduleDir(): string {
 
 /** `runtime.v1.RuntimeService`'s definition, ready for `server.addService` or `makeGenericClientConstructor`. */
 export function loadRuntimeService(protoFile = findProto()): grpc.ServiceDefinition {
+  return loadService(protoFile, 'RuntimeService', 'Version');
+}
+
+/** `runtime.v1.ImageService`'s definition. */
+export function loadImageService(protoFile = findProto()): grpc.ServiceDefinition {
+  return loadService(protoFile, 'ImageService', 'ImageFsInfo');
+}
+
+function loadService(protoFile: string, name: string, method: string): grpc.ServiceDefinition {
   const definition = protoLoader.loadSync(protoFile, LOADER_OPTIONS);
-  const service = definition['runtime.v1.RuntimeService'];
-  if (!service || !('Version' in service)) throw new Error(`${protoFile} does not define runtime.v1.RuntimeService`);
+  const service = definition[`runtime.v1.${name}`];
+  if (!service || !(method in service)) throw new Error(`${protoFile} does not define runtime.v1.${name}`);
   return service as unknown as grpc.ServiceDefinition;
 }

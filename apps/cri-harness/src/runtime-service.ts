@@ -34,11 +34,14 @@ export function runtimeServiceHandlers(mgr: SandboxManager, flags: HarnessFlags)
         { type: 'RuntimeReady', status: true, reason: '', message: '' },
         { type: 'NetworkReady', status: net.ready, reason: net.ready ? '' : 'NetworkPluginNotReady', message: net.message },
       ];
+      // Informative (kubelets ignore conditions they do not know): a full IPAM pool does not make the node NotReady.
+      if (net.capacity) conditions.push({ type: 'NetworkCapacity', status: false, reason: 'IPAMRangeFull', message: net.capacity });
       const info: Record<string, string> = {};
       if (call.request.verbose) {
         info.config = JSON.stringify({ socket: flags.socket, cniConfDir: flags.cniConfDir, cniBinDirs: flags.cniBinDirs, cniCacheDir: flags.cniCacheDir, stateDir: flags.stateDir, defaultNetwork: flags.defaultNetwork });
         info.cniconfig = JSON.stringify({ source: net.source ?? '', network: net.confList ? JSON.parse(net.confList) : null });
         info.lastCNILoadStatus = JSON.stringify(net.ready ? 'OK' : net.message);
+        if (net.capacity) info.networkCapacity = JSON.stringify(net.capacity);
       }
       return { status: { conditions }, info };
     }),

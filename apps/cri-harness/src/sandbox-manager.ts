@@ -6,8 +6,9 @@ import { log, logged } from './log';
 import { PodNetworks, type PodAttachment } from './cni';
 import { podCniArgs, type PodCniArgs } from './pod-cni-args';
 import { podIPs } from './pod-ips';
-import { createPodNetns, newPodNetnsPath, removePodNetns } from './pod-netns';
+import { createPodNetns, newPodNetnsPath, reachableNetns, removePodNetns } from './pod-netns';
 import { findOrphanPauses, pauseAlive, startPause, stopPause } from './pause';
+import { applySysctls, planSysctls, type SysctlPlan } from './pod-sysctls';
 import { SandboxStore, type SandboxRecord } from './sandbox-store';
 import { networkMode, validatePodConfig } from './validate-config';
 
@@ -35,6 +36,7 @@ export class SandboxManager {
   async run(config: PodSandboxConfig | null, runtimeHandler: string, signal?: AbortSignal): Promise<SandboxRecord> {
     validatePodConfig(config);
     if (runtimeHandler) throw invalidArgument(`no runtime for "${runtimeHandler}" is configured`);
+    const sysctls = planSysctls(config, networkMode(config));
     const id = randomBytes(32).toString('hex');
     // Pods on the pod network (not NODE): the CNI arguments are checked and the network chosen up front.
     let network: { confList: string; cniArgs: PodCniArgs } | undefined;
@@ -48,11 +50,11 @@ export class SandboxManager {
     this.store.reserve(rec);
     const fields = { sandbox: id, name: config.metadata.name, namespace: config.metadata.namespace };
     const outcome = (r: SandboxRecord) => ({ netns: r.netns ?? '', ip: r.network?.ip ?? '', pausePid: r.pause?.pid });
-    return this.serialized(id, () => logged('RunPodSandbox', fields, () => this.create(rec, network, signal), outcome));
+    return this.serialized(id, () => logged('RunPodSandbox', fields, () => this.create(rec, network, sysctls, signal), outcome));
   }
 
-  /** Netns, pause process, networks — each recorded before it is made; any failure or a cancel undoes them all. */
-  private async create(rec: SandboxRecord, network: { confList: string; cniArgs: PodCniArgs } | undefined, signal?: AbortSignal): Promise<SandboxRecord> {
+  /** Netns, pause process, networks, sysctls — each recorded before it is made; any failure or a cancel undoes them all. */
+  private async create(rec: SandboxRecord, network: { confList: string; cniArgs: PodCniArgs } | undefined, sysctls: SysctlPlan, signal?: AbortSignal): Promise<SandboxRecord> {
     try {
       this.store.save(rec);
       if (network) {
@@ -68,6 +70,8 @@ export class SandboxManager {
         const result = await this.networks.setup(network.confList, { containerID: rec.id, netNS: rec.netns!, ...network.cniArgs }, signal);
         rec.network = { ...rec.network, result, ...podIPs(result) };
       }
+      // After the network, as runc applies them when containerd starts the sandbox (eth0's own keys exist by then).
+      await applySysctls(sysctls, rec.netns, rec.pause.pid);
       if (signal?.aborted) throw cancelled();
       rec.state = 'ready';
       this.store.save(rec);
@@ -142,8 +146,13 @@ export class SandboxManager {
       this.store.save(rec);
     }
     if (rec.network?.attached && rec.netns) {
+      // As containerd: a netns that is no longer one gets DEL with an empty CNI_NETNS, so IPAM and host-side
+      // state are still released (and stop/remove end) instead of failing on every retry.
+      const holders = this.store.list().flatMap((r) => (r.pause && pauseAlive(r.pause) ? [r.pause.pid] : []));
+      const netNS = reachableNetns(rec.netns, holders);
+      if (netNS !== rec.netns) log('warn', 'NetnsLost', { sandbox: rec.id, netns: rec.netns, using: netNS || '(empty CNI_NETNS)' });
       try {
-        await this.networks.teardown(rec.network.confList, this.attachment(rec));
+        await this.networks.teardown(rec.network.confList, { ...this.attachment(rec), netNS });
       } catch (e) {
         throw new CriError(status.UNKNOWN, `failed to destroy network for sandbox "${rec.id}": ${(e as Error).message}`);
       }

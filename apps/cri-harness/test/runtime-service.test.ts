@@ -114,9 +114,35 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
         client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (err) => resolve(err!)),
       );
     try {
-      for (const path of ['/runtime.v1.RuntimeService/CreateContainer', '/runtime.v1.RuntimeService/ListContainers', '/runtime.v1.ImageService/ListImages', '/runtime.v1alpha2.RuntimeService/Version']) {
+      for (const path of ['/runtime.v1.RuntimeService/CreateContainer', '/runtime.v1.RuntimeService/ListContainers', '/runtime.v1.RuntimeService/ImageFsInfo', '/runtime.v1.ImageService/ImageFsInfoX', '/runtime.v1alpha2.RuntimeService/Version']) {
         expect((await raw(path)).code, path).toBe(grpc.status.UNIMPLEMENTED);
       }
+    } finally {
+      client.close();
+    }
+  });
+
+  it('serves runtime.v1.ImageService with the CRI field numbers (checked without the .proto)', async () => {
+    const client = new grpc.Client(`unix://${opts.socket}`, grpc.credentials.createInsecure());
+    const rpc = (method: string, body: Buffer) =>
+      new Promise<ReturnType<typeof decode>>((resolve, reject) =>
+        client.makeUnaryRequest(`/runtime.v1.ImageService/${method}`, (b: Buffer) => b, (b: Buffer) => b, body, (err, res) => (err ? reject(err) : resolve(decode(res!)))),
+      );
+    try {
+      // ImageFsInfoResponse.image_filesystems(1): timestamp 1, fs_id 2 {mountpoint 1}, used_bytes 3 {value 1}, inodes_used 4 {value 1}.
+      const fs = sub(await rpc('ImageFsInfo', Buffer.alloc(0)), 1);
+      expect(Number(num(fs, 1) / 1_000_000n)).toBeGreaterThan(Date.now() - 60_000);
+      expect(str(sub(fs, 2), 1)).toMatch(/^\//);
+      expect(num(sub(fs, 3), 1)).toBeGreaterThan(0n);
+      expect(num(sub(fs, 4), 1)).toBeGreaterThan(0n);
+      // ListImagesResponse.images(1): id 1, repo_tags 2, size 4, pinned 8.
+      const img = sub(await rpc('ListImages', Buffer.alloc(0)), 1);
+      expect(str(img, 1)).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(str(img, 2)).toBe('localhost/tscni-cri/pause:0.1.0');
+      expect(num(img, 4)).toBeGreaterThan(0n);
+      expect(num(img, 8)).toBe(1n);
+      // ImageStatusRequest{image 1 {image 1}} of an image the harness does not hold: no image in the response.
+      expect((await rpc('ImageStatus', encode([[1, [[1, 'busybox']]]]))).get(1)).toBeUndefined();
     } finally {
       client.close();
     }

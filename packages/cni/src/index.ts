@@ -9,3 +9,4 @@ export * from './invoke';
 export * from './exec-plugin';
 export * from './zod-error';
 export * from './embedded-delegate';
+export * from './go-json';

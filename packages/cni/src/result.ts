@@ -1,5 +1,6 @@
 import { CniError, ErrorCode } from './errors';
 import { LegacyResultSchema, ResultSchema, type IPConfig, type LegacyResult, type Result, type Route } from './types';
+import { goDecode, goField } from './go-json';
 import { compareVersions, versionAtLeast } from './version';
 
 const isLegacy = (v: string) => compareVersions(v, '0.3.0') < 0;
@@ -7,10 +8,10 @@ const familyOf = (cidr: string): '4' | '6' => (cidr.includes(':') ? '6' : '4');
 
 /** Parse a result of any version (`fallbackVersion` when it has no cniVersion) into the current shape. */
 export function toCurrentResult(raw: unknown, fallbackVersion = '1.1.0'): Result {
-  const obj = (raw ?? {}) as Record<string, unknown>;
-  const version = typeof obj.cniVersion === 'string' && obj.cniVersion ? obj.cniVersion : fallbackVersion;
-  if (isLegacy(version)) return fromLegacy(parseOrThrow(LegacyResultSchema, obj), version);
-  const r = parseOrThrow(ResultSchema, obj);
+  const declared = goField(raw, 'cniVersion');
+  const version = typeof declared === 'string' && declared ? declared : fallbackVersion;
+  if (isLegacy(version)) return fromLegacy(parseOrThrow(LegacyResultSchema, goDecode(LegacyResultSchema, raw ?? {})), version);
+  const r = parseOrThrow(ResultSchema, goDecode(ResultSchema, raw ?? {}));
   const ips = r.ips?.map(({ version: _v, ...ip }) => ip);
   return { ...r, cniVersion: version, ...(ips ? { ips } : {}) } as Result;
 }

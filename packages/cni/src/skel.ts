@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { parseCniArgs } from './args';
+import { goField, goParse, goView } from './go-json';
 import { CniError, ErrorCode } from './errors';
 import { convertResult, toCurrentResult } from './result';
 import { NetConfSchema, VALID_ATTACHMENTS_KEY, type Attachment, type NetConf, type Result } from './types';
@@ -26,7 +27,7 @@ export class CmdArgs {
 
   /** The config parsed with the plugin's schema; a mismatch is error 7 naming the field. */
   parse<T>(schema: ZodType<T, ZodTypeDef, unknown>): T {
-    const parsed = schema.safeParse(this.netConf);
+    const parsed = goParse(schema, this.netConf);
     if (parsed.success) return parsed.data;
     throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid network config: ${zodIssueText(parsed.error.issues[0])}`);
   }
@@ -58,13 +59,12 @@ export class CmdArgs {
   }
 
   get runtimeConfig(): Record<string, unknown> {
-    return (this.netConf.runtimeConfig ?? {}) as Record<string, unknown>;
+    return goView((this.netConf.runtimeConfig ?? {}) as Record<string, unknown>);
   }
 
   /** `args.cni.<key>` of the config. */
   argsCni<T = unknown>(key: string): T | undefined {
-    const cni = (this.netConf.args as { cni?: Record<string, unknown> } | undefined)?.cni;
-    return cni?.[key] as T | undefined;
+    return goField(goField(this.netConf.args, 'cni'), key) as T | undefined;
   }
 }
 
@@ -174,7 +174,7 @@ function decodeNetConf(stdin: string): NetConf {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new CniError(ErrorCode.DecodingFailure, 'decoding version from network config: not a JSON object');
   }
-  const parsed = NetConfSchema.safeParse(raw);
+  const parsed = goParse(NetConfSchema, raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const code = issue.path[0] === 'cniVersion' ? ErrorCode.DecodingFailure : ErrorCode.InvalidNetworkConfig;

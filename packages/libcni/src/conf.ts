@@ -1,4 +1,4 @@
-import { CniError, CURRENT_VERSION, ErrorCode, compareVersions, parseVersion } from '@tscni/cni';
+import { CniError, CURRENT_VERSION, ErrorCode, NetConfSchema, compareVersions, goDecode, parseVersion } from '@tscni/cni';
 import type { NetworkConfigList, PluginConfig } from './types';
 
 const configError = (msg: string): CniError => new CniError(ErrorCode.InvalidNetworkConfig, msg);
@@ -16,7 +16,8 @@ function parseObject(bytes: Buffer | string, what: string): Record<string, unkno
 
 /** One plugin object (libcni `NetworkPluginConfFromBytes` / deprecated `ConfFromBytes`): it needs a `type`. */
 export function confFromBytes(bytes: Buffer | string): PluginConfig {
-  const network = parseObject(bytes, 'configuration');
+  // Go's libcni decodes a plugin object into types.NetConf: keys match case-insensitively, null is unset.
+  const network = goDecode(NetConfSchema, parseObject(bytes, 'configuration')) as Record<string, unknown>;
   if (typeof network.type !== 'string' || network.type === '') throw configError("error parsing configuration: missing 'type'");
   if (network.capabilities !== undefined && (typeof network.capabilities !== 'object' || network.capabilities === null || Array.isArray(network.capabilities))) {
     throw configError('error parsing configuration: capabilities must be an object');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CniError, ErrorCode, invalidConfig, validateNetworkName, type CmdArgs } from '@tscni/cni';
+import { CniError, ErrorCode, emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs } from '@tscni/cni';
 import { ipamField, isMac, linkNameField, mtuField } from '@tscni/net';
 
 const vlanId = z.number().int().min(1).max(4094);
@@ -23,7 +23,7 @@ export const BridgeConfSchema = z
     isDefaultGateway: z.boolean().default(false),
     forceAddress: z.boolean().default(false),
     ipMasq: z.boolean().default(false),
-    ipMasqBackend: z.enum(['iptables', 'nftables']).optional(),
+    ipMasqBackend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
     mtu: mtuField.optional(),
     hairpinMode: z.boolean().default(false),
     promiscMode: z.boolean().default(false),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { interfaceNameProblem, invalidConfig, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { emptyAsUnset, interfaceNameProblem, invalidConfig, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import {
   checkPodInterface,
   createPodLink,
@@ -18,7 +18,7 @@ import {
 const IpvlanConf = z
   .object({
     master: linkNameField.optional(),
-    mode: z.enum(['l2', 'l3', 'l3s']).optional(),
+    mode: emptyAsUnset(z.enum(['l2', 'l3', 'l3s'])),
     mtu: mtuField.optional(),
     linkInContainer: z.boolean().optional(),
     ipam: ipamField.optional(),

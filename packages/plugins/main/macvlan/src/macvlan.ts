@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { emptyAsUnset, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import {
   checkMtuWithinMaster,
   checkPodInterface,
@@ -21,7 +21,7 @@ import {
 const MacvlanConf = z
   .object({
     master: linkNameField.optional(),
-    mode: z.enum(['bridge', 'private', 'vepa', 'passthru']).optional(),
+    mode: emptyAsUnset(z.enum(['bridge', 'private', 'vepa', 'passthru'])),
     mtu: mtuField.optional(),
     mac: macField.optional(),
     linkInContainer: z.boolean().optional(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CniError, ErrorCode, invalidConfig, validateNetworkName, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { CniError, ErrorCode, emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import {
   VethNameTaken,
   checkPodInterface,
@@ -28,7 +28,7 @@ const PtpConf = z
   .object({
     name: z.string().optional(),
     ipMasq: z.boolean().default(false),
-    ipMasqBackend: z.enum(['iptables', 'nftables']).optional(),
+    ipMasqBackend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
     mtu: mtuField.optional(),
     ipam: ipamField.optional(),
   })

@@ -1,14 +1,14 @@
-import { CniError, ErrorCode, interfaceNameProblem, invalidConfig, validateNetworkName, type CmdArgs, type Result } from '@tscni/cni';
+import { CniError, ErrorCode, emptyAsUnset, interfaceNameProblem, invalidConfig, validateNetworkName, type CmdArgs, type Result } from '@tscni/cni';
 import { iptablesAvailable, nftAvailable, parseCIDR, type CIDR } from '@tscni/net';
 import { z } from 'zod';
 
 export const FirewallConfSchema = z
   .object({
     name: z.string().optional(),
-    backend: z.enum(['iptables', 'nftables', 'firewalld']).optional(),
+    backend: emptyAsUnset(z.enum(['iptables', 'nftables', 'firewalld'])),
     iptablesAdminChainName: z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name').optional(),
     firewalldZone: z.string().optional(),
-    ingressPolicy: z.enum(['open', 'same-bridge', 'isolated']).optional(),
+    ingressPolicy: emptyAsUnset(z.enum(['open', 'same-bridge', 'isolated'])),
   })
   .passthrough();
 

@@ -1,4 +1,4 @@
-import { CniError, ErrorCode, invalidConfig, validateNetworkName, type CmdArgs, type Result } from '@tscni/cni';
+import { CniError, ErrorCode, emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs, type Result } from '@tscni/cni';
 import { formatIP, iptablesAvailable, nftAvailable, parseCIDR, parseIP, restoreArg, type CIDR, type IPFamily } from '@tscni/net';
 import { z } from 'zod';
 
@@ -29,7 +29,7 @@ export const PortMapConfSchema = z
     externalSetMarkChain: z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name').optional(),
     conditionsV4: conditions.optional(),
     conditionsV6: conditions.optional(),
-    backend: z.enum(['iptables', 'nftables']).optional(),
+    backend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
     runtimeConfig: z.object({ portMappings: z.array(PortMappingSchema).optional() }).passthrough().optional(),
   })
   .passthrough();

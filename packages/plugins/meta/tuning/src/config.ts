@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CniError, ErrorCode, invalidConfig, type CmdArgs } from '@tscni/cni';
+import { CniError, ErrorCode, goField, invalidConfig, type CmdArgs } from '@tscni/cni';
 import { repeatedKeys } from './json-keys';
 import { allowlistPath, checkAllowlist, mergeSysctls, resolveSysctls, type SysctlTarget } from './sysctls';
 
@@ -74,7 +74,7 @@ export function parseTuning(args: CmdArgs): Tuning {
 
 /** `dataDir` read leniently (DEL must find the backup even when the rest of the config no longer validates). */
 export const dataDirOf = (args: CmdArgs): string => {
-  const dir = (args.netConf as { dataDir?: unknown }).dataDir;
+  const dir = goField(args.netConf, 'dataDir');
   return typeof dir === 'string' && dir !== '' ? dir : DEFAULT_DATA_DIR;
 };
 

@@ -1,0 +1,56 @@
+// A cached rebuild must restore every file a build writes (the harness and the CLI included), not only the plugins.
+// Runs in a throwaway copy of the workspace with its own Nx cache, so the worktree's dist/ and cache are untouched.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+
+const repo = join(import.meta.dirname, '../../..');
+const copy = mkdtempSync(join(tmpdir(), 'tscni-nxcache-'));
+afterAll(() => rmSync(copy, { recursive: true, force: true }));
+
+const SKIP = new Set(['node_modules', 'dist', '.nx', '.git', 'reports', 'coverage']);
+
+function filesUnder(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.set(relative(dir, p), `${statSync(p).mode.toString(8)}:${readFileSync(p).toString('base64')}`);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function build(): string {
+  return execFileSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], {
+    cwd: copy,
+    env: { ...process.env, NX_DAEMON: 'false', NX_CACHE_DIRECTORY: join(copy, '.nx-cache'), NX_NO_CLOUD: 'true', NX_TUI: 'false' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+it('a cached rebuild after rm -rf dist restores every output, the harness and the CLI included', { timeout: 600_000 }, () => {
+  for (const entry of readdirSync(repo)) {
+    if (!SKIP.has(entry)) cpSync(join(repo, entry), join(copy, entry), { recursive: true, filter: (src) => !src.includes('/node_modules') });
+  }
+  symlinkSync(join(repo, 'node_modules'), join(copy, 'node_modules'));
+
+  build();
+  const fresh = filesUnder(join(copy, 'dist'));
+  for (const f of ['bin/tscni-cri', 'bin/tscni', 'bin/package.json', 'bin/protos/runtime/v1/api.proto', 'cni-bin/bridge', 'cni-bin/package.json']) {
+    expect(fresh.has(f), `fresh build wrote dist/${f}`).toBe(true);
+  }
+
+  rmSync(join(copy, 'dist'), { recursive: true });
+  const log = build();
+  expect(log).toMatch(/cri-harness:build\s+\[local cache\]/);
+  expect(log).toMatch(/cli:build\s+\[local cache\]/);
+  const restored = filesUnder(join(copy, 'dist'));
+  expect([...restored.keys()].sort()).toEqual([...fresh.keys()].sort());
+  for (const [f, content] of fresh) expect(restored.get(f) === content, `dist/${f} restored byte for byte`).toBe(true);
+});
