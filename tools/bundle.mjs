@@ -81,9 +81,12 @@ export async function bundle({ names = [], ifStale = false } = {}) {
       chmodSync(tmp, 0o755);
       renameSync(tmp, t.out);
       // Files the executable reads at run time (the harness's proto), laid out beside it as in the repo.
+      // An asset is a repo path (placed at the same path beside the executable) or {from, to} (to: relative
+      // to the executable's dir, for a bundled library that reads `${__dirname}/../proto/…`).
       for (const asset of t.assets) {
-        mkdirSync(dirname(join(dirname(t.out), asset)), { recursive: true });
-        copyFileSync(join(root, asset), join(dirname(t.out), asset));
+        const { from, to } = typeof asset === 'string' ? { from: asset, to: asset } : asset;
+        mkdirSync(dirname(join(dirname(t.out), to)), { recursive: true });
+        copyFileSync(join(root, from), join(dirname(t.out), to));
       }
     }),
   );

@@ -1,13 +1,12 @@
 /**
- * A simulated flannel cluster: nodes on one underlay, each with its flanneld lease (VTEP, peers,
- * subnet.env) and its own CRI harness whose network is kube-flannel's conflist.
+ * A node of a simulated flannel cluster (its lease, subnet.env and CRI harness whose network is
+ * kube-flannel's conflist; agent-cluster.ts starts them), and operations on its CNI bin dir.
  */
 import { renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { DIST_BIN, REFERENCE_BIN, TestNode } from '@tscni/net/testing';
-import { startPodNode, type PluginChoice, type PodNode } from '../support/cluster';
-import { learnPeers, startFlanneld, type Lease } from './flanneld';
-import { Underlay } from './underlay';
+import { DIST_BIN, REFERENCE_BIN } from '@tscni/net/testing';
+import type { PluginChoice, PodNode } from '../support/cluster';
+import type { Lease } from './flanneld';
 
 export interface FlannelNode {
   /** The harness, its client and the node's dirs (shared lifecycle helpers). */
@@ -16,12 +15,6 @@ export interface FlannelNode {
   subnetFile: string;
   /** The flannel plugin's dataDir (saved delegate configs, one file per container). */
   flannelDir: string;
-}
-
-export interface FlannelCluster {
-  underlay: Underlay;
-  nodes: FlannelNode[];
-  teardown(): Promise<void>;
 }
 
 /**
@@ -36,41 +29,6 @@ export const kubeFlannelConflist = (subnetFile: string, flannelDir: string, ipam
     { type: 'portmap', capabilities: { portMappings: true } },
   ],
 });
-
-/** One node per plugin choice (node n gets 10.244.<n+1>.0/24 and underlay address 198.18.0.<11+n>). */
-export async function startFlannelCluster(choices: PluginChoice[]): Promise<FlannelCluster> {
-  const underlay = new Underlay();
-  const nodes: TestNode[] = [];
-  const started: FlannelNode[] = [];
-  const teardown = async () => {
-    for (const fn of started) await fn.pn.teardown().catch(() => {});
-    for (const node of nodes) if (!started.some((fn) => fn.pn.node === node)) node.destroy();
-    underlay.destroy();
-  };
-  try {
-    const prepared = choices.map((_, i) => {
-      const node = new TestNode(`fl${i}`);
-      nodes.push(node);
-      const subnetFile = join(node.tmp, 'subnet.env');
-      const lease = startFlanneld(node, i + 1, underlay.attach(node, i + 1), subnetFile);
-      return { node, lease, subnetFile, flannelDir: join(node.tmp, 'flannel') };
-    });
-    for (const p of prepared) learnPeers(p.node, prepared.filter((q) => q !== p).map((q) => q.lease));
-    const ordered = await Promise.all(
-      prepared.map(async (p, i) => {
-        const conflist = (dirs: PodNode['dirs']) => kubeFlannelConflist(p.subnetFile, p.flannelDir, dirs.ipam);
-        const pn = await startPodNode(`fl${i}`, choices[i], conflist, { node: p.node, stateDirs: [p.flannelDir] });
-        const fn = { pn, lease: p.lease, subnetFile: p.subnetFile, flannelDir: p.flannelDir };
-        started.push(fn);
-        return fn;
-      }),
-    );
-    return { underlay, nodes: ordered, teardown };
-  } catch (err) {
-    await teardown();
-    throw err;
-  }
-}
 
 /**
  * Re-point some plugin types of a node's CNI bin dir at the other implementation while its pods run: an

@@ -1,6 +1,6 @@
 /**
- * Three simulated nodes on one underlay, flannel's VXLAN overlay between them (set up as flanneld would),
- * each node's CRI harness running kube-flannel's conflist: our flannel delegating to our bridge +
+ * Three simulated nodes on one underlay, flannel's VXLAN overlay between them set up by tscni-agent
+ * (flanneld's drop-in, leasing from a 3-member etcd cluster the test starts), each node's CRI harness running kube-flannel's conflist: our flannel delegating to our bridge +
  * host-local + portmap on nodes 1 and 2, to the reference ones on node 3 (nodes do not care what the
  * others run). Pods are created and removed only through the harnesses' CRI sockets.
  */
@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, REFERENCE_BIN, missingForKernelTests, missingLinkKind, pings, podLink, sh, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
 import { podJson, type PluginChoice } from '../support/cluster';
 import { expectNodeAsItWas } from '../support/node-state';
-import { startFlannelCluster, switchPlugins, type FlannelCluster, type FlannelNode } from './flannel-cluster';
+import { switchPlugins, type FlannelNode } from './flannel-cluster';
+import { startAgentCluster, type AgentCluster } from './agent-cluster';
 import { FLANNEL_MTU, VTEP_DEV } from './flanneld';
 
 const DELEGATES = ['bridge', 'host-local', 'portmap', 'loopback'] as const;
@@ -34,19 +35,19 @@ interface Pod {
 }
 
 describe.skipIf(!!missing)(`flannel VXLAN overlay across three nodes, each with its own CRI harness${missing ? ` — skipped: ${missing}` : ''}`, () => {
-  let cluster: FlannelCluster;
+  let cluster: AgentCluster;
   const pods: Pod[] = [];
   const servers: TcpServer[] = [];
   /** Pod `a` (node 1, the hostPort), `b` (node 2), `c` (node 3, reference delegates). */
   const pod = (name: string) => pods.find((p) => p.name === name)!;
 
   beforeAll(async () => {
-    cluster = await startFlannelCluster(CHOICES);
-  });
+    cluster = await startAgentCluster('vxlan', CHOICES);
+  }, 180_000);
   afterAll(async () => {
     for (const s of servers) s.close();
     await cluster?.teardown();
-  });
+  }, 120_000);
 
   const runPod = async (fn: FlannelNode, name: string, extra: Record<string, unknown> = {}): Promise<Pod> => {
     const id = await fn.pn.crictl.runp(podJson(name, extra));
@@ -93,7 +94,7 @@ describe.skipIf(!!missing)(`flannel VXLAN overlay across three nodes, each with 
     expect(tcpRequest(n1.pn.node.path, pod('c').ip, 80)).toBe(`c ${n1.lease.vtepIp}`);
   });
 
-  it('a hostPort on node 1 answers pods of the other nodes (masqueraded by flanneld --ip-masq) and the other nodes, through node 1’s underlay address', () => {
+  it('a hostPort on node 1 answers pods of the other nodes (masqueraded by the agent’s -ip-masq) and the other nodes, through node 1’s underlay address', () => {
     const [n1, n2, n3] = cluster.nodes;
     expect(tcpRequest(pod('b').netns, n1.lease.underlayIp, HOST_PORT)).toBe(`a ${n2.lease.underlayIp}`);
     expect(tcpRequest(pod('c').netns, n1.lease.underlayIp, HOST_PORT)).toBe(`a ${n3.lease.underlayIp}`);
@@ -112,8 +113,9 @@ describe.skipIf(!!missing)(`flannel VXLAN overlay across three nodes, each with 
     expect(pings(c2.netns, a2.ip)).toBe(true);
   });
 
-  it('removing every pod (a and c by the other implementation than the one that created them) leaves every node as it was, even on node 2 whose subnet.env is gone (flanneld down)', async () => {
+  it('removing every pod (a and c by the other implementation than the one that created them) leaves every node as it was, even on node 2 whose subnet.env is gone (the agent down)', async () => {
     for (const s of servers.splice(0)) s.close();
+    expect(await cluster.nodes[1].agent.stop()).toBe(0);
     rmSync(cluster.nodes[1].subnetFile);
     await Promise.all(pods.map((p) => p.fn.pn.crictl.stopp(p.id)));
     await Promise.all(pods.map((p) => p.fn.pn.crictl.rmp(p.id)));

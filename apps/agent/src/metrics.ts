@@ -1,0 +1,49 @@
+/** The Prometheus /metrics endpoint (prom-client's registry and text format). */
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly leases = new Gauge({ name: 'tscni_agent_leases', help: 'Subnet leases in etcd, this node included', registers: [this.registry] });
+  readonly peers = new Gauge({ name: 'tscni_agent_peers', help: 'Peer leases programmed into the data plane', registers: [this.registry] });
+  readonly refusedPeers = new Gauge({ name: 'tscni_agent_refused_peers', help: 'Peer leases not programmed (e.g. host-gw peer not on the same L2 segment)', registers: [this.registry] });
+  readonly watchReconnects = new Counter({ name: 'tscni_agent_watch_reconnects_total', help: 'Times the etcd watch stream was lost and re-established', registers: [this.registry] });
+  readonly etcdErrors = new Counter({ name: 'tscni_agent_etcd_errors_total', help: 'Failed etcd operations (retried with backoff)', labelNames: ['op'], registers: [this.registry] });
+  readonly leaseRenewals = new Counter({ name: 'tscni_agent_lease_renewals_total', help: 'Successful renewals of this node’s lease', registers: [this.registry] });
+  readonly leaseAcquisitions = new Counter({ name: 'tscni_agent_lease_acquisitions_total', help: 'Times this node acquired (or re-acquired) its lease', registers: [this.registry] });
+  readonly programming = new Histogram({
+    name: 'tscni_agent_programming_seconds',
+    help: 'Time to bring routes, neighbours and FDB entries in step with the leases',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  private server?: Server;
+
+  /** Listen on host:port (a port of 0 picks one); resolves to the bound address. */
+  listen(addr: string): Promise<string> {
+    const i = addr.lastIndexOf(':');
+    const host = addr.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0';
+    const port = Number(addr.slice(i + 1));
+    this.server = createServer((req, res) => {
+      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+        res.writeHead(404).end('not found\n');
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500).end(`${err.message}\n`),
+      );
+    });
+    return new Promise((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => {
+        const a = this.server!.address();
+        resolve(typeof a === 'object' && a ? `${a.address}:${a.port}` : addr);
+      });
+    });
+  }
+
+  close(): void {
+    this.server?.close();
+  }
+}
