@@ -4,7 +4,7 @@
 //   typecheck — `tsc --noEmit` on the project's tsconfig (the workspace resolves packages through npm
 //               workspaces, not TypeScript project references, which @nx/js's inference needs).
 const { readFileSync, existsSync } = require('node:fs');
-const { dirname, join } = require('node:path');
+const { dirname, join, posix } = require('node:path');
 
 exports.name = 'tscni-targets';
 
@@ -14,7 +14,7 @@ exports.name = 'tscni-targets';
  */
 function bundleOutputs(tscni) {
   const dir = `{workspaceRoot}/dist/${tscni.out || 'cni-bin'}`;
-  return [`${dir}/${tscni.bin}`, `${dir}/package.json`, ...(tscni.assets || []).map((asset) => `${dir}/${asset}`)];
+  return [`${dir}/${tscni.bin}`, `${dir}/package.json`, ...(tscni.assets || []).map((asset) => posix.normalize(`${dir}/${typeof asset === 'string' ? asset : asset.to}`))];
 }
 exports.bundleOutputs = bundleOutputs;
 exports.createNodesV2 = [
