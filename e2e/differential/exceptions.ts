@@ -22,7 +22,7 @@ export const EXCEPTIONS: Record<string, Exception> = {
   'static: every key Capitalised': STATIC_ADDRESS,
   'host-device: ipam.addresses.0.address Capitalised': STATIC_ADDRESS,
   'host-device: every key Capitalised': STATIC_ADDRESS,
-  'host-local: ipam.routes.0.dst missing': { why: 'the reference returns a route with a zero destination ("<nil>" on the wire); a route needs a dst', ours: 'refuse' },
+  'host-local: ipam.routes.0.dst missing': { why: 'the reference returns a route with a zero destination ("<nil>" on the wire); a route needs a dst (DEL refuses the config too)', ours: 'refuse', del: true },
   'static: ipam.routes.0.dst missing': { why: 'the reference returns a route with a zero destination ("<nil>" on the wire); a route needs a dst', ours: 'refuse' },
   'firewall: prevResult.cniVersion empty': { why: 'the reference cannot convert a prevResult whose cniVersion is ""; ours reads it in the config\'s version, as when the key is missing', ours: 'accept' },
 };
