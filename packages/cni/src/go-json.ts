@@ -131,22 +131,13 @@ function decodeObject(kinds: ZodTypeAny[], value: Record<string, unknown>): Reco
   if (!objects.length && !rest.length) return value;
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    let name: string | undefined;
-    let fieldSchemas: ZodTypeAny[] = [];
-    if (objects.some((o) => o.fields.has(key))) name = key;
-    else {
-      const f = fold(key);
-      name = objects.map((o) => o.folded.get(f)).find((n) => n !== undefined);
-    }
-    const declared = name !== undefined;
-    if (declared) fieldSchemas = objects.flatMap((o) => (o.fields.has(name as string) ? [o.fields.get(name as string) as ZodTypeAny] : []));
-    else {
-      name = key;
-      fieldSchemas = rest;
-    }
+    const f = fold(key);
+    const field = objects.some((o) => o.fields.has(key)) ? key : objects.map((o) => o.folded.get(f)).find((n) => n !== undefined);
+    const name = field ?? key;
+    const fieldSchemas = field !== undefined ? objects.flatMap((o) => (o.fields.has(field) ? [o.fields.get(field) as ZodTypeAny] : [])) : rest;
     // Go sets a slice, map or pointer to nil for null: a declared field ends up unset whatever came
     // before. An undeclared key keeps its null, so a later decode with a wider schema still sees it.
-    if (v === null && declared) delete out[name];
+    if (v === null && field !== undefined) delete out[name];
     else if (v === null) set(out, name, fieldSchemas.length ? zeroOf(fieldSchemas) : null);
     else set(out, name, fieldSchemas.length ? decode(fieldSchemas, v) : v);
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { emptyAsUnset } from './go-json';
 
 /** Interface of a 1.x result (0.3/0.4 have no mtu/socketPath/pciID). */
 export const InterfaceSchema = z
@@ -26,7 +27,7 @@ export type IPConfig = z.infer<typeof IPConfigSchema>;
 export const RouteSchema = z
   .object({
     dst: z.string(),
-    gw: z.string().optional(),
+    gw: emptyAsUnset(z.string()),
     mtu: z.number().int().optional(),
     advmss: z.number().int().optional(),
     priority: z.number().int().optional(),
@@ -39,7 +40,7 @@ export type Route = z.infer<typeof RouteSchema>;
 export const DNSSchema = z
   .object({
     nameservers: z.array(z.string()).optional(),
-    domain: z.string().optional(),
+    domain: emptyAsUnset(z.string()), // omitempty in the reference's result
     search: z.array(z.string()).optional(),
     options: z.array(z.string()).optional(),
   })

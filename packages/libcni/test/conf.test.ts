@@ -22,6 +22,14 @@ describe('confListFromBytes', () => {
     expect(JSON.parse(l.plugins[0].bytes.toString())).toEqual({ type: 'bridge', bridge: 'cni0' });
   });
 
+  it('reads a plugin object the way Go does (types.NetConf: keys case-insensitive, null unset) and keeps its bytes', () => {
+    const bytes = JSON.stringify({ Type: 'portmap', Capabilities: { portMappings: true }, Name: null });
+    const c = confFromBytes(bytes);
+    expect(c.network).toMatchObject({ type: 'portmap', capabilities: { portMappings: true } });
+    expect(c.network.name).toBeUndefined();
+    expect(c.bytes.toString()).toBe(bytes);
+  });
+
   it('picks the highest of cniVersion ∪ cniVersions that we implement', () => {
     expect(confListFromBytes(list({ cniVersion: '0.4.0', cniVersions: ['1.0.0', '0.3.1'] })).cniVersion).toBe('1.0.0');
     expect(confListFromBytes(list({ cniVersion: '1.1.0', cniVersions: ['1.0.0'] })).cniVersion).toBe('1.1.0');

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { CniError, DNSSchema, ErrorCode, RouteSchema, invalidConfig, versionAtLeast, type CmdArgs, type DNS, type IPConfig, type Route } from '@tscni/cni';
+import { CniError, DNSSchema, ErrorCode, RouteSchema, emptyAsUnset, invalidConfig, versionAtLeast, type CmdArgs, type DNS, type IPConfig, type Route } from '@tscni/cni';
 import { canonicalRoutes, cidrContains, formatIP, parseCIDR, parseIP, type CIDR, type IP } from '@tscni/net';
 
 /** static's part of the network config (cni.md §3.3). */
-const AddressSchema = z.object({ address: z.string(), gateway: z.string().optional() }).passthrough();
+// gateway is a net.IP in the reference: "" decodes to nil
+const AddressSchema = z.object({ address: z.string(), gateway: emptyAsUnset(z.string()) }).passthrough();
 
 const StaticNetConfSchema = z
   .object({

@@ -38,6 +38,8 @@ export const BridgeConfSchema = z
   })
   .passthrough();
 
+const BridgeDelSchema = BridgeConfSchema.extend({ bridge: z.string().default('cni0') });
+
 export type BridgeConf = z.infer<typeof BridgeConfSchema> & {
   /** The container MAC (CNI_ARGS MAC < args.cni.mac < runtimeConfig.mac). */
   mac?: string;
@@ -48,7 +50,8 @@ export type BridgeConf = z.infer<typeof BridgeConfSchema> & {
 
 /** Parse and cross-check the config the way the reference's loadNetConf does, plus the MAC. */
 export function loadBridgeConf(args: CmdArgs, opts: { forDel?: boolean } = {}): BridgeConf {
-  const parsed = args.parse(BridgeConfSchema);
+  // DEL never touches the bridge itself: like the reference's, it must not fail on the bridge's name
+  const parsed = args.parse(opts.forDel ? BridgeDelSchema : BridgeConfSchema);
   const conf: BridgeConf = { ...parsed, trunk: trunkIds(parsed.vlanTrunk), ipamType: parsed.ipam?.type || undefined };
   if (conf.isDefaultGateway) conf.isGateway = true;
   if (conf.ipMasq) validateNetworkName(args.netConf.name);

@@ -39,7 +39,7 @@ export async function hostCommands(hostVeth: string, addrs: PodAddress[]): Promi
   }
   for (const a of addrs) {
     const ip = a.address.split('/')[0];
-    cmds.push(['route', 'add', `${ip}/${hostBits(ip)}`, 'dev', hostVeth, 'scope', 'link']);
+    cmds.push(['route', 'add', `${ip}/${hostBits(ip)}`, 'dev', hostVeth, 'scope', 'host']);
   }
   cmds.push(['link', 'show', 'dev', hostVeth]);
   const out = await ipBatch(cmds, undefined, { json: true });

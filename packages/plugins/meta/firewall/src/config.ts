@@ -6,7 +6,7 @@ export const FirewallConfSchema = z
   .object({
     name: z.string().optional(),
     backend: emptyAsUnset(z.enum(['iptables', 'nftables', 'firewalld'])),
-    iptablesAdminChainName: z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name').optional(),
+    iptablesAdminChainName: emptyAsUnset(z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name')),
     firewalldZone: z.string().optional(),
     ingressPolicy: emptyAsUnset(z.enum(['open', 'same-bridge', 'isolated'])),
   })

@@ -50,9 +50,14 @@ export interface PortMapConf {
   mappings: PortMapping[];
 }
 
-/** Parse and validate the config. */
-export function parseConf(args: CmdArgs): PortMapConf {
-  const raw = args.parse(PortMapConfSchema);
+/** DEL finds the rules by container ID alone: the mappings only need to be there, as in the reference. */
+const PortMapDelSchema = PortMapConfSchema.extend({
+  runtimeConfig: z.object({ portMappings: z.array(z.unknown()).optional() }).passthrough().optional(),
+});
+
+/** Parse and validate the config (`forDel`: the mappings are not validated, DEL is best-effort). */
+export function parseConf(args: CmdArgs, opts: { forDel?: boolean } = {}): PortMapConf {
+  const raw = (opts.forDel ? args.parse(PortMapDelSchema) : args.parse(PortMapConfSchema)) as z.infer<typeof PortMapConfSchema>;
   if (raw.markMasqBit !== undefined && raw.externalSetMarkChain !== undefined) {
     throw invalidConfig('externalSetMarkChain', 'cannot be used together with markMasqBit');
   }

@@ -30,7 +30,7 @@ async function add(args: CmdArgs): Promise<Result> {
 
 /** DEL: remove the attachment's rules from both families; no mappings means nothing to do. */
 async function del(args: CmdArgs): Promise<void> {
-  const conf = parseConf(args);
+  const conf = parseConf(args, { forDel: true });
   if (conf.mappings.length === 0) return;
   await withFileLock(RULES_LOCK_PATH, () => removeRules(conf)).catch((err) => {
     throw ruleError('failed to remove port mappings', err);

@@ -58,11 +58,13 @@ export function parseTuning(args: CmdArgs): Tuning {
   if (repeated) throw invalidConfig(repeated.path, `duplicated sysctl keys are not allowed: ${JSON.stringify(repeated.key)}`);
   const sysctls = mergeSysctls(resolveSysctls(conf.sysctl ?? {}, args.ifName, 'sysctl'), resolveSysctls(cni.sysctl ?? {}, args.ifName, 'args.cni.sysctl'));
   checkAllowlist(sysctls, allowlistPath(args.env));
+  // An empty value (or null, which Go decodes to "") is a zero-byte write in the reference: nothing changes.
+  const effective = sysctls.filter((s) => s.value !== '');
 
   const mtu = cni.mtu ?? conf.mtu;
   const promisc = cni.promisc ?? conf.promisc;
   return {
-    sysctls,
+    sysctls: effective,
     mac,
     mtu: mtu ? mtu : undefined,
     promisc: promisc ? true : undefined,
