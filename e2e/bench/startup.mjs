@@ -2,6 +2,9 @@
 // Start-up benchmark: `CNI_COMMAND=VERSION` of each built plugin against bare `node -e 0` and the
 // reference plugin of the same name, interleaved in one run so machine noise hits all alike.
 //   node e2e/bench/startup.mjs [--runs 30] [plugin ...]
+// A report, not a test: it exits 0 whether the budget is met or not (a shared, noisy machine would make
+// a pass/fail flaky). It times VERSION only; the start-up of a real ADD belongs in the benchmark
+// (`npx nx run e2e:bench`, see the performance issue 18).
 import { spawnSync } from 'node:child_process';
 import { existsSync, linkSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,3 +63,4 @@ for (const p of plugins) {
 }
 if (seaDir) rmSync(seaDir, { recursive: true, force: true });
 console.log(`budget: ours − bare node ≤ 20 ms (median); worst here ${worst.toFixed(1)} ms → ${worst <= 20 ? 'MET' : 'NOT MET'}`);
+console.log('(a report, not a test: the exit status is 0 either way; VERSION only — ADD start-up is timed by `npx nx run e2e:bench`)');

@@ -145,3 +145,65 @@ export function baseConfig(plugin: string, tmp: string): Record<string, unknown>
 }
 
 export const IPAM_PLUGINS = ['host-local', 'static', 'dhcp'];
+
+/**
+ * Configs that pass validation (they may still fail in the kernel stage, e.g. a link kind this kernel lacks):
+ * per plugin, "features" — each a list of patch variants, absent or one of them; `required` ones always present.
+ * The fuzzer draws about half its configs from here, so that at least a third of each plugin's runs get past
+ * validation into the kernel stage (the well-typed values of pluginFields are mixed, valid and invalid).
+ */
+export interface ValidShape {
+  required: Record<string, unknown>[][];
+  optional: Record<string, unknown>[][];
+}
+
+/** The subnet.env the valid flannel configs read (FuzzNode writes it; the mixed configs never name it). */
+export const FLANNEL_SUBNET_ENV = 'flannel-subnet.env';
+
+export function validShapes(tmp: string, pod: string): Record<string, ValidShape> {
+  const prev = [{ prevResult: prevResult(pod) }];
+  const ipam = [{ ipam: hostLocal(tmp) }, { ipam: { type: 'host-local', ranges: [[{ subnet: '10.252.1.0/24', gateway: '10.252.1.1' }]], dataDir: `${tmp}/ipam` } }];
+  const mtu = [{ mtu: 1400 }, { mtu: 1280 }];
+  const flag = (k: string) => [{ [k]: true }, { [k]: false }];
+  return {
+    loopback: { required: [], optional: [] },
+    bridge: {
+      required: [ipam, [{ bridge: 'fzbr0' }, { bridge: 'fzbr1' }]],
+      optional: [flag('isGateway'), flag('isDefaultGateway'), flag('forceAddress'), [{ ipMasq: true, ipMasqBackend: 'iptables' }, { ipMasq: true, ipMasqBackend: 'nftables' }, { ipMasq: false }], mtu, flag('hairpinMode'), flag('promiscMode'),
+        [{ vlan: 10 }, { vlanTrunk: [{ id: 20 }], preserveDefaultVlan: true }], flag('enabledad'), flag('macspoofchk'), flag('portIsolation'), [{ mac: '02:42:ac:11:00:02' }]],
+    },
+    ptp: { required: [ipam], optional: [[{ ipMasq: true, ipMasqBackend: 'iptables' }, { ipMasq: true, ipMasqBackend: 'nftables' }, { ipMasq: false }], mtu] },
+    macvlan: { required: [ipam, [{ master: 'fzup0' }]], optional: [[{ mode: 'bridge' }, { mode: 'private' }, { mode: 'vepa' }], mtu, [{ mac: '02:42:ac:11:00:03' }], [{ bcqueuelen: 100 }]] },
+    ipvlan: { required: [ipam, [{ master: 'fzup0' }]], optional: [[{ mode: 'l2' }, { mode: 'l3' }, { mode: 'l3s' }], mtu] },
+    vlan: { required: [ipam, [{ master: 'fzup0' }], [{ vlanId: 10 }, { vlanId: 4094 }]], optional: [mtu] },
+    'host-device': { required: [[{ device: 'fzdev0' }]], optional: [ipam] },
+    dummy: { required: [ipam], optional: [mtu] },
+    'host-local': {
+      required: [[{ subnet: '10.252.3.0/24' }]],
+      optional: [[{ rangeStart: '10.252.3.10', rangeEnd: '10.252.3.20' }], [{ gateway: '10.252.3.1' }], [{ routes: [{ dst: '0.0.0.0/0' }] }, { routes: [{ dst: '10.9.0.0/16', gw: '10.252.3.1' }] }], [{ dataDir: `${tmp}/data` }]],
+    },
+    static: {
+      required: [[{ addresses: [{ address: '10.252.6.2/24', gateway: '10.252.6.1' }] }, { addresses: [{ address: 'fd00:6::2/64' }] }]],
+      optional: [[{ routes: [{ dst: '10.9.0.0/16' }] }], [{ dns: { nameservers: ['10.96.0.10'], search: ['a.b'] } }]],
+    },
+    dhcp: { required: [[{ daemonSocketPath: `${tmp}/no-daemon.sock` }]], optional: [[{ request: [{ option: 'routers' }] }], [{ priority: 10 }]] },
+    portmap: {
+      required: [prev, [{ runtimeConfig: { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] } }, { runtimeConfig: { portMappings: [{ hostPort: 18081, containerPort: 81, protocol: 'udp' }] } }]],
+      optional: [flag('snat'), [{ markMasqBit: 13 }, { externalSetMarkChain: 'KUBE-MARK-MASQ' }], flag('masqAll'), [{ backend: 'iptables' }, { backend: 'nftables' }], [{ conditionsV4: ['-s', '10.0.0.0/8'] }]],
+    },
+    bandwidth: {
+      required: [prev],
+      optional: [[{ ingressRate: 1_000_000, ingressBurst: 100_000 }], [{ egressRate: 1_000_000, egressBurst: 100_000 }], [{ runtimeConfig: { bandwidth: { ingressRate: 2_000_000, ingressBurst: 200_000, egressRate: 2_000_000, egressBurst: 200_000 } } }]],
+    },
+    tuning: {
+      required: [prev],
+      optional: [[{ sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1' } }, { sysctl: { 'net.core.somaxconn': '1024' } }], [{ mac: '02:42:ac:11:00:04' }], flag('promisc'), flag('allmulti'), mtu, [{ txQLen: 1000 }], [{ dataDir: `${tmp}/data` }]],
+    },
+    firewall: { required: [prev], optional: [[{ backend: 'iptables' }, { backend: 'nftables' }], [{ iptablesAdminChainName: 'CNI-ADMIN' }], [{ ingressPolicy: 'open' }, { ingressPolicy: 'same-bridge' }, { ingressPolicy: 'isolated' }]] },
+    flannel: {
+      // its ipam always keeps leases in the scratch dir (flannel would default to /var/lib/cni/networks)
+      required: [[{ subnetFile: `${tmp}/${FLANNEL_SUBNET_ENV}`, dataDir: `${tmp}/flannel`, ipam: { dataDir: `${tmp}/ipam` } }]],
+      optional: [[{ delegate: { bridge: 'fzbr2' } }, { delegate: { bridge: 'fzbr3', isDefaultGateway: true } }]],
+    },
+  };
+}

@@ -1,17 +1,20 @@
 /**
  * Crash consistency of our full chain (bridge + host-local → portmap → bandwidth → tuning → firewall) run
- * through libcni's CNIConfig inside a TestNode: ADD is aborted CRASH_KILLS times (default 50) at delays spread
- * over the ADD's measured duration; libcni SIGKILLs whichever plugin is running at that moment. After each
- * kill a DEL of the chain (no cached result, as after a crashed runtime call) must leave the node exactly
- * as it was. The rules lock is machine-wide (/run/lock), so other suites running at the same time slow it
- * down. Prints the figures (kills per plugin, ADDs that completed first) for docs/hardening.md.
+ * through libcni's CNIConfig inside a TestNode: ADD is aborted CRASH_KILLS times (default 50); libcni SIGKILLs
+ * whichever plugin is running at that moment. Half the kills are spread over the ADD's measured duration,
+ * the other half land inside each of the later plugins in turn (portmap, bandwidth, tuning, firewall), so
+ * each gets its share. After each kill a DEL of the chain (no cached result, as after a crashed runtime call)
+ * must leave the node exactly as it was: the whole state is compared (e2e/support/node-state.ts), so the
+ * firewall's per-address rules, which this DEL without prevResult cannot name by address, are held to it too.
+ * The rules lock is machine-wide (/run/lock), so other suites running at the same time slow it down. Prints
+ * the figures (kills per plugin, ADDs that completed first) for docs/hardening.md.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CNIConfig, confListFromBytes, execInNetns, type NetworkConfigList, type PluginExec, type RuntimeConf } from '@tscni/libcni';
 import { DIST_BIN, TestNode, linksIn, missingForKernelTests } from '@tscni/net/testing';
-import { expectNodeAsItWas, snapshot, type NodeSnapshot } from '../support/node-state';
+import { expectNodeUnchanged, snapshot, type NodeSnapshot } from '../support/node-state';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 50);
 const CHAIN = ['bridge', 'host-local', 'portmap', 'bandwidth', 'tuning', 'firewall'];
@@ -69,6 +72,8 @@ describe.skipIf(!!missing)(`crash consistency: SIGKILL during ADD of the full ch
   let before: NodeSnapshot;
   /** The plugin type libcni is running right now (what an abort kills). */
   let running = '';
+  /** Called as each plugin starts (the targeted kills arm their timer there). */
+  let onStart: (type: string) => void = () => {};
 
   beforeAll(() => {
     node = new TestNode('cr');
@@ -81,6 +86,7 @@ describe.skipIf(!!missing)(`crash consistency: SIGKILL during ADD of the full ch
     const inNode = execInNetns(node.path);
     const tracking: PluginExec = (file, opts) => {
       running = basename(file);
+      onStart(running);
       return inNode(file, opts);
     };
     cni = new CNIConfig({ binDirs: [DIST_BIN], cacheDir, exec: tracking, onStderr: () => {} });
@@ -88,8 +94,9 @@ describe.skipIf(!!missing)(`crash consistency: SIGKILL during ADD of the full ch
   afterAll(() => node?.destroy());
 
   const rt = (containerID: string): RuntimeConf => ({ containerID, netNS: pod, ifName: 'eth0', capabilityArgs });
-  const expectClean = (ids: string[]) => {
-    expectNodeAsItWas(before, snapshot(node, { stateDirs }), { ids, ips: [], netns: [] });
+  /** The whole node state (every rule table, links, addresses, routes, qdiscs, filters, leases, cache) as before. */
+  const expectClean = () => {
+    expectNodeUnchanged(before, snapshot(node, { stateDirs }));
     expect(linksIn(pod).map((l) => l.ifname), 'pod links').toEqual(['lo']);
   };
 
@@ -97,8 +104,13 @@ describe.skipIf(!!missing)(`crash consistency: SIGKILL during ADD of the full ch
     // A full ADD and DEL first: it creates the shared bridge and chains, and times an ADD.
     const t0 = Date.now();
     const warm = rt('crash-warm');
+    const starts: [string, number][] = [];
+    onStart = (type) => starts.push([type, Date.now()]);
     const result = await cni.addNetworkList(list, warm);
     let addMs = Date.now() - t0;
+    // How long each plugin ran (until the next one started): the targeted kills land inside that window.
+    const ran = Object.fromEntries(starts.map(([type, at], i) => [type, Math.max(5, (starts[i + 1]?.[1] ?? t0 + addMs) - at)]));
+    const LATER = ['portmap', 'bandwidth', 'tuning', 'firewall'];
     expect(result.ips).toHaveLength(1);
     await cni.delNetworkList(list, warm);
     before = snapshot(node, { stateDirs });
@@ -110,16 +122,27 @@ describe.skipIf(!!missing)(`crash consistency: SIGKILL during ADD of the full ch
     let kills = 0;
     for (let i = 0; kills < KILLS && i < 4 * KILLS; i++) {
       const id = `crash-${i}`;
-      // Stratified over the ADD's duration: every part of it gets kills (one that finishes first does not count).
-      const delay = Math.round(((kills + Math.random()) / KILLS) * addMs);
+      // Even kills: stratified over the ADD's duration (mostly inside the bridge, the slowest). Odd kills: inside
+      // one of the later plugins in turn, at a random point of its measured run, so each gets its share.
+      // (A kill that the ADD beats does not count.)
       const ac = new AbortController();
-      const timer = setTimeout(() => ac.abort(), delay);
+      let timer: NodeJS.Timeout | undefined;
+      if (kills % 2 === 0) {
+        onStart = () => {};
+        timer = setTimeout(() => ac.abort(), Math.round(((kills + Math.random()) / KILLS) * addMs));
+      } else {
+        const target = LATER[((kills - 1) / 2) % LATER.length];
+        onStart = (type) => {
+          if (type === target) timer = setTimeout(() => ac.abort(), Math.round(Math.random() * ran[target]));
+        };
+      }
       const addStarted = Date.now();
       const outcome = await cni.addNetworkList(list, rt(id), ac.signal).then(
         () => 'completed' as const,
         (e: Error) => e,
       );
       clearTimeout(timer);
+      onStart = () => {};
       // An ADD that beat its kill re-times the ADD (the warm one, creating the bridge, is the slowest).
       if (outcome === 'completed') {
         completed++;
@@ -132,7 +155,7 @@ describe.skipIf(!!missing)(`crash consistency: SIGKILL during ADD of the full ch
       }
       orphans += await waitForOrphans(id);
       await cni.delNetworkList(list, rt(id));
-      expectClean([id]);
+      expectClean();
       if (kills % 10 === 0 && outcome !== 'completed') console.log(`crash-chain: ${kills}/${KILLS} kills, ${Math.round((Date.now() - started) / 1000)} s`);
     }
     const figures = { kills, completedBeforeKill: completed, killedWhileRunning: killed, orphanedChildrenWaitedFor: orphans, addMs, totalMs: Date.now() - started };

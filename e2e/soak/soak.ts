@@ -19,7 +19,11 @@ export interface SoakFigures {
   duplicateIPs: string[];
   distinctIPs: number;
   rssStartKiB: number;
+  /** Lifecycles done when the warm-up ends: 100, or three quarters of a smaller run. */
+  warmupPods: number;
   rssAfterWarmupKiB: number;
+  /** RSS at the end minus RSS after the warm-up (what soak.test.ts bounds). */
+  rssGrowthAfterWarmupKiB: number;
   rssPeakKiB: number;
   rssEndKiB: number;
   /** RSS after every tenth of the lifecycles: a leak grows linearly, a warming heap levels off. */
@@ -46,6 +50,7 @@ export async function soak(pn: PodNode, pods: number, parallelism: number, onPod
   const firstErrors: string[] = [];
   const rssSamplesKiB: number[] = [];
   const sampleEvery = Math.max(1, Math.floor(pods / 10));
+  const warmupPods = warmupPoint(pods);
   let failures = 0;
   let completed = 0;
   let next = 0;
@@ -74,14 +79,16 @@ export async function soak(pn: PodNode, pods: number, parallelism: number, onPod
       if (id) await crictl.rmp(id, true).catch(() => {});
     }
     rssPeakKiB = Math.max(rssPeakKiB, rssKiB(pid));
-    if (i === parallelism * 2) rssAfterWarmupKiB = rssKiB(pid);
-    if ((completed + failures) % sampleEvery === 0) rssSamplesKiB.push(rssKiB(pid));
+    const done = completed + failures;
+    if (done === warmupPods) rssAfterWarmupKiB = rssKiB(pid);
+    if (done % sampleEvery === 0) rssSamplesKiB.push(rssKiB(pid));
   };
   const worker = async () => {
     while (next < pods) await lifecycle(next++);
   };
   await Promise.all(Array.from({ length: Math.min(parallelism, pods) }, worker));
   const durationMs = Date.now() - started;
+  const rssEndKiB = rssKiB(pid);
   return {
     pods,
     parallelism,
@@ -91,11 +98,16 @@ export async function soak(pn: PodNode, pods: number, parallelism: number, onPod
     duplicateIPs,
     distinctIPs: seen.size,
     rssStartKiB,
+    warmupPods,
     rssAfterWarmupKiB,
+    rssGrowthAfterWarmupKiB: rssEndKiB - rssAfterWarmupKiB,
     rssPeakKiB,
-    rssEndKiB: rssKiB(pid),
+    rssEndKiB,
     rssSamplesKiB,
     durationMs,
     podsPerSecond: Math.round((pods / durationMs) * 1000 * 100) / 100,
   };
 }
+
+/** Where the harness's heap has levelled off: pod 100 (the manual 1,000-pod run), or ¾ of a smaller run. */
+export const warmupPoint = (pods: number): number => Math.min(100, Math.floor((pods * 3) / 4));

@@ -20,6 +20,8 @@ export function interfaceNameProblem(name: string): string | undefined {
   if (name.length > 15) return 'interface name is too long';
   if (name === '.' || name === '..') return 'interface name is . or ..';
   if (/[/:\s]/.test(name)) return 'interface name contains / or : or whitespace characters';
+  // (the kernel ends a name at NUL, and no process argument can carry one)
+  if (name.includes('\0')) return 'interface name contains a NUL character';
   return undefined;
 }
 

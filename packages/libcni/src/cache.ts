@@ -90,11 +90,23 @@ export class ResultCache {
     return obj.kind === CNI_CACHE_V1 ? { info: obj as unknown as CachedInfo } : { legacyResult: obj };
   }
 
+  /** The entry, and the temp files of writers of it that were killed before their rename. */
   delete(netName: string, rt: Pick<RuntimeConf, 'containerID' | 'ifName'>): void {
     try {
       rmSync(this.path(netName, rt), { force: true });
     } catch {
-      /* an unusable path has no entry to delete */
+      return; /* an unusable path has no entry to delete */
+    }
+    const prefix = `.${netName}-${rt.containerID}-${rt.ifName}.`;
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.cacheDir).filter((n) => n.startsWith(prefix) && n.endsWith('.tmp'));
+    } catch {
+      /* no cache dir */
+    }
+    for (const name of names) {
+      const pid = Number(name.slice(prefix.length, -'.tmp'.length));
+      if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) rmSync(join(this.cacheDir, name), { force: true });
     }
   }
 
@@ -131,5 +143,14 @@ export class ResultCache {
       });
     }
     return out;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -2,7 +2,7 @@ import { type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import { RULES_LOCK_PATH, withFileLock, type CIDR, type IPFamily } from '@tscni/net';
 import { bridgeOf, parseConf, resultAddrs, type FirewallConf } from './config';
 import { addFirewalld, checkFirewalld, delFirewalld, withDefaultBackend } from './firewalld';
-import { addFamily, checkFamily, delFamily } from './iptables-backend';
+import { addFamily, attachmentTag, checkFamily, delFamily, gcFamily } from './iptables-backend';
 import { addNft, checkNft, delNft, gcNft } from './nftables-backend';
 
 /** ADD: accept the attachment's addresses in FORWARD, apply the ingress policy; prevResult passes through. */
@@ -22,22 +22,28 @@ async function add(args: CmdArgs): Promise<Result> {
       }
     } catch (err) {
       // roll back the family already written (its accept rules; shared chains stay, as in the reference)
-      for (const family of done) await delFamily(family, byFamily(addrs).get(family)!).catch(() => undefined);
+      for (const family of done) await delFamily(conf, family, []).catch(() => undefined);
       throw err;
     }
   });
   return prev;
 }
 
-/** DEL: without prevResult the iptables backend has nothing to go by (rules are per address), like the reference. */
+/**
+ * DEL: the attachment's rules are found by their tag, so DEL works without prevResult (after a failed ADD,
+ * where the reference leaves them behind). Without prevResult both families are searched.
+ */
 async function del(args: CmdArgs): Promise<void> {
   const conf = await withDefaultBackend(parseConf(args));
-  if (conf.backend === 'firewalld') return delFirewalld(conf, resultAddrs(args.prevResult()));
+  const prev = args.prevResult();
+  if (conf.backend === 'firewalld') return delFirewalld(conf, resultAddrs(prev));
   await withFileLock(RULES_LOCK_PATH, async () => {
     if (conf.backend === 'nftables') return delNft(conf);
-    for (const [family, ips] of byFamily(resultAddrs(args.prevResult()))) {
+    const addrs = byFamily(resultAddrs(prev));
+    const families: IPFamily[] = prev ? [...addrs.keys()] : [4, 6];
+    for (const family of families) {
       // a family whose iptables is unusable has nothing of ours to remove
-      await delFamily(family, ips).catch((err) => {
+      await delFamily(conf, family, addrs.get(family) ?? []).catch((err) => {
         if (family === 4) throw err;
       });
     }
@@ -52,15 +58,22 @@ async function check(args: CmdArgs): Promise<void> {
   for (const [family, ips] of byFamily(addrs)) await checkFamily(conf, family, ips);
 }
 
-/**
- * GC: nftables rules name their attachment, so stale ones are removed. iptables rules carry only an address
- * (the reference's format); the runtime's GC DELs stale cached attachments with their prevResult first.
- */
+/** GC: both backends tag their rules with the attachment, so this network's stale ones are removed. */
 async function gc(args: CmdArgs): Promise<void> {
   const conf: FirewallConf = parseConf(args);
-  if (conf.backend !== 'nftables') return;
-  const valid = new Set(args.validAttachments().map((a) => `${a.containerID}/${a.ifname}`));
-  await withFileLock(RULES_LOCK_PATH, () => gcNft(conf.netName, valid));
+  const attachments = args.validAttachments();
+  if (conf.backend === 'nftables') {
+    const valid = new Set(attachments.map((a) => `${a.containerID}/${a.ifname}`));
+    return withFileLock(RULES_LOCK_PATH, () => gcNft(conf.netName, valid));
+  }
+  const valid = new Set(attachments.map((a) => attachmentTag({ netName: conf.netName, containerID: a.containerID, ifName: a.ifname })));
+  await withFileLock(RULES_LOCK_PATH, async () => {
+    for (const family of [4, 6] as const) {
+      await gcFamily(conf.netName, family, valid).catch((err) => {
+        if (family === 4) throw err;
+      });
+    }
+  });
 }
 
 function byFamily(addrs: CIDR[]): Map<IPFamily, CIDR[]> {

@@ -1,5 +1,5 @@
 /**
- * The iptables backend (table filter), exactly the reference's so both can share a node:
+ * The iptables backend (table filter), the reference's chains so both can share a node:
  *
  *   FORWARD (first):   -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD
  *   CNI-FORWARD:       first -m comment --comment "CNI firewall plugin admin overrides" -j CNI-ADMIN,
@@ -8,10 +8,15 @@
  *                      STAGE-1: -i br ! -o br -j CNI-ISOLATION-STAGE-2 [isolated: -i br -o br -j DROP], -j RETURN
  *                      STAGE-2: -o br -j DROP, -j RETURN
  *
+ * Unlike the reference, each per-address rule also carries `-m comment --comment "tscni-fw n=<net> a=<attachment>"`
+ * (hashes of the network name and of network/containerID/ifname), so a DEL without prevResult (after a failed
+ * ADD) and GC find them; the reference leaves them behind forever. DEL also removes the reference's uncommented
+ * rules of the prevResult's addresses, so a pod added by the reference is cleaned up by ours.
+ *
  * Everything for one family goes in one iptables-restore, built against a fresh iptables-save.
  */
 import { CniError, ErrorCode } from '@tscni/cni';
-import { declareMissing, formatIP, hasSavedRule, iptablesRestore, iptablesSave, restoreTable, savedChains, type CIDR, type IPFamily } from '@tscni/net';
+import { declareMissing, formatIP, hashedName, hasSavedRule, iptablesRestore, iptablesSave, restoreTable, savedChains, savedRules, type CIDR, type IPFamily } from '@tscni/net';
 import type { FirewallConf, IngressPolicy } from './config';
 
 const FORWARD_CHAIN = 'CNI-FORWARD';
@@ -21,20 +26,34 @@ const FORWARD_RULE = `-m comment --comment "CNI firewall plugin rules" -j ${FORW
 const adminRule = (admin: string) => `-m comment --comment "CNI firewall plugin admin overrides" -j ${admin}`;
 const hostCidr = (c: CIDR) => `${formatIP(c.ip)}/${c.ip.family === 4 ? 32 : 128}`;
 
-/** The two accept rules of one address, canonical iptables-save text. */
-export const addressRules = (c: CIDR): string[] => [`-d ${hostCidr(c)} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`, `-s ${hostCidr(c)} -j ACCEPT`];
+/** The tag of one attachment's rules: `tscni-fw n=<12 hex> a=<16 hex>` (fixed length, no quoting issues). */
+export const attachmentTag = (conf: Pick<FirewallConf, 'netName' | 'containerID' | 'ifName'>): string =>
+  `${netTag(conf.netName)} a=${hashedName('', 16, conf.netName, '\0', conf.containerID, '\0', conf.ifName)}`;
+const netTag = (netName: string) => `tscni-fw n=${hashedName('', 12, netName)}`;
+const TAG_RE = /-m comment --comment "(tscni-fw n=[0-9a-f]{12}) a=([0-9a-f]{16})"/;
+
+/** The two accept rules of one address, canonical iptables-save text (tagged, or the reference's untagged form). */
+export const addressRules = (c: CIDR, tag?: string): string[] => {
+  const t = tag ? ` -m comment --comment "${tag}"` : '';
+  return [`-d ${hostCidr(c)} -m conntrack --ctstate RELATED,ESTABLISHED${t} -j ACCEPT`, `-s ${hostCidr(c)}${t} -j ACCEPT`];
+};
 
 const policyComment = (policy: string) => `-m comment --comment "CNI firewall plugin rules (ingressPolicy: ${policy})"`;
 const SAME = policyComment('same-bridge');
 
-/** ADD for one family: chains and jumps ensured, the addresses' rules appended unless present, then the ingress policy. */
+/**
+ * ADD for one family: chains and jumps ensured, this attachment's earlier rules replaced by its addresses'
+ * tagged rules, then the ingress policy.
+ */
 export async function addFamily(conf: FirewallConf, family: IPFamily, addrs: CIDR[], bridge: string | undefined): Promise<void> {
   const saved = await iptablesSave(family, 'filter');
   const lines = declareMissing(saved, [FORWARD_CHAIN, conf.adminChain]);
   const has = (chain: string, rule: string) => hasSavedRule(saved, chain, rule) || lines.includes(`-A ${chain} ${rule}`);
   if (!has('FORWARD', FORWARD_RULE)) lines.push(`-I FORWARD 1 ${FORWARD_RULE}`);
   if (!has(FORWARD_CHAIN, adminRule(conf.adminChain))) lines.push(`-I ${FORWARD_CHAIN} 1 ${adminRule(conf.adminChain)}`);
-  for (const rule of addrs.flatMap(addressRules)) if (!has(FORWARD_CHAIN, rule)) lines.push(`-A ${FORWARD_CHAIN} ${rule}`);
+  const tag = attachmentTag(conf);
+  lines.push(...taggedRules(saved, (t) => t === tag).map((r) => `-D ${FORWARD_CHAIN} ${r}`));
+  for (const rule of addrs.flatMap((a) => addressRules(a, tag))) if (!lines.includes(`-A ${FORWARD_CHAIN} ${rule}`)) lines.push(`-A ${FORWARD_CHAIN} ${rule}`);
   if (bridge && conf.ingressPolicy !== 'open') lines.push(...isolationLines(saved, bridge, conf.ingressPolicy));
   await iptablesRestore(family, restoreTable('filter', lines));
 }
@@ -54,11 +73,31 @@ function isolationLines(saved: string, bridge: string, policy: IngressPolicy): s
   return lines;
 }
 
-/** DEL for one family: the addresses' accept rules (each rule once, as the reference deletes them). */
-export async function delFamily(family: IPFamily, addrs: CIDR[]): Promise<void> {
+/** CNI-FORWARD rules whose tag (`tscni-fw n=… a=…`) satisfies `match`. */
+function taggedRules(saved: string, match: (tag: string, net: string, attachment: string) => boolean): string[] {
+  return savedRules(saved, FORWARD_CHAIN).filter((r) => {
+    const m = TAG_RE.exec(r);
+    return !!m && match(`${m[1]} a=${m[2]}`, m[1], m[2]);
+  });
+}
+
+/**
+ * DEL for one family: every rule tagged with this attachment (no prevResult needed), and the reference's
+ * untagged rules of the prevResult's addresses (each rule once, as the reference deletes them).
+ */
+export async function delFamily(conf: FirewallConf, family: IPFamily, addrs: CIDR[]): Promise<void> {
   const saved = await iptablesSave(family, 'filter');
-  const lines = addrs.flatMap(addressRules).filter((r) => hasSavedRule(saved, FORWARD_CHAIN, r)).map((r) => `-D ${FORWARD_CHAIN} ${r}`);
-  if (lines.length) await iptablesRestore(family, restoreTable('filter', lines));
+  const tag = attachmentTag(conf);
+  const doomed = [...taggedRules(saved, (t) => t === tag), ...addrs.flatMap((a) => addressRules(a)).filter((r) => hasSavedRule(saved, FORWARD_CHAIN, r))];
+  if (doomed.length) await iptablesRestore(family, restoreTable('filter', doomed.map((r) => `-D ${FORWARD_CHAIN} ${r}`)));
+}
+
+/** GC for one family: this network's tagged rules whose attachment is not among `valid` (their tags). */
+export async function gcFamily(netName: string, family: IPFamily, valid: Set<string>): Promise<void> {
+  const saved = await iptablesSave(family, 'filter');
+  const net = netTag(netName);
+  const doomed = taggedRules(saved, (tag, n) => n === net && !valid.has(tag));
+  if (doomed.length) await iptablesRestore(family, restoreTable('filter', doomed.map((r) => `-D ${FORWARD_CHAIN} ${r}`)));
 }
 
 /** CHECK for one family. */
@@ -66,8 +105,12 @@ export async function checkFamily(conf: FirewallConf, family: IPFamily, addrs: C
   const saved = await iptablesSave(family, 'filter');
   const chains = savedChains(saved);
   for (const chain of [FORWARD_CHAIN, conf.adminChain]) if (!chains.has(chain)) throw new CniError(ErrorCode.Internal, `chain ${chain} not found in table filter`);
-  const want: [string, string][] = [['FORWARD', FORWARD_RULE], [FORWARD_CHAIN, adminRule(conf.adminChain)], ...addrs.flatMap(addressRules).map((r): [string, string] => [FORWARD_CHAIN, r])];
-  for (const [chain, rule] of want) {
+  for (const [chain, rule] of [['FORWARD', FORWARD_RULE], [FORWARD_CHAIN, adminRule(conf.adminChain)]]) {
     if (!hasSavedRule(saved, chain, rule)) throw new CniError(ErrorCode.Internal, `expected ${chain} rule "${rule}" not found`);
   }
+  // each address rule tagged (ours) or untagged (written by the reference, e.g. before an upgrade)
+  const tagged = addrs.flatMap((a) => addressRules(a, attachmentTag(conf)));
+  addrs.flatMap((a) => addressRules(a)).forEach((rule, i) => {
+    if (!hasSavedRule(saved, FORWARD_CHAIN, tagged[i]) && !hasSavedRule(saved, FORWARD_CHAIN, rule)) throw new CniError(ErrorCode.Internal, `expected ${FORWARD_CHAIN} rule "${tagged[i]}" not found`);
+  });
 }
