@@ -4,7 +4,7 @@
 // Install it once and hard-link (or symlink) it under each plugin's name: one ~100 MB file instead of fifteen.
 //   node tools/sea.mjs        → dist/standalone/tscni-cni
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -46,6 +46,15 @@ export async function buildStandalone() {
   renameSync(exe, join(outDir, MULTICALL_NAME));
   rmSync(work, { recursive: true, force: true });
   return { file: join(outDir, MULTICALL_NAME), names: targets.map((t) => t.name) };
+}
+
+/** Build only when a bundle it is made of is newer than it (the vitest global setup calls this). */
+export async function buildStandaloneIfStale() {
+  const file = join(outDir, MULTICALL_NAME);
+  const built = existsSync(file) ? statSync(file).mtimeMs : 0;
+  const targets = executables().filter((t) => t.out.includes('/cni-bin/') || t.name === 'tscni');
+  if (built && targets.every((t) => existsSync(t.out) && statSync(t.out).mtimeMs <= built)) return undefined;
+  return buildStandalone();
 }
 
 function run(cmd, args) {

@@ -13,4 +13,11 @@ export default async function setup(): Promise<void> {
   } catch (err) {
     throw new Error((err as Error).message); // the message names each failed executable; drop the list of built ones
   }
+  // The standalone multi-call executable (the CLI's install test and the dhcp daemon's test run it) is made of
+  // the bundles: rebuilt here, once, when one of them is newer, so no suite runs a stale one or races a build.
+  // The kernel lane's guest skips it (it runs no suite that needs it, and a build under emulation takes minutes).
+  if (process.env.TSCNI_SKIP_STANDALONE === '1') return;
+  // @ts-expect-error plain ESM script without types
+  const { buildStandaloneIfStale } = await import('./sea.mjs');
+  await buildStandaloneIfStale();
 }

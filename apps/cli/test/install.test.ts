@@ -41,9 +41,8 @@ describe.skipIf(!!missing)(`standalone multi-call executable on a PATH without n
   let node: TestNode;
   let noNodePath: string;
   beforeAll(() => {
+    // built (when stale) by the vitest global setup
     const sea = join(root, 'dist/standalone', MULTICALL_NAME);
-    const r = spawnSync(process.execPath, [join(root, 'tools/sea.mjs')], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
     expect(existsSync(sea)).toBe(true);
     dir = join(tmp, 'standalone');
     install({ dir, from: join(root, 'dist/standalone'), standalone: true });
