@@ -43,7 +43,7 @@ async function add(args: CmdArgs): Promise<Result> {
     const gateways = applyGateways(result, conf);
     const veth = await createPodVeth(args, conf, result);
     try {
-      const { hostLink, bridgeLink } = await attachHostVeth(conf, veth.hostVeth);
+      const { hostLink, bridgeLink, bridgeAddrs } = await attachHostVeth(conf, veth.hostVeth);
       // A bridge that lost its last port reads 00:00:00:00:00:00; it has taken this port's MAC now.
       const bridgeMac = br.address && !/^(00:){5}00$/.test(br.address) ? br.address : bridgeLink.address;
       await setPortVlans(conf, veth.hostVeth);
@@ -54,7 +54,7 @@ async function add(args: CmdArgs): Promise<Result> {
         if (conf.vlan) {
           vlanGateway = await ensureVlanGateway(conf);
           await ensureGatewayAddrs(conf, vlanGateway.ifname, gateways);
-        } else await ensureGatewayAddrs(conf, conf.bridge, gateways, bridgeMac);
+        } else await ensureGatewayAddrs(conf, conf.bridge, gateways, bridgeMac, bridgeAddrs);
         enableForwarding(gateways);
       }
       if (conf.ipMasq) await setupIpMasq(conf.ipMasqBackend, result.ips!.map((ip) => ip.address), masqOwner(args));
