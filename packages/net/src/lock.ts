@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnCollect } from '@tscni/cni/platform-spawn';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -12,13 +12,8 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promi
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   const fd = openSync(path, 'a', 0o600);
   try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn('flock', ['-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
-      let err = '';
-      child.stderr!.on('data', (d: Buffer) => (err += d));
-      child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`flock ${path}: ${err.trim() || `exit ${code}`}`))));
-    });
+    const r = await spawnCollect('flock', ['-x', '3'], undefined, fd);
+    if (r.code !== 0) throw new Error(`flock ${path}: ${(r.error ?? r.stderr).trim() || `exit ${r.code}`}`);
     return await fn();
   } finally {
     closeSync(fd);
