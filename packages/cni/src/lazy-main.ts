@@ -5,17 +5,18 @@
  * VERSION on every plugin it validates, so that call stays at the cost of a bare Node.js start.
  */
 import type { PluginFuncs, PluginInfo } from './skel';
+import { writeOutput } from './platform';
 import { ALL_VERSIONS, CURRENT_VERSION } from './version';
 
 export function runPlugin(load: () => PluginFuncs, info: PluginInfo = {}): void {
   const supported = info.supportedVersions ?? ALL_VERSIONS;
   const command = process.env.CNI_COMMAND;
   if (command === 'VERSION') {
-    process.stdout.write(JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: supported }) + '\n');
+    void writeOutput(JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: supported }) + '\n');
     return;
   }
   if (!command) {
-    process.stderr.write(`${info.about ?? 'tscni plugin'}\nCNI protocol versions supported: ${supported.join(', ')}\n`);
+    void writeOutput('', `${info.about ?? 'tscni plugin'}\nCNI protocol versions supported: ${supported.join(', ')}\n`);
     return;
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { readStdin, runtime, writeOutput } from './platform';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { parseCniArgs } from './args';
 import { goField, goParse, goView } from './go-json';
@@ -201,15 +202,12 @@ function checkNotOwnNetns(netns: string, env: NodeJS.ProcessEnv): void {
 
 /** Run a plugin as the process: env and stdin in, result or error JSON out. */
 export function pluginMain(funcs: PluginFuncs, info: PluginInfo = {}): void {
-  dispatch(funcs, info, process.env, () => readFileSync(0, 'utf8')).then(
-    (o) => {
-      if (o.stderr) process.stderr.write(o.stderr);
-      if (o.stdout) process.stdout.write(o.stdout + '\n');
-      process.exitCode = o.exitCode;
-    },
-    (e: unknown) => {
-      process.stdout.write(JSON.stringify({ code: ErrorCode.Internal, msg: String((e as Error)?.message ?? e) }) + '\n');
-      process.exitCode = 1;
-    },
-  );
+  const go = (read: () => string) =>
+    dispatch(funcs, info, process.env, read).then(
+      (o) => writeOutput(o.stdout ? o.stdout + '\n' : '', o.stderr).then(() => void (process.exitCode = o.exitCode)),
+      (e: unknown) => writeOutput(JSON.stringify({ code: ErrorCode.Internal, msg: String((e as Error)?.message ?? e) }) + '\n').then(() => void (process.exitCode = 1)),
+    );
+  // Under Bun stdin is read up front with its own API (cheaper than a synchronous read through its Node layer).
+  if (runtime === 'bun') void readStdin().then((text) => go(() => text), (e: unknown) => go(() => { throw e; }));
+  else void go(() => readFileSync(0, 'utf8'));
 }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnCollect } from '@tscni/cni/platform-spawn';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -14,13 +14,8 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promi
   // An existing file is opened read-only: that also locks files one cannot write, such as a netns bind mount.
   const fd = openSync(path, existsSync(path) ? 'r' : 'a', 0o600);
   try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn('flock', ['-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
-      let err = '';
-      child.stderr!.on('data', (d: Buffer) => (err += d));
-      child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`flock ${path}: ${err.trim() || `exit ${code}`}`))));
-    });
+    const r = await spawnCollect('flock', ['-x', '3'], undefined, fd);
+    if (r.code !== 0) throw new Error(`flock ${path}: ${(r.error ?? r.stderr).trim() || `exit ${r.code}`}`);
     return await fn();
   } finally {
     closeSync(fd);

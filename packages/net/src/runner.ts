@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnCollect } from '@tscni/cni/platform-spawn';
 
 export interface RunOptions {
   /** Written to the command's stdin (batch scripts). */
@@ -28,32 +28,24 @@ export class CommandError extends Error {
   }
 }
 
-/** `nsenter` prefix that runs `cmd` inside the network namespace at `netns`. */
+/** Tools that enter a namespace pinned under /var/run/netns themselves (`-n NAME`): one exec instead of two. */
+const SELF_ENTERING = new Set(['ip', 'tc']);
+const PINNED = /^\/(?:var\/)?run\/netns\/([A-Za-z0-9_][A-Za-z0-9_.-]*)$/;
+
+/** The argv that runs `cmd` inside the network namespace at `netns`: `ip -n NAME`/`tc -n NAME`, else `nsenter`. */
 export function inNetns(netns: string | undefined, cmd: string, args: readonly string[]): [string, string[]] {
   if (!netns) return [cmd, [...args]];
+  const pinned = SELF_ENTERING.has(cmd) ? PINNED.exec(netns) : null;
+  if (pinned) return [cmd, ['-n', pinned[1], ...args]];
   return ['nsenter', [`--net=${netns}`, '--', cmd, ...args]];
 }
 
-export const spawnRunner: CommandRunner = (cmd, args, opts = {}) =>
-  new Promise((resolve, reject) => {
-    const [file, argv] = inNetns(opts.netns, cmd, args);
-    const child = spawn(file, argv, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (d: Buffer) => out.push(d));
-    child.stderr!.on('data', (d: Buffer) => err.push(d));
-    child.on('error', (e) => reject(new CommandError(cmd, args, null, e.message)));
-    child.on('close', (code) => {
-      const stdout = Buffer.concat(out).toString();
-      const stderr = Buffer.concat(err).toString();
-      if (code === 0) resolve({ stdout, stderr });
-      else reject(new CommandError(cmd, args, code, stderr, stdout));
-    });
-    if (opts.input !== undefined) {
-      child.stdin!.on('error', () => {});
-      child.stdin!.end(opts.input);
-    }
-  });
+export const spawnRunner: CommandRunner = async (cmd, args, opts = {}) => {
+  const [file, argv] = inNetns(opts.netns, cmd, args);
+  const r = await spawnCollect(file, argv, opts.input);
+  if (r.code === 0) return { stdout: r.stdout, stderr: r.stderr };
+  throw new CommandError(cmd, args, r.code, r.error ?? r.stderr, r.stdout);
+};
 
 let current: CommandRunner = spawnRunner;
 

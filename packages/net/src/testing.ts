@@ -132,8 +132,8 @@ export const addrsIn = (netns: string, dev: string): string[] => {
 
 export const netnsPathExists = (p: string): boolean => existsSync(p);
 
-/** Directory of the bundled plugins (dist/cni-bin) and of the reference plugins. */
-export const DIST_BIN = join(import.meta.dirname, '../../../dist/cni-bin');
+/** Directory of the bundled plugins (dist/cni-bin; `TSCNI_CNI_BIN` runs the suites against another build) and of the reference plugins. */
+export const DIST_BIN = process.env.TSCNI_CNI_BIN || join(import.meta.dirname, '../../../dist/cni-bin');
 export const REFERENCE_BIN = '/usr/lib/cni';
 export const referenceAvailable = (type: string): boolean => existsSync(join(REFERENCE_BIN, type));
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ifaceConfigCommands, ipBatch, setRunner, spawnRunner, writeSysctlsIn, type CommandRunner } from '../src';
+import { ifaceConfigCommands, inNetns, ipBatch, setRunner, spawnRunner, writeSysctlsIn, type CommandRunner } from '../src';
 
 const recorded: { cmd: string; args: readonly string[]; input?: string; netns?: string }[] = [];
 const recorder: CommandRunner = async (cmd, args, opts = {}) => {
@@ -49,5 +49,16 @@ describe('command building (injected runner)', () => {
       ['route', 'add', '::/0', 'via', 'fd00::1', 'dev', 'eth0', 'metric', '10'],
       ['route', 'add', '172.16.0.0/12', 'via', '10.0.0.254', 'dev', 'eth0'],
     ]);
+  });
+});
+
+describe('entering a namespace', () => {
+  it('ip and tc enter a pinned namespace themselves; other tools and other paths go through nsenter', () => {
+    expect(inNetns('/var/run/netns/cni-1a2b', 'ip', ['-batch', '-'])).toEqual(['ip', ['-n', 'cni-1a2b', '-batch', '-']]);
+    expect(inNetns('/run/netns/p.1', 'tc', ['-j', 'qdisc', 'show'])).toEqual(['tc', ['-n', 'p.1', '-j', 'qdisc', 'show']]);
+    expect(inNetns('/var/run/netns/p1', 'sysctl', ['-n', 'x'])).toEqual(['nsenter', ['--net=/var/run/netns/p1', '--', 'sysctl', '-n', 'x']]);
+    expect(inNetns('/proc/42/ns/net', 'ip', ['link'])).toEqual(['nsenter', ['--net=/proc/42/ns/net', '--', 'ip', 'link']]);
+    for (const odd of ['/var/run/netns/..', '/var/run/netns/a/b', '/var/run/netns/-x', '/tmp/netns/p1']) expect(inNetns(odd, 'ip', ['link'])[0]).toBe('nsenter');
+    expect(inNetns(undefined, 'ip', ['link'])).toEqual(['ip', ['link']]);
   });
 });

@@ -1,5 +1,5 @@
 import { CniError, ErrorCode } from '@tscni/cni';
-import { CommandError, addrCidr, cidrContains, familyOfText, formatCIDR, getLink, ipBatch, isExists, listAddrs, parseCIDR, run, token, writeSysctl, type Link } from '@tscni/net';
+import { CommandError, addrCidr, cidrContains, familyOfText, formatCIDR, getLink, ipBatch, isExists, listAddrs, parseCIDR, run, token, writeSysctl, type AddrInfo, type Link } from '@tscni/net';
 import { vlanRanges, type BridgeConf } from './config';
 
 const fail = (msg: string) => new CniError(ErrorCode.Internal, msg);
@@ -34,9 +34,10 @@ export async function ensureBridge(conf: BridgeConf): Promise<Link> {
 
 /**
  * The host side in one batch: bridge up (promisc), the host veth enslaved with hairpin/isolation
- * and up. Returns the host veth and the bridge as `ip -j link show` reports them afterwards.
+ * and up. Returns the host veth and the bridge as `ip -j link show` reports them afterwards, and the bridge's
+ * global addresses (so that the gateway step needs no process of its own when they are there already).
  */
-export async function attachHostVeth(conf: BridgeConf, hostVeth: string): Promise<{ hostLink: Link; bridgeLink: Link }> {
+export async function attachHostVeth(conf: BridgeConf, hostVeth: string): Promise<{ hostLink: Link; bridgeLink: Link; bridgeAddrs: AddrInfo[] }> {
   const slaveOpts = [...(conf.hairpinMode ? ['hairpin', 'on'] : []), ...(conf.portIsolation ? ['isolated', 'on'] : [])];
   const out = await ipBatch(
     [
@@ -44,25 +45,28 @@ export async function attachHostVeth(conf: BridgeConf, hostVeth: string): Promis
       ['link', 'set', 'dev', hostVeth, 'master', conf.bridge],
       ...(slaveOpts.length ? [['link', 'set', 'dev', hostVeth, 'type', 'bridge_slave', ...slaveOpts]] : []),
       ['link', 'set', 'dev', hostVeth, 'up'],
+      // `addr show` first: after a `link show` in the same batch, ip prints links without their addresses.
+      ['addr', 'show', 'dev', conf.bridge],
       ['link', 'show', 'dev', hostVeth],
-      ['link', 'show', 'dev', conf.bridge],
     ],
     undefined,
     { json: true },
   ).catch((err) => {
     throw fail(`failed to connect ${JSON.stringify(hostVeth)} to bridge ${conf.bridge}: ${why(err)}`);
   });
-  const shown = out.split('\n').filter((l) => l.startsWith('[')).map((l) => (JSON.parse(l) as Link[])[0]);
-  return { hostLink: shown[0], bridgeLink: shown[1] };
+  const shown = out.split('\n').filter((l) => l.startsWith('[')).map((l) => (JSON.parse(l) as (Link & { addr_info?: AddrInfo[] })[])[0]);
+  const { addr_info: addrs = [], ...bridgeLink } = shown[0];
+  return { hostLink: shown[1], bridgeLink, bridgeAddrs: addrs.filter((a) => a.scope === 'global') };
 }
 
 /**
  * Put the gateway CIDRs on `dev` (the bridge, or `<bridge>.<vlan>`). A different IPv4 address (or an
  * overlapping IPv6 one) is an error unless `forceAddress`, which replaces it. IPv6 gateways skip DAD
- * (no multi-second stall). `pinMac` is set as the device's MAC in the same batch.
+ * (no multi-second stall). `pinMac` is set as the device's MAC in the same batch. `known`: the device's global
+ * addresses as just read (saves a process); a parallel ADD adding one since is handled like any EEXIST.
  */
-export async function ensureGatewayAddrs(conf: BridgeConf, dev: string, gateways: string[], pinMac?: string): Promise<void> {
-  const present = (await listAddrs(dev)).map((a) => canonical(addrCidr(a)));
+export async function ensureGatewayAddrs(conf: BridgeConf, dev: string, gateways: string[], pinMac?: string, known?: AddrInfo[]): Promise<void> {
+  const present = (known ?? (await listAddrs(dev))).map((a) => canonical(addrCidr(a)));
   const cmds: string[][] = [];
   for (const gw of gateways.map(canonical)) {
     if (present.includes(gw)) continue;

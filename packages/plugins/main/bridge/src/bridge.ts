@@ -66,7 +66,7 @@ async function attachPod(args: CmdArgs, conf: BridgeConf, br: Link, getIpam: () 
   let gateways = linkFirst ? [] : applyGateways(result, conf);
   const veth = await createPodVeth(args, conf, result);
   try {
-    const { hostLink, bridgeLink } = await attachHostVeth(conf, veth.hostVeth);
+    const { hostLink, bridgeLink, bridgeAddrs } = await attachHostVeth(conf, veth.hostVeth);
     // A bridge that lost its last port reads 00:00:00:00:00:00; it has taken this port's MAC now.
     const bridgeMac = br.address && !/^(00:){5}00$/.test(br.address) ? br.address : bridgeLink.address;
     await setPortVlans(conf, veth.hostVeth);
@@ -88,7 +88,7 @@ async function attachPod(args: CmdArgs, conf: BridgeConf, br: Link, getIpam: () 
       if (conf.vlan) {
         vlanGateway = await ensureVlanGateway(conf);
         await ensureGatewayAddrs(conf, vlanGateway.ifname, gateways);
-      } else await ensureGatewayAddrs(conf, conf.bridge, gateways, bridgeMac);
+      } else await ensureGatewayAddrs(conf, conf.bridge, gateways, bridgeMac, bridgeAddrs);
       enableForwarding(gateways);
     }
     if (conf.ipMasq) await setupIpMasq(conf.ipMasqBackend, result.ips!.map((ip) => ip.address), masqOwner(args));

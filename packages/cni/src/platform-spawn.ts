@@ -1,0 +1,39 @@
+/** Spawning a tool from a plugin: `Bun.spawn` under Bun, `node:child_process` under Node (see platform.ts). */
+import { spawn } from 'node:child_process';
+import { bun } from './platform';
+
+export interface Spawned {
+  /** null when the program could not be started (`error` says why). */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  error?: string;
+}
+
+/** Run `file argv…` to its end with `input` on stdin (and, optionally, `fd3` as its fd 3); never throws. */
+export function spawnCollect(file: string, argv: readonly string[], input?: string, fd3?: number): Promise<Spawned> {
+  if (bun) {
+    try {
+      const stdin = input === undefined ? 'ignore' : new TextEncoder().encode(input);
+      const p = bun.spawn(fd3 === undefined ? { cmd: [file, ...argv], stdin, stdout: 'pipe', stderr: 'pipe' } : { cmd: [file, ...argv], stdio: [stdin, 'pipe', 'pipe', fd3] });
+      return Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]).then(([stdout, stderr, code]) => ({ code, stdout, stderr }));
+    } catch (e) {
+      return Promise.resolve({ code: null, stdout: '', stderr: '', error: (e as Error).message });
+    }
+  }
+  return new Promise((resolve) => {
+    const stdio: ('ignore' | 'pipe' | number)[] = [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
+    if (fd3 !== undefined) stdio.push(fd3);
+    const child = spawn(file, argv, { stdio });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => resolve({ code: null, stdout: '', stderr: '', error: e.message }));
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    if (input !== undefined) {
+      child.stdin!.on('error', () => {});
+      child.stdin!.end(input);
+    }
+  });
+}

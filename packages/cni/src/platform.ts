@@ -1,0 +1,38 @@
+/**
+ * The few process primitives on a plugin's hot path. Under Bun they use Bun's own APIs: its Node-compat
+ * `process.stdout`/`process.stdin` streams and `node:child_process` each cost several milliseconds in a short-lived
+ * process. Under Node (vitest, the harness, the shipped bundles) they are the plain Node calls. Nothing here runs at
+ * import time beyond one lookup; spawning lives in platform-spawn.ts so that VERSION never loads node:child_process.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface BunSubprocess {
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  exited: Promise<number>;
+}
+export interface BunApi {
+  stdin: { text(): Promise<string> };
+  stdout: unknown;
+  stderr: unknown;
+  write(dest: unknown, data: string): Promise<number>;
+  spawn(opts: { cmd: string[]; stdin?: unknown; stdout?: 'pipe' | 'ignore'; stderr?: 'pipe' | 'ignore'; stdio?: unknown[] }): BunSubprocess;
+}
+export const bun = (globalThis as { Bun?: BunApi }).Bun;
+
+export const runtime: 'bun' | 'node' = bun ? 'bun' : 'node';
+
+/** All of stdin as text. */
+export const readStdin = (): Promise<string> => (bun ? bun.stdin.text() : Promise.resolve(readFileSync(0, 'utf8')));
+
+/** Write to stdout / stderr; resolves once written (set the exit code after). */
+export async function writeOutput(stdout: string, stderr = ''): Promise<void> {
+  if (bun) {
+    if (stderr) await bun.write(bun.stderr, stderr);
+    if (stdout) await bun.write(bun.stdout, stdout);
+    return;
+  }
+  if (stderr) process.stderr.write(stderr);
+  if (stdout) process.stdout.write(stdout);
+}
+
