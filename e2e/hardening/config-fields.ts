@@ -178,6 +178,7 @@ export function validShapes(tmp: string, pod: string): Record<string, ValidShape
     vlan: { required: [ipam, [{ master: 'fzup0' }], [{ vlanId: 10 }, { vlanId: 4094 }]], optional: [mtu] },
     'host-device': { required: [[{ device: 'fzdev0' }]], optional: [ipam] },
     dummy: { required: [ipam], optional: [mtu] },
+    tap: { required: [], optional: [ipam, mtu, [{ mac: '02:42:ac:11:00:05' }], flag('multiQueue'), [{ owner: 0, group: 0 }]] },
     'host-local': {
       required: [[{ subnet: '10.252.3.0/24' }]],
       optional: [[{ rangeStart: '10.252.3.10', rangeEnd: '10.252.3.20' }], [{ gateway: '10.252.3.1' }], [{ routes: [{ dst: '0.0.0.0/0' }] }, { routes: [{ dst: '10.9.0.0/16', gw: '10.252.3.1' }] }], [{ dataDir: `${tmp}/data` }]],
@@ -200,6 +201,8 @@ export function validShapes(tmp: string, pod: string): Record<string, ValidShape
       optional: [[{ sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1' } }, { sysctl: { 'net.core.somaxconn': '1024' } }], [{ mac: '02:42:ac:11:00:04' }], flag('promisc'), flag('allmulti'), mtu, [{ txQLen: 1000 }], [{ dataDir: `${tmp}/data` }]],
     },
     firewall: { required: [prev], optional: [[{ backend: 'iptables' }, { backend: 'nftables' }], [{ iptablesAdminChainName: 'CNI-ADMIN' }], [{ ingressPolicy: 'open' }, { ingressPolicy: 'same-bridge' }, { ingressPolicy: 'isolated' }]] },
+    sbr: { required: [prev], optional: [[{ table: 100 }, { table: 150 }], [{ gateways: ['10.252.0.254'] }]] },
+    vrf: { required: [prev, [{ vrfname: 'fzvrf' }, { vrfname: 'fzvrf1' }]], optional: [[{ table: 42 }]] },
     flannel: {
       // its ipam always keeps leases in the scratch dir (flannel would default to /var/lib/cni/networks)
       required: [[{ subnetFile: `${tmp}/${FLANNEL_SUBNET_ENV}`, dataDir: `${tmp}/flannel`, ipam: { dataDir: `${tmp}/ipam` } }]],
