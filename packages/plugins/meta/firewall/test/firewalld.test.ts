@@ -147,7 +147,8 @@ for (const impl of implementations('firewall')) {
       const e = env('ADD', `fwd-${impl.name}-${i}`, { DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${join(node.tmp, 'no-bus')}` });
       const add = await node.runPlugin(impl.bin, e, conf(prev));
       expect(add.code, add.stdout).toBe(0);
-      expect(node.exec('iptables-save', ['-t', 'filter'])).toContain(`-s 10.88.0.${i}/32 -j ACCEPT`);
+      // ours tags the rule with its attachment (a comment between the match and the target)
+      expect(node.exec('iptables-save', ['-t', 'filter'])).toMatch(new RegExp(`-s 10\\.88\\.0\\.${i}/32 (-m comment --comment "[^"]*" )?-j ACCEPT`));
       expect(zoneSources('trusted')).not.toContain(`10.88.0.${i}/32`);
       const del = await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, conf(prev));
       expect(del.code, del.stdout).toBe(0);
