@@ -15,7 +15,10 @@ function run(netns: string, argv: string[], input?: string): string {
 
 const VETH = /\bveth[0-9a-f]{8}\b/g;
 const IFB = /\bbwp[0-9a-f]{12}\b/g;
-const anon = (s: string): string => s.replace(VETH, 'vethX').replace(IFB, 'bwpX');
+// Our firewall tags its per-attachment rules so DEL without prevResult and GC find them (the reference's rules are
+// untagged; docs: packages/plugins/meta/firewall/README.md): the tag is the one intended difference.
+const FIREWALL_TAG = / -m comment --comment "tscni-fw [^"]*"/g;
+const anon = (s: string): string => s.replace(VETH, 'vethX').replace(IFB, 'bwpX').replace(FIREWALL_TAG, '');
 
 interface LinkShown {
   ifname: string;
