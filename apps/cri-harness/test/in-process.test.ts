@@ -65,6 +65,20 @@ describe.skipIf(!!missing)(`cri-harness in-process plugins vs exec${missing ? ` 
     return { o, h, crictl: new Crictl(o.socket, 20_000), tag };
   }
 
+  /**
+   * The nat table with the per-pod chains' hashes masked, chains in name order (iptables-save lists them by name,
+   * so by hash), each chain's rules in their order.
+   */
+  const natRules = (id: string) => {
+    const lines = node
+      .exec('iptables-save', ['-t', 'nat'])
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.replace(/\[\d+:\d+\]/g, '').replaceAll(id, '<id>').replace(/CNI-(DN-)?[0-9a-f]{16,}/g, 'CNI-$1<hash>'));
+    const chainOf = (l: string) => (l.startsWith(':') ? `0${l.split(' ')[0]}` : l.startsWith('-A ') ? `1${l.split(' ')[1]}` : `2${l}`);
+    return lines.sort((a, b) => chainOf(a).localeCompare(chainOf(b)));
+  };
+
   /** Everything observable about one pod, with what legitimately differs per run (ids, MACs, veth names, paths) masked. */
   function snapshot(o: HarnessOptions, tag: string, id: string, info: Record<string, any>) {
     const cache = Object.fromEntries(
@@ -81,7 +95,7 @@ describe.skipIf(!!missing)(`cri-harness in-process plugins vs exec${missing ? ` 
       podMtu: linksIn(info.netns).find((l) => l.ifname === 'eth0')!.mtu,
       podRoutes: sh('ip', ['-n', basename(info.netns), '-j', 'route', 'show']),
       hostQdiscs: (JSON.parse(node.exec('tc', ['-j', 'qdisc', 'show', 'dev', veth.ifname])) as { kind: string }[]).map((q) => q.kind),
-      nat: node.exec('iptables-save', ['-t', 'nat']).replace(/^#.*$/gm, '').replace(/\[\d+:\d+\]/g, ''),
+      nat: natRules(id),
     };
     return JSON.parse(
       JSON.stringify(state)
@@ -91,7 +105,7 @@ describe.skipIf(!!missing)(`cri-harness in-process plugins vs exec${missing ? ` 
         .replaceAll(join(node.tmp, tag), '<dir>')
         .replaceAll(veth.ifname, '<veth>')
         .replace(/([0-9a-f]{2}:){5}[0-9a-f]{2}/g, '<mac>')
-        .replace(/CNI-(DN-)?[0-9a-f]{16,}/g, 'CNI-<hash>'),
+        .replace(/CNI-(DN-)?[0-9a-f]{16,}/g, 'CNI-$1<hash>'),
     );
   }
 
@@ -129,7 +143,7 @@ describe.skipIf(!!missing)(`cri-harness in-process plugins vs exec${missing ? ` 
     expect(inproc.snap.result.ips).toEqual([expect.objectContaining({ address: '10.124.0.2/24', gateway: '10.124.0.1' })]);
     expect(inproc.snap.podMtu).toBe(1400);
     expect(inproc.snap.hostQdiscs).toContain('tbf');
-    expect(inproc.snap.nat).toMatch(/--dport 18081 .*--to-destination 10\.124\.0\.2:80/);
+    expect(inproc.snap.nat).toContainEqual(expect.stringMatching(/--dport 18081 .*--to-destination 10\.124\.0\.2:80/));
     expect(Object.keys(inproc.snap.cache).sort()).toEqual(['cni-loopback-<id>-lo', 'k8s-<id>-eth0']);
     expect(inproc.snap).toEqual(exec.snap);
     const clean = { cache: [], leases: [], records: [], netns: false, nat: false };
