@@ -1,6 +1,7 @@
 import { CniError, ErrorCode, findInPath } from '@tscni/cni';
 import { CNIConfig, confListFromBytes, loadDefaultConfList, type ResultJSON } from '@tscni/libcni';
 import { embeddedDefaultNetwork } from './default-network';
+import { OUR_PLUGINS } from './in-process-plugins';
 import type { PodCniArgs } from './pod-cni-args';
 
 /**
@@ -15,6 +16,8 @@ export interface PodNetworkSettings {
   cacheDir: string;
   stateDir: string;
   defaultNetwork: 'embedded' | 'none';
+  /** Call a plugin in the harness's own process when CNI_PATH resolves to our build of it (default true). */
+  inProcess?: boolean;
 }
 
 export interface PodAttachment extends PodCniArgs {
@@ -50,7 +53,7 @@ export class PodNetworks {
     private readonly settings: PodNetworkSettings,
     onStderr: (text: string, plugin: { type: string; verb: string }) => void,
   ) {
-    this.cni = new CNIConfig({ binDirs: settings.binDirs, cacheDir: settings.cacheDir, onStderr });
+    this.cni = new CNIConfig({ binDirs: settings.binDirs, cacheDir: settings.cacheDir, onStderr, inProcess: settings.inProcess === false ? undefined : OUR_PLUGINS });
   }
 
   /** The default network's conflist JSON and where it came from, re-read on every call (as a conf-dir watch would). */

@@ -10,6 +10,8 @@ export interface HarnessFlags {
   stateDir: string;
   /** `embedded`: with no config in the conf dir, use the built-in bridge network; `none`: report NetworkReady=false. */
   defaultNetwork: 'embedded' | 'none';
+  /** Call our own plugins in-process when CNI_PATH resolves to our build (off with --no-cni-in-process). */
+  cniInProcess: boolean;
   help: boolean;
   version: boolean;
 }
@@ -22,6 +24,8 @@ export const USAGE = `usage: cri-harness [flags]
   --state-dir DIR        where the harness keeps its pod records (default /var/lib/tscni-cri)
   --default-network M    'embedded' (bridge + host-local + portmap + bandwidth + tuning when the conf dir
                          has no config; the default) or 'none' (NetworkReady stays false until a config appears)
+  --no-cni-in-process    always exec the plugins; by default a plugin that resolves to our own build runs
+                         inside the harness (same results, cache files and errors, no process start)
   --version, --help`;
 
 export class FlagError extends Error {}
@@ -39,6 +43,7 @@ export function parseFlags(argv: string[]): HarnessFlags {
         'cni-cache-dir': { type: 'string', default: '/var/lib/cni' },
         'state-dir': { type: 'string', default: '/var/lib/tscni-cri' },
         'default-network': { type: 'string', default: 'embedded' },
+        'no-cni-in-process': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false },
       },
@@ -55,6 +60,7 @@ export function parseFlags(argv: string[]): HarnessFlags {
     cniCacheDir: absolutePath('--cni-cache-dir', values['cni-cache-dir']!),
     stateDir: absolutePath('--state-dir', values['state-dir']!),
     defaultNetwork,
+    cniInProcess: !values['no-cni-in-process'],
     help: values.help!,
     version: values.version!,
   };

@@ -27,7 +27,7 @@ export async function startHarness(flags: HarnessFlags): Promise<RunningHarness>
     releaseState = await holdInstanceLock(join(flags.stateDir, 'lock'), `state dir ${flags.stateDir}`);
     await replaceStaleSocket(flags.socket);
     const networks = new PodNetworks(
-      { confDir: flags.cniConfDir, binDirs: flags.cniBinDirs, cacheDir: flags.cniCacheDir, stateDir: flags.stateDir, defaultNetwork: flags.defaultNetwork },
+      { confDir: flags.cniConfDir, binDirs: flags.cniBinDirs, cacheDir: flags.cniCacheDir, stateDir: flags.stateDir, defaultNetwork: flags.defaultNetwork, inProcess: flags.cniInProcess },
       (text, plugin) => log('warn', 'plugin stderr', { plugin: plugin.type, verb: plugin.verb, stderr: text.trim().slice(0, 2000) }),
     );
     const manager = new SandboxManager(new SandboxStore(flags.stateDir), networks, flags.stateDir);

@@ -12,6 +12,7 @@ describe('flags', () => {
       cniCacheDir: '/var/lib/cni',
       stateDir: '/var/lib/tscni-cri',
       defaultNetwork: 'embedded',
+      cniInProcess: true,
       help: false,
       version: false,
     });
@@ -22,6 +23,8 @@ describe('flags', () => {
     expect(f.cniBinDirs).toEqual(['/a', '/b', `${process.cwd()}/rel`]);
     expect(f.socket).toBe(`${process.cwd()}/x.sock`);
     expect(f.defaultNetwork).toBe('none');
+    expect(f.cniInProcess).toBe(true);
+    expect(parseFlags(['--no-cni-in-process']).cniInProcess).toBe(false);
   });
 
   it('refuses unknown flags, bad values and control characters', () => {

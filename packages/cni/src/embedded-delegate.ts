@@ -1,5 +1,6 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { CniError } from './errors';
+import { ourBuildName } from './our-build';
 import { dispatch, type PluginFuncs } from './skel';
 
 /**
@@ -31,17 +32,7 @@ function isOurBuildOf(type: string, file: string): boolean {
   } catch {
     return false;
   }
-  let fd: number | undefined;
-  try {
-    fd = openSync(file, 'r');
-    const head = Buffer.alloc(160);
-    const n = readSync(fd, head, 0, head.length, 0);
-    return head.subarray(0, n).toString('latin1').includes(`\n// tscni:${type}\n`);
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  return ourBuildName(file) === type;
 }
 
 /** Run an embedded delegate exactly as its executable would: same env, config on "stdin", same output. */

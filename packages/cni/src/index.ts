@@ -10,3 +10,4 @@ export * from './exec-plugin';
 export * from './zod-error';
 export * from './embedded-delegate';
 export * from './go-json';
+export * from './our-build';

@@ -12,6 +12,7 @@ import { DEFAULT_CACHE_DIR, ResultCache } from './cache';
 import { confListFromBytes, injectConf, singleNetworkList } from './conf';
 import { JoinedError, PluginFailure, type ChainOp } from './errors';
 import { defaultExec, pluginEnv, probeVersions, type PluginExec, type Verb } from './exec';
+import { inProcessExec, type InProcessPlugins } from './in-process';
 import { buildPluginConfig } from './request';
 import { resultFromPlugin, resultInVersion } from './result';
 import type { GCArgs, NetworkAttachment, NetworkConfigList, PluginConfig, ResultJSON, RuntimeConf } from './types';
@@ -26,6 +27,11 @@ export interface CNIConfigOptions {
   execTimeoutMs?: number;
   /** How plugins are run; e.g. `execInNetns(path)` to run them inside another namespace. */
   exec?: PluginExec;
+  /**
+   * Call these plugins in this process when CNI_PATH resolves to our build of them (see `inProcessExec`),
+   * everything else through `exec`. Off unless given.
+   */
+  inProcess?: InProcessPlugins;
   /** Where plugin stderr goes (libcni forwards it to its own stderr, which is the default). */
   onStderr?: (text: string, plugin: { type: string; verb: Verb }) => void;
 }
@@ -41,7 +47,7 @@ export class CNIConfig {
   constructor(private readonly opts: CNIConfigOptions) {
     this.binDirs = [...opts.binDirs];
     this.cacheDir = opts.cacheDir;
-    this.exec = opts.exec ?? defaultExec;
+    this.exec = opts.inProcess ? inProcessExec(opts.inProcess, opts.exec ?? defaultExec) : (opts.exec ?? defaultExec);
   }
 
   /** ADD every plugin in order, each getting the previous result; stop at the first error; cache the final result. */

@@ -8,3 +8,4 @@ export * from './result';
 export * from './errors';
 export * from './validate';
 export * from './cni-config';
+export * from './in-process';

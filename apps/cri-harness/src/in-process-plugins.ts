@@ -1,0 +1,26 @@
+import { versionsSince, type PluginFuncs } from '@tscni/cni';
+import type { InProcessPlugins } from '@tscni/libcni';
+
+/**
+ * The plugins the harness may call in its own process when CNI_PATH resolves to our build of them
+ * (libcni `inProcessExec`): the Kubernetes chain and its IPAM. Each entry mirrors the plugin's `main.ts`
+ * (the same funcs and skeleton info, the same embedded IPAM delegates); the code loads on first use.
+ */
+const embedIpam = async () => (await import('@tscni/embedded-ipam')).embedIpamDelegates();
+
+export const OUR_PLUGINS: InProcessPlugins = {
+  loopback: async () => ({ funcs: (await import('@tscni/loopback/src/loopback')).loopback as PluginFuncs }),
+  bridge: async () => {
+    await embedIpam();
+    return { funcs: (await import('@tscni/bridge/src/bridge')).bridge as PluginFuncs };
+  },
+  ptp: async () => {
+    await embedIpam();
+    return { funcs: (await import('@tscni/ptp/src/ptp')).ptp as PluginFuncs };
+  },
+  'host-local': async () => ({ funcs: (await import('@tscni/host-local/plugin')).hostLocal as PluginFuncs }),
+  static: async () => ({ funcs: (await import('@tscni/static/plugin')).staticIPAM as PluginFuncs }),
+  portmap: async () => ({ funcs: (await import('@tscni/portmap/src/portmap')).portmap as PluginFuncs }),
+  bandwidth: async () => ({ funcs: (await import('@tscni/bandwidth/src/bandwidth')).bandwidth as PluginFuncs, info: { supportedVersions: versionsSince('0.3.0') } }),
+  tuning: async () => ({ funcs: (await import('@tscni/tuning/src/tuning')).tuning as PluginFuncs }),
+};

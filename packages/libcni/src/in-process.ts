@@ -1,0 +1,70 @@
+import { CniError, dispatch, ErrorCode, ourBuildName, type Outcome, type PluginFuncs, type PluginInfo, type PluginOutput } from '@tscni/cni';
+import { defaultExec, type PluginExec } from './exec';
+
+/** One of our plugins as its executable runs it: the verb functions and what its `main.ts` passes to the skeleton. */
+export interface InProcessPlugin {
+  funcs: PluginFuncs;
+  info?: PluginInfo;
+}
+
+/** Our plugins by bundle name (the `// tscni:<name>` marker); a loader runs only when that plugin is first called. */
+export type InProcessPlugins = Readonly<Record<string, () => InProcessPlugin | Promise<InProcessPlugin>>>;
+
+/**
+ * A `PluginExec` that calls our own plugins in this process instead of exec'ing them: when the binary
+ * found on CNI_PATH is one of our bundles (its marker line names a plugin in `plugins`), the skeleton's
+ * `dispatch` gets the same env and stdin bytes the executable would, and its outcome becomes the same
+ * stdout or the same CniError (code, msg, details, stderr) the exec path produces. Anything else — another
+ * vendor's binary, a plugin not in `plugins`, or a call through a wrapper (`execInNetns`: this process
+ * cannot enter another namespace) — goes to `fallback`. The result cache is libcni's either way.
+ *
+ * Nothing is shared between calls but the plugins' code: the env is a copy per call, the skeleton never
+ * touches process.env, stdout or the exit code. A timeout or abort fails the call with the exec path's
+ * error at once; the plugin's own work cannot be killed and finishes in the background, as a plugin
+ * killed mid-way leaves what it did to DEL.
+ */
+export function inProcessExec(plugins: InProcessPlugins, fallback: PluginExec = defaultExec): PluginExec {
+  const loaded = new Map<string, Promise<InProcessPlugin>>();
+  const load = (name: string) => {
+    let p = loaded.get(name);
+    if (!p) {
+      p = Promise.resolve().then(plugins[name]);
+      p.catch(() => loaded.delete(name));
+      loaded.set(name, p);
+    }
+    return p;
+  };
+  return async (file, opts) => {
+    const name = opts.wrapper?.length ? undefined : ourBuildName(file);
+    if (!name || !Object.hasOwn(plugins, name)) return fallback(file, opts);
+    if (opts.signal?.aborted) throw new CniError(ErrorCode.TryAgainLater, `plugin ${file} was aborted before it started`);
+    const run = load(name).then(({ funcs, info }) => dispatch(funcs, info ?? {}, { ...opts.env }, () => opts.stdin));
+    return toOutput(await bounded(file, run, opts.timeoutMs, opts.signal));
+  };
+}
+
+/** What the executable's `pluginMain` would print and exit with, read back as the exec path reads it. */
+async function bounded(file: string, run: Promise<Outcome>, timeoutMs?: number, signal?: AbortSignal): Promise<Outcome> {
+  const settled = run.catch((e: unknown): Outcome => ({ exitCode: 1, stdout: JSON.stringify({ code: ErrorCode.Internal, msg: String((e as Error)?.message ?? e) }), stderr: '' }));
+  if (!timeoutMs && !signal) return settled;
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<never>((_, reject) => {
+    if (timeoutMs) timer = setTimeout(() => reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} timed out after ${timeoutMs} ms`)), timeoutMs);
+    onAbort = () => reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} was aborted`));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([settled, stop]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function toOutput(o: Outcome): PluginOutput {
+  if (o.exitCode === 0) return { stdout: o.stdout ? `${o.stdout}\n` : '', stderr: o.stderr };
+  const e = JSON.parse(o.stdout) as { code: number; msg: string; details?: unknown };
+  const err = new CniError(e.code, e.msg, typeof e.details === 'string' ? e.details : '');
+  throw Object.assign(err, { stderr: o.stderr });
+}
