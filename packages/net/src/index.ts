@@ -26,3 +26,4 @@ export * from './ipmasq-nft';
 export * from './ipam-routes';
 export * from './iptables-script';
 export * from './route-copy';
+export * from './state-file';

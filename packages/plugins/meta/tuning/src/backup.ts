@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import type { Link } from '@tscni/net';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { removeStateFile, writeStateFile, type Link } from '@tscni/net';
 import type { Tuning } from './config';
 
 /**
@@ -30,12 +30,7 @@ export function originals(link: Link, t: Tuning): Backup {
 }
 
 /** Written atomically (temp file + rename) so a crash never leaves half a backup. */
-export function writeBackup(file: string, backup: Backup): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(backup, null, 1), { mode: 0o600 });
-  renameSync(tmp, file);
-}
+export const writeBackup = (file: string, backup: Backup): void => writeStateFile(file, JSON.stringify(backup, null, 1));
 
 /** The saved values, or undefined when there is no (readable) backup. */
 export function readBackup(file: string): Backup | undefined {
@@ -56,7 +51,8 @@ export function readBackup(file: string): Backup | undefined {
   }
 }
 
-export const removeBackup = (file: string): void => rmSync(file, { force: true });
+/** The backup and any temp file a writer killed before its rename left behind. */
+export const removeBackup = (file: string): void => removeStateFile(file);
 
 type Command = (string | number)[];
 const onOff = (b: boolean): string => (b ? 'on' : 'off');

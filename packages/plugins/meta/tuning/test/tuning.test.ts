@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -231,6 +232,23 @@ describe.skipIf(!!missing)(`tuning${missing ? ` — skipped: ${missing}` : ''}`,
         expect(r.json.msg).toContain(field);
         expect(r.stdout).not.toMatch(/\n\s+at /);
       }
+    });
+
+    it('DEL removes the temp backup of an ADD killed between its write and its rename (a live writer\'s stays)', async () => {
+      const p = addPod();
+      const add = await run('ADD', p, conf(p, { mtu: 1400 }));
+      expect(add.code, add.stdout).toBe(0);
+      const dead = spawnSync('true').pid!; // a pid whose process has exited
+      const stale = `${backupFile(p)}.tmp-${dead}`;
+      const live = `${backupFile(p)}.tmp-${process.pid}`;
+      writeFileSync(stale, '{"mtu"');
+      writeFileSync(live, '{}');
+      const del = await run('DEL', p, conf(p, { mtu: 1400 }));
+      expect(del.code, del.stdout).toBe(0);
+      expect(existsSync(backupFile(p))).toBe(false);
+      expect(existsSync(stale)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+      rmSync(live);
     });
 
     it('a failed ADD restores what it changed and removes the backup', async () => {

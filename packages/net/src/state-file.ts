@@ -1,0 +1,38 @@
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * A plugin's small state files (tuning's link backup, …), written atomically: `<file>.tmp-<pid>`, then rename, so a
+ * crash never leaves half a file. A SIGKILL between the two leaves the temp file: removeStateFile, which DEL calls,
+ * also removes the temp files of writers that are no longer alive.
+ */
+export function writeStateFile(file: string, data: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+export function removeStateFile(file: string): void {
+  rmSync(file, { force: true });
+  const prefix = `${basename(file)}.tmp-`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(file)).filter((n) => n.startsWith(prefix));
+  } catch {
+    return; // no directory, nothing left over
+  }
+  for (const name of names) {
+    const pid = Number(name.slice(prefix.length));
+    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) rmSync(join(dirname(file), name), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
