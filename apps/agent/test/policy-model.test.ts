@@ -1,7 +1,7 @@
 /** NetworkPolicy parsing and the Kubernetes semantics of evaluation (pure, no kernel). */
 import { describe, expect, it } from 'vitest';
 import { parseNetworkPolicy, toKubernetes, PolicyError } from '../src/policy/model';
-import { allowedAt, connectionAllowed, matchesSelector, policiesFor, type Cluster, type PodInfo } from '../src/policy/evaluate';
+import { allowedAt, connectionAllowed, matchesSelector, policiesFor, type Cluster, type NamespaceInfo, type PodInfo } from '../src/policy/evaluate';
 
 const np = (name: string, namespace: string, spec: unknown) => parseNetworkPolicy({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace }, spec });
 const sel = (matchLabels: Record<string, string> = {}, matchExpressions: unknown[] = []) => ({ matchLabels, matchExpressions }) as never;
@@ -13,7 +13,7 @@ const pods: PodInfo[] = [
   { name: 'mon', namespace: 'ops', ip: '10.244.2.3', labels: { role: 'monitor' } },
   { name: 'other', namespace: 'dev', ip: '10.244.3.2', labels: { role: 'client' } },
 ];
-const namespaces = [
+const namespaces: NamespaceInfo[] = [
   { name: 'prod', labels: { env: 'prod' } },
   { name: 'ops', labels: { team: 'ops' } },
   { name: 'dev', labels: {} },
