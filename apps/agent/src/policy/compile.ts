@@ -6,8 +6,7 @@
  * named interval sets, one per rule, so pods coming and going elsewhere only change set elements.
  */
 import { createHash } from 'node:crypto';
-import { isNamespaceName, isObjectName, type NetworkPolicy, type PolicyType, type Rule } from './model';
-import { peerPods, policiesFor, type Cluster, type PodInfo } from './evaluate';
+import { isNamespaceName, isObjectName, peerPods, policiesFor, type Cluster, type NetworkPolicy, type PodInfo, type PolicyType, type Rule } from '@tscni/policy';
 import { setElements } from './ranges';
 
 export const TABLE = 'tscni-policy';

@@ -7,7 +7,7 @@ import type { Etcd3, Watcher } from 'etcd3';
 import { Gauge, type Registry } from 'prom-client';
 import { cidrContains, parseIP, type CIDR } from '@tscni/net';
 import type { Logger } from '../log';
-import { clusterFromKVs } from './schema';
+import { clusterFromKVs } from '@tscni/policy';
 import { compile } from './compile';
 import { PolicyTable } from './table';
 

@@ -1,7 +1,7 @@
 /** NetworkPolicy parsing and the Kubernetes semantics of evaluation (pure, no kernel). */
 import { describe, expect, it } from 'vitest';
-import { parseNetworkPolicy, toKubernetes, PolicyError } from '../src/policy/model';
-import { allowedAt, connectionAllowed, matchesSelector, policiesFor, type Cluster, type NamespaceInfo, type PodInfo } from '../src/policy/evaluate';
+import { parseNetworkPolicy, toKubernetes, PolicyError } from '../src/model';
+import { allowedAt, connectionAllowed, matchesSelector, policiesFor, type Cluster, type NamespaceInfo, type PodInfo } from '../src/evaluate';
 
 const np = (name: string, namespace: string, spec: unknown) => parseNetworkPolicy({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace }, spec });
 const sel = (matchLabels: Record<string, string> = {}, matchExpressions: unknown[] = []) => ({ matchLabels, matchExpressions }) as never;
