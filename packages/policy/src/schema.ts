@@ -40,3 +40,8 @@ export function clusterFromKVs(prefix: string, kvs: KV[]): { cluster: Cluster; p
   }
   return { cluster, problems };
 }
+
+const base = (prefix: string) => prefix.replace(/\/+$/, '');
+export const podKeyOf = (prefix: string, namespace: string, name: string) => `${base(prefix)}/pods/${namespace}/${name}`;
+export const namespaceKeyOf = (prefix: string, namespace: string) => `${base(prefix)}/namespaces/${namespace}`;
+export const policyKeyOf = (prefix: string, namespace: string, name: string) => `${base(prefix)}/policies/${namespace}/${name}`;
