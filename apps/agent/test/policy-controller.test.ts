@@ -84,7 +84,11 @@ describe.skipIf(!!missing)(`the agent's policy controller (etcd → nftables)${m
     await client.put(`${P}/policies/prod/deny`).value(policy('deny', 'prod', { podSelector: {} }));
     expect(await eventually(() => !reach('client', 'web'))).toBe(true);
     expect(reach('web', 'client')).toBe(true);
-    const text = await metrics.metrics();
+    let text = '';
+    for (let i = 0; i < 30 && !/pod="prod\/web",direction="ingress"\} [1-9]/.test(text); i++) {
+      text = await metrics.metrics();
+      await new Promise((r) => setTimeout(r, 100));
+    }
     expect(text).toMatch(/tscni_agent_policy_dropped_packets\{pod="prod\/web",direction="ingress"\} [1-9]/);
   });
 

@@ -13,6 +13,8 @@ export interface HarnessOptions {
   binDirs: string[];
   cacheDir: string;
   defaultNetwork?: 'embedded' | 'none';
+  /** More flags (e.g. --etcd-endpoints for the pod publisher). */
+  extraArgs?: string[];
 }
 
 export const harnessArgs = (o: HarnessOptions): string[] => [
@@ -28,6 +30,7 @@ export const harnessArgs = (o: HarnessOptions): string[] => [
   o.cacheDir,
   '--default-network',
   o.defaultNetwork ?? 'none',
+  ...(o.extraArgs ?? []),
 ];
 
 export class HarnessProcess {

@@ -13,6 +13,7 @@ import { PolicyTable } from './table';
 
 const DEBOUNCE_MS = 20;
 const RESYNC_MS = 10_000;
+const COUNTERS_MS = 1_000;
 
 export class PolicyController {
   readonly table = new PolicyTable();
@@ -23,6 +24,9 @@ export class PolicyController {
   private dirty = false;
   private stopped = false;
   private reported = new Set<string>();
+  private counting = false;
+  private counters?: NodeJS.Timeout;
+  private drops: { comment: string; packets: number }[] = [];
 
   constructor(
     private readonly client: Etcd3,
@@ -32,20 +36,23 @@ export class PolicyController {
     metrics?: Registry,
   ) {
     if (!metrics) return;
-    const table = this.table;
+    const drops = () => this.drops;
+    // collect() stays synchronous (counters read every COUNTERS_MS): an HTTP/1.0 client that half-closes
+    // its socket (socat) gets an answer before Node's server closes the connection.
     new Gauge({
       name: 'tscni_agent_policy_dropped_packets',
       help: 'Packets dropped by network policy, per pod and direction (the counter of its chain)',
       labelNames: ['pod', 'direction'],
       registers: [metrics],
-      async collect() {
+      collect() {
         this.reset();
-        for (const d of await table.dropCounters()) {
+        for (const d of drops()) {
           const m = /^(\S+) (ingress|egress) denied$/.exec(d.comment);
           if (m) this.set({ pod: m[1], direction: m[2] }, d.packets);
         }
       },
     });
+    this.counting = true;
   }
 
   async start(): Promise<void> {
@@ -57,6 +64,11 @@ export class PolicyController {
     w.on('error', (err) => this.log.warn('policy watch error', { error: (err as Error).message }));
     await this.sync();
     this.resync = setInterval(poke, RESYNC_MS);
+    if (this.counting) this.counters = setInterval(() => void this.readCounters(), COUNTERS_MS);
+  }
+
+  private async readCounters(): Promise<void> {
+    this.drops = await this.table.dropCounters().catch(() => this.drops);
   }
 
   private request(delay = DEBOUNCE_MS): void {
@@ -106,6 +118,7 @@ export class PolicyController {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.resync);
+    clearInterval(this.counters);
     await this.running;
     await this.watcher?.cancel().catch(() => {});
     if (cleanup) await this.table.remove();
