@@ -4,6 +4,7 @@
  * Real TCP between pods on the same node (bridged: br_netfilter) and on other nodes (routed over VXLAN);
  * each case asserts the allowed and the denied flows, then deletes its policies and checks access is back.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
@@ -21,6 +22,29 @@ interface Pod {
   netns: string;
   node: number;
 }
+
+const UDP_ECHO = `
+const s = require('node:dgram').createSocket('udp4');
+s.on('message', (m, r) => s.send(process.argv[2] + ' ' + r.address, r.port, r.address));
+s.bind(Number(process.argv[1]), () => process.stdout.write('ready\\n'));
+`;
+const UDP_ASK = `
+const s = require('node:dgram').createSocket('udp4');
+const t = setTimeout(() => process.exit(1), 1000);
+s.on('message', (m) => { process.stdout.write(m.toString()); clearTimeout(t); s.close(); });
+s.send('q', Number(process.argv[2]), process.argv[1]);
+`;
+
+/** A UDP server answering each datagram with `<tag> <peer>` (a stand-in for DNS). */
+function startUdpEcho(netns: string, port: number, tag: string): Promise<TcpServer> {
+  const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', UDP_ECHO, String(port), tag], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.stdout!.once('data', () => resolve({ close: () => void child.kill('SIGKILL') }));
+    child.once('exit', (code) => reject(new Error(`udp echo exited ${code}`)));
+  });
+}
+const udpAsk = (netns: string, host: string, port: number): string =>
+  spawnSync('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', UDP_ASK, host, String(port)], { encoding: 'utf8', timeout: 5000 }).stdout.trim();
 
 const np = (name: string, namespace: string, spec: unknown) => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace }, spec });
 
@@ -141,6 +165,21 @@ describe.skipIf(!!missing)(`network policy across three nodes${missing ? ` — s
       ['client2', 'web', 80, false],
     ]);
     cli('delete', 'web-high-ports', '-n', 'prod');
+  });
+
+  it('egress deny with DNS allowed: a dev client sends UDP to port 53 anywhere and gets the answer, nothing else', async () => {
+    for (const port of [53, 5353]) servers.push(await startUdpEcho(pods.mon.netns, port, `mon:${port}`));
+    const udp = (port: number) => udpAsk(pods.client2.netns, pods.mon.ip, port) === `mon:${port} ${pods.client2.ip}`;
+    expect(udp(53) && udp(5353)).toBe(true);
+    apply(np('dev-dns-only', 'dev', { podSelector: { matchLabels: { role: 'client' } }, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }] }));
+    await eventually('client2 → mon udp/5353 denied', () => !udp(5353), 8000);
+    expect(udp(53)).toBe(true);
+    await expectFlows([
+      ['client2', 'mon', 80, false],
+      ['mon', 'client2', 80, true],
+    ]);
+    cli('delete', 'dev-dns-only', '-n', 'dev');
+    await eventually('client2 → mon udp/5353 allowed again', () => udp(5353), 8000);
   });
 
   it('egress: dev clients may only reach web:80; deleting every policy restores access and leaves no table', async () => {
