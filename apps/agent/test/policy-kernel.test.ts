@@ -116,3 +116,46 @@ describe.skipIf(!!missing)(`policy enforcement with nftables on our bridge${miss
     expect(reach('other', 'web', 80)).toBe(true);
   });
 });
+
+describe.skipIf(!!missing)(`policy enforcement with pods on our ptp plugin (routed, no bridge)${missing ? ` — skipped: ${missing}` : ''}`, () => {
+  let node: TestNode;
+  const table = () => new PolicyTable(node.path);
+  const pods: PodInfo[] = [];
+  const netns: Record<string, string> = {};
+  const servers: TcpServer[] = [];
+  const reach = (from: string, to: string) => !tcpRequest(netns[from], pods.find((p) => p.name === to)!.ip, 80, 1500).startsWith('error');
+
+  beforeAll(async () => {
+    node = new TestNode('ptp');
+    node.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    for (const [name, labels] of [['web', { app: 'web' }], ['client', { role: 'client' }], ['other', {}]] as const) {
+      netns[name] = node.addPod(name.slice(0, 2));
+      const conf = { cniVersion: '1.0.0', name: 'ptpnet', type: 'ptp', ipMasq: false, ipam: { type: 'host-local', subnet: '10.79.0.0/24', dataDir: join(node.tmp, 'ipam') } };
+      const r = await node.runPlugin(join(DIST_BIN, 'ptp'), { CNI_COMMAND: 'ADD', CNI_CONTAINERID: `c-${name}`, CNI_NETNS: netns[name], CNI_IFNAME: 'eth0', CNI_PATH: DIST_BIN }, conf);
+      if (r.code !== 0) throw new Error(`ptp ADD: ${r.stdout}${r.stderr}`);
+      pods.push({ name, namespace: 'prod', labels: { ...labels }, ip: r.json.ips[0].address.split('/')[0] });
+      servers.push(await startTcpServer(netns[name], 80, name));
+    }
+  }, 60_000);
+  afterAll(async () => {
+    for (const s of servers) s.close();
+    if (node) await table().remove().catch(() => undefined);
+    node?.destroy();
+  });
+
+  it('routed pod-to-pod traffic goes through the same forward hook: deny, then allow by label, then nothing left', async () => {
+    const t = table();
+    const deny = np('deny', 'prod', { podSelector: { matchLabels: { app: 'web' } } });
+    const allow = np('allow', 'prod', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }] }] });
+    expect(reach('client', 'web')).toBe(true);
+    await t.sync(compile({ pods, namespaces: [], policies: [deny] }));
+    expect(reach('client', 'web')).toBe(false);
+    expect(reach('web', 'other')).toBe(true);
+    await t.sync(compile({ pods, namespaces: [], policies: [deny, allow] }));
+    expect(reach('client', 'web')).toBe(true);
+    expect(reach('other', 'web')).toBe(false);
+    await t.sync(compile({ pods, namespaces: [], policies: [] }));
+    expect(node.exec('nft', ['list', 'ruleset'])).not.toContain('tscni-policy');
+    expect(reach('other', 'web')).toBe(true);
+  });
+});
