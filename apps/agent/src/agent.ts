@@ -14,6 +14,7 @@ import { findExternalIface } from './iface';
 import { parseNetworkConfig, sameSubnet, type NetworkConfig } from './network';
 import { describeLease, type Lease, type LeaseAttrs } from './lease';
 import { SubnetLostError, SubnetManager } from './subnet-manager';
+import { PolicyController } from './policy/controller';
 import { previousSubnet, writeSubnetFile } from './subnet-file';
 import { applyMasq, pickFirewall, removeMasq, type Firewall, type MasqSpec } from './ipmasq';
 import { Backoff, StoppedError, retry, sleep } from './backoff';
@@ -34,6 +35,7 @@ export class Agent {
   private cfg?: NetworkConfig;
   private masq?: { fw: Firewall; spec: MasqSpec };
   private watcher?: Watcher;
+  private policy?: PolicyController;
   private known = new Map<string, string>();
   private refusedLogged = new Set<string>();
   private syncTimer?: NodeJS.Timeout;
@@ -103,6 +105,10 @@ export class Agent {
     await this.sync();
     void this.renewLoop();
     void this.resyncLoop();
+    if (f.networkPolicy) {
+      this.policy = new PolicyController(registry.client, f.policyPrefix.replace(/\/+$/, ''), own.subnet, this.log, this.metrics.registry);
+      await retry(() => this.policy!.start(), etcdError('policy'), signal);
+    }
   }
 
   /** Stop; with -cleanup-on-exit also give the subnet back and remove the kernel state. */
@@ -112,6 +118,7 @@ export class Agent {
     clearTimeout(this.syncTimer);
     await this.syncing?.catch(() => {});
     await this.watcher?.cancel().catch(() => {});
+    await this.policy?.stop(this.flags.cleanupOnExit).catch((err: Error) => this.log.warn('policy table not removed', { error: err.message }));
     if (this.flags.cleanupOnExit) {
       await this.manager?.release().catch((err: Error) => this.log.warn('lease not released (it expires by its TTL)', { error: err.message }));
       await this.backend?.teardown().catch((err: Error) => this.log.warn('backend teardown failed', { error: err.message }));

@@ -31,6 +31,9 @@ export interface AgentFlags {
   /** Not flanneld's: where the node's own lease is remembered across restarts. */
   stateFile: string;
   iptablesForwardRules: boolean;
+  /** Not flanneld's: enforce the NetworkPolicy objects stored under -policy-prefix with nftables. */
+  networkPolicy: boolean;
+  policyPrefix: string;
   help: boolean;
   version: boolean;
 }
@@ -60,6 +63,8 @@ const SPECS: Record<string, Spec> = {
   'cleanup-on-exit': { key: 'cleanupOnExit', kind: 'bool', usage: 'release the lease and remove routes, device and rules on SIGTERM (tscni-agent only)' },
   'state-file': { key: 'stateFile', kind: 'string', usage: "file remembering the node's lease across restarts (tscni-agent only)" },
   'iptables-forward-rules': { key: 'iptablesForwardRules', kind: 'bool', usage: 'add default accept rules to FORWARD chain in iptables' },
+  'network-policy': { key: 'networkPolicy', kind: 'bool', usage: 'enforce NetworkPolicy objects from etcd with nftables (tscni-agent only)' },
+  'policy-prefix': { key: 'policyPrefix', kind: 'string', usage: 'etcd prefix of pods, namespaces and policies (tscni-agent only)' },
   help: { key: 'help', kind: 'bool', usage: 'print this message' },
   h: { key: 'help', kind: 'bool', usage: 'print this message' },
   version: { key: 'version', kind: 'bool', usage: 'print version and exit' },
@@ -77,6 +82,8 @@ export const defaults = (): AgentFlags => ({
   cleanupOnExit: false,
   stateFile: '/var/lib/tscni-agent/lease.json',
   iptablesForwardRules: true,
+  networkPolicy: false,
+  policyPrefix: '/tscni/policy',
   help: false,
   version: false,
 });
@@ -141,6 +148,7 @@ export function checkFlags(f: AgentFlags): string[] {
   if (!f.etcdEndpoints.length) problems.push('-etcd-endpoints is empty');
   for (const e of f.etcdEndpoints) if (!/^https?:\/\/[^\s/]+\/?$/.test(e)) problems.push(`-etcd-endpoints: ${JSON.stringify(e)} is not http(s)://host:port`);
   if (!f.etcdPrefix.startsWith('/')) problems.push('-etcd-prefix must start with /');
+  if (!/^\/[A-Za-z0-9._\/-]*[A-Za-z0-9._-]$/.test(f.policyPrefix)) problems.push('-policy-prefix must be an absolute key path like /tscni/policy');
   if (f.subnetLeaseTtl < 5) problems.push('-subnet-lease-ttl must be at least 5 seconds');
   if (f.subnetLeaseRenewMargin < 1) problems.push('-subnet-lease-renew-margin must be at least 1 minute');
   if (f.metricsAddr && !/^[^\s]*:\d+$/.test(f.metricsAddr)) problems.push(`-metrics-addr ${JSON.stringify(f.metricsAddr)} is not host:port`);

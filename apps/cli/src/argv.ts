@@ -19,11 +19,19 @@ export interface CliArgs {
   dir?: string;
   /** install: which plugins, from `--plugins a,b` (also accepted as positional arguments) */
   plugins: string[];
+  /** policy: -f/--filename FILE (YAML or JSON, `-` for stdin) */
+  filename?: string;
+  /** policy: -n/--namespace NS */
+  namespace?: string;
+  /** policy: --etcd-endpoints URL[,URL] */
+  etcdEndpoints?: string;
+  /** policy: --policy-prefix KEY */
+  policyPrefix?: string;
 }
 
 export class UsageError extends Error {}
 
-const WITH_VALUE = new Set(['-i', '--ifname', '--cache-dir', '--timeout', '--keep', '--from', '--dir', '--plugins']);
+const WITH_VALUE = new Set(['-i', '--ifname', '--cache-dir', '--timeout', '--keep', '--from', '--dir', '--plugins', '-f', '--filename', '-n', '--namespace', '--etcd-endpoints', '--policy-prefix']);
 
 export function parseArgv(argv: readonly string[]): CliArgs {
   const out: CliArgs = { positional: [], json: false, help: false, keep: [], standalone: false, force: false, plugins: [] };
@@ -69,6 +77,20 @@ export function parseArgv(argv: readonly string[]): CliArgs {
       case '--plugins':
         out.plugins.push(...value!.split(',').map((p) => p.trim()).filter(Boolean));
         break;
+      case '-f':
+      case '--filename':
+        out.filename = value;
+        break;
+      case '-n':
+      case '--namespace':
+        out.namespace = value;
+        break;
+      case '--etcd-endpoints':
+        out.etcdEndpoints = value;
+        break;
+      case '--policy-prefix':
+        out.policyPrefix = value;
+        break;
       case '--timeout': {
         const seconds = Number(value);
         if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout wants a number of seconds, got ${JSON.stringify(value)}`);
@@ -93,6 +115,9 @@ export const USAGE = `tscni: add, check, remove, gc or get the status of network
   tscni validate [<net>]           what is wrong with the network list(s), one line per problem
   tscni ls                         networks in NETCONFPATH and cached attachments
   tscni install [--dir DIR] [--plugins a,b] [--standalone] [--force]  install plugins into a CNI bin dir (default /opt/cni/bin) atomically
+  tscni policy apply -f FILE | delete NAME|-f FILE | ls | explain NS/POD | namespace NS [K=V...]
+                                   NetworkPolicy objects in etcd (docs/policy.md); -n/--namespace NS,
+                                   --etcd-endpoints URL[,URL] (or TSCNI_ETCD_ENDPOINTS), --policy-prefix KEY
 Options: --json  -i/--ifname NAME  --cache-dir DIR  --timeout SECONDS  --keep ID[/IFNAME]
 Environment: NETCONFPATH (default /etc/cni/net.d), CNI_PATH, CNI_ARGS (K=V;K=V), CAP_ARGS (JSON),
   CNI_IFNAME (default eth0), CNI_CACHE_DIR (default /var/lib/cni)

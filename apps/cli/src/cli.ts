@@ -4,9 +4,10 @@ import { add, check, del, gc, status, type Context, type Output } from './comman
 import { readEnvironment } from './environment';
 import { describeError, formatErrorLine, type ErrorContext } from './errors';
 import { installCommand } from './install-command';
+import { policyCommand } from './policy-command';
 import { ls, validate } from './inspect';
 
-const COMMANDS: Record<string, (ctx: Context) => Promise<Output>> = { add, check, del, gc, status, validate, ls, install: installCommand };
+const COMMANDS: Record<string, (ctx: Context) => Promise<Output>> = { add, check, del, gc, status, validate, ls, install: installCommand, policy: policyCommand };
 
 export interface Io {
   out(line: string): void;

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { hostname } from 'node:os';
 
 /** Command-line settings; the names follow containerd's CRI plugin settings where one exists. */
 export interface HarnessFlags {
@@ -12,6 +13,10 @@ export interface HarnessFlags {
   defaultNetwork: 'embedded' | 'none';
   /** Call our own plugins in-process when CNI_PATH resolves to our build (off with --no-cni-in-process). */
   cniInProcess: boolean;
+  /** Publish running pods to etcd for network policy (docs/policy.md); off when empty. */
+  etcdEndpoints: string[];
+  policyPrefix: string;
+  nodeName: string;
   help: boolean;
   version: boolean;
 }
@@ -26,6 +31,10 @@ export const USAGE = `usage: cri-harness [flags]
                          has no config; the default) or 'none' (NetworkReady stays false until a config appears)
   --no-cni-in-process    always exec the plugins; by default a plugin that resolves to our own build runs
                          inside the harness (same results, cache files and errors, no process start)
+  --etcd-endpoints URLS  publish running pods (IP, namespace, labels, node) to etcd for network policy,
+                         comma-separated http(s)://host:port (default: off)
+  --policy-prefix KEY    etcd prefix of the policy data (default /tscni/policy)
+  --node-name NAME       the node name published with each pod (default: the hostname)
   --version, --help`;
 
 export class FlagError extends Error {}
@@ -44,6 +53,9 @@ export function parseFlags(argv: string[]): HarnessFlags {
         'state-dir': { type: 'string', default: '/var/lib/tscni-cri' },
         'default-network': { type: 'string', default: 'embedded' },
         'no-cni-in-process': { type: 'boolean', default: false },
+        'etcd-endpoints': { type: 'string', default: '' },
+        'policy-prefix': { type: 'string', default: '/tscni/policy' },
+        'node-name': { type: 'string', default: hostname() },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false },
       },
@@ -53,7 +65,16 @@ export function parseFlags(argv: string[]): HarnessFlags {
   }
   const defaultNetwork = values['default-network'];
   if (defaultNetwork !== 'embedded' && defaultNetwork !== 'none') throw new FlagError(`--default-network must be 'embedded' or 'none', not ${JSON.stringify(defaultNetwork)}`);
+  const etcdEndpoints = values['etcd-endpoints']!.split(',').map((e) => e.trim()).filter(Boolean);
+  for (const e of etcdEndpoints) if (!/^https?:\/\/[^\s/]+\/?$/.test(e)) throw new FlagError(`--etcd-endpoints: ${JSON.stringify(e)} is not http(s)://host:port`);
+  const policyPrefix = values['policy-prefix']!.replace(/\/+$/, '');
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(policyPrefix)) throw new FlagError(`--policy-prefix: ${JSON.stringify(policyPrefix)} is not an absolute key path`);
+  const nodeName = values['node-name']!;
+  if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,251}[A-Za-z0-9])?$/.test(nodeName)) throw new FlagError(`--node-name: ${JSON.stringify(nodeName)} is not a node name`);
   return {
+    etcdEndpoints,
+    policyPrefix,
+    nodeName,
     socket: absolutePath('--socket', values.socket!),
     cniConfDir: absolutePath('--cni-conf-dir', values['cni-conf-dir']!),
     cniBinDirs: values['cni-bin-dir']!.split(':').filter(Boolean).map((d) => absolutePath('--cni-bin-dir', d)),

@@ -9,6 +9,7 @@ import { imageServiceHandlers } from './image-service';
 import { loadImageService, loadRuntimeService } from './proto';
 import { runtimeServiceHandlers } from './runtime-service';
 import { SandboxManager } from './sandbox-manager';
+import { PodPublisher } from './pod-publisher';
 import { SandboxStore } from './sandbox-store';
 import { listenUnix, replaceStaleSocket } from './socket';
 
@@ -30,7 +31,8 @@ export async function startHarness(flags: HarnessFlags): Promise<RunningHarness>
       { confDir: flags.cniConfDir, binDirs: flags.cniBinDirs, cacheDir: flags.cniCacheDir, stateDir: flags.stateDir, defaultNetwork: flags.defaultNetwork, inProcess: flags.cniInProcess },
       (text, plugin) => log('warn', 'plugin stderr', { plugin: plugin.type, verb: plugin.verb, stderr: text.trim().slice(0, 2000) }),
     );
-    const manager = new SandboxManager(new SandboxStore(flags.stateDir), networks, flags.stateDir);
+    const publisher = flags.etcdEndpoints.length ? new PodPublisher(flags.etcdEndpoints, flags.policyPrefix, flags.nodeName) : undefined;
+    const manager = new SandboxManager(new SandboxStore(flags.stateDir), networks, flags.stateDir, publisher);
     await manager.recover();
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     server.addService(service, runtimeServiceHandlers(manager, flags));

@@ -10,6 +10,7 @@ import { createPodNetns, newPodNetnsPath, reachableNetns, removePodNetns } from 
 import { findOrphanPauses, pauseAlive, startPause, stopPause } from './pause';
 import { applySysctls, planSysctls, type SysctlPlan } from './pod-sysctls';
 import { SandboxStore, type SandboxRecord } from './sandbox-store';
+import type { PodPublisher } from './pod-publisher';
 import { networkMode, validatePodConfig } from './validate-config';
 
 /** Unix time in nanoseconds (microsecond resolution), as the decimal string CRI's int64 fields carry. */
@@ -30,6 +31,7 @@ export class SandboxManager {
     readonly store: SandboxStore,
     readonly networks: PodNetworks,
     private readonly stateDir: string,
+    private readonly publisher?: PodPublisher,
   ) {}
 
   /** RunPodSandbox: the new sandbox's id once it is READY. */
@@ -75,6 +77,7 @@ export class SandboxManager {
       if (signal?.aborted) throw cancelled();
       rec.state = 'ready';
       this.store.save(rec);
+      await this.publisher?.published(rec);
       return rec;
     } catch (err) {
       const why = signal?.aborted ? cancelled() : (err as Error);
@@ -140,6 +143,7 @@ export class SandboxManager {
 
   /** Kill the pause process, DEL the networks, remove the netns: each step skipped once done. */
   private async teardown(rec: SandboxRecord): Promise<void> {
+    await this.publisher?.withdrawn(rec);
     if (rec.pause) await stopPause(rec.pause);
     if (rec.state === 'ready') {
       rec.state = 'notready';

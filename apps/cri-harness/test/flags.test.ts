@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { FlagError, parseFlags } from '../src/flags';
 import { HARNESS_BIN } from './harness-process';
@@ -13,6 +14,9 @@ describe('flags', () => {
       stateDir: '/var/lib/tscni-cri',
       defaultNetwork: 'embedded',
       cniInProcess: true,
+      etcdEndpoints: [],
+      policyPrefix: '/tscni/policy',
+      nodeName: hostname(),
       help: false,
       version: false,
     });
@@ -31,6 +35,9 @@ describe('flags', () => {
     expect(() => parseFlags(['--frob'])).toThrow(FlagError);
     expect(() => parseFlags(['--default-network', 'flannel'])).toThrow(/--default-network must be/);
     expect(() => parseFlags(['--state-dir', 'a\nb'])).toThrow(/--state-dir: invalid path/);
+    expect(() => parseFlags(['--etcd-endpoints', '127.0.0.1:2379'])).toThrow(/--etcd-endpoints: "127.0.0.1:2379" is not http/);
+    expect(() => parseFlags(['--policy-prefix', 'rel'])).toThrow(/--policy-prefix/);
+    expect(parseFlags(['--etcd-endpoints', 'http://a:1, http://b:2', '--node-name', 'n1'])).toMatchObject({ etcdEndpoints: ['http://a:1', 'http://b:2'], nodeName: 'n1' });
   });
 
   it('the binary prints usage on a bad flag (exit 2), and one JSON error line when it cannot start (exit 1)', () => {

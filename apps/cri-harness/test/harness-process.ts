@@ -13,7 +13,7 @@ export interface HarnessOptions {
   binDirs: string[];
   cacheDir: string;
   defaultNetwork?: 'embedded' | 'none';
-  /** Further flags, e.g. `--no-cni-in-process`. */
+  /** Further flags, e.g. `--no-cni-in-process`, `--etcd-endpoints` for the pod publisher. */
   extraArgs?: string[];
 }
 

@@ -186,7 +186,7 @@ describe.skipIf(!!missing)(`cri-harness in-process plugins vs exec${missing ? ` 
     await expect(exec.crictl.runp(pod('m-exec'))).rejects.toThrow(/exec path taken/);
     // This tuning's DEL fails too, so the rollback keeps the sandbox NOTREADY for a later stop to retry (as
     // containerd keeps a sandbox whose teardown failed); its netns can only go with the test's clean-up.
-    const kept = (await exec.crictl.pods()) as { id: string; state: string }[];
+    const kept = (await exec.crictl.pods()) as unknown as { id: string; state: string }[];
     expect(kept.map((p) => p.state)).toEqual(['SANDBOX_NOTREADY']);
     netnsSeen.add((await exec.crictl.inspectp(kept[0].id)).info.netns);
     await exec.h.stop();

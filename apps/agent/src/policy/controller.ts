@@ -1,0 +1,126 @@
+/**
+ * The agent's network policy loop: a watch on the policy prefix (created before the first read),
+ * debounced syncs that read the prefix, compile for this node's pods (those in its subnet) and bring
+ * the nftables table in step; a full read every 10 s heals anything a lost watch missed.
+ */
+import type { Etcd3, Watcher } from 'etcd3';
+import { Gauge, type Registry } from 'prom-client';
+import { cidrContains, parseIP, type CIDR } from '@tscni/net';
+import type { Logger } from '../log';
+import { clusterFromKVs } from '@tscni/policy';
+import { compile } from './compile';
+import { PolicyTable } from './table';
+
+const DEBOUNCE_MS = 20;
+const RESYNC_MS = 10_000;
+const COUNTERS_MS = 1_000;
+
+export class PolicyController {
+  readonly table = new PolicyTable();
+  private watcher?: Watcher;
+  private timer?: NodeJS.Timeout;
+  private resync?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private dirty = false;
+  private stopped = false;
+  private reported = new Set<string>();
+  private counting = false;
+  private counters?: NodeJS.Timeout;
+  private drops: { comment: string; packets: number }[] = [];
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly prefix: string,
+    private readonly subnet: CIDR,
+    private readonly log: Logger,
+    metrics?: Registry,
+  ) {
+    if (!metrics) return;
+    const drops = () => this.drops;
+    // collect() stays synchronous (counters read every COUNTERS_MS): an HTTP/1.0 client that half-closes
+    // its socket (socat) gets an answer before Node's server closes the connection.
+    new Gauge({
+      name: 'tscni_agent_policy_dropped_packets',
+      help: 'Packets dropped by network policy, per pod and direction (the counter of its chain)',
+      labelNames: ['pod', 'direction'],
+      registers: [metrics],
+      collect() {
+        this.reset();
+        for (const d of drops()) {
+          const m = /^(\S+) (ingress|egress) denied$/.exec(d.comment);
+          if (m) this.set({ pod: m[1], direction: m[2] }, d.packets);
+        }
+      },
+    });
+    this.counting = true;
+  }
+
+  async start(): Promise<void> {
+    const w = (this.watcher = await this.client.watch().prefix(`${this.prefix}/`).create());
+    const poke = () => this.request();
+    w.on('put', poke);
+    w.on('delete', poke);
+    w.on('connected', poke);
+    w.on('error', (err) => this.log.warn('policy watch error', { error: (err as Error).message }));
+    await this.sync();
+    this.resync = setInterval(poke, RESYNC_MS);
+    if (this.counting) this.counters = setInterval(() => void this.readCounters(), COUNTERS_MS);
+  }
+
+  private async readCounters(): Promise<void> {
+    this.drops = await this.table.dropCounters().catch(() => this.drops);
+  }
+
+  private request(delay = DEBOUNCE_MS): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.sync(), delay);
+  }
+
+  private async sync(): Promise<void> {
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    this.running = this.syncOnce()
+      .catch((err: Error) => {
+        this.log.warn('policy sync failed, retrying', { error: err.message });
+        this.request(1000);
+      })
+      .finally(() => (this.running = undefined));
+    await this.running;
+    if (this.dirty) {
+      this.dirty = false;
+      this.request(0);
+    }
+  }
+
+  private async syncOnce(): Promise<void> {
+    const res = await this.client.getAll().prefix(`${this.prefix}/`).exec();
+    const { cluster, problems } = clusterFromKVs(
+      this.prefix,
+      res.kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value.toString() })),
+    );
+    for (const p of problems) if (!this.reported.has(p)) this.log.warn('policy data skipped', { problem: p });
+    this.reported = new Set(problems);
+    // This node's pods are the ones in its subnet (the harness may name nodes differently from the agent).
+    for (const pod of cluster.pods) {
+      const ip = parseIP(pod.ip);
+      pod.node = ip && cidrContains(this.subnet, ip) ? 'local' : 'remote';
+    }
+    const compiled = compile(cluster, 'local');
+    const r = await this.table.sync(compiled);
+    if (r.kind !== 'none') this.log.info('policy table updated', { change: r.kind, chains: compiled.chains.length, sets: compiled.sets.size, policies: cluster.policies.length });
+  }
+
+  /** Stop watching; with `cleanup` also remove the table (pods then run unfiltered). */
+  async stop(cleanup: boolean): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearInterval(this.resync);
+    clearInterval(this.counters);
+    await this.running;
+    await this.watcher?.cancel().catch(() => {});
+    if (cleanup) await this.table.remove();
+  }
+}

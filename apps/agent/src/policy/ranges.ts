@@ -1,0 +1,59 @@
+/** IPv4 address ranges for nftables interval sets: a union of addresses and CIDRs minus exceptions, merged. */
+import { formatIP, mustCIDR, networkOf, lastOf, parseIP } from '@tscni/net';
+
+type Range = [bigint, bigint];
+
+function cidrRange(text: string): Range | undefined {
+  const c = mustCIDR(text, 'cidr');
+  if (c.ip.family !== 4) return undefined;
+  return [networkOf(c).ip.value, lastOf(c).value];
+}
+
+function subtract(ranges: Range[], cut: Range): Range[] {
+  const out: Range[] = [];
+  for (const [a, b] of ranges) {
+    if (cut[1] < a || cut[0] > b) out.push([a, b]);
+    else {
+      if (cut[0] > a) out.push([a, cut[0] - 1n]);
+      if (cut[1] < b) out.push([cut[1] + 1n, b]);
+    }
+  }
+  return out;
+}
+
+function merge(ranges: Range[]): Range[] {
+  const sorted = [...ranges].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  const out: Range[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r[0] <= last[1] + 1n) last[1] = r[1] > last[1] ? r[1] : last[1];
+    else out.push([r[0], r[1]]);
+  }
+  return out;
+}
+
+const fmt = (v: bigint) => formatIP({ family: 4, value: v });
+
+/**
+ * The nft set elements (`10.0.0.1` or `10.0.0.0-10.0.0.255`) covering the given IPv4 addresses and
+ * ipBlocks; IPv6 entries are left out (IPv4 only for now). Sorted and non-overlapping, so the same
+ * input always gives the same elements and a change is an exact element delete/add.
+ */
+export function setElements(ips: string[], blocks: { cidr: string; except: string[] }[]): string[] {
+  const ranges: Range[] = [];
+  for (const ip of ips) {
+    const a = parseIP(ip);
+    if (a?.family === 4) ranges.push([a.value, a.value]);
+  }
+  for (const b of blocks) {
+    const r = cidrRange(b.cidr);
+    if (!r) continue;
+    let parts: Range[] = [r];
+    for (const e of b.except) {
+      const cut = cidrRange(e);
+      if (cut) parts = subtract(parts, cut);
+    }
+    ranges.push(...parts);
+  }
+  return merge(ranges).map(([a, b]) => (a === b ? fmt(a) : `${fmt(a)}-${fmt(b)}`));
+}
