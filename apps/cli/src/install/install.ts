@@ -1,5 +1,6 @@
-import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { ourBuildName } from '@tscni/cni';
 
 export const MULTICALL_NAME = 'tscni-cni';
 
@@ -73,7 +74,7 @@ export function install(opts: InstallOptions): InstallAction[] {
 }
 
 function bundledNames(from: string): string[] {
-  return readdirSync(from).filter((f) => NAME_RE.test(f) && statSync(join(from, f)).isFile() && readMarker(join(from, f)) === f);
+  return readdirSync(from).filter((f) => NAME_RE.test(f) && statSync(join(from, f)).isFile() && ourBuildName(join(from, f)) === f);
 }
 
 /** The multi-call binary serves every plugin that was bundled next to it at build time. */
@@ -89,21 +90,7 @@ function standaloneNames(from: string): string[] {
 function isOurs(path: string, dir: string): boolean {
   const multicall = join(dir, MULTICALL_NAME);
   if (existsSync(multicall) && sameFile(path, multicall)) return true;
-  return readMarker(path) === basename(path);
-}
-
-function readMarker(path: string): string | undefined {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const buf = Buffer.alloc(256);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    return /\n\/\/ tscni:([a-z0-9-]+)\n/.exec(buf.subarray(0, n).toString('latin1'))?.[1];
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  return ourBuildName(path) === basename(path);
 }
 
 function sameFile(a: string, b: string): boolean {
