@@ -56,7 +56,7 @@ describe.skipIf(!!missing)(`cri-harness in-process plugins vs exec${missing ? ` 
           { type: 'bridge', bridge: 'inp0', isGateway: true, ipMasq: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.124.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: dir(tag, 'ipam') } },
           { type: 'portmap', capabilities: { portMappings: true } },
           { type: 'bandwidth', capabilities: { bandwidth: true } },
-          { type: 'tuning', mtu: 1400, sysctl: tuningSysctl },
+          { type: 'tuning', mtu: 1400, sysctl: tuningSysctl, dataDir: dir(tag, 'tuning') },
         ],
       }),
     );
