@@ -3,24 +3,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, REFERENCE_VERSIONS, TestNode, addrsIn, implementations, missingForKernelTests, missingLinkKind, sh, uniqueName } from '@tscni/net/testing';
-import { BRIDGE, BRIDGE_SERVER_IP, Daemon, Lan, SERVER_IP, UPLINK } from './lan';
+import { BRIDGE, BRIDGE_SERVER_IP, Daemon, Lan, SERVER_IP, UPLINK, hexClientID, until } from './lan';
 
 // The interface comes from the reference macvlan (stable oracle); the IPAM under test is found in CNI_PATH.
 const MACVLAN = '/usr/lib/cni/macvlan';
 const BRIDGE_PLUGIN = '/usr/lib/cni/bridge';
 const missing = missingForKernelTests(['ip', 'nsenter', 'dnsmasq']) ?? (existsSync(MACVLAN) ? missingLinkKind('macvlan') : `needs ${MACVLAN}`);
 
-const hexClientID = (id: string) => ['00', ...[...Buffer.from(id)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
-
-async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 for (const impl of implementations('dhcp')) {
   const ours = impl.name === 'tscni';

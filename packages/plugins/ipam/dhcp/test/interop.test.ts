@@ -10,23 +10,12 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, TestNode, addrsIn, binDir, missingForKernelTests, uniqueName } from '@tscni/net/testing';
-import { BRIDGE, Daemon, Lan } from './lan';
+import { BRIDGE, Daemon, Lan, hexClientID, until } from './lan';
 
 const REFERENCE_DHCP = '/usr/lib/cni/dhcp';
 const SOCKET_ACTIVATE = '/usr/bin/systemd-socket-activate';
 const STANDALONE = join(DIST_BIN, '../standalone/tscni-cni');
 const missing = missingForKernelTests(['ip', 'nsenter', 'dnsmasq']) ?? (existsSync(REFERENCE_DHCP) ? undefined : `needs ${REFERENCE_DHCP}`);
-const hexClientID = (id: string) => ['00', ...[...Buffer.from(id)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
-
-async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.skipIf(!!missing)(`dhcp wire compatibility with the reference${missing ? ` — skipped: ${missing}` : ''}`, () => {
   let node: TestNode;

@@ -7,6 +7,20 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sh, type TestNode } from '@tscni/net/testing';
 
+/** The DHCP client ID dnsmasq logs for a container ID (type 0 followed by the ID's bytes). */
+export const hexClientID = (id: string): string => ['00', ...[...Buffer.from(id)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+
+/** Polls `fn` every 100 ms until it returns something truthy. */
+export async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 8000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export const SERVER_IP = '10.77.0.1';
 export const UPLINK = 'uplink';
 /** A second segment for bridge attachments: bridge `brlan` in the node, its uplink port to the LAN's `srvb`. */

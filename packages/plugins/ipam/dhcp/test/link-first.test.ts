@@ -5,20 +5,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh, uniqueName } from '@tscni/net/testing';
-import { BRIDGE, BRIDGE_SERVER_IP, Daemon, Lan } from './lan';
+import { BRIDGE, BRIDGE_SERVER_IP, Daemon, Lan, hexClientID, until } from './lan';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'dnsmasq']);
-const hexClientID = (id: string) => ['00', ...[...Buffer.from(id)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
-
-async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.skipIf(!!missing)(`dhcp behind the tscni bridge and host-device${missing ? ` — skipped: ${missing}` : ''}`, () => {
   let node: TestNode;
