@@ -9,6 +9,9 @@ import { writeSysctlsIn } from './sysctl';
  * The IPAM side of the one-interface plugins: run IPAM ADD when `ipamType` is set, then `attach`;
  * when `attach` fails the reservation is released again (the failed ADD leaves nothing behind).
  */
+/** The delegated IPAM plugin's type, or undefined when the config has none (an empty type counts as none). */
+export const ipamTypeOf = (conf: { ipam?: { type?: string } }): string | undefined => conf.ipam?.type || undefined;
+
 export async function withIpamAdd<T>(args: CmdArgs, ipamType: string | undefined, attach: (ipam: Result | undefined) => Promise<T>): Promise<T> {
   const ipam = ipamType ? await delegateAdd(ipamType, args.stdinData, args.env) : undefined;
   try {

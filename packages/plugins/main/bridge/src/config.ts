@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CniError, ErrorCode, emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs } from '@tscni/cni';
-import { ipamField, isMac, linkNameField, mtuField } from '@tscni/net';
+import { ipamField, ipamTypeOf, isMac, linkNameField, mtuField } from '@tscni/net';
 
 const vlanId = z.number().int().min(1).max(4094);
 
@@ -52,7 +52,7 @@ export type BridgeConf = z.infer<typeof BridgeConfSchema> & {
 export function loadBridgeConf(args: CmdArgs, opts: { forDel?: boolean } = {}): BridgeConf {
   // DEL never touches the bridge itself: like the reference's, it must not fail on the bridge's name
   const parsed = args.parse(opts.forDel ? BridgeDelSchema : BridgeConfSchema);
-  const conf: BridgeConf = { ...parsed, trunk: trunkIds(parsed.vlanTrunk), ipamType: parsed.ipam?.type || undefined };
+  const conf: BridgeConf = { ...parsed, trunk: trunkIds(parsed.vlanTrunk), ipamType: ipamTypeOf(parsed) };
   if (conf.isDefaultGateway) conf.isGateway = true;
   if (conf.ipMasq) validateNetworkName(args.netConf.name);
   if (conf.vlan && conf.trunk.length) throw invalidConfig('vlanTrunk', 'cannot set vlan and vlanTrunk at the same time');

@@ -1,25 +1,6 @@
 import { z } from 'zod';
 import { CniError, ErrorCode, interfaceNameProblem, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import {
-  checkPodInterface,
-  forwardGcToIpam,
-  forwardStatusToIpam,
-  getLink,
-  ipamCheck,
-  ipamDel,
-  ipamField,
-  ipBatch,
-  linkNameField,
-  macField,
-  netnsExists,
-  podInterfaceResult,
-  randomTempName,
-  requirePodNetns,
-  run,
-  settlePodLink,
-  withIpamAdd,
-  withIpamOnCreatedLink,
-} from '@tscni/net';
+import { checkPodInterface, forwardGcToIpam, forwardStatusToIpam, getLink, ipamCheck, ipamDel, ipamField, ipBatch, linkNameField, macField, netnsExists, podInterfaceResult, randomTempName, requirePodNetns, run, settlePodLink, withIpamAdd, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net';
 import { userspaceDriver } from './dpdk';
 import { findHostDevice } from './find-device';
 
@@ -36,7 +17,6 @@ const HostDeviceConf = z
   .passthrough();
 type HostDeviceConf = z.infer<typeof HostDeviceConf>;
 
-const ipamType = (conf: HostDeviceConf): string | undefined => conf.ipam?.type || undefined;
 
 /** The PCI address the reference checks for a userspace (DPDK) driver: runtimeConfig.deviceID wins over pciBusID. */
 const pciAddressOf = (conf: HostDeviceConf): string | undefined => conf.runtimeConfig?.deviceID || conf.pciBusID;
@@ -62,7 +42,7 @@ export function hostDeviceWith(sysfs: string): PluginFuncs {
       const link = await settlePodLink({ netns: args.netns, ifName: args.ifName, tmpName, result: ipam, undo: (name) => moveBack(args.netns, name, device) });
       return podInterfaceResult(args, link.address, ipam, args.netConf.dns);
     };
-    return withIpamOnCreatedLink(args, ipamType(conf), moveIn, () => moveBack(args.netns, args.ifName, device));
+    return withIpamOnCreatedLink(args, ipamTypeOf(conf), moveIn, () => moveBack(args.netns, args.ifName, device));
   }
 
   /**
@@ -71,7 +51,7 @@ export function hostDeviceWith(sysfs: string): PluginFuncs {
    */
   async function del(args: CmdArgs): Promise<void> {
     const conf = args.parse(HostDeviceConf);
-    await ipamDel(args, ipamType(conf));
+    await ipamDel(args, ipamTypeOf(conf));
     if (userspaceDriver(pciAddressOf(conf), sysfs)) return;
     if (!args.netns || !netnsExists(args.netns)) return;
     const link = await getLink(args.ifName, args.netns);
@@ -82,7 +62,7 @@ export function hostDeviceWith(sysfs: string): PluginFuncs {
 
   async function check(args: CmdArgs): Promise<void> {
     const conf = args.parse(HostDeviceConf);
-    await ipamCheck(args, ipamType(conf));
+    await ipamCheck(args, ipamTypeOf(conf));
     const prev = args.requirePrevResult('host-device');
     if (userspaceDriver(pciAddressOf(conf), sysfs)) return;
     await checkPodInterface(args, prev, 'host-device');
@@ -92,8 +72,8 @@ export function hostDeviceWith(sysfs: string): PluginFuncs {
     add,
     del,
     check,
-    gc: (args) => forwardGcToIpam(args, ipamType(args.parse(HostDeviceConf))),
-    status: (args) => forwardStatusToIpam(args, ipamType(args.parse(HostDeviceConf))),
+    gc: (args) => forwardGcToIpam(args, ipamTypeOf(args.parse(HostDeviceConf))),
+    status: (args) => forwardStatusToIpam(args, ipamTypeOf(args.parse(HostDeviceConf))),
   };
 }
 
@@ -104,7 +84,7 @@ export const hostDevice: PluginFuncs = hostDeviceWith('/sys');
  * addresses (if any) are handed to that data plane through the result.
  */
 async function addUserspaceDevice(args: CmdArgs, conf: HostDeviceConf): Promise<Result> {
-  const type = ipamType(conf);
+  const type = ipamTypeOf(conf);
   if (!type) return { cniVersion: args.netConf.cniVersion };
   return withIpamAdd(args, type, async (ipam) => {
     if (!ipam?.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');

@@ -1,18 +1,6 @@
 import { z } from 'zod';
 import { emptyAsUnset, interfaceNameProblem, invalidConfig, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import {
-  checkPodInterface,
-  createPodLink,
-  ipamCheck,
-  ipamField,
-  linkNameField,
-  mtuField,
-  podInterfaceResult,
-  requirePodNetns,
-  resolveMaster,
-  createdLinkVerbs,
-  withIpamOnCreatedLink,
-} from '@tscni/net';
+import { checkPodInterface, createPodLink, ipamCheck, ipamField, linkNameField, mtuField, podInterfaceResult, requirePodNetns, resolveMaster, createdLinkVerbs, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net';
 
 /** NetConf of ipvlan; when chained, `master` and `ipam` may come from prevResult. */
 const IpvlanConf = z
@@ -26,16 +14,15 @@ const IpvlanConf = z
   .passthrough();
 type IpvlanConf = z.infer<typeof IpvlanConf>;
 
-const ipamType = (conf: IpvlanConf): string | undefined => conf.ipam?.type || undefined;
 
 async function add(args: CmdArgs): Promise<Result> {
   const conf = args.parse(IpvlanConf);
   const prev = args.prevResult();
   const masterName = conf.master ?? chainedMaster(prev);
-  const reused = ipamType(conf) ? undefined : chainedAddresses(prev);
+  const reused = ipamTypeOf(conf) ? undefined : chainedAddresses(prev);
   requirePodNetns(args);
   const master = await resolveMaster({ master: masterName, linkInContainer: conf.linkInContainer, netns: args.netns });
-  return withIpamOnCreatedLink(args, ipamType(conf), async (ipam) => {
+  return withIpamOnCreatedLink(args, ipamTypeOf(conf), async (ipam) => {
     const addresses = ipam ?? reused;
     const link = await createPodLink({
       netns: args.netns,
@@ -68,10 +55,10 @@ function chainedAddresses(prev: Result | undefined): Result {
 
 async function check(args: CmdArgs): Promise<void> {
   const conf = args.parse(IpvlanConf);
-  await ipamCheck(args, ipamType(conf));
+  await ipamCheck(args, ipamTypeOf(conf));
   const link = await checkPodInterface(args, args.requirePrevResult('ipvlan'), 'ipvlan', 'ipvlan');
   const mode = link.linkinfo?.info_data?.mode;
   if (mode !== undefined && mode !== (conf.mode ?? 'l2')) throw new Error(`ipvlan: ${args.ifName} is in mode ${String(mode)}, config says ${conf.mode ?? 'l2'}`);
 }
 
-export const ipvlan: PluginFuncs = { add, check, ...createdLinkVerbs((args) => ipamType(args.parse(IpvlanConf))) };
+export const ipvlan: PluginFuncs = { add, check, ...createdLinkVerbs((args) => ipamTypeOf(args.parse(IpvlanConf))) };

@@ -1,21 +1,6 @@
 import { z } from 'zod';
 import { emptyAsUnset, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import {
-  checkMtuWithinMaster,
-  checkPodInterface,
-  createPodLink,
-  ipamCheck,
-  ipamField,
-  linkNameField,
-  macField,
-  mtuField,
-  podInterfaceResult,
-  requestedMac,
-  requirePodNetns,
-  resolveMaster,
-  createdLinkVerbs,
-  withIpamOnCreatedLink,
-} from '@tscni/net';
+import { checkMtuWithinMaster, checkPodInterface, createPodLink, ipamCheck, ipamField, linkNameField, macField, mtuField, podInterfaceResult, requestedMac, requirePodNetns, resolveMaster, createdLinkVerbs, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net';
 
 /** NetConf of macvlan: an empty `ipam` (`{}`) means an L2-only interface. */
 const MacvlanConf = z
@@ -31,7 +16,6 @@ const MacvlanConf = z
   .passthrough();
 type MacvlanConf = z.infer<typeof MacvlanConf>;
 
-const ipamType = (conf: MacvlanConf): string | undefined => conf.ipam?.type || undefined;
 
 async function add(args: CmdArgs): Promise<Result> {
   const conf = args.parse(MacvlanConf);
@@ -39,7 +23,7 @@ async function add(args: CmdArgs): Promise<Result> {
   requirePodNetns(args);
   const master = await resolveMaster({ master: conf.master, linkInContainer: conf.linkInContainer, netns: args.netns }, { defaultToRoute: true });
   checkMtuWithinMaster(conf.mtu, master);
-  return withIpamOnCreatedLink(args, ipamType(conf), async (ipam) => {
+  return withIpamOnCreatedLink(args, ipamTypeOf(conf), async (ipam) => {
     const link = await createPodLink({
       netns: args.netns,
       ifName: args.ifName,
@@ -57,10 +41,10 @@ async function add(args: CmdArgs): Promise<Result> {
 
 async function check(args: CmdArgs): Promise<void> {
   const conf = args.parse(MacvlanConf);
-  await ipamCheck(args, ipamType(conf));
+  await ipamCheck(args, ipamTypeOf(conf));
   const link = await checkPodInterface(args, args.requirePrevResult('macvlan'), 'macvlan', 'macvlan');
   const mode = link.linkinfo?.info_data?.mode;
   if (mode !== (conf.mode ?? 'bridge')) throw new Error(`macvlan: ${args.ifName} is in mode ${String(mode)}, config says ${conf.mode ?? 'bridge'}`);
 }
 
-export const macvlan: PluginFuncs = { add, check, ...createdLinkVerbs((args) => ipamType(args.parse(MacvlanConf))) };
+export const macvlan: PluginFuncs = { add, check, ...createdLinkVerbs((args) => ipamTypeOf(args.parse(MacvlanConf))) };

@@ -1,25 +1,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import {
-  CommandError,
-  checkPodInterface,
-  createdLinkVerbs,
-  ipBatch,
-  ipamCheck,
-  ipamField,
-  linkNameField,
-  macField,
-  mtuField,
-  podInterfaceResult,
-  randomTempName,
-  requestedMac,
-  requirePodNetns,
-  run,
-  settlePodLink,
-  withIpamOnCreatedLink,
-  type Link,
-} from '@tscni/net';
+import { CommandError, checkPodInterface, createdLinkVerbs, ipBatch, ipamCheck, ipamField, linkNameField, macField, mtuField, podInterfaceResult, randomTempName, requestedMac, requirePodNetns, run, settlePodLink, withIpamOnCreatedLink, type Link, ipamTypeOf } from '@tscni/net';
 
 const uint32 = z.number().int().min(0).max(0xffffffff);
 /** user:role:type[:level], the level possibly with categories (s0-s0:c0.c1023). */
@@ -40,13 +22,12 @@ const TapConf = z
   .passthrough();
 type TapConf = z.infer<typeof TapConf>;
 
-const ipamType = (conf: TapConf): string | undefined => conf.ipam?.type || undefined;
 
 async function add(args: CmdArgs): Promise<Result> {
   const conf = args.parse(TapConf);
   const mac = requestedMac(args, conf.mac);
   requirePodNetns(args);
-  return withIpamOnCreatedLink(args, ipamType(conf), async (ipam) => {
+  return withIpamOnCreatedLink(args, ipamTypeOf(conf), async (ipam) => {
     const link = await createTap(args, conf, mac, ipam);
     return podInterfaceResult(args, link.address, ipam, args.netConf.dns);
   });
@@ -54,14 +35,14 @@ async function add(args: CmdArgs): Promise<Result> {
 
 async function check(args: CmdArgs): Promise<void> {
   const conf = args.parse(TapConf);
-  await ipamCheck(args, ipamType(conf));
+  await ipamCheck(args, ipamTypeOf(conf));
   const link = await checkPodInterface(args, args.requirePrevResult('tap'), 'tap', 'tun');
   const data = link.linkinfo?.info_data as { type?: string } | undefined;
   if (data?.type && data.type !== 'tap') throw new CniError(ErrorCode.Internal, `tap: ${args.ifName} is a ${data.type} device, not a tap`);
   if (conf.bridge && link.master !== conf.bridge) throw new CniError(ErrorCode.Internal, `tap: ${args.ifName} is not a port of bridge ${conf.bridge}`);
 }
 
-export const tap: PluginFuncs = { add, check, ...createdLinkVerbs((args) => ipamType(args.parse(TapConf))) };
+export const tap: PluginFuncs = { add, check, ...createdLinkVerbs((args) => ipamTypeOf(args.parse(TapConf))) };
 
 /**
  * The tap is made inside the pod netns under a temporary name (as the reference: a kernel bug can make a
