@@ -6,52 +6,30 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingForKernelTests, pings, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
-import { podJson, type PluginChoice } from '../support/cluster';
+import { missingForKernelTests } from '@tscni/net/testing';
 import { ETCD_PREFIX, eventually, metricsOf, podRoutes, startAgentCluster, type AgentCluster, type AgentNode } from './agent-cluster';
+import { OURS, ServedPods } from './agent-pods';
 
-const OURS: PluginChoice = { flannel: 'ours', bridge: 'ours', 'host-local': 'ours', portmap: 'ours', loopback: 'ours' };
 const missing =
   // Only root skips: a missing etcd, etcdctl or build output fails the suite.
   missingForKernelTests(['ip', 'nsenter']);
 
-interface Pod {
-  name: string;
-  ip: string;
-  netns: string;
-}
-
 describe.skipIf(!!missing)(`tscni-agent: host-gw across three nodes with a 3-member etcd cluster${missing ? ` — skipped: ${missing}` : ''}`, () => {
   let cluster: AgentCluster;
-  const pods: Pod[] = [];
-  const servers: TcpServer[] = [];
+  const served = new ServedPods();
+  const pods = served.pods;
 
   beforeAll(async () => {
     // A short TTL (tscni's -subnet-lease-ttl) so renewal happens within the suite.
     cluster = await startAgentCluster('host-gw', [OURS, OURS, OURS], ['-subnet-lease-ttl', '6']);
   }, 180_000);
   afterAll(async () => {
-    for (const s of servers) s.close();
+    served.close();
     await cluster?.teardown();
   }, 120_000);
 
-  const runPod = async (an: AgentNode, name: string): Promise<Pod> => {
-    const id = await an.pn.crictl.runp(podJson(name));
-    const { status, info } = await an.pn.crictl.inspectp(id);
-    an.pn.podNetns.push(info.netns);
-    const p = { name, ip: status.network.ip as string, netns: info.netns as string };
-    pods.push(p);
-    servers.push(await startTcpServer(p.netns, 80, name));
-    return p;
-  };
-  const expectFullMesh = () => {
-    for (const from of pods) {
-      for (const to of pods.filter((p) => p !== from)) {
-        expect(pings(from.netns, to.ip), `${from.name} → ${to.name} ping`).toBe(true);
-        expect(tcpRequest(from.netns, to.ip, 80), `${from.name} → ${to.name} TCP`).toBe(`${to.name} ${from.ip}`);
-      }
-    }
-  };
+  const runPod = (an: AgentNode, name: string) => served.run(an, name);
+  const expectFullMesh = () => served.expectFullMesh();
 
   it('each node routes the others’ subnets via their public IPs on eth0; no VXLAN device; the pod MTU is the underlay’s', async () => {
     for (const n of cluster.nodes) {

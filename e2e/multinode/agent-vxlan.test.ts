@@ -7,58 +7,34 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingForKernelTests, missingLinkKind, pings, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
-import { podJson, type PluginChoice } from '../support/cluster';
+import { missingForKernelTests, missingLinkKind, pings, tcpRequest } from '@tscni/net/testing';
 import { ETCD_PREFIX, eventually, metricsOf, podRoutes, startAgentCluster, type AgentCluster, type AgentNode } from './agent-cluster';
+import { OURS, ServedPods } from './agent-pods';
 import { FLANNEL_MTU } from './flanneld';
 
-const OURS: PluginChoice = { flannel: 'ours', bridge: 'ours', 'host-local': 'ours', portmap: 'ours', loopback: 'ours' };
 const missing =
   // Only root and the kernel's VXLAN skip: a missing etcd, etcdctl or build output fails the suite.
   missingForKernelTests(['ip', 'nsenter']) ?? missingLinkKind('vxlan');
 
 const sameMap = (a: Record<string, string>, b: Record<string, string>) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 
-interface Pod {
-  name: string;
-  id: string;
-  ip: string;
-  netns: string;
-  an: AgentNode;
-}
-
 describe.skipIf(!!missing)(`tscni-agent: VXLAN across three nodes with a 3-member etcd cluster${missing ? ` — skipped: ${missing}` : ''}`, () => {
   let cluster: AgentCluster;
-  const pods: Pod[] = [];
-  const servers: TcpServer[] = [];
-  const pod = (name: string) => pods.find((p) => p.name === name)!;
+  const served = new ServedPods();
+  const pods = served.pods;
+  const pod = (name: string) => served.byName(name);
 
   beforeAll(async () => {
     cluster = await startAgentCluster('vxlan', [OURS, OURS, OURS]);
   }, 180_000);
   afterAll(async () => {
-    for (const s of servers) s.close();
+    served.close();
     await cluster?.teardown();
   }, 120_000);
 
-  const runPod = async (an: AgentNode, name: string): Promise<Pod> => {
-    const id = await an.pn.crictl.runp(podJson(name));
-    const { status, info } = await an.pn.crictl.inspectp(id);
-    an.pn.podNetns.push(info.netns);
-    const p = { name, id, ip: status.network.ip as string, netns: info.netns as string, an };
-    pods.push(p);
-    servers.push(await startTcpServer(p.netns, 80, name));
-    return p;
-  };
+  const runPod = (an: AgentNode, name: string) => served.run(an, name);
   const live = () => cluster.nodes.filter((n) => n.agent.running);
-  const expectFullMesh = () => {
-    for (const from of pods) {
-      for (const to of pods.filter((p) => p !== from)) {
-        expect(pings(from.netns, to.ip), `${from.name} → ${to.name} ping`).toBe(true);
-        expect(tcpRequest(from.netns, to.ip, 80), `${from.name} → ${to.name} TCP`).toBe(`${to.name} ${from.ip}`);
-      }
-    }
-  };
+  const expectFullMesh = () => served.expectFullMesh();
 
   it('each agent leases a distinct /24 in etcd (flannel’s schema) and writes subnet.env for the flannel plugin', () => {
     const subnets = cluster.nodes.map((n) => n.lease.subnet);

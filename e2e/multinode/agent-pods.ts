@@ -1,0 +1,49 @@
+/** Pods of the agent suites: each runs through a node's harness and serves TCP on :80, answering its name. */
+import { expect } from 'vitest';
+import { pings, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
+import { podJson, type PluginChoice } from '../support/cluster';
+import type { AgentNode } from './agent-cluster';
+
+/** kube-flannel's chain, every plugin ours. */
+export const OURS: PluginChoice = { flannel: 'ours', bridge: 'ours', 'host-local': 'ours', portmap: 'ours', loopback: 'ours' };
+
+export interface AgentPod {
+  name: string;
+  id: string;
+  ip: string;
+  netns: string;
+  an: AgentNode;
+}
+
+export class ServedPods {
+  readonly pods: AgentPod[] = [];
+  private readonly servers: TcpServer[] = [];
+
+  async run(an: AgentNode, name: string): Promise<AgentPod> {
+    const id = await an.pn.crictl.runp(podJson(name));
+    const { status, info } = await an.pn.crictl.inspectp(id);
+    an.pn.podNetns.push(info.netns);
+    const p: AgentPod = { name, id, ip: status.network.ip as string, netns: info.netns as string, an };
+    this.pods.push(p);
+    this.servers.push(await startTcpServer(p.netns, 80, name));
+    return p;
+  }
+
+  byName(name: string): AgentPod {
+    return this.pods.find((p) => p.name === name)!;
+  }
+
+  /** Every pod pings every other and gets the other's TCP answer (which names the caller's address). */
+  expectFullMesh(): void {
+    for (const from of this.pods) {
+      for (const to of this.pods.filter((p) => p !== from)) {
+        expect(pings(from.netns, to.ip), `${from.name} → ${to.name} ping`).toBe(true);
+        expect(tcpRequest(from.netns, to.ip, 80), `${from.name} → ${to.name} TCP`).toBe(`${to.name} ${from.ip}`);
+      }
+    }
+  }
+
+  close(): void {
+    for (const s of this.servers) s.close();
+  }
+}
