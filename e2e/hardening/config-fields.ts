@@ -110,7 +110,8 @@ export function pluginFields(tmp: string, pod: string): Record<string, FieldValu
       allmulti: [true, false],
       mtu: c.mtu,
       txQLen: [1000, -1],
-      dataDir: c.dataDir,
+      // not '' (it means the default, /run/cni/tuning: a test writes only under its own dirs)
+      dataDir: c.dataDir.filter((d) => d !== ''),
       runtimeConfig: [{ mac: '02:42:ac:11:00:09' }, { mac: 7 }],
       prevResult: c.prevResult,
     },
@@ -141,7 +142,9 @@ export function baseConfig(plugin: string, tmp: string): Record<string, unknown>
     static: { type: 'static', addresses: [{ address: '10.252.6.2/24' }] },
     dhcp: { type: 'dhcp', daemonSocketPath: `${tmp}/no-daemon.sock` },
   };
-  return { cniVersion: '1.0.0', name: 'fuzznet', type: plugin, ...(ipamPlugins[plugin] ? { ipam: ipamPlugins[plugin] } : {}) };
+  // tuning keeps its link backups in dataDir (default /run/cni/tuning): always a scratch dir here
+  const own = plugin === 'tuning' ? { dataDir: `${tmp}/data` } : {};
+  return { cniVersion: '1.0.0', name: 'fuzznet', type: plugin, ...own, ...(ipamPlugins[plugin] ? { ipam: ipamPlugins[plugin] } : {}) };
 }
 
 export const IPAM_PLUGINS = ['host-local', 'static', 'dhcp'];
