@@ -25,13 +25,16 @@ function filesUnder(dir: string): Map<string, string> {
   return out;
 }
 
+// Nx colours its log whenever the environment asks for colour (CI may set FORCE_COLOR), so read it without escapes.
+const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
+
 function build(): string {
-  return execFileSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], {
+  return stripAnsi(execFileSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], {
     cwd: copy,
     env: { ...process.env, NX_DAEMON: 'false', NX_CACHE_DIRECTORY: join(copy, '.nx-cache'), NX_NO_CLOUD: 'true', NX_TUI: 'false' },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
 }
 
 it('a cached rebuild after rm -rf dist restores every output, the harness and the CLI included', { timeout: 600_000 }, () => {
