@@ -1,5 +1,5 @@
 /** Human-readable NetworkPolicy pieces for `tscni policy ls` and `explain`, in kubectl's selector notation. */
-import { policiesFor, type Cluster, type LabelSelector, type NetworkPolicy, type Peer, type PodInfo, type PolicyPort, type Rule } from '@tscni/policy';
+import { peerPods, podIPs, policiesFor, setElements, type Cluster, type LabelSelector, type NetworkPolicy, type Peer, type PodInfo, type PolicyPort, type Rule } from '@tscni/policy';
 
 export function selectorText(s: LabelSelector): string {
   const parts = Object.entries(s.matchLabels).map(([k, v]) => `${k}=${v}`);
@@ -32,8 +32,18 @@ export function table(header: string[], rows: string[][]): string[] {
   return [header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd());
 }
 
+/** What a rule's peers resolve to right now: the selected pods with their addresses, the ipBlocks as address ranges. */
+export function resolvedPeers(cluster: Cluster, policy: NetworkPolicy, rule: Rule): string {
+  const pods = new Map<string, PodInfo>();
+  for (const peer of rule.peers) for (const p of peerPods(cluster, policy, peer)) pods.set(`${p.namespace}/${p.name}`, p);
+  const blocks = rule.peers.flatMap((peer) => (peer.ipBlock ? [peer.ipBlock] : []));
+  const parts = [...pods].sort(([a], [b]) => a.localeCompare(b)).map(([key, p]) => `${key} ${podIPs(p).join(',')}`);
+  if (blocks.length) parts.push(...setElements([], blocks, 4), ...setElements([], blocks, 6));
+  return parts.length ? parts.join(', ') : 'no pod';
+}
+
 export function explainLines(cluster: Cluster, pod: PodInfo): string[] {
-  const lines = [`pod ${pod.namespace}/${pod.name} ${pod.ip}${pod.node ? ` on ${pod.node}` : ''} labels ${selectorText({ matchLabels: pod.labels, matchExpressions: [] }).replace('<all>', '<none>')}`];
+  const lines = [`pod ${pod.namespace}/${pod.name} ${podIPs(pod).join(',')}${pod.node ? ` on ${pod.node}` : ''} labels ${selectorText({ matchLabels: pod.labels, matchExpressions: [] }).replace('<all>', '<none>')}`];
   for (const type of ['Ingress', 'Egress'] as const) {
     const ps = policiesFor(cluster, pod, type);
     const what = type.toLowerCase();
@@ -42,7 +52,12 @@ export function explainLines(cluster: Cluster, pod: PodInfo): string[] {
       continue;
     }
     lines.push(`${what}: isolated by ${ps.map((p) => `${p.namespace}/${p.name}`).join(', ')}; allowed:`);
-    const rules = ps.flatMap((p) => (type === 'Ingress' ? p.ingress : p.egress).map((r) => `  ${ruleText(r, p.namespace, type === 'Ingress' ? 'from' : 'to')}  [${p.namespace}/${p.name}]`));
+    const rules = ps.flatMap((p) =>
+      (type === 'Ingress' ? p.ingress : p.egress).flatMap((r) => [
+        `  ${ruleText(r, p.namespace, type === 'Ingress' ? 'from' : 'to')}  [${p.namespace}/${p.name}]`,
+        ...(r.peers.length ? [`    now: ${resolvedPeers(cluster, p, r)}`] : []),
+      ]),
+    );
     lines.push(...(rules.length ? rules : ['  nothing (default deny)']));
   }
   return lines;

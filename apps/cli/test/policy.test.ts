@@ -63,18 +63,32 @@ describe.skipIf(!!missing)(`tscni policy${missing ? ` — skipped: ${missing}` :
     expect((await cli('ls', '-n', 'dev')).out).toMatch(/dev\s+egress-dns\s+<all>\s+Ingress,Egress/);
   });
 
-  it('explain lists the policies that select a pod and what they allow', async () => {
-    // What the harness publishes for a running sandbox.
-    const { EtcdGateway, podKeyOf } = await import('@tscni/policy');
-    await new EtcdGateway([etcd.endpoint]).put(podKeyOf('/tscni/policy', 'prod', 'web-1'), JSON.stringify({ ip: '10.244.1.5', labels: { app: 'web' }, node: 'n1' }));
+  it('explain lists the policies that select a pod, what they allow and the peers each rule resolves to now', async () => {
+    // What the harness publishes for a running sandbox (a dual-stack one lists every address in ips).
+    const { EtcdGateway, podKeyOf, namespaceKeyOf } = await import('@tscni/policy');
+    const gw = new EtcdGateway([etcd.endpoint]);
+    await gw.put(podKeyOf('/tscni/policy', 'prod', 'web-1'), JSON.stringify({ ip: '10.244.1.5', labels: { app: 'web' }, node: 'n1' }));
+    await gw.put(podKeyOf('/tscni/policy', 'ops', 'mon'), JSON.stringify({ ip: '10.244.2.7', ips: ['10.244.2.7', 'fd00:244:2::7'], labels: {}, node: 'n2' }));
+    await gw.put(podKeyOf('/tscni/policy', 'dev', 'batch'), JSON.stringify({ ip: '10.244.3.9', labels: {}, node: 'n3' }));
+    await gw.put(namespaceKeyOf('/tscni/policy', 'ops'), JSON.stringify({ labels: { team: 'ops' } }));
+    writeFileSync(
+      join(dir, 'block.json'),
+      JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'web-from-block', namespace: 'prod' }, spec: { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ ipBlock: { cidr: '10.244.0.0/16', except: ['10.244.3.0/24'] } }, { ipBlock: { cidr: 'fd00:244::/32', except: ['fd00:244:3::/48'] } }] }] } }),
+    );
+    expect(await cli('apply', '-f', join(dir, 'block.json'))).toEqual({ code: 0, out: 'networkpolicy prod/web-from-block configured', err: '' });
     const r = await cli('explain', 'prod/web-1');
     expect(r.code).toBe(0);
     expect(r.out.split('\n')).toEqual([
       'pod prod/web-1 10.244.1.5 on n1 labels app=web',
-      'ingress: isolated by prod/default-deny, prod/web-from-ops; allowed:',
+      'ingress: isolated by prod/default-deny, prod/web-from-block, prod/web-from-ops; allowed:',
+      '  from ipBlock 10.244.0.0/16 except 10.244.3.0/24 or ipBlock fd00:244::/32 except fd00:244:3::/48 on any port  [prod/web-from-block]',
+      '    now: 10.244.0.0-10.244.2.255, 10.244.4.0-10.244.255.255, fd00:244::-fd00:244:2:ffff:ffff:ffff:ffff:ffff, fd00:244:4::-fd00:244:ffff:ffff:ffff:ffff:ffff:ffff',
       '  from all pods in namespaces team=ops on TCP/8000-8080  [prod/web-from-ops]',
+      '    now: ops/mon 10.244.2.7,fd00:244:2::7',
       'egress: not isolated, everything allowed',
     ]);
+    expect((await cli('explain', 'ops/mon')).out).toContain('pod ops/mon 10.244.2.7,fd00:244:2::7 on n2');
+    await cli('delete', 'web-from-block', '-n', 'prod');
     expect(await cli('explain', 'prod/nope')).toMatchObject({ code: 1, out: expect.stringContaining('not in etcd') });
   });
 

@@ -9,10 +9,16 @@ import type { LabelSelector, NetworkPolicy, Peer, PolicyPort, PolicyType, Protoc
 export interface PodInfo {
   name: string;
   namespace: string;
+  /** The primary address (the CRI's `status.network.ip`). */
   ip: string;
+  /** Every address of the pod (dual-stack: the IPv4 and the IPv6 one); `ip` when absent. */
+  ips?: string[];
   labels: Record<string, string>;
   node?: string;
 }
+
+/** Every address of a pod, the primary first, without duplicates. */
+export const podIPs = (pod: Pick<PodInfo, 'ip' | 'ips'>): string[] => [...new Set([pod.ip, ...(pod.ips ?? [])])];
 export interface NamespaceInfo {
   name: string;
   labels: Record<string, string>;
@@ -82,7 +88,7 @@ export const portMatches = (ports: PolicyPort[], protocol: Protocol, port: numbe
 function ruleAllows(cluster: Cluster, policy: NetworkPolicy, rule: Rule, peerIp: string, protocol: Protocol, port: number): boolean {
   if (!portMatches(rule.ports, protocol, port)) return false;
   if (!rule.peers.length) return true;
-  return rule.peers.some((peer) => (peer.ipBlock ? ipBlockContains(peer.ipBlock, peerIp) : peerPods(cluster, policy, peer).some((p) => p.ip === peerIp)));
+  return rule.peers.some((peer) => (peer.ipBlock ? ipBlockContains(peer.ipBlock, peerIp) : peerPods(cluster, policy, peer).some((p) => podIPs(p).includes(peerIp))));
 }
 
 /** Whether `pod` lets the connection in (Ingress: peer = source) or out (Egress: peer = destination). */
@@ -94,8 +100,8 @@ export function allowedAt(cluster: Cluster, pod: PodInfo, type: PolicyType, peer
 
 /** A new connection from srcIp to dstIp:port is allowed when the source's egress and the destination's ingress both allow it. */
 export function connectionAllowed(cluster: Cluster, srcIp: string, dstIp: string, protocol: Protocol, port: number): boolean {
-  const src = cluster.pods.find((p) => p.ip === srcIp);
-  const dst = cluster.pods.find((p) => p.ip === dstIp);
+  const src = cluster.pods.find((p) => podIPs(p).includes(srcIp));
+  const dst = cluster.pods.find((p) => podIPs(p).includes(dstIp));
   if (src && !allowedAt(cluster, src, 'Egress', dstIp, protocol, port)) return false;
   if (dst && !allowedAt(cluster, dst, 'Ingress', srcIp, protocol, port)) return false;
   return true;

@@ -1,7 +1,7 @@
 /**
  * The policy data in etcd, under a prefix (default /tscni/policy):
  *   <prefix>/namespaces/<ns>          {"labels":{...}}
- *   <prefix>/pods/<ns>/<pod>          {"ip","labels","node"}   (written by the CRI harness)
+ *   <prefix>/pods/<ns>/<pod>          {"ip","ips"?,"labels","node"}   (written by the CRI harness; ips: every address of a dual-stack pod)
  *   <prefix>/policies/<ns>/<name>     a networking.k8s.io/v1 NetworkPolicy (written by `tscni policy apply`)
  * A malformed value is skipped and reported, never fatal: one bad key must not stop enforcement of the rest.
  */
@@ -28,7 +28,9 @@ export function clusterFromKVs(prefix: string, kvs: KV[]): { cluster: Cluster; p
         cluster.namespaces.push({ name: parts[1], labels: parseLabels(v.labels, 'labels') });
       } else if (parts[0] === 'pods' && parts.length === 3 && isNamespaceName(parts[1]) && isObjectName(parts[2])) {
         if (typeof v.ip !== 'string') throw new Error('ip: must be a string');
-        cluster.pods.push({ namespace: parts[1], name: parts[2], ip: v.ip, labels: parseLabels(v.labels, 'labels'), ...(typeof v.node === 'string' ? { node: v.node } : {}) });
+        if (v.ips !== undefined && !(Array.isArray(v.ips) && v.ips.every((x) => typeof x === 'string'))) throw new Error('ips: must be a list of strings');
+        const ips = v.ips as string[] | undefined;
+        cluster.pods.push({ namespace: parts[1], name: parts[2], ip: v.ip, ...(ips?.length ? { ips } : {}), labels: parseLabels(v.labels, 'labels'), ...(typeof v.node === 'string' ? { node: v.node } : {}) });
       } else if (parts[0] === 'policies' && parts.length === 3 && isNamespaceName(parts[1])) {
         const p = parseNetworkPolicy(v, parts[1]);
         if (p.name !== parts[2] || p.namespace !== parts[1]) throw new Error(`metadata names ${p.namespace}/${p.name}, not the key`);

@@ -1,13 +1,14 @@
 /**
  * Compiles the policies that isolate this node's pods into one nftables table (`inet tscni-policy`):
- * a forward-hook base chain accepts established/related traffic, then dispatches through two verdict
- * maps (pod IP → its egress chain, pod IP → its ingress chain). A per-pod chain `return`s what some
- * rule allows (so the other side's chain is still consulted) and ends in a counted drop. Peers are
- * named interval sets, one per rule, so pods coming and going elsewhere only change set elements.
+ * a forward-hook base chain accepts established/related traffic, then dispatches through verdict
+ * maps (pod address → its egress chain, pod address → its ingress chain; one map per family). A
+ * per-pod chain `return`s what some rule allows (so the other side's chain is still consulted) and
+ * ends in a counted drop that also bumps one named counter per isolating policy. Peers are named
+ * interval sets, one per rule and family, so pods coming and going elsewhere only change set elements.
  */
 import { createHash } from 'node:crypto';
-import { isNamespaceName, isObjectName, peerPods, policiesFor, type Cluster, type NetworkPolicy, type PodInfo, type PolicyType, type Rule } from '@tscni/policy';
-import { setElements } from './ranges';
+import { parseIP } from '@tscni/net';
+import { isNamespaceName, isObjectName, peerPods, podIPs, policiesFor, setElements, type Cluster, type NetworkPolicy, type PodInfo, type PolicyType, type Rule } from '@tscni/policy';
 
 export const TABLE = 'tscni-policy';
 export const FAMILY = 'inet';
@@ -16,29 +17,38 @@ export interface PodChain {
   name: string;
   pod: string;
   type: PolicyType;
-  ip: string;
+  ips: string[];
   policies: string[];
   rules: string[];
 }
 export interface Compiled {
   chains: PodChain[];
-  /** set name → elements */
+  /** set name → elements (`s_…` IPv4, `s6_…` IPv6) */
   sets: Map<string, string[]>;
+  /** named counter → `<ns>/<policy> <direction>`: the packets dropped at pods the policy isolates */
+  counters: Map<string, string>;
+}
+export interface CounterValue {
+  packets: number;
+  bytes: number;
 }
 
 const hash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
 export const podKey = (p: Pick<PodInfo, 'namespace' | 'name'>) => `${p.namespace}/${p.name}`;
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+const policyKey = (p: NetworkPolicy) => `${p.namespace}/${p.name}`;
+export const counterName = (policy: string, type: PolicyType) => `c_${hash(`${policy}/${type}`)}`;
 
 function ruleLines(cluster: Cluster, policy: NetworkPolicy, type: PolicyType, index: number, rule: Rule, sets: Map<string, string[]>): string[] {
-  const addr = type === 'Ingress' ? 'ip saddr' : 'ip daddr';
-  let match = '';
+  const dir = type === 'Ingress' ? 'saddr' : 'daddr';
+  let matches = [''];
   if (rule.peers.length) {
-    const set = `s_${hash(`${policy.namespace}/${policy.name}/${type}/${index}`)}`;
-    const ips = rule.peers.flatMap((peer) => peerPods(cluster, policy, peer).map((p) => p.ip));
+    const id = hash(`${policyKey(policy)}/${type}/${index}`);
+    const ips = rule.peers.flatMap((peer) => peerPods(cluster, policy, peer).flatMap(podIPs));
     const blocks = rule.peers.flatMap((peer) => (peer.ipBlock ? [peer.ipBlock] : []));
-    sets.set(set, setElements(ips, blocks));
-    match = `${addr} @${set} `;
+    // Both families always: a peer gaining an IPv6 address elsewhere is then an element add, not a new rule.
+    sets.set(`s_${id}`, setElements(ips, blocks, 4));
+    sets.set(`s6_${id}`, setElements(ips, blocks, 6));
+    matches = [`ip ${dir} @s_${id} `, `ip6 ${dir} @s6_${id} `];
   }
   const ports = rule.ports.length
     ? rule.ports.map((p) => {
@@ -47,43 +57,59 @@ function ruleLines(cluster: Cluster, policy: NetworkPolicy, type: PolicyType, in
         return `${proto} th dport ${p.endPort !== undefined && p.endPort !== p.port ? `${p.port}-${p.endPort}` : p.port} `;
       })
     : [''];
-  const comment = `comment "${`${policy.namespace}/${policy.name}`.slice(0, 120)}"`;
-  return ports.map((port) => `${match}${port}return ${comment}`);
+  const comment = `comment "${policyKey(policy).slice(0, 120)}"`;
+  return matches.flatMap((match) => ports.map((port) => `${match}${port}return ${comment}`));
 }
 
 /** What the table must hold for the pods on `node` (every pod when node is undefined). */
 export function compile(cluster: Cluster, node?: string): Compiled {
   const sets = new Map<string, string[]>();
+  const counters = new Map<string, string>();
   const chains: PodChain[] = [];
   // Names end up in nft comments: only valid Kubernetes names get there.
-  const local = cluster.pods.filter((p) => (node === undefined || p.node === node) && IPV4.test(p.ip) && isNamespaceName(p.namespace) && isObjectName(p.name));
+  const local = cluster.pods.filter((p) => (node === undefined || p.node === node) && podIPs(p).every((ip) => parseIP(ip)) && isNamespaceName(p.namespace) && isObjectName(p.name));
   for (const pod of [...local].sort((a, b) => podKey(a).localeCompare(podKey(b)))) {
     for (const type of ['Ingress', 'Egress'] as const) {
-      const policies = policiesFor(cluster, pod, type).sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+      const policies = policiesFor(cluster, pod, type).sort((a, b) => policyKey(a).localeCompare(policyKey(b)));
       if (!policies.length) continue;
       const rules = policies.flatMap((p) => (type === 'Ingress' ? p.ingress : p.egress).flatMap((r, i) => ruleLines(cluster, p, type, i, r, sets)));
+      const named = policies.map((p) => {
+        const name = counterName(policyKey(p), type);
+        counters.set(name, `${policyKey(p)} ${type.toLowerCase()}`);
+        return `counter name "${name}" `;
+      });
       chains.push({
         name: `${type === 'Ingress' ? 'i' : 'e'}_${hash(`${podKey(pod)}/${pod.ip}`)}`,
         pod: podKey(pod),
         type,
-        ip: pod.ip,
-        policies: policies.map((p) => `${p.namespace}/${p.name}`),
-        rules: [...rules, `counter drop comment "${`${podKey(pod)} ${type.toLowerCase()} denied`.slice(0, 120)}"`],
+        ips: podIPs(pod),
+        policies: policies.map(policyKey),
+        rules: [...rules, `${named.join('')}counter drop comment "${`${podKey(pod)} ${type.toLowerCase()} denied`.slice(0, 120)}"`],
       });
     }
   }
-  return { chains, sets };
+  return { chains, sets, counters };
 }
 
 const elems = (e: string[]) => (e.length ? ` elements = { ${e.join(', ')} };` : '');
+const family = (ip: string) => (ip.includes(':') ? 6 : 4);
 
-/** The table's definition without set elements: two compilations with the same structure differ only in set contents. */
-export function structure(c: Compiled): string {
+/**
+ * The table's definition without set elements: two compilations with the same structure differ only
+ * in set contents. `values` starts the named counters where the replaced table's left off.
+ */
+export function structure(c: Compiled, values?: Map<string, CounterValue>): string {
   const lines: string[] = [`table ${FAMILY} ${TABLE} {`];
-  for (const name of [...c.sets.keys()].sort()) lines.push(`  set ${name} { type ipv4_addr; flags interval; }`);
-  for (const type of ['Egress', 'Ingress'] as const) {
-    const entries = c.chains.filter((ch) => ch.type === type).map((ch) => `${ch.ip} : jump ${ch.name}`);
-    lines.push(`  map ${type.toLowerCase()} { type ipv4_addr : verdict;${elems(entries)} }`);
+  for (const [name, comment] of [...c.counters].sort(([a], [b]) => a.localeCompare(b))) {
+    const v = values?.get(name);
+    lines.push(`  counter ${name} { comment "${comment.slice(0, 120)}";${v ? ` packets ${v.packets} bytes ${v.bytes};` : ''} }`);
+  }
+  for (const name of [...c.sets.keys()].sort()) lines.push(`  set ${name} { type ${name.startsWith('s6_') ? 'ipv6_addr' : 'ipv4_addr'}; flags interval; }`);
+  for (const fam of [4, 6] as const) {
+    for (const type of ['Egress', 'Ingress'] as const) {
+      const entries = c.chains.filter((ch) => ch.type === type).flatMap((ch) => ch.ips.filter((ip) => family(ip) === fam).map((ip) => `${ip} : jump ${ch.name}`));
+      lines.push(`  map ${type.toLowerCase()}${fam === 6 ? '6' : ''} { type ipv${fam}_addr : verdict;${elems(entries)} }`);
+    }
   }
   for (const ch of c.chains) lines.push(`  chain ${ch.name} {`, `    comment "${`${ch.pod} ${ch.type.toLowerCase()}: ${ch.policies.join(' ')}`.slice(0, 120)}"`, ...ch.rules.map((r) => `    ${r}`), '  }');
   lines.push(
@@ -91,7 +117,9 @@ export function structure(c: Compiled): string {
     '    type filter hook forward priority filter; policy accept;',
     '    ct state established,related accept',
     '    ip saddr vmap @egress',
+    '    ip6 saddr vmap @egress6',
     '    ip daddr vmap @ingress',
+    '    ip6 daddr vmap @ingress6',
     '  }',
     '}',
   );
@@ -99,11 +127,11 @@ export function structure(c: Compiled): string {
 }
 
 /** One atomic script that replaces the table (or removes it when nothing is isolated). */
-export function fullScript(c: Compiled): string {
+export function fullScript(c: Compiled, values?: Map<string, CounterValue>): string {
   const reset = `table ${FAMILY} ${TABLE} {}\ndelete table ${FAMILY} ${TABLE}\n`;
   if (!c.chains.length) return reset;
   const fill = [...c.sets].filter(([, e]) => e.length).map(([name, e]) => `add element ${FAMILY} ${TABLE} ${name} { ${e.join(', ')} }`);
-  return reset + structure(c) + fill.join('\n') + (fill.length ? '\n' : '');
+  return reset + structure(c, values) + fill.join('\n') + (fill.length ? '\n' : '');
 }
 
 /** The element changes that take the sets from `prev` to `next` (same structure), or '' when none. */

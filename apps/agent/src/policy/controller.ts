@@ -4,12 +4,12 @@
  * the nftables table in step; a full read every 10 s heals anything a lost watch missed.
  */
 import type { Etcd3, Watcher } from 'etcd3';
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { cidrContains, parseIP, type CIDR } from '@tscni/net';
 import type { Logger } from '../log';
-import { clusterFromKVs } from '@tscni/policy';
+import { clusterFromKVs, podIPs } from '@tscni/policy';
 import { compile } from './compile';
-import { PolicyTable } from './table';
+import { PolicyTable, type ChainCounter, type PolicyCounter } from './table';
 
 const DEBOUNCE_MS = 20;
 const RESYNC_MS = 10_000;
@@ -26,7 +26,7 @@ export class PolicyController {
   private reported = new Set<string>();
   private counting = false;
   private counters?: NodeJS.Timeout;
-  private drops: { comment: string; packets: number }[] = [];
+  private drops: { pods: ChainCounter[]; policies: PolicyCounter[] } = { pods: [], policies: [] };
 
   constructor(
     private readonly client: Etcd3,
@@ -46,9 +46,22 @@ export class PolicyController {
       registers: [metrics],
       collect() {
         this.reset();
-        for (const d of drops()) {
+        for (const d of drops().pods) {
           const m = /^(\S+) (ingress|egress) denied$/.exec(d.comment);
           if (m) this.set({ pod: m[1], direction: m[2] }, d.packets);
+        }
+      },
+    });
+    new Counter({
+      name: 'tscni_agent_policy_drops_total',
+      help: 'Packets dropped at the pods a policy isolates (no policy allowed them), per policy and direction; a packet denied at a pod isolated by two policies counts for both',
+      labelNames: ['policy', 'direction'],
+      registers: [metrics],
+      collect() {
+        this.reset();
+        for (const d of drops().policies) {
+          const m = /^(\S+) (ingress|egress)$/.exec(d.comment);
+          if (m) this.inc({ policy: m[1], direction: m[2] }, d.packets);
         }
       },
     });
@@ -68,7 +81,7 @@ export class PolicyController {
   }
 
   private async readCounters(): Promise<void> {
-    this.drops = await this.table.dropCounters().catch(() => this.drops);
+    this.drops = await this.table.readCounters().catch(() => this.drops);
   }
 
   private request(delay = DEBOUNCE_MS): void {
@@ -103,10 +116,14 @@ export class PolicyController {
     );
     for (const p of problems) if (!this.reported.has(p)) this.log.warn('policy data skipped', { problem: p });
     this.reported = new Set(problems);
-    // This node's pods are the ones in its subnet (the harness may name nodes differently from the agent).
+    // This node's pods are the ones with an address in its subnet (the harness may name nodes differently
+    // from the agent); a dual-stack pod's other addresses come along.
     for (const pod of cluster.pods) {
-      const ip = parseIP(pod.ip);
-      pod.node = ip && cidrContains(this.subnet, ip) ? 'local' : 'remote';
+      const local = podIPs(pod).some((text) => {
+        const ip = parseIP(text);
+        return ip !== undefined && cidrContains(this.subnet, ip);
+      });
+      pod.node = local ? 'local' : 'remote';
     }
     const compiled = compile(cluster, 'local');
     const r = await this.table.sync(compiled);

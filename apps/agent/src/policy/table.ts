@@ -4,7 +4,17 @@
  * deletes/adds when just the peers moved.
  */
 import { nftApply, nftJson } from '@tscni/net';
-import { elementScript, fullScript, structure, FAMILY, TABLE, type Compiled } from './compile';
+import { elementScript, fullScript, structure, FAMILY, TABLE, type Compiled, type CounterValue } from './compile';
+
+export interface ChainCounter extends CounterValue {
+  chain: string;
+  comment: string;
+}
+/** A policy's named counter: `comment` is `<ns>/<policy> <ingress|egress>`. */
+export interface PolicyCounter extends CounterValue {
+  name: string;
+  comment: string;
+}
 
 export interface SyncResult {
   kind: 'none' | 'elements' | 'full';
@@ -23,7 +33,11 @@ export class PolicyTable {
     if (this.last && shape === this.lastStructure) {
       const script = elementScript(this.last, next);
       result = { kind: script ? 'elements' : 'none', script };
-    } else result = { kind: 'full', script: fullScript(next) };
+    } else {
+      // A replaced table would restart the per-policy counters: the new one starts where they stood.
+      const carried = new Map((await this.readCounters()).policies.map((c) => [c.name, c] as const));
+      result = { kind: 'full', script: fullScript(next, carried) };
+    }
     if (result.script) {
       try {
         await nftApply(result.script, this.netns);
@@ -45,19 +59,28 @@ export class PolicyTable {
   }
 
   /** Packets dropped per pod chain (the `counter drop` at the end of each chain). */
-  async dropCounters(): Promise<{ chain: string; comment: string; packets: number; bytes: number }[]> {
+  async dropCounters(): Promise<ChainCounter[]> {
+    return (await this.readCounters()).pods;
+  }
+
+  /** Both kinds of drop counters in one read: per pod chain, and per policy and direction (named counters). */
+  async readCounters(): Promise<{ pods: ChainCounter[]; policies: PolicyCounter[] }> {
     let items: Record<string, unknown>[];
     try {
       items = await nftJson(['list', 'table', FAMILY, TABLE], this.netns);
     } catch {
-      return [];
+      return { pods: [], policies: [] };
     }
-    const out: { chain: string; comment: string; packets: number; bytes: number }[] = [];
+    const pods: ChainCounter[] = [];
+    const policies: PolicyCounter[] = [];
     for (const i of items) {
-      const rule = i.rule as { chain: string; comment?: string; expr: Record<string, { packets: number; bytes: number }>[] } | undefined;
-      const counter = rule?.expr.find((e) => 'counter' in e)?.counter;
-      if (rule && counter) out.push({ chain: rule.chain, comment: rule.comment ?? '', packets: counter.packets, bytes: counter.bytes });
+      const named = i.counter as { name: string; comment?: string; packets: number; bytes: number } | undefined;
+      if (named) policies.push({ name: named.name, comment: named.comment ?? '', packets: named.packets, bytes: named.bytes });
+      const rule = i.rule as { chain: string; comment?: string; expr: Record<string, unknown>[] } | undefined;
+      // The anonymous counter (an object with packets), not the `counter name "c_…"` references.
+      const counter = rule?.expr.map((e) => e.counter).find((c): c is CounterValue => typeof c === 'object' && c !== null && 'packets' in c);
+      if (rule && counter) pods.push({ chain: rule.chain, comment: rule.comment ?? '', packets: counter.packets, bytes: counter.bytes });
     }
-    return out;
+    return { pods, policies };
   }
 }

@@ -1,11 +1,12 @@
-/** IPv4 address ranges for nftables interval sets: a union of addresses and CIDRs minus exceptions, merged. */
+/** Address ranges for nftables interval sets: a union of addresses and CIDRs minus exceptions, merged, per family. */
 import { formatIP, mustCIDR, networkOf, lastOf, parseIP } from '@tscni/net';
 
 type Range = [bigint, bigint];
+export type Family = 4 | 6;
 
-function cidrRange(text: string): Range | undefined {
+function cidrRange(text: string, family: Family): Range | undefined {
   const c = mustCIDR(text, 'cidr');
-  if (c.ip.family !== 4) return undefined;
+  if (c.ip.family !== family) return undefined;
   return [networkOf(c).ip.value, lastOf(c).value];
 }
 
@@ -32,28 +33,28 @@ function merge(ranges: Range[]): Range[] {
   return out;
 }
 
-const fmt = (v: bigint) => formatIP({ family: 4, value: v });
-
 /**
- * The nft set elements (`10.0.0.1` or `10.0.0.0-10.0.0.255`) covering the given IPv4 addresses and
- * ipBlocks; IPv6 entries are left out (IPv4 only for now). Sorted and non-overlapping, so the same
- * input always gives the same elements and a change is an exact element delete/add.
+ * The nft set elements of one family (`10.0.0.1`, `10.0.0.0-10.0.0.255`, `fd00::-fd00::ff`) covering
+ * the given addresses and ipBlocks; entries of the other family are left out. Sorted and
+ * non-overlapping, so the same input always gives the same elements and a change is an exact
+ * element delete/add.
  */
-export function setElements(ips: string[], blocks: { cidr: string; except: string[] }[]): string[] {
+export function setElements(ips: string[], blocks: { cidr: string; except: string[] }[], family: Family = 4): string[] {
   const ranges: Range[] = [];
   for (const ip of ips) {
     const a = parseIP(ip);
-    if (a?.family === 4) ranges.push([a.value, a.value]);
+    if (a?.family === family) ranges.push([a.value, a.value]);
   }
   for (const b of blocks) {
-    const r = cidrRange(b.cidr);
+    const r = cidrRange(b.cidr, family);
     if (!r) continue;
     let parts: Range[] = [r];
     for (const e of b.except) {
-      const cut = cidrRange(e);
+      const cut = cidrRange(e, family);
       if (cut) parts = subtract(parts, cut);
     }
     ranges.push(...parts);
   }
+  const fmt = (v: bigint) => formatIP({ family, value: v });
   return merge(ranges).map(([a, b]) => (a === b ? fmt(a) : `${fmt(a)}-${fmt(b)}`));
 }
