@@ -85,11 +85,14 @@ describe.skipIf(!!missing)(`the agent's policy controller (etcd → nftables)${m
     expect(await eventually(() => !reach('client', 'web'))).toBe(true);
     expect(reach('web', 'client')).toBe(true);
     let text = '';
-    for (let i = 0; i < 30 && !/pod="prod\/web",direction="ingress"\} [1-9]/.test(text); i++) {
+    const perPolicy = /tscni_agent_policy_drops_total\{policy="prod\/deny",direction="ingress"\} [1-9]/;
+    for (let i = 0; i < 30 && !(/pod="prod\/web",direction="ingress"\} [1-9]/.test(text) && perPolicy.test(text)); i++) {
       text = await metrics.metrics();
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(text).toMatch(/tscni_agent_policy_dropped_packets\{pod="prod\/web",direction="ingress"\} [1-9]/);
+    expect(text).toMatch(perPolicy);
+    expect(text).toContain('# TYPE tscni_agent_policy_drops_total counter');
   });
 
   it('allow from a namespace by its labels: labelling the namespace in etcd opens the way', async () => {
