@@ -8,12 +8,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
+import { DEFAULT_PREFIX, policyKeyOf } from '@tscni/policy';
 import { podJson, type PluginChoice } from '../support/cluster';
+import { Prober } from './prober';
 import { eventually, metricsOf, startAgentCluster, type AgentCluster, type AgentNode } from '../multinode/agent-cluster';
 
 const OURS: PluginChoice = { flannel: 'ours', bridge: 'ours', 'host-local': 'ours', portmap: 'ours', loopback: 'ours' };
 const CLI = join(import.meta.dirname, '../../dist/bin/tscni');
-const missing = missingForKernelTests(['ip', 'nsenter', 'nft', 'etcd', 'socat']);
+const missing = missingForKernelTests(['ip', 'nsenter', 'nft', 'etcd', 'etcdctl', 'socat']);
 
 interface Pod {
   name: string;
@@ -120,6 +122,10 @@ describe.skipIf(!!missing)(`network policy across three nodes${missing ? ` — s
       ['web', 'mon', 8080, true],
     ]);
     await eventually('drops of prod/web on /metrics', () => /tscni_agent_policy_dropped_packets\{pod="prod\/web",direction="ingress"\} [1-9]/.test(metricsOf(cluster.nodes[0].pn.node)), 5000);
+    await eventually('drops of prod/default-deny on /metrics', () => /tscni_agent_policy_drops_total\{policy="prod\/default-deny",direction="ingress"\} [1-9]/.test(metricsOf(cluster.nodes[0].pn.node)), 5000);
+    // The pod's own node (kubelet probes) still reaches it; another node's host is just another source.
+    expect(tcpRequest(cluster.nodes[0].pn.node.path, pods.web.ip, 80, 1500)).toMatch(/^web:80 /);
+    expect(tcpRequest(cluster.nodes[1].pn.node.path, pods.web.ip, 80, 1500)).toMatch(/^error/);
     // Only node 1 has isolated pods: the others carry no table.
     expect(cluster.nodes[1].pn.node.exec('nft', ['list', 'ruleset'])).not.toContain('tscni-policy');
   });
@@ -131,7 +137,7 @@ describe.skipIf(!!missing)(`network policy across three nodes${missing ? ` — s
       ['client2', 'web', 80, false],
       ['client1', 'web', 80, false],
     ]);
-    expect(cli('explain', 'prod/web')).toContain('from all pods in namespaces team=ops on any port  [prod/web-from-ops]');
+    expect(cli('explain', 'prod/web')).toContain(`from all pods in namespaces team=ops on any port  [prod/web-from-ops]\n    now: ops/mon ${pods.mon.ip}`);
     cli('delete', 'web-from-ops', '-n', 'prod');
   });
 
@@ -194,6 +200,49 @@ describe.skipIf(!!missing)(`network policy across three nodes${missing ? ` — s
     cli('delete', 'dev-egress', '-n', 'dev');
     await everyoneReachesWeb();
     await expectFlows([['client2', 'mon', 80, true]]);
+    for (const an of cluster.nodes) await eventually(`node ${an.index} has no policy table`, () => !an.pn.node.exec('nft', ['list', 'ruleset']).includes('tscni-policy'), 5000);
+  });
+
+  it('a change takes effect for new connections within a second of its etcd write: apply, an allow, a pod starting on another node, delete', async () => {
+    const [n1, , n3] = cluster.nodes;
+    // Written with etcdctl on node 1 (what `tscni policy apply` stores): the clock starts just before the write,
+    // not at the start of a node process.
+    const etcdctl = (...args: string[]) => n1.pn.node.exec('etcdctl', ['--endpoints', cluster.etcd.endpoints.join(','), ...args]);
+    const write = (p: ReturnType<typeof np>) => {
+      const t0 = Date.now();
+      etcdctl('put', policyKeyOf(DEFAULT_PREFIX, p.metadata.namespace, p.metadata.name), JSON.stringify(p));
+      return t0;
+    };
+    const probers = [await Prober.start(pods.client1.netns), await Prober.start(pods.client2.netns)];
+    const [same, across] = probers;
+    const timed: Record<string, number> = {};
+    try {
+      let t0 = write(np('default-deny', 'prod', { podSelector: {} }));
+      timed['deny, other node'] = await across.timeUntil(pods.web.ip, 80, false, t0);
+      timed['deny, same node'] = await same.timeUntil(pods.web.ip, 80, false, t0);
+      t0 = write(np('web-from-dev-clients', 'prod', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'dev' } }, podSelector: { matchLabels: { role: 'client' } } }] }] }));
+      timed['allow, other node'] = await across.timeUntil(pods.web.ip, 80, true, t0);
+      const nft = (...args: string[]) => n1.pn.node.exec('nft', ['-j', ...args]);
+      const tableHandle = () => (JSON.parse(nft('list', 'tables')).nftables as { table?: { name: string; handle: number } }[]).find((i) => i.table?.name === 'tscni-policy')?.table?.handle;
+      const before = tableHandle();
+      // A dev client starting on node 3 (the harness publishes it before RunPodSandbox returns) joins web's peer set on node 1.
+      await runPod(n3, 'late', 'dev', { role: 'client' });
+      t0 = Date.now();
+      const inSet = () => (JSON.parse(nft('list', 'table', 'inet', 'tscni-policy')).nftables as { set?: { elem?: unknown[] } }[]).some((i) => JSON.stringify(i.set?.elem ?? []).includes(`"${pods.late.ip}"`));
+      while (!inSet() && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+      timed['new peer pod in the set on another node'] = Date.now() - t0;
+      expect(tableHandle(), 'the table was not rebuilt for a new peer').toBe(before);
+      await eventually('late → web allowed', () => reach('late', 'web'), 2000);
+      expect(cli('explain', 'prod/web')).toContain(`now: dev/client2 ${pods.client2.ip}, dev/late ${pods.late.ip}`);
+      t0 = Date.now();
+      etcdctl('del', '--prefix', `${DEFAULT_PREFIX}/policies/prod/`);
+      timed['delete, same node'] = await same.timeUntil(pods.web.ip, 80, true, t0);
+      timed['delete, other node'] = await across.timeUntil(pods.web.ip, 80, true, t0);
+    } finally {
+      for (const p of probers) p.close();
+    }
+    console.log(`policy change → new connections: ${JSON.stringify(timed)} ms`);
+    for (const [what, ms] of Object.entries(timed)) expect(ms, what).toBeLessThanOrEqual(1000);
     for (const an of cluster.nodes) await eventually(`node ${an.index} has no policy table`, () => !an.pn.node.exec('nft', ['list', 'ruleset']).includes('tscni-policy'), 5000);
   });
 });
