@@ -1,9 +1,11 @@
-/** `tscni policy` against a real etcd (through its JSON gateway): apply YAML/JSON, ls, explain, namespace labels, delete. */
+/** `tscni policy` against a real etcd (plain http; policy-tls.test.ts for TLS): apply YAML/JSON, ls, explain, namespace labels, delete. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdKV } from '@tscni/etcd/client';
 import { missingForKernelTests } from '@tscni/net/testing';
+import { podKeyOf } from '@tscni/policy';
 import { runCli } from '../src/cli';
 import { LocalEtcd } from '../../agent/test/local-etcd';
 
@@ -65,8 +67,9 @@ describe.skipIf(!!missing)(`tscni policy${missing ? ` — skipped: ${missing}` :
 
   it('explain lists the policies that select a pod and what they allow', async () => {
     // What the harness publishes for a running sandbox.
-    const { EtcdGateway, podKeyOf } = await import('@tscni/policy');
-    await new EtcdGateway([etcd.endpoint]).put(podKeyOf('/tscni/policy', 'prod', 'web-1'), JSON.stringify({ ip: '10.244.1.5', labels: { app: 'web' }, node: 'n1' }));
+    const kv = new EtcdKV({ endpoints: [etcd.endpoint] });
+    await kv.put(podKeyOf('/tscni/policy', 'prod', 'web-1'), JSON.stringify({ ip: '10.244.1.5', labels: { app: 'web' }, node: 'n1' }));
+    kv.close();
     const r = await cli('explain', 'prod/web-1');
     expect(r.code).toBe(0);
     expect(r.out.split('\n')).toEqual([
