@@ -1,4 +1,3 @@
 export * from './model';
 export * from './evaluate';
 export * from './schema';
-export * from './etcd-gateway';
