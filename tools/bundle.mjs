@@ -24,7 +24,7 @@ export function executables() {
         const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
         const entryFile = join(dir, entry.name, pkg.tscni?.entry ?? 'src/main.ts');
         if (pkg.tscni?.bin && existsSync(entryFile)) {
-          found.push({ name: pkg.tscni.bin, dir: join(dir, entry.name), entry: entryFile, out: join(root, 'dist', pkg.tscni.out ?? 'cni-bin', pkg.tscni.bin), assets: pkg.tscni.assets ?? [] });
+          found.push({ name: pkg.tscni.bin, dir: join(dir, entry.name), entry: entryFile, out: join(root, 'dist', pkg.tscni.out ?? 'cni-bin', pkg.tscni.bin), assets: assetsOf(pkg) });
         }
       }
       walk(join(dir, entry.name), depth + 1);
@@ -33,6 +33,18 @@ export function executables() {
   walk(join(root, 'packages'), 0);
   walk(join(root, 'apps'), 0);
   return found;
+}
+
+/** The package's own run-time files and those its @tscni/* dependencies declare (e.g. @tscni/etcd's etcd3 protos). */
+function assetsOf(pkg, seen = new Set()) {
+  const assets = [...(pkg.tscni?.assets ?? [])];
+  for (const dep of Object.keys(pkg.dependencies ?? {})) {
+    const depFile = join(root, 'node_modules', dep, 'package.json');
+    if (!dep.startsWith('@tscni/') || seen.has(dep) || !existsSync(depFile)) continue;
+    seen.add(dep);
+    assets.push(...assetsOf(JSON.parse(readFileSync(depFile, 'utf8')), seen));
+  }
+  return assets;
 }
 
 function newestSource() {

@@ -4,6 +4,8 @@
  * `--` or the first non-flag ends the flags. As flanneld does, FLANNELD_<NAME> environment variables
  * (dashes as underscores) supply a flag that the command line leaves out.
  */
+import { etcdConfigProblems } from '@tscni/etcd';
+
 export class UsageError extends Error {
   override name = 'UsageError';
 }
@@ -145,13 +147,11 @@ export function usage(): string {
 /** Checks that flags are coherent; returns the problems (empty when fine). */
 export function checkFlags(f: AgentFlags): string[] {
   const problems: string[] = [];
-  if (!f.etcdEndpoints.length) problems.push('-etcd-endpoints is empty');
-  for (const e of f.etcdEndpoints) if (!/^https?:\/\/[^\s/]+\/?$/.test(e)) problems.push(`-etcd-endpoints: ${JSON.stringify(e)} is not http(s)://host:port`);
+  problems.push(...etcdConfigProblems({ endpoints: f.etcdEndpoints, cafile: f.etcdCafile, certfile: f.etcdCertfile, keyfile: f.etcdKeyfile }, '-'));
   if (!f.etcdPrefix.startsWith('/')) problems.push('-etcd-prefix must start with /');
   if (!/^\/[A-Za-z0-9._\/-]*[A-Za-z0-9._-]$/.test(f.policyPrefix)) problems.push('-policy-prefix must be an absolute key path like /tscni/policy');
   if (f.subnetLeaseTtl < 5) problems.push('-subnet-lease-ttl must be at least 5 seconds');
   if (f.subnetLeaseRenewMargin < 1) problems.push('-subnet-lease-renew-margin must be at least 1 minute');
   if (f.metricsAddr && !/^[^\s]*:\d+$/.test(f.metricsAddr)) problems.push(`-metrics-addr ${JSON.stringify(f.metricsAddr)} is not host:port`);
-  if ((f.etcdCertfile === undefined) !== (f.etcdKeyfile === undefined)) problems.push('-etcd-certfile and -etcd-keyfile go together');
   return problems;
 }

@@ -2,8 +2,8 @@
  * flannel's etcd schema through the etcd3 client: the network config, the subnet leases (each key
  * attached to an etcd lease of its own), compare-and-swap writes and a watch on the subnets prefix.
  */
-import { readFileSync } from 'node:fs';
-import { Etcd3, type IOptions, type Watcher } from 'etcd3';
+import type { Etcd3, Watcher } from 'etcd3';
+import { etcdClient } from '@tscni/etcd/client';
 import type { CIDR } from '@tscni/net';
 import { parseLeaseAttrs, type Lease, type LeaseAttrs } from './lease';
 import { subnetFromKey, subnetKey } from './network';
@@ -28,19 +28,8 @@ export class Registry {
     const prefix = flags.etcdPrefix.replace(/\/+$/, '');
     this.configKey = `${prefix}/config`;
     this.subnetsPrefix = `${prefix}/subnets/`;
-    const options: IOptions = {
-      hosts: flags.etcdEndpoints,
-      dialTimeout: CALL_TIMEOUT_MS,
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
-    };
-    if (flags.etcdCafile || flags.etcdCertfile) {
-      options.credentials = {
-        rootCertificate: flags.etcdCafile ? readFileSync(flags.etcdCafile) : Buffer.alloc(0),
-        ...(flags.etcdCertfile ? { certChain: readFileSync(flags.etcdCertfile), privateKey: readFileSync(flags.etcdKeyfile!) } : {}),
-      };
-    }
-    if (flags.etcdUsername) options.auth = { username: flags.etcdUsername, password: flags.etcdPassword ?? '' };
-    this.client = new Etcd3(options);
+    const { etcdEndpoints: endpoints, etcdCafile: cafile, etcdCertfile: certfile, etcdKeyfile: keyfile, etcdUsername: username, etcdPassword: password } = flags;
+    this.client = etcdClient({ endpoints, cafile, certfile, keyfile, username, password }, { dash: '-', callTimeoutMs: CALL_TIMEOUT_MS });
   }
 
   /** The network config text, or undefined when the key is absent. */

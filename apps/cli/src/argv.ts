@@ -25,13 +25,17 @@ export interface CliArgs {
   namespace?: string;
   /** policy: --etcd-endpoints URL[,URL] */
   etcdEndpoints?: string;
+  /** policy: --etcd-cafile/--etcd-certfile/--etcd-keyfile FILE (TLS to etcd, as tscni-agent's -etcd-* flags) */
+  etcdCafile?: string;
+  etcdCertfile?: string;
+  etcdKeyfile?: string;
   /** policy: --policy-prefix KEY */
   policyPrefix?: string;
 }
 
 export class UsageError extends Error {}
 
-const WITH_VALUE = new Set(['-i', '--ifname', '--cache-dir', '--timeout', '--keep', '--from', '--dir', '--plugins', '-f', '--filename', '-n', '--namespace', '--etcd-endpoints', '--policy-prefix']);
+const WITH_VALUE = new Set(['-i', '--ifname', '--cache-dir', '--timeout', '--keep', '--from', '--dir', '--plugins', '-f', '--filename', '-n', '--namespace', '--etcd-endpoints', '--etcd-cafile', '--etcd-certfile', '--etcd-keyfile', '--policy-prefix']);
 
 export function parseArgv(argv: readonly string[]): CliArgs {
   const out: CliArgs = { positional: [], json: false, help: false, keep: [], standalone: false, force: false, plugins: [] };
@@ -88,6 +92,15 @@ export function parseArgv(argv: readonly string[]): CliArgs {
       case '--etcd-endpoints':
         out.etcdEndpoints = value;
         break;
+      case '--etcd-cafile':
+        out.etcdCafile = value;
+        break;
+      case '--etcd-certfile':
+        out.etcdCertfile = value;
+        break;
+      case '--etcd-keyfile':
+        out.etcdKeyfile = value;
+        break;
       case '--policy-prefix':
         out.policyPrefix = value;
         break;
@@ -117,7 +130,9 @@ export const USAGE = `tscni: add, check, remove, gc or get the status of network
   tscni install [--dir DIR] [--plugins a,b] [--standalone] [--force]  install plugins into a CNI bin dir (default /opt/cni/bin) atomically
   tscni policy apply -f FILE | delete NAME|-f FILE | ls | explain NS/POD | namespace NS [K=V...]
                                    NetworkPolicy objects in etcd (docs/policy.md); -n/--namespace NS,
-                                   --etcd-endpoints URL[,URL] (or TSCNI_ETCD_ENDPOINTS), --policy-prefix KEY
+                                   --etcd-endpoints URL[,URL] (or TSCNI_ETCD_ENDPOINTS), --policy-prefix KEY,
+                                   TLS: --etcd-cafile, --etcd-certfile, --etcd-keyfile FILE (or TSCNI_ETCD_CAFILE,
+                                   TSCNI_ETCD_CERTFILE, TSCNI_ETCD_KEYFILE)
 Options: --json  -i/--ifname NAME  --cache-dir DIR  --timeout SECONDS  --keep ID[/IFNAME]
 Environment: NETCONFPATH (default /etc/cni/net.d), CNI_PATH, CNI_ARGS (K=V;K=V), CAP_ARGS (JSON),
   CNI_IFNAME (default eth0), CNI_CACHE_DIR (default /var/lib/cni)

@@ -8,6 +8,8 @@ export interface CliEnvironment {
   capabilityArgs?: Record<string, unknown>;
   ifName: string;
   cacheDir?: string;
+  /** policy: TSCNI_ETCD_ENDPOINTS, TSCNI_ETCD_CAFILE, TSCNI_ETCD_CERTFILE, TSCNI_ETCD_KEYFILE (the flags win) */
+  etcd: { endpoints?: string; cafile?: string; certfile?: string; keyfile?: string };
 }
 
 /** A bad variable: the message says which one and what it should look like. */
@@ -21,6 +23,12 @@ export function readEnvironment(env: NodeJS.ProcessEnv, args: CliArgs): CliEnvir
     capabilityArgs: env.CAP_ARGS ? parseCapArgs(env.CAP_ARGS) : undefined,
     ifName: args.ifName || env.CNI_IFNAME || 'eth0',
     cacheDir: args.cacheDir || env.CNI_CACHE_DIR || undefined,
+    etcd: {
+      endpoints: args.etcdEndpoints ?? (env.TSCNI_ETCD_ENDPOINTS || undefined),
+      cafile: args.etcdCafile ?? (env.TSCNI_ETCD_CAFILE || undefined),
+      certfile: args.etcdCertfile ?? (env.TSCNI_ETCD_CERTFILE || undefined),
+      keyfile: args.etcdKeyfile ?? (env.TSCNI_ETCD_KEYFILE || undefined),
+    },
   };
 }
 

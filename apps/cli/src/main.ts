@@ -1,5 +1,8 @@
 import { runCli } from './cli';
 
+// grpc-js (tscni policy's etcd client) passes an IP endpoint as the TLS server name, which Node warns about on stderr.
+process.noDeprecation = true;
+
 // Ctrl-C or a runtime's SIGTERM kills the running plugin instead of leaving it behind.
 const controller = new AbortController();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());

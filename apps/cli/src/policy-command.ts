@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import {
   DEFAULT_PREFIX,
-  EtcdGateway,
   clusterFromKVs,
   isNamespaceName,
   isObjectName,
@@ -14,16 +13,19 @@ import {
   toKubernetes,
   type NetworkPolicy,
 } from '@tscni/policy';
+import type { EtcdKV } from '@tscni/etcd/client';
 import { UsageError } from './argv';
 import type { Context, Output } from './commands';
 import { explainLines, policyRow, table } from './policy-text';
 
-function gateway(ctx: Context): { etcd: EtcdGateway; prefix: string } {
-  const env = process.env;
-  const endpoints = (ctx.args.etcdEndpoints ?? env.TSCNI_ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379').split(',').map((s) => s.trim()).filter(Boolean);
+/** The etcd client, loaded only for `policy` (etcd3 parses its protos when loaded). */
+async function connect(ctx: Context): Promise<{ etcd: EtcdKV; prefix: string }> {
+  const { endpoints = 'http://127.0.0.1:2379', cafile, certfile, keyfile } = ctx.env.etcd;
   const prefix = (ctx.args.policyPrefix ?? DEFAULT_PREFIX).replace(/\/+$/, '');
   if (!/^\/[A-Za-z0-9._/-]+$/.test(prefix)) throw new UsageError(`--policy-prefix ${JSON.stringify(prefix)} is not an absolute key path`);
-  return { etcd: new EtcdGateway(endpoints), prefix };
+  const config = { endpoints: endpoints.split(',').map((s) => s.trim()).filter(Boolean), cafile, certfile, keyfile };
+  const { EtcdKV } = await import('@tscni/etcd/client');
+  return { etcd: new EtcdKV(config), prefix };
 }
 
 /** The NetworkPolicy objects of a YAML (one or more documents, or a kind: List) or JSON file. */
@@ -49,7 +51,7 @@ function namespaceArg(ctx: Context): string {
   return ns;
 }
 
-async function apply(ctx: Context, etcd: EtcdGateway, prefix: string): Promise<Output> {
+async function apply(ctx: Context, etcd: EtcdKV, prefix: string): Promise<Output> {
   if (!ctx.args.filename) throw new UsageError('policy apply needs -f FILE');
   const policies = readPolicies(readFile(ctx.args.filename), ctx.args.namespace);
   const out: string[] = [];
@@ -60,7 +62,7 @@ async function apply(ctx: Context, etcd: EtcdGateway, prefix: string): Promise<O
   return { stdout: out, exitCode: 0 };
 }
 
-async function remove(ctx: Context, etcd: EtcdGateway, prefix: string): Promise<Output> {
+async function remove(ctx: Context, etcd: EtcdKV, prefix: string): Promise<Output> {
   const names = ctx.args.filename
     ? readPolicies(readFile(ctx.args.filename), ctx.args.namespace).map((p) => [p.namespace, p.name])
     : ctx.args.positional.slice(1).map((n) => [namespaceArg(ctx), n]);
@@ -78,18 +80,18 @@ async function remove(ctx: Context, etcd: EtcdGateway, prefix: string): Promise<
   return { stdout: out, exitCode: missing ? 1 : 0 };
 }
 
-async function readCluster(etcd: EtcdGateway, prefix: string) {
+async function readCluster(etcd: EtcdKV, prefix: string) {
   return clusterFromKVs(prefix, await etcd.list(`${prefix}/`)).cluster;
 }
 
-async function ls(ctx: Context, etcd: EtcdGateway, prefix: string): Promise<Output> {
+async function ls(ctx: Context, etcd: EtcdKV, prefix: string): Promise<Output> {
   const c = await readCluster(etcd, prefix);
   const ps = c.policies.filter((p) => !ctx.args.namespace || p.namespace === ctx.args.namespace);
   if (ctx.args.json) return { stdout: [JSON.stringify(ps.map(toKubernetes))], exitCode: 0 };
   return { stdout: table(['NAMESPACE', 'NAME', 'POD-SELECTOR', 'POLICY-TYPES'], ps.map(policyRow)), exitCode: 0 };
 }
 
-async function explain(ctx: Context, etcd: EtcdGateway, prefix: string): Promise<Output> {
+async function explain(ctx: Context, etcd: EtcdKV, prefix: string): Promise<Output> {
   const arg = ctx.args.positional[1];
   if (!arg) throw new UsageError('policy explain needs NAMESPACE/POD (or POD with -n)');
   const [ns, name] = arg.includes('/') ? arg.split('/', 2) : [namespaceArg(ctx), arg];
@@ -99,7 +101,7 @@ async function explain(ctx: Context, etcd: EtcdGateway, prefix: string): Promise
   return { stdout: explainLines(c, pod), exitCode: 0 };
 }
 
-async function namespace(ctx: Context, etcd: EtcdGateway, prefix: string): Promise<Output> {
+async function namespace(ctx: Context, etcd: EtcdKV, prefix: string): Promise<Output> {
   const [, ns, ...pairs] = ctx.args.positional;
   if (!isNamespaceName(ns)) throw new UsageError('policy namespace needs NAMESPACE [KEY=VALUE...]');
   const labels: Record<string, string> = {};
@@ -112,12 +114,16 @@ async function namespace(ctx: Context, etcd: EtcdGateway, prefix: string): Promi
   return { stdout: [`namespace ${ns} labelled ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',') || '<none>'}`], exitCode: 0 };
 }
 
-const SUB: Record<string, (ctx: Context, etcd: EtcdGateway, prefix: string) => Promise<Output>> = { apply, delete: remove, ls, explain, namespace };
+const SUB: Record<string, (ctx: Context, etcd: EtcdKV, prefix: string) => Promise<Output>> = { apply, delete: remove, ls, explain, namespace };
 
 export async function policyCommand(ctx: Context): Promise<Output> {
   const sub = ctx.args.positional[0];
   const fn = sub ? SUB[sub] : undefined;
   if (!fn) throw new UsageError(`policy needs one of ${Object.keys(SUB).join(', ')}`);
-  const { etcd, prefix } = gateway(ctx);
-  return fn(ctx, etcd, prefix);
+  const { etcd, prefix } = await connect(ctx);
+  try {
+    return await fn(ctx, etcd, prefix);
+  } finally {
+    etcd.close();
+  }
 }

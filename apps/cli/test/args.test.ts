@@ -27,7 +27,7 @@ describe('argv', () => {
 describe('environment (cnitool variables)', () => {
   const args = parseArgv(['add', 'n', 'p']);
   it('defaults like cnitool', () => {
-    expect(readEnvironment({}, args)).toEqual({ netConfPath: '/etc/cni/net.d', binDirs: [], cniArgs: [], capabilityArgs: undefined, ifName: 'eth0', cacheDir: undefined });
+    expect(readEnvironment({}, args)).toEqual({ netConfPath: '/etc/cni/net.d', binDirs: [], cniArgs: [], capabilityArgs: undefined, ifName: 'eth0', cacheDir: undefined, etcd: {} });
   });
 
   it('reads NETCONFPATH, CNI_PATH, CNI_ARGS, CAP_ARGS, CNI_IFNAME and the cache dir; -i wins over CNI_IFNAME', () => {
@@ -39,8 +39,16 @@ describe('environment (cnitool variables)', () => {
       capabilityArgs: { mac: 'c2:00:00:00:00:01' },
       ifName: 'net9',
       cacheDir: '/cache',
+      etcd: {},
     });
     expect(readEnvironment(env, parseArgv(['add', '-i', 'eth7'])).ifName).toBe('eth7');
+  });
+
+  it('policy: TSCNI_ETCD_ENDPOINTS/CAFILE/CERTFILE/KEYFILE unless --etcd-* is given (etcdctl\'s ETCDCTL_* are not read)', () => {
+    const env = { TSCNI_ETCD_ENDPOINTS: 'https://e:2379', TSCNI_ETCD_CAFILE: '/ca', TSCNI_ETCD_CERTFILE: '/c', TSCNI_ETCD_KEYFILE: '/k', ETCDCTL_CACERT: '/x' };
+    expect(readEnvironment(env, parseArgv(['policy', 'ls'])).etcd).toEqual({ endpoints: 'https://e:2379', cafile: '/ca', certfile: '/c', keyfile: '/k' });
+    const flags = parseArgv(['policy', 'ls', '--etcd-cafile', '/ca2', '--etcd-certfile=/c2', '--etcd-keyfile', '/k2']);
+    expect(readEnvironment(env, flags).etcd).toEqual({ endpoints: 'https://e:2379', cafile: '/ca2', certfile: '/c2', keyfile: '/k2' });
   });
 
   for (const bad of ['A', 'A=', '=1', 'A=1=2', 'A=1;']) {

@@ -1,9 +1,11 @@
-/** `tscni policy` against a real etcd (through its JSON gateway): apply YAML/JSON, ls, explain, namespace labels, delete. */
+/** `tscni policy` against a real etcd (plain http; policy-tls.test.ts for TLS): apply YAML/JSON, ls, explain, namespace labels, delete. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdKV } from '@tscni/etcd/client';
 import { missingForKernelTests } from '@tscni/net/testing';
+import { namespaceKeyOf, podKeyOf } from '@tscni/policy';
 import { runCli } from '../src/cli';
 import { LocalEtcd } from '../../agent/test/local-etcd';
 
@@ -65,12 +67,12 @@ describe.skipIf(!!missing)(`tscni policy${missing ? ` — skipped: ${missing}` :
 
   it('explain lists the policies that select a pod, what they allow and the peers each rule resolves to now', async () => {
     // What the harness publishes for a running sandbox (a dual-stack one lists every address in ips).
-    const { EtcdGateway, podKeyOf, namespaceKeyOf } = await import('@tscni/policy');
-    const gw = new EtcdGateway([etcd.endpoint]);
-    await gw.put(podKeyOf('/tscni/policy', 'prod', 'web-1'), JSON.stringify({ ip: '10.244.1.5', labels: { app: 'web' }, node: 'n1' }));
-    await gw.put(podKeyOf('/tscni/policy', 'ops', 'mon'), JSON.stringify({ ip: '10.244.2.7', ips: ['10.244.2.7', 'fd00:244:2::7'], labels: {}, node: 'n2' }));
-    await gw.put(podKeyOf('/tscni/policy', 'dev', 'batch'), JSON.stringify({ ip: '10.244.3.9', labels: {}, node: 'n3' }));
-    await gw.put(namespaceKeyOf('/tscni/policy', 'ops'), JSON.stringify({ labels: { team: 'ops' } }));
+    const kv = new EtcdKV({ endpoints: [etcd.endpoint] });
+    await kv.put(podKeyOf('/tscni/policy', 'prod', 'web-1'), JSON.stringify({ ip: '10.244.1.5', labels: { app: 'web' }, node: 'n1' }));
+    await kv.put(podKeyOf('/tscni/policy', 'ops', 'mon'), JSON.stringify({ ip: '10.244.2.7', ips: ['10.244.2.7', 'fd00:244:2::7'], labels: {}, node: 'n2' }));
+    await kv.put(podKeyOf('/tscni/policy', 'dev', 'batch'), JSON.stringify({ ip: '10.244.3.9', labels: {}, node: 'n3' }));
+    await kv.put(namespaceKeyOf('/tscni/policy', 'ops'), JSON.stringify({ labels: { team: 'ops' } }));
+    kv.close();
     writeFileSync(
       join(dir, 'block.json'),
       JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'web-from-block', namespace: 'prod' }, spec: { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ ipBlock: { cidr: '10.244.0.0/16', except: ['10.244.3.0/24'] } }, { ipBlock: { cidr: 'fd00:244::/32', except: ['fd00:244:3::/48'] } }] }] } }),

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
+import { EtcdConfigError, readEtcdTls, type EtcdConfig } from '@tscni/etcd';
 
 /** Command-line settings; the names follow containerd's CRI plugin settings where one exists. */
 export interface HarnessFlags {
@@ -15,6 +16,10 @@ export interface HarnessFlags {
   cniInProcess: boolean;
   /** Publish running pods to etcd for network policy (docs/policy.md); off when empty. */
   etcdEndpoints: string[];
+  /** TLS to etcd: CA bundle, client certificate and key (as tscni-agent's -etcd-cafile/-certfile/-keyfile). */
+  etcdCafile?: string;
+  etcdCertfile?: string;
+  etcdKeyfile?: string;
   policyPrefix: string;
   nodeName: string;
   help: boolean;
@@ -33,6 +38,9 @@ export const USAGE = `usage: cri-harness [flags]
                          inside the harness (same results, cache files and errors, no process start)
   --etcd-endpoints URLS  publish running pods (IP, namespace, labels, node) to etcd for network policy,
                          comma-separated http(s)://host:port (default: off)
+  --etcd-cafile FILE     CA bundle that signed the etcd members' certificates (https:// endpoints)
+  --etcd-certfile FILE   client certificate for an etcd run with --client-cert-auth (with --etcd-keyfile)
+  --etcd-keyfile FILE    its private key
   --policy-prefix KEY    etcd prefix of the policy data (default /tscni/policy)
   --node-name NAME       the node name published with each pod (default: the hostname)
   --version, --help`;
@@ -54,6 +62,9 @@ export function parseFlags(argv: string[]): HarnessFlags {
         'default-network': { type: 'string', default: 'embedded' },
         'no-cni-in-process': { type: 'boolean', default: false },
         'etcd-endpoints': { type: 'string', default: '' },
+        'etcd-cafile': { type: 'string' },
+        'etcd-certfile': { type: 'string' },
+        'etcd-keyfile': { type: 'string' },
         'policy-prefix': { type: 'string', default: '/tscni/policy' },
         'node-name': { type: 'string', default: hostname() },
         help: { type: 'boolean', short: 'h', default: false },
@@ -65,14 +76,15 @@ export function parseFlags(argv: string[]): HarnessFlags {
   }
   const defaultNetwork = values['default-network'];
   if (defaultNetwork !== 'embedded' && defaultNetwork !== 'none') throw new FlagError(`--default-network must be 'embedded' or 'none', not ${JSON.stringify(defaultNetwork)}`);
-  const etcdEndpoints = values['etcd-endpoints']!.split(',').map((e) => e.trim()).filter(Boolean);
-  for (const e of etcdEndpoints) if (!/^https?:\/\/[^\s/]+\/?$/.test(e)) throw new FlagError(`--etcd-endpoints: ${JSON.stringify(e)} is not http(s)://host:port`);
+  const etcd = etcdFlags(values['etcd-endpoints']!, values['etcd-cafile'], values['etcd-certfile'], values['etcd-keyfile']);
   const policyPrefix = values['policy-prefix']!.replace(/\/+$/, '');
   if (!/^\/[A-Za-z0-9._/-]+$/.test(policyPrefix)) throw new FlagError(`--policy-prefix: ${JSON.stringify(policyPrefix)} is not an absolute key path`);
   const nodeName = values['node-name']!;
   if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,251}[A-Za-z0-9])?$/.test(nodeName)) throw new FlagError(`--node-name: ${JSON.stringify(nodeName)} is not a node name`);
   return {
-    etcdEndpoints,
+    etcdEndpoints: etcd.endpoints,
+    ...(etcd.cafile ? { etcdCafile: etcd.cafile } : {}),
+    ...(etcd.certfile ? { etcdCertfile: etcd.certfile, etcdKeyfile: etcd.keyfile } : {}),
     policyPrefix,
     nodeName,
     socket: absolutePath('--socket', values.socket!),
@@ -85,6 +97,23 @@ export function parseFlags(argv: string[]): HarnessFlags {
     help: values.help!,
     version: values.version!,
   };
+}
+
+/** The etcd settings, checked and their TLS files read once here so that a missing or bad file stops start-up. */
+function etcdFlags(endpoints: string, cafile?: string, certfile?: string, keyfile?: string): EtcdConfig {
+  const c: EtcdConfig = { endpoints: endpoints.split(',').map((e) => e.trim()).filter(Boolean), cafile, certfile, keyfile };
+  if (!c.endpoints.length) {
+    if (cafile ?? certfile ?? keyfile) throw new FlagError('--etcd-cafile, --etcd-certfile and --etcd-keyfile need --etcd-endpoints');
+    return c;
+  }
+  try {
+    readEtcdTls(c);
+  } catch (e) {
+    if (e instanceof EtcdConfigError) throw new FlagError(e.message);
+    throw e;
+  }
+  for (const k of ['cafile', 'certfile', 'keyfile'] as const) if (c[k]) c[k] = absolutePath(`--etcd-${k}`, c[k]!);
+  return c;
 }
 
 /** Relative paths are resolved against the working directory; control characters are refused. */

@@ -31,7 +31,8 @@ export async function startHarness(flags: HarnessFlags): Promise<RunningHarness>
       { confDir: flags.cniConfDir, binDirs: flags.cniBinDirs, cacheDir: flags.cniCacheDir, stateDir: flags.stateDir, defaultNetwork: flags.defaultNetwork, inProcess: flags.cniInProcess },
       (text, plugin) => log('warn', 'plugin stderr', { plugin: plugin.type, verb: plugin.verb, stderr: text.trim().slice(0, 2000) }),
     );
-    const publisher = flags.etcdEndpoints.length ? new PodPublisher(flags.etcdEndpoints, flags.policyPrefix, flags.nodeName) : undefined;
+    const etcd = { endpoints: flags.etcdEndpoints, cafile: flags.etcdCafile, certfile: flags.etcdCertfile, keyfile: flags.etcdKeyfile };
+    const publisher = flags.etcdEndpoints.length ? new PodPublisher(etcd, flags.policyPrefix, flags.nodeName) : undefined;
     const manager = new SandboxManager(new SandboxStore(flags.stateDir), networks, flags.stateDir, publisher);
     await manager.recover();
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
@@ -39,10 +40,12 @@ export async function startHarness(flags: HarnessFlags): Promise<RunningHarness>
     server.addService(imageService, imageServiceHandlers(flags.stateDir));
     const listener = await listenUnix(server, flags.socket);
     log('info', 'Serving', { socket: flags.socket, pid: process.pid });
+    void publisher?.probe();
     const releaseLocks = [releaseState, releaseSocket];
     return {
       close: async () => {
         await listener.close();
+        await publisher?.close();
         rmSync(flags.socket, { force: true });
         for (const release of releaseLocks) release();
       },

@@ -4,6 +4,8 @@ import { log } from './log';
 import { RUNTIME_NAME, RUNTIME_VERSION } from './runtime-service';
 
 async function main(): Promise<void> {
+  // stderr carries JSON lines only (grpc-js, for etcd over TLS, warns about server names that are IP addresses).
+  process.noDeprecation = true;
   let flags;
   try {
     flags = parseFlags(process.argv.slice(2));

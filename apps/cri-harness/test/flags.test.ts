@@ -38,6 +38,10 @@ describe('flags', () => {
     expect(() => parseFlags(['--etcd-endpoints', '127.0.0.1:2379'])).toThrow(/--etcd-endpoints: "127.0.0.1:2379" is not http/);
     expect(() => parseFlags(['--policy-prefix', 'rel'])).toThrow(/--policy-prefix/);
     expect(parseFlags(['--etcd-endpoints', 'http://a:1, http://b:2', '--node-name', 'n1'])).toMatchObject({ etcdEndpoints: ['http://a:1', 'http://b:2'], nodeName: 'n1' });
+    expect(() => parseFlags(['--etcd-endpoints', 'https://a:1', '--etcd-cafile', '/nonexistent/ca.crt'])).toThrow('--etcd-cafile /nonexistent/ca.crt: no such file');
+    expect(() => parseFlags(['--etcd-endpoints', 'https://a:1', '--etcd-certfile', '/c'])).toThrow('--etcd-certfile and --etcd-keyfile go together');
+    expect(() => parseFlags(['--etcd-endpoints', 'http://a:1', '--etcd-cafile', '/ca'])).toThrow('--etcd-cafile needs https:// endpoints (--etcd-endpoints is http://a:1)');
+    expect(() => parseFlags(['--etcd-cafile', '/ca'])).toThrow('--etcd-cafile, --etcd-certfile and --etcd-keyfile need --etcd-endpoints');
   });
 
   it('the binary prints usage on a bad flag (exit 2), and one JSON error line when it cannot start (exit 1)', () => {
