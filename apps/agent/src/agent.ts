@@ -65,6 +65,7 @@ export class Agent {
     const signal = this.stop.signal;
     if (f.metricsAddr) this.log.info('metrics listening', { addr: await this.metrics.listen(f.metricsAddr) });
     let ext = await findExternalIface(f.iface, f.publicIp);
+    this.log.info('external interface', { iface: ext.name, ifaceAddr: ext.ifaceAddr, publicIP: ext.publicIp, mtu: ext.mtu });
     const registry = (this.registry = new Registry(f));
     const etcdError = (op: string) => (err: Error, delayMs: number) => {
       this.metrics.etcdErrors.inc({ op });
@@ -86,7 +87,7 @@ export class Agent {
     if (cfg.backend.directRouting && cfg.backend.type !== 'vxlan') this.log.warn('Backend.DirectRouting ignored: it is a vxlan option', {});
     if (cfg.ipv6) ext = await ipv6Of(ext, f.publicIpv6);
     else if (f.publicIpv6) this.log.warn('-public-ipv6 ignored: the network config does not enable IPv6', {});
-    this.log.info('external interface', { iface: ext.name, ifaceAddr: ext.ifaceAddr, publicIP: ext.publicIp, ...(cfg.ipv6 ? { ifaceAddrV6: ext.ifaceAddr6, publicIPv6: ext.publicIp6 } : {}), mtu: ext.mtu });
+    if (cfg.ipv6) this.log.info('external interface, IPv6', { iface: ext.name, ifaceAddrV6: ext.ifaceAddr6, publicIPv6: ext.publicIp6 });
     const backend: Backend = (this.backend = cfg.backend.type === 'vxlan' ? new VxlanBackend(cfg, ext) : new HostGwBackend(cfg, ext));
     const { data, data6, mtu } = await backend.init();
     const attrs = makeAttrs(ext.publicIp, cfg.backend.type, data, ext.publicIp6, data6);

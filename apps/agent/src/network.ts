@@ -90,7 +90,7 @@ export function parseNetworkConfig(text: string): NetworkConfig {
   if (!Number.isInteger(vni) || vni < 0 || vni > 0xffffff) throw new ConfigError(`network config: "VNI" ${JSON.stringify(b.VNI)} is not a 24-bit integer`);
   const port = b.Port === undefined || b.Port === 0 ? 8472 : Number(b.Port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`network config: "Port" ${JSON.stringify(b.Port)} is not a UDP port`);
-  return { ...v4, ipv6, ipv6Ignored: !ipv6 && typeof c.IPv6Network === 'string' && c.IPv6Network !== '', backend: { type, vni, port, directRouting: b.DirectRouting === true }, raw };
+  return { ...v4, ipv6, ipv6Ignored: !ipv6 && typeof c.IPv6Network === 'string' && c.IPv6Network !== '', backend: { type, vni, port, directRouting: (b.DirectRouting ?? b.directRouting) === true }, raw };
 }
 
 /** Every subnet the manager may hand out, in order (SubnetMin..SubnetMax). */

@@ -35,6 +35,12 @@ describe('dual-stack network config (flannel’s EnableIPv6 and IPv6Network)', (
     expect(c.ipv6Ignored).toBe(true);
   });
 
+  it('reads vxlan’s DirectRouting as flanneld’s JSON decoder does (either spelling)', () => {
+    expect(parseNetworkConfig('{"Network":"10.1.0.0/16","Backend":{"Type":"vxlan","DirectRouting":true}}').backend.directRouting).toBe(true);
+    expect(parseNetworkConfig('{"Network":"10.1.0.0/16","Backend":{"Type":"vxlan","directRouting":true}}').backend.directRouting).toBe(true);
+    expect(parseNetworkConfig('{"Network":"10.1.0.0/16","Backend":{"Type":"vxlan"}}').backend.directRouting).toBe(false);
+  });
+
   it('refuses IPv6 settings it cannot serve, saying why', () => {
     expect(() => parseNetworkConfig('{"Network":"10.244.0.0/16","EnableIPv6":true,"Backend":{"Type":"vxlan"}}')).toThrow(/"EnableIPv6" needs "IPv6Network"/);
     expect(() => parseNetworkConfig('{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"10.9.0.0/16"}')).toThrow(ConfigError);
