@@ -83,6 +83,28 @@ describe.skipIf(!!missing)(`tscni-agent: dual-stack VXLAN across three nodes wit
     // The IPv6 traffic went through the v6 VXLAN device of every node.
     cluster.nodes.forEach((n, i) => expect(txPackets(n.pn.node, 'flannel-v6.1')).toBeGreaterThan(before[i]));
   });
+
+  it('an agent killed and restarted keeps both subnets and both VTEP MACs (found by PublicIP); pods keep reaching each other over both families', async () => {
+    const n1 = cluster.nodes[0];
+    const before = { ...n1.lease };
+    await n1.agent.kill();
+    await n1.restartAgent();
+    expect(n1.lease).toEqual(before);
+    expect(n1.agent.logs.find((l) => l.msg.startsWith('lease '))).toMatchObject({ msg: 'lease kept (found by PublicIP)', subnet6: before.subnet6 });
+    expect(n1.agent.logs.filter((l) => l.msg === 'route change')).toEqual([]); // the kernel was already in step
+    served.expectFullMesh();
+  });
+
+  it('with -cleanup-on-exit an agent leaving removes its dual-stack key, flannel-v6.1 and its IPv6 rules; the others drop its IPv6 routes', async () => {
+    const n3 = cluster.nodes[2];
+    await n3.agent.kill();
+    await n3.restartAgent(['-cleanup-on-exit']);
+    expect(await n3.agent.stop()).toBe(0);
+    expect(Object.keys(cluster.etcd.getPrefix(`${ETCD_PREFIX}/subnets/`))).not.toContain(keyOf(n3.lease.subnet, n3.lease.subnet6!));
+    expect(n3.pn.node.exec('ip', ['-j', 'link', 'show'])).not.toContain('flannel');
+    expect(n3.pn.node.exec('ip6tables-save', [])).not.toMatch(/FLANNEL|flanneld/);
+    for (const n of cluster.nodes.slice(0, 2)) await eventually(`${n.underlayIp} drops node 3's IPv6 route`, () => !(n3.lease.subnet6! in podRoutes(n.pn.node, 'vxlan', 6)));
+  });
 });
 
 function txPackets(node: AgentCluster['nodes'][number]['pn']['node'], dev: string): number {
