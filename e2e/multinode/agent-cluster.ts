@@ -38,17 +38,38 @@ export interface AgentCluster {
   teardown(): Promise<void>;
 }
 
-export const networkConfig = (backend: BackendType) => JSON.stringify({ Network: CLUSTER_NETWORK, SubnetLen: 24, Backend: { Type: backend } });
+export const networkConfig = (backend: BackendType, extra: Record<string, unknown> = {}, backendExtra: Record<string, unknown> = {}) =>
+  JSON.stringify({ Network: CLUSTER_NETWORK, SubnetLen: 24, ...extra, Backend: { Type: backend, ...backendExtra } });
+
+/** The dual-stack suites' IPv6 cluster network (flannel's "EnableIPv6" and "IPv6Network"). */
+export const CLUSTER_NETWORK6 = 'fd00:10:244::/56';
+export const DUAL_STACK = { EnableIPv6: true, IPv6Network: CLUSTER_NETWORK6 };
+
+export interface ClusterOptions {
+  /** Added to the network config (e.g. DUAL_STACK), and to its Backend (e.g. DirectRouting). */
+  config?: Record<string, unknown>;
+  backendConfig?: Record<string, unknown>;
+  /** Give every node an IPv6 underlay address too (and IPv6 forwarding). */
+  ipv6?: boolean;
+  /** Set a node up further before its agent starts (extra addresses, routes). */
+  prepare?: (node: TestNode, index: number) => void;
+  /** Flags for one node's agent only. */
+  nodeFlags?: (index: number) => string[];
+}
 
 /** The node's lease as the fixture describes one: read back from what the agent wrote and made. */
 export function leaseOf(node: TestNode, subnetFile: string, underlayIp: string): Lease {
-  const m = /^FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24$/m.exec(readFileSync(subnetFile, 'utf8'));
+  const env = readFileSync(subnetFile, 'utf8');
+  const m = /^FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24$/m.exec(env);
   if (!m) throw new Error(`unexpected subnet file ${subnetFile}`);
   const vtep = JSON.parse(node.exec('ip', ['-j', 'link', 'show'])) as { ifname: string; address: string }[];
-  return { subnet: `${m[1]}.0/24`, vtepIp: `${m[1]}.0`, vtepMac: vtep.find((l) => l.ifname === 'flannel.1')?.address ?? '', underlayIp };
+  const lease: Lease = { subnet: `${m[1]}.0/24`, vtepIp: `${m[1]}.0`, vtepMac: vtep.find((l) => l.ifname === 'flannel.1')?.address ?? '', underlayIp };
+  const m6 = /^FLANNEL_IPV6_SUBNET=([0-9a-f:]+)::1\/64$/m.exec(env);
+  if (m6) Object.assign(lease, { subnet6: `${m6[1]}::/64`, vtepMac6: vtep.find((l) => l.ifname === 'flannel-v6.1')?.address ?? '' });
+  return lease;
 }
 
-export async function startAgentCluster(backend: BackendType, choices: PluginChoice[], agentFlags: string[] = []): Promise<AgentCluster> {
+export async function startAgentCluster(backend: BackendType, choices: PluginChoice[], agentFlags: string[] = [], opts: ClusterOptions = {}): Promise<AgentCluster> {
   const underlay = new Underlay();
   const nodes: AgentNode[] = [];
   const loose: TestNode[] = [];
@@ -67,11 +88,13 @@ export async function startAgentCluster(backend: BackendType, choices: PluginCho
   const startAgent = async (index: number) => {
     const node = new TestNode(`ag${index}`);
     loose.push(node);
-    const underlayIp = underlay.attach(node, index);
+    const underlayIp = underlay.attach(node, index, { ipv6: opts.ipv6 });
     node.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']); // a kubelet node forwards
+    if (opts.ipv6) node.exec('sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+    opts.prepare?.(node, index);
     const subnetFile = join(node.tmp, 'subnet.env');
     const stateFile = join(node.tmp, 'agent-state.json');
-    const args = ['-etcd-endpoints', etcd!.endpoints.join(','), '-etcd-prefix', ETCD_PREFIX, '-iface', 'eth0', '-subnet-file', subnetFile, '-state-file', stateFile, '-ip-masq', '-metrics-addr', METRICS_ADDR, ...agentFlags];
+    const args = ['-etcd-endpoints', etcd!.endpoints.join(','), '-etcd-prefix', ETCD_PREFIX, '-iface', 'eth0', '-subnet-file', subnetFile, '-state-file', stateFile, '-ip-masq', '-metrics-addr', METRICS_ADDR, ...agentFlags, ...(opts.nodeFlags?.(index) ?? [])];
     const agent = new AgentProcess(node, args);
     agents.push(agent);
     await agent.waitFor('running', 60_000);
@@ -111,10 +134,10 @@ export async function startAgentCluster(backend: BackendType, choices: PluginCho
 
   try {
     etcd = await EtcdCluster.start(underlay);
-    etcd.put(`${ETCD_PREFIX}/config`, networkConfig(backend));
+    etcd.put(`${ETCD_PREFIX}/config`, networkConfig(backend, opts.config, opts.backendConfig));
     const started = await Promise.all(choices.map((_, i) => startAgent(i + 1)));
     // Every node has every other node's route before any harness takes its "before" snapshot.
-    for (const s of started) await eventually(`node ${s.index} learns its peers`, () => Object.keys(podRoutes(s.node, backend)).length === started.length - 1, 30_000);
+    for (const s of started) await eventually(`node ${s.index} learns its peers`, () => [4, ...(opts.config?.EnableIPv6 ? [6 as const] : [])].every((f) => Object.keys(podRoutes(s.node, backend, f as 4 | 6)).length === started.length - 1), 30_000);
     for (const [i, s] of started.entries()) await startHarness(s, choices[i]);
     return { underlay, etcd, backend, nodes, addNode, teardown };
   } catch (err) {
@@ -139,12 +162,16 @@ export async function eventually(what: string, check: () => boolean | string, ti
   throw new Error(`${what}: not so within ${timeoutMs} ms${typeof last === 'string' ? ` (${last})` : ''}`);
 }
 
-/** The pod-network routes a node has: destination → gateway (vxlan: flannel.1; host-gw: eth0). */
-export function podRoutes(node: TestNode, backend: BackendType): Record<string, string> {
-  const dev = backend === 'vxlan' ? 'flannel.1' : 'eth0';
+/**
+ * The pod-network routes a node has: destination → gateway (vxlan: flannel.1 or flannel-v6.1, and eth0
+ * for peers routed directly; host-gw: eth0), of IPv4 or of IPv6.
+ */
+export function podRoutes(node: TestNode, backend: BackendType, family: 4 | 6 = 4): Record<string, string> {
+  const devs = backend === 'vxlan' ? [family === 4 ? 'flannel.1' : 'flannel-v6.1', 'eth0'] : ['eth0'];
   if (!existsSync(node.path)) return {};
-  const routes = JSON.parse(node.exec('ip', ['-j', '-4', 'route', 'show', 'dev', dev])) as { dst: string; gateway?: string }[];
-  return Object.fromEntries(routes.filter((r) => r.gateway && r.dst.startsWith('10.244.')).map((r) => [r.dst, r.gateway!]));
+  const prefix = family === 4 ? '10.244.' : 'fd00:10:244:';
+  const routes = devs.flatMap((dev) => JSON.parse(node.exec('ip', ['-j', `-${family}`, 'route', 'show', 'dev', dev], { allowFail: true }) || '[]') as { dst: string; gateway?: string }[]);
+  return Object.fromEntries(routes.filter((r) => r.gateway && r.dst.startsWith(prefix)).map((r) => [r.dst, r.gateway!]));
 }
 
 /** The node's /metrics body, fetched inside its namespace (an HTTP/1.0 request through socat). */

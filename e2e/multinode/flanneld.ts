@@ -17,4 +17,7 @@ export interface Lease {
   vtepIp: string;
   vtepMac: string;
   underlayIp: string;
+  /** Dual-stack: the node's IPv6 pod subnet (fd00:10:244:<n>::/64) and its `flannel-v6.1` VTEP's MAC. */
+  subnet6?: string;
+  vtepMac6?: string;
 }

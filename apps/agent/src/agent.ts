@@ -10,12 +10,12 @@ import type { AgentFlags } from './flags';
 import type { Logger } from './log';
 import { Metrics } from './metrics';
 import { Registry } from './registry';
-import { findExternalIface } from './iface';
+import { findExternalIface, ipv6Of } from './iface';
 import { parseNetworkConfig, sameSubnet, type NetworkConfig } from './network';
-import { describeLease, type Lease, type LeaseAttrs } from './lease';
+import { describeLease, makeAttrs, type Lease } from './lease';
 import { SubnetLostError, SubnetManager } from './subnet-manager';
 import { PolicyController } from './policy/controller';
-import { previousSubnet, writeSubnetFile } from './subnet-file';
+import { previousSubnets, writeSubnetFile } from './subnet-file';
 import { applyMasq, pickFirewall, removeMasq, type Firewall, type MasqSpec } from './ipmasq';
 import { Backoff, StoppedError, retry, sleep } from './backoff';
 import { VxlanBackend } from './backend/vxlan';
@@ -64,7 +64,7 @@ export class Agent {
     const f = this.flags;
     const signal = this.stop.signal;
     if (f.metricsAddr) this.log.info('metrics listening', { addr: await this.metrics.listen(f.metricsAddr) });
-    const ext = await findExternalIface(f.iface, f.publicIp);
+    let ext = await findExternalIface(f.iface, f.publicIp);
     this.log.info('external interface', { iface: ext.name, ifaceAddr: ext.ifaceAddr, publicIP: ext.publicIp, mtu: ext.mtu });
     const registry = (this.registry = new Registry(f));
     const etcdError = (op: string) => (err: Error, delayMs: number) => {
@@ -81,25 +81,30 @@ export class Agent {
       signal,
     );
     const cfg = (this.cfg = parseNetworkConfig(cfgText));
-    this.log.info('network config', { network: formatCIDR(cfg.network), subnetLen: cfg.subnetLen, backend: cfg.backend.type, vni: cfg.backend.vni, port: cfg.backend.port });
-    if (cfg.ipv6Network) this.log.warn('IPv6Network ignored: dual-stack leases are not implemented', {});
-    if (cfg.backend.directRouting) this.log.warn('Backend.DirectRouting ignored: every peer goes through the VXLAN device', {});
-    const backend = (this.backend = cfg.backend.type === 'vxlan' ? new VxlanBackend(cfg, ext) : new HostGwBackend(cfg, ext));
-    const { data, mtu } = await backend.init();
-    const attrs: LeaseAttrs = { PublicIP: ext.publicIp, BackendType: cfg.backend.type, BackendData: data };
-    this.manager = new SubnetManager(registry, cfg, attrs, f.subnetLeaseTtl, f.stateFile, previousSubnet(f.subnetFile), this.log);
+    const v6 = cfg.ipv6 ? { ipv6Network: formatCIDR(cfg.ipv6.network), ipv6SubnetLen: cfg.ipv6.subnetLen } : {};
+    this.log.info('network config', { network: formatCIDR(cfg.network), subnetLen: cfg.subnetLen, ...v6, backend: cfg.backend.type, vni: cfg.backend.vni, port: cfg.backend.port, directRouting: cfg.backend.directRouting });
+    if (cfg.ipv6Ignored) this.log.warn('IPv6Network ignored: the config does not set "EnableIPv6": true (as flanneld)', {});
+    if (cfg.backend.directRouting && cfg.backend.type !== 'vxlan') this.log.warn('Backend.DirectRouting ignored: it is a vxlan option', {});
+    if (cfg.ipv6) ext = await ipv6Of(ext, f.publicIpv6);
+    else if (f.publicIpv6) this.log.warn('-public-ipv6 ignored: the network config does not enable IPv6', {});
+    if (cfg.ipv6) this.log.info('external interface, IPv6', { iface: ext.name, ifaceAddrV6: ext.ifaceAddr6, publicIPv6: ext.publicIp6 });
+    const backend: Backend = (this.backend = cfg.backend.type === 'vxlan' ? new VxlanBackend(cfg, ext) : new HostGwBackend(cfg, ext));
+    const { data, data6, mtu } = await backend.init();
+    const attrs = makeAttrs(ext.publicIp, cfg.backend.type, data, ext.publicIp6, data6);
+    this.manager = new SubnetManager(registry, cfg, attrs, f.subnetLeaseTtl, f.stateFile, previousSubnets(f.subnetFile), this.log);
     if (signal.aborted) throw new StoppedError();
     const own = await retry(() => this.manager!.acquire(), etcdError('acquire'), signal);
     this.metrics.leaseAcquisitions.inc();
     if (signal.aborted) throw new StoppedError();
-    await backend.setLocalSubnet(own.subnet);
+    await backend.setLocalSubnet(own.subnet, own.subnet6);
+    const ipv6 = cfg.ipv6 && own.subnet6 ? { network: cfg.ipv6.network, subnet: own.subnet6 } : undefined;
     if (f.ipMasq || f.iptablesForwardRules) {
-      this.masq = { fw: pickFirewall(), spec: { network: cfg.network, subnet: own.subnet, masq: f.ipMasq, forward: f.iptablesForwardRules } };
+      this.masq = { fw: pickFirewall(), spec: { network: cfg.network, subnet: own.subnet, ipv6, masq: f.ipMasq, forward: f.iptablesForwardRules } };
       await applyMasq(this.masq.fw, this.masq.spec);
       this.log.info('masquerade rules installed', { firewall: this.masq.fw, ipMasq: f.ipMasq, forwardRules: f.iptablesForwardRules });
     }
-    writeSubnetFile(f.subnetFile, { network: cfg.network, subnet: own.subnet, mtu, ipMasq: f.ipMasq });
-    this.log.info('subnet file written', { path: f.subnetFile, subnet: formatCIDR(own.subnet), mtu });
+    writeSubnetFile(f.subnetFile, { network: cfg.network, subnet: own.subnet, ipv6, mtu, ipMasq: f.ipMasq });
+    this.log.info('subnet file written', { path: f.subnetFile, subnet: formatCIDR(own.subnet), ...(ipv6 ? { subnet6: formatCIDR(ipv6.subnet) } : {}), mtu });
     // The watch first: a lease written between the first read and a later watch would be missed until the resync.
     await this.startWatch();
     await this.sync();

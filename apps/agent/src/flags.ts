@@ -20,6 +20,7 @@ export interface AgentFlags {
   etcdPassword?: string;
   iface: string[];
   publicIp?: string;
+  publicIpv6?: string;
   subnetFile: string;
   ipMasq: boolean;
   /** Minutes before the lease expires at which it is renewed (flanneld's default: 60). */
@@ -57,6 +58,7 @@ const SPECS: Record<string, Spec> = {
   'etcd-password': { key: 'etcdPassword', kind: 'string', usage: 'password for BasicAuth to etcd' },
   iface: { key: 'iface', kind: 'list', usage: 'interface to use (IP or name) for inter-host communication; may be repeated' },
   'public-ip': { key: 'publicIp', kind: 'string', usage: 'IP accessible by other nodes for inter-host communication' },
+  'public-ipv6': { key: 'publicIpv6', kind: 'string', usage: 'IPv6 accessible by other nodes for inter-host communication' },
   'subnet-file': { key: 'subnetFile', kind: 'string', usage: 'filename where env variables (subnet, MTU, ...) will be written to' },
   'ip-masq': { key: 'ipMasq', kind: 'bool', usage: 'setup IP masquerade rule for traffic destined outside of overlay network' },
   'subnet-lease-renew-margin': { key: 'subnetLeaseRenewMargin', kind: 'int', usage: 'subnet lease renewal margin, in minutes' },

@@ -1,7 +1,8 @@
 /**
  * The external interface, as flanneld picks it: the first `-iface` (a name or one of its addresses) that
  * exists, else the interface of the default route; the public IP is `-public-ip` or that interface's
- * first global IPv4 address.
+ * first global IPv4 address. On a dual-stack network the interface's first global IPv6 address is the
+ * IPv6 VTEP's local address, and `-public-ipv6` (or that address) the lease's PublicIPv6.
  */
 import { ipJson, parseIP } from '@tscni/net';
 
@@ -12,6 +13,9 @@ export interface ExternalIface {
   /** The interface's own address (the VXLAN device's local address). */
   ifaceAddr: string;
   publicIp: string;
+  /** Dual-stack only (see ipv6Of). */
+  ifaceAddr6?: string;
+  publicIp6?: string;
 }
 
 interface AddrInfo {
@@ -47,4 +51,16 @@ export async function findExternalIface(ifaceFlags: readonly string[], publicIp?
     chosen = { link, addr: v4(link)[0] };
   }
   return { name: chosen.link.ifname, index: chosen.link.ifindex, mtu: chosen.link.mtu, ifaceAddr: chosen.addr, publicIp: publicIp ?? chosen.addr };
+}
+
+/**
+ * The external interface's IPv6 side, as flanneld finds it for a dual-stack network: its first global
+ * (non-tentative) IPv6 address, and `-public-ipv6` or that address as the public one.
+ */
+export async function ipv6Of(ext: ExternalIface, publicIpv6?: string): Promise<ExternalIface> {
+  if (publicIpv6 !== undefined && parseIP(publicIpv6)?.family !== 6) throw new Error(`-public-ipv6 ${JSON.stringify(publicIpv6)} is not an IPv6 address`);
+  const links = await ipJson<{ addr_info: { family: string; local: string; scope: string; tentative?: boolean; dadfailed?: boolean }[] }[]>(['-6', 'addr', 'show', 'dev', ext.name]);
+  const addr = (links[0]?.addr_info ?? []).find((a) => a.family === 'inet6' && a.scope === 'global' && !a.tentative && !a.dadfailed)?.local;
+  if (!addr) throw new Error(`the network config enables IPv6, but ${ext.name} has no global IPv6 address`);
+  return { ...ext, ifaceAddr6: addr, publicIp6: publicIpv6 ?? addr };
 }

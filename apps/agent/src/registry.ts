@@ -2,7 +2,7 @@
  * flannel's etcd schema through the etcd3 client: the network config, the subnet leases (each key
  * attached to an etcd lease of its own), compare-and-swap writes and a watch on the subnets prefix.
  */
-import type { Etcd3, Watcher } from 'etcd3';
+import type { Etcd3, ICompare, Watcher } from 'etcd3';
 import { etcdClient } from '@tscni/etcd/client';
 import type { CIDR } from '@tscni/net';
 import { parseLeaseAttrs, type Lease, type LeaseAttrs } from './lease';
@@ -42,9 +42,10 @@ export class Registry {
     const res = await this.client.getAll().prefix(this.subnetsPrefix).exec();
     const leases: Lease[] = [];
     for (const kv of res.kvs) {
-      const subnet = subnetFromKey(kv.key.toString().slice(this.subnetsPrefix.length));
+      const key = subnetFromKey(kv.key.toString().slice(this.subnetsPrefix.length));
       const attrs = parseLeaseAttrs(kv.value.toString());
-      if (subnet && attrs) leases.push({ subnet, attrs, revision: kv.mod_revision, etcdLease: kv.lease });
+      // A dual-stack lease carries its IPv6 address and data; a v4-only key with them (or the reverse) is malformed.
+      if (key && attrs && !!key.subnet6 === !!attrs.PublicIPv6) leases.push({ ...key, attrs, revision: kv.mod_revision, etcdLease: kv.lease });
     }
     return { leases, revision: res.header.revision };
   }
@@ -63,20 +64,26 @@ export class Registry {
   }
 
   /**
-   * Write the lease for `subnet` attached to etcd lease `etcdLease`, only if the key is absent
-   * (`expectRevision` undefined) or still at `expectRevision`. Returns the key's new revision, or
-   * undefined when the condition failed (another node got there first).
+   * Write the lease for `subnet` (and `subnet6`) attached to etcd lease `etcdLease`, only if no key for
+   * the IPv4 subnet exists (`expectRevision` undefined: a range compare over `10.244.1.0-24` and every
+   * dual-stack `10.244.1.0-24&…`, so two nodes never hold one IPv4 subnet under different keys) or if the
+   * key is still at `expectRevision`. Returns the key's new revision, or undefined when the condition
+   * failed (another node got there first).
    */
-  async putLease(subnet: CIDR, attrs: LeaseAttrs, etcdLease: string, expectRevision?: string): Promise<string | undefined> {
-    const key = this.subnetsPrefix + subnetKey(subnet);
-    const cond = expectRevision === undefined ? this.client.if(key, 'Create', '==', 0) : this.client.if(key, 'Mod', '==', expectRevision);
-    const res = await cond.then(this.client.put(key).value(JSON.stringify(attrs)).lease(etcdLease)).commit();
+  async putLease(subnet: CIDR, attrs: LeaseAttrs, etcdLease: string, expectRevision?: string, subnet6?: CIDR): Promise<string | undefined> {
+    const key = Buffer.from(this.subnetsPrefix + subnetKey(subnet, subnet6));
+    const put = { request_put: { key, value: Buffer.from(JSON.stringify(attrs)), lease: etcdLease } };
+    const compare: ICompare =
+      expectRevision === undefined
+        ? { key: Buffer.from(this.subnetsPrefix + subnetKey(subnet)), range_end: prefixEnd(this.subnetsPrefix + subnetKey(subnet)), target: 'Create', result: 'Equal', create_revision: 0 }
+        : { key, target: 'Mod', result: 'Equal', mod_revision: expectRevision };
+    const res = await this.client.kv.txn({ compare: [compare], success: [put] });
     return res.succeeded ? res.header.revision : undefined;
   }
 
-  /** Remove the lease of `subnet` if it is still the one at `revision`. */
-  async deleteLease(subnet: CIDR, revision: string): Promise<void> {
-    const key = this.subnetsPrefix + subnetKey(subnet);
+  /** Remove the lease of `subnet` (and `subnet6`) if it is still the one at `revision`. */
+  async deleteLease(subnet: CIDR, revision: string, subnet6?: CIDR): Promise<void> {
+    const key = this.subnetsPrefix + subnetKey(subnet, subnet6);
     await this.client.if(key, 'Mod', '==', revision).then(this.client.delete().key(key)).commit();
   }
 
@@ -95,4 +102,11 @@ export class Registry {
   close(): void {
     this.client.close();
   }
+}
+
+/** The end of the key range of every key starting with `prefix` (its last byte plus one). */
+function prefixEnd(prefix: string): Buffer {
+  const b = Buffer.from(prefix);
+  b[b.length - 1]++;
+  return b;
 }

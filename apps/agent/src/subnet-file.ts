@@ -6,14 +6,19 @@ import { formatCIDR, formatIP, parseCIDR, type CIDR } from '@tscni/net';
 export interface SubnetEnv {
   network: CIDR;
   subnet: CIDR;
+  /** Dual-stack: the IPv6 network and this node's IPv6 subnet. */
+  ipv6?: { network: CIDR; subnet: CIDR };
   mtu: number;
   ipMasq: boolean;
 }
 
-/** FLANNEL_SUBNET carries the subnet's first host address (the bridge's gateway), as flanneld writes it. */
+/** The subnet's first host address with the subnet's length (the bridge's gateway), as flanneld writes it. */
+const firstHost = (s: CIDR) => `${formatIP({ family: s.ip.family, value: s.ip.value + 1n })}/${s.prefix}`;
+
+/** flanneld's lines in its order: FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_IPV6_NETWORK, FLANNEL_IPV6_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ. */
 export function formatSubnetEnv(e: SubnetEnv): string {
-  const gateway = { family: e.subnet.ip.family, value: e.subnet.ip.value + 1n };
-  return `FLANNEL_NETWORK=${formatCIDR(e.network)}\nFLANNEL_SUBNET=${formatIP(gateway)}/${e.subnet.prefix}\nFLANNEL_MTU=${e.mtu}\nFLANNEL_IPMASQ=${e.ipMasq}\n`;
+  const v6 = e.ipv6 ? `FLANNEL_IPV6_NETWORK=${formatCIDR(e.ipv6.network)}\nFLANNEL_IPV6_SUBNET=${firstHost(e.ipv6.subnet)}\n` : '';
+  return `FLANNEL_NETWORK=${formatCIDR(e.network)}\nFLANNEL_SUBNET=${firstHost(e.subnet)}\n${v6}FLANNEL_MTU=${e.mtu}\nFLANNEL_IPMASQ=${e.ipMasq}\n`;
 }
 
 export function writeSubnetFile(path: string, e: SubnetEnv): void {
@@ -23,17 +28,21 @@ export function writeSubnetFile(path: string, e: SubnetEnv): void {
   renameSync(tmp, path);
 }
 
-/** The subnet a previous run wrote (flanneld tries to get the same one back), if readable. */
-export function previousSubnet(path: string): CIDR | undefined {
+/** The subnets a previous run wrote (flanneld tries to get the same ones back), if readable. */
+export function previousSubnets(path: string): { subnet?: CIDR; subnet6?: CIDR } | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
-  const m = /^FLANNEL_SUBNET=(\S+)$/m.exec(text);
+  return { subnet: subnetOf(text, 'FLANNEL_SUBNET', 4), subnet6: subnetOf(text, 'FLANNEL_IPV6_SUBNET', 6) };
+}
+
+function subnetOf(text: string, name: string, family: 4 | 6): CIDR | undefined {
+  const m = new RegExp(`^${name}=(\\S+)$`, 'm').exec(text);
   const c = m ? parseCIDR(m[1]) : undefined;
-  if (!c) return undefined;
-  const host = (1n << BigInt(32 - c.prefix)) - 1n;
-  return { ip: { family: c.ip.family, value: c.ip.value & ~host }, prefix: c.prefix };
+  if (!c || c.ip.family !== family) return undefined;
+  const host = (1n << BigInt((family === 4 ? 32 : 128) - c.prefix)) - 1n;
+  return { ip: { family, value: c.ip.value & ~host }, prefix: c.prefix };
 }

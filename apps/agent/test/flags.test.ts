@@ -27,8 +27,9 @@ describe("flanneld's flags, parsed as Go's flag package does", () => {
   });
 
   it('reads FLANNELD_* environment variables for flags not on the command line', () => {
-    const f = parseFlags(['-etcd-prefix=/cli'], { FLANNELD_ETCD_PREFIX: '/env', FLANNELD_IP_MASQ: 'true', FLANNELD_PUBLIC_IP: '10.1.2.3' });
-    expect(f).toMatchObject({ etcdPrefix: '/cli', ipMasq: true, publicIp: '10.1.2.3' });
+    const f = parseFlags(['-etcd-prefix=/cli'], { FLANNELD_ETCD_PREFIX: '/env', FLANNELD_IP_MASQ: 'true', FLANNELD_PUBLIC_IP: '10.1.2.3', FLANNELD_PUBLIC_IPV6: 'fd00::3' });
+    expect(f).toMatchObject({ etcdPrefix: '/cli', ipMasq: true, publicIp: '10.1.2.3', publicIpv6: 'fd00::3' });
+    expect(parseFlags(['-public-ipv6', '2001:db8::1']).publicIpv6).toBe('2001:db8::1');
   });
 
   it('checks that the flags fit together', () => {

@@ -33,7 +33,7 @@ describe("flannel's network config and subnet keys", () => {
   });
 
   it('names subnets as flannel does in etcd', () => {
-    const s = subnetFromKey('10.244.1.0-24')!;
+    const s = subnetFromKey('10.244.1.0-24')!.subnet;
     expect(formatCIDR(s)).toBe('10.244.1.0/24');
     expect(subnetKey(s)).toBe('10.244.1.0-24');
     expect(subnetFromKey('10.244.1.0/24')).toBeUndefined();
@@ -52,7 +52,7 @@ describe("flannel's network config and subnet keys", () => {
 
   it('writes subnet.env as flanneld does (FLANNEL_SUBNET is the gateway address)', () => {
     const c = parseNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
-    expect(formatSubnetEnv({ network: c.network, subnet: subnetFromKey('10.244.3.0-24')!, mtu: 1450, ipMasq: true })).toBe(
+    expect(formatSubnetEnv({ network: c.network, subnet: subnetFromKey('10.244.3.0-24')!.subnet, mtu: 1450, ipMasq: true })).toBe(
       'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n',
     );
   });

@@ -1,6 +1,6 @@
 /** What a backend does on the node: set up its device, then keep the kernel in step with the peer leases. */
 import type { CIDR } from '@tscni/net';
-import type { Lease, LeaseAttrs } from '../lease';
+import type { Lease, VxlanData } from '../lease';
 
 export interface SyncResult {
   /** Peers whose routes are in place. */
@@ -13,10 +13,10 @@ export interface SyncResult {
 
 export interface Backend {
   readonly type: 'vxlan' | 'host-gw';
-  /** Create or adopt the device; returns the lease's BackendData and the pod MTU. */
-  init(): Promise<{ data: LeaseAttrs['BackendData']; mtu: number }>;
-  /** Give the device this node's subnet (vxlan: its .0 address). */
-  setLocalSubnet(subnet: CIDR): Promise<void>;
+  /** Create or adopt the device(s); returns the lease's BackendData (and BackendV6Data) and the pod MTU. */
+  init(): Promise<{ data: VxlanData | null; data6?: VxlanData; mtu: number }>;
+  /** Give the device(s) this node's subnets (vxlan: their first addresses). */
+  setLocalSubnet(subnet: CIDR, subnet6?: CIDR): Promise<void>;
   /** Bring routes (and neighbours, FDB entries) in step with `peers` (this node's own lease excluded). */
   sync(peers: Lease[]): Promise<SyncResult>;
   /** Remove everything the backend added (the clean-shutdown flag). */

@@ -1,141 +1,95 @@
 /**
- * flannel's vxlan backend: the `flannel.<VNI>` device (local = this node's interface address, the lease's
- * port, no learning) holding the subnet's .0 as a /32; for each peer, its subnet routed via the peer's
- * .0 `onlink`, that address resolving to the peer's VtepMAC (permanent neighbour) and frames for the MAC
- * sent to the peer's public IP (permanent FDB entry). Every sync reads the device's routes, neighbours
- * and FDB and changes only the difference, so restarts and missed events heal.
+ * flannel's vxlan backend: the `flannel.<VNI>` device, and on a dual-stack network `flannel-v6.<VNI>`
+ * beside it (see vxlan-device.ts), each peer routed through the device of each family. With the
+ * config's `DirectRouting`, a peer whose public IP is on this node's L2 segment (directly connected
+ * through the external interface) is routed via that IP instead, host-gw style, without encapsulation;
+ * the others still go through VXLAN.
  */
-import { CommandError, cidrContains, formatCIDR, formatIP, ipBatch, ipJson, isNotFound, parseCIDR, parseIP, run, token, type CIDR } from '@tscni/net';
+import { formatCIDR, type CIDR } from '@tscni/net';
 import type { Lease } from '../lease';
 import type { NetworkConfig } from '../network';
 import type { ExternalIface } from '../iface';
 import type { Backend, SyncResult } from './backend';
+import { notOnLink, syncDirectRoutes } from './direct-routes';
+import { VxlanDevice, type VtepPeer } from './vxlan-device';
 
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 const VXLAN_OVERHEAD = 50;
-
-interface LinkDetail {
-  address: string;
-  mtu: number;
-  linkinfo?: { info_kind: string; info_data?: { id?: number; local?: string; port?: number; link?: string; learning?: boolean } };
-}
-
-const vtepIp = (subnet: CIDR) => formatIP(subnet.ip);
+/** The outer IPv6 header is 20 bytes longer than IPv4's. */
+const VXLAN6_OVERHEAD = 70;
 
 export class VxlanBackend implements Backend {
   readonly type = 'vxlan' as const;
-  readonly dev: string;
+  readonly v4: VxlanDevice;
+  readonly v6?: VxlanDevice;
+  private readonly directRouting: boolean;
 
   constructor(
     private readonly cfg: NetworkConfig,
     private readonly ext: ExternalIface,
   ) {
-    this.dev = `flannel.${cfg.backend.vni}`;
+    const { vni, port, directRouting } = cfg.backend;
+    this.directRouting = directRouting;
+    this.v4 = new VxlanDevice({ family: 4, name: `flannel.${vni}`, vni, port, extName: ext.name, local: ext.ifaceAddr, mtu: ext.mtu - VXLAN_OVERHEAD, network: cfg.network });
+    if (cfg.ipv6) {
+      if (!ext.ifaceAddr6) throw new Error('dual-stack vxlan needs the external interface’s IPv6 address');
+      this.v6 = new VxlanDevice({ family: 6, name: `flannel-v6.${vni}`, vni, port, extName: ext.name, local: ext.ifaceAddr6, mtu: ext.mtu - VXLAN6_OVERHEAD, network: cfg.ipv6.network });
+    }
+  }
+
+  /** The v4 device's name (flannel.<VNI>). */
+  get dev(): string {
+    return this.v4.spec.name;
   }
 
   async init() {
-    const mtu = this.ext.mtu - VXLAN_OVERHEAD;
-    const existing = await this.link();
-    const d = existing?.linkinfo?.info_data;
-    const fits = existing?.linkinfo?.info_kind === 'vxlan' && d?.id === this.cfg.backend.vni && d?.local === this.ext.ifaceAddr && d?.port === this.cfg.backend.port && d?.learning !== true;
-    const cmds: (string | number)[][] = [];
-    if (existing && !fits) cmds.push(['link', 'del', this.dev]);
-    if (!fits) cmds.push(['link', 'add', this.dev, 'type', 'vxlan', 'id', this.cfg.backend.vni, 'local', this.ext.ifaceAddr, 'dev', this.ext.name, 'nolearning', 'dstport', this.cfg.backend.port]);
-    cmds.push(['link', 'set', this.dev, 'mtu', mtu], ['link', 'set', this.dev, 'up']);
-    await ipBatch(cmds);
-    const link = (await this.link())!;
-    return { data: { VNI: this.cfg.backend.vni, VtepMAC: link.address }, mtu };
+    const vni = this.cfg.backend.vni;
+    const data = { VNI: vni, VtepMAC: await this.v4.init() };
+    const data6 = this.v6 ? { VNI: vni, VtepMAC: await this.v6.init() } : undefined;
+    // flanneld's FLANNEL_MTU: the IPv4 device's (IPv6 packets above the v6 device's MTU get "packet too big").
+    return { data, data6, mtu: this.v4.spec.mtu };
   }
 
-  async setLocalSubnet(subnet: CIDR) {
-    const want = `${vtepIp(subnet)}/32`;
-    const addrs = await ipJson<{ addr_info: { family: string; local: string; prefixlen: number }[] }[]>(['-4', 'addr', 'show', 'dev', this.dev]);
-    const have = (addrs[0]?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
-    const cmds = have.filter((a) => a !== want).map((a) => ['addr', 'del', a, 'dev', this.dev]);
-    if (!have.includes(want)) cmds.push(['addr', 'add', want, 'dev', this.dev]);
-    await ipBatch(cmds);
+  async setLocalSubnet(subnet: CIDR, subnet6?: CIDR) {
+    await this.v4.setLocalSubnet(subnet);
+    if (this.v6 && subnet6) await this.v6.setLocalSubnet(subnet6);
   }
 
   async sync(peers: Lease[]): Promise<SyncResult> {
     const mine = peers.filter((p) => p.attrs.BackendType === 'vxlan' && p.attrs.BackendData);
-    const want = new Map(mine.map((p) => [formatCIDR(p.subnet), p]));
-    const [routes, neighs, fdb] = await Promise.all([
-      ipJson<{ dst: string; gateway?: string; flags?: string[] }[]>(['-4', 'route', 'show', 'dev', this.dev]),
-      ipJson<{ dst: string; lladdr?: string; state?: string[] }[]>(['-4', 'neigh', 'show', 'dev', this.dev]),
-      this.fdb(),
-    ]);
-    const ip: (string | number)[][] = [];
-    const br: string[][] = [];
-    const changes: string[] = [];
-    const haveRoute = new Map(routes.map((r) => [r.dst.includes('/') ? r.dst : `${r.dst}/32`, r]));
-    for (const [dst, r] of haveRoute) {
-      const c = parseCIDR(dst);
-      if (c && cidrContains(this.cfg.network, c.ip) && !want.has(dst)) {
-        ip.push(['route', 'del', dst, 'dev', this.dev]);
-        changes.push(`route del ${dst} via ${r.gateway ?? '?'}`);
-      }
+    const tunnel: VtepPeer[] = [];
+    const tunnel6: VtepPeer[] = [];
+    const direct = new Map<string, string>();
+    const direct6 = new Map<string, string>();
+    for (const p of mine) {
+      if (await this.isDirect(p.attrs.PublicIP)) direct.set(formatCIDR(p.subnet), p.attrs.PublicIP);
+      else tunnel.push({ subnet: p.subnet, mac: p.attrs.BackendData!.VtepMAC, publicIp: p.attrs.PublicIP });
+      const ip6 = p.attrs.PublicIPv6;
+      if (!this.v6 || !p.subnet6 || !ip6 || !p.attrs.BackendV6Data) continue;
+      if (await this.isDirect(ip6)) direct6.set(formatCIDR(p.subnet6), ip6);
+      else tunnel6.push({ subnet: p.subnet6, mac: p.attrs.BackendV6Data.VtepMAC, publicIp: ip6 });
     }
-    const wantNeigh = new Map(mine.map((p) => [vtepIp(p.subnet), p.attrs.BackendData!.VtepMAC]));
-    for (const n of neighs) {
-      if (!wantNeigh.has(n.dst) && parseIP(n.dst) && cidrContains(this.cfg.network, parseIP(n.dst)!)) {
-        ip.push(['neigh', 'del', n.dst, 'dev', this.dev]);
-        changes.push(`neigh del ${n.dst}`);
-      }
+    // Direct routes first when a peer moves off the tunnel, so its subnet is never without a route for long.
+    const changes = await syncDirectRoutes(4, this.ext.name, this.cfg.network, direct);
+    changes.push(...(await this.v4.sync(tunnel)));
+    if (this.v6 && this.cfg.ipv6) {
+      changes.push(...(await syncDirectRoutes(6, this.ext.name, this.cfg.ipv6.network, direct6)));
+      changes.push(...(await this.v6.sync(tunnel6)));
     }
-    const wantFdb = new Map(mine.map((p) => [p.attrs.BackendData!.VtepMAC, p.attrs.PublicIP]));
-    for (const f of fdb) {
-      if (wantFdb.get(f.mac) !== f.dst) {
-        br.push(['fdb', 'del', f.mac, 'dev', this.dev, 'dst', f.dst, 'self']);
-        changes.push(`fdb del ${f.mac} dst ${f.dst}`);
-      }
-    }
-    for (const [dst, p] of want) {
-      const gw = vtepIp(p.subnet);
-      const mac = p.attrs.BackendData!.VtepMAC;
-      const r = haveRoute.get(dst);
-      if (!r || r.gateway !== gw || !(r.flags ?? []).includes('onlink')) {
-        ip.push(['route', 'replace', dst, 'via', gw, 'dev', this.dev, 'onlink']);
-        changes.push(`route replace ${dst} via ${gw} dev ${this.dev} onlink`);
-      }
-      const n = neighs.find((x) => x.dst === gw);
-      if (!n || n.lladdr !== mac || !(n.state ?? []).includes('PERMANENT')) {
-        ip.push(['neigh', 'replace', gw, 'lladdr', mac, 'dev', this.dev, 'nud', 'permanent']);
-        changes.push(`neigh replace ${gw} lladdr ${mac}`);
-      }
-      if (!fdb.some((f) => f.mac === mac && f.dst === p.attrs.PublicIP)) {
-        br.push(['fdb', 'append', mac, 'dev', this.dev, 'dst', p.attrs.PublicIP, 'self', 'permanent']);
-        changes.push(`fdb append ${mac} dst ${p.attrs.PublicIP}`);
-      }
-    }
-    // FDB entries first (so a new route's first packet has somewhere to go), then routes and neighbours.
-    if (br.length) await run('bridge', ['-force', '-batch', '-'], { input: br.map((c) => c.map((t) => token(t)).join(' ')).join('\n') + '\n' });
-    if (ip.length) await ipBatch(ip, undefined, { force: true });
-    return { programmed: want.size, refused: [], changes };
+    return { programmed: mine.length, refused: [], changes };
   }
 
   async teardown() {
-    await ipBatch([['link', 'del', this.dev]]).catch((err) => {
-      if (!isNotFound(err)) throw err;
-    });
-  }
-
-  private async link(): Promise<LinkDetail | undefined> {
-    try {
-      return (await ipJson<LinkDetail[]>(['-d', 'link', 'show', 'dev', this.dev]))[0];
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
+    await syncDirectRoutes(4, this.ext.name, this.cfg.network, new Map());
+    await this.v4.teardown();
+    if (this.v6 && this.cfg.ipv6) {
+      await syncDirectRoutes(6, this.ext.name, this.cfg.ipv6.network, new Map());
+      await this.v6.teardown();
     }
   }
 
-  private async fdb(): Promise<{ mac: string; dst: string }[]> {
-    try {
-      const { stdout } = await run('bridge', ['-j', 'fdb', 'show', 'dev', this.dev]);
-      const entries = stdout.trim() ? (JSON.parse(stdout) as { mac: string; dst?: string }[]) : [];
-      return entries.filter((e): e is { mac: string; dst: string } => !!e.dst).map((e) => ({ mac: e.mac.toLowerCase(), dst: e.dst }));
-    } catch (err) {
-      if (err instanceof CommandError && isNotFound(err)) return [];
-      throw err;
-    }
+  /** DirectRouting applies to this peer address: flannel's test, a route to it without a gateway (on our interface). */
+  private async isDirect(ip: string): Promise<boolean> {
+    return this.directRouting && (await notOnLink(ip, this.ext.name)) === undefined;
   }
 }

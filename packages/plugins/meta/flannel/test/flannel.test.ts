@@ -69,6 +69,29 @@ describe.skipIf(!!missing)(`flannel${missing ? ` — skipped: ${missing}` : ''}`
     expect(addrsIn(pod, 'eth0')).toEqual([]);
   });
 
+  it('dual-stack subnet.env (FLANNEL_IPV6_NETWORK, FLANNEL_IPV6_SUBNET): host-local gets a range of each family and both networks as routes, as the reference plugin builds it', async () => {
+    const dual = join(node.tmp, 'subnet-dual.env');
+    writeFileSync(dual, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.4.1/24\nFLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:4::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
+    const c = conf({ subnetFile: dual, delegate: { bridge: 'fl6', isDefaultGateway: true } });
+    const pod = node.addPod();
+    const add = await node.runPlugin(join(path, 'flannel'), env('ADD', 'ctr-fl-6', pod), c);
+    expect(add.code, add.stdout).toBe(0);
+    const ips = (add.json.ips as { address: string }[]).map((i) => i.address);
+    expect(ips).toEqual([expect.stringMatching(/^10\.244\.4\.\d+\/24$/), expect.stringMatching(/^fd00:10:244:4::[0-9a-f]+\/64$/)]);
+    expect(addrsIn(pod, 'eth0').sort()).toEqual([...ips].sort());
+    const saved = JSON.parse(readFileSync(join(dataDir, 'ctr-fl-6'), 'utf8'));
+    expect(saved.ipam).toEqual({
+      type: 'host-local',
+      dataDir: leaseDir,
+      ranges: [[{ subnet: '10.244.4.0/24' }], [{ subnet: 'fd00:10:244:4::/64' }]],
+      routes: [{ dst: '10.244.0.0/16' }, { dst: 'fd00:10:244::/56' }],
+    });
+    const routes6 = JSON.parse(node.exec('nsenter', [`--net=${pod}`, 'ip', '-j', '-6', 'route', 'show']));
+    expect(routes6).toContainEqual(expect.objectContaining({ dst: 'fd00:10:244::/56', gateway: 'fd00:10:244:4::1' }));
+    expect((await node.runPlugin(join(path, 'flannel'), env('DEL', 'ctr-fl-6', pod), c)).code).toBe(0);
+    expect(leasesOf('ctr-fl-6')).toEqual([]);
+  });
+
   it('DEL without saved state (or with a corrupt file) succeeds', async () => {
     const pod = node.addPod();
     expect((await node.runPlugin(join(path, 'flannel'), env('DEL', 'ctr-never', pod), conf())).code).toBe(0);
