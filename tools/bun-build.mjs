@@ -1,34 +1,37 @@
 #!/usr/bin/env node
-// The Bun spike of issue 18 (not the shipped build): every plugin in one `bun build --compile` executable that
-// dispatches on the name it was invoked as (like tools/sea.mjs), hard-linked under each plugin's name.
-//   node tools/bun-build.mjs [--bun /path/to/bun] [--no-bytecode]
-//     → dist/bun/tscni-cni and dist/bun/cni-bin/<plugin> (links to it)
-// Bun is found at --bun, $BUN, node_modules/@oven/bun-linux-x64/bin/bun, or on PATH. Under Bun the hot path uses
-// Bun's own stdin/stdout/spawn (packages/cni/src/platform*.ts); under Node the same source runs as before.
+// The plugins as one Bun executable (issue 18, docs/performance.md): every plugin bundled into one CommonJS file
+// that dispatches on the name it was invoked as (like tools/sea.mjs), compiled with `bun build --compile
+// --bytecode`, and a symlink per plugin name beside it (Nx caches one 112 MB file and the links, not 20 copies;
+// `tscni install` hard-links them on a node).
+//   node tools/bun-build.mjs [--bun /path/to/bun] [--no-bytecode] [--if-stale]
+//     → dist/bun/cni-bin/tscni-cni and dist/bun/cni-bin/<plugin> → tscni-cni
+// Bun is the pinned devDependency @oven/bun-linux-x64 (or --bun, $BUN). The same TypeScript runs under Node:
+// the hot path picks Bun's own stdin/stdout/spawn only when it runs under Bun (packages/cni/src/platform*.ts).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { executables } from './bundle.mjs';
+import { executables, newestSource } from './bundle.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const outDir = join(root, 'dist/bun');
-const work = join(outDir, '.work');
+export const BUN_BIN_DIR = join(root, 'dist/bun/cni-bin');
+const work = join(root, 'dist/bun/.work');
 export const MULTICALL_NAME = 'tscni-cni';
 
 export function findBun(argv = process.argv) {
   const i = argv.indexOf('--bun');
   const candidates = [i >= 0 ? argv[i + 1] : undefined, process.env.BUN, join(root, 'node_modules/@oven/bun-linux-x64/bin/bun')];
   for (const c of candidates) if (c && existsSync(c)) return c;
-  if (spawnSync('bun', ['--version']).status === 0) return 'bun';
-  throw new Error('bun not found: pass --bun PATH or set BUN (npm: @oven/bun-linux-x64)');
+  throw new Error('bun not found: run npm ci (devDependency @oven/bun-linux-x64), or pass --bun PATH / set BUN');
 }
+
+const plugins = () => executables().filter((t) => t.out.includes('/cni-bin/'));
 
 export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const targets = executables().filter((t) => t.out.includes('/cni-bin/'));
+  const targets = plugins();
   // A require() inside a switch: esbuild keeps every other plugin unevaluated, so start-up pays for one.
   const cases = targets.map((t) => `  case ${JSON.stringify(t.name)}: require(${JSON.stringify('./' + relative(work, t.entry))}); break;`).join('\n');
   const entry = join(work, 'multicall.ts');
@@ -42,19 +45,32 @@ export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
   const exe = join(work, MULTICALL_NAME);
   const r = spawnSync(bun, ['build', '--compile', '--minify', ...(bytecode ? ['--bytecode'] : []), bundleFile, '--outfile', exe], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bun build --compile: ${r.stderr || r.stdout}`);
+  // The names it serves, after the ELF image (Bun keeps its payload in an ELF section, so a trailer is inert):
+  // what ourBuildName() (packages/cni/src/our-build.ts) reads to know a link to this file is our plugin.
+  appendFileSync(exe, `\n// tscni-multicall:${targets.map((t) => t.name).join(',')}\n`);
   chmodSync(exe, 0o755);
-  const final = join(outDir, MULTICALL_NAME);
-  renameSync(exe, final);
-  const binDir = join(outDir, 'cni-bin');
-  rmSync(binDir, { recursive: true, force: true });
-  mkdirSync(binDir, { recursive: true });
-  // Hard links keep the invoked name in argv0 and cost no space.
-  for (const t of targets) linkSync(final, join(binDir, t.name));
+  // Swap the whole directory in: a test exec'ing a plugin never sees a half-written executable.
+  const fresh = join(work, 'cni-bin');
+  mkdirSync(fresh);
+  renameSync(exe, join(fresh, MULTICALL_NAME));
+  // Symlinks keep the invoked name in argv0, which is what the executable dispatches on.
+  for (const t of targets) symlinkSync(MULTICALL_NAME, join(fresh, t.name));
+  const old = join(work, 'old');
+  if (existsSync(BUN_BIN_DIR)) renameSync(BUN_BIN_DIR, old);
+  renameSync(fresh, BUN_BIN_DIR);
   rmSync(work, { recursive: true, force: true });
-  return { file: final, binDir, names: targets.map((t) => t.name), bytes: statSync(final).size };
+  const file = join(BUN_BIN_DIR, MULTICALL_NAME);
+  return { file, binDir: BUN_BIN_DIR, names: targets.map((t) => t.name), bytes: statSync(file).size };
+}
+
+/** Build only when a source file is newer than the executable (the vitest global setup calls this). */
+export async function buildBunIfStale() {
+  const file = join(BUN_BIN_DIR, MULTICALL_NAME);
+  if (existsSync(file) && statSync(file).mtimeMs > newestSource() && plugins().every((t) => existsSync(join(BUN_BIN_DIR, t.name)))) return undefined;
+  return buildBun();
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { file, binDir, names, bytes } = await buildBun({ bytecode: !process.argv.includes('--no-bytecode') });
-  console.log(`built ${relative(root, file)} (${(bytes / 1e6).toFixed(0)} MB; ${names.length} links in ${relative(root, binDir)}: ${readdirSync(binDir).join(' ')})`);
+  const built = process.argv.includes('--if-stale') ? await buildBunIfStale() : await buildBun({ bun: findBun(), bytecode: !process.argv.includes('--no-bytecode') });
+  if (built) console.log(`built ${relative(root, built.file)} (${(built.bytes / 1e6).toFixed(0)} MB; ${built.names.length} links beside it: ${readdirSync(built.binDir).filter((n) => n !== MULTICALL_NAME).join(' ')})`);
 }

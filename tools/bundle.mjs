@@ -35,7 +35,8 @@ export function executables() {
   return found;
 }
 
-function newestSource() {
+/** The newest mtime of any source file an executable is built from (tests excluded). */
+export function newestSource() {
   let newest = 0;
   const walk = (dir) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
