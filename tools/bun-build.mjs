@@ -16,7 +16,8 @@ import { executables, newestSource } from './bundle.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BUN_BIN_DIR = join(root, 'dist/bun/cni-bin');
-const work = join(root, 'dist/bun/.work');
+// Per build: two test runs starting at once may both find the executable stale.
+const work = join(root, `dist/bun/.work-${process.pid}`);
 export const MULTICALL_NAME = 'tscni-cni';
 
 export function findBun(argv = process.argv) {
@@ -55,9 +56,19 @@ export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
   renameSync(exe, join(fresh, MULTICALL_NAME));
   // Symlinks keep the invoked name in argv0, which is what the executable dispatches on.
   for (const t of targets) symlinkSync(MULTICALL_NAME, join(fresh, t.name));
-  const old = join(work, 'old');
-  if (existsSync(BUN_BIN_DIR)) renameSync(BUN_BIN_DIR, old);
-  renameSync(fresh, BUN_BIN_DIR);
+  for (let i = 0; ; i++) {
+    try {
+      renameSync(fresh, BUN_BIN_DIR);
+      break;
+    } catch (e) {
+      if (i > 5 || (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST')) throw e;
+      try {
+        renameSync(BUN_BIN_DIR, join(work, `old-${i}`));
+      } catch (e2) {
+        if (e2.code !== 'ENOENT') throw e2; // another build moved it first
+      }
+    }
+  }
   rmSync(work, { recursive: true, force: true });
   const file = join(BUN_BIN_DIR, MULTICALL_NAME);
   return { file, binDir: BUN_BIN_DIR, names: targets.map((t) => t.name), bytes: statSync(file).size };

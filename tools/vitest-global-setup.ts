@@ -17,6 +17,14 @@ export default async function setup(): Promise<void> {
   // the bundles: rebuilt here, once, when one of them is newer, so no suite runs a stale one or races a build.
   // The kernel lane's guest skips it (it runs no suite that needs it, and a build under emulation takes minutes).
   if (process.env.TSCNI_SKIP_STANDALONE === '1') return;
+  // The Bun executable: the dhcp and libcni suites run it whatever the switch says, every suite when it says bun
+  // (tools/plugin-runtime.mjs). Set here, before any worker starts, so every worker's DIST_BIN sees it.
+  // @ts-expect-error plain ESM script without types
+  const { buildBunIfStale } = await import('./bun-build.mjs');
+  await buildBunIfStale();
+  // @ts-expect-error plain ESM script without types
+  const { pluginBinDir, pluginRuntime } = await import('./plugin-runtime.mjs');
+  if (pluginRuntime() === 'bun' && !process.env.TSCNI_CNI_BIN) process.env.TSCNI_CNI_BIN = pluginBinDir('bun');
   // @ts-expect-error plain ESM script without types
   const { buildStandaloneIfStale } = await import('./sea.mjs');
   await buildStandaloneIfStale();
