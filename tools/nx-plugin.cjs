@@ -32,7 +32,7 @@ exports.createNodesV2 = [
             command: `node tools/bundle.mjs ${pkg.tscni.bin}`,
             options: { cwd: '{workspaceRoot}' },
             cache: true,
-            inputs: ['production', '^production'],
+            inputs: ['production', '^production', { env: 'TSCNI_PLUGIN_RUNTIME' }],
             outputs: bundleOutputs(pkg.tscni),
           };
         }
