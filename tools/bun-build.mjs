@@ -44,7 +44,10 @@ export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
   const bundleFile = join(work, 'multicall.cjs');
   await build({ entryPoints: [entry], outfile: bundleFile, bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' });
   const exe = join(work, MULTICALL_NAME);
-  const r = spawnSync(bun, ['build', '--compile', '--minify', ...(bytecode ? ['--bytecode'] : []), bundleFile, '--outfile', exe], { encoding: 'utf8' });
+  // A plugin runs in its runtime's working directory: it must not read a .env or bunfig.toml found there (Bun's
+  // compiled executables do by default — a .env would add variables such as CNI_ARGS to every call).
+  const flags = ['--compile', '--minify', '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', ...(bytecode ? ['--bytecode'] : [])];
+  const r = spawnSync(bun, ['build', ...flags, bundleFile, '--outfile', exe], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bun build --compile: ${r.stderr || r.stdout}`);
   // The names it serves, after the ELF image (Bun keeps its payload in an ELF section, so a trailer is inert):
   // what ourBuildName() (packages/cni/src/our-build.ts) reads to know a link to this file is our plugin.
