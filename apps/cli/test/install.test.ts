@@ -69,7 +69,8 @@ describe.skipIf(!!missing)(`${build.what}: one multi-call file on a PATH without
   it('links every plugin to one file', () => {
     const ino = statSync(join(dir, MULTICALL_NAME)).ino;
     for (const name of ['loopback', 'host-local', 'bridge', 'dhcp']) expect(statSync(join(dir, name)).ino).toBe(ino);
-    for (const name of ['loopback', 'bridge']) expect(ourBuildName(join(dir, name))).toBe(name);
+    // The Bun build names its plugins itself (the SEA's links are ours by being links to tscni-cni).
+    if (!build.standalone) for (const name of ['loopback', 'bridge']) expect(ourBuildName(join(dir, name))).toBe(name);
     expect(spawnSync('sh', ['-c', 'command -v node'], { env: { PATH: noNodePath } }).status).not.toBe(0);
   });
 
