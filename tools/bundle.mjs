@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pluginRuntime } from './plugin-runtime.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // env -S -u: drop NODE_EXTRA_CA_CERTS, which costs ~40 ms per exec and is useless to a plugin.
@@ -47,7 +48,8 @@ function assetsOf(pkg, seen = new Set()) {
   return assets;
 }
 
-function newestSource() {
+/** The newest mtime of any source file an executable is built from (tests excluded). */
+export function newestSource() {
   let newest = 0;
   const walk = (dir) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -85,6 +87,8 @@ export async function bundle({ names = [], ifStale = false } = {}) {
         legalComments: 'none',
         // The marker line lets `tscni install` tell our files from anyone else's before replacing them.
         banner: { js: `${SHEBANG}\n// tscni:${t.name}` },
+        // The switch of tools/plugin-runtime.mjs, for `tscni install`'s default.
+        define: { 'process.env.TSCNI_DEFAULT_PLUGIN_RUNTIME': JSON.stringify(pluginRuntime()) },
         logLevel: 'silent',
       });
       // Write then rename: a runtime exec'ing the plugin never sees a half-written file.

@@ -1,5 +1,6 @@
 // Infers the targets that Nx's own plugins don't know about:
-//   build — every project whose package.json declares "tscni": {"bin": ...} is bundled by tools/bundle.mjs;
+//   build — every project whose package.json declares "tscni": {"bin": ...} is bundled by tools/bundle.mjs
+//           (CNI plugins are tagged cni-plugin: apps/cni-bun compiles all of them into one Bun executable);
 //   lint  — every TypeScript project is checked by tools/lint.mjs;
 //   typecheck — `tsc --noEmit` on the project's tsconfig (the workspace resolves packages through npm
 //               workspaces, not TypeScript project references, which @nx/js's inference needs).
@@ -31,7 +32,7 @@ exports.createNodesV2 = [
             command: `node tools/bundle.mjs ${pkg.tscni.bin}`,
             options: { cwd: '{workspaceRoot}' },
             cache: true,
-            inputs: ['production', '^production'],
+            inputs: ['production', '^production', { env: 'TSCNI_PLUGIN_RUNTIME' }],
             outputs: bundleOutputs(pkg.tscni),
           };
         }
@@ -39,6 +40,8 @@ exports.createNodesV2 = [
           targets.lint = { command: `node tools/lint.mjs ${root}`, options: { cwd: '{workspaceRoot}' }, cache: true, inputs: ['default'] };
           targets.typecheck = { command: `tsc -p ${root}/tsconfig.json --noEmit`, options: { cwd: '{workspaceRoot}' }, cache: true };
         }
-        return [file, { projects: { [root]: { targets } } }];
+        // Every CNI plugin is tagged, so the Bun multi-call build (apps/cni-bun) depends on all of them.
+        const tags = pkg.tscni && pkg.tscni.bin && (pkg.tscni.out || 'cni-bin') === 'cni-bin' ? ['cni-plugin'] : [];
+        return [file, { projects: { [root]: { targets, tags } } }];
       }),
 ];

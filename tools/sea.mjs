@@ -12,7 +12,8 @@ import { executables } from './bundle.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist/standalone');
-const work = join(outDir, '.work');
+// Per build: two test runs starting at once may both find the executable stale.
+const work = join(outDir, `.work-${process.pid}`);
 export const MULTICALL_NAME = 'tscni-cni';
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 

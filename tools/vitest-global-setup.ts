@@ -13,10 +13,20 @@ export default async function setup(): Promise<void> {
   } catch (err) {
     throw new Error((err as Error).message); // the message names each failed executable; drop the list of built ones
   }
-  // The standalone multi-call executable (the CLI's install test and the dhcp daemon's test run it) is made of
-  // the bundles: rebuilt here, once, when one of them is newer, so no suite runs a stale one or races a build.
-  // The kernel lane's guest skips it (it runs no suite that needs it, and a build under emulation takes minutes).
+  // The Bun executable (tools/bun-build.mjs): the dhcp, libcni and CLI suites run it whatever the switch says,
+  // every suite when the switch (tools/plugin-runtime.mjs) says bun. TSCNI_CNI_BIN is set here, before any worker
+  // starts, so every worker's DIST_BIN sees it.
+  // @ts-expect-error plain ESM script without types
+  const { pluginBinDir, pluginRuntime } = await import('./plugin-runtime.mjs');
+  if (pluginRuntime() === 'bun' && !process.env.TSCNI_CNI_BIN) process.env.TSCNI_CNI_BIN = pluginBinDir('bun');
+  // The kernel lane's guest builds neither multi-call executable (it runs no suite that needs one, and a build
+  // under emulation takes minutes); it execs what the host built.
   if (process.env.TSCNI_SKIP_STANDALONE === '1') return;
+  // @ts-expect-error plain ESM script without types
+  const { buildBunIfStale } = await import('./bun-build.mjs');
+  await buildBunIfStale();
+  // The standalone Node SEA (the CLI's install test and the dhcp daemon's test run it) is made of the bundles:
+  // rebuilt here, once, when one of them is newer, so no suite runs a stale one or races a build.
   // @ts-expect-error plain ESM script without types
   const { buildStandaloneIfStale } = await import('./sea.mjs');
   await buildStandaloneIfStale();

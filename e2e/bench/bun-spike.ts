@@ -7,16 +7,17 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
-import { DIST_BIN, REFERENCE_BIN, TestNode } from '@tscni/net/testing';
+import { REFERENCE_BIN, TestNode } from '@tscni/net/testing';
 import { CniBench, timeVersion, type BinSet } from './cni';
 import { quantile } from './stats';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 8 : 25;
-const BUN_BIN = join(DIST_BIN, '../bun/cni-bin');
+const NODE_BIN = join(import.meta.dirname, '../../dist/cni-bin');
+const BUN_BIN = join(import.meta.dirname, '../../dist/bun/cni-bin');
 if (!existsSync(join(BUN_BIN, 'bridge'))) throw new Error(`${BUN_BIN}/bridge missing: run node tools/bun-build.mjs first`);
 const SETS: BinSet[] = [
-  { tag: 'node', dir: DIST_BIN, net: 61 },
+  { tag: 'node', dir: NODE_BIN, net: 61 },
   { tag: 'bun', dir: BUN_BIN, net: 64 },
   { tag: 'ref', dir: REFERENCE_BIN, net: 67 },
 ];

@@ -11,6 +11,8 @@ export interface CliArgs {
   keep: string[];
   /** install: link the standalone multi-call executable instead of copying the bundles */
   standalone: boolean;
+  /** install: which build (`node` bundles or the `bun` executable); the build's default otherwise */
+  runtime?: 'node' | 'bun';
   /** install: replace files that are not tscni's */
   force: boolean;
   /** install: where the plugins to install are */
@@ -35,7 +37,7 @@ export interface CliArgs {
 
 export class UsageError extends Error {}
 
-const WITH_VALUE = new Set(['-i', '--ifname', '--cache-dir', '--timeout', '--keep', '--from', '--dir', '--plugins', '-f', '--filename', '-n', '--namespace', '--etcd-endpoints', '--etcd-cafile', '--etcd-certfile', '--etcd-keyfile', '--policy-prefix']);
+const WITH_VALUE = new Set(['--runtime', '-i', '--ifname', '--cache-dir', '--timeout', '--keep', '--from', '--dir', '--plugins', '-f', '--filename', '-n', '--namespace', '--etcd-endpoints', '--etcd-cafile', '--etcd-certfile', '--etcd-keyfile', '--policy-prefix']);
 
 export function parseArgv(argv: readonly string[]): CliArgs {
   const out: CliArgs = { positional: [], json: false, help: false, keep: [], standalone: false, force: false, plugins: [] };
@@ -68,6 +70,10 @@ export function parseArgv(argv: readonly string[]): CliArgs {
         break;
       case '--standalone':
         out.standalone = true;
+        break;
+      case '--runtime':
+        if (value !== 'node' && value !== 'bun') throw new UsageError(`--runtime wants node or bun, got ${JSON.stringify(value)}`);
+        out.runtime = value;
         break;
       case '--force':
         out.force = true;
@@ -127,7 +133,7 @@ export const USAGE = `tscni: add, check, remove, gc or get the status of network
   tscni status   <net> [<netns>]   STATUS of every plugin of the list
   tscni validate [<net>]           what is wrong with the network list(s), one line per problem
   tscni ls                         networks in NETCONFPATH and cached attachments
-  tscni install [--dir DIR] [--plugins a,b] [--standalone] [--force]  install plugins into a CNI bin dir (default /opt/cni/bin) atomically
+  tscni install [--dir DIR] [--plugins a,b] [--runtime node|bun] [--standalone] [--force]  install plugins into a CNI bin dir (default /opt/cni/bin) atomically
   tscni policy apply -f FILE | delete NAME|-f FILE | ls | explain NS/POD | namespace NS [K=V...]
                                    NetworkPolicy objects in etcd (docs/policy.md); -n/--namespace NS,
                                    --etcd-endpoints URL[,URL] (or TSCNI_ETCD_ENDPOINTS), --policy-prefix KEY,

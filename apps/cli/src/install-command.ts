@@ -5,19 +5,27 @@ import type { Context, Output } from './commands';
 import { formatActions, install } from './install/install';
 
 /**
- * `install [--dir DIR] [--plugins a,b] [--standalone] [--force]` (or `install <dir> [<plugin>...]`): copy the bundled plugins (or, with --standalone, link the multi-call
- * executable) into a CNI bin dir, atomically, refusing files that are not ours unless --force.
+ * `install [--dir DIR] [--plugins a,b] [--runtime node|bun] [--standalone] [--force]` (or `install <dir> [<plugin>...]`):
+ * copy the bundled plugins (or, for the Bun build and with --standalone, the multi-call executable once and a hard
+ * link per plugin) into a CNI bin dir, atomically, refusing files that are not ours unless --force.
  */
 export async function installCommand(ctx: Context): Promise<Output> {
   const [positionalDir, ...positionalPlugins] = ctx.args.positional;
   const dir = ctx.args.dir ?? positionalDir ?? '/opt/cni/bin';
   const plugins = [...ctx.args.plugins, ...(ctx.args.dir ? ctx.args.positional : positionalPlugins)];
   if (!dir.startsWith('/')) throw new UsageError(`install wants an absolute directory, got ${JSON.stringify(dir)}`);
-  // This file is dist/bin/tscni: the plugins are in dist/cni-bin, the multi-call executable in dist/standalone.
+  // This file is dist/bin/tscni: the Node bundles are in dist/cni-bin, the Bun executable and its links in
+  // dist/bun/cni-bin, the Node SEA in dist/standalone.
   const dist = join(dirname(realpathSync(process.argv[1] ?? process.execPath)), '..');
-  const from = ctx.args.from ?? join(dist, ctx.args.standalone ? 'standalone' : 'cni-bin');
+  const runtime = ctx.args.runtime ?? defaultRuntime();
+  const from = ctx.args.from ?? join(dist, ctx.args.standalone ? 'standalone' : runtime === 'bun' ? 'bun/cni-bin' : 'cni-bin');
   const actions = install({ dir, plugins, from, standalone: ctx.args.standalone, force: ctx.args.force });
   const refused = actions.some((a) => a.action === 'refused');
   if (ctx.args.json) return { stdout: [JSON.stringify(actions)], exitCode: refused ? 1 : 0 };
   return { stdout: [formatActions(actions)], exitCode: refused ? 1 : 0 };
+}
+
+/** The build's default (tools/plugin-runtime.mjs, baked in by tools/bundle.mjs); node when run unbundled. */
+function defaultRuntime(): 'node' | 'bun' {
+  return process.env.TSCNI_DEFAULT_PLUGIN_RUNTIME === 'bun' ? 'bun' : 'node';
 }

@@ -12,7 +12,7 @@ import { CNIConfig, confListFromBytes, execInNetns } from '@tscni/libcni';
 import { spyCalls, writeSpy } from '../../../packages/libcni/test/fake-plugin';
 import { cnitoolContainerID } from '../src/container-id';
 
-const CLI = join(DIST_BIN, '..', 'bin', 'tscni');
+const CLI = join(import.meta.dirname, '../../../dist/bin/tscni');
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'sha512sum']) ?? (existsSync(CLI) ? undefined : `needs the bundled CLI at ${CLI} (node tools/bundle.mjs tscni)`);
 
 interface Run {

@@ -3,10 +3,13 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, syml
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, missingForKernelTests } from '@tscni/net/testing';
+import { TestNode, missingForKernelTests } from '@tscni/net/testing';
+import { ourBuildName } from '@tscni/cni';
 import { MULTICALL_NAME, install } from '../src/install/install';
 
 const root = join(import.meta.dirname, '../../..');
+// The Node bundles, whichever build the suites exec (tools/plugin-runtime.mjs): the Bun one is below.
+const NODE_BIN = join(root, 'dist/cni-bin');
 const tmp = mkdtempSync(join(tmpdir(), 'tscni-install-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -15,39 +18,43 @@ describe('tscni install (bundled scripts)', () => {
     const dir = join(tmp, 'bin1');
     mkdirSync(dir);
     writeFileSync(join(dir, 'loopback'), '#!/bin/sh\necho reference\n', { mode: 0o755 });
-    const first = install({ dir, from: DIST_BIN });
+    const first = install({ dir, from: NODE_BIN });
     expect(first.find((a) => a.name === 'loopback')).toMatchObject({ action: 'refused' });
     expect(first.find((a) => a.name === 'host-local')).toMatchObject({ action: 'installed' });
     expect(statSync(join(dir, 'host-local')).mode & 0o777).toBe(0o755);
     expect(readdirSync(dir).filter((f) => f.includes('tscni-tmp'))).toEqual([]);
 
-    const again = install({ dir, from: DIST_BIN, plugins: ['host-local'] });
+    const again = install({ dir, from: NODE_BIN, plugins: ['host-local'] });
     expect(again).toEqual([expect.objectContaining({ name: 'host-local', action: 'replaced' })]);
-    const forced = install({ dir, from: DIST_BIN, plugins: ['loopback'], force: true });
+    const forced = install({ dir, from: NODE_BIN, plugins: ['loopback'], force: true });
     expect(forced).toEqual([expect.objectContaining({ name: 'loopback', action: 'replaced' })]);
     const v = spawnSync(join(dir, 'loopback'), [], { env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' }, encoding: 'utf8' });
     expect(JSON.parse(v.stdout).supportedVersions).toContain('1.1.0');
   });
 
   it('rejects unknown or unsafe plugin names', () => {
-    expect(() => install({ dir: join(tmp, 'bin2'), from: DIST_BIN, plugins: ['nope'] })).toThrow(/unknown plugin "nope"/);
-    expect(() => install({ dir: join(tmp, 'bin2'), from: DIST_BIN, plugins: ['../x'] })).toThrow(/invalid plugin name/);
+    expect(() => install({ dir: join(tmp, 'bin2'), from: NODE_BIN, plugins: ['nope'] })).toThrow(/unknown plugin "nope"/);
+    expect(() => install({ dir: join(tmp, 'bin2'), from: NODE_BIN, plugins: ['../x'] })).toThrow(/invalid plugin name/);
   });
 });
 
 const missing = missingForKernelTests();
-describe.skipIf(!!missing)(`standalone multi-call executable on a PATH without node${missing ? ` — skipped: ${missing}` : ''}`, () => {
+// Both multi-call builds (each built, when stale, by the vitest global setup): the Node SEA and the Bun executable.
+const MULTICALL_BUILDS = [
+  { what: 'standalone Node SEA', tag: 'sa', from: join(root, 'dist/standalone'), standalone: true },
+  { what: 'Bun executable', tag: 'bn', from: join(root, 'dist/bun/cni-bin'), standalone: false },
+];
+for (const build of MULTICALL_BUILDS)
+describe.skipIf(!!missing)(`${build.what}: one multi-call file on a PATH without node${missing ? ` — skipped: ${missing}` : ''}`, () => {
   let dir: string;
   let node: TestNode;
   let noNodePath: string;
   beforeAll(() => {
-    // built (when stale) by the vitest global setup
-    const sea = join(root, 'dist/standalone', MULTICALL_NAME);
-    expect(existsSync(sea)).toBe(true);
-    dir = join(tmp, 'standalone');
-    install({ dir, from: join(root, 'dist/standalone'), standalone: true });
+    expect(existsSync(join(build.from, MULTICALL_NAME))).toBe(true);
+    dir = join(tmp, build.tag);
+    install({ dir, from: build.from, standalone: build.standalone });
     // Every system tool except node, npm and npx.
-    noNodePath = join(tmp, 'path');
+    noNodePath = join(tmp, `path-${build.tag}`);
     mkdirSync(noNodePath);
     for (const d of ['/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
       for (const f of readdirSync(d)) {
@@ -55,19 +62,21 @@ describe.skipIf(!!missing)(`standalone multi-call executable on a PATH without n
         symlinkSync(join(d, f), join(noNodePath, f));
       }
     }
-    node = new TestNode('sa');
+    node = new TestNode(build.tag);
   }, 180_000);
   afterAll(() => node?.destroy());
 
   it('links every plugin to one file', () => {
     const ino = statSync(join(dir, MULTICALL_NAME)).ino;
-    for (const name of ['loopback', 'host-local']) expect(statSync(join(dir, name)).ino).toBe(ino);
+    for (const name of ['loopback', 'host-local', 'bridge', 'dhcp']) expect(statSync(join(dir, name)).ino).toBe(ino);
+    // The Bun build names its plugins itself (the SEA's links are ours by being links to tscni-cni).
+    if (!build.standalone) for (const name of ['loopback', 'bridge']) expect(ourBuildName(join(dir, name))).toBe(name);
     expect(spawnSync('sh', ['-c', 'command -v node'], { env: { PATH: noNodePath } }).status).not.toBe(0);
   });
 
   it('loopback ADD/CHECK/DEL works without node on PATH', async () => {
     const pod = node.addPod();
-    const env = { PATH: noNodePath, CNI_CONTAINERID: 'sa-1', CNI_NETNS: pod, CNI_IFNAME: 'lo', CNI_PATH: dir };
+    const env = { PATH: noNodePath, CNI_CONTAINERID: `${build.tag}-1`, CNI_NETNS: pod, CNI_IFNAME: 'lo', CNI_PATH: dir };
     const conf = { cniVersion: '1.1.0', name: 'lo', type: 'loopback' };
     const add = await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'ADD' }, conf);
     expect(add.code, add.stdout + add.stderr).toBe(0);
@@ -76,16 +85,16 @@ describe.skipIf(!!missing)(`standalone multi-call executable on a PATH without n
     expect((await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'DEL' }, conf)).code).toBe(0);
   });
 
-  it.skipIf(!existsSync(join(DIST_BIN, 'bridge')))('bridge + host-local ADD/DEL works without node on PATH', async () => {
+  it('bridge + host-local ADD/DEL works without node on PATH', async () => {
     const pod = node.addPod();
-    const env = { PATH: noNodePath, CNI_CONTAINERID: 'sa-2', CNI_NETNS: pod, CNI_IFNAME: 'eth0', CNI_PATH: dir };
-    const conf = { cniVersion: '1.1.0', name: 'sa-net', type: 'bridge', bridge: 'sabr0', isGateway: true, ipam: { type: 'host-local', subnet: '10.199.0.0/24', dataDir: join(node.tmp, 'ipam') } };
+    const env = { PATH: noNodePath, CNI_CONTAINERID: `${build.tag}-2`, CNI_NETNS: pod, CNI_IFNAME: 'eth0', CNI_PATH: dir };
+    const conf = { cniVersion: '1.1.0', name: `${build.tag}-net`, type: 'bridge', bridge: `${build.tag}br0`, isGateway: true, ipam: { type: 'host-local', subnet: '10.199.0.0/24', dataDir: join(node.tmp, 'ipam') } };
     const add = await node.runPlugin(join(dir, 'bridge'), { ...env, CNI_COMMAND: 'ADD' }, conf);
     expect(add.code, add.stdout + add.stderr).toBe(0);
     expect(add.json.ips[0].address).toMatch(/^10\.199\.0\.\d+\/24$/);
     const del = await node.runPlugin(join(dir, 'bridge'), { ...env, CNI_COMMAND: 'DEL' }, { ...conf, prevResult: add.json });
     expect(del.code, del.stdout + del.stderr).toBe(0);
-    expect(readdirSync(join(node.tmp, 'ipam', 'sa-net')).filter((f) => /^\d/.test(f))).toEqual([]);
+    expect(readdirSync(join(node.tmp, 'ipam', `${build.tag}-net`)).filter((f) => /^\d/.test(f))).toEqual([]);
   });
 });
 
@@ -93,13 +102,24 @@ describe('tscni install command line', () => {
   const CLI = join(root, 'dist/bin/tscni');
   it.skipIf(!existsSync(CLI))('takes --dir and --plugins a,b as the issue spells them, and prints what it did', () => {
     const dir = join(tmp, 'cli-flags');
-    const r = spawnSync(CLI, ['install', '--dir', dir, '--plugins', 'loopback,host-local'], { encoding: 'utf8' });
+    const r = spawnSync(CLI, ['install', '--dir', dir, '--runtime', 'node', '--plugins', 'loopback,host-local'], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`installed ${join(dir, 'loopback')}`);
     expect(readdirSync(dir).sort()).toEqual(['host-local', 'loopback']);
-    const again = spawnSync(CLI, ['install', '--dir', dir, '--plugins', 'loopback'], { encoding: 'utf8' });
+    const again = spawnSync(CLI, ['install', '--dir', dir, '--runtime', 'node', '--plugins', 'loopback'], { encoding: 'utf8' });
     expect(again.stdout).toContain(`replaced  ${join(dir, 'loopback')}`);
     const relative = spawnSync(CLI, ['install', '--dir', 'bin'], { encoding: 'utf8' });
     expect(relative.status).not.toBe(0);
+  });
+
+  it.skipIf(!existsSync(CLI))('--runtime bun installs the Bun executable once and hard-links each plugin to it', () => {
+    const dir = join(tmp, 'cli-bun');
+    const r = spawnSync(CLI, ['install', '--dir', dir, '--runtime', 'bun', '--plugins', 'loopback,host-local'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['host-local', 'loopback', MULTICALL_NAME]);
+    expect(statSync(join(dir, 'loopback')).ino).toBe(statSync(join(dir, MULTICALL_NAME)).ino);
+    const v = spawnSync(join(dir, 'host-local'), [], { env: { CNI_COMMAND: 'VERSION' }, encoding: 'utf8' });
+    expect(JSON.parse(v.stdout).supportedVersions).toContain('1.1.0');
+    expect(spawnSync(CLI, ['install', '--dir', dir, '--runtime', 'deno'], { encoding: 'utf8' }).status).not.toBe(0);
   });
 });

@@ -183,3 +183,17 @@ export function goField(obj: unknown, name: string): unknown {
 export function goView(obj: Record<string, unknown>): Record<string, unknown> {
   return new Proxy(obj, { get: (target, prop) => (typeof prop === 'string' ? goField(target, prop) : undefined) });
 }
+
+/**
+ * JSON.parse with one wording under Node and Bun: their engines word a syntax error differently (V8 "Unexpected end
+ * of JSON input", JavaScriptCore "JSON Parse error: Unexpected EOF"), and a plugin's error must be the same bytes
+ * whether the harness calls it in-process (Node) or execs it (Bun). A truncated document gets Go's words.
+ */
+export function parseJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const truncated = text.trim() === '' || /end of JSON input|Unexpected EOF/i.test((e as Error).message);
+    throw new SyntaxError(truncated ? 'unexpected end of JSON input' : 'invalid JSON');
+  }
+}

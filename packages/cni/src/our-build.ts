@@ -1,8 +1,13 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 
 /**
- * Which of our plugins a file is, by the `// tscni:<name>` marker line our bundles carry right after the
- * shebang (what `tscni install` checks before replacing a file), or undefined for anyone else's binary.
+ * Which of our plugins a file is, or undefined for anyone else's binary:
+ * - a Node bundle carries the `// tscni:<name>` marker line right after its shebang (what `tscni install`
+ *   checks before replacing a file);
+ * - the Bun multi-call executable (tools/bun-build.mjs) ends with a `// tscni-multicall:<name>,<name>,…` line
+ *   after its ELF image, and is each plugin it names when invoked through a link (hard or symbolic) of that name,
+ *   which is the name it dispatches on (argv0), so the name is the path's own basename.
  * Cached per path and invalidated when the file changes (inode, size or mtime), so a runtime asking on
  * every call pays one stat.
  */
@@ -10,27 +15,37 @@ const seen = new Map<string, { key: string; name: string | undefined }>();
 
 export function ourBuildName(file: string): string | undefined {
   let key: string;
+  let size: number;
   try {
     const st = statSync(file);
     if (!st.isFile()) return undefined;
     key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    size = st.size;
   } catch {
     return undefined;
   }
   const hit = seen.get(file);
   if (hit?.key === key) return hit.name;
-  const name = readMarker(file);
+  const name = readMarker(file, size);
   seen.set(file, { key, name });
   return name;
 }
 
-function readMarker(file: string): string | undefined {
+const MULTICALL_TAIL = 1024;
+
+function readMarker(file: string, size: number): string | undefined {
   let fd: number | undefined;
   try {
     fd = openSync(file, 'r');
     const head = Buffer.alloc(256);
     const n = readSync(fd, head, 0, head.length, 0);
-    return /\n\/\/ tscni:([a-z0-9-]+)\n/.exec(head.subarray(0, n).toString('latin1'))?.[1];
+    const bundle = /\n\/\/ tscni:([a-z0-9-]+)\n/.exec(head.subarray(0, n).toString('latin1'))?.[1];
+    if (bundle || head.readUInt32BE(0) !== 0x7f454c46 /* \x7fELF */) return bundle;
+    const tail = Buffer.alloc(Math.min(MULTICALL_TAIL, size));
+    const m = readSync(fd, tail, 0, tail.length, size - tail.length);
+    const names = /\n\/\/ tscni-multicall:([a-z0-9,-]+)\n$/.exec(tail.subarray(0, m).toString('latin1'))?.[1].split(',');
+    const invokedAs = basename(file);
+    return names?.includes(invokedAs) ? invokedAs : undefined;
   } catch {
     return undefined;
   } finally {

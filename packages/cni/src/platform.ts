@@ -2,9 +2,9 @@
  * The few process primitives on a plugin's hot path. Under Bun they use Bun's own APIs: its Node-compat
  * `process.stdout`/`process.stdin` streams and `node:child_process` each cost several milliseconds in a short-lived
  * process. Under Node (vitest, the harness, the shipped bundles) they are the plain Node calls. Nothing here runs at
- * import time beyond one lookup; spawning lives in platform-spawn.ts so that VERSION never loads node:child_process.
+ * import time beyond one lookup and no module is imported: spawning lives in platform-spawn.ts, so that VERSION loads
+ * neither node:child_process nor node:fs.
  */
-import { readFileSync } from 'node:fs';
 
 export interface BunSubprocess {
   stdout: ReadableStream<Uint8Array>;
@@ -22,8 +22,9 @@ export const bun = (globalThis as { Bun?: BunApi }).Bun;
 
 export const runtime: 'bun' | 'node' = bun ? 'bun' : 'node';
 
-/** All of stdin as text. */
-export const readStdin = (): Promise<string> => (bun ? bun.stdin.text() : Promise.resolve(readFileSync(0, 'utf8')));
+/** All of stdin as text. (node:fs is required only under Node: loading it costs a Bun VERSION call ~2 ms.) */
+export const readStdin = (): Promise<string> =>
+  bun ? bun.stdin.text() : Promise.resolve((require('node:fs') as typeof import('node:fs')).readFileSync(0, 'utf8'));
 
 /** Write to stdout / stderr; resolves once written (set the exit code after). */
 export async function writeOutput(stdout: string, stderr = ''): Promise<void> {

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { readStdin, runtime, writeOutput } from './platform';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { parseCniArgs } from './args';
-import { goField, goParse, goView } from './go-json';
+import { goField, goParse, goView, parseJsonText } from './go-json';
 import { CniError, ErrorCode } from './errors';
 import { convertResult, toCurrentResult } from './result';
 import { NetConfSchema, VALID_ATTACHMENTS_KEY, type Attachment, type NetConf, type Result } from './types';
@@ -168,7 +168,7 @@ const ok = (stdout: string): Outcome => ({ exitCode: 0, stdout, stderr: '' });
 function decodeNetConf(stdin: string): NetConf {
   let raw: unknown;
   try {
-    raw = JSON.parse(stdin);
+    raw = parseJsonText(stdin);
   } catch (e) {
     throw new CniError(ErrorCode.DecodingFailure, `decoding version from network config: ${(e as Error).message}`);
   }

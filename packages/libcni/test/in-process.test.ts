@@ -2,7 +2,7 @@
  * inProcessExec without a kernel: which files it takes for ours, that it hands each call its own env and
  * stdin, and that its outputs and errors are byte for byte what exec'ing our bundle gives.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { DIST_BIN } from '@tscni/net/testing';
 import { defaultExec, inProcessExec, pluginEnv, type PluginExec } from '../src';
 
 const dir = mkdtempSync(join(tmpdir(), 'libcni-inproc-'));
+const BUN_BIN = join(import.meta.dirname, '../../../dist/bun/cni-bin');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const marked = (name: string, file = name) => {
@@ -31,6 +32,25 @@ describe('ourBuildName', () => {
     expect(ourBuildName(f)).toBeUndefined();
     expect(ourBuildName(join(dir, 'absent'))).toBeUndefined();
     expect(ourBuildName(dir)).toBeUndefined();
+  });
+
+  it('takes a link to the Bun multi-call executable for the plugin it is named after, when the executable serves it', () => {
+    const exe = join(dir, 'tscni-cni');
+    const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.alloc(4096, 1), Buffer.from('\n// tscni-multicall:bridge,host-local\n')]);
+    writeFileSync(exe, elf, { mode: 0o755 });
+    linkSync(exe, join(dir, 'host-local'));
+    symlinkSync(exe, join(dir, 'bridge'));
+    symlinkSync(exe, join(dir, 'portmap'));
+    expect(ourBuildName(join(dir, 'host-local'))).toBe('host-local');
+    expect(ourBuildName(join(dir, 'bridge'))).toBe('bridge');
+    expect(ourBuildName(join(dir, 'portmap'))).toBeUndefined(); // a name it does not serve
+    expect(ourBuildName(exe)).toBeUndefined(); // the executable itself is no plugin
+    writeFileSync(join(dir, 'elf'), elf.subarray(0, 4000), { mode: 0o755 }); // any other ELF binary
+    expect(ourBuildName(join(dir, 'elf'))).toBeUndefined();
+  });
+
+  it('recognizes every link of the Bun build (tools/bun-build.mjs, built by the vitest global setup)', () => {
+    for (const name of ['loopback', 'bridge', 'host-local', 'dhcp']) expect(ourBuildName(join(BUN_BIN, name))).toBe(name);
   });
 });
 

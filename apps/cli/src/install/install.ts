@@ -9,7 +9,10 @@ export interface InstallOptions {
   dir: string;
   /** Plugin types to install; all available when empty. */
   plugins?: string[];
-  /** Install the standalone multi-call executable and link every plugin name to it. */
+  /**
+   * Install the multi-call executable (`tscni-cni` in `from`: the Bun build, or the standalone Node SEA) and
+   * hard-link every plugin name to it. Implied when `from` holds one.
+   */
   standalone?: boolean;
   /** Replace files that are not tscni's. */
   force?: boolean;
@@ -33,7 +36,8 @@ const NAME_RE = /^[a-z0-9][a-z0-9-]*$/;
  */
 export function install(opts: InstallOptions): InstallAction[] {
   mkdirSync(opts.dir, { recursive: true, mode: 0o755 });
-  const available = opts.standalone ? standaloneNames(opts.from) : bundledNames(opts.from);
+  const multicallBuild = opts.standalone || existsSync(join(opts.from, MULTICALL_NAME));
+  const available = multicallBuild ? multicallNames(opts.from) : bundledNames(opts.from);
   const wanted = opts.plugins?.length ? opts.plugins : available;
   for (const name of wanted) {
     if (!NAME_RE.test(name)) throw new Error(`invalid plugin name ${JSON.stringify(name)}`);
@@ -41,7 +45,7 @@ export function install(opts: InstallOptions): InstallAction[] {
   }
   const actions: InstallAction[] = [];
   let multicall: string | undefined;
-  if (opts.standalone) {
+  if (multicallBuild) {
     multicall = join(opts.dir, MULTICALL_NAME);
     const sourceFile = join(opts.from, MULTICALL_NAME);
     if (existsSync(multicall) && sameFile(multicall, sourceFile)) actions.push({ name: MULTICALL_NAME, path: multicall, action: 'unchanged' });
@@ -77,16 +81,21 @@ function bundledNames(from: string): string[] {
   return readdirSync(from).filter((f) => NAME_RE.test(f) && statSync(join(from, f)).isFile() && ourBuildName(join(from, f)) === f);
 }
 
-/** The multi-call binary serves every plugin that was bundled next to it at build time. */
-function standaloneNames(from: string): string[] {
+/**
+ * The plugins a multi-call executable serves: the Bun build's links beside it name themselves (ourBuildName reads
+ * the list the executable carries); the Node SEA serves every plugin bundled next to it at build time.
+ */
+function multicallNames(from: string): string[] {
   const exe = join(from, MULTICALL_NAME);
-  if (!existsSync(exe)) throw new Error(`no standalone executable at ${exe}: build it with node tools/sea.mjs`);
+  if (!existsSync(exe)) throw new Error(`no multi-call executable at ${exe}: build it with npx nx run cni-bun:build (or node tools/sea.mjs)`);
+  const linked = bundledNames(from);
+  if (linked.length) return linked;
   const bundled = join(dirname(from), 'cni-bin');
   if (!existsSync(bundled)) throw new Error(`cannot list the plugins of ${exe}: ${bundled} is missing`);
   return bundledNames(bundled);
 }
 
-/** Ours: a bundle carrying the `// tscni:<name>` marker, or a link to the multi-call executable. */
+/** Ours: a bundle carrying the `// tscni:<name>` marker, a link to the multi-call executable, or the Bun build under a plugin's name. */
 function isOurs(path: string, dir: string): boolean {
   const multicall = join(dir, MULTICALL_NAME);
   if (existsSync(multicall) && sameFile(path, multicall)) return true;

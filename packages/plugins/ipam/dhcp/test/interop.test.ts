@@ -2,7 +2,7 @@
  * Either daemon with either plugin (a node mid-upgrade): our plugin against Debian's reference daemon and the
  * reference plugin against ours, both speaking Go net/rpc + gob on the unix socket, leases from dnsmasq.
  * Also socket activation (systemd-socket-activate hands the daemon its listening socket as fd 3, as
- * cni-dhcp.socket does) and the daemon inside the standalone executable when it has been built.
+ * cni-dhcp.socket does) and the daemon inside the standalone executable and inside the Bun executable.
  */
 import { spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
@@ -14,7 +14,9 @@ import { BRIDGE, Daemon, Lan, hexClientID, until } from './lan';
 
 const REFERENCE_DHCP = '/usr/lib/cni/dhcp';
 const SOCKET_ACTIVATE = '/usr/bin/systemd-socket-activate';
-const STANDALONE = join(DIST_BIN, '../standalone/tscni-cni');
+const DIST = join(import.meta.dirname, '../../../../../dist');
+const STANDALONE = join(DIST, 'standalone/tscni-cni');
+const BUN_DHCP = join(DIST, 'bun/cni-bin/dhcp');
 const missing = missingForKernelTests(['ip', 'nsenter', 'dnsmasq']) ?? (existsSync(REFERENCE_DHCP) ? undefined : `needs ${REFERENCE_DHCP}`);
 
 describe.skipIf(!!missing)(`dhcp wire compatibility with the reference${missing ? ` — skipped: ${missing}` : ''}`, () => {
@@ -142,6 +144,12 @@ describe.skipIf(!!missing)(`dhcp wire compatibility with the reference${missing 
     // A symlink: the daemon restarts itself for its netns helper under the name it was invoked as.
     symlinkSync(STANDALONE, linked);
     const d = await startDaemon(linked, ourFlags());
+    await lifecycle('reference', d.socketPath, () => d.log);
+  }, 60_000);
+
+  it('the Bun executable\'s daemon (a symlink to tscni-cni) serves the reference plugin (built by the vitest global setup)', async () => {
+    // Its netns helper is the same executable as the bun CLI (BUN_BE_BUN=1), whatever name it was started by.
+    const d = await startDaemon(BUN_DHCP, ourFlags());
     await lifecycle('reference', d.socketPath, () => d.log);
   }, 60_000);
 });

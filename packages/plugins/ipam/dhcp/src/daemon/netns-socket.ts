@@ -3,7 +3,7 @@ import type { Socket } from 'node:dgram';
 
 /**
  * Node cannot enter a network namespace, but a socket keeps the namespace it was created in. So a
- * short-lived helper (`nsenter --net=<netns> node -e …`) creates the DHCP client socket inside the pod's
+ * short-lived helper (`nsenter --net=<netns> node -e …`, or bun's `-e`) creates the DHCP client socket inside the pod's
  * namespace — UDP, 0.0.0.0:68, SO_REUSEADDR, SO_BROADCAST — hands it to the daemon over the IPC channel
  * (SCM_RIGHTS) and exits once the daemon has it (the daemon disconnects). The daemon then holds one file
  * descriptor per lease, not one process.
@@ -25,25 +25,29 @@ export const HELPER_ARG = 'netns-socket-helper';
 export const runHelper = helper;
 
 /**
- * How to start the helper: `node -e` with its source, or, inside the standalone executable (a Node SEA), the
- * executable again under the name it was invoked as (`process.argv0`: its multi-call dispatch needs the name
- * `dhcp`, which a symlink's resolved `execPath` would not have).
+ * How to start the helper: the runtime's own `-e` with its source, or, inside the standalone executable (a Node
+ * SEA), the executable again under the name it was invoked as (`process.argv0`: its multi-call dispatch needs the
+ * name `dhcp`, which a symlink's resolved `execPath` would not have). A compiled Bun executable runs its embedded
+ * entry whatever its arguments, but acts as the `bun` CLI (with `-e`) when BUN_BE_BUN=1 is in its environment.
  */
-function helperCommand(): string[] {
+function helperCommand(): { argv: string[]; env: Record<string, string> } {
+  const script = ['-e', `(${helper.toString()})()`];
+  if (process.versions.bun) return { argv: [process.execPath, ...script], env: { BUN_BE_BUN: '1' } };
   let sea = false;
   try {
     sea = (require('node:sea') as { isSea(): boolean }).isSea();
   } catch {
     /* Node without SEA support */
   }
-  return sea ? [process.argv0, HELPER_ARG] : [process.execPath, '-e', `(${helper.toString()})()`];
+  return { argv: sea ? [process.argv0, HELPER_ARG] : [process.execPath, ...script], env: {} };
 }
 
 export function clientSocketIn(netns: string, timeoutMs = 10_000): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', [`--net=${netns}`, '--', ...helperCommand()], {
+    const { argv, env } = helperCommand();
+    const child = spawn('nsenter', [`--net=${netns}`, '--', ...argv], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env },
     });
     let stderr = '';
     let settled = false;

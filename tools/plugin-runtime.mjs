@@ -1,0 +1,21 @@
+// The one switch of issue 18 (docs/performance.md): which build of the plugins is the default —
+//   'node': dist/cni-bin, one esbuild bundle per plugin, run by the node's Node.js (>= 20);
+//   'bun':  dist/bun/cni-bin, one Bun executable for every plugin with a symlink per name (tools/bun-build.mjs),
+//           nothing else needed on the node.
+// It decides what the test suites exec (tools/vitest-global-setup.ts sets TSCNI_CNI_BIN unless it is set), what
+// `tscni install` installs without --runtime (baked into the CLI by tools/bundle.mjs) and what the per-plugin npm
+// packages ship (tools/stage-packages.mjs). TSCNI_PLUGIN_RUNTIME=node|bun overrides it for one run or build.
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const DEFAULT_PLUGIN_RUNTIME = 'node';
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export function pluginRuntime(env = process.env) {
+  const r = env.TSCNI_PLUGIN_RUNTIME || DEFAULT_PLUGIN_RUNTIME;
+  if (r !== 'node' && r !== 'bun') throw new Error(`TSCNI_PLUGIN_RUNTIME must be node or bun, not ${JSON.stringify(r)}`);
+  return r;
+}
+
+/** Where the plugins of `runtime` are built. */
+export const pluginBinDir = (runtime = pluginRuntime()) => join(root, runtime === 'bun' ? 'dist/bun/cni-bin' : 'dist/cni-bin');
