@@ -3,7 +3,7 @@
  * exists, else the interface of the default route; the public IP is `-public-ip` or that interface's
  * first global IPv4 address.
  */
-import { ipJson, parseIP } from '@tscni/net';
+import { ipJson, parseIP } from '@tscni/net/host';
 
 export interface ExternalIface {
   name: string;

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions, type Watcher } from 'etcd3';
-import type { CIDR } from '@tscni/net';
+import type { CIDR } from '@tscni/net/host';
 import { parseLeaseAttrs, type Lease, type LeaseAttrs } from './lease';
 import { subnetFromKey, subnetKey } from './network';
 import type { AgentFlags } from './flags';

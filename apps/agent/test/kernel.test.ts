@@ -3,7 +3,7 @@
  * programming peers and healing, and the -ip-masq rules with iptables and with nftables.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCIDR, setRunner, spawnRunner, type CommandRunner } from '@tscni/net';
+import { parseCIDR, setRunner, spawnRunner, type CommandRunner } from '@tscni/net/host';
 import { TestNode, missingForKernelTests, missingLinkKind } from '@tscni/net/testing';
 import { VxlanBackend } from '../src/backend/vxlan';
 import { HostGwBackend } from '../src/backend/host-gw';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { Registry } from 'prom-client';
-import { parseCIDR, setRunner, spawnRunner, type CommandRunner } from '@tscni/net';
+import { parseCIDR, setRunner, spawnRunner, type CommandRunner } from '@tscni/net/host';
 import { DIST_BIN, TestNode, missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
 import { PolicyController } from '../src/policy/controller';
 import { jsonLogger } from '../src/log';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatCIDR } from '@tscni/net';
+import { formatCIDR } from '@tscni/net/host';
 import { missingForKernelTests } from '@tscni/net/testing';
 import { defaults, type AgentFlags } from '../src/flags';
 import { parseNetworkConfig } from '../src/network';

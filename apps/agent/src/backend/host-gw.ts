@@ -4,7 +4,7 @@
  * gateway, through the external interface); a peer that is not is refused, named in a log line and the
  * refused-peers metric, and left without a route.
  */
-import { cidrContains, formatCIDR, ipBatch, ipJson, parseCIDR, type CIDR } from '@tscni/net';
+import { cidrContains, formatCIDR, ipBatch, ipJson, parseCIDR, type CIDR } from '@tscni/net/host';
 import type { Lease } from '../lease';
 import type { NetworkConfig } from '../network';
 import type { ExternalIface } from '../iface';

@@ -5,7 +5,7 @@
  * sent to the peer's public IP (permanent FDB entry). Every sync reads the device's routes, neighbours
  * and FDB and changes only the difference, so restarts and missed events heal.
  */
-import { CommandError, cidrContains, formatCIDR, formatIP, ipBatch, ipJson, isNotFound, parseCIDR, parseIP, run, token, type CIDR } from '@tscni/net';
+import { CommandError, cidrContains, formatCIDR, formatIP, ipBatch, ipJson, isNotFound, parseCIDR, parseIP, run, token, type CIDR } from '@tscni/net/host';
 import type { Lease } from '../lease';
 import type { NetworkConfig } from '../network';
 import type { ExternalIface } from '../iface';

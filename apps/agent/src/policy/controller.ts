@@ -5,7 +5,7 @@
  */
 import type { Etcd3, Watcher } from 'etcd3';
 import { Gauge, type Registry } from 'prom-client';
-import { cidrContains, parseIP, type CIDR } from '@tscni/net';
+import { cidrContains, parseIP, type CIDR } from '@tscni/net/host';
 import type { Logger } from '../log';
 import { clusterFromKVs } from '@tscni/policy';
 import { compile } from './compile';

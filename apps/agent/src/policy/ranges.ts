@@ -1,5 +1,5 @@
 /** IPv4 address ranges for nftables interval sets: a union of addresses and CIDRs minus exceptions, merged. */
-import { formatIP, mustCIDR, networkOf, lastOf, parseIP } from '@tscni/net';
+import { formatIP, mustCIDR, networkOf, lastOf, parseIP } from '@tscni/net/host';
 
 type Range = [bigint, bigint];
 

@@ -6,10 +6,10 @@
  * Rules are found again by the hash prefix of their comment.
  */
 import type { MasqOwner } from './ipmasq';
-import { familyOfText, formatCIDR, formatIP, networkOf, parseCIDR } from './ipaddr';
-import { hashedName } from './names';
+import { familyOfText, formatCIDR, formatIP, networkOf, parseCIDR } from '../host/ipaddr';
+import { hashedName } from '../host/names';
 import { nftApply, nftChainRules } from './nft';
-import { comment as quoted } from './safe-arg';
+import { comment as quoted } from '../host/safe-arg';
 
 const TABLE = 'inet cni_plugins_masquerade';
 const CHAIN = 'masq_checks';

@@ -8,11 +8,11 @@
  *  - nftables: see ipmasq-nft.ts.
  * Teardown and GC always cover both backends (the attachment may come from another configuration).
  */
-import { CommandError } from './runner';
+import { CommandError } from '../host/runner';
 import { iptablesAvailable, iptablesRestore, iptablesSave, nftAvailable, savedChains, type IPFamily } from './iptables';
-import { familyOfText, formatCIDR, formatIP, networkOf, parseCIDR } from './ipaddr';
+import { familyOfText, formatCIDR, formatIP, networkOf, parseCIDR } from '../host/ipaddr';
 import { gcIpMasqNft, hasIpMasqNft, setupIpMasqNft, teardownIpMasqNft } from './ipmasq-nft';
-import { hashedName } from './names';
+import { hashedName } from '../host/names';
 
 export type IpMasqBackend = 'iptables' | 'nftables';
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { CommandError, run } from './runner';
+import { CommandError, run } from '../host/runner';
 
 export type IPFamily = 4 | 6;
 const bin = (family: IPFamily, suffix = '') => (family === 4 ? 'iptables' : 'ip6tables') + suffix;

@@ -1,4 +1,4 @@
-import { CommandError, run } from './runner';
+import { CommandError, run } from '../host/runner';
 
 /** `nft -j <args>` parsed (the `nftables` array). */
 export async function nftJson(args: readonly string[], netns?: string): Promise<Record<string, unknown>[]> {

@@ -1,5 +1,5 @@
 import type { Result } from '@tscni/cni';
-import { familyOfText } from './ipaddr';
+import { familyOfText } from '../host/ipaddr';
 
 /**
  * The `ip` commands that configure `ifName` from a result, like the reference's `ipam.ConfigureIface`:

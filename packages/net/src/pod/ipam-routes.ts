@@ -1,5 +1,5 @@
 import { invalidConfig, type Route } from '@tscni/cni';
-import { formatIP, parseCIDR, parseIP } from './ipaddr';
+import { formatIP, parseCIDR, parseIP } from '../host/ipaddr';
 
 /**
  * IPAM `routes` as they go into a result: `dst` a CIDR and `gw` an address, both written the canonical

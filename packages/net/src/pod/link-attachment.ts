@@ -1,9 +1,9 @@
 import { CniError, ErrorCode, delegateAdd, delegateCheck, delegateDel, delegateGC, delegateStatus, type CmdArgs, type DNS, type PluginFuncs, type Result } from '@tscni/cni';
 import { ifaceConfigCommands, ipv6Sysctls } from './configure-iface';
-import { ipBatch } from './ip';
-import { netnsExists } from './netns';
+import { ipBatch } from '../host/ip';
+import { netnsExists } from '../host/netns';
 import { deletePodLink } from './pod-link';
-import { writeSysctlsIn } from './sysctl';
+import { writeSysctlsIn } from '../host/sysctl';
 
 /**
  * The IPAM side of the one-interface plugins: run IPAM ADD when `ipamType` is set, then `attach`;

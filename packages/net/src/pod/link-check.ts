@@ -1,8 +1,8 @@
 import { CniError, ErrorCode, type CmdArgs, type Result } from '@tscni/cni';
-import { addrCidr, listAddrs } from './addr';
-import { familyOfText, parseCIDR, formatCIDR, networkOf } from './ipaddr';
-import { getLink, type Link } from './link';
-import { listRoutes, routeDst } from './route';
+import { addrCidr, listAddrs } from '../host/addr';
+import { familyOfText, parseCIDR, formatCIDR, networkOf } from '../host/ipaddr';
+import { getLink, type Link } from '../host/link';
+import { listRoutes, routeDst } from '../host/route';
 
 /**
  * CHECK for a plugin that owns one pod interface: prevResult names CNI_IFNAME in CNI_NETNS, the link is

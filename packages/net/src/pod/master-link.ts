@@ -1,10 +1,10 @@
 import { CniError, ErrorCode, invalidConfig, type Result } from '@tscni/cni';
-import { CommandError } from './runner';
-import { ipBatch, isNotFound } from './ip';
-import { getLink, type Link } from './link';
-import { randomTempName } from './names';
+import { CommandError } from '../host/runner';
+import { ipBatch, isNotFound } from '../host/ip';
+import { getLink, type Link } from '../host/link';
+import { randomTempName } from '../host/names';
 import { settlePodLink } from './pod-link';
-import { defaultRouteInterface } from './route';
+import { defaultRouteInterface } from '../host/route';
 
 /**
  * A new link of kind `type` (macvlan, ipvlan, vlan, dummy) for the pod: created under a temporary name

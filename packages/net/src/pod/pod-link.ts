@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { CniError, ErrorCode, type Result } from '@tscni/cni';
 import { ifaceConfigCommands, ipv6Sysctls } from './configure-iface';
-import { ipBatch, isNotFound } from './ip';
-import { getLink, type Link } from './link';
-import { netnsExists } from './netns';
-import { CommandError } from './runner';
-import { writeSysctlsIn } from './sysctl';
+import { ipBatch, isNotFound } from '../host/ip';
+import { getLink, type Link } from '../host/link';
+import { netnsExists } from '../host/netns';
+import { CommandError } from '../host/runner';
+import { writeSysctlsIn } from '../host/sysctl';
 
 /**
  * The second half of every "one interface in the pod" plugin (macvlan, ipvlan, vlan, dummy, host-device):

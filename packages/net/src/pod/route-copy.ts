@@ -1,5 +1,5 @@
-import { type Family } from './ipaddr';
-import { routeDst, type RouteInfo } from './route';
+import { type Family } from '../host/ipaddr';
+import { routeDst, type RouteInfo } from '../host/route';
 
 /** A route as `ip -j route show` lists it, with its family (the listing does not say). */
 export type FamilyRoute = RouteInfo & { family: Family; type?: string };

@@ -1,7 +1,7 @@
-import { getLink, type Link } from './link';
-import { ipBatch, isExists } from './ip';
-import { randomVethName } from './names';
-import { run } from './runner';
+import { getLink, type Link } from '../host/link';
+import { ipBatch, isExists } from '../host/ip';
+import { randomVethName } from '../host/names';
+import { run } from '../host/runner';
 
 export interface VethRequest {
   /** The pod namespace the container end is created in. */

@@ -1,4 +1,4 @@
-import { addToIP, cidrContains, formatCIDR, formatIP, hasHostBits, lastOf, networkOf, parseCIDR, parseIP, type CIDR, type IP } from './ipaddr';
+import { addToIP, cidrContains, formatCIDR, formatIP, hasHostBits, lastOf, networkOf, parseCIDR, parseIP, type CIDR, type IP } from '@tscni/net/host';
 
 /**
  * IPAM ranges as host-local's config describes them: a subnet with an inclusive [rangeStart, rangeEnd]

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalRoutes, canonicalizeRange, canonicalizeRangeSet, formatIP, formatRangeSet, parseIP, parseResolvConf, rangeCapacity, rangeContains, rangesOverlap } from '../src';
+import { formatIP, parseIP } from '@tscni/net/host';
+import { canonicalizeRange, canonicalizeRangeSet, formatRangeSet, rangeCapacity, rangeContains, rangesOverlap } from '../src/ip-range';
+import { parseResolvConf } from '../src/resolv-conf';
 
 const ip = (t: string) => parseIP(t)!;
 
@@ -39,15 +41,5 @@ describe('resolv.conf (resolv-conf.ts)', () => {
     const text = '# c\n; c\nnameserver 1.1.1.1\n  nameserver   fd00::53  \ndomain a.example\ndomain b.example\nsearch x y\nsearch z\noptions ndots:5\nnameserver\n';
     expect(parseResolvConf(text)).toEqual({ nameservers: ['1.1.1.1', 'fd00::53'], domain: 'b.example', search: ['x', 'y', 'z'], options: ['ndots:5'] });
     expect(parseResolvConf('')).toEqual({});
-  });
-});
-
-describe('IPAM routes (ipam-routes.ts)', () => {
-  it('canonicalizes dst and gw and names the bad field', () => {
-    expect(canonicalRoutes([{ dst: 'FD00:0::/64', gw: 'fd00:0:0::1' }, { dst: '0.0.0.0/0', priority: 5 }], 'ipam.routes')).toEqual([
-      { dst: 'fd00::/64', gw: 'fd00::1' },
-      { dst: '0.0.0.0/0', priority: 5 },
-    ]);
-    expect(() => canonicalRoutes([{ dst: '0.0.0.0/0' }, { dst: 'nope' }], 'ipam.routes')).toThrow('ipam.routes[1].dst');
   });
 });

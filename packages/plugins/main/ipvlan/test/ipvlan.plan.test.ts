@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { dispatch } from '@tscni/cni';
-import { CommandError } from '@tscni/net';
+import { CommandError } from '@tscni/net/host';
 import { recordCommands, type RecordedCall } from '@tscni/net/testing';
 import { ipvlan } from '../src/ipvlan';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { dispatch } from '@tscni/cni';
-import { CommandError, hashedName } from '@tscni/net';
+import { CommandError, hashedName } from '@tscni/net/host';
 import { recordCommands, type RecordedCall } from '@tscni/net/testing';
 import { bandwidth } from '../src/bandwidth';
 import { tbfArgs, tbfFor, tickInUsec } from '../src/tbf';
