@@ -5,7 +5,7 @@
 # between KERNEL-LANE-REPORT-BEGIN/END for run.mjs to write on the host.
 set -u
 export HOME=/tmp PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI=1 TSCNI_SKIP_STANDALONE=1
-cd "$(dirname "$0")/../../../../.." || exit 97
+cd "$(dirname "$0")/../.." || exit 97
 echo "kernel-lane: $(uname -r), projects: $1"
 # run.mjs bundled on the host just before boot: keep the global setup from rebuilding everything under
 # emulation when someone edits a source meanwhile (touching only affects the guest's overlay).

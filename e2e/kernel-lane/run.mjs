@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The kernel lane: run the vlan/ipvlan/dummy/vrf kernel suites for real on Debian's own kernel under
 // qemu-system (software emulation; TSCNI_KERNEL_LANE_ACCEL=kvm where KVM really works). Not part of the default tests.
-//   node packages/plugins/main/vlan/kernel-lane/run.mjs [project ...]     (default: vlan ipvlan dummy vrf)
-//   nx run vlan:kernel-lane                                               (same; ~17 min under TCG on 2 cores)
-//   nx run vlan:kernel-lane -- --ci --report /abs/kernel-lane.json        what .ci/test runs: only the suites
+//   node e2e/kernel-lane/run.mjs [project ...]                            (default: vlan ipvlan dummy vrf)
+//   nx run kernel-lane:run                                                (same; ~17 min under TCG on 2 cores)
+//   nx run kernel-lane:run -- --ci --report /abs/kernel-lane.json         what .ci/test runs: only the suites
 //        this host's kernel skips (vlan, ipvlan, dummy, vrf, the bridge's VLAN tests), the vitest JSON report
 //        copied out of the guest for the closing totals (measured: 595 s, 32 passed / 10 skipped — the
 //        "kernel without X" counterparts and Debian's missing reference dummy — on the shared 2-core machine)
@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '../../../../..');
+const repo = resolve(here, '../..');
 const cache = process.env.TSCNI_KERNEL_LANE_CACHE ?? '/var/tmp/tscni-kernel-lane';
 const argv = process.argv.slice(2);
 const ci = argv.includes('--ci');

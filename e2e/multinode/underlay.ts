@@ -3,7 +3,7 @@
  * namespace), and per node a veth whose node end is that node's `eth0` with an address on 198.18.0.0/24
  * (the benchmarking range, RFC 2544: nothing real lives there).
  */
-import { TestNode, uniqueName } from '@tscni/net/testing';
+import { TestNode, uniqueName } from '@tscni/testing/node';
 
 const BRIDGE = 'ul0';
 const PREFIX = '198.18.0';

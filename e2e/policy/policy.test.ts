@@ -7,8 +7,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
-import { podJson, type PluginChoice } from '../support/cluster';
+import { missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/testing/node';
+import { podJson, type PluginChoice } from '@tscni/testing/cluster';
 import { eventually, metricsOf, startAgentCluster, type AgentCluster, type AgentNode } from '../multinode/agent-cluster';
 
 const OURS: PluginChoice = { flannel: 'ours', bridge: 'ours', 'host-local': 'ours', portmap: 'ours', loopback: 'ours' };

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingForKernelTests } from '@tscni/net/testing';
+import { missingForKernelTests } from '@tscni/testing/node';
 import { runCli } from '../src/cli';
-import { LocalEtcd } from '../../agent/test/local-etcd';
+import { LocalEtcd } from '@tscni/testing/etcd';
 
 const missing = missingForKernelTests(['etcd']);
 

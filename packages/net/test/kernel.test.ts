@@ -5,7 +5,7 @@ import { addrCidr, getLink, ipBatch, listAddrs, listRoutes, readSysctlsIn, route
 import { iptablesRestore, iptablesSave, nftApply, nftJson, savedRules } from '../src/netfilter';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { TEST_REGISTRY, TestNode, missingForKernelTests, reapStaleTestNodes, uniqueName } from '../src/testing';
+import { TEST_REGISTRY, TestNode, missingForKernelTests, reapStaleTestNodes, uniqueName } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables', 'nft', 'tc', 'flock']);
 

@@ -4,12 +4,12 @@
  */
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { TestNode, binDir, sh } from '@tscni/net/testing';
-import { Crictl } from '../../apps/cri-harness/test/crictl';
-import { HarnessProcess, killPauses, type HarnessOptions } from '../../apps/cri-harness/test/harness-process';
+import { Crictl } from './crictl';
+import { RECORDER } from './fake-plugin';
+import { HarnessProcess, killPauses, type HarnessOptions } from './harness-process';
 import { snapshot, type NodeSnapshot } from './node-state';
+import { TestNode, binDir, sh } from './test-node';
 
-export const RECORDER = join(import.meta.dirname, '../../apps/cri-harness/test/fixtures/recorder');
 export type PluginChoice = Record<string, 'ours' | 'reference'>;
 
 export interface PodNode {

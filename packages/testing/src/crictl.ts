@@ -5,7 +5,20 @@
  * in crictl's format (snake_case proto names, enums as integers).
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadRuntimeService } from '../src/proto';
+import * as protoLoader from '@grpc/proto-loader';
+import { join, resolve } from 'node:path';
+
+/**
+ * The CRI proto the harness serves (`$TSCNI_CRI_PROTO`, else the repository's), read with the harness's loader
+ * options (apps/cri-harness/src/proto.ts). Loaded here rather than imported from the harness: @tscni/testing
+ * depends on no app, so no project's tests form a dependency cycle through it (docs/CONTRIBUTING.md).
+ */
+function loadRuntimeService(): grpc.ServiceDefinition {
+  const file = process.env.TSCNI_CRI_PROTO ? resolve(process.env.TSCNI_CRI_PROTO) : join(import.meta.dirname, '../../../protos/runtime/v1/api.proto');
+  const service = protoLoader.loadSync(file, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true })['runtime.v1.RuntimeService'];
+  if (!service || !('Version' in service)) throw new Error(`${file} does not define runtime.v1.RuntimeService`);
+  return service as unknown as grpc.ServiceDefinition;
+}
 
 const service = loadRuntimeService();
 const RuntimeClient = grpc.makeGenericClientConstructor(service, 'RuntimeService');

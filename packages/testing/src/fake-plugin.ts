@@ -1,10 +1,18 @@
 /**
- * Fake plugins for the error paths: small executables written into a test dir. A "spy" logs every
- * call (verb, CNI_* env, the config it got) to a JSON-lines file and answers like a well-behaved plugin
- * (ADD passes prevResult through or reports one interface), unless told to fail, sleep or print stderr.
+ * Fake plugins for the error paths.
+ * - A "spy" (writeSpy): a small executable written into a test dir. It logs every call (verb, CNI_* env,
+ *   the config it got) to a JSON-lines file and answers like a well-behaved plugin (ADD passes prevResult
+ *   through or reports one interface), unless told to fail, sleep or print stderr. libcni's and the CLI's tests.
+ * - The "recorder" (RECORDER, in RECORDER_DIR): a fixed executable (fixtures/recorder) steered by its config
+ *   and by files: it appends every call to `<recordDir>/calls.jsonl`, passes prevResult through on ADD, and
+ *   `<recordDir>/fail-<VERB>` / `stall-<VERB>` make a verb fail or hang. The harness's and e2e suites.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+
+/** The recorder plugin (type `recorder`): symlink it into a CNI bin dir, or put RECORDER_DIR on the path. */
+export const RECORDER = join(import.meta.dirname, '../fixtures/recorder');
+export const RECORDER_DIR = dirname(RECORDER);
 
 export interface SpyBehaviour {
   log: string;

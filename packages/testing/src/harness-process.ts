@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestNode } from '@tscni/net/testing';
+import type { TestNode } from './test-node';
 
 export const HARNESS_BIN = join(import.meta.dirname, '../../../dist/bin/tscni-cri');
 

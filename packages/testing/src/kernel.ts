@@ -3,7 +3,7 @@
  * record the commands a plugin would run instead of touching the kernel.
  */
 import { spawnSync } from 'node:child_process';
-import { setRunner, type CommandRunner, type RunOptions, type RunResult } from './host/runner';
+import { setRunner, type CommandRunner, type RunOptions, type RunResult } from '@tscni/net/host';
 
 const KERNEL_FEATURE: Record<string, string> = { vlan: 'CONFIG_VLAN_8021Q (8021q)', ipvlan: 'CONFIG_IPVLAN', macvlan: 'CONFIG_MACVLAN', dummy: 'CONFIG_DUMMY', vxlan: 'CONFIG_VXLAN', vrf: 'CONFIG_NET_VRF' };
 const MODULE: Record<string, string> = { vlan: '8021q', ipvlan: 'ipvlan', macvlan: 'macvlan', dummy: 'dummy', vxlan: 'vxlan', vrf: 'vrf' };

@@ -13,7 +13,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { sh, type TestNode } from '@tscni/net/testing';
+import { sh, type TestNode } from './test-node';
 
 export interface NodeDirs {
   /** Directories whose files belong to pods (IPAM leases, libcni cache, tuning backups, harness state…). */

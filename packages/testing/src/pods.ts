@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { sh, uniqueName, type TestNode } from './testing';
+import { sh, uniqueName, type TestNode } from './test-node';
 
 /** A command in the node namespace (TestNode.exec without the method call). */
 const inNode = (node: TestNode, cmd: string, args: string[], opts: { allowFail?: boolean } = {}): string => sh(cmd, args, { ...opts, netns: node.name });

@@ -6,9 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestNode } from '@tscni/net/testing';
+import type { TestNode } from './test-node';
 
-const REPO = join(import.meta.dirname, '../..');
+const REPO = join(import.meta.dirname, '../../..');
 /** `<repo>/../shared/tools/crictl`: CI always has it, so a missing one fails the suite. */
 export const CRICTL = join(REPO, '../shared/tools/crictl');
 export const HARNESS_BIN = join(REPO, 'dist/bin/tscni-cri');

@@ -161,9 +161,6 @@ export function binDir(parent: string, choice: Record<string, 'ours' | 'referenc
   }
   return dir;
 }
-export * from './testing-traffic';
-export * from './testing-kernel';
-export * from './testing-pods';
 
 /**
  * Delete the namespaces of TestNodes whose test process is gone (a runner killed before its afterAll).

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sh } from '@tscni/net/testing';
+import { sh } from '../test-node';
 
 export const BUSYBOX = '/bin/busybox';
 const APPLETS = ['sh', 'sleep', 'nc', 'httpd', 'ip', 'ping', 'wget', 'cat', 'ls'];

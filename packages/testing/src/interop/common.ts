@@ -2,8 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DIST_BIN, REFERENCE_BIN, missingForKernelTests, sh, type TestNode } from '@tscni/net/testing';
-import { snapshot, type NodeSnapshot } from '../../support/node-state';
+import { DIST_BIN, REFERENCE_BIN, missingForKernelTests, sh, type TestNode } from '../test-node';
+import { snapshot, type NodeSnapshot } from '../node-state';
 
 /** Each suite runs with our build and with Debian's reference plugins as the runtime's plugin dir. */
 export const PLUGIN_SETS = [

@@ -10,7 +10,7 @@ import { pauseImageArchive } from './busybox-image';
 import type { Daemon, RuntimeNode } from './node';
 
 /** The real crictl: `$TSCNI_CRICTL`, else `shared/tools/crictl` beside the checkout (or beside a parent of it, for worktrees). */
-export const CRICTL = process.env.TSCNI_CRICTL ?? findUp(join(import.meta.dirname, '../../..'), 'shared/tools/crictl');
+export const CRICTL = process.env.TSCNI_CRICTL ?? findUp(join(import.meta.dirname, '../../../..'), 'shared/tools/crictl');
 
 function findUp(from: string, rel: string): string {
   for (let dir = dirname(from); ; dir = dirname(dir)) {

@@ -8,7 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestNode, sh } from '@tscni/net/testing';
+import { TestNode, sh } from '../test-node';
 
 /** A daemon started in the node; `log` keeps the tail of its output for failure messages. */
 export interface Daemon {
