@@ -10,7 +10,7 @@ import { TestNode, missingForKernelTests } from '@tscni/testing/node';
 import { AuthorityRewriter } from '../src/h2-authority';
 import { loadRuntimeService } from '../src/proto';
 import { HarnessProcess, killPauses, type HarnessOptions } from '@tscni/testing/harness-process';
-import { CRICTL } from './crictl-bin';
+import { CRICTL } from '@tscni/testing/real-crictl';
 
 type Header = { name: string; value: string; neverIndex?: boolean };
 // hpack.js's encoder, only in tests: it indexes and Huffman-codes like a real client.

@@ -5,12 +5,22 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { TestNode } from './test-node';
 
 const REPO = join(import.meta.dirname, '../../..');
-/** `<repo>/../shared/tools/crictl`: CI always has it, so a missing one fails the suite. */
-export const CRICTL = join(REPO, '../shared/tools/crictl');
+/**
+ * The real crictl: `$TSCNI_CRICTL`, else `shared/tools/crictl` beside the checkout (or beside a parent of it, for
+ * worktrees). CI always has it, so a missing one fails the suite.
+ */
+export const CRICTL = process.env.TSCNI_CRICTL ?? findUp(REPO, 'shared/tools/crictl');
+
+function findUp(from: string, rel: string): string {
+  for (let dir = dirname(from); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, rel))) return join(dir, rel);
+    if (dir === '/') return join(dirname(from), rel);
+  }
+}
 export const HARNESS_BIN = join(REPO, 'dist/bin/tscni-cri');
 export const CNI_BIN = join(REPO, 'dist/cni-bin');
 

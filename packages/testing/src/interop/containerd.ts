@@ -5,19 +5,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { pauseImageArchive } from './busybox-image';
 import type { Daemon, RuntimeNode } from './node';
+import { CRICTL } from '../real-crictl';
 
-/** The real crictl: `$TSCNI_CRICTL`, else `shared/tools/crictl` beside the checkout (or beside a parent of it, for worktrees). */
-export const CRICTL = process.env.TSCNI_CRICTL ?? findUp(join(import.meta.dirname, '../../../..'), 'shared/tools/crictl');
+export { CRICTL };
 
-function findUp(from: string, rel: string): string {
-  for (let dir = dirname(from); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, rel))) return join(dir, rel);
-    if (dir === '/') return join(dirname(from), rel);
-  }
-}
 export const PAUSE_IMAGE = 'docker.io/tscni/pause:interop';
 
 export interface Containerd {
