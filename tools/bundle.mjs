@@ -53,7 +53,8 @@ export function newestSource() {
   let newest = 0;
   const walk = (dir) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.name === 'node_modules' || entry.name === 'test' || entry.name.startsWith('.')) continue;
+      // packages/testing holds test helpers only: no bundle contains it (checked below), so it never makes one stale
+      if (entry.name === 'node_modules' || entry.name === 'test' || entry.name.startsWith('.') || join(dir, entry.name) === join(root, 'packages', 'testing')) continue;
       const p = join(dir, entry.name);
       if (entry.isDirectory()) walk(p);
       else if (p.endsWith('.ts') || p.endsWith('package.json')) newest = Math.max(newest, statSync(p).mtimeMs);
@@ -75,7 +76,7 @@ export async function bundle({ names = [], ifStale = false } = {}) {
     targets.map(async (t) => {
       mkdirSync(dirname(t.out), { recursive: true });
       writeMarker(join(dirname(t.out), 'package.json'), '{"type":"commonjs"}\n');
-      const { outputFiles } = await build({
+      const { outputFiles, metafile } = await build({
         entryPoints: [t.entry],
         outfile: t.out,
         write: false,
@@ -90,7 +91,11 @@ export async function bundle({ names = [], ifStale = false } = {}) {
         // The switch of tools/plugin-runtime.mjs, for `tscni install`'s default.
         define: { 'process.env.TSCNI_DEFAULT_PLUGIN_RUNTIME': JSON.stringify(pluginRuntime()) },
         logLevel: 'silent',
+        metafile: true,
       });
+      // Test code never ships: nothing from packages/testing or a project's test/ dir may end up in a bundle.
+      const testCode = Object.keys(metafile.inputs).filter((f) => !f.includes('node_modules/') && /(^|\/)(packages\/testing|test)\//.test(f));
+      if (testCode.length) throw new Error(`${t.name} would bundle test code: ${testCode.join(', ')}`);
       // Write then rename: a runtime exec'ing the plugin never sees a half-written file.
       const tmp = `${t.out}.tmp-${process.pid}`;
       writeFileSync(tmp, outputFiles[0].contents, { mode: 0o755 });

@@ -4,7 +4,7 @@ export default async function setup(): Promise<void> {
   // @ts-expect-error plain ESM script without types
   const { bundle } = await import('./bundle.mjs');
   if (process.getuid?.() === 0) {
-    const { reapStaleTestNodes } = await import('../packages/net/src/testing');
+    const { reapStaleTestNodes } = await import('@tscni/testing/node');
     const reaped = reapStaleTestNodes();
     if (reaped.length) console.warn(`reaped ${reaped.length} namespaces of a test run that died before its clean-up`);
   }

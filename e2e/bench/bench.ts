@@ -4,7 +4,7 @@
  *   npx nx run e2e:bench [-- --quick]      (or: cd e2e && npx vite-node bench/bench.ts [--quick])
  * Writes reports/bench.json (under e2e/ when run through nx).
  */
-import { DIST_BIN, REFERENCE_BIN, TestNode } from '@tscni/net/testing';
+import { DIST_BIN, REFERENCE_BIN, TestNode } from '@tscni/testing/node';
 import { CniBench, timeVersion, type BinSet } from './cni';
 import { timeRuntimes } from './runtimes';
 import { Table, type Side } from './stats';

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
-import { REFERENCE_BIN, TestNode } from '@tscni/net/testing';
+import { DIST_BIN, REFERENCE_BIN, TestNode } from '@tscni/testing/node';
 import { CniBench, timeVersion, type BinSet } from './cni';
 import { quantile } from './stats';
 

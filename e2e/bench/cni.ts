@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CNIConfig, confListFromBytes, execInNetns, type NetworkConfigList } from '@tscni/libcni';
-import { sh, type TestNode } from '@tscni/net/testing';
+import { sh, type TestNode } from '@tscni/testing/node';
 import { now } from './stats';
 
 /** A plugin directory under test; `tag` keeps its bridges, subnets and cache apart from the other sides'. */

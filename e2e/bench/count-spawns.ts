@@ -7,7 +7,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CNIConfig, defaultExec, type PluginExec } from '@tscni/libcni';
-import { DIST_BIN, TestNode } from '@tscni/net/testing';
+import { DIST_BIN, TestNode } from '@tscni/testing/node';
 import { CniBench } from './cni';
 
 const dir = process.argv[2] ?? DIST_BIN;

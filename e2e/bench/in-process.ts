@@ -7,9 +7,9 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DIST_BIN, TestNode } from '@tscni/net/testing';
-import { HarnessProcess, killPauses, type HarnessOptions } from '../../apps/cri-harness/test/harness-process';
-import { CRICTL } from '../interop/support/containerd';
+import { DIST_BIN, TestNode } from '@tscni/testing/node';
+import { HarnessProcess, killPauses, type HarnessOptions } from '@tscni/testing/harness-process';
+import { CRICTL } from '@tscni/testing/interop/containerd';
 import { now, quantile } from './stats';
 
 const runs = Number(process.argv[2] ?? 10);

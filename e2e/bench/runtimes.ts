@@ -6,11 +6,11 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REFERENCE_BIN, TestNode } from '@tscni/net/testing';
-import { killPauses } from '../../apps/cri-harness/test/harness-process';
-import { Harness, type HarnessDirs } from '../crictl/real-crictl';
-import { CRICTL, startContainerd, type Containerd } from '../interop/support/containerd';
-import { RuntimeNode } from '../interop/support/node';
+import { REFERENCE_BIN, TestNode } from '@tscni/testing/node';
+import { killPauses } from '@tscni/testing/harness-process';
+import { Harness, type HarnessDirs } from '@tscni/testing/real-crictl';
+import { CRICTL, startContainerd, type Containerd } from '@tscni/testing/interop/containerd';
+import { RuntimeNode } from '@tscni/testing/interop/node';
 import type { CniBench } from './cni';
 import { now, type Row } from './stats';
 

@@ -2,8 +2,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CNIConfig, confListFromBytes, execInNetns } from '@tscni/libcni';
-import { DIST_BIN, TestNode, missingForKernelTests, sh } from '@tscni/net/testing';
-import { expectNodeAsItWas, snapshot } from '../support/node-state';
+import { DIST_BIN, TestNode, missingForKernelTests, sh } from '@tscni/testing/node';
+import { expectNodeAsItWas, snapshot } from '@tscni/testing/node-state';
 
 const CHAIN = ['bridge', 'host-local', 'portmap', 'bandwidth', 'tuning', 'firewall'];
 const absent = CHAIN.filter((p) => !existsSync(join(DIST_BIN, p)));

@@ -8,10 +8,10 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, missingForKernelTests, pings, sh } from '@tscni/net/testing';
-import { killPauses, pauseProcessesOf, recordsIn } from '../../apps/cri-harness/test/harness-process';
-import { expectNodeAsItWas, snapshot, type NodeSnapshot } from '../support/node-state';
-import { CRICTL, Crictl, Harness, crictlPresent, exec, type HarnessDirs } from './real-crictl';
+import { TestNode, missingForKernelTests, pings, sh } from '@tscni/testing/node';
+import { killPauses, pauseProcessesOf, recordsIn } from '@tscni/testing/harness-process';
+import { expectNodeAsItWas, snapshot, type NodeSnapshot } from '@tscni/testing/node-state';
+import { CRICTL, Crictl, Harness, crictlPresent, exec, type HarnessDirs } from '@tscni/testing/real-crictl';
 
 const KILLS = Number(process.env.CRICTL_KILLS ?? 6);
 const missing = missingForKernelTests(['ip', 'nsenter', 'unshare', 'iptables-save', 'nft', 'tc', 'findmnt']);

@@ -8,10 +8,10 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, missingForKernelTests, sh } from '@tscni/net/testing';
-import { killPauses, pauseProcessesOf } from '../../apps/cri-harness/test/harness-process';
-import { expectNodeAsItWas, snapshot } from '../support/node-state';
-import { Crictl, Harness, crictlPresent, type HarnessDirs } from './real-crictl';
+import { TestNode, missingForKernelTests, sh } from '@tscni/testing/node';
+import { killPauses, pauseProcessesOf } from '@tscni/testing/harness-process';
+import { expectNodeAsItWas, snapshot } from '@tscni/testing/node-state';
+import { Crictl, Harness, crictlPresent, type HarnessDirs } from '@tscni/testing/real-crictl';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'unshare', 'iptables-save', 'nft', 'tc']);
 

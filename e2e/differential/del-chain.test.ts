@@ -8,7 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, REFERENCE_BIN, TestNode, implementations, missingForKernelTests, type PluginRun } from '@tscni/net/testing';
+import { DIST_BIN, REFERENCE_BIN, TestNode, implementations, missingForKernelTests, type PluginRun } from '@tscni/testing/node';
 import { ipState, iptablesState } from './observe';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save']);

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, REFERENCE_BIN, TestNode, implementations, missingForKernelTests, runInNetns, sh, type PluginRun } from '@tscni/net/testing';
+import { DIST_BIN, REFERENCE_BIN, TestNode, implementations, missingForKernelTests, runInNetns, sh, type PluginRun } from '@tscni/testing/node';
 import { CORPUS, casesFor, pluginOf, type Case, type Json } from './corpus';
 import { EXCEPTIONS } from './exceptions';
 import { ipState, iptablesState, qdiscState, sysctlState } from './observe';

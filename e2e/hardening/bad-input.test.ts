@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, linksIn, missingForKernelTests, sh } from '@tscni/net/testing';
+import { DIST_BIN, TestNode, linksIn, missingForKernelTests, sh } from '@tscni/testing/node';
 
 interface Case {
   id: string;

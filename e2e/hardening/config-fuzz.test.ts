@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, linksIn, missingForKernelTests, sh } from '@tscni/net/testing';
+import { DIST_BIN, TestNode, linksIn, missingForKernelTests, sh } from '@tscni/testing/node';
 import { FLANNEL_SUBNET_ENV, IPAM_PLUGINS, baseConfig, pluginFields, validShapes } from './config-fields';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);

@@ -4,7 +4,7 @@
  * whichever plugin is running at that moment. Half the kills are spread over the ADD's measured duration,
  * the other half land inside each of the later plugins in turn (portmap, bandwidth, tuning, firewall), so
  * each gets its share. After each kill a DEL of the chain (no cached result, as after a crashed runtime call)
- * must leave the node exactly as it was: the whole state is compared (e2e/support/node-state.ts), so the
+ * must leave the node exactly as it was: the whole state is compared (@tscni/testing/node-state), so the
  * firewall's per-address rules, which this DEL without prevResult cannot name by address, are held to it too.
  * The rules lock is machine-wide (/run/lock), so other suites running at the same time slow it down. Prints
  * the figures (kills per plugin, ADDs that completed first) for docs/hardening.md.
@@ -13,8 +13,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CNIConfig, confListFromBytes, execInNetns, type NetworkConfigList, type PluginExec, type RuntimeConf } from '@tscni/libcni';
-import { DIST_BIN, TestNode, linksIn, missingForKernelTests } from '@tscni/net/testing';
-import { expectNodeUnchanged, snapshot, type NodeSnapshot } from '../support/node-state';
+import { DIST_BIN, TestNode, linksIn, missingForKernelTests } from '@tscni/testing/node';
+import { expectNodeUnchanged, snapshot, type NodeSnapshot } from '@tscni/testing/node-state';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 50);
 const CHAIN = ['bridge', 'host-local', 'portmap', 'bandwidth', 'tuning', 'firewall'];

@@ -10,11 +10,11 @@ import { chmodSync, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, missingForKernelTests } from '@tscni/net/testing';
-import { CrictlError } from '../../apps/cri-harness/test/crictl';
-import { pauseProcessesOf, recordsIn } from '../../apps/cri-harness/test/harness-process';
-import { expectNodeUnchanged } from '../support/node-state';
-import { startPodNode, type PodNode } from '../support/cluster';
+import { DIST_BIN, missingForKernelTests } from '@tscni/testing/node';
+import { CrictlError } from '@tscni/testing/crictl';
+import { pauseProcessesOf, recordsIn } from '@tscni/testing/harness-process';
+import { expectNodeUnchanged } from '@tscni/testing/node-state';
+import { startPodNode, type PodNode } from '@tscni/testing/cluster';
 
 const CHAIN = ['bridge', 'host-local', 'loopback'];
 const absent = CHAIN.filter((p) => !existsSync(join(DIST_BIN, p)));

@@ -12,9 +12,9 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CNIConfig, confListFromBytes, execInNetns } from '@tscni/libcni';
-import { TestNode, binDir, implementations, missingForKernelTests } from '@tscni/net/testing';
-import { RECORDER } from '../support/cluster';
-import { expectNodeUnchanged, snapshot } from '../support/node-state';
+import { TestNode, binDir, implementations, missingForKernelTests } from '@tscni/testing/node';
+import { RECORDER } from '@tscni/testing/fake-plugin';
+import { expectNodeUnchanged, snapshot } from '@tscni/testing/node-state';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft']);
 const [ours, reference] = implementations('firewall');

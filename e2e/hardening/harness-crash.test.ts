@@ -12,10 +12,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, missingForKernelTests, sh } from '@tscni/net/testing';
-import { pauseProcessesOf, recordsIn } from '../../apps/cri-harness/test/harness-process';
-import { expectNodeUnchanged } from '../support/node-state';
-import { podJson, startPodNode, type PodNode } from '../support/cluster';
+import { DIST_BIN, missingForKernelTests, sh } from '@tscni/testing/node';
+import { pauseProcessesOf, recordsIn } from '@tscni/testing/harness-process';
+import { expectNodeUnchanged } from '@tscni/testing/node-state';
+import { podJson, startPodNode, type PodNode } from '@tscni/testing/cluster';
 
 const KILLS = Number(process.env.HARNESS_KILLS ?? 8);
 const CHAIN = ['bridge', 'host-local', 'portmap', 'bandwidth', 'tuning', 'firewall', 'loopback'];

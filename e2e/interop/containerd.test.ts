@@ -6,11 +6,11 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addOutside, pings, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
-import { expectNodeAsItWas, type NodeSnapshot } from '../support/node-state';
-import { startContainerd, type Containerd } from './support/containerd';
-import { RuntimeNode } from './support/node';
-import { PLUGIN_SETS, missingForInterop, runtimeNodeSnapshot, qdiscsOf } from './support/common';
+import { addOutside, pings, startTcpServer, tcpRequest, type TcpServer } from '@tscni/testing/node';
+import { expectNodeAsItWas, type NodeSnapshot } from '@tscni/testing/node-state';
+import { startContainerd, type Containerd } from '@tscni/testing/interop/containerd';
+import { RuntimeNode } from '@tscni/testing/interop/node';
+import { PLUGIN_SETS, missingForInterop, runtimeNodeSnapshot, qdiscsOf } from '@tscni/testing/interop/common';
 
 const SUBNET = '10.77.0';
 const GATEWAY = `${SUBNET}.1`;

@@ -8,12 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addOutside, pings } from '@tscni/net/testing';
-import { expectNodeAsItWas, type NodeSnapshot } from '../support/node-state';
-import { MARKER } from './support/busybox-image';
-import { BUSYBOX_IMAGE, setUpPodman, type Podman } from './support/podman';
-import { RuntimeNode } from './support/node';
-import { PLUGIN_SETS, missingForInterop, runtimeNodeSnapshot } from './support/common';
+import { addOutside, pings } from '@tscni/testing/node';
+import { expectNodeAsItWas, type NodeSnapshot } from '@tscni/testing/node-state';
+import { MARKER } from '@tscni/testing/interop/busybox-image';
+import { BUSYBOX_IMAGE, setUpPodman, type Podman } from '@tscni/testing/interop/podman';
+import { RuntimeNode } from '@tscni/testing/interop/node';
+import { PLUGIN_SETS, missingForInterop, runtimeNodeSnapshot } from '@tscni/testing/interop/common';
 
 const NET = 'interop';
 const SUBNET = '10.78.0';

@@ -1,9 +1,9 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, missingForKernelTests } from '@tscni/net/testing';
-import { expectNodeUnchanged } from '../support/node-state';
-import { podJson, startPodNode, type PodNode } from '../support/cluster';
+import { DIST_BIN, missingForKernelTests } from '@tscni/testing/node';
+import { expectNodeUnchanged } from '@tscni/testing/node-state';
+import { podJson, startPodNode, type PodNode } from '@tscni/testing/cluster';
 
 const CHAIN = ['bridge', 'host-local', 'portmap', 'bandwidth', 'tuning', 'firewall', 'loopback'];
 const absent = CHAIN.filter((p) => !existsSync(join(DIST_BIN, p)));

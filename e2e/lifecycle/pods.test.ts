@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, REFERENCE_BIN, missingForKernelTests, pings, sh, startTcpServer, tcpRequest } from '@tscni/net/testing';
-import { expectNodeAsItWas } from '../support/node-state';
-import { podJson, startPodNode, type PluginChoice, type PodNode } from '../support/cluster';
+import { DIST_BIN, REFERENCE_BIN, missingForKernelTests, pings, sh, startTcpServer, tcpRequest } from '@tscni/testing/node';
+import { expectNodeAsItWas } from '@tscni/testing/node-state';
+import { podJson, startPodNode, type PluginChoice, type PodNode } from '@tscni/testing/cluster';
 
 const CHAIN = ['bridge', 'host-local', 'portmap', 'bandwidth', 'tuning', 'firewall', 'loopback'] as const;
 const all = (which: 'ours' | 'reference'): PluginChoice => Object.fromEntries(CHAIN.map((p) => [p, which]));

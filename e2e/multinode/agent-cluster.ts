@@ -7,8 +7,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestNode } from '@tscni/net/testing';
-import { startPodNode, type PluginChoice, type PodNode } from '../support/cluster';
+import { TestNode } from '@tscni/testing/node';
+import { startPodNode, type PluginChoice, type PodNode } from '@tscni/testing/cluster';
 import { AgentProcess } from './agent-process';
 import { EtcdCluster } from './etcd-cluster';
 import { kubeFlannelConflist, type FlannelNode } from './flannel-cluster';

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingForKernelTests } from '@tscni/net/testing';
+import { missingForKernelTests } from '@tscni/testing/node';
 import { ETCD_PREFIX, eventually, metricsOf, podRoutes, startAgentCluster, type AgentCluster, type AgentNode } from './agent-cluster';
 import { OURS, ServedPods } from './agent-pods';
 

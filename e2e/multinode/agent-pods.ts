@@ -1,7 +1,7 @@
 /** Pods of the agent suites: each runs through a node's harness and serves TCP on :80, answering its name. */
 import { expect } from 'vitest';
-import { pings, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
-import { podJson, type PluginChoice } from '../support/cluster';
+import { pings, startTcpServer, tcpRequest, type TcpServer } from '@tscni/testing/node';
+import { podJson, type PluginChoice } from '@tscni/testing/cluster';
 import type { AgentNode } from './agent-cluster';
 
 /** kube-flannel's chain, every plugin ours. */

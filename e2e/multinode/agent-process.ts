@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { TestNode } from '@tscni/net/testing';
+import type { TestNode } from '@tscni/testing/node';
 
 export const AGENT_BIN = join(import.meta.dirname, '../../dist/bin/tscni-agent');
 

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingForKernelTests, missingLinkKind, pings, tcpRequest } from '@tscni/net/testing';
+import { missingForKernelTests, missingLinkKind, pings, tcpRequest } from '@tscni/testing/node';
 import { ETCD_PREFIX, eventually, metricsOf, podRoutes, startAgentCluster, type AgentCluster, type AgentNode } from './agent-cluster';
 import { OURS, ServedPods } from './agent-pods';
 import { FLANNEL_MTU } from './flanneld';

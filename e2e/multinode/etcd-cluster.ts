@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { TestNode, sh } from '@tscni/net/testing';
+import { TestNode, sh } from '@tscni/testing/node';
 import type { Underlay } from './underlay';
 
 const CLIENT_PORT = 2379;

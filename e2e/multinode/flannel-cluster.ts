@@ -4,8 +4,8 @@
  */
 import { renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { DIST_BIN, REFERENCE_BIN } from '@tscni/net/testing';
-import type { PluginChoice, PodNode } from '../support/cluster';
+import { DIST_BIN, REFERENCE_BIN } from '@tscni/testing/node';
+import type { PluginChoice, PodNode } from '@tscni/testing/cluster';
 import type { Lease } from './flanneld';
 
 export interface FlannelNode {

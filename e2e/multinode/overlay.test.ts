@@ -7,9 +7,9 @@
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, REFERENCE_BIN, missingForKernelTests, missingLinkKind, pings, podLink, sh, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
-import { podJson, type PluginChoice } from '../support/cluster';
-import { expectNodeAsItWas } from '../support/node-state';
+import { DIST_BIN, REFERENCE_BIN, missingForKernelTests, missingLinkKind, pings, podLink, sh, startTcpServer, tcpRequest, type TcpServer } from '@tscni/testing/node';
+import { podJson, type PluginChoice } from '@tscni/testing/cluster';
+import { expectNodeAsItWas } from '@tscni/testing/node-state';
 import { switchPlugins, type FlannelNode } from './flannel-cluster';
 import { startAgentCluster, type AgentCluster } from './agent-cluster';
 import { FLANNEL_MTU, VTEP_DEV } from './flanneld';

@@ -4,7 +4,7 @@
  * (the benchmarking range, RFC 2544: nothing real lives there) and, for dual-stack suites, one on the
  * unique-local fd00:198:18::/64.
  */
-import { TestNode, uniqueName } from '@tscni/net/testing';
+import { TestNode, uniqueName } from '@tscni/testing/node';
 
 const BRIDGE = 'ul0';
 const PREFIX = '198.18.0';

@@ -7,9 +7,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
+import { missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/testing/node';
 import { DEFAULT_PREFIX, policyKeyOf } from '@tscni/policy';
-import { podJson, type PluginChoice } from '../support/cluster';
+import { podJson, type PluginChoice } from '@tscni/testing/cluster';
 import { Prober } from './prober';
 import { eventually, metricsOf, startAgentCluster, type AgentCluster, type AgentNode } from '../multinode/agent-cluster';
 

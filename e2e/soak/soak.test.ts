@@ -9,10 +9,10 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, missingForKernelTests } from '@tscni/net/testing';
-import { pauseProcessesOf } from '../../apps/cri-harness/test/harness-process';
-import { expectNodeUnchanged } from '../support/node-state';
-import { podJson, startPodNode, type PodNode } from '../support/cluster';
+import { DIST_BIN, missingForKernelTests } from '@tscni/testing/node';
+import { pauseProcessesOf } from '@tscni/testing/harness-process';
+import { expectNodeUnchanged } from '@tscni/testing/node-state';
+import { podJson, startPodNode, type PodNode } from '@tscni/testing/cluster';
 import { soak } from './soak';
 
 const PODS = Number(process.env.SOAK_PODS ?? 128);

@@ -4,8 +4,8 @@
  * harness's RSS, and ends with the node as it was. Shared by soak.test.ts (small N) and run.mjs (N=1000).
  */
 import { readFileSync } from 'node:fs';
-import { Crictl } from '../../apps/cri-harness/test/crictl';
-import { podJson, type PodNode } from '../support/cluster';
+import { Crictl } from '@tscni/testing/crictl';
+import { podJson, type PodNode } from '@tscni/testing/cluster';
 
 /** The kubelet's default runtime request timeout (2 min): on a loaded 2-core node 16 parallel teardowns can exceed crictl's. */
 const KUBELET_TIMEOUT_MS = 120_000;

@@ -4,7 +4,7 @@
  * margin, and survive etcd outages by leaving the kernel as it is and retrying with backoff.
  */
 import { rmSync } from 'node:fs';
-import { formatCIDR } from '@tscni/net';
+import { formatCIDR } from '@tscni/net/host';
 import type { Watcher } from 'etcd3';
 import type { AgentFlags } from './flags';
 import type { Logger } from './log';

@@ -4,7 +4,7 @@
  * first global IPv4 address. On a dual-stack network the interface's first global IPv6 address is the
  * IPv6 VTEP's local address, and `-public-ipv6` (or that address) the lease's PublicIPv6.
  */
-import { ipJson, parseIP } from '@tscni/net';
+import { ipJson, parseIP } from '@tscni/net/host';
 
 export interface ExternalIface {
   name: string;

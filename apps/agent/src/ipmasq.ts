@@ -5,7 +5,8 @@
  * the nftables table `ip6 flannel-ipv6`), as flanneld adds them. Applying again rewrites the chains in
  * place (idempotent, kept across restarts); removal takes out exactly what was added.
  */
-import { comment, formatCIDR, iptablesAvailable, iptablesRestore, iptablesSave, nftApply, nftAvailable, savedChains, savedRules, type CIDR } from '@tscni/net';
+import { comment, formatCIDR, type CIDR } from '@tscni/net/host';
+import { iptablesAvailable, iptablesRestore, iptablesSave, nftApply, nftAvailable, savedChains, savedRules } from '@tscni/net/netfilter';
 
 const MASQ = 'flanneld masq';
 const FWD = 'flanneld forward';

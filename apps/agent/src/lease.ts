@@ -2,7 +2,7 @@
  * A node's lease as flannel stores it: the value at `<prefix>/subnets/<a.b.c.d-len>`, attached to an
  * etcd lease so it disappears when not renewed.
  */
-import { formatCIDR, parseIP, type CIDR } from '@tscni/net';
+import { formatCIDR, parseIP, type CIDR } from '@tscni/net/host';
 import type { BackendType } from './network';
 
 export type VxlanData = { VNI: number; VtepMAC: string };

@@ -3,7 +3,7 @@
  * manager: SubnetLen defaults to 24 (two bits longer than the network's prefix when that is longer), SubnetMin to
  * the network's second subnet, SubnetMax to its last.
  */
-import { cidrContains, formatCIDR, formatIP, networkOf, parseCIDR, type CIDR } from '@tscni/net';
+import { cidrContains, formatCIDR, formatIP, networkOf, parseCIDR, type CIDR } from '@tscni/net/host';
 
 export type BackendType = 'vxlan' | 'host-gw';
 

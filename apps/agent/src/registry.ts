@@ -4,7 +4,7 @@
  */
 import type { Etcd3, ICompare, Watcher } from 'etcd3';
 import { etcdClient } from '@tscni/etcd/client';
-import type { CIDR } from '@tscni/net';
+import type { CIDR } from '@tscni/net/host';
 import { parseLeaseAttrs, type Lease, type LeaseAttrs } from './lease';
 import { subnetFromKey, subnetKey } from './network';
 import type { AgentFlags } from './flags';

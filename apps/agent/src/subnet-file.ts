@@ -1,7 +1,7 @@
 /** subnet.env, the file the flannel CNI plugin reads: written whole to a temporary file, then renamed. */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { formatCIDR, formatIP, parseCIDR, type CIDR } from '@tscni/net';
+import { formatCIDR, formatIP, parseCIDR, type CIDR } from '@tscni/net/host';
 
 export interface SubnetEnv {
   network: CIDR;

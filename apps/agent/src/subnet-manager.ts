@@ -7,7 +7,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { formatCIDR, parseCIDR, type CIDR } from '@tscni/net';
+import { formatCIDR, parseCIDR, type CIDR } from '@tscni/net/host';
 import { sameAttrs, type Lease, type LeaseAttrs } from './lease';
 import { candidateSubnets, inNetwork, inPool, ipv6Compatible, sameSubnet, type NetworkConfig } from './network';
 import type { Registry } from './registry';

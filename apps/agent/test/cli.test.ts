@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TestNode, missingForKernelTests } from '@tscni/net/testing';
+import { TestNode, missingForKernelTests } from '@tscni/testing/node';
 
 const BIN = join(import.meta.dirname, '../../../dist/bin/tscni-agent');
 // The executable must have been built: a missing one fails (existsSync is only used for a clear message).

@@ -3,8 +3,8 @@
  * programming peers and healing, and the -ip-masq rules with iptables and with nftables.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCIDR, setRunner, spawnRunner, type CommandRunner } from '@tscni/net';
-import { TestNode, missingForKernelTests, missingLinkKind } from '@tscni/net/testing';
+import { parseCIDR, setRunner, spawnRunner, type CommandRunner } from '@tscni/net/host';
+import { TestNode, missingForKernelTests, missingLinkKind } from '@tscni/testing/node';
 import { VxlanBackend } from '../src/backend/vxlan';
 import { HostGwBackend } from '../src/backend/host-gw';
 import { findExternalIface } from '../src/iface';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatCIDR } from '@tscni/net';
+import { formatCIDR } from '@tscni/net/host';
 import { ConfigError, candidateSubnets, parseNetworkConfig, subnetFromKey, subnetKey } from '../src/network';
 import { parseLeaseAttrs } from '../src/lease';
 import { formatSubnetEnv } from '../src/subnet-file';

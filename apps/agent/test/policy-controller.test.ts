@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { Registry } from 'prom-client';
-import { parseCIDR, setRunner, spawnRunner, type CommandRunner } from '@tscni/net';
-import { DIST_BIN, TestNode, missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
+import { parseCIDR, setRunner, spawnRunner, type CommandRunner } from '@tscni/net/host';
+import { DIST_BIN, TestNode, missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/testing/node';
 import { PolicyController } from '../src/policy/controller';
 import { jsonLogger } from '../src/log';
-import { LocalEtcd } from './local-etcd';
+import { LocalEtcd } from '@tscni/testing/etcd';
 
 const missing =
   missingForKernelTests(['ip', 'nsenter', 'nft', 'etcd']) ??

@@ -7,15 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatCIDR } from '@tscni/net';
-import { missingForKernelTests } from '@tscni/net/testing';
+import { formatCIDR } from '@tscni/net/host';
+import { missingForKernelTests } from '@tscni/testing/node';
 import { defaults, type AgentFlags } from '../src/flags';
 import { parseNetworkConfig } from '../src/network';
 import { Registry } from '../src/registry';
 import { SubnetLostError, SubnetManager } from '../src/subnet-manager';
 import type { LeaseAttrs } from '../src/lease';
 import type { Logger } from '../src/log';
-import { LocalEtcd } from './local-etcd';
+import { LocalEtcd } from '@tscni/testing/etcd';
 
 // etcd (etcd-server) and openssl must be installed: without them the suite fails rather than skips.
 const missing = missingForKernelTests([]);

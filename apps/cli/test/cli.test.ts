@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, REFERENCE_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh, uniqueName } from '@tscni/net/testing';
+import { DIST_BIN, REFERENCE_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh, uniqueName } from '@tscni/testing/node';
 import { CNIConfig, confListFromBytes, execInNetns } from '@tscni/libcni';
-import { spyCalls, writeSpy } from '../../../packages/libcni/test/fake-plugin';
+import { spyCalls, writeSpy } from '@tscni/testing/fake-plugin';
 import { cnitoolContainerID } from '../src/container-id';
 
 const CLI = join(import.meta.dirname, '../../../dist/bin/tscni');

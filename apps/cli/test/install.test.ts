@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, syml
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, missingForKernelTests } from '@tscni/net/testing';
+import { DIST_BIN, TestNode, missingForKernelTests } from '@tscni/testing/node';
 import { ourBuildName } from '@tscni/cni';
 import { MULTICALL_NAME, install } from '../src/install/install';
 

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdKV } from '@tscni/etcd/client';
-import { missingForKernelTests } from '@tscni/net/testing';
+import { missingForKernelTests } from '@tscni/testing/node';
 import { namespaceKeyOf, podKeyOf } from '@tscni/policy';
 import { runCli } from '../src/cli';
-import { LocalEtcd } from '../../agent/test/local-etcd';
+import { LocalEtcd } from '@tscni/testing/etcd';
 
 const missing = missingForKernelTests(['etcd']);
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { run } from '@tscni/net';
+import { run } from '@tscni/net/host';
 
 /**
  * The pod's pause process: `sleep infinity` (a ~100 kB private footprint, no Node.js) exec'd through

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, realpathSync, statfsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { NETNS_RUN_DIR, run } from '@tscni/net';
+import { NETNS_RUN_DIR, run } from '@tscni/net/host';
 
 const NAME = /^cni-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

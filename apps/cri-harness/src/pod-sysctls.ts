@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { run } from '@tscni/net';
+import { run } from '@tscni/net/host';
 import type { PodSandboxConfig } from './cri-types';
 import { CriError, invalidArgument } from './cri-error';
 

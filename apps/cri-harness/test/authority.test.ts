@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import hpackJs from 'hpack.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, missingForKernelTests } from '@tscni/net/testing';
+import { TestNode, missingForKernelTests } from '@tscni/testing/node';
 import { AuthorityRewriter } from '../src/h2-authority';
 import { loadRuntimeService } from '../src/proto';
-import { HarnessProcess, killPauses, type HarnessOptions } from './harness-process';
-import { CRICTL } from './crictl-bin';
+import { HarnessProcess, killPauses, type HarnessOptions } from '@tscni/testing/harness-process';
+import { CRICTL } from '@tscni/testing/real-crictl';
 
 type Header = { name: string; value: string; neverIndex?: boolean };
 // hpack.js's encoder, only in tests: it indexes and Huffman-codes like a real client.

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { FlagError, parseFlags } from '../src/flags';
-import { HARNESS_BIN } from './harness-process';
+import { HARNESS_BIN } from '@tscni/testing/harness-process';
 
 describe('flags', () => {
   it('defaults like containerd', () => {

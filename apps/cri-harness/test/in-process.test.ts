@@ -7,9 +7,9 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh } from '@tscni/net/testing';
-import { Crictl, CrictlError } from './crictl';
-import { HarnessProcess, killPauses, recordsIn, type HarnessOptions } from './harness-process';
+import { DIST_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh } from '@tscni/testing/node';
+import { Crictl, CrictlError } from '@tscni/testing/crictl';
+import { HarnessProcess, killPauses, recordsIn, type HarnessOptions } from '@tscni/testing/harness-process';
 
 const PLUGINS = ['loopback', 'bridge', 'host-local', 'portmap', 'bandwidth', 'tuning'];
 const absent = PLUGINS.filter((p) => !existsSync(join(DIST_BIN, p)));

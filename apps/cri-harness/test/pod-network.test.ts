@@ -2,9 +2,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { basename, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, REFERENCE_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh } from '@tscni/net/testing';
-import { Crictl, CrictlError } from './crictl';
-import { HarnessProcess, killPauses, pauseProcessesOf, recordsIn, type HarnessOptions } from './harness-process';
+import { DIST_BIN, REFERENCE_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh } from '@tscni/testing/node';
+import { Crictl, CrictlError } from '@tscni/testing/crictl';
+import { HarnessProcess, killPauses, pauseProcessesOf, recordsIn, type HarnessOptions } from '@tscni/testing/harness-process';
+import { RECORDER_DIR } from '@tscni/testing/fake-plugin';
 
 const PLUGINS = ['loopback', 'bridge', 'host-local', 'portmap', 'bandwidth'];
 const missingKernel = missingForKernelTests(['ip', 'nsenter', 'unshare', 'flock', 'iptables-save', 'tc']);
@@ -13,7 +14,7 @@ const PLUGIN_SETS = [
   { name: 'tscni', dir: DIST_BIN },
   { name: 'reference', dir: REFERENCE_BIN },
 ];
-const FIXTURES = join(import.meta.dirname, 'fixtures');
+const FIXTURES = RECORDER_DIR;
 
 /** crictl's pod.json for a pod on the pod network (snake_case keys, integer enums). */
 const pod = (name: string, extra: Record<string, unknown> = {}) =>

@@ -1,11 +1,11 @@
 /** The optional pod publisher against a real etcd: what the agents' policy reads, written on run and removed on stop. */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { missingForKernelTests } from '@tscni/net/testing';
+import { missingForKernelTests } from '@tscni/testing/node';
 import { EtcdKV } from '@tscni/etcd/client';
 import { clusterFromKVs } from '@tscni/policy';
 import { PodPublisher } from '../src/pod-publisher';
 import type { SandboxRecord } from '../src/sandbox-store';
-import { LocalEtcd } from '../../agent/test/local-etcd';
+import { LocalEtcd } from '@tscni/testing/etcd';
 
 const missing = missingForKernelTests(['etcd']);
 

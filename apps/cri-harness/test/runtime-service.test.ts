@@ -3,13 +3,14 @@ import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, missingForKernelTests, sh } from '@tscni/net/testing';
-import { Crictl, CrictlError } from './crictl';
-import { decode, encode, num, str, sub } from './protowire';
-import { HarnessProcess, killPauses, pauseProcessesOf, recordsIn, spawnOrphanPause, type HarnessOptions } from './harness-process';
+import { TestNode, missingForKernelTests, sh } from '@tscni/testing/node';
+import { Crictl, CrictlError } from '@tscni/testing/crictl';
+import { decode, encode, num, str, sub } from '@tscni/testing/protowire';
+import { HarnessProcess, killPauses, pauseProcessesOf, recordsIn, spawnOrphanPause, type HarnessOptions } from '@tscni/testing/harness-process';
+import { RECORDER_DIR } from '@tscni/testing/fake-plugin';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'unshare', 'flock']);
-const FIXTURES = join(import.meta.dirname, 'fixtures');
+const FIXTURES = RECORDER_DIR;
 
 /** crictl's pod.json for a host-network pod (`"network": 2` is NODE; enums are integers). */
 const nodePod = (name: string, extra: Record<string, unknown> = {}) =>

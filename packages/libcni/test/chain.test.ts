@@ -5,9 +5,9 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TestNode, missingForKernelTests } from '@tscni/net/testing';
+import { TestNode, missingForKernelTests } from '@tscni/testing/node';
 import { CNIConfig, confFromBytes, confListFromBytes, execInNetns, type NetworkConfigList, type RuntimeConf } from '../src';
-import { spyCalls, writeSpy, type SpyBehaviour } from './fake-plugin';
+import { spyCalls, writeSpy, type SpyBehaviour } from '@tscni/testing/fake-plugin';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'node']);
 

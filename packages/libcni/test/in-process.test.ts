@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CniError, ourBuildName, type CmdArgs, type PluginFuncs } from '@tscni/cni';
-import { DIST_BIN } from '@tscni/net/testing';
+import { DIST_BIN } from '@tscni/testing/node';
 import { defaultExec, inProcessExec, pluginEnv, type PluginExec } from '../src';
 
 const dir = mkdtempSync(join(tmpdir(), 'libcni-inproc-'));

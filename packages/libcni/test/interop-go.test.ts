@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REFERENCE_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, uniqueName } from '@tscni/net/testing';
+import { REFERENCE_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, uniqueName } from '@tscni/testing/node';
 import { CNIConfig, confListFromBytes, execInNetns, type NetworkConfigList, type RuntimeConf } from '../src';
 
 const GOPATH = '/usr/share/gocode';

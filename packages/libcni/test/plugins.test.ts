@@ -6,7 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, REFERENCE_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh, uniqueName } from '@tscni/net/testing';
+import { DIST_BIN, REFERENCE_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh, uniqueName } from '@tscni/testing/node';
 import { CNIConfig, confListFromBytes, execInNetns, type NetworkConfigList, type RuntimeConf } from '../src';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'ping']);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ifaceConfigCommands, inNetns, ipBatch, setRunner, spawnRunner, writeSysctlsIn, type CommandRunner } from '../src';
+import { inNetns, ipBatch, setRunner, spawnRunner, writeSysctlsIn, type CommandRunner } from '../src/host';
+import { ifaceConfigCommands } from '../src/pod';
 
 const recorded: { cmd: string; args: readonly string[]; input?: string; netns?: string }[] = [];
 const recorder: CommandRunner = async (cmd, args, opts = {}) => {

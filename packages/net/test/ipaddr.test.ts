@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cidrContains, cidrsOverlap, formatIP, hasHostBits, lastOf, networkOf, parseCIDR, parseIP } from '../src';
+import { cidrContains, cidrsOverlap, formatIP, hasHostBits, lastOf, networkOf, parseCIDR, parseIP } from '../src/host';
 
 describe('ipaddr', () => {
   it.each([

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { gcIpMasq, masqChainName, nftMasqComment, setRunner, setupIpMasq, spawnRunner, teardownIpMasq, type CommandRunner } from '../src';
+import { setRunner, spawnRunner, type CommandRunner } from '../src/host';
+import { gcIpMasq, masqChainName, nftMasqComment, setupIpMasq, teardownIpMasq } from '../src/netfilter';
 
 // Chain names the Debian reference bridge/ptp created for these (network, containerID) pairs.
 const REFERENCE_CHAINS: [string, string, string][] = [

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addrCidr, getLink, ipBatch, iptablesRestore, iptablesSave, listAddrs, listRoutes, nftApply, nftJson, readSysctlsIn, routeDst, savedRules, tcBatch, listQdiscs, withFileLock, writeSysctlsIn } from '../src';
+import { addrCidr, getLink, ipBatch, listAddrs, listRoutes, readSysctlsIn, routeDst, tcBatch, listQdiscs, withFileLock, writeSysctlsIn } from '../src/host';
+import { iptablesRestore, iptablesSave, nftApply, nftJson, savedRules } from '../src/netfilter';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { TEST_REGISTRY, TestNode, missingForKernelTests, reapStaleTestNodes, uniqueName } from '../src/testing';
+import { TEST_REGISTRY, TestNode, missingForKernelTests, reapStaleTestNodes, uniqueName } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables', 'nft', 'tc', 'flock']);
 

@@ -3,7 +3,7 @@
  * isolate a pod, and whether a connection is allowed. The nftables compiler uses the same functions,
  * so what the unit tests prove here is what the node enforces.
  */
-import { cidrContains, mustCIDR, parseIP } from '@tscni/net';
+import { cidrContains, mustCIDR, parseIP } from '@tscni/net/host';
 import type { LabelSelector, NetworkPolicy, Peer, PolicyPort, PolicyType, Protocol, Rule } from './model';
 
 export interface PodInfo {

@@ -3,7 +3,7 @@
  * object by the caller) into a normalized form: policyTypes defaulted as the API server does, absent
  * `from`/`to`/`ports` kept distinct from empty ones (absent or empty both mean "all", as in Kubernetes).
  */
-import { mustCIDR, cidrContains } from '@tscni/net';
+import { mustCIDR, cidrContains } from '@tscni/net/host';
 
 export type Operator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
 export interface Requirement {

@@ -1,5 +1,5 @@
 /** Address ranges for nftables interval sets: a union of addresses and CIDRs minus exceptions, merged, per family. */
-import { formatIP, mustCIDR, networkOf, lastOf, parseIP } from '@tscni/net';
+import { formatIP, mustCIDR, networkOf, lastOf, parseIP } from '@tscni/net/host';
 
 type Range = [bigint, bigint];
 export type Family = 4 | 6;

@@ -1,5 +1,5 @@
 /** What a backend does on the node: set up its device, then keep the kernel in step with the peer leases. */
-import type { CIDR } from '@tscni/net';
+import type { CIDR } from '@tscni/net/host';
 import type { Lease, VxlanData } from '../lease';
 
 export interface SyncResult {

@@ -5,7 +5,7 @@
  * interface); a peer that is not is refused, named in a log line and the refused-peers metric, and left
  * without a route.
  */
-import { formatCIDR, type CIDR } from '@tscni/net';
+import { formatCIDR, type CIDR } from '@tscni/net/host';
 import type { Lease } from '../lease';
 import type { NetworkConfig } from '../network';
 import type { ExternalIface } from '../iface';

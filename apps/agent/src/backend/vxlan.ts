@@ -5,7 +5,7 @@
  * through the external interface) is routed via that IP instead, host-gw style, without encapsulation;
  * the others still go through VXLAN.
  */
-import { formatCIDR, type CIDR } from '@tscni/net';
+import { formatCIDR, type CIDR } from '@tscni/net/host';
 import type { Lease } from '../lease';
 import type { NetworkConfig } from '../network';
 import type { ExternalIface } from '../iface';

@@ -5,7 +5,7 @@
  */
 import type { Etcd3, Watcher } from 'etcd3';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { cidrContains, parseIP, type CIDR } from '@tscni/net';
+import { cidrContains, parseIP, type CIDR } from '@tscni/net/host';
 import type { Logger } from '../log';
 import { clusterFromKVs, podIPs } from '@tscni/policy';
 import { compile } from './compile';

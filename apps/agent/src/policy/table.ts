@@ -3,7 +3,7 @@
  * `nft -f` per change, a full replacement when chains or maps change, only set element
  * deletes/adds when just the peers moved.
  */
-import { nftApply, nftJson } from '@tscni/net';
+import { nftApply, nftJson } from '@tscni/net/netfilter';
 import { elementScript, fullScript, structure, FAMILY, TABLE, type Compiled, type CounterValue } from './compile';
 
 export interface ChainCounter extends CounterValue {

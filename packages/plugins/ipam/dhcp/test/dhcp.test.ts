@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, REFERENCE_VERSIONS, TestNode, addrsIn, implementations, missingForKernelTests, missingLinkKind, sh, uniqueName } from '@tscni/net/testing';
+import { DIST_BIN, REFERENCE_VERSIONS, TestNode, addrsIn, implementations, missingForKernelTests, missingLinkKind, sh, uniqueName } from '@tscni/testing/node';
 import { BRIDGE, BRIDGE_SERVER_IP, Daemon, Lan, SERVER_IP, UPLINK, hexClientID, until } from './lan';
 
 // The interface comes from the reference macvlan (stable oracle); the IPAM under test is found in CNI_PATH.

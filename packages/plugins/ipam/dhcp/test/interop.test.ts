@@ -9,7 +9,7 @@ import { createConnection } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, addrsIn, binDir, missingForKernelTests, uniqueName } from '@tscni/net/testing';
+import { DIST_BIN, TestNode, addrsIn, binDir, missingForKernelTests, uniqueName } from '@tscni/testing/node';
 import { BRIDGE, Daemon, Lan, hexClientID, until } from './lan';
 
 const REFERENCE_DHCP = '/usr/lib/cni/dhcp';

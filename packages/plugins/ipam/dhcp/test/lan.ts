@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sh, type TestNode } from '@tscni/net/testing';
+import { sh, type TestNode } from '@tscni/testing/node';
 
 /** The DHCP client ID dnsmasq logs for a container ID (type 0 followed by the ID's bytes). */
 export const hexClientID = (id: string): string => ['00', ...[...Buffer.from(id)].map((b) => b.toString(16).padStart(2, '0'))].join(':');

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh, uniqueName } from '@tscni/net/testing';
+import { DIST_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh, uniqueName } from '@tscni/testing/node';
 import { BRIDGE, BRIDGE_SERVER_IP, Daemon, Lan, hexClientID, until } from './lan';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'dnsmasq']);

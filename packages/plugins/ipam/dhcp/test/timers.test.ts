@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, implementations, linksIn, missingForKernelTests, missingLinkKind, uniqueName } from '@tscni/net/testing';
+import { TestNode, implementations, linksIn, missingForKernelTests, missingLinkKind, uniqueName } from '@tscni/testing/node';
 import { Daemon, Lan, UPLINK, type Responder } from './lan';
 
 // Lease times in seconds need a server of our own (dnsmasq's minimum lease is 2 minutes):

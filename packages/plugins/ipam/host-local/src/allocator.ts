@@ -1,4 +1,5 @@
-import { addToIP, formatIP, formatRangeSet, ipEqual, rangeContains, rangeSetContains, rangeSetFor, type IP, type IPRange, type RangeSet } from '@tscni/net';
+import { addToIP, formatIP, ipEqual, type IP } from '@tscni/net/host';
+import { formatRangeSet, rangeContains, rangeSetContains, rangeSetFor, type IPRange, type RangeSet } from './ip-range';
 import type { IPConfig } from '@tscni/cni';
 import type { Lease, LeaseStore } from './store';
 

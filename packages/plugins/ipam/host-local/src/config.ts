@@ -1,7 +1,9 @@
 import { isAbsolute, normalize } from 'node:path';
 import { z } from 'zod';
 import { CniError, ErrorCode, RouteSchema, invalidConfig, validateNetworkName, versionAtLeast, type CmdArgs, type Route } from '@tscni/cni';
-import { canonicalRoutes, canonicalizeRangeSet, formatIP, parseCIDR, parseIP, rangeSetFamily, rangeSetsOverlap, type IP, type RangeConf, type RangeSet } from '@tscni/net';
+import { formatIP, parseCIDR, parseIP, type IP } from '@tscni/net/host';
+import { canonicalRoutes } from '@tscni/net/pod';
+import { canonicalizeRangeSet, rangeSetFamily, rangeSetsOverlap, type RangeConf, type RangeSet } from './ip-range';
 
 /** host-local's part of the network config (cni.md §3.3), as the reference reads it. */
 const RangeSchema = z

@@ -1,5 +1,7 @@
 import { CniError, ErrorCode, type CmdArgs, type IPConfig, type PluginFuncs, type Result } from '@tscni/cni';
-import { formatIP, formatRangeSet, ipEqual, parseCIDR, rangeCapacity, rangeContains, rangeSetContains, readResolvConf } from '@tscni/net';
+import { formatIP, ipEqual, parseCIDR } from '@tscni/net/host';
+import { formatRangeSet, rangeCapacity, rangeContains, rangeSetContains } from './ip-range';
+import { readResolvConf } from './resolv-conf';
 import { RangeSetAllocator } from './allocator';
 import { loadConfig, type HostLocalConfig } from './config';
 import { LeaseStore, leaseOwner, type Lease } from './store';

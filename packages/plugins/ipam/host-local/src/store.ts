@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatIP, parseIP, withFileLock, type IP } from '@tscni/net';
+import { formatIP, parseIP, withFileLock, type IP } from '@tscni/net/host';
 
 /**
  * The reference's on-disk lease store, byte for byte, so a node can switch between our binary and

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalizeRangeSet, formatIP, parseIP, type RangeConf } from '@tscni/net';
+import { formatIP, parseIP } from '@tscni/net/host';
+import { canonicalizeRangeSet, type RangeConf } from '../src/ip-range';
 import { candidates } from '../src/allocator';
 
 // The round-robin order, without processes: every address once, after last_reserved_ip, wrapping, no gateway.

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { implementations, type PluginRun } from '@tscni/net/testing';
+import { implementations, type PluginRun } from '@tscni/testing/node';
 import { addresses, invoke, lastReserved, leases, netConf, pool, scratchDir } from './harness';
 
 // A node can switch between /usr/lib/cni/host-local and ours on the same data dir, either way round.

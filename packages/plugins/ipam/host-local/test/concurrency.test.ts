@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { implementations, type PluginRun } from '@tscni/net/testing';
+import { implementations, type PluginRun } from '@tscni/testing/node';
 import { addresses, invoke, leases, netConf, pool, scratchDir } from './harness';
 
 const [ours] = implementations('host-local');

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { implementations, type PluginRun } from '@tscni/net/testing';
+import { implementations, type PluginRun } from '@tscni/testing/node';
 import { invoke, leases, netConf, scratchDir } from './harness';
 
 // What we do beyond the reference: GC, STATUS, and a data dir nothing can escape.

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { implementations, type PluginRun } from '@tscni/net/testing';
+import { implementations, type PluginRun } from '@tscni/testing/node';
 import { addresses, invoke, leases, scratchDir } from './harness';
 
 // Runtimes written in Go send capability values with Go field names and nulls (containerd's go-cni:

@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runInNetns, type PluginRun } from '@tscni/net/testing';
+import { runInNetns, type PluginRun } from '@tscni/testing/node';
 
 /** Runs an IPAM binary the way a main plugin delegates to it (no netns needed for host-local). */
 export interface Invocation {

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { implementations, type PluginRun } from '@tscni/net/testing';
+import { implementations, type PluginRun } from '@tscni/testing/node';
 import { addresses, invoke, lastReserved, leases, netConf, scratchDir } from './harness';
 
 // The same cases against our binary and Debian's /usr/lib/cni/host-local (cni.md §3.3).

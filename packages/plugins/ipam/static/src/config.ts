@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CniError, DNSSchema, ErrorCode, RouteSchema, emptyAsUnset, invalidConfig, versionAtLeast, type CmdArgs, type DNS, type IPConfig, type Route } from '@tscni/cni';
-import { canonicalRoutes, cidrContains, formatIP, parseCIDR, parseIP, type CIDR, type IP } from '@tscni/net';
+import { cidrContains, formatIP, parseCIDR, parseIP, type CIDR, type IP } from '@tscni/net/host';
+import { canonicalRoutes } from '@tscni/net/pod';
 
 /** static's part of the network config (cni.md §3.3). */
 // gateway is a net.IP in the reference: "" decodes to nil

@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { addrCidr, formatIP, getLink, ipEqual, listAddrs, parseCIDR } from '@tscni/net';
+import { addrCidr, formatIP, getLink, ipEqual, listAddrs, parseCIDR } from '@tscni/net/host';
 import { loadConfig, toIPConfig } from './config';
 
 /** ADD: the configured (or runtime-supplied) addresses, routes and DNS as an IPAM result. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, implementations, missingForKernelTests, runInNetns, sh, type PluginRun } from '@tscni/net/testing';
+import { DIST_BIN, TestNode, implementations, missingForKernelTests, runInNetns, sh, type PluginRun } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter']);
 

@@ -1,28 +1,32 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { CniError, ErrorCode, delegateAdd, delegateDel, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import {
+  getLink,
+  ipBatch,
+  writeSysctlsIn,
+  type Link,
+} from '@tscni/net/host';
+import {
+  gcIpMasq,
+  hasIpMasq,
+  setupIpMasq,
+  teardownIpMasq,
+} from '@tscni/net/netfilter';
+import {
   VethNameTaken,
   createVeth,
   deletePodLink,
   forwardGcToIpam,
   forwardStatusToIpam,
-  gcIpMasq,
-  getLink,
-  hasIpMasq,
   ifaceConfigCommands,
   ipamCheck,
   ipamDel,
   ipamNeedsLink,
-  ipBatch,
   ipv6Sysctls,
   removeHostVeth,
   requirePodNetns,
-  setupIpMasq,
-  teardownIpMasq,
   withIpamAdd,
-  writeSysctlsIn,
-  type Link,
-} from '@tscni/net';
+} from '@tscni/net/pod';
 import { attachHostVeth, enableForwarding, ensureBridge, ensureGatewayAddrs, setPortVlans, why } from './bridge-link';
 import { checkBridge } from './check';
 import { loadBridgeConf, type BridgeConf } from './config';

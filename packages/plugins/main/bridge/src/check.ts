@@ -1,5 +1,6 @@
 import { CniError, ErrorCode, type CmdArgs, type Result } from '@tscni/cni';
-import { checkPodInterface, getLink } from '@tscni/net';
+import { getLink } from '@tscni/net/host';
+import { checkPodInterface } from '@tscni/net/pod';
 import type { BridgeConf } from './config';
 
 const fail = (msg: string) => new CniError(ErrorCode.Internal, `bridge: ${msg}`);

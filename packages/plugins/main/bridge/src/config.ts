@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CniError, ErrorCode, emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs } from '@tscni/cni';
-import { ipamField, ipamTypeOf, isMac, linkNameField, mtuField } from '@tscni/net';
+import { ipamField, ipamTypeOf, isMac, linkNameField, mtuField } from '@tscni/net/pod';
 
 const vlanId = z.number().int().min(1).max(4094);
 

@@ -5,7 +5,8 @@
  * jumps to `…-mac`: `ether saddr <mac> return`, then `drop`. Every rule is commented
  * `macspoofchk-<cid>-<if>`.
  */
-import { nftJson, isNftMissing, run } from '@tscni/net';
+import { run } from '@tscni/net/host';
+import { nftJson, isNftMissing } from '@tscni/net/netfilter';
 
 const T = { family: 'bridge', table: 'nat' };
 

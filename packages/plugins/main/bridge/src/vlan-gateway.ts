@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, invalidConfig } from '@tscni/cni';
-import { getLink, ipBatch, isExists, randomVethName, type Link } from '@tscni/net';
+import { getLink, ipBatch, isExists, randomVethName, type Link } from '@tscni/net/host';
 import { setPortVlans, why } from './bridge-link';
 import type { BridgeConf } from './config';
 

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { addOutside, binDir, DIST_BIN, hostVeths, leases, missingForKernelTests, nftMasqRules, pings, podLink, rulesOf, sh, TestNode, uniqueName, vlanFilteringMissing, type PluginRun } from '@tscni/net/testing';
+import { addOutside, binDir, DIST_BIN, hostVeths, leases, missingForKernelTests, nftMasqRules, pings, podLink, rulesOf, sh, TestNode, uniqueName, vlanFilteringMissing, type PluginRun } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'ping', 'bridge']);
 const BIN = join(DIST_BIN, 'bridge');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { addOutside, binDir, hostVeths, implementations, leases, missingForKernelTests, pings, podLink, rulesOf, sh, TestNode, uniqueName, type PluginRun } from '@tscni/net/testing';
+import { addOutside, binDir, hostVeths, implementations, leases, missingForKernelTests, pings, podLink, rulesOf, sh, TestNode, uniqueName, type PluginRun } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'ping']);
 const impls = implementations('bridge');

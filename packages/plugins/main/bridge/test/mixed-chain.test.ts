@@ -1,7 +1,7 @@
 // Mixed chains: our bridge delegating to the reference host-local, and the reference bridge to ours.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { binDir, hostVeths, leases, missingForKernelTests, pings, podLink, referenceAvailable, rulesOf, TestNode, uniqueName, type PluginRun } from '@tscni/net/testing';
+import { binDir, hostVeths, leases, missingForKernelTests, pings, podLink, referenceAvailable, rulesOf, TestNode, uniqueName, type PluginRun } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'ping']);
 const refMissing = !referenceAvailable('bridge') || !referenceAvailable('host-local');

@@ -8,7 +8,7 @@ import {
   requirePodNetns,
   createdLinkVerbs,
   withIpamOnCreatedLink,
-} from '@tscni/net';
+} from '@tscni/net/pod';
 
 /** NetConf of dummy: only `ipam`, which is required. */
 const DummyConf = z.object({ ipam: z.object({ type: z.string().min(1) }).passthrough() }).passthrough();

@@ -1,7 +1,7 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, missingLinkKind } from '@tscni/net/testing';
+import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, missingLinkKind } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter']);
 const noDummy = missing ? undefined : missingLinkKind('dummy');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CniError, ErrorCode, interfaceNameProblem, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { checkPodInterface, forwardGcToIpam, forwardStatusToIpam, getLink, ipamCheck, ipamDel, ipamField, ipBatch, linkNameField, macField, netnsExists, podInterfaceResult, randomTempName, requirePodNetns, run, settlePodLink, withIpamAdd, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net';
+import { getLink, ipBatch, netnsExists, randomTempName, run } from '@tscni/net/host';
+import { checkPodInterface, forwardGcToIpam, forwardStatusToIpam, ipamCheck, ipamDel, ipamField, linkNameField, macField, podInterfaceResult, requirePodNetns, settlePodLink, withIpamAdd, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net/pod';
 import { userspaceDriver } from './dpdk';
 import { findHostDevice } from './find-device';
 

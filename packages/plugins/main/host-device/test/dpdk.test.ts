@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch } from '@tscni/cni';
-import { DIST_BIN, TestNode, linksIn, missingForKernelTests, sh } from '@tscni/net/testing';
+import { DIST_BIN, TestNode, linksIn, missingForKernelTests, sh } from '@tscni/testing/node';
 import { hostDeviceWith } from '../src/host-device';
 import { userspaceDriver } from '../src/dpdk';
 

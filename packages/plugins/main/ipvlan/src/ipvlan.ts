@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { emptyAsUnset, interfaceNameProblem, invalidConfig, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { checkPodInterface, createPodLink, ipamCheck, ipamField, linkNameField, mtuField, podInterfaceResult, requirePodNetns, resolveMaster, createdLinkVerbs, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net';
+import { checkPodInterface, createPodLink, ipamCheck, ipamField, linkNameField, mtuField, podInterfaceResult, requirePodNetns, resolveMaster, createdLinkVerbs, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net/pod';
 
 /** NetConf of ipvlan; when chained, `master` and `ipam` may come from prevResult. */
 const IpvlanConf = z

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, missingLinkKind, sh, binDir } from '@tscni/net/testing';
+import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, missingLinkKind, sh, binDir } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'ping']);
 const noIpvlan = missing ? undefined : missingLinkKind('ipvlan');

@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { getLink, ipBatch, isNotFound, isUp, netnsExists } from '@tscni/net';
+import { getLink, ipBatch, isNotFound, isUp, netnsExists } from '@tscni/net/host';
 
 interface LoAddrs {
   flags: string[];

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, implementations, linksIn, missingForKernelTests } from '@tscni/net/testing';
+import { DIST_BIN, TestNode, implementations, linksIn, missingForKernelTests } from '@tscni/testing/node';
 
 const missing = missingForKernelTests();
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { emptyAsUnset, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { checkMtuWithinMaster, checkPodInterface, createPodLink, ipamCheck, ipamField, linkNameField, macField, mtuField, podInterfaceResult, requestedMac, requirePodNetns, resolveMaster, createdLinkVerbs, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net';
+import { checkMtuWithinMaster, checkPodInterface, createPodLink, ipamCheck, ipamField, linkNameField, macField, mtuField, podInterfaceResult, requestedMac, requirePodNetns, resolveMaster, createdLinkVerbs, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net/pod';
 
 /** NetConf of macvlan: an empty `ipam` (`{}`) means an L2-only interface. */
 const MacvlanConf = z

@@ -1,5 +1,12 @@
 import { z } from 'zod';
 import { CniError, ErrorCode, emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { getLink, writeSysctl } from '@tscni/net/host';
+import {
+  gcIpMasq,
+  hasIpMasq,
+  setupIpMasq,
+  teardownIpMasq,
+} from '@tscni/net/netfilter';
 import {
   VethNameTaken,
   checkPodInterface,
@@ -7,20 +14,14 @@ import {
   deletePodLink,
   forwardGcToIpam,
   forwardStatusToIpam,
-  gcIpMasq,
-  getLink,
-  hasIpMasq,
   ipamCheck,
   ipamDel,
   ipamField,
   mtuField,
   removeHostVeth,
   requirePodNetns,
-  setupIpMasq,
-  teardownIpMasq,
   withIpamAdd,
-  writeSysctl,
-} from '@tscni/net';
+} from '@tscni/net/pod';
 import { containerCommands, hostCommands, type PodAddress } from './routes';
 
 /** NetConf of ptp (cni.md §3.2): IPAM is required and must hand out gateways. */

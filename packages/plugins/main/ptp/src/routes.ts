@@ -1,5 +1,6 @@
 import type { Result } from '@tscni/cni';
-import { familyOfText, formatCIDR, ifaceConfigCommands, ipBatch, networkOf, parseCIDR, writeSysctl, type Link } from '@tscni/net';
+import { familyOfText, formatCIDR, ipBatch, networkOf, parseCIDR, writeSysctl, type Link } from '@tscni/net/host';
+import { ifaceConfigCommands } from '@tscni/net/pod';
 
 export interface PodAddress {
   /** CIDR of the pod, e.g. 10.1.0.5/24. */

@@ -15,7 +15,7 @@ import {
   TestNode,
   uniqueName,
   type PluginRun,
-} from '@tscni/net/testing';
+} from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'ping']);
 const impls = implementations('ptp');

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { CommandError, checkPodInterface, createdLinkVerbs, ipBatch, ipamCheck, ipamField, linkNameField, macField, mtuField, podInterfaceResult, randomTempName, requestedMac, requirePodNetns, run, settlePodLink, withIpamOnCreatedLink, type Link, ipamTypeOf } from '@tscni/net';
+import { CommandError, ipBatch, randomTempName, run, type Link } from '@tscni/net/host';
+import { checkPodInterface, createdLinkVerbs, ipamCheck, ipamField, linkNameField, macField, mtuField, podInterfaceResult, requestedMac, requirePodNetns, settlePodLink, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net/pod';
 
 const uint32 = z.number().int().min(0).max(0xffffffff);
 /** user:role:type[:level], the level possibly with categories (s0-s0:c0.c1023). */

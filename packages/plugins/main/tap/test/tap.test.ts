@@ -3,7 +3,7 @@
 import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, sh } from '@tscni/net/testing';
+import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, sh } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter']);
 const ours = implementations('tap')[0];

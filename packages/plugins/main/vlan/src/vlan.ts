@@ -12,7 +12,7 @@ import {
   resolveMaster,
   createdLinkVerbs,
   withIpamOnCreatedLink,
-} from '@tscni/net';
+} from '@tscni/net/pod';
 
 /** NetConf of vlan: `master` and `vlanId` are required (the upstream docs' "default master" is wrong). */
 const VlanConf = z

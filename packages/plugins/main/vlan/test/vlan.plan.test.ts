@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { dispatch } from '@tscni/cni';
-import { CommandError } from '@tscni/net';
-import { recordCommands, type RecordedCall } from '@tscni/net/testing';
+import { CommandError } from '@tscni/net/host';
+import { recordCommands, type RecordedCall } from '@tscni/testing/node';
 import { vlan } from '../src/vlan';
 
 const dir = mkdtempSync(join(tmpdir(), 'vlan-plan-'));

@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { hashedName, parseJsonLines, tcBatch, type Qdisc } from '@tscni/net';
+import { hashedName, parseJsonLines, tcBatch, type Qdisc } from '@tscni/net/host';
 import { parseLimits, shapesEgress, shapesIngress, type Limits } from './config';
 import { findHostVeth } from './host-veth';
 import { applyShaping, createIfb, deleteIfb } from './shaping';

@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, type Result } from '@tscni/cni';
-import { getLink, listLinks, netnsExists, type Link } from '@tscni/net';
+import { getLink, listLinks, netnsExists, type Link } from '@tscni/net/host';
 
 /**
  * The host end of the pod's veth: the peer of CNI_IFNAME (read inside the pod netns), which must be

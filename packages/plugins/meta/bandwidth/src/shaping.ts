@@ -1,5 +1,5 @@
 import { CniError, ErrorCode } from '@tscni/cni';
-import { CommandError, failedBatchLine, ipBatch, isExists, isNotFound, parseJsonLines, tcBatch, type Link } from '@tscni/net';
+import { CommandError, failedBatchLine, ipBatch, isExists, isNotFound, parseJsonLines, tcBatch, type Link } from '@tscni/net/host';
 import { tbfArgs, type Tbf } from './tbf';
 
 /** What ADD sets up: ingress = TBF root on the host veth; egress = ingress qdisc + redirect to an IFB shaped by a TBF. */

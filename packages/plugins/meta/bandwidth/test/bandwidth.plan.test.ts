@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { dispatch } from '@tscni/cni';
-import { CommandError, hashedName } from '@tscni/net';
-import { recordCommands, type RecordedCall } from '@tscni/net/testing';
+import { CommandError, hashedName } from '@tscni/net/host';
+import { recordCommands, type RecordedCall } from '@tscni/testing/node';
 import { bandwidth } from '../src/bandwidth';
 import { tbfArgs, tbfFor, tickInUsec } from '../src/tbf';
 

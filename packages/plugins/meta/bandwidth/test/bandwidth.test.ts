@@ -1,8 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashedName } from '@tscni/net';
-import { DIST_BIN, REFERENCE_BIN, TestNode, implementations, missingForKernelTests } from '@tscni/net/testing';
+import { hashedName } from '@tscni/net/host';
+import { DIST_BIN, REFERENCE_BIN, TestNode, implementations, missingForKernelTests } from '@tscni/testing/node';
 import { BridgeNet, allQdiscs, filters, iperf, iperfMissing, linkIn, missingTcFeature, qdiscs, type Attachment } from './fixture';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'tc']) ?? missingTcFeature();

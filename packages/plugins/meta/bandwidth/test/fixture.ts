@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { DIST_BIN, REFERENCE_BIN, sh, uniqueName, type TestNode } from '@tscni/net/testing';
+import { DIST_BIN, REFERENCE_BIN, sh, uniqueName, type TestNode } from '@tscni/testing/node';
 
 /** The kernel feature bandwidth needs that this machine lacks (probed in a throwaway namespace), or undefined. */
 export function missingTcFeature(): string | undefined {

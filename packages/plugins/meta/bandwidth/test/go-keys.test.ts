@@ -1,6 +1,6 @@
 /** containerd sends runtimeConfig.bandwidth with Go field names (IngressRate, …); the reference decodes them. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, implementations, missingForKernelTests } from '@tscni/net/testing';
+import { TestNode, implementations, missingForKernelTests } from '@tscni/testing/node';
 import { BridgeNet, allQdiscs, missingTcFeature, type Attachment } from './fixture';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'tc']) ?? missingTcFeature();

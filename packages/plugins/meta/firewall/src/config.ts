@@ -1,5 +1,6 @@
 import { CniError, ErrorCode, emptyAsUnset, interfaceNameProblem, invalidConfig, validateNetworkName, type CmdArgs, type Result } from '@tscni/cni';
-import { iptablesAvailable, nftAvailable, parseCIDR, type CIDR } from '@tscni/net';
+import { parseCIDR, type CIDR } from '@tscni/net/host';
+import { iptablesAvailable, nftAvailable } from '@tscni/net/netfilter';
 import { z } from 'zod';
 
 export const FirewallConfSchema = z

@@ -1,5 +1,6 @@
 import { type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { RULES_LOCK_PATH, withFileLock, type CIDR, type IPFamily } from '@tscni/net';
+import { withFileLock, type CIDR } from '@tscni/net/host';
+import { RULES_LOCK_PATH, type IPFamily } from '@tscni/net/netfilter';
 import { bridgeOf, parseConf, resultAddrs, type FirewallConf } from './config';
 import { addFirewalld, checkFirewalld, delFirewalld, withDefaultBackend } from './firewalld';
 import { addFamily, attachmentTag, checkFamily, delFamily, gcFamily } from './iptables-backend';

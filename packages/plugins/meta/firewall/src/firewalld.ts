@@ -9,7 +9,8 @@
  */
 import { existsSync } from 'node:fs';
 import { CniError, ErrorCode, invalidConfig } from '@tscni/cni';
-import { CommandError, RULES_LOCK_PATH, formatIP, run, withFileLock, type CIDR } from '@tscni/net';
+import { CommandError, formatIP, run, withFileLock, type CIDR } from '@tscni/net/host';
+import { RULES_LOCK_PATH } from '@tscni/net/netfilter';
 import type { FirewallConf } from './config';
 import { addFamily } from './iptables-backend';
 

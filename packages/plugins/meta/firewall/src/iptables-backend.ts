@@ -16,7 +16,8 @@
  * Everything for one family goes in one iptables-restore, built against a fresh iptables-save.
  */
 import { CniError, ErrorCode } from '@tscni/cni';
-import { declareMissing, formatIP, hashedName, hasSavedRule, iptablesRestore, iptablesSave, restoreTable, savedChains, savedRules, type CIDR, type IPFamily } from '@tscni/net';
+import { formatIP, hashedName, type CIDR } from '@tscni/net/host';
+import { declareMissing, hasSavedRule, iptablesRestore, iptablesSave, restoreTable, savedChains, savedRules, type IPFamily } from '@tscni/net/netfilter';
 import type { FirewallConf, IngressPolicy } from './config';
 
 const FORWARD_CHAIN = 'CNI-FORWARD';

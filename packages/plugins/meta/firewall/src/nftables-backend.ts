@@ -16,7 +16,8 @@
  * like the reference's isolation chains, stay while other pods may use the bridge.
  */
 import { CniError, ErrorCode } from '@tscni/cni';
-import { comment as quoted, formatIP, isNftMissing, nftApply, nftJson, type CIDR } from '@tscni/net';
+import { comment as quoted, formatIP, type CIDR } from '@tscni/net/host';
+import { isNftMissing, nftApply, nftJson } from '@tscni/net/netfilter';
 import type { FirewallConf, IngressPolicy } from './config';
 
 const T = 'inet cni_firewall';

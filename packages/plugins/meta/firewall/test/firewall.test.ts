@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { REFERENCE_BIN, TestNode, implementations, missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
+import { REFERENCE_BIN, TestNode, implementations, missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft']);
 const NET = 'fwnet';

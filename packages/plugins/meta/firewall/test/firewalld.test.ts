@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, implementations, missingForKernelTests, sh } from '@tscni/net/testing';
+import { TestNode, implementations, missingForKernelTests, sh } from '@tscni/testing/node';
 
 // dbus-daemon, firewalld and busctl are real dependencies: without them beforeAll fails (CI installs them).
 const missing = missingForKernelTests(['ip', 'nsenter', 'nft', 'iptables-save']);

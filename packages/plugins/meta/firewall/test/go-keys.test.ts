@@ -1,7 +1,7 @@
 /** podman writes `{"type":"firewall","backend":""}`: "" is the default backend, as in the reference; keys match case-insensitively. */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REFERENCE_BIN, TestNode, implementations, missingForKernelTests } from '@tscni/net/testing';
+import { REFERENCE_BIN, TestNode, implementations, missingForKernelTests } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save']);
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, addrsIn, binDir, missingForKernelTests, referenceAvailable } from '@tscni/net/testing';
+import { DIST_BIN, TestNode, addrsIn, binDir, missingForKernelTests, referenceAvailable } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables']) ?? (referenceAvailable('bridge') ? undefined : 'needs a bridge plugin');
 

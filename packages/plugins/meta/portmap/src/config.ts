@@ -1,5 +1,6 @@
 import { CniError, ErrorCode, emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs, type Result } from '@tscni/cni';
-import { formatIP, iptablesAvailable, nftAvailable, parseCIDR, parseIP, restoreArg, type CIDR, type IPFamily } from '@tscni/net';
+import { formatIP, parseCIDR, parseIP, type CIDR } from '@tscni/net/host';
+import { iptablesAvailable, nftAvailable, restoreArg, type IPFamily } from '@tscni/net/netfilter';
 import { z } from 'zod';
 
 const port = z.number().int().min(1, 'must be a port number between 1 and 65535').max(65535, 'must be a port number between 1 and 65535');

@@ -1,4 +1,5 @@
-import { formatIP, ipJson, run, writeSysctl, type CIDR, type IPFamily } from '@tscni/net';
+import { formatIP, ipJson, run, writeSysctl, type CIDR } from '@tscni/net/host';
+import { type IPFamily } from '@tscni/net/netfilter';
 import type { PortMapping } from './config';
 
 /**

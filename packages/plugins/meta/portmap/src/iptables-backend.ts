@@ -12,9 +12,25 @@
  */
 import { CniError, ErrorCode } from '@tscni/cni';
 import {
-  declareMissing, formatCIDR, formatIP, hasSavedRule, hashedName, iptablesRestore, iptablesSave, networkOf, restoreArg,
-  restoreQuote, restoreTable, rulesJumpingTo, savedChains, savedComment, type CIDR, type IPFamily,
-} from '@tscni/net';
+  formatCIDR,
+  formatIP,
+  hashedName,
+  networkOf,
+  type CIDR,
+} from '@tscni/net/host';
+import {
+  declareMissing,
+  hasSavedRule,
+  iptablesRestore,
+  iptablesSave,
+  restoreArg,
+  restoreQuote,
+  restoreTable,
+  rulesJumpingTo,
+  savedChains,
+  savedComment,
+  type IPFamily,
+} from '@tscni/net/netfilter';
 import { hostDestination, type PortMapConf } from './config';
 
 const TOP_DNAT = 'CNI-HOSTPORT-DNAT';

@@ -11,7 +11,8 @@
  * Every rule of an attachment carries the container ID as its comment; DEL deletes by that comment.
  */
 import { CniError, ErrorCode } from '@tscni/cni';
-import { formatCIDR, formatIP, isNftMissing, networkOf, nftApply, nftJson, type CIDR, type IPFamily } from '@tscni/net';
+import { formatCIDR, formatIP, networkOf, type CIDR } from '@tscni/net/host';
+import { isNftMissing, nftApply, nftJson, type IPFamily } from '@tscni/net/netfilter';
 import { hostDestination, type PortMapConf } from './config';
 
 const TABLE = 'cni_hostport';

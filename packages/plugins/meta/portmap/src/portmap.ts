@@ -1,5 +1,6 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { RULES_LOCK_PATH, withFileLock, type CIDR } from '@tscni/net';
+import { withFileLock, type CIDR } from '@tscni/net/host';
+import { RULES_LOCK_PATH } from '@tscni/net/netfilter';
 import { containerAddrs, parseConf, type PortMapConf } from './config';
 import { enableLocalnetRouting, flushUdpConntrack } from './host';
 import { checkPorts, forwardPorts, gcPorts, unforwardPorts } from './iptables-backend';

@@ -1,7 +1,7 @@
 /** portmap → firewall chained after bridge, as a runtime runs them: ADD and CHECK forward, DEL in reverse. */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
+import { DIST_BIN, missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/testing/node';
 import { NET, NODE_IP, PortmapNode, type Pod } from './fixture';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft']);

@@ -1,5 +1,5 @@
 /** A node namespace with a "node IP", a hairpin bridge from the reference bridge + host-local, and pods on it. */
-import { REFERENCE_BIN, TestNode, sh, type PluginEnv } from '@tscni/net/testing';
+import { REFERENCE_BIN, TestNode, sh, type PluginEnv } from '@tscni/testing/node';
 import { join } from 'node:path';
 
 export const NODE_IP = '192.168.77.1';

@@ -1,6 +1,6 @@
 /** containerd's go-cni marshals portMappings with Go field names; both binaries must decode them (and `backend: ""`). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { implementations, missingForKernelTests } from '@tscni/net/testing';
+import { implementations, missingForKernelTests } from '@tscni/testing/node';
 import { NET, PortmapNode, type Pod } from './fixture';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save']);

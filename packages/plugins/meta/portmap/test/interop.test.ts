@@ -1,6 +1,6 @@
 /** The iptables backend against the reference binary: the same ruleset for the same config, and each DELs the other's. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { implementations, missingForKernelTests } from '@tscni/net/testing';
+import { implementations, missingForKernelTests } from '@tscni/testing/node';
 import { NET, NODE_IP, PortmapNode, type Pod } from './fixture';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save']);

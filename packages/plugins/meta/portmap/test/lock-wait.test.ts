@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { implementations, missingForKernelTests } from '@tscni/net/testing';
+import { implementations, missingForKernelTests } from '@tscni/testing/node';
 import { NET, PortmapNode, type Pod } from './fixture';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'nft', 'flock', 'iptables-legacy', 'iptables-legacy-restore', 'iptables-legacy-save']);

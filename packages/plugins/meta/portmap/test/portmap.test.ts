@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { implementations, missingForKernelTests, startTcpServer, tcpRequest, udpSend, type TcpServer } from '@tscni/net/testing';
+import { implementations, missingForKernelTests, startTcpServer, tcpRequest, udpSend, type TcpServer } from '@tscni/testing/node';
 import { NET, NODE_IP, NODE_IP6, PortmapNode, type Pod } from './fixture';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'conntrack']);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CniError, ErrorCode, invalidConfig, type CmdArgs, type Result } from '@tscni/cni';
-import { formatIP, parseCIDR, parseIP, type CIDR, type Family, type IP } from '@tscni/net';
+import { formatIP, parseCIDR, parseIP, type CIDR, type Family, type IP } from '@tscni/net/host';
 
 /** NetConf of sbr: `table` pins one routing table (rules only); `gateways` override the IPAM gateways. */
 export const SbrConf = z

@@ -1,5 +1,6 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { addrCidr, cidrContains, getLink, ipBatch, listAddrs, netnsExists, parseIP, requirePodNetns, routeCopyCommand, withFileLock, type Family, type FamilyRoute } from '@tscni/net';
+import { addrCidr, cidrContains, getLink, ipBatch, listAddrs, netnsExists, parseIP, withFileLock, type Family } from '@tscni/net/host';
+import { requirePodNetns, routeCopyCommand, type FamilyRoute } from '@tscni/net/pod';
 import { SbrConf, hostLen, sourceIPs, staticGateways, type SourceIP } from './config';
 import { FIRST_TABLE, listAllRoutes, listRules, nextFreeTable, ruleFromAddress, tableId, usedTables, type RuleInfo } from './tables';
 

@@ -1,4 +1,5 @@
-import { ipJson, parseIP, type Family, type FamilyRoute, type RouteInfo } from '@tscni/net';
+import { ipJson, parseIP, type Family, type RouteInfo } from '@tscni/net/host';
+import { type FamilyRoute } from '@tscni/net/pod';
 
 /** A policy rule as `ip -j rule show` prints it. */
 export interface RuleInfo {

@@ -1,7 +1,7 @@
 // sbr side by side with Debian's reference (1.1.1, which has neither `table` nor `gateways`): the same cases,
 // asserting the pod's policy rules (`ip -j rule`) and routing tables (`ip -j route show table all`).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, implementations, missingForKernelTests, sh } from '@tscni/net/testing';
+import { TestNode, implementations, missingForKernelTests, sh } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter']);
 

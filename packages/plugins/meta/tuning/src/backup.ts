@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeStateFile, writeStateFile, type Link } from '@tscni/net';
+import { removeStateFile, writeStateFile, type Link } from '@tscni/net/host';
 import type { Tuning } from './config';
 
 /**

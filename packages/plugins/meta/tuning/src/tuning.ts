@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { CommandError, getLink, ipBatch, netnsExists, readSysctlsIn, writeSysctlsIn, type Link } from '@tscni/net';
+import { CommandError, getLink, ipBatch, netnsExists, readSysctlsIn, writeSysctlsIn, type Link } from '@tscni/net/host';
 import { backupPath, linkCommands, originals, readBackup, removeBackup, wanted, writeBackup } from './backup';
 import { changesLink, dataDirOf, parseTuning, type Tuning } from './config';
 import { sameSysctlValue } from './sysctls';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { dispatch } from '@tscni/cni';
-import { recordCommands, type RecordedCall } from '@tscni/net/testing';
+import { recordCommands, type RecordedCall } from '@tscni/testing/node';
 import { tuning } from '../src/tuning';
 
 // The exact commands (and how few processes) a tuning ADD costs, through the injectable runner.

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, implementations, missingForKernelTests, sh, uniqueName } from '@tscni/net/testing';
+import { DIST_BIN, TestNode, implementations, missingForKernelTests, sh, uniqueName } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'sysctl']);
 const impls = implementations('tuning');

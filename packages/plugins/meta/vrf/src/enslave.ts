@@ -1,5 +1,6 @@
 import { CniError, ErrorCode } from '@tscni/cni';
-import { getLink, ipBatch, ipJson, listAddrs, listRoutes, routeCopyCommand, type AddrInfo, type FamilyRoute } from '@tscni/net';
+import { getLink, ipBatch, ipJson, listAddrs, listRoutes, type AddrInfo } from '@tscni/net/host';
+import { routeCopyCommand, type FamilyRoute } from '@tscni/net/pod';
 
 const fail = (msg: string) => new CniError(ErrorCode.Internal, `vrf: ${msg}`);
 type Cmd = (string | number)[];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { CommandError, getLink, ipBatch, isExists, linkNameField, listLinks, netnsExists, requirePodNetns, withFileLock, type Link } from '@tscni/net';
+import { CommandError, getLink, ipBatch, isExists, listLinks, netnsExists, withFileLock, type Link } from '@tscni/net/host';
+import { linkNameField, requirePodNetns } from '@tscni/net/pod';
 import { enslave } from './enslave';
 
 /** NetConf of vrf: `vrfname` (required) and `table` (0 or absent: the VRF gets a free one). */

@@ -1,7 +1,7 @@
 // vrf side by side with Debian's reference. The VRF cases need CONFIG_NET_VRF: they skip on a kernel without it
-// (naming it) and run in the qemu kernel lane (`nx run vlan:kernel-lane`); here the refusal is tested instead.
+// (naming it) and run in the qemu kernel lane (`nx run kernel-lane:run`); here the refusal is tested instead.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, implementations, linksIn, missingForKernelTests, missingLinkKind, sh } from '@tscni/net/testing';
+import { TestNode, implementations, linksIn, missingForKernelTests, missingLinkKind, sh } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter']);
 const noVrf = missing ? undefined : missingLinkKind('vrf');

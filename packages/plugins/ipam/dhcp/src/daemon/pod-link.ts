@@ -1,4 +1,4 @@
-import { CommandError, ipBatch, isNotFound, run } from '@tscni/net';
+import { CommandError, ipBatch, isNotFound, run } from '@tscni/net/host';
 
 /**
  * What the daemon does to the pod's interface, each in one `nsenter … ip -batch` process.

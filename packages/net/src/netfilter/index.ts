@@ -1,0 +1,6 @@
+/** iptables/nft wrappers and ip-masq on top of the host layer. */
+export * from './iptables';
+export * from './nft';
+export * from './ipmasq';
+export * from './ipmasq-nft';
+export * from './iptables-script';

@@ -1,0 +1,162 @@
+/**
+ * ipMasq for bridge, ptp (and later macvlan/ipvlan/vlan): SNAT a pod's traffic that leaves its
+ * subnet. Two backends, laid out exactly like the reference's so either implementation tears down
+ * the other's rules:
+ *  - iptables nat: chain `CNI-<hash(net+cid)>` with `-d <subnet> -j ACCEPT` and
+ *    `! -d <multicast> -j MASQUERADE`, entered from POSTROUTING by `-s <ip> -j CNI-<hash>`, every
+ *    rule commented `name: "<net>" id: "<cid>"`;
+ *  - nftables: see ipmasq-nft.ts.
+ * Teardown and GC always cover both backends (the attachment may come from another configuration).
+ */
+import { CommandError } from '../host/runner';
+import { iptablesAvailable, iptablesRestore, iptablesSave, nftAvailable, savedChains, type IPFamily } from './iptables';
+import { familyOfText, formatCIDR, formatIP, networkOf, parseCIDR } from '../host/ipaddr';
+import { gcIpMasqNft, hasIpMasqNft, setupIpMasqNft, teardownIpMasqNft } from './ipmasq-nft';
+import { hashedName } from '../host/names';
+
+export type IpMasqBackend = 'iptables' | 'nftables';
+
+/** Who the rules belong to. */
+export interface MasqOwner {
+  network: string;
+  containerID: string;
+  ifName: string;
+}
+
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const MULTICAST: Record<IPFamily, string> = { 4: '224.0.0.0/4', 6: 'ff00::/8' };
+
+/** The reference's default: iptables, unless only nft is installed. */
+export function defaultIpMasqBackend(): IpMasqBackend {
+  return !iptablesAvailable() && nftAvailable() ? 'nftables' : 'iptables';
+}
+
+/** Masquerade traffic from each address in `addresses` (CIDRs like `10.0.0.5/24`) leaving its subnet. */
+export async function setupIpMasq(backend: IpMasqBackend | undefined, addresses: readonly string[], owner: MasqOwner): Promise<void> {
+  checkOwner(owner);
+  if ((backend ?? defaultIpMasqBackend()) === 'nftables') return setupIpMasqNft(addresses, owner);
+  for (const family of [4, 6] as const) {
+    const mine = addresses.filter((a) => familyOfText(a) === family);
+    if (mine.length) await setupIptablesFamily(family, mine, owner);
+  }
+}
+
+/** Remove the rules of one attachment from both backends; a backend that is not installed is skipped. */
+export async function teardownIpMasq(owner: MasqOwner): Promise<void> {
+  checkOwner(owner);
+  await collectErrors([
+    ...([4, 6] as const).map((f) => async () => {
+      if (iptablesAvailable(f)) await removeIptablesChains(f, new Set([masqChainName(owner)]));
+    }),
+    async () => {
+      if (nftAvailable()) await teardownIpMasqNft(owner);
+    },
+  ]);
+}
+
+/** CHECK: does either backend hold masquerade rules for this attachment? */
+export async function hasIpMasq(owner: MasqOwner): Promise<boolean> {
+  checkOwner(owner);
+  for (const family of [4, 6] as const) {
+    if (iptablesAvailable(family) && savedChains(await iptablesSave(family, 'nat')).has(masqChainName(owner))) return true;
+  }
+  return nftAvailable() && (await hasIpMasqNft(owner));
+}
+
+/** GC: drop the rules of this network whose attachment is not in `valid` (both backends). */
+export async function gcIpMasq(network: string, valid: readonly { containerID: string; ifname: string }[]): Promise<void> {
+  checkOwner({ network, containerID: 'x', ifName: 'x' });
+  const validIDs = new Set(valid.map((a) => a.containerID));
+  await collectErrors([
+    ...([4, 6] as const).map((f) => async () => {
+      if (iptablesAvailable(f)) await gcIptablesFamily(f, network, validIDs);
+    }),
+    async () => {
+      if (nftAvailable()) await gcIpMasqNft(network, valid);
+    },
+  ]);
+}
+
+export const masqChainName = (owner: Pick<MasqOwner, 'network' | 'containerID'>): string => hashedName('CNI-', 28, owner.network, owner.containerID);
+export const masqComment = (owner: Pick<MasqOwner, 'network' | 'containerID'>): string => `name: "${owner.network}" id: "${owner.containerID}"`;
+
+/** The comment as iptables-save prints it (and iptables-restore reads it). */
+const savedComment = (owner: MasqOwner): string => `"${masqComment(owner).replace(/"/g, '\\"')}"`;
+
+async function setupIptablesFamily(family: IPFamily, addresses: string[], owner: MasqOwner): Promise<void> {
+  const chain = masqChainName(owner);
+  const comment = `-m comment --comment ${savedComment(owner)}`;
+  const saved = await iptablesSave(family, 'nat');
+  const existing = new Set(saved.split('\n'));
+  const lines = ['*nat', `:${chain} - [0:0]`]; // declaring a user chain with --noflush empties it: we rebuild it whole
+  // Every subnet's ACCEPT before the MASQUERADE (the reference appends per IP, which puts a second
+  // subnet's ACCEPT behind the first MASQUERADE).
+  for (const subnet of new Set(addresses.map((a) => formatCIDR(networkOf(mustCIDR(a)))))) lines.push(`-A ${chain} -d ${subnet} ${comment} -j ACCEPT`);
+  lines.push(`-A ${chain} ! -d ${MULTICAST[family]} ${comment} -j MASQUERADE`);
+  for (const a of addresses) {
+    const ip = mustCIDR(a).ip;
+    const rule = `-A POSTROUTING -s ${formatIP(ip)}/${family === 4 ? 32 : 128} ${comment} -j ${chain}`;
+    if (!existing.has(rule)) lines.push(rule);
+  }
+  lines.push('COMMIT', '');
+  await iptablesRestore(family, lines.join('\n'));
+}
+
+/** Delete POSTROUTING jumps into `chains`, then the chains themselves, in one restore. */
+async function removeIptablesChains(family: IPFamily, chains: Set<string>, saved?: string): Promise<void> {
+  saved ??= await iptablesSave(family, 'nat');
+  const present = savedChains(saved);
+  const jumps = saved.split('\n').filter((l) => l.startsWith('-A POSTROUTING ') && chains.has(jumpTarget(l) ?? ''));
+  const doomed = [...chains].filter((c) => present.has(c));
+  if (!jumps.length && !doomed.length) return;
+  const lines = ['*nat', ...jumps.map((l) => '-D' + l.slice(2)), ...doomed.flatMap((c) => [`-F ${c}`, `-X ${c}`]), 'COMMIT', ''];
+  try {
+    await iptablesRestore(family, lines.join('\n'));
+  } catch (err) {
+    // Someone removed part of it concurrently (a repeated DEL): fine if nothing is left now.
+    const again = await iptablesSave(family, 'nat');
+    const left = [...chains].some((c) => savedChains(again).has(c)) || again.split('\n').some((l) => l.startsWith('-A POSTROUTING ') && chains.has(jumpTarget(l) ?? ''));
+    if (left) throw err;
+  }
+}
+
+const COMMENT_RE = /--comment "name: \\"([^"\\]*)\\" id: \\"([^"\\]*)\\""/;
+
+async function gcIptablesFamily(family: IPFamily, network: string, validIDs: Set<string>): Promise<void> {
+  const saved = await iptablesSave(family, 'nat');
+  const stale = new Set<string>();
+  for (const line of saved.split('\n')) {
+    if (!line.startsWith('-A POSTROUTING ')) continue;
+    const m = COMMENT_RE.exec(line);
+    const target = jumpTarget(line);
+    if (!m || !target || m[1] !== network || validIDs.has(m[2])) continue;
+    if (target === masqChainName({ network, containerID: m[2] })) stale.add(target);
+  }
+  if (stale.size) await removeIptablesChains(family, stale, saved);
+}
+
+const jumpTarget = (line: string): string | undefined => / -j (\S+)$/.exec(line)?.[1];
+
+function mustCIDR(text: string) {
+  const c = parseCIDR(text);
+  if (!c) throw new Error(`ipMasq: invalid address ${JSON.stringify(text)}`);
+  return c;
+}
+
+function checkOwner(owner: MasqOwner): void {
+  for (const what of ['network', 'containerID'] as const) if (!SAFE_ID.test(owner[what])) throw new Error(`ipMasq: invalid ${what} ${JSON.stringify(owner[what])}`);
+  if (!/^[^"\\\s]{1,15}$/.test(owner.ifName)) throw new Error(`ipMasq: invalid ifName ${JSON.stringify(owner.ifName)}`);
+}
+
+/** Run every step; throw one error listing the failures. */
+async function collectErrors(steps: (() => Promise<void>)[]): Promise<void> {
+  const errors: string[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      errors.push(err instanceof CommandError ? err.message : String((err as Error)?.message ?? err));
+    }
+  }
+  if (errors.length) throw new Error(errors.join('; '));
+}
