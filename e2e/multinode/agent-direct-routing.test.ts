@@ -6,8 +6,8 @@
  * VXLAN, while node 3, which has nodes 1 and 2 on its segment, routes theirs directly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingForKernelTests, missingLinkKind, pings } from '@tscni/net/testing';
-import type { TestNode } from '@tscni/net/testing';
+import { missingForKernelTests, missingLinkKind, pings } from '@tscni/testing/node';
+import type { TestNode } from '@tscni/testing/node';
 import { ETCD_PREFIX, eventually, podRoutes, startAgentCluster, type AgentCluster, type AgentNode } from './agent-cluster';
 import { OURS, ServedPods } from './agent-pods';
 

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingForKernelTests, missingLinkKind } from '@tscni/net/testing';
+import { missingForKernelTests, missingLinkKind } from '@tscni/testing/node';
 import { CLUSTER_NETWORK6, DUAL_STACK, ETCD_PREFIX, eventually, podRoutes, startAgentCluster, type AgentCluster } from './agent-cluster';
 import { OURS, ServedPods } from './agent-pods';
 import { FLANNEL_MTU } from './flanneld';

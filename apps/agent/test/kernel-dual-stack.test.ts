@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCIDR, setRunner, spawnRunner, type CommandRunner } from '@tscni/net';
-import { TestNode, missingForKernelTests, missingLinkKind } from '@tscni/net/testing';
+import { TestNode, missingForKernelTests, missingLinkKind } from '@tscni/testing/node';
 import { VxlanBackend } from '../src/backend/vxlan';
 import { HostGwBackend } from '../src/backend/host-gw';
 import { findExternalIface, ipv6Of } from '../src/iface';

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, missingForKernelTests, sh, startTcpServer, tcpRequest, type TcpServer } from '@tscni/net/testing';
+import { DIST_BIN, TestNode, missingForKernelTests, sh, startTcpServer, tcpRequest, type TcpServer } from '@tscni/testing/node';
 import { parseNetworkPolicy, type Cluster, type PodInfo } from '@tscni/policy';
 import { compile } from '../src/policy/compile';
 import { PolicyTable } from '../src/policy/table';

@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatCIDR, parseCIDR } from '@tscni/net';
-import { missingForKernelTests } from '@tscni/net/testing';
+import { missingForKernelTests } from '@tscni/testing/node';
 import { defaults } from '../src/flags';
 import { parseNetworkConfig } from '../src/network';
 import { Registry } from '../src/registry';
 import { SubnetLostError, SubnetManager } from '../src/subnet-manager';
 import { makeAttrs, type LeaseAttrs } from '../src/lease';
 import type { Logger } from '../src/log';
-import { LocalEtcd } from './local-etcd';
+import { LocalEtcd } from '@tscni/testing/etcd';
 
 // etcd (etcd-server) must be installed: without it the suite fails rather than skips.
 const missing = missingForKernelTests([]);

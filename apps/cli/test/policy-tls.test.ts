@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, missingForKernelTests } from '@tscni/net/testing';
+import { DIST_BIN, missingForKernelTests } from '@tscni/testing/node';
 import { runCli } from '../src/cli';
-import { LocalEtcd } from '../../agent/test/local-etcd';
+import { LocalEtcd } from '@tscni/testing/etcd';
 
 const CLI = join(DIST_BIN, '..', 'bin', 'tscni');
 const missing = missingForKernelTests(['etcd', 'openssl']);
