@@ -1,4 +1,5 @@
 export * from './runner';
+export * from './command-error';
 export * from './safe-arg';
 export * from './ip';
 export * from './link';

@@ -1,4 +1,5 @@
 import { CniError, ErrorCode, invalidConfig, type Result } from '@tscni/cni';
+import { failureReason } from './command-error';
 import { CommandError } from './runner';
 import { ipBatch, isNotFound } from './ip';
 import { getLink, type Link } from './link';
@@ -51,7 +52,7 @@ export async function createPodLink(spec: MasterLinkSpec): Promise<Link> {
 
 function linkAddError(kind: string, master: string | undefined, err: unknown): Error {
   if (!(err instanceof CommandError)) return err as Error;
-  const why = err.stderr.trim().split('\n')[0] ?? '';
+  const why = failureReason(err);
   if (/Unknown device type|Operation not supported/i.test(why)) {
     return new CniError(ErrorCode.Internal, `failed to create ${kind}: the kernel has no ${kind} support (${why})`);
   }

@@ -2,8 +2,10 @@ import { existsSync } from 'node:fs';
 import { CniError, ErrorCode, type Result } from '@tscni/cni';
 import { ifaceConfigCommands, ipv6Sysctls } from './configure-iface';
 import { ipBatch, isNotFound } from './ip';
+import { failedBatchLine } from './tc';
 import { getLink, type Link } from './link';
 import { netnsExists } from './netns';
+import { failureReason } from './command-error';
 import { CommandError } from './runner';
 import { writeSysctlsIn } from './sysctl';
 
@@ -45,11 +47,11 @@ export async function settlePodLink(a: PodLinkArrival): Promise<Link> {
 
 function settleError(a: PodLinkArrival, err: unknown): Error {
   if (!(err instanceof CommandError)) return err as Error;
-  const why = err.stderr.trim().split('\n');
-  if (/File exists/.test(why[0] ?? '') && /-:1$/.test(why[why.length - 1] ?? '')) {
+  const why = failureReason(err);
+  if (/File exists/.test(why) && failedBatchLine(err) === 1) {
     return new CniError(ErrorCode.Internal, `failed to rename the new link to ${a.ifName}: an interface ${a.ifName} already exists in ${a.netns}`);
   }
-  return new CniError(ErrorCode.Internal, `failed to configure ${a.ifName} in ${a.netns}: ${why.join('; ')}`);
+  return new CniError(ErrorCode.Internal, `failed to configure ${a.ifName} in ${a.netns}: ${why}`);
 }
 
 /** The batch stops at the first failing line: if the rename ran, the link is CNI_IFNAME, else still the temp name. */

@@ -1,5 +1,5 @@
 import { CniError, ErrorCode } from '@tscni/cni';
-import { CommandError, addrCidr, cidrContains, familyOfText, formatCIDR, getLink, ipBatch, isExists, listAddrs, parseCIDR, run, token, writeSysctl, type AddrInfo, type Link } from '@tscni/net';
+import { addrCidr, failureReason, cidrContains, familyOfText, formatCIDR, getLink, ipBatch, isExists, listAddrs, parseCIDR, run, token, writeSysctl, type AddrInfo, type Link } from '@tscni/net';
 import { vlanRanges, type BridgeConf } from './config';
 
 const fail = (msg: string) => new CniError(ErrorCode.Internal, msg);
@@ -117,4 +117,4 @@ function canonical(cidr: string): string {
   return c ? formatCIDR(c) : cidr;
 }
 
-export const why = (err: unknown): string => (err instanceof CommandError ? err.stderr.trim().split('\n')[0] || err.message : String((err as Error)?.message ?? err));
+export const why = failureReason;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { CommandError, checkPodInterface, createdLinkVerbs, ipBatch, ipamCheck, ipamField, linkNameField, macField, mtuField, podInterfaceResult, randomTempName, requestedMac, requirePodNetns, run, settlePodLink, withIpamOnCreatedLink, type Link, ipamTypeOf } from '@tscni/net';
+import { CommandError, checkPodInterface, failureReason, createdLinkVerbs, ipBatch, ipamCheck, ipamField, linkNameField, macField, mtuField, podInterfaceResult, randomTempName, requestedMac, requirePodNetns, run, settlePodLink, withIpamOnCreatedLink, type Link, ipamTypeOf } from '@tscni/net';
 
 const uint32 = z.number().int().min(0).max(0xffffffff);
 /** user:role:type[:level], the level possibly with categories (s0-s0:c0.c1023). */
@@ -79,7 +79,7 @@ const selinuxEnabled = (): boolean => existsSync('/sys/fs/selinux/enforce');
 
 function tapError(conf: TapConf, err: unknown): Error {
   if (!(err instanceof CommandError)) return err as Error;
-  const why = err.stderr.trim().split('\n')[0] ?? '';
+  const why = failureReason(err);
   if (conf.bridge && why.includes(`"${conf.bridge}"`)) return new CniError(ErrorCode.Internal, `failed to get bridge ${conf.bridge}: no such link in the container netns`);
   if (/tun|No such device|Operation not supported/i.test(why) && /open|ioctl|TUNSETIFF/i.test(why)) {
     return new CniError(ErrorCode.Internal, `failed to create tap: the kernel has no tun/tap support (CONFIG_TUN): ${why}`);

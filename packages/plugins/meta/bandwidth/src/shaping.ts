@@ -1,5 +1,5 @@
 import { CniError, ErrorCode } from '@tscni/cni';
-import { CommandError, failedBatchLine, ipBatch, isExists, isNotFound, parseJsonLines, tcBatch, type Link } from '@tscni/net';
+import { failedBatchLine, failureReason, ipBatch, isExists, isNotFound, parseJsonLines, tcBatch, type Link } from '@tscni/net';
 import { tbfArgs, type Tbf } from './tbf';
 
 /** What ADD sets up: ingress = TBF root on the host veth; egress = ingress qdisc + redirect to an IFB shaped by a TBF. */
@@ -74,5 +74,4 @@ export async function deleteIfb(name: string): Promise<void> {
   }
 }
 
-const commandMessage = (err: unknown): string =>
-  err instanceof CommandError ? err.stderr.replace(/\s*Command failed -:\d+\s*/g, ' ').trim() || err.message : String((err as Error)?.message ?? err);
+const commandMessage = failureReason;

@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { CommandError, getLink, ipBatch, netnsExists, readSysctlsIn, writeSysctlsIn, type Link } from '@tscni/net';
+import { failureReason, getLink, ipBatch, netnsExists, readSysctlsIn, writeSysctlsIn, type Link } from '@tscni/net';
 import { backupPath, linkCommands, originals, readBackup, removeBackup, wanted, writeBackup } from './backup';
 import { changesLink, dataDirOf, parseTuning, type Tuning } from './config';
 import { sameSysctlValue } from './sysctls';
@@ -97,6 +97,6 @@ const mismatch = (what: string): never => {
   throw new CniError(ErrorCode.Internal, `Error: Tuning ${what}`);
 };
 
-const reason = (err: unknown): string => (err instanceof CommandError ? err.stderr.replace(/\s*Command failed -:\d+\s*/g, ' ').trim() || err.message : String((err as Error)?.message ?? err));
+const reason = failureReason;
 
 export const tuning: PluginFuncs = { add, del, check };

@@ -1,4 +1,4 @@
-import { CommandError, ipBatch, isNotFound, run } from '@tscni/net';
+import { CommandError, failureReason, ipBatch, isNotFound, run } from '@tscni/net';
 
 /**
  * What the daemon does to the pod's interface, each in one `nsenter … ip -batch` process.
@@ -14,8 +14,7 @@ export async function prepareForBroadcast(netns: string, ifName: string, up: boo
   try {
     out = await ipBatch(cmds, netns, { json: true });
   } catch (err) {
-    const why = err instanceof CommandError ? err.stderr.trim().split('\n').pop() : (err as Error).message;
-    throw new Error(`error looking up ${JSON.stringify(ifName)} in ${netns}: ${why}`);
+    throw new Error(`error looking up ${JSON.stringify(ifName)} in ${netns}: ${failureReason(err)}`);
   }
   const link = (JSON.parse(out) as { address?: string; link_type?: string }[])[0];
   if (!link?.address || link.link_type !== 'ether') throw new Error(`${ifName}: not an ethernet interface`);
