@@ -13,6 +13,7 @@ export * from './ipaddr';
 export * from './iptables';
 export * from './nft';
 export * from './tc';
+export * from './ip-json';
 export * from './configure-iface';
 export * from './pod-link';
 export * from './master-link';

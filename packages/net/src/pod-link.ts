@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { CniError, ErrorCode, type Result } from '@tscni/cni';
 import { ifaceConfigCommands, ipv6Sysctls } from './configure-iface';
 import { ipBatch, isNotFound } from './ip';
+import { jsonArray } from './ip-json';
 import { failedBatchLine } from './tc';
 import { getLink, type Link } from './link';
 import { netnsExists } from './netns';
@@ -36,7 +37,7 @@ export async function settlePodLink(a: PodLinkArrival): Promise<Link> {
       a.netns,
       { json: true },
     );
-    const shown = lastJsonLine<Link[]>(out)?.[0];
+    const shown = jsonArray<Link>(out)[0];
     if (!shown) throw new Error(`${a.ifName} vanished while it was being configured`);
     return shown;
   } catch (err) {
@@ -76,9 +77,4 @@ export async function deletePodLink(netns: string, ifName: string): Promise<void
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-}
-
-function lastJsonLine<T>(out: string): T | undefined {
-  const lines = out.split('\n').filter((l) => l.trim().startsWith('['));
-  return lines.length ? (JSON.parse(lines[lines.length - 1]) as T) : undefined;
 }

@@ -5,7 +5,7 @@
  * sent to the peer's public IP (permanent FDB entry). Every sync reads the device's routes, neighbours
  * and FDB and changes only the difference, so restarts and missed events heal.
  */
-import { CommandError, cidrContains, formatCIDR, formatIP, ipBatch, ipJson, isNotFound, parseCIDR, parseIP, run, token, type CIDR } from '@tscni/net';
+import { CommandError, cidrContains, formatCIDR, formatIP, ipBatch, ipJson, isNotFound, jsonArray, parseCIDR, parseIP, run, token, type CIDR } from '@tscni/net';
 import type { Lease } from '../lease';
 import type { NetworkConfig } from '../network';
 import type { ExternalIface } from '../iface';
@@ -131,7 +131,7 @@ export class VxlanBackend implements Backend {
   private async fdb(): Promise<{ mac: string; dst: string }[]> {
     try {
       const { stdout } = await run('bridge', ['-j', 'fdb', 'show', 'dev', this.dev]);
-      const entries = stdout.trim() ? (JSON.parse(stdout) as { mac: string; dst?: string }[]) : [];
+      const entries = jsonArray<{ mac: string; dst?: string }>(stdout);
       return entries.filter((e): e is { mac: string; dst: string } => !!e.dst).map((e) => ({ mac: e.mac.toLowerCase(), dst: e.dst }));
     } catch (err) {
       if (err instanceof CommandError && isNotFound(err)) return [];

@@ -1,5 +1,5 @@
 import { CniError, ErrorCode } from '@tscni/cni';
-import { addrCidr, failureReason, cidrContains, familyOfText, formatCIDR, getLink, ipBatch, isExists, listAddrs, parseCIDR, run, token, writeSysctl, type AddrInfo, type Link } from '@tscni/net';
+import { addrCidr, failureReason, jsonArrays, cidrContains, familyOfText, formatCIDR, getLink, ipBatch, isExists, listAddrs, parseCIDR, run, token, writeSysctl, type AddrInfo, type Link } from '@tscni/net';
 import { vlanRanges, type BridgeConf } from './config';
 
 const fail = (msg: string) => new CniError(ErrorCode.Internal, msg);
@@ -54,7 +54,7 @@ export async function attachHostVeth(conf: BridgeConf, hostVeth: string): Promis
   ).catch((err) => {
     throw fail(`failed to connect ${JSON.stringify(hostVeth)} to bridge ${conf.bridge}: ${why(err)}`);
   });
-  const shown = out.split('\n').filter((l) => l.startsWith('[')).map((l) => (JSON.parse(l) as (Link & { addr_info?: AddrInfo[] })[])[0]);
+  const shown = jsonArrays<Link & { addr_info?: AddrInfo[] }>(out).map((a) => a[0]);
   const { addr_info: addrs = [], ...bridgeLink } = shown[0];
   return { hostLink: shown[1], bridgeLink, bridgeAddrs: addrs.filter((a) => a.scope === 'global') };
 }

@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { getLink, ipBatch, isNotFound, isUp, netnsExists } from '@tscni/net';
+import { getLink, ipBatch, isNotFound, isUp, jsonArray, netnsExists } from '@tscni/net';
 
 interface LoAddrs {
   flags: string[];
@@ -9,7 +9,7 @@ interface LoAddrs {
 /** ADD: `lo` up; the result reports lo's loopback addresses, or passes prevResult through. */
 async function add(args: CmdArgs): Promise<Result> {
   const out = await ipBatch([['link', 'set', 'dev', 'lo', 'up'], ['addr', 'show', 'dev', 'lo']], args.netns, { json: true });
-  const lo = (JSON.parse(out) as LoAddrs[])[0];
+  const lo = jsonArray<LoAddrs>(out)[0];
   const prev = args.prevResult();
   if (prev) return prev;
   const ips = (lo?.addr_info ?? []).map((a) => {

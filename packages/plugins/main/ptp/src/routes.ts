@@ -1,5 +1,5 @@
 import type { Result } from '@tscni/cni';
-import { familyOfText, formatCIDR, ifaceConfigCommands, ipBatch, networkOf, parseCIDR, writeSysctl, type Link } from '@tscni/net';
+import { familyOfText, formatCIDR, ifaceConfigCommands, ipBatch, jsonArray, networkOf, parseCIDR, writeSysctl, type Link } from '@tscni/net';
 
 export interface PodAddress {
   /** CIDR of the pod, e.g. 10.1.0.5/24. */
@@ -43,6 +43,5 @@ export async function hostCommands(hostVeth: string, addrs: PodAddress[]): Promi
   }
   cmds.push(['link', 'show', 'dev', hostVeth]);
   const out = await ipBatch(cmds, undefined, { json: true });
-  const shown = out.split('\n').filter((l) => l.startsWith('['));
-  return (JSON.parse(shown[shown.length - 1]) as Link[])[0];
+  return jsonArray<Link>(out)[0];
 }

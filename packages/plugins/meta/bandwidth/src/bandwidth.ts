@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { hashedName, parseJsonLines, tcBatch, type Qdisc } from '@tscni/net';
+import { hashedName, jsonArrays, tcBatch, type Qdisc } from '@tscni/net';
 import { parseLimits, shapesEgress, shapesIngress, type Limits } from './config';
 import { findHostVeth } from './host-veth';
 import { applyShaping, createIfb, deleteIfb } from './shaping';
@@ -55,7 +55,7 @@ async function check(args: CmdArgs): Promise<void> {
   } catch (err) {
     throw new CniError(ErrorCode.Internal, `bandwidth: cannot read the qdiscs of ${hostVeth}${egress ? ` and ifb ${ifb}` : ''}: ${(err as Error).message}`);
   }
-  const [hostQdiscs = [], filters = [], ifbQdiscs = []] = parseJsonLines(out);
+  const [hostQdiscs = [], filters = [], ifbQdiscs = []] = jsonArrays(out);
   if (ingress) expectTbf(hostQdiscs as Qdisc[], ingress, hostVeth);
   if (egress) {
     if (!(hostQdiscs as Qdisc[]).some((q) => q.kind === 'ingress')) throw new CniError(ErrorCode.Internal, `bandwidth: no ingress qdisc on ${hostVeth}`);

@@ -1,5 +1,5 @@
 import { CniError, ErrorCode } from '@tscni/cni';
-import { failedBatchLine, failureReason, ipBatch, isExists, isNotFound, parseJsonLines, tcBatch, type Link } from '@tscni/net';
+import { failedBatchLine, failureReason, ipBatch, isExists, isNotFound, jsonArray, tcBatch, type Link } from '@tscni/net';
 import { tbfArgs, type Tbf } from './tbf';
 
 /** What ADD sets up: ingress = TBF root on the host veth; egress = ingress qdisc + redirect to an IFB shaped by a TBF. */
@@ -58,7 +58,7 @@ export async function createIfb(name: string, mtu: number): Promise<string> {
       undefined,
       { json: true },
     );
-    return parseJsonLines<Link>(out).flat()[0]?.address ?? '';
+    return jsonArray<Link>(out)[0]?.address ?? '';
   } catch (err) {
     if (!isExists(err)) await deleteIfb(name).catch(() => {});
     throw new CniError(ErrorCode.Internal, `create ifb ${name}: ${commandMessage(err)}`);
