@@ -10,8 +10,8 @@
  *
  * Every rule of an attachment carries the container ID as its comment; DEL deletes by that comment.
  */
-import { CniError, ErrorCode } from '@tscni/cni';
 import { formatCIDR, formatIP, isNftMissing, networkOf, nftApply, nftJson, type CIDR, type IPFamily } from '@tscni/net';
+import type { PortMapper } from './backend';
 import { hostDestination, type PortMapConf } from './config';
 
 const TABLE = 'cni_hostport';
@@ -97,7 +97,7 @@ export async function checkPortsNft(conf: PortMapConf, container: CIDR): Promise
   for (const chain of ['hostports', 'masquerading']) {
     const expected = want.filter(([c]) => c === chain).length;
     const found = mine.filter((r) => r.chain === chain).length;
-    if (found < expected) throw new CniError(ErrorCode.Internal, `missing hostport rules in "${chain}" chain of ${tableFamily(container.ip.family)} ${TABLE}`);
+    if (found < expected) throw new Error(`missing hostport rules in "${chain}" chain of ${tableFamily(container.ip.family)} ${TABLE}`);
   }
 }
 
@@ -114,3 +114,10 @@ async function listRules(family: IPFamily): Promise<NftRule[]> {
     throw err;
   }
 }
+
+export const nftablesPortMapper: PortMapper = {
+  forward: forwardPortsNft,
+  check: checkPortsNft,
+  unforward: (conf) => unforwardPortsNft(conf.containerID),
+  gc: (_conf, validIDs) => gcPortsNft(validIDs),
+};
