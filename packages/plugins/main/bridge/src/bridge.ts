@@ -6,9 +6,7 @@ import {
   deletePodLink,
   forwardGcToIpam,
   forwardStatusToIpam,
-  gcIpMasq,
   getLink,
-  hasIpMasq,
   ifaceConfigCommands,
   ipamCheck,
   ipamDel,
@@ -17,8 +15,6 @@ import {
   ipv6Sysctls,
   removeHostVeth,
   requirePodNetns,
-  setupIpMasq,
-  teardownIpMasq,
   withIpamAdd,
   writeSysctlsIn,
   type Link,
@@ -91,7 +87,7 @@ async function attachPod(args: CmdArgs, conf: BridgeConf, br: Link, getIpam: () 
       } else await ensureGatewayAddrs(conf, conf.bridge, gateways, bridgeMac, bridgeAddrs);
       enableForwarding(gateways);
     }
-    if (conf.ipMasq) await setupIpMasq(conf.ipMasqBackend, result.ips!.map((ip) => ip.address), masqOwner(args));
+    if (conf.ipMasq) await conf.masq.setup(result.ips!.map((ip) => ip.address), masqOwner(args));
     if (conf.ipamType && !linkFirst) await waitPortUp(hostLink);
     result.interfaces = [
       { name: conf.bridge, mac: gateways.length && !conf.vlan ? bridgeMac : bridgeLink.address },
@@ -102,7 +98,7 @@ async function attachPod(args: CmdArgs, conf: BridgeConf, br: Link, getIpam: () 
   } catch (err) {
     await removeHostVeth(veth.hostVeth);
     if (conf.macspoofchk) await teardownSpoofCheck(spoofID(args)).catch(() => {});
-    if (conf.ipMasq) await teardownIpMasq(masqOwner(args)).catch(() => {});
+    if (conf.ipMasq) await conf.masq.teardown(masqOwner(args)).catch(() => {});
     throw err;
   }
   const dns = [args.netConf.dns, ipam?.dns].find((d) => d && Object.keys(d).length);
@@ -121,7 +117,7 @@ async function del(args: CmdArgs): Promise<void> {
   if (args.netns) await step(() => deletePodLink(args.netns, args.ifName));
   await step(() => ipamDel(args, conf.ipamType));
   if (conf.macspoofchk) await step(() => teardownSpoofCheck(spoofID(args)));
-  if (conf.ipMasq) await step(() => teardownIpMasq(masqOwner(args)));
+  if (conf.ipMasq) await step(() => conf.masq.teardown(masqOwner(args)));
   if (errors.length) throw errors[0];
 }
 
@@ -129,7 +125,7 @@ async function check(args: CmdArgs): Promise<void> {
   const conf = loadBridgeConf(args, { forDel: true });
   await ipamCheck(args, conf.ipamType);
   await checkBridge(args, conf, args.requirePrevResult('bridge'));
-  if (conf.ipMasq && !(await hasIpMasq(masqOwner(args)))) throw new CniError(ErrorCode.Internal, `bridge: masquerade rules of ${args.containerID} are missing`);
+  if (conf.ipMasq && !(await conf.masq.has(masqOwner(args)))) throw new CniError(ErrorCode.Internal, `bridge: masquerade rules of ${args.containerID} are missing`);
   if (conf.macspoofchk && !(await hasSpoofCheck(spoofID(args)))) throw new CniError(ErrorCode.Internal, `bridge: spoof-check rules of ${args.containerID} are missing`);
 }
 
@@ -137,7 +133,7 @@ async function check(args: CmdArgs): Promise<void> {
 async function gc(args: CmdArgs): Promise<void> {
   const conf = loadBridgeConf(args, { forDel: true });
   const errors: unknown[] = [];
-  if (args.netConf.name) await gcIpMasq(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
+  if (args.netConf.name) await conf.masq.gc(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
   await forwardGcToIpam(args, conf.ipamType).catch((e) => void errors.push(e));
   if (errors.length) throw errors[0];
 }

@@ -7,19 +7,17 @@ import {
   deletePodLink,
   forwardGcToIpam,
   forwardStatusToIpam,
-  gcIpMasq,
   getLink,
-  hasIpMasq,
+  ipMasqFor,
   ipamCheck,
   ipamDel,
   ipamField,
   mtuField,
   removeHostVeth,
   requirePodNetns,
-  setupIpMasq,
-  teardownIpMasq,
   withIpamAdd,
   writeSysctl,
+  type IpMasqBackend,
 } from '@tscni/net';
 import { containerCommands, hostCommands, type PodAddress } from './routes';
 
@@ -38,11 +36,12 @@ type PtpConf = z.infer<typeof PtpConf>;
 /** Index of the container interface in the result: [host veth, container]. */
 const CONTAINER_INDEX = 1;
 
-function loadConf(args: CmdArgs): PtpConf & { ipamType: string } {
+/** The config, its IPAM type, and the ipMasq backend it selects (chosen once). */
+function loadConf(args: CmdArgs): PtpConf & { ipamType: string; masq: IpMasqBackend } {
   const conf = args.parse(PtpConf);
   if (!conf.ipam?.type) throw invalidConfig('ipam.type', 'required: ptp needs an IPAM plugin');
   if (conf.ipMasq) validateNetworkName(args.netConf.name);
-  return { ...conf, ipamType: conf.ipam.type };
+  return { ...conf, ipamType: conf.ipam.type, masq: ipMasqFor(conf.ipMasqBackend) };
 }
 
 /**
@@ -66,14 +65,14 @@ async function add(args: CmdArgs): Promise<Result> {
     }
     try {
       const host = await hostCommands(veth.hostVeth, addrs);
-      if (conf.ipMasq) await setupIpMasq(conf.ipMasqBackend, addrs.map((a) => a.address), masqOwner(args));
+      if (conf.ipMasq) await conf.masq.setup(addrs.map((a) => a.address), masqOwner(args));
       result.interfaces = [
         { name: veth.hostVeth, mac: host.address },
         { name: args.ifName, mac: veth.container.address, sandbox: args.netns },
       ];
     } catch (err) {
       await removeHostVeth(veth.hostVeth);
-      if (conf.ipMasq) await teardownIpMasq(masqOwner(args)).catch(() => {});
+      if (conf.ipMasq) await conf.masq.teardown(masqOwner(args)).catch(() => {});
       throw err;
     }
     const dns = [args.netConf.dns, ipam?.dns].find((d) => d && Object.keys(d).length);
@@ -88,7 +87,7 @@ async function del(args: CmdArgs): Promise<void> {
   const errors: unknown[] = [];
   await ipamDel(args, conf.ipamType).catch((e) => void errors.push(e));
   if (args.netns) await deletePodLink(args.netns, args.ifName).catch((e) => void errors.push(e));
-  if (conf.ipMasq) await teardownIpMasq(masqOwner(args)).catch((e) => void errors.push(e));
+  if (conf.ipMasq) await conf.masq.teardown(masqOwner(args)).catch((e) => void errors.push(e));
   if (errors.length) throw errors[0];
 }
 
@@ -102,13 +101,13 @@ async function check(args: CmdArgs): Promise<void> {
   const host = await getLink(hostEntry.name);
   if (!host) throw new CniError(ErrorCode.Internal, `ptp: host veth ${hostEntry.name} does not exist`);
   if (container.link_index !== undefined && container.link_index !== host.ifindex) throw new CniError(ErrorCode.Internal, `ptp: ${args.ifName} is not the peer of ${hostEntry.name}`);
-  if (conf.ipMasq && !(await hasIpMasq(masqOwner(args)))) throw new CniError(ErrorCode.Internal, `ptp: masquerade rules of ${args.containerID} are missing`);
+  if (conf.ipMasq && !(await conf.masq.has(masqOwner(args)))) throw new CniError(ErrorCode.Internal, `ptp: masquerade rules of ${args.containerID} are missing`);
 }
 
 async function gc(args: CmdArgs): Promise<void> {
   const conf = loadConf(args);
   const errors: unknown[] = [];
-  if (args.netConf.name) await gcIpMasq(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
+  if (args.netConf.name) await conf.masq.gc(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
   await forwardGcToIpam(args, conf.ipamType).catch((e) => void errors.push(e));
   if (errors.length) throw errors[0];
 }
