@@ -1,4 +1,4 @@
-import { CniError, ErrorCode, invalidConfig, type Result } from '@tscni/cni';
+import { invalidConfig, type Result } from '@tscni/cni';
 import { failureReason } from './command-error';
 import { CommandError } from './runner';
 import { ipBatch, isNotFound } from './ip';
@@ -54,9 +54,9 @@ function linkAddError(kind: string, master: string | undefined, err: unknown): E
   if (!(err instanceof CommandError)) return err as Error;
   const why = failureReason(err);
   if (/Unknown device type|Operation not supported/i.test(why)) {
-    return new CniError(ErrorCode.Internal, `failed to create ${kind}: the kernel has no ${kind} support (${why})`);
+    return new Error(`failed to create ${kind}: the kernel has no ${kind} support (${why})`);
   }
-  return new CniError(ErrorCode.Internal, `failed to create ${kind}${master ? ` on ${master}` : ''}: ${why}`);
+  return new Error(`failed to create ${kind}${master ? ` on ${master}` : ''}: ${why}`);
 }
 
 /** Where the master is looked up: the plugin's own (node) netns, or the pod's with linkInContainer. */

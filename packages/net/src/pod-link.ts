@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { CniError, ErrorCode, type Result } from '@tscni/cni';
+import { type Result } from '@tscni/cni';
 import { ifaceConfigCommands, ipv6Sysctls } from './configure-iface';
 import { ipBatch, isNotFound } from './ip';
 import { jsonArray } from './ip-json';
@@ -50,9 +50,9 @@ function settleError(a: PodLinkArrival, err: unknown): Error {
   if (!(err instanceof CommandError)) return err as Error;
   const why = failureReason(err);
   if (/File exists/.test(why) && failedBatchLine(err) === 1) {
-    return new CniError(ErrorCode.Internal, `failed to rename the new link to ${a.ifName}: an interface ${a.ifName} already exists in ${a.netns}`);
+    return new Error(`failed to rename the new link to ${a.ifName}: an interface ${a.ifName} already exists in ${a.netns}`);
   }
-  return new CniError(ErrorCode.Internal, `failed to configure ${a.ifName} in ${a.netns}: ${why}`);
+  return new Error(`failed to configure ${a.ifName} in ${a.netns}: ${why}`);
 }
 
 /** The batch stops at the first failing line: if the rename ran, the link is CNI_IFNAME, else still the temp name. */

@@ -1,8 +1,7 @@
-import { CniError, ErrorCode } from '@tscni/cni';
 import { addrCidr, failureReason, jsonArrays, cidrContains, familyOfText, formatCIDR, getLink, ipBatch, isExists, listAddrs, parseCIDR, run, token, writeSysctl, type AddrInfo, type Link } from '@tscni/net';
 import { vlanRanges, type BridgeConf } from './config';
 
-const fail = (msg: string) => new CniError(ErrorCode.Internal, msg);
+const fail = (msg: string) => new Error(msg);
 
 /**
  * Make sure the bridge exists (create it with the configured MTU and VLAN filtering). Another ADD

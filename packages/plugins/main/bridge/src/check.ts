@@ -1,8 +1,8 @@
-import { CniError, ErrorCode, type CmdArgs, type Result } from '@tscni/cni';
+import { type CmdArgs, type Result } from '@tscni/cni';
 import { checkPodInterface, getLink } from '@tscni/net';
 import type { BridgeConf } from './config';
 
-const fail = (msg: string) => new CniError(ErrorCode.Internal, `bridge: ${msg}`);
+const fail = (msg: string) => new Error(`bridge: ${msg}`);
 
 /**
  * CHECK against prevResult: the container veth (MAC, addresses, routes), the bridge it names, and

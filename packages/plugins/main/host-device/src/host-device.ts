@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CniError, ErrorCode, interfaceNameProblem, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { interfaceNameProblem, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import { checkPodInterface, forwardGcToIpam, forwardStatusToIpam, getLink, ipamCheck, ipamDel, ipamField, ipBatch, linkNameField, macField, netnsExists, podInterfaceResult, randomTempName, requirePodNetns, run, settlePodLink, withIpamAdd, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net';
 import { userspaceDriver } from './dpdk';
 import { findHostDevice } from './find-device';
@@ -87,7 +87,7 @@ async function addUserspaceDevice(args: CmdArgs, conf: HostDeviceConf): Promise<
   const type = ipamTypeOf(conf);
   if (!type) return { cniVersion: args.netConf.cniVersion };
   return withIpamAdd(args, type, async (ipam) => {
-    if (!ipam?.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
+    if (!ipam?.ips?.length) throw new Error('IPAM plugin returned missing IP config');
     const dns = [args.netConf.dns, ipam.dns].find((d) => d && Object.keys(d).length);
     return { cniVersion: args.netConf.cniVersion, ips: ipam.ips.map(({ interface: _, ...ip }) => ip), routes: ipam.routes ?? [], ...(dns ? { dns } : {}) };
   });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CniError, ErrorCode, emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import {
   VethNameTaken,
   checkPodInterface,
@@ -54,14 +54,14 @@ async function add(args: CmdArgs): Promise<Result> {
   requirePodNetns(args);
   return withIpamAdd(args, conf.ipamType, async (ipam) => {
     const result: Result = { cniVersion: args.netConf.cniVersion, ips: (ipam?.ips ?? []).map((ip) => ({ ...ip, interface: CONTAINER_INDEX })), routes: ipam?.routes ?? [] };
-    if (!result.ips!.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
+    if (!result.ips!.length) throw new Error('IPAM plugin returned missing IP config');
     const addrs = podAddresses(result);
     enableForwarding(addrs);
     let veth;
     try {
       veth = await createVeth({ netns: args.netns, ifName: args.ifName, mtu: conf.mtu || undefined, containerCommands: containerCommands(args.ifName, result, addrs) });
     } catch (err) {
-      throw new CniError(ErrorCode.Internal, err instanceof VethNameTaken ? err.message : `failed to set up ${args.ifName} in ${args.netns}: ${(err as Error).message}`);
+      throw new Error(err instanceof VethNameTaken ? err.message : `failed to set up ${args.ifName} in ${args.netns}: ${(err as Error).message}`);
     }
     try {
       const host = await hostCommands(veth.hostVeth, addrs);
@@ -97,11 +97,11 @@ async function check(args: CmdArgs): Promise<void> {
   const prev = args.requirePrevResult('ptp');
   const container = await checkPodInterface(args, prev, 'ptp', 'veth');
   const hostEntry = (prev.interfaces ?? []).find((i) => !i.sandbox);
-  if (!hostEntry) throw new CniError(ErrorCode.Internal, 'ptp: host veth not found in prevResult');
+  if (!hostEntry) throw new Error('ptp: host veth not found in prevResult');
   const host = await getLink(hostEntry.name);
-  if (!host) throw new CniError(ErrorCode.Internal, `ptp: host veth ${hostEntry.name} does not exist`);
-  if (container.link_index !== undefined && container.link_index !== host.ifindex) throw new CniError(ErrorCode.Internal, `ptp: ${args.ifName} is not the peer of ${hostEntry.name}`);
-  if (conf.ipMasq && !(await conf.masq.has(masqOwner(args)))) throw new CniError(ErrorCode.Internal, `ptp: masquerade rules of ${args.containerID} are missing`);
+  if (!host) throw new Error(`ptp: host veth ${hostEntry.name} does not exist`);
+  if (container.link_index !== undefined && container.link_index !== host.ifindex) throw new Error(`ptp: ${args.ifName} is not the peer of ${hostEntry.name}`);
+  if (conf.ipMasq && !(await conf.masq.has(masqOwner(args)))) throw new Error(`ptp: masquerade rules of ${args.containerID} are missing`);
 }
 
 async function gc(args: CmdArgs): Promise<void> {
@@ -115,7 +115,7 @@ async function gc(args: CmdArgs): Promise<void> {
 /** Every pod address needs a gateway: it becomes the host end's address and the pod's next hop. */
 function podAddresses(result: Result): PodAddress[] {
   return result.ips!.map((ip) => {
-    if (!ip.gateway) throw new CniError(ErrorCode.Internal, `ptp: IPAM returned ${ip.address} without a gateway`);
+    if (!ip.gateway) throw new Error(`ptp: IPAM returned ${ip.address} without a gateway`);
     return { address: ip.address, gateway: ip.gateway };
   });
 }

@@ -1,4 +1,3 @@
-import { CniError, ErrorCode } from '@tscni/cni';
 import { failedBatchLine, failureReason, ipBatch, isExists, isNotFound, jsonArray, tcBatch, type Link } from '@tscni/net';
 import { tbfArgs, type Tbf } from './tbf';
 
@@ -42,7 +41,7 @@ export async function applyShaping(plan: ShapingPlan, tick: number): Promise<voi
     const applied = steps.slice(0, (failedBatchLine(err) ?? 1) - 1);
     const undo = applied.flatMap((s) => (s.undo ? [s.undo] : [])).reverse();
     await tcBatch(undo).catch(() => {});
-    throw new CniError(ErrorCode.Internal, `failed to set up bandwidth shaping on ${plan.hostVeth}: ${commandMessage(err)}`);
+    throw new Error(`failed to set up bandwidth shaping on ${plan.hostVeth}: ${commandMessage(err)}`);
   }
 }
 
@@ -61,7 +60,7 @@ export async function createIfb(name: string, mtu: number): Promise<string> {
     return jsonArray<Link>(out)[0]?.address ?? '';
   } catch (err) {
     if (!isExists(err)) await deleteIfb(name).catch(() => {});
-    throw new CniError(ErrorCode.Internal, `create ifb ${name}: ${commandMessage(err)}`);
+    throw new Error(`create ifb ${name}: ${commandMessage(err)}`);
   }
 }
 
@@ -70,7 +69,7 @@ export async function deleteIfb(name: string): Promise<void> {
   try {
     await ipBatch([['link', 'del', 'dev', name]]);
   } catch (err) {
-    if (!isNotFound(err)) throw new CniError(ErrorCode.Internal, `delete ifb ${name}: ${commandMessage(err)}`);
+    if (!isNotFound(err)) throw new Error(`delete ifb ${name}: ${commandMessage(err)}`);
   }
 }
 

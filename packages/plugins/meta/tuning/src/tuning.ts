@@ -18,7 +18,7 @@ async function add(args: CmdArgs): Promise<Result> {
     try {
       await writeSysctlsIn(args.netns, Object.fromEntries(t.sysctls.map((s) => [s.sysctlKey, s.value])));
     } catch (err) {
-      throw new CniError(ErrorCode.Internal, `tuning: failed to set sysctls: ${reason(err)}`);
+      throw new Error(`tuning: failed to set sysctls: ${reason(err)}`);
     }
   }
   if (changesLink(t)) {
@@ -34,7 +34,7 @@ async function add(args: CmdArgs): Promise<Result> {
       await ipBatch(linkCommands(args.ifName, current), args.netns, { force: true }).catch(() => {});
       if (earlier) writeBackup(file, earlier);
       else removeBackup(file);
-      throw new CniError(ErrorCode.Internal, `tuning: failed to change ${args.ifName}: ${reason(err)}`);
+      throw new Error(`tuning: failed to change ${args.ifName}: ${reason(err)}`);
     }
     if (t.mac) for (const i of result.interfaces ?? []) if (i.name === args.ifName) i.mac = t.mac;
   }
@@ -68,7 +68,7 @@ async function check(args: CmdArgs): Promise<void> {
     try {
       current = await readSysctlsIn(args.netns, t.sysctls.map((s) => s.sysctlKey));
     } catch (err) {
-      throw new CniError(ErrorCode.Internal, `tuning: failed to read sysctls: ${reason(err)}`);
+      throw new Error(`tuning: failed to read sysctls: ${reason(err)}`);
     }
     t.sysctls.forEach((s, i) => {
       if (!sameSysctlValue(s.value, current[i] ?? '')) mismatch(`configured value of ${s.path} is ${s.value}, current value is ${current[i]}`);
@@ -89,12 +89,12 @@ function checkLink(link: Link, t: Tuning, ifName: string): void {
 
 async function podLink(args: CmdArgs): Promise<Link> {
   const link = await getLink(args.ifName, args.netns);
-  if (!link) throw new CniError(ErrorCode.Internal, `tuning: failed to get ${JSON.stringify(args.ifName)}: link not found in ${args.netns}`);
+  if (!link) throw new Error(`tuning: failed to get ${JSON.stringify(args.ifName)}: link not found in ${args.netns}`);
   return link;
 }
 
 const mismatch = (what: string): never => {
-  throw new CniError(ErrorCode.Internal, `Error: Tuning ${what}`);
+  throw new Error(`Error: Tuning ${what}`);
 };
 
 const reason = failureReason;
