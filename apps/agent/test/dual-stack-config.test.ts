@@ -4,7 +4,7 @@
  * BackendV6Data, subnet.env's IPv6 lines, and the IPv6 masquerade rules.
  */
 import { describe, expect, it } from 'vitest';
-import { formatCIDR } from '@tscni/net';
+import { formatCIDR } from '@tscni/net/host';
 import { ConfigError, candidateSubnets, ipv6Compatible, parseNetworkConfig, subnetFromKey, subnetKey } from '../src/network';
 import { makeAttrs, parseLeaseAttrs } from '../src/lease';
 import { formatSubnetEnv } from '../src/subnet-file';

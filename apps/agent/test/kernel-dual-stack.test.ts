@@ -5,7 +5,7 @@
  * routes and the IPv6 masquerade rules.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCIDR, setRunner, spawnRunner, type CommandRunner } from '@tscni/net';
+import { parseCIDR, setRunner, spawnRunner, type CommandRunner } from '@tscni/net/host';
 import { TestNode, missingForKernelTests, missingLinkKind } from '@tscni/testing/node';
 import { VxlanBackend } from '../src/backend/vxlan';
 import { HostGwBackend } from '../src/backend/host-gw';

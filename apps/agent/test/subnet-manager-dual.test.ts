@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatCIDR, parseCIDR } from '@tscni/net';
+import { formatCIDR, parseCIDR } from '@tscni/net/host';
 import { missingForKernelTests } from '@tscni/testing/node';
 import { defaults } from '../src/flags';
 import { parseNetworkConfig } from '../src/network';

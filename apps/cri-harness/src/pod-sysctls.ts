@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { run } from '@tscni/net/host';
+import { failureReason, run } from '@tscni/net/host';
 import type { PodSandboxConfig } from './cri-types';
 import { CriError, invalidArgument } from './cri-error';
 
@@ -54,7 +54,7 @@ export async function applySysctls(plan: SysctlPlan, netns: string | undefined, 
     try {
       await run('nsenter', [...enter, '--', 'tee', `/proc/sys/${s.path}`], { input: s.value });
     } catch (e) {
-      const why = ((e as { stderr?: string }).stderr ?? (e as Error).message).trim().replace(/^tee: /, '');
+      const why = failureReason(e).replace(/^tee: /, '');
       throw new CriError(status.INVALID_ARGUMENT, `failed to set sysctl ${JSON.stringify(s.name)} to ${JSON.stringify(s.value)}: ${why}`);
     }
   };

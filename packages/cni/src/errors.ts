@@ -15,7 +15,11 @@ export const ErrorCode = {
   Internal: 999,
 } as const;
 
-/** A CNI error: printed by the skeleton as `{code,msg,details}` on stdout, exit 1. */
+/**
+ * A CNI error: printed by the skeleton as `{code,msg,details}` on stdout, exit 1. Only for the codes a runtime acts
+ * on (1–7, 11, 50, 51, plugin-specific 100+); an internal failure is a plain Error, which the skeleton reports as
+ * the generic error 999 with the Error's message, like the reference's skel does with a Go error.
+ */
 export class CniError extends Error {
   constructor(
     readonly code: number,

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { setRunner, spawnRunner, type CommandRunner } from '../src/host';
-import { gcIpMasq, masqChainName, nftMasqComment, setupIpMasq, teardownIpMasq } from '../src/netfilter';
+import { ipMasqFor, masqChainName, nftMasqComment, setRunner, spawnRunner, type CommandRunner } from '../src';
 
 // Chain names the Debian reference bridge/ptp created for these (network, containerID) pairs.
 const REFERENCE_CHAINS: [string, string, string][] = [
@@ -36,7 +35,7 @@ describe('ipMasq (injected runner)', () => {
     const existingJump = `-A POSTROUTING -s 10.0.0.5/32 ${COMMENT} -j ${CHAIN}`;
     const host = fakeHost({ nat4: `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CHAIN} - [0:0]\n${existingJump}\nCOMMIT\n` });
     setRunner(host.runner);
-    await setupIpMasq('iptables', ['10.0.0.5/24', '10.1.0.5/16', 'fd00::5/64'], owner);
+    await ipMasqFor('iptables').setup(['10.0.0.5/24', '10.1.0.5/16', 'fd00::5/64'], owner);
     expect(host.writes.map((w) => w.cmd)).toEqual(['iptables-restore', 'ip6tables-restore']);
     expect(host.writes[0].input!.split('\n')).toEqual([
       '*nat',
@@ -57,7 +56,7 @@ describe('ipMasq (injected runner)', () => {
     expect(comment).toMatch(/^[0-9a-f]{16}-[0-9a-f]{16}, net: mynet, if: eth0, id: abc$/);
     const host = fakeHost({ nft: [{ rule: { handle: 7, comment } }, { rule: { handle: 8, comment: 'someone else' } }] });
     setRunner(host.runner);
-    await setupIpMasq('nftables', ['10.0.0.5/24'], owner);
+    await ipMasqFor('nftables').setup(['10.0.0.5/24'], owner);
     const script = host.writes[0].input!;
     expect(script).toContain('add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority srcnat ; }');
     expect(script).toContain('flush chain inet cni_plugins_masquerade postrouting');
@@ -74,7 +73,7 @@ describe('ipMasq (injected runner)', () => {
       nft: [{ rule: { handle: 3, comment: nftMasqComment(owner) } }],
     });
     setRunner(host.runner);
-    await teardownIpMasq(owner);
+    await ipMasqFor().teardown(owner);
     const v4 = host.writes.find((w) => w.cmd === 'iptables-restore')!;
     expect(v4.input!.split('\n')).toEqual(['*nat', '-D' + jump.slice(2), '-D' + legacyJump.slice(2), `-F ${CHAIN}`, `-X ${CHAIN}`, 'COMMIT', '']);
     expect(host.writes.find((w) => w.cmd === 'ip6tables-restore')).toBeUndefined(); // nothing there
@@ -102,7 +101,7 @@ describe('ipMasq (injected runner)', () => {
       ],
     });
     setRunner(host.runner);
-    await gcIpMasq('mynet', [{ containerID: 'abc', ifname: 'eth0' }]);
+    await ipMasqFor().gc('mynet', [{ containerID: 'abc', ifname: 'eth0' }]);
     const v4 = host.writes.find((w) => w.cmd === 'iptables-restore')!.input!;
     expect(v4).toContain(`-D POSTROUTING -s 10.0.0.6/32`);
     expect(v4).toContain(`-X ${staleChain}`);
@@ -112,7 +111,7 @@ describe('ipMasq (injected runner)', () => {
   });
 
   it('refuses owners that could break out of a rule comment', async () => {
-    await expect(setupIpMasq('iptables', ['10.0.0.5/24'], { ...owner, network: 'a" -j ACCEPT' })).rejects.toThrow(/invalid network/);
-    await expect(teardownIpMasq({ ...owner, ifName: 'eth"0' })).rejects.toThrow(/invalid ifName/);
+    await expect(ipMasqFor('iptables').setup(['10.0.0.5/24'], { ...owner, network: 'a" -j ACCEPT' })).rejects.toThrow(/invalid network/);
+    await expect(ipMasqFor().teardown({ ...owner, ifName: 'eth"0' })).rejects.toThrow(/invalid ifName/);
   });
 });

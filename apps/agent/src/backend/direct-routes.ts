@@ -3,7 +3,7 @@
  * every peer, and vxlan's DirectRouting for peers on this node's L2 segment. Such a next hop only works
  * when `ip route get <public IP>` shows it directly connected through the external interface.
  */
-import { cidrContains, ipBatch, ipJson, parseIP, type CIDR } from '@tscni/net';
+import { cidrContains, ipBatch, ipJson, parseIP, type CIDR } from '@tscni/net/host';
 import { canonical } from './vxlan-device';
 
 /** Why `ip` cannot be a next hop on `ext`, or undefined when it can (on-link through `ext`, no gateway). */

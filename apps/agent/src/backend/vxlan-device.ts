@@ -6,7 +6,7 @@
  * to the peer's public IP (permanent FDB entry). A sync reads the device's routes, neighbours and FDB and
  * writes only the difference, so restarts and missed events heal.
  */
-import { CommandError, cidrContains, formatCIDR, formatIP, ipBatch, ipJson, isNotFound, parseCIDR, parseIP, run, token, type CIDR } from '@tscni/net';
+import { CommandError, cidrContains, formatCIDR, formatIP, ipBatch, ipJson, isNotFound, jsonArray, parseCIDR, parseIP, run, token, type CIDR } from '@tscni/net/host';
 
 interface LinkDetail {
   address: string;
@@ -147,7 +147,7 @@ export class VxlanDevice {
   private async fdb(): Promise<{ mac: string; dst: string }[]> {
     try {
       const { stdout } = await run('bridge', ['-j', 'fdb', 'show', 'dev', this.spec.name]);
-      const entries = stdout.trim() ? (JSON.parse(stdout) as { mac: string; dst?: string }[]) : [];
+      const entries = jsonArray<{ mac: string; dst?: string }>(stdout);
       return entries.filter((e): e is { mac: string; dst: string } => !!e.dst).map((e) => ({ mac: e.mac.toLowerCase(), dst: e.dst }));
     } catch (err) {
       if (err instanceof CommandError && isNotFound(err)) return [];

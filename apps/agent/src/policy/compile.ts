@@ -7,7 +7,7 @@
  * interval sets, one per rule and family, so pods coming and going elsewhere only change set elements.
  */
 import { createHash } from 'node:crypto';
-import { parseIP } from '@tscni/net';
+import { parseIP } from '@tscni/net/host';
 import { isNamespaceName, isObjectName, peerPods, podIPs, policiesFor, setElements, type Cluster, type NetworkPolicy, type PodInfo, type PolicyType, type Rule } from '@tscni/policy';
 
 export const TABLE = 'tscni-policy';

@@ -12,3 +12,5 @@ export * from './lock';
 export * from './ipaddr';
 export * from './tc';
 export * from './state-file';
+export * from './command-error';
+export * from './ip-json';

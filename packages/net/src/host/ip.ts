@@ -1,10 +1,11 @@
+import { jsonArray } from './ip-json';
 import { CommandError, run } from './runner';
 import { token } from './safe-arg';
 
 /** `ip -j <args>` parsed; `netns` runs it inside a namespace. */
 export async function ipJson<T>(args: readonly string[], netns?: string): Promise<T> {
   const { stdout } = await run('ip', ['-j', ...args], { netns });
-  return (stdout.trim() ? JSON.parse(stdout) : []) as T;
+  return jsonArray(stdout) as T;
 }
 
 /**

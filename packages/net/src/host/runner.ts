@@ -1,4 +1,7 @@
 import { spawnCollect } from '@tscni/cni/platform-spawn';
+import { CommandError } from './command-error';
+
+export { CommandError } from './command-error';
 
 export interface RunOptions {
   /** Written to the command's stdin (batch scripts). */
@@ -14,19 +17,6 @@ export interface RunResult {
 
 /** Runs one command from an argument array (never a shell string). Throws CommandError on a non-zero exit. */
 export type CommandRunner = (cmd: string, args: readonly string[], opts?: RunOptions) => Promise<RunResult>;
-
-export class CommandError extends Error {
-  constructor(
-    readonly cmd: string,
-    readonly args: readonly string[],
-    readonly exitCode: number | null,
-    readonly stderr: string,
-    readonly stdout = '',
-  ) {
-    super(`${cmd} ${args.join(' ')}: ${stderr.trim() || `exit code ${exitCode}`}`);
-    this.name = 'CommandError';
-  }
-}
 
 /** Tools that enter a namespace pinned under /var/run/netns themselves (`-n NAME`): one exec instead of two. */
 const SELF_ENTERING = new Set(['ip', 'tc']);

@@ -1,3 +1,4 @@
+import { jsonArray } from './ip-json';
 import { run } from './runner';
 import { token } from './safe-arg';
 
@@ -12,14 +13,14 @@ export interface Qdisc {
 /** `tc -j <args>` parsed. */
 export async function tcJson<T = unknown>(args: readonly string[], netns?: string): Promise<T> {
   const { stdout } = await run('tc', ['-j', ...args], { netns });
-  return (stdout.trim() ? JSON.parse(stdout) : []) as T;
+  return jsonArray(stdout) as T;
 }
 
 export const listQdiscs = (dev: string, netns?: string): Promise<Qdisc[]> => tcJson<Qdisc[]>(['qdisc', 'show', 'dev', dev], netns);
 
 /**
  * Several tc commands in one process (`tc -batch -`); returns tc's stdout. With `json`, every `show`
- * command prints one JSON array on its own line (parse them with `parseJsonLines`).
+ * command prints one JSON array on its own line (parse them with `jsonArrays`).
  */
 export async function tcBatch(commands: readonly (readonly (string | number)[])[], netns?: string, opts: { json?: boolean } = {}): Promise<string> {
   if (commands.length === 0) return '';
@@ -27,13 +28,6 @@ export async function tcBatch(commands: readonly (readonly (string | number)[])[
   const { stdout } = await run('tc', [...(opts.json ? ['-j'] : []), '-batch', '-'], { input: script, netns });
   return stdout;
 }
-
-/** The JSON arrays a `-j -batch` run of ip or tc prints, one per `show` command. */
-export const parseJsonLines = <T = unknown>(stdout: string): T[][] =>
-  stdout
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as T[]);
 
 /** Line number (1-based) of the command a failed `ip -batch`/`tc -batch` stopped at, from its `Command failed -:N`. */
 export function failedBatchLine(err: unknown): number | undefined {

@@ -14,7 +14,7 @@ import { familyOfText, formatCIDR, formatIP, networkOf, parseCIDR } from '../hos
 import { gcIpMasqNft, hasIpMasqNft, setupIpMasqNft, teardownIpMasqNft } from './ipmasq-nft';
 import { hashedName } from '../host/names';
 
-export type IpMasqBackend = 'iptables' | 'nftables';
+export type IpMasqBackendName = 'iptables' | 'nftables';
 
 /** Who the rules belong to. */
 export interface MasqOwner {
@@ -23,59 +23,85 @@ export interface MasqOwner {
   ifName: string;
 }
 
+/** One way of writing masquerade rules; every method skips what is not installed (except setup). */
+export interface IpMasqBackend {
+  /** Masquerade traffic from each address (CIDRs like `10.0.0.5/24`) leaving its subnet. */
+  setup(addresses: readonly string[], owner: MasqOwner): Promise<void>;
+  teardown(owner: MasqOwner): Promise<void>;
+  has(owner: MasqOwner): Promise<boolean>;
+  /** Drop the rules of this network whose attachment is not in `valid`. */
+  gc(network: string, valid: readonly { containerID: string; ifname: string }[]): Promise<void>;
+}
+
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const MULTICAST: Record<IPFamily, string> = { 4: '224.0.0.0/4', 6: 'ff00::/8' };
 
 /** The reference's default: iptables, unless only nft is installed. */
-export function defaultIpMasqBackend(): IpMasqBackend {
+export function defaultIpMasqBackend(): IpMasqBackendName {
   return !iptablesAvailable() && nftAvailable() ? 'nftables' : 'iptables';
 }
 
-/** Masquerade traffic from each address in `addresses` (CIDRs like `10.0.0.5/24`) leaving its subnet. */
-export async function setupIpMasq(backend: IpMasqBackend | undefined, addresses: readonly string[], owner: MasqOwner): Promise<void> {
-  checkOwner(owner);
-  if ((backend ?? defaultIpMasqBackend()) === 'nftables') return setupIpMasqNft(addresses, owner);
-  for (const family of [4, 6] as const) {
-    const mine = addresses.filter((a) => familyOfText(a) === family);
-    if (mine.length) await setupIptablesFamily(family, mine, owner);
-  }
-}
-
-/** Remove the rules of one attachment from both backends; a backend that is not installed is skipped. */
-export async function teardownIpMasq(owner: MasqOwner): Promise<void> {
-  checkOwner(owner);
-  await collectErrors([
-    ...([4, 6] as const).map((f) => async () => {
-      if (iptablesAvailable(f)) await removeIptablesChains(f, new Set([masqChainName(owner)]));
-    }),
-    async () => {
-      if (nftAvailable()) await teardownIpMasqNft(owner);
+/**
+ * The ipMasq of one plugin config, chosen once: rules are written with the configured backend (or the
+ * default); teardown, CHECK and GC cover every installed backend, since the attachment may come from
+ * another configuration.
+ */
+export function ipMasqFor(backend?: IpMasqBackendName): IpMasqBackend {
+  const writer = (backend ?? defaultIpMasqBackend()) === 'nftables' ? nftablesIpMasq : iptablesIpMasq;
+  const all = [iptablesIpMasq, nftablesIpMasq];
+  return {
+    setup: async (addresses, owner) => {
+      checkOwner(owner);
+      await writer.setup(addresses, owner);
     },
-  ]);
-}
-
-/** CHECK: does either backend hold masquerade rules for this attachment? */
-export async function hasIpMasq(owner: MasqOwner): Promise<boolean> {
-  checkOwner(owner);
-  for (const family of [4, 6] as const) {
-    if (iptablesAvailable(family) && savedChains(await iptablesSave(family, 'nat')).has(masqChainName(owner))) return true;
-  }
-  return nftAvailable() && (await hasIpMasqNft(owner));
-}
-
-/** GC: drop the rules of this network whose attachment is not in `valid` (both backends). */
-export async function gcIpMasq(network: string, valid: readonly { containerID: string; ifname: string }[]): Promise<void> {
-  checkOwner({ network, containerID: 'x', ifName: 'x' });
-  const validIDs = new Set(valid.map((a) => a.containerID));
-  await collectErrors([
-    ...([4, 6] as const).map((f) => async () => {
-      if (iptablesAvailable(f)) await gcIptablesFamily(f, network, validIDs);
-    }),
-    async () => {
-      if (nftAvailable()) await gcIpMasqNft(network, valid);
+    teardown: async (owner) => {
+      checkOwner(owner);
+      await collectErrors(all.map((b) => () => b.teardown(owner)));
     },
-  ]);
+    has: async (owner) => {
+      checkOwner(owner);
+      for (const b of all) if (await b.has(owner)) return true;
+      return false;
+    },
+    gc: async (network, valid) => {
+      checkOwner({ network, containerID: 'x', ifName: 'x' });
+      await collectErrors(all.map((b) => () => b.gc(network, valid)));
+    },
+  };
 }
+
+/** iptables nat: one chain per attachment, in each family that has iptables. */
+export const iptablesIpMasq: IpMasqBackend = {
+  setup: async (addresses, owner) => {
+    for (const family of [4, 6] as const) {
+      const mine = addresses.filter((a) => familyOfText(a) === family);
+      if (mine.length) await setupIptablesFamily(family, mine, owner);
+    }
+  },
+  teardown: (owner) => collectErrors(installedFamilies().map((f) => () => removeIptablesChains(f, new Set([masqChainName(owner)])))),
+  has: async (owner) => {
+    for (const family of installedFamilies()) if (savedChains(await iptablesSave(family, 'nat')).has(masqChainName(owner))) return true;
+    return false;
+  },
+  gc: (network, valid) => {
+    const validIDs = new Set(valid.map((a) => a.containerID));
+    return collectErrors(installedFamilies().map((f) => () => gcIptablesFamily(f, network, validIDs)));
+  },
+};
+
+const installedFamilies = (): IPFamily[] => ([4, 6] as const).filter((f) => iptablesAvailable(f));
+
+/** The nftables table (ipmasq-nft.ts), when nft is installed. */
+export const nftablesIpMasq: IpMasqBackend = {
+  setup: setupIpMasqNft,
+  teardown: async (owner) => {
+    if (nftAvailable()) await teardownIpMasqNft(owner);
+  },
+  has: async (owner) => nftAvailable() && (await hasIpMasqNft(owner)),
+  gc: async (network, valid) => {
+    if (nftAvailable()) await gcIpMasqNft(network, valid);
+  },
+};
 
 export const masqChainName = (owner: Pick<MasqOwner, 'network' | 'containerID'>): string => hashedName('CNI-', 28, owner.network, owner.containerID);
 export const masqComment = (owner: Pick<MasqOwner, 'network' | 'containerID'>): string => `name: "${owner.network}" id: "${owner.containerID}"`;

@@ -1,4 +1,4 @@
-import { CniError, ErrorCode, type CmdArgs, type Result } from '@tscni/cni';
+import type { CmdArgs, Result } from '@tscni/cni';
 import { addrCidr, listAddrs } from '../host/addr';
 import { familyOfText, parseCIDR, formatCIDR, networkOf } from '../host/ipaddr';
 import { getLink, type Link } from '../host/link';
@@ -10,7 +10,7 @@ import { listRoutes, routeDst } from '../host/route';
  * Returns the link so the plugin can check its own details (mode, master).
  */
 export async function checkPodInterface(args: CmdArgs, prev: Result, plugin: string, kind?: string): Promise<Link> {
-  const fail = (msg: string) => new CniError(ErrorCode.Internal, `${plugin}: ${msg}`);
+  const fail = (msg: string) => new Error(`${plugin}: ${msg}`);
   const index = (prev.interfaces ?? []).findIndex((i) => i.name === args.ifName && i.sandbox === args.netns);
   if (index < 0) throw fail(`interface ${args.ifName} in netns ${args.netns} not found in prevResult`);
   const recorded = prev.interfaces![index];
@@ -26,14 +26,14 @@ export async function checkPodInterface(args: CmdArgs, prev: Result, plugin: str
   return link;
 }
 
-async function checkAddresses(args: CmdArgs, prev: Result, index: number, fail: (m: string) => CniError): Promise<void> {
+async function checkAddresses(args: CmdArgs, prev: Result, index: number, fail: (m: string) => Error): Promise<void> {
   const wanted = (prev.ips ?? []).filter((ip) => ip.interface === index);
   if (!wanted.length) return;
   const present = new Set((await listAddrs(args.ifName, args.netns, 'all')).map(addrCidr).map(canonicalCidr));
   for (const ip of wanted) if (!present.has(canonicalCidr(ip.address))) throw fail(`${args.ifName} lacks address ${ip.address}`);
 }
 
-async function checkRoutes(args: CmdArgs, prev: Result, fail: (m: string) => CniError): Promise<void> {
+async function checkRoutes(args: CmdArgs, prev: Result, fail: (m: string) => Error): Promise<void> {
   const routes = prev.routes ?? [];
   for (const family of [4, 6] as const) {
     const wanted = routes.filter((r) => familyOfText(r.dst) === family);

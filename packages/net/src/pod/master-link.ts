@@ -1,4 +1,5 @@
-import { CniError, ErrorCode, invalidConfig, type Result } from '@tscni/cni';
+import { invalidConfig, type Result } from '@tscni/cni';
+import { failureReason } from '../host/command-error';
 import { CommandError } from '../host/runner';
 import { ipBatch, isNotFound } from '../host/ip';
 import { getLink, type Link } from '../host/link';
@@ -51,11 +52,11 @@ export async function createPodLink(spec: MasterLinkSpec): Promise<Link> {
 
 function linkAddError(kind: string, master: string | undefined, err: unknown): Error {
   if (!(err instanceof CommandError)) return err as Error;
-  const why = err.stderr.trim().split('\n')[0] ?? '';
+  const why = failureReason(err);
   if (/Unknown device type|Operation not supported/i.test(why)) {
-    return new CniError(ErrorCode.Internal, `failed to create ${kind}: the kernel has no ${kind} support (${why})`);
+    return new Error(`failed to create ${kind}: the kernel has no ${kind} support (${why})`);
   }
-  return new CniError(ErrorCode.Internal, `failed to create ${kind}${master ? ` on ${master}` : ''}: ${why}`);
+  return new Error(`failed to create ${kind}${master ? ` on ${master}` : ''}: ${why}`);
 }
 
 /** Where the master is looked up: the plugin's own (node) netns, or the pod's with linkInContainer. */

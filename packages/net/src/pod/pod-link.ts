@@ -1,9 +1,12 @@
 import { existsSync } from 'node:fs';
-import { CniError, ErrorCode, type Result } from '@tscni/cni';
+import { type Result } from '@tscni/cni';
 import { ifaceConfigCommands, ipv6Sysctls } from './configure-iface';
 import { ipBatch, isNotFound } from '../host/ip';
+import { jsonArray } from '../host/ip-json';
+import { failedBatchLine } from '../host/tc';
 import { getLink, type Link } from '../host/link';
 import { netnsExists } from '../host/netns';
+import { failureReason } from '../host/command-error';
 import { CommandError } from '../host/runner';
 import { writeSysctlsIn } from '../host/sysctl';
 
@@ -34,7 +37,7 @@ export async function settlePodLink(a: PodLinkArrival): Promise<Link> {
       a.netns,
       { json: true },
     );
-    const shown = lastJsonLine<Link[]>(out)?.[0];
+    const shown = jsonArray<Link>(out)[0];
     if (!shown) throw new Error(`${a.ifName} vanished while it was being configured`);
     return shown;
   } catch (err) {
@@ -45,11 +48,11 @@ export async function settlePodLink(a: PodLinkArrival): Promise<Link> {
 
 function settleError(a: PodLinkArrival, err: unknown): Error {
   if (!(err instanceof CommandError)) return err as Error;
-  const why = err.stderr.trim().split('\n');
-  if (/File exists/.test(why[0] ?? '') && /-:1$/.test(why[why.length - 1] ?? '')) {
-    return new CniError(ErrorCode.Internal, `failed to rename the new link to ${a.ifName}: an interface ${a.ifName} already exists in ${a.netns}`);
+  const why = failureReason(err);
+  if (/File exists/.test(why) && failedBatchLine(err) === 1) {
+    return new Error(`failed to rename the new link to ${a.ifName}: an interface ${a.ifName} already exists in ${a.netns}`);
   }
-  return new CniError(ErrorCode.Internal, `failed to configure ${a.ifName} in ${a.netns}: ${why.join('; ')}`);
+  return new Error(`failed to configure ${a.ifName} in ${a.netns}: ${why}`);
 }
 
 /** The batch stops at the first failing line: if the rename ran, the link is CNI_IFNAME, else still the temp name. */
@@ -74,9 +77,4 @@ export async function deletePodLink(netns: string, ifName: string): Promise<void
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-}
-
-function lastJsonLine<T>(out: string): T | undefined {
-  const lines = out.split('\n').filter((l) => l.trim().startsWith('['));
-  return lines.length ? (JSON.parse(lines[lines.length - 1]) as T) : undefined;
 }

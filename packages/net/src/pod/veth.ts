@@ -1,5 +1,6 @@
 import { getLink, type Link } from '../host/link';
 import { ipBatch, isExists } from '../host/ip';
+import { jsonArray } from '../host/ip-json';
 import { randomVethName } from '../host/names';
 import { run } from '../host/runner';
 
@@ -43,7 +44,7 @@ export async function createVeth(req: VethRequest): Promise<VethPair> {
     const create = ['link', 'add', req.ifName, ...mtu, ...(req.mac ? ['address', req.mac] : []), 'type', 'veth', 'peer', 'name', hostVeth, ...mtu, 'netns', String(process.pid)];
     try {
       const out = await ipBatch([create, ...(req.containerCommands ?? []), ['link', 'show', 'dev', req.ifName]], req.netns, { json: true });
-      return { hostVeth, container: lastJsonLine<Link[]>(out)[0] };
+      return { hostVeth, container: jsonArray<Link>(out)[0] };
     } catch (err) {
       if (await removeHostVeth(hostVeth)) throw err; // the pair was made; a later command failed
       if (!isExists(err)) throw err;
@@ -61,10 +62,4 @@ export async function removeHostVeth(hostVeth: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** `ip -j -batch` prints one JSON document per `show` command: the last one. */
-function lastJsonLine<T>(out: string): T {
-  const lines = out.split('\n').filter((l) => l.trim().startsWith('['));
-  return JSON.parse(lines[lines.length - 1] ?? '[]') as T;
 }

@@ -21,7 +21,7 @@ const wireArgs = (args: CmdArgs): WireCmdArgs => ({
 async function add(args: CmdArgs): Promise<Result> {
   const conf = loadConf(args);
   const lease = resultToLease(await callDaemon(conf.socketPath, 'DHCP.Allocate', wireArgs(args)));
-  if (!lease) throw new CniError(ErrorCode.Internal, 'error calling DHCP.Allocate: the daemon returned no address');
+  if (!lease) throw new Error('error calling DHCP.Allocate: the daemon returned no address');
   const routes = lease.routes.map((r) => (conf.priority !== undefined ? { ...r, priority: conf.priority } : r));
   return {
     cniVersion: args.netConf.cniVersion,

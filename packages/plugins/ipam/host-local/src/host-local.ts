@@ -39,12 +39,12 @@ function allocateAll(conf: HostLocalConfig, store: LeaseStore, args: CmdArgs): I
       ips.push(ipConfig);
     } catch (err) {
       rollback();
-      throw new CniError(ErrorCode.Internal, `failed to allocate for range ${idx}: ${(err as Error).message}`);
+      throw new Error(`failed to allocate for range ${idx}: ${(err as Error).message}`);
     }
   });
   if (requested.size) {
     rollback();
-    throw new CniError(ErrorCode.Internal, `failed to allocate all requested IPs: ${[...requested.keys()].join(' ')}`);
+    throw new Error(`failed to allocate all requested IPs: ${[...requested.keys()].join(' ')}`);
   }
   return ips;
 }
@@ -72,12 +72,12 @@ async function check(args: CmdArgs): Promise<void> {
   const store = new LeaseStore(conf.dataDir, conf.name);
   const owner = leaseOwner(args.containerID, args.ifName);
   const mine = store.exists() ? (await store.locked(() => store.list())).filter((l) => l.owner === owner || l.owner === args.containerID.trim()) : [];
-  if (mine.length === 0) throw new CniError(ErrorCode.Internal, `host-local: Failed to find address added by container ${args.containerID}`);
+  if (mine.length === 0) throw new Error(`host-local: Failed to find address added by container ${args.containerID}`);
   for (const entry of args.prevResult()?.ips ?? []) {
     const cidr = parseCIDR(entry.address);
     if (!cidr || !conf.rangeSets.some((set) => rangeSetContains(set, cidr.ip))) continue;
     if (!mine.some((l) => ipEqual(l.ip, cidr.ip))) {
-      throw new CniError(ErrorCode.Internal, `host-local: address ${formatIP(cidr.ip)} of prevResult is not reserved for container ${args.containerID} interface ${args.ifName}`);
+      throw new Error(`host-local: address ${formatIP(cidr.ip)} of prevResult is not reserved for container ${args.containerID} interface ${args.ifName}`);
     }
   }
 }
@@ -106,7 +106,7 @@ async function gc(args: CmdArgs): Promise<void> {
     }
     return failed;
   });
-  if (errors.length) throw new CniError(ErrorCode.Internal, `failed to release leases: ${errors.join('; ')}`);
+  if (errors.length) throw new Error(`failed to release leases: ${errors.join('; ')}`);
 }
 
 /** STATUS (beyond the reference): 50 when some range set has no address left to hand out. */

@@ -1,8 +1,7 @@
-import { CniError, ErrorCode } from '@tscni/cni';
-import { CommandError, addrCidr, cidrContains, familyOfText, formatCIDR, getLink, ipBatch, isExists, listAddrs, parseCIDR, run, token, writeSysctl, type AddrInfo, type Link } from '@tscni/net/host';
+import { addrCidr, failureReason, jsonArrays, cidrContains, familyOfText, formatCIDR, getLink, ipBatch, isExists, listAddrs, parseCIDR, run, token, writeSysctl, type AddrInfo, type Link } from '@tscni/net/host';
 import { vlanRanges, type BridgeConf } from './config';
 
-const fail = (msg: string) => new CniError(ErrorCode.Internal, msg);
+const fail = (msg: string) => new Error(msg);
 
 /**
  * Make sure the bridge exists (create it with the configured MTU and VLAN filtering). Another ADD
@@ -54,7 +53,7 @@ export async function attachHostVeth(conf: BridgeConf, hostVeth: string): Promis
   ).catch((err) => {
     throw fail(`failed to connect ${JSON.stringify(hostVeth)} to bridge ${conf.bridge}: ${why(err)}`);
   });
-  const shown = out.split('\n').filter((l) => l.startsWith('[')).map((l) => (JSON.parse(l) as (Link & { addr_info?: AddrInfo[] })[])[0]);
+  const shown = jsonArrays<Link & { addr_info?: AddrInfo[] }>(out).map((a) => a[0]);
   const { addr_info: addrs = [], ...bridgeLink } = shown[0];
   return { hostLink: shown[1], bridgeLink, bridgeAddrs: addrs.filter((a) => a.scope === 'global') };
 }
@@ -117,4 +116,4 @@ function canonical(cidr: string): string {
   return c ? formatCIDR(c) : cidr;
 }
 
-export const why = (err: unknown): string => (err instanceof CommandError ? err.stderr.trim().split('\n')[0] || err.message : String((err as Error)?.message ?? err));
+export const why = failureReason;

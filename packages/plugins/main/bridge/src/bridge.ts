@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { CniError, ErrorCode, delegateAdd, delegateDel, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { delegateAdd, delegateDel, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import {
   getLink,
   ipBatch,
@@ -64,7 +64,7 @@ async function attachPod(args: CmdArgs, conf: BridgeConf, br: Link, getIpam: () 
   let ipam = linkFirst ? undefined : await getIpam();
   const result: Result = { cniVersion: args.netConf.cniVersion, ips: ipam?.ips ?? [], routes: ipam?.routes ?? [] };
   const requireIps = () => {
-    if (conf.ipamType && !result.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
+    if (conf.ipamType && !result.ips?.length) throw new Error('IPAM plugin returned missing IP config');
   };
   if (!linkFirst) requireIps();
   let gateways = linkFirst ? [] : applyGateways(result, conf);
@@ -95,7 +95,7 @@ async function attachPod(args: CmdArgs, conf: BridgeConf, br: Link, getIpam: () 
       } else await ensureGatewayAddrs(conf, conf.bridge, gateways, bridgeMac, bridgeAddrs);
       enableForwarding(gateways);
     }
-    if (conf.ipMasq) await setupIpMasq(conf.ipMasqBackend, result.ips!.map((ip) => ip.address), masqOwner(args));
+    if (conf.ipMasq) await conf.masq.setup(result.ips!.map((ip) => ip.address), masqOwner(args));
     if (conf.ipamType && !linkFirst) await waitPortUp(hostLink);
     result.interfaces = [
       { name: conf.bridge, mac: gateways.length && !conf.vlan ? bridgeMac : bridgeLink.address },
@@ -106,7 +106,7 @@ async function attachPod(args: CmdArgs, conf: BridgeConf, br: Link, getIpam: () 
   } catch (err) {
     await removeHostVeth(veth.hostVeth);
     if (conf.macspoofchk) await teardownSpoofCheck(spoofID(args)).catch(() => {});
-    if (conf.ipMasq) await teardownIpMasq(masqOwner(args)).catch(() => {});
+    if (conf.ipMasq) await conf.masq.teardown(masqOwner(args)).catch(() => {});
     throw err;
   }
   const dns = [args.netConf.dns, ipam?.dns].find((d) => d && Object.keys(d).length);
@@ -125,7 +125,7 @@ async function del(args: CmdArgs): Promise<void> {
   if (args.netns) await step(() => deletePodLink(args.netns, args.ifName));
   await step(() => ipamDel(args, conf.ipamType));
   if (conf.macspoofchk) await step(() => teardownSpoofCheck(spoofID(args)));
-  if (conf.ipMasq) await step(() => teardownIpMasq(masqOwner(args)));
+  if (conf.ipMasq) await step(() => conf.masq.teardown(masqOwner(args)));
   if (errors.length) throw errors[0];
 }
 
@@ -133,15 +133,15 @@ async function check(args: CmdArgs): Promise<void> {
   const conf = loadBridgeConf(args, { forDel: true });
   await ipamCheck(args, conf.ipamType);
   await checkBridge(args, conf, args.requirePrevResult('bridge'));
-  if (conf.ipMasq && !(await hasIpMasq(masqOwner(args)))) throw new CniError(ErrorCode.Internal, `bridge: masquerade rules of ${args.containerID} are missing`);
-  if (conf.macspoofchk && !(await hasSpoofCheck(spoofID(args)))) throw new CniError(ErrorCode.Internal, `bridge: spoof-check rules of ${args.containerID} are missing`);
+  if (conf.ipMasq && !(await conf.masq.has(masqOwner(args)))) throw new Error(`bridge: masquerade rules of ${args.containerID} are missing`);
+  if (conf.macspoofchk && !(await hasSpoofCheck(spoofID(args)))) throw new Error(`bridge: spoof-check rules of ${args.containerID} are missing`);
 }
 
 /** GC: masquerade rules of attachments that are no longer valid (both backends), then IPAM. */
 async function gc(args: CmdArgs): Promise<void> {
   const conf = loadBridgeConf(args, { forDel: true });
   const errors: unknown[] = [];
-  if (args.netConf.name) await gcIpMasq(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
+  if (args.netConf.name) await conf.masq.gc(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
   await forwardGcToIpam(args, conf.ipamType).catch((e) => void errors.push(e));
   if (errors.length) throw errors[0];
 }
@@ -151,8 +151,8 @@ async function createPodVeth(args: CmdArgs, conf: BridgeConf, result: Result) {
   try {
     return await createVeth({ netns: args.netns, ifName: args.ifName, mtu: conf.mtu || undefined, mac: conf.mac, containerCommands });
   } catch (err) {
-    if (err instanceof VethNameTaken) throw new CniError(ErrorCode.Internal, err.message);
-    throw new CniError(ErrorCode.Internal, `failed to set up ${args.ifName} in ${args.netns}: ${why(err)}`);
+    if (err instanceof VethNameTaken) throw new Error(err.message);
+    throw new Error(`failed to set up ${args.ifName} in ${args.netns}: ${why(err)}`);
   }
 }
 
@@ -177,7 +177,7 @@ async function waitPortUp(hostLink: Link): Promise<void> {
     await new Promise((r) => setTimeout(r, ms));
     state = operstateFromSysfs(hostLink) ?? (await getLink(hostLink.ifname))?.operstate ?? 'gone';
   }
-  if (state !== 'UP') throw new CniError(ErrorCode.Internal, `bridge port in error state: ${state}`);
+  if (state !== 'UP') throw new Error(`bridge port in error state: ${state}`);
 }
 
 /** The link's operstate from /sys, when this process's sysfs shows this namespace's link (same ifindex). */

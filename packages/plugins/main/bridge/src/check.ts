@@ -1,9 +1,9 @@
-import { CniError, ErrorCode, type CmdArgs, type Result } from '@tscni/cni';
-import { getLink } from '@tscni/net/host';
+import type { CmdArgs, Result } from '@tscni/cni';
 import { checkPodInterface } from '@tscni/net/pod';
+import { getLink } from '@tscni/net/host';
 import type { BridgeConf } from './config';
 
-const fail = (msg: string) => new CniError(ErrorCode.Internal, `bridge: ${msg}`);
+const fail = (msg: string) => new Error(`bridge: ${msg}`);
 
 /**
  * CHECK against prevResult: the container veth (MAC, addresses, routes), the bridge it names, and

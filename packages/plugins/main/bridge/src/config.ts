@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CniError, ErrorCode, emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs } from '@tscni/cni';
+import { ipMasqFor, type IpMasqBackend } from '@tscni/net/netfilter';
 import { ipamField, ipamTypeOf, isMac, linkNameField, mtuField } from '@tscni/net/pod';
 
 const vlanId = z.number().int().min(1).max(4094);
@@ -46,13 +47,15 @@ export type BridgeConf = z.infer<typeof BridgeConfSchema> & {
   /** Trunk VLANs as sorted, de-duplicated ids. */
   trunk: number[];
   ipamType?: string;
+  /** ipMasq's rules: written with `ipMasqBackend`, removed, checked and collected in every backend. */
+  masq: IpMasqBackend;
 };
 
 /** Parse and cross-check the config the way the reference's loadNetConf does, plus the MAC. */
 export function loadBridgeConf(args: CmdArgs, opts: { forDel?: boolean } = {}): BridgeConf {
   // DEL never touches the bridge itself: like the reference's, it must not fail on the bridge's name
   const parsed = args.parse(opts.forDel ? BridgeDelSchema : BridgeConfSchema);
-  const conf: BridgeConf = { ...parsed, trunk: trunkIds(parsed.vlanTrunk), ipamType: ipamTypeOf(parsed) };
+  const conf: BridgeConf = { ...parsed, trunk: trunkIds(parsed.vlanTrunk), ipamType: ipamTypeOf(parsed), masq: ipMasqFor(parsed.ipMasqBackend) };
   if (conf.isDefaultGateway) conf.isGateway = true;
   if (conf.ipMasq) validateNetworkName(args.netConf.name);
   if (conf.vlan && conf.trunk.length) throw invalidConfig('vlanTrunk', 'cannot set vlan and vlanTrunk at the same time');

@@ -1,4 +1,4 @@
-import { CniError, ErrorCode, invalidConfig } from '@tscni/cni';
+import { invalidConfig } from '@tscni/cni';
 import { getLink, ipBatch, isExists, randomVethName, type Link } from '@tscni/net/host';
 import { setPortVlans, why } from './bridge-link';
 import type { BridgeConf } from './config';
@@ -26,10 +26,10 @@ export async function ensureVlanGateway(conf: BridgeConf): Promise<Link> {
   } catch (err) {
     if (!isExists(err)) {
       await ipBatch([['link', 'del', 'dev', name]]).catch(() => {});
-      throw new CniError(ErrorCode.Internal, `failed to create vlan gateway ${JSON.stringify(name)}: ${why(err)}`);
+      throw new Error(`failed to create vlan gateway ${JSON.stringify(name)}: ${why(err)}`);
     }
   }
   const link = await getLink(name);
-  if (!link) throw new CniError(ErrorCode.Internal, `vlan gateway ${JSON.stringify(name)} vanished`);
+  if (!link) throw new Error(`vlan gateway ${JSON.stringify(name)} vanished`);
   return link;
 }

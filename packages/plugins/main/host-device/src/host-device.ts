@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { CniError, ErrorCode, interfaceNameProblem, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { getLink, ipBatch, netnsExists, randomTempName, run } from '@tscni/net/host';
+import { interfaceNameProblem, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import { checkPodInterface, forwardGcToIpam, forwardStatusToIpam, ipamCheck, ipamDel, ipamField, linkNameField, macField, podInterfaceResult, requirePodNetns, settlePodLink, withIpamAdd, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net/pod';
+import { getLink, ipBatch, netnsExists, randomTempName, run } from '@tscni/net/host';
 import { userspaceDriver } from './dpdk';
 import { findHostDevice } from './find-device';
 
@@ -88,7 +88,7 @@ async function addUserspaceDevice(args: CmdArgs, conf: HostDeviceConf): Promise<
   const type = ipamTypeOf(conf);
   if (!type) return { cniVersion: args.netConf.cniVersion };
   return withIpamAdd(args, type, async (ipam) => {
-    if (!ipam?.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
+    if (!ipam?.ips?.length) throw new Error('IPAM plugin returned missing IP config');
     const dns = [args.netConf.dns, ipam.dns].find((d) => d && Object.keys(d).length);
     return { cniVersion: args.netConf.cniVersion, ips: ipam.ips.map(({ interface: _, ...ip }) => ip), routes: ipam.routes ?? [], ...(dns ? { dns } : {}) };
   });

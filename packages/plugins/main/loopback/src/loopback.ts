@@ -1,5 +1,5 @@
-import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { getLink, ipBatch, isNotFound, isUp, netnsExists } from '@tscni/net/host';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { getLink, ipBatch, isNotFound, isUp, jsonArray, netnsExists } from '@tscni/net/host';
 
 interface LoAddrs {
   flags: string[];
@@ -9,11 +9,11 @@ interface LoAddrs {
 /** ADD: `lo` up; the result reports lo's loopback addresses, or passes prevResult through. */
 async function add(args: CmdArgs): Promise<Result> {
   const out = await ipBatch([['link', 'set', 'dev', 'lo', 'up'], ['addr', 'show', 'dev', 'lo']], args.netns, { json: true });
-  const lo = (JSON.parse(out) as LoAddrs[])[0];
+  const lo = jsonArray<LoAddrs>(out)[0];
   const prev = args.prevResult();
   if (prev) return prev;
   const ips = (lo?.addr_info ?? []).map((a) => {
-    if (!isLoopbackAddress(a.local)) throw new CniError(ErrorCode.Internal, `loopback interface found with non-loopback address "${a.local}"`);
+    if (!isLoopbackAddress(a.local)) throw new Error(`loopback interface found with non-loopback address "${a.local}"`);
     return { address: `${a.local}/${a.prefixlen}`, interface: 0 };
   });
   return { cniVersion: args.netConf.cniVersion, interfaces: [{ name: 'lo', mac: '00:00:00:00:00:00', sandbox: args.netns }], ips };
@@ -31,7 +31,7 @@ async function del(args: CmdArgs): Promise<void> {
 
 async function check(args: CmdArgs): Promise<void> {
   const lo = await getLink('lo', args.netns);
-  if (!lo || !isUp(lo)) throw new CniError(ErrorCode.Internal, 'loopback interface is down');
+  if (!lo || !isUp(lo)) throw new Error('loopback interface is down');
 }
 
 const isLoopbackAddress = (ip: string): boolean => ip.startsWith('127.') || ip === '::1';

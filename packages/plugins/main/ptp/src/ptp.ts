@@ -1,12 +1,7 @@
 import { z } from 'zod';
-import { CniError, ErrorCode, emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import { getLink, writeSysctl } from '@tscni/net/host';
-import {
-  gcIpMasq,
-  hasIpMasq,
-  setupIpMasq,
-  teardownIpMasq,
-} from '@tscni/net/netfilter';
+import { ipMasqFor, type IpMasqBackend } from '@tscni/net/netfilter';
 import {
   VethNameTaken,
   checkPodInterface,
@@ -39,11 +34,12 @@ type PtpConf = z.infer<typeof PtpConf>;
 /** Index of the container interface in the result: [host veth, container]. */
 const CONTAINER_INDEX = 1;
 
-function loadConf(args: CmdArgs): PtpConf & { ipamType: string } {
+/** The config, its IPAM type, and the ipMasq backend it selects (chosen once). */
+function loadConf(args: CmdArgs): PtpConf & { ipamType: string; masq: IpMasqBackend } {
   const conf = args.parse(PtpConf);
   if (!conf.ipam?.type) throw invalidConfig('ipam.type', 'required: ptp needs an IPAM plugin');
   if (conf.ipMasq) validateNetworkName(args.netConf.name);
-  return { ...conf, ipamType: conf.ipam.type };
+  return { ...conf, ipamType: conf.ipam.type, masq: ipMasqFor(conf.ipMasqBackend) };
 }
 
 /**
@@ -56,25 +52,25 @@ async function add(args: CmdArgs): Promise<Result> {
   requirePodNetns(args);
   return withIpamAdd(args, conf.ipamType, async (ipam) => {
     const result: Result = { cniVersion: args.netConf.cniVersion, ips: (ipam?.ips ?? []).map((ip) => ({ ...ip, interface: CONTAINER_INDEX })), routes: ipam?.routes ?? [] };
-    if (!result.ips!.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
+    if (!result.ips!.length) throw new Error('IPAM plugin returned missing IP config');
     const addrs = podAddresses(result);
     enableForwarding(addrs);
     let veth;
     try {
       veth = await createVeth({ netns: args.netns, ifName: args.ifName, mtu: conf.mtu || undefined, containerCommands: containerCommands(args.ifName, result, addrs) });
     } catch (err) {
-      throw new CniError(ErrorCode.Internal, err instanceof VethNameTaken ? err.message : `failed to set up ${args.ifName} in ${args.netns}: ${(err as Error).message}`);
+      throw new Error(err instanceof VethNameTaken ? err.message : `failed to set up ${args.ifName} in ${args.netns}: ${(err as Error).message}`);
     }
     try {
       const host = await hostCommands(veth.hostVeth, addrs);
-      if (conf.ipMasq) await setupIpMasq(conf.ipMasqBackend, addrs.map((a) => a.address), masqOwner(args));
+      if (conf.ipMasq) await conf.masq.setup(addrs.map((a) => a.address), masqOwner(args));
       result.interfaces = [
         { name: veth.hostVeth, mac: host.address },
         { name: args.ifName, mac: veth.container.address, sandbox: args.netns },
       ];
     } catch (err) {
       await removeHostVeth(veth.hostVeth);
-      if (conf.ipMasq) await teardownIpMasq(masqOwner(args)).catch(() => {});
+      if (conf.ipMasq) await conf.masq.teardown(masqOwner(args)).catch(() => {});
       throw err;
     }
     const dns = [args.netConf.dns, ipam?.dns].find((d) => d && Object.keys(d).length);
@@ -89,7 +85,7 @@ async function del(args: CmdArgs): Promise<void> {
   const errors: unknown[] = [];
   await ipamDel(args, conf.ipamType).catch((e) => void errors.push(e));
   if (args.netns) await deletePodLink(args.netns, args.ifName).catch((e) => void errors.push(e));
-  if (conf.ipMasq) await teardownIpMasq(masqOwner(args)).catch((e) => void errors.push(e));
+  if (conf.ipMasq) await conf.masq.teardown(masqOwner(args)).catch((e) => void errors.push(e));
   if (errors.length) throw errors[0];
 }
 
@@ -99,17 +95,17 @@ async function check(args: CmdArgs): Promise<void> {
   const prev = args.requirePrevResult('ptp');
   const container = await checkPodInterface(args, prev, 'ptp', 'veth');
   const hostEntry = (prev.interfaces ?? []).find((i) => !i.sandbox);
-  if (!hostEntry) throw new CniError(ErrorCode.Internal, 'ptp: host veth not found in prevResult');
+  if (!hostEntry) throw new Error('ptp: host veth not found in prevResult');
   const host = await getLink(hostEntry.name);
-  if (!host) throw new CniError(ErrorCode.Internal, `ptp: host veth ${hostEntry.name} does not exist`);
-  if (container.link_index !== undefined && container.link_index !== host.ifindex) throw new CniError(ErrorCode.Internal, `ptp: ${args.ifName} is not the peer of ${hostEntry.name}`);
-  if (conf.ipMasq && !(await hasIpMasq(masqOwner(args)))) throw new CniError(ErrorCode.Internal, `ptp: masquerade rules of ${args.containerID} are missing`);
+  if (!host) throw new Error(`ptp: host veth ${hostEntry.name} does not exist`);
+  if (container.link_index !== undefined && container.link_index !== host.ifindex) throw new Error(`ptp: ${args.ifName} is not the peer of ${hostEntry.name}`);
+  if (conf.ipMasq && !(await conf.masq.has(masqOwner(args)))) throw new Error(`ptp: masquerade rules of ${args.containerID} are missing`);
 }
 
 async function gc(args: CmdArgs): Promise<void> {
   const conf = loadConf(args);
   const errors: unknown[] = [];
-  if (args.netConf.name) await gcIpMasq(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
+  if (args.netConf.name) await conf.masq.gc(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
   await forwardGcToIpam(args, conf.ipamType).catch((e) => void errors.push(e));
   if (errors.length) throw errors[0];
 }
@@ -117,7 +113,7 @@ async function gc(args: CmdArgs): Promise<void> {
 /** Every pod address needs a gateway: it becomes the host end's address and the pod's next hop. */
 function podAddresses(result: Result): PodAddress[] {
   return result.ips!.map((ip) => {
-    if (!ip.gateway) throw new CniError(ErrorCode.Internal, `ptp: IPAM returned ${ip.address} without a gateway`);
+    if (!ip.gateway) throw new Error(`ptp: IPAM returned ${ip.address} without a gateway`);
     return { address: ip.address, gateway: ip.gateway };
   });
 }

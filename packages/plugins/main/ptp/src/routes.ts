@@ -1,5 +1,5 @@
 import type { Result } from '@tscni/cni';
-import { familyOfText, formatCIDR, ipBatch, networkOf, parseCIDR, writeSysctl, type Link } from '@tscni/net/host';
+import { familyOfText, formatCIDR, ipBatch, jsonArray, networkOf, parseCIDR, writeSysctl, type Link } from '@tscni/net/host';
 import { ifaceConfigCommands } from '@tscni/net/pod';
 
 export interface PodAddress {
@@ -44,6 +44,5 @@ export async function hostCommands(hostVeth: string, addrs: PodAddress[]): Promi
   }
   cmds.push(['link', 'show', 'dev', hostVeth]);
   const out = await ipBatch(cmds, undefined, { json: true });
-  const shown = out.split('\n').filter((l) => l.startsWith('['));
-  return (JSON.parse(shown[shown.length - 1]) as Link[])[0];
+  return jsonArray<Link>(out)[0];
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { CommandError, ipBatch, randomTempName, run, type Link } from '@tscni/net/host';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { CommandError, failureReason, ipBatch, randomTempName, run, type Link } from '@tscni/net/host';
 import { checkPodInterface, createdLinkVerbs, ipamCheck, ipamField, linkNameField, macField, mtuField, podInterfaceResult, requestedMac, requirePodNetns, settlePodLink, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net/pod';
 
 const uint32 = z.number().int().min(0).max(0xffffffff);
@@ -39,8 +39,8 @@ async function check(args: CmdArgs): Promise<void> {
   await ipamCheck(args, ipamTypeOf(conf));
   const link = await checkPodInterface(args, args.requirePrevResult('tap'), 'tap', 'tun');
   const data = link.linkinfo?.info_data as { type?: string } | undefined;
-  if (data?.type && data.type !== 'tap') throw new CniError(ErrorCode.Internal, `tap: ${args.ifName} is a ${data.type} device, not a tap`);
-  if (conf.bridge && link.master !== conf.bridge) throw new CniError(ErrorCode.Internal, `tap: ${args.ifName} is not a port of bridge ${conf.bridge}`);
+  if (data?.type && data.type !== 'tap') throw new Error(`tap: ${args.ifName} is a ${data.type} device, not a tap`);
+  if (conf.bridge && link.master !== conf.bridge) throw new Error(`tap: ${args.ifName} is not a port of bridge ${conf.bridge}`);
 }
 
 export const tap: PluginFuncs = { add, check, ...createdLinkVerbs((args) => ipamTypeOf(args.parse(TapConf))) };
@@ -80,10 +80,10 @@ const selinuxEnabled = (): boolean => existsSync('/sys/fs/selinux/enforce');
 
 function tapError(conf: TapConf, err: unknown): Error {
   if (!(err instanceof CommandError)) return err as Error;
-  const why = err.stderr.trim().split('\n')[0] ?? '';
-  if (conf.bridge && why.includes(`"${conf.bridge}"`)) return new CniError(ErrorCode.Internal, `failed to get bridge ${conf.bridge}: no such link in the container netns`);
+  const why = failureReason(err);
+  if (conf.bridge && why.includes(`"${conf.bridge}"`)) return new Error(`failed to get bridge ${conf.bridge}: no such link in the container netns`);
   if (/tun|No such device|Operation not supported/i.test(why) && /open|ioctl|TUNSETIFF/i.test(why)) {
-    return new CniError(ErrorCode.Internal, `failed to create tap: the kernel has no tun/tap support (CONFIG_TUN): ${why}`);
+    return new Error(`failed to create tap: the kernel has no tun/tap support (CONFIG_TUN): ${why}`);
   }
-  return new CniError(ErrorCode.Internal, `failed to create tap: ${why}`);
+  return new Error(`failed to create tap: ${why}`);
 }

@@ -1,5 +1,5 @@
-import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { hashedName, parseJsonLines, tcBatch, type Qdisc } from '@tscni/net/host';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { hashedName, jsonArrays, tcBatch, type Qdisc } from '@tscni/net/host';
 import { parseLimits, shapesEgress, shapesIngress, type Limits } from './config';
 import { findHostVeth } from './host-veth';
 import { applyShaping, createIfb, deleteIfb } from './shaping';
@@ -53,13 +53,13 @@ async function check(args: CmdArgs): Promise<void> {
   try {
     out = await tcBatch(shows, undefined, { json: true });
   } catch (err) {
-    throw new CniError(ErrorCode.Internal, `bandwidth: cannot read the qdiscs of ${hostVeth}${egress ? ` and ifb ${ifb}` : ''}: ${(err as Error).message}`);
+    throw new Error(`bandwidth: cannot read the qdiscs of ${hostVeth}${egress ? ` and ifb ${ifb}` : ''}: ${(err as Error).message}`);
   }
-  const [hostQdiscs = [], filters = [], ifbQdiscs = []] = parseJsonLines(out);
+  const [hostQdiscs = [], filters = [], ifbQdiscs = []] = jsonArrays(out);
   if (ingress) expectTbf(hostQdiscs as Qdisc[], ingress, hostVeth);
   if (egress) {
-    if (!(hostQdiscs as Qdisc[]).some((q) => q.kind === 'ingress')) throw new CniError(ErrorCode.Internal, `bandwidth: no ingress qdisc on ${hostVeth}`);
-    if (!redirectsTo(filters as Filter[], ifb)) throw new CniError(ErrorCode.Internal, `bandwidth: no filter on ${hostVeth} redirecting to ${ifb}`);
+    if (!(hostQdiscs as Qdisc[]).some((q) => q.kind === 'ingress')) throw new Error(`bandwidth: no ingress qdisc on ${hostVeth}`);
+    if (!redirectsTo(filters as Filter[], ifb)) throw new Error(`bandwidth: no filter on ${hostVeth} redirecting to ${ifb}`);
     expectTbf(ifbQdiscs as Qdisc[], egress, ifb);
   }
 }
@@ -76,9 +76,9 @@ function tbfs(limits: Limits, tick: number): { ingress?: Tbf; egress?: Tbf } {
 
 function expectTbf(qdiscs: Qdisc[], expected: Tbf, dev: string): void {
   const tbf = qdiscs.find((q) => q.kind === 'tbf' && q.root);
-  if (!tbf) throw new CniError(ErrorCode.Internal, `bandwidth: failed to find the TBF qdisc on ${dev}`);
+  if (!tbf) throw new Error(`bandwidth: failed to find the TBF qdisc on ${dev}`);
   const why = tbfMismatch(tbf.options ?? {}, expected);
-  if (why) throw new CniError(ErrorCode.Internal, `bandwidth: TBF on ${dev} does not match: ${why}`);
+  if (why) throw new Error(`bandwidth: TBF on ${dev} does not match: ${why}`);
 }
 
 /** A filter as `tc -j filter show` prints it: actions nest under options. */

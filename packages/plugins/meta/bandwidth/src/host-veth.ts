@@ -8,15 +8,15 @@ import { getLink, listLinks, netnsExists, type Link } from '@tscni/net/host';
 export async function findHostVeth(netns: string, ifName: string, result: Result): Promise<Link> {
   if (!netnsExists(netns)) throw new CniError(ErrorCode.InvalidNetNS, `failed to open netns "${netns}"`);
   const podLink = await getLink(ifName, netns);
-  if (!podLink) throw new CniError(ErrorCode.Internal, `container interface ${ifName} not found in ${netns}`);
+  if (!podLink) throw new Error(`container interface ${ifName} not found in ${netns}`);
   if (podLink.linkinfo?.info_kind !== 'veth' || !podLink.link_index) {
-    throw new CniError(ErrorCode.Internal, `container interface ${ifName} has no veth peer`);
+    throw new Error(`container interface ${ifName} has no veth peer`);
   }
   const hostLinks = await listLinks();
   const peer = hostLinks.find((l) => l.ifindex === podLink.link_index && l.linkinfo?.info_kind === 'veth');
-  if (!peer) throw new CniError(ErrorCode.Internal, `veth peer with index ${podLink.link_index} is not in host ns`);
+  if (!peer) throw new Error(`veth peer with index ${podLink.link_index} is not in host ns`);
   if (!(result.interfaces ?? []).some((i) => !i.sandbox && i.name === peer.ifname)) {
-    throw new CniError(ErrorCode.Internal, 'no veth peer of container interface found in host ns');
+    throw new Error('no veth peer of container interface found in host ns');
   }
   return peer;
 }

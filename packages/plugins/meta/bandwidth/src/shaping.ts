@@ -1,5 +1,4 @@
-import { CniError, ErrorCode } from '@tscni/cni';
-import { CommandError, failedBatchLine, ipBatch, isExists, isNotFound, parseJsonLines, tcBatch, type Link } from '@tscni/net/host';
+import { failedBatchLine, failureReason, ipBatch, isExists, isNotFound, jsonArray, tcBatch, type Link } from '@tscni/net/host';
 import { tbfArgs, type Tbf } from './tbf';
 
 /** What ADD sets up: ingress = TBF root on the host veth; egress = ingress qdisc + redirect to an IFB shaped by a TBF. */
@@ -42,7 +41,7 @@ export async function applyShaping(plan: ShapingPlan, tick: number): Promise<voi
     const applied = steps.slice(0, (failedBatchLine(err) ?? 1) - 1);
     const undo = applied.flatMap((s) => (s.undo ? [s.undo] : [])).reverse();
     await tcBatch(undo).catch(() => {});
-    throw new CniError(ErrorCode.Internal, `failed to set up bandwidth shaping on ${plan.hostVeth}: ${commandMessage(err)}`);
+    throw new Error(`failed to set up bandwidth shaping on ${plan.hostVeth}: ${commandMessage(err)}`);
   }
 }
 
@@ -58,10 +57,10 @@ export async function createIfb(name: string, mtu: number): Promise<string> {
       undefined,
       { json: true },
     );
-    return parseJsonLines<Link>(out).flat()[0]?.address ?? '';
+    return jsonArray<Link>(out)[0]?.address ?? '';
   } catch (err) {
     if (!isExists(err)) await deleteIfb(name).catch(() => {});
-    throw new CniError(ErrorCode.Internal, `create ifb ${name}: ${commandMessage(err)}`);
+    throw new Error(`create ifb ${name}: ${commandMessage(err)}`);
   }
 }
 
@@ -70,9 +69,8 @@ export async function deleteIfb(name: string): Promise<void> {
   try {
     await ipBatch([['link', 'del', 'dev', name]]);
   } catch (err) {
-    if (!isNotFound(err)) throw new CniError(ErrorCode.Internal, `delete ifb ${name}: ${commandMessage(err)}`);
+    if (!isNotFound(err)) throw new Error(`delete ifb ${name}: ${commandMessage(err)}`);
   }
 }
 
-const commandMessage = (err: unknown): string =>
-  err instanceof CommandError ? err.stderr.replace(/\s*Command failed -:\d+\s*/g, ' ').trim() || err.message : String((err as Error)?.message ?? err);
+const commandMessage = failureReason;

@@ -20,14 +20,14 @@ export interface FirewallConf {
   containerID: string;
   ifName: string;
   backend: 'iptables' | 'nftables' | 'firewalld';
-  /** No `backend` in the config: firewalld takes over when it runs (firewalld.ts, the reference's default). */
+  /** No `backend` in the config: firewalld takes over when it runs (backend.ts, the reference's default). */
   backendDefaulted: boolean;
   firewalldZone?: string;
   adminChain: string;
   ingressPolicy: IngressPolicy;
 }
 
-/** Parse the config. Without `backend`: iptables unless only nft exists (firewalld when it runs: see firewalld.ts). */
+/** Parse the config. Without `backend`: iptables unless only nft exists (firewalld when it runs: see backend.ts). */
 export function parseConf(args: CmdArgs): FirewallConf {
   const raw = args.parse(FirewallConfSchema);
   return {

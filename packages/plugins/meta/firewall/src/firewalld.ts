@@ -8,9 +8,10 @@
  * address and verb, the same order of cost as the iptables backend's tools.
  */
 import { existsSync } from 'node:fs';
-import { CniError, ErrorCode, invalidConfig } from '@tscni/cni';
-import { CommandError, formatIP, run, withFileLock, type CIDR } from '@tscni/net/host';
+import { invalidConfig } from '@tscni/cni';
+import { CommandError, failureReason, formatIP, run, withFileLock, type CIDR } from '@tscni/net/host';
 import { RULES_LOCK_PATH } from '@tscni/net/netfilter';
+import type { FirewallBackend } from './backend';
 import type { FirewallConf } from './config';
 import { addFamily } from './iptables-backend';
 
@@ -43,10 +44,9 @@ async function busCall(destination: string, path: string, iface: string, method:
 const firewalldError = (err: unknown): string | undefined =>
   err instanceof CommandError ? /Call failed: ([A-Z_]+):/.exec(err.stderr)?.[1] : undefined;
 
-function callFailure(what: string, err: unknown): CniError {
-  if (err instanceof CommandError && err.exitCode === null) return new CniError(ErrorCode.Internal, `${what}: the firewalld backend needs busctl (systemd): ${err.stderr}`);
-  const text = err instanceof CommandError ? err.stderr.trim().replace(/^Call failed: /, '') : (err as Error).message;
-  return new CniError(ErrorCode.Internal, `${what}: ${text}`);
+function callFailure(what: string, err: unknown): Error {
+  if (err instanceof CommandError && err.exitCode === null) return new Error(`${what}: the firewalld backend needs busctl (systemd): ${err.stderr}`, { cause: err });
+  return new Error(`${what}: ${failureReason(err).replace(/^Call failed: /, '')}`, { cause: err });
 }
 
 /** The source firewalld gets for an address: the host prefix, as the reference sends it. */
@@ -88,7 +88,7 @@ export async function checkFirewalld(conf: FirewallConf, addrs: CIDR[]): Promise
     } catch (err) {
       throw callFailure(`failed to find the address ${source(a)} in ${zone} zone`, err);
     }
-    if (bound !== true) throw new CniError(ErrorCode.Internal, `failed to find the address ${source(a)} in ${zone} zone`);
+    if (bound !== true) throw new Error(`failed to find the address ${source(a)} in ${zone} zone`);
   }
 }
 
@@ -108,7 +108,10 @@ export async function firewalldRunning(): Promise<boolean> {
   }
 }
 
-/** `backend` left out: firewalld when it runs, else the default parseConf chose. */
-export async function withDefaultBackend(conf: FirewallConf): Promise<FirewallConf> {
-  return conf.backendDefaulted && (await firewalldRunning()) ? { ...conf, backend: 'firewalld' } : conf;
-}
+/** firewalld for the addresses; `rules` (the backend firewalld would fall back on) for GC. */
+export const firewalldFirewall = (rules: FirewallBackend): FirewallBackend => ({
+  add: addFirewalld,
+  del: (conf, addrs) => delFirewalld(conf, addrs ?? []),
+  check: checkFirewalld,
+  gc: rules.gc,
+});

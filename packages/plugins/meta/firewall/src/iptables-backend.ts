@@ -15,9 +15,9 @@
  *
  * Everything for one family goes in one iptables-restore, built against a fresh iptables-save.
  */
-import { CniError, ErrorCode } from '@tscni/cni';
-import { formatIP, hashedName, type CIDR } from '@tscni/net/host';
-import { declareMissing, hasSavedRule, iptablesRestore, iptablesSave, restoreTable, savedChains, savedRules, type IPFamily } from '@tscni/net/netfilter';
+import { RULES_LOCK_PATH, declareMissing, hasSavedRule, iptablesRestore, iptablesSave, restoreTable, savedChains, savedRules, type IPFamily } from '@tscni/net/netfilter';
+import { formatIP, hashedName, withFileLock, type CIDR } from '@tscni/net/host';
+import type { FirewallBackend } from './backend';
 import type { FirewallConf, IngressPolicy } from './config';
 
 const FORWARD_CHAIN = 'CNI-FORWARD';
@@ -105,13 +105,60 @@ export async function gcFamily(netName: string, family: IPFamily, valid: Set<str
 export async function checkFamily(conf: FirewallConf, family: IPFamily, addrs: CIDR[]): Promise<void> {
   const saved = await iptablesSave(family, 'filter');
   const chains = savedChains(saved);
-  for (const chain of [FORWARD_CHAIN, conf.adminChain]) if (!chains.has(chain)) throw new CniError(ErrorCode.Internal, `chain ${chain} not found in table filter`);
+  for (const chain of [FORWARD_CHAIN, conf.adminChain]) if (!chains.has(chain)) throw new Error(`chain ${chain} not found in table filter`);
   for (const [chain, rule] of [['FORWARD', FORWARD_RULE], [FORWARD_CHAIN, adminRule(conf.adminChain)]]) {
-    if (!hasSavedRule(saved, chain, rule)) throw new CniError(ErrorCode.Internal, `expected ${chain} rule "${rule}" not found`);
+    if (!hasSavedRule(saved, chain, rule)) throw new Error(`expected ${chain} rule "${rule}" not found`);
   }
   // each address rule tagged (ours) or untagged (written by the reference, e.g. before an upgrade)
   const tagged = addrs.flatMap((a) => addressRules(a, attachmentTag(conf)));
   addrs.flatMap((a) => addressRules(a)).forEach((rule, i) => {
-    if (!hasSavedRule(saved, FORWARD_CHAIN, tagged[i]) && !hasSavedRule(saved, FORWARD_CHAIN, rule)) throw new CniError(ErrorCode.Internal, `expected ${FORWARD_CHAIN} rule "${tagged[i]}" not found`);
+    if (!hasSavedRule(saved, FORWARD_CHAIN, tagged[i]) && !hasSavedRule(saved, FORWARD_CHAIN, rule)) throw new Error(`expected ${FORWARD_CHAIN} rule "${tagged[i]}" not found`);
   });
+}
+
+/** Each family in its own iptables-restore; a family whose iptables is unusable (IPv6) has nothing to remove. */
+export const iptablesFirewall: FirewallBackend = {
+  add: (conf, addrs, bridge) =>
+    withFileLock(RULES_LOCK_PATH, async () => {
+      const done: IPFamily[] = [];
+      try {
+        for (const [family, ips] of byFamily(addrs)) {
+          await addFamily(conf, family, ips, bridge);
+          done.push(family);
+        }
+      } catch (err) {
+        // roll back the family already written (its accept rules; shared chains stay, as in the reference)
+        for (const family of done) await delFamily(conf, family, []).catch(() => undefined);
+        throw err;
+      }
+    }),
+  del: (conf, addrs) =>
+    withFileLock(RULES_LOCK_PATH, async () => {
+      // without prevResult both families are searched
+      const known = byFamily(addrs ?? []);
+      for (const family of addrs ? [...known.keys()] : ([4, 6] as const)) {
+        await delFamily(conf, family, known.get(family) ?? []).catch((err) => {
+          if (family === 4) throw err;
+        });
+      }
+    }),
+  check: async (conf, addrs) => {
+    for (const [family, ips] of byFamily(addrs)) await checkFamily(conf, family, ips);
+  },
+  gc: (conf, attachments) => {
+    const valid = new Set(attachments.map((a) => attachmentTag({ netName: conf.netName, containerID: a.containerID, ifName: a.ifname })));
+    return withFileLock(RULES_LOCK_PATH, async () => {
+      for (const family of [4, 6] as const) {
+        await gcFamily(conf.netName, family, valid).catch((err) => {
+          if (family === 4) throw err;
+        });
+      }
+    });
+  },
+};
+
+function byFamily(addrs: CIDR[]): Map<IPFamily, CIDR[]> {
+  const out = new Map<IPFamily, CIDR[]>();
+  for (const a of addrs) out.set(a.ip.family, [...(out.get(a.ip.family) ?? []), a]);
+  return out;
 }

@@ -15,9 +15,9 @@
  * prevResult) and GC find them; bridge rules are commented `ingressPolicy: <policy>, bridge: <br>` and,
  * like the reference's isolation chains, stay while other pods may use the bridge.
  */
-import { CniError, ErrorCode } from '@tscni/cni';
-import { comment as quoted, formatIP, type CIDR } from '@tscni/net/host';
-import { isNftMissing, nftApply, nftJson } from '@tscni/net/netfilter';
+import { RULES_LOCK_PATH, isNftMissing, nftApply, nftJson } from '@tscni/net/netfilter';
+import { comment as quoted, formatIP, withFileLock, type CIDR } from '@tscni/net/host';
+import type { FirewallBackend } from './backend';
 import type { FirewallConf, IngressPolicy } from './config';
 
 const T = 'inet cni_firewall';
@@ -86,10 +86,10 @@ async function deleteRules(match: (r: NftRule) => boolean): Promise<void> {
 /** CHECK: the forward hook, and both rules of every address of the attachment. */
 export async function checkNft(conf: FirewallConf, addrs: CIDR[]): Promise<void> {
   const rules = await listRules();
-  if (!rules.some((r) => r.chain === 'forward')) throw new CniError(ErrorCode.Internal, `chain forward of table ${T} not found`);
+  if (!rules.some((r) => r.chain === 'forward')) throw new Error(`chain forward of table ${T} not found`);
   const comment = attachmentComment(conf.netName, conf.containerID, conf.ifName);
   const mine = rules.filter((r) => r.chain === 'pods' && r.comment === comment).length;
-  if (mine < addrs.length * 2) throw new CniError(ErrorCode.Internal, `expected ${addrs.length * 2} rules for "${comment}" in chain pods of table ${T}, found ${mine}`);
+  if (mine < addrs.length * 2) throw new Error(`expected ${addrs.length * 2} rules for "${comment}" in chain pods of table ${T}, found ${mine}`);
 }
 
 async function listRules(): Promise<NftRule[]> {
@@ -100,3 +100,11 @@ async function listRules(): Promise<NftRule[]> {
     throw err;
   }
 }
+
+/** One `nft -f` transaction per verb, under the rules lock. */
+export const nftablesFirewall: FirewallBackend = {
+  add: (conf, addrs, bridge) => withFileLock(RULES_LOCK_PATH, () => addNft(conf, addrs, bridge)),
+  del: (conf) => withFileLock(RULES_LOCK_PATH, () => delNft(conf)),
+  check: checkNft,
+  gc: (conf, attachments) => withFileLock(RULES_LOCK_PATH, () => gcNft(conf.netName, new Set(attachments.map((a) => `${a.containerID}/${a.ifname}`)))),
+};

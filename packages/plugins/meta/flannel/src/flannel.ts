@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { CniError, ErrorCode, delegateAdd, delegateCheck, delegateDel, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { delegateAdd, delegateCheck, delegateDel, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
 import { loadSubnetEnv, type SubnetEnv } from './subnet-env';
 
 const FlannelConfSchema = z
@@ -52,7 +52,7 @@ async function del(args: CmdArgs): Promise<void> {
 async function check(args: CmdArgs): Promise<void> {
   const conf = args.parse(FlannelConfSchema);
   const saved = loadDelegate(conf.dataDir, args.containerID);
-  if (!saved) throw new CniError(ErrorCode.Internal, `flannel: no saved delegate config for container ${args.containerID}`);
+  if (!saved) throw new Error(`flannel: no saved delegate config for container ${args.containerID}`);
   await delegateCheck(String(saved.conf.type), { ...saved.conf, prevResult: args.netConf.prevResult }, args.env);
 }
 

@@ -18,7 +18,7 @@ export function loadSubnetEnv(path: string): SubnetEnv {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new CniError(ErrorCode.Internal, `failed to load flannel 'subnet.env' file: ${(err as Error).message}. Check the flannel pod status.`);
+    throw new Error(`failed to load flannel 'subnet.env' file: ${(err as Error).message}. Check the flannel pod status.`);
   }
   const kv = new Map<string, string>();
   for (const line of text.split('\n')) {

@@ -10,7 +10,6 @@
  *
  * Rules are written in the canonical form iptables-save prints, so presence checks are text compares.
  */
-import { CniError, ErrorCode } from '@tscni/cni';
 import {
   formatCIDR,
   formatIP,
@@ -31,6 +30,7 @@ import {
   savedComment,
   type IPFamily,
 } from '@tscni/net/netfilter';
+import type { PortMapper } from './backend';
 import { hostDestination, type PortMapConf } from './config';
 
 const TOP_DNAT = 'CNI-HOSTPORT-DNAT';
@@ -85,7 +85,7 @@ export async function unforwardPorts(conf: Pick<PortMapConf, 'netName' | 'contai
     }
   }
   // Like the reference: a family whose iptables is unusable is skipped, but not both.
-  if (failures.length === 2) throw new CniError(ErrorCode.Internal, `neither iptables nor ip6tables usable: ${failures.join(', ')}`);
+  if (failures.length === 2) throw new Error(`neither iptables nor ip6tables usable: ${failures.join(', ')}`);
 }
 
 async function teardownChains(family: IPFamily, chains: [entryChain: string, chain: string][]): Promise<void> {
@@ -104,20 +104,20 @@ export async function checkPorts(conf: PortMapConf, container: CIDR): Promise<vo
   const family = container.ip.family;
   const saved = await iptablesSave(family, 'nat');
   const dnat = dnatChainName(conf.netName, conf.containerID);
-  if (!savedChains(saved).has(dnat)) throw new CniError(ErrorCode.Internal, `chain ${dnat} not found in iptables table nat`);
+  if (!savedChains(saved).has(dnat)) throw new Error(`chain ${dnat} not found in iptables table nat`);
   for (const rule of dnatRules(conf, container)) {
-    if (!hasSavedRule(saved, dnat, rule)) throw new CniError(ErrorCode.Internal, `rule "${rule}" in chain ${dnat} not found in table nat`);
+    if (!hasSavedRule(saved, dnat, rule)) throw new Error(`rule "${rule}" in chain ${dnat} not found in table nat`);
   }
   const entries = rulesJumpingTo(saved, TOP_DNAT, dnat);
   for (const expected of entryRules(conf, family)) {
     const ports = /--dports (\S+)/.exec(expected)![1];
     const proto = /^-p (\S+)/.exec(expected)![1];
     if (!entries.some((e) => e.startsWith(`-p ${proto} `) && e.includes(`--dports ${ports} `))) {
-      throw new CniError(ErrorCode.Internal, `entry rule for ${proto} ports ${ports} to ${dnat} not found in chain ${TOP_DNAT}`);
+      throw new Error(`entry rule for ${proto} ports ${ports} to ${dnat} not found in chain ${TOP_DNAT}`);
     }
   }
   for (const chain of ['PREROUTING', 'OUTPUT']) {
-    if (!hasSavedRule(saved, chain, TOP_ENTRY)) throw new CniError(ErrorCode.Internal, `rule "${TOP_ENTRY}" not found in chain ${chain}`);
+    if (!hasSavedRule(saved, chain, TOP_ENTRY)) throw new Error(`rule "${TOP_ENTRY}" not found in chain ${chain}`);
   }
 }
 
@@ -180,3 +180,10 @@ const ipPort = (c: CIDR, port: number): string => (c.ip.family === 6 ? `[${forma
 
 /** iptables comments are at most 255 characters. */
 const trimComment = (text: string): string => (text.length <= 255 ? text : `${text.slice(0, 253)}...`);
+
+export const iptablesPortMapper: PortMapper = {
+  forward: forwardPorts,
+  check: checkPorts,
+  unforward: unforwardPorts,
+  gc: (conf, validIDs) => gcPorts(conf.netName, validIDs),
+};

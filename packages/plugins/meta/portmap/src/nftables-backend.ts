@@ -10,9 +10,9 @@
  *
  * Every rule of an attachment carries the container ID as its comment; DEL deletes by that comment.
  */
-import { CniError, ErrorCode } from '@tscni/cni';
 import { formatCIDR, formatIP, networkOf, type CIDR } from '@tscni/net/host';
 import { isNftMissing, nftApply, nftJson, type IPFamily } from '@tscni/net/netfilter';
+import type { PortMapper } from './backend';
 import { hostDestination, type PortMapConf } from './config';
 
 const TABLE = 'cni_hostport';
@@ -98,7 +98,7 @@ export async function checkPortsNft(conf: PortMapConf, container: CIDR): Promise
   for (const chain of ['hostports', 'masquerading']) {
     const expected = want.filter(([c]) => c === chain).length;
     const found = mine.filter((r) => r.chain === chain).length;
-    if (found < expected) throw new CniError(ErrorCode.Internal, `missing hostport rules in "${chain}" chain of ${tableFamily(container.ip.family)} ${TABLE}`);
+    if (found < expected) throw new Error(`missing hostport rules in "${chain}" chain of ${tableFamily(container.ip.family)} ${TABLE}`);
   }
 }
 
@@ -115,3 +115,10 @@ async function listRules(family: IPFamily): Promise<NftRule[]> {
     throw err;
   }
 }
+
+export const nftablesPortMapper: PortMapper = {
+  forward: forwardPortsNft,
+  check: checkPortsNft,
+  unforward: (conf) => unforwardPortsNft(conf.containerID),
+  gc: (_conf, validIDs) => gcPortsNft(validIDs),
+};

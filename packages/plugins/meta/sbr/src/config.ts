@@ -41,7 +41,7 @@ export function staticGateways(conf: SbrConf): Partial<Record<Family, IP>> {
  */
 export function sourceIPs(args: CmdArgs, prev: Result, gateways: Partial<Record<Family, IP>>): SourceIP[] {
   const ips = prev.ips ?? [];
-  if (!ips.length) throw new CniError(ErrorCode.Internal, `No IP addresses supplied on interface: ${args.ifName}`);
+  if (!ips.length) throw new Error(`No IP addresses supplied on interface: ${args.ifName}`);
   const out: SourceIP[] = [];
   for (const ip of ips) {
     const iface = ip.interface !== undefined ? prev.interfaces?.[ip.interface] : undefined;

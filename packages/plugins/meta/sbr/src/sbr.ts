@@ -30,7 +30,7 @@ async function addRules(netns: string, ips: SourceIP[], table: number): Promise<
 
 async function addRoutedTables(args: CmdArgs, ips: SourceIP[]): Promise<void> {
   const [rules4, rules6, routes, link] = await Promise.all([listRules(4, args.netns), listRules(6, args.netns), listAllRoutes(args.netns), getLink(args.ifName, args.netns)]);
-  if (!link) throw new CniError(ErrorCode.Internal, `Cannot find network interface ${args.ifName} in ${args.netns}`);
+  if (!link) throw new Error(`Cannot find network interface ${args.ifName} in ${args.netns}`);
   const used = usedTables([...rules4, ...rules6], routes);
   const linkRoutes = routes.filter((r) => r.dev === args.ifName && tableId(r.table) === 254);
   const rules: [Family, Cmd][] = [];
@@ -81,7 +81,7 @@ async function applyRules(netns: string, rules: [Family, Cmd][], routeCmds: Cmd[
       await ipBatch(back, netns, { family: f, force: true }).catch(() => {});
     }
     await undo?.().catch(() => {});
-    throw new CniError(ErrorCode.Internal, `sbr: failed to set up source-based routing: ${(err as Error).message}`);
+    throw new Error(`sbr: failed to set up source-based routing: ${(err as Error).message}`);
   }
 }
 
@@ -139,10 +139,10 @@ async function check(args: CmdArgs): Promise<void> {
   const [rules4, rules6, routes] = await Promise.all([listRules(4, args.netns), listRules(6, args.netns), listAllRoutes(args.netns)]);
   for (const ip of ips) {
     const rule = (ip.family === 4 ? rules4 : rules6).find((r) => ruleFromAddress(r, ip.address) && (conf.table === undefined || tableId(r.table) === conf.table));
-    if (!rule) throw new CniError(ErrorCode.Internal, `sbr: no rule from ${ip.address} ${conf.table !== undefined ? `to table ${conf.table}` : ''}`.trim());
+    if (!rule) throw new Error(`sbr: no rule from ${ip.address} ${conf.table !== undefined ? `to table ${conf.table}` : ''}`.trim());
     if (conf.table !== undefined || !ip.gateway) continue;
     const t = tableId(rule.table);
-    if (!routes.some((r) => tableId(r.table) === t && r.dst === 'default' && r.dev === args.ifName)) throw new CniError(ErrorCode.Internal, `sbr: table ${t} has no default route via ${args.ifName}`);
+    if (!routes.some((r) => tableId(r.table) === t && r.dst === 'default' && r.dev === args.ifName)) throw new Error(`sbr: table ${t} has no default route via ${args.ifName}`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { CniError, ErrorCode, invalidConfig } from '@tscni/cni';
+import { invalidConfig } from '@tscni/cni';
 
 /** Where the node's sysctl allowlist lives; `TSCNI_TUNING_ALLOWLIST` overrides it (tests, non-standard nodes). */
 export const DEFAULT_ALLOWLIST = '/etc/cni/tuning/allowlist.conf';
@@ -74,7 +74,7 @@ export function checkAllowlist(targets: SysctlTarget[], file: string): void {
   try {
     patterns = lines.map((l) => new RegExp(l));
   } catch (e) {
-    throw new CniError(ErrorCode.Internal, `invalid sysctl allowlist ${file}: ${(e as Error).message}`);
+    throw new Error(`invalid sysctl allowlist ${file}: ${(e as Error).message}`);
   }
   for (const t of targets) {
     if (!patterns.some((p) => p.test(t.key))) {

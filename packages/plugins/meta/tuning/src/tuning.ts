@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { CommandError, getLink, ipBatch, netnsExists, readSysctlsIn, writeSysctlsIn, type Link } from '@tscni/net/host';
+import { failureReason, getLink, ipBatch, netnsExists, readSysctlsIn, writeSysctlsIn, type Link } from '@tscni/net/host';
 import { backupPath, linkCommands, originals, readBackup, removeBackup, wanted, writeBackup } from './backup';
 import { changesLink, dataDirOf, parseTuning, type Tuning } from './config';
 import { sameSysctlValue } from './sysctls';
@@ -18,7 +18,7 @@ async function add(args: CmdArgs): Promise<Result> {
     try {
       await writeSysctlsIn(args.netns, Object.fromEntries(t.sysctls.map((s) => [s.sysctlKey, s.value])));
     } catch (err) {
-      throw new CniError(ErrorCode.Internal, `tuning: failed to set sysctls: ${reason(err)}`);
+      throw new Error(`tuning: failed to set sysctls: ${reason(err)}`);
     }
   }
   if (changesLink(t)) {
@@ -34,7 +34,7 @@ async function add(args: CmdArgs): Promise<Result> {
       await ipBatch(linkCommands(args.ifName, current), args.netns, { force: true }).catch(() => {});
       if (earlier) writeBackup(file, earlier);
       else removeBackup(file);
-      throw new CniError(ErrorCode.Internal, `tuning: failed to change ${args.ifName}: ${reason(err)}`);
+      throw new Error(`tuning: failed to change ${args.ifName}: ${reason(err)}`);
     }
     if (t.mac) for (const i of result.interfaces ?? []) if (i.name === args.ifName) i.mac = t.mac;
   }
@@ -68,7 +68,7 @@ async function check(args: CmdArgs): Promise<void> {
     try {
       current = await readSysctlsIn(args.netns, t.sysctls.map((s) => s.sysctlKey));
     } catch (err) {
-      throw new CniError(ErrorCode.Internal, `tuning: failed to read sysctls: ${reason(err)}`);
+      throw new Error(`tuning: failed to read sysctls: ${reason(err)}`);
     }
     t.sysctls.forEach((s, i) => {
       if (!sameSysctlValue(s.value, current[i] ?? '')) mismatch(`configured value of ${s.path} is ${s.value}, current value is ${current[i]}`);
@@ -89,14 +89,14 @@ function checkLink(link: Link, t: Tuning, ifName: string): void {
 
 async function podLink(args: CmdArgs): Promise<Link> {
   const link = await getLink(args.ifName, args.netns);
-  if (!link) throw new CniError(ErrorCode.Internal, `tuning: failed to get ${JSON.stringify(args.ifName)}: link not found in ${args.netns}`);
+  if (!link) throw new Error(`tuning: failed to get ${JSON.stringify(args.ifName)}: link not found in ${args.netns}`);
   return link;
 }
 
 const mismatch = (what: string): never => {
-  throw new CniError(ErrorCode.Internal, `Error: Tuning ${what}`);
+  throw new Error(`Error: Tuning ${what}`);
 };
 
-const reason = (err: unknown): string => (err instanceof CommandError ? err.stderr.replace(/\s*Command failed -:\d+\s*/g, ' ').trim() || err.message : String((err as Error)?.message ?? err));
+const reason = failureReason;
 
 export const tuning: PluginFuncs = { add, del, check };

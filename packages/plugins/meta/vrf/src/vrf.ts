@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { CommandError, getLink, ipBatch, isExists, listLinks, netnsExists, withFileLock, type Link } from '@tscni/net/host';
+import { CommandError, failureReason, getLink, ipBatch, isExists, listLinks, netnsExists, withFileLock, type Link } from '@tscni/net/host';
 import { linkNameField, requirePodNetns } from '@tscni/net/pod';
 import { enslave } from './enslave';
 
@@ -66,7 +66,7 @@ async function createVrf(netns: string, conf: VrfConf): Promise<VrfLink> {
 
 function vrfCreateError(name: string, err: unknown): Error {
   if (!(err instanceof CommandError)) return err as Error;
-  const why = err.stderr.trim().split('\n')[0] ?? '';
+  const why = failureReason(err);
   if (/Unknown device type|Operation not supported|not supported/i.test(why)) {
     return fail(`could not add VRF ${name}: the kernel has no VRF support (CONFIG_NET_VRF): ${why}`);
   }

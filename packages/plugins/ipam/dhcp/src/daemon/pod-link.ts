@@ -1,4 +1,4 @@
-import { CommandError, ipBatch, isNotFound, run } from '@tscni/net/host';
+import { CommandError, failureReason, ipBatch, isNotFound, jsonArray, run } from '@tscni/net/host';
 
 /**
  * What the daemon does to the pod's interface, each in one `nsenter … ip -batch` process.
@@ -14,10 +14,9 @@ export async function prepareForBroadcast(netns: string, ifName: string, up: boo
   try {
     out = await ipBatch(cmds, netns, { json: true });
   } catch (err) {
-    const why = err instanceof CommandError ? err.stderr.trim().split('\n').pop() : (err as Error).message;
-    throw new Error(`error looking up ${JSON.stringify(ifName)} in ${netns}: ${why}`);
+    throw new Error(`error looking up ${JSON.stringify(ifName)} in ${netns}: ${failureReason(err)}`);
   }
-  const link = (JSON.parse(out) as { address?: string; link_type?: string }[])[0];
+  const link = jsonArray<{ address?: string; link_type?: string }>(out)[0];
   if (!link?.address || link.link_type !== 'ether') throw new Error(`${ifName}: not an ethernet interface`);
   return link.address;
 }
@@ -34,7 +33,7 @@ export async function dropBroadcastRoute(netns: string, ifName: string): Promise
 export async function linkMac(netns: string, ifName: string): Promise<string | undefined> {
   try {
     const { stdout } = await run('ip', ['-j', 'link', 'show', 'dev', ifName], { netns });
-    return (JSON.parse(stdout) as { address?: string }[])[0]?.address;
+    return jsonArray<{ address?: string }>(stdout)[0]?.address;
   } catch (err) {
     if (isNotFound(err) || err instanceof CommandError) return undefined;
     throw err;
