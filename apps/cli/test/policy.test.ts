@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingForKernelTests } from '@tscni/net/testing';
+import { EtcdGateway, podKeyOf } from '@tscni/policy';
 import { runCli } from '../src/cli';
 import { LocalEtcd } from '../../agent/test/local-etcd';
 
@@ -65,7 +66,6 @@ describe.skipIf(!!missing)(`tscni policy${missing ? ` — skipped: ${missing}` :
 
   it('explain lists the policies that select a pod and what they allow', async () => {
     // What the harness publishes for a running sandbox.
-    const { EtcdGateway, podKeyOf } = await import('@tscni/policy');
     await new EtcdGateway([etcd.endpoint]).put(podKeyOf('/tscni/policy', 'prod', 'web-1'), JSON.stringify({ ip: '10.244.1.5', labels: { app: 'web' }, node: 'n1' }));
     const r = await cli('explain', 'prod/web-1');
     expect(r.code).toBe(0);
