@@ -6,9 +6,19 @@ import tseslint from 'typescript-eslint';
 import house from './tools/eslint/house-rules.mjs';
 
 const SOURCES = ['**/*.{ts,mts,cts,js,mjs,cjs}'];
+const EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
 const TESTS = ['**/test/**', '**/*.test.ts', '**/vitest.config.ts', '**/vitest.shared.ts'];
 // Plugins run once per pod per chain step, and cni/net are bundled into every one of them.
 const HOT_PATH = ['packages/{cni,net,embedded-ipam}/src/**', 'packages/plugins/**/src/**'];
+
+// import-x/no-cycle follows relative imports only: a cycle between projects is @nx/enforce-module-boundaries' to
+// report, and following @tscni/* into other projects made each project's lint parse half the repo.
+const nodeResolver = createNodeResolver({ extensions: [...EXTENSIONS, '.json'] });
+const relativeOnly = {
+  interfaceVersion: 3,
+  name: 'tscni-relative-only',
+  resolve: (source, file) => (source.startsWith('.') ? nodeResolver.resolve(source, file) : { found: false }),
+};
 
 /** Which project tags each tag may import. `testing` is added for test files only. */
 const ALLOWED = {
@@ -38,14 +48,17 @@ const boundaries = (withTesting) => [
 ];
 
 export default [
-  { ignores: ['**/dist/**', '**/reports/**', '**/node_modules/**', '**/.nx/**', '**/coverage/**', '**/*.d.ts'] },
+  { ignores: ['**/dist/**', '**/reports/**', '**/node_modules/**', '**/.nx/**', '**/coverage/**', '**/*.d.ts', 'tools/test/fixtures/**'] },
   {
     files: SOURCES,
     languageOptions: { parser: tseslint.parser, ecmaVersion: 'latest', sourceType: 'module' },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     plugins: { '@nx': nx, 'import-x': importX, tscni: house },
     settings: {
-      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '.json'] })],
+      // import-x follows only files with these extensions, parsed with typescript-eslint's parser.
+      'import-x/extensions': EXTENSIONS,
+      'import-x/parsers': { '@typescript-eslint/parser': EXTENSIONS },
+      'import-x/resolver-next': [relativeOnly],
     },
     rules: {
       'no-debugger': 'error',
@@ -55,6 +68,9 @@ export default [
       '@nx/enforce-module-boundaries': boundaries(false),
     },
   },
+  // packages/net/src/testing.ts re-exports testing-pods.ts, which imports it back: a cycle that goes away when the
+  // test kit moves to packages/testing (issue #20); the exemption names only these files so no new cycle slips in.
+  { files: ['packages/net/src/testing.ts', 'packages/net/src/testing-pods.ts'], rules: { 'import-x/no-cycle': 'off' } },
   { files: TESTS, rules: { '@nx/enforce-module-boundaries': boundaries(true) } },
   {
     files: HOT_PATH,
