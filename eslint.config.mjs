@@ -71,7 +71,9 @@ export default [
   // packages/net/src/testing.ts re-exports testing-pods.ts, which imports it back: a cycle that goes away when the
   // test kit moves to packages/testing (issue #20); the exemption names only these files so no new cycle slips in.
   { files: ['packages/net/src/testing.ts', 'packages/net/src/testing-pods.ts'], rules: { 'import-x/no-cycle': 'off' } },
-  { files: TESTS, rules: { '@nx/enforce-module-boundaries': boundaries(true) } },
+  // Tests may import type:testing; the 400-line cap is for product code (as tools/lint.mjs had it): table-driven
+  // suites grow past it once Prettier wraps them at 120 columns.
+  { files: TESTS, rules: { '@nx/enforce-module-boundaries': boundaries(true), 'max-lines': 'off' } },
   {
     files: HOT_PATH,
     rules: {

@@ -39,6 +39,7 @@ describe('eslint.config.mjs', () => {
     const lines = (n: number) => Array.from({ length: n }, (_, i) => `export const x${i} = ${i};`).join('\n');
     expect(await rulesHit('packages/cni/src/fixture.ts', lines(400))).toEqual([]);
     expect(await rulesHit('packages/cni/src/fixture.ts', lines(401))).toEqual(['max-lines']);
+    expect(await rulesHit('packages/cni/test/fixture.test.ts', lines(401))).toEqual([]);
     expect(await rulesHit('e2e/support/fixture.ts', 'export function f() {\n  debugger;\n}')).toEqual(['no-debugger']);
   });
 
