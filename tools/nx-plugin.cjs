@@ -1,7 +1,7 @@
 // Infers the targets that Nx's own plugins don't know about:
 //   build — every project whose package.json declares "tscni": {"bin": ...} is bundled by tools/bundle.mjs
 //           (CNI plugins are tagged cni-plugin: apps/cni-bun compiles all of them into one Bun executable);
-//   lint  — every TypeScript project is checked by tools/lint.mjs;
+//   lint  — every TypeScript project is checked by ESLint (eslint.config.mjs), nested projects left to their own target;
 //   typecheck — `tsc --noEmit` on the project's tsconfig (the workspace resolves packages through npm
 //               workspaces, not TypeScript project references, which @nx/js's inference needs).
 const { readFileSync, existsSync } = require('node:fs');
@@ -20,10 +20,10 @@ function bundleOutputs(tscni) {
 exports.bundleOutputs = bundleOutputs;
 exports.createNodesV2 = [
   '**/package.json',
-  async (files, _options, context) =>
-    files
-      .filter((f) => f !== 'package.json' && !f.includes('node_modules'))
-      .map((file) => {
+  async (files, _options, context) => {
+    const projectFiles = files.filter((f) => f !== 'package.json' && !f.includes('node_modules'));
+    const roots = projectFiles.map((f) => dirname(f));
+    return projectFiles.map((file) => {
         const root = dirname(file);
         const pkg = JSON.parse(readFileSync(join(context.workspaceRoot, file), 'utf8'));
         const targets = {};
@@ -37,11 +37,19 @@ exports.createNodesV2 = [
           };
         }
         if (existsSync(join(context.workspaceRoot, root, 'tsconfig.json'))) {
-          targets.lint = { command: `node tools/lint.mjs ${root}`, options: { cwd: '{workspaceRoot}' }, cache: true, inputs: ['default'] };
+          const nested = roots.filter((r) => r.startsWith(`${root}/`)).map((r) => ` --ignore-pattern '${r}/**'`);
+          targets.lint = {
+            command: `eslint --max-warnings 0 ${root}${nested.join('')}`,
+            options: { cwd: '{workspaceRoot}' },
+            cache: true,
+            // ^default: the import-cycle and project-boundary rules read the projects this one imports.
+            inputs: ['default', '^default', '{workspaceRoot}/eslint.config.mjs'],
+          };
           targets.typecheck = { command: `tsc -p ${root}/tsconfig.json --noEmit`, options: { cwd: '{workspaceRoot}' }, cache: true };
         }
         // Every CNI plugin is tagged, so the Bun multi-call build (apps/cni-bun) depends on all of them.
         const tags = pkg.tscni && pkg.tscni.bin && (pkg.tscni.out || 'cni-bin') === 'cni-bin' ? ['cni-plugin'] : [];
         return [file, { projects: { [root]: { targets, tags } } }];
-      }),
+      });
+  },
 ];

@@ -19,7 +19,6 @@ export function runPlugin(load: () => PluginFuncs, info: PluginInfo = {}): void 
     void writeOutput('', `${info.about ?? 'tscni plugin'}\nCNI protocol versions supported: ${supported.join(', ')}\n`);
     return;
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   (require('./skel') as typeof import('./skel')).pluginMain(load(), info);
 }
 export { versionsSince } from './version';

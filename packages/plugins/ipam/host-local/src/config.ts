@@ -94,7 +94,6 @@ export function loadConfig(args: CmdArgs, opts: { withRequests?: boolean } = {})
 /** An absolute, normalized path without `..`: leases can only land below it. */
 function validDataDir(dir: string | undefined): string {
   if (dir === undefined || dir === '') return DEFAULT_DATA_DIR;
-  // eslint-disable-next-line no-control-regex
   if (!isAbsolute(dir) || /[\x00-\x1f]/.test(dir) || dir.split('/').includes('..')) {
     throw invalidConfig('ipam.dataDir', `must be an absolute path without ".." or control characters, got ${JSON.stringify(dir)}`);
   }
