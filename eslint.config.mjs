@@ -20,6 +20,9 @@ const relativeOnly = {
   resolve: (source, file) => (source.startsWith('.') ? nodeResolver.resolve(source, file) : { found: false }),
 };
 
+/** The root of @tscni/net re-exports every layer for outside users; code here names the layer it uses. */
+const NET_ROOT = { name: '@tscni/net', message: 'import the layer you need: @tscni/net/host, @tscni/net/netfilter or @tscni/net/pod' };
+
 /** Which project tags each tag may import. `testing` is added for test files only. */
 const ALLOWED = {
   'type:lib': ['type:lib'],
@@ -35,10 +38,6 @@ const boundaries = (withTesting) => [
       // The projects' vitest.config.ts share the root's vitest.shared.ts; e2e/publish stages packages as a release does.
       '^(\\.\\./)+vitest\\.shared$',
       '^(\\.\\./)+tools/stage-packages\\.mjs$',
-      // Test helpers that other projects' tests reach by path, until they move to packages/testing (issue #20).
-      '^(\\.\\./)+(apps/)?cri-harness/test/(harness-process|crictl)$',
-      '^(\\.\\./)+(apps/)?agent/test/local-etcd$',
-      '^(\\.\\./)+packages/libcni/test/fake-plugin$',
     ],
     depConstraints: Object.entries(ALLOWED).map(([sourceTag, allowed]) => ({
       sourceTag,
@@ -66,11 +65,24 @@ export default [
       'tscni/no-shell': 'error',
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
       '@nx/enforce-module-boundaries': boundaries(false),
+      'no-restricted-imports': ['error', { paths: [NET_ROOT] }],
     },
   },
-  // packages/net/src/testing.ts re-exports testing-pods.ts, which imports it back: a cycle that goes away when the
-  // test kit moves to packages/testing (issue #20); the exemption names only these files so no new cycle slips in.
-  { files: ['packages/net/src/testing.ts', 'packages/net/src/testing-pods.ts'], rules: { 'import-x/no-cycle': 'off' } },
+  // @tscni/net's layers import only downwards: pod → netfilter → host.
+  {
+    files: ['packages/net/src/**/*.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            { target: './packages/net/src/host', from: ['./packages/net/src/netfilter', './packages/net/src/pod'], message: 'host is the bottom layer' },
+            { target: './packages/net/src/netfilter', from: './packages/net/src/pod', message: 'netfilter sits below pod' },
+          ],
+        },
+      ],
+    },
+  },
   // Tests may import type:testing; the 400-line cap is for product code (as tools/lint.mjs had it): table-driven
   // suites grow past it once Prettier wraps them at 120 columns.
   { files: TESTS, rules: { '@nx/enforce-module-boundaries': boundaries(true), 'max-lines': 'off' } },
@@ -79,7 +91,7 @@ export default [
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'execa', message: 'execa costs ~45 ms at start-up: use run() from @tscni/net' }] },
+        { paths: [NET_ROOT, { name: 'execa', message: 'execa costs ~45 ms at start-up: use run() from @tscni/net/host' }] },
       ],
       'no-restricted-syntax': [
         'error',
