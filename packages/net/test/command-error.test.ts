@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommandError, commandFailure, failureReason } from '../src/command-error';
+import { CommandError, commandFailure, failureReason } from '../src/host/command-error';
 
 describe('failed commands', () => {
   it('name the command, its argv and what the tool said', () => {

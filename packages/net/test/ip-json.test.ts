@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonArray, jsonArrays } from '../src/ip-json';
+import { jsonArray, jsonArrays } from '../src/host/ip-json';
 
 // What `ip -j -batch -` printed for `link set … up`, `addr show dev lo`, `link show dev lo` (trimmed).
 const BATCH = [

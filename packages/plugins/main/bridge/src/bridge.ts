@@ -7,12 +7,6 @@ import {
   type Link,
 } from '@tscni/net/host';
 import {
-  gcIpMasq,
-  hasIpMasq,
-  setupIpMasq,
-  teardownIpMasq,
-} from '@tscni/net/netfilter';
-import {
   VethNameTaken,
   createVeth,
   deletePodLink,
