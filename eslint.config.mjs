@@ -21,7 +21,10 @@ const relativeOnly = {
 };
 
 /** The root of @tscni/net re-exports every layer for outside users; code here names the layer it uses. */
-const NET_ROOT = { name: '@tscni/net', message: 'import the layer you need: @tscni/net/host, @tscni/net/netfilter or @tscni/net/pod' };
+const NET_ROOT = {
+  name: '@tscni/net',
+  message: 'import the layer you need: @tscni/net/host, @tscni/net/netfilter or @tscni/net/pod',
+};
 
 /** Which project tags each tag may import. `testing` is added for test files only. */
 const ALLOWED = {
@@ -52,7 +55,17 @@ const boundaries = (withTesting) => [
 ];
 
 export default [
-  { ignores: ['**/dist/**', '**/reports/**', '**/node_modules/**', '**/.nx/**', '**/coverage/**', '**/*.d.ts', 'tools/test/fixtures/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/reports/**',
+      '**/node_modules/**',
+      '**/.nx/**',
+      '**/coverage/**',
+      '**/*.d.ts',
+      'tools/test/fixtures/**',
+    ],
+  },
   {
     files: SOURCES,
     languageOptions: { parser: tseslint.parser, ecmaVersion: 'latest', sourceType: 'module' },
@@ -81,8 +94,16 @@ export default [
         'error',
         {
           zones: [
-            { target: './packages/net/src/host', from: ['./packages/net/src/netfilter', './packages/net/src/pod'], message: 'host is the bottom layer' },
-            { target: './packages/net/src/netfilter', from: './packages/net/src/pod', message: 'netfilter sits below pod' },
+            {
+              target: './packages/net/src/host',
+              from: ['./packages/net/src/netfilter', './packages/net/src/pod'],
+              message: 'host is the bottom layer',
+            },
+            {
+              target: './packages/net/src/netfilter',
+              from: './packages/net/src/pod',
+              message: 'netfilter sits below pod',
+            },
           ],
         },
       ],
@@ -96,12 +117,18 @@ export default [
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [NET_ROOT, { name: 'execa', message: 'execa costs ~45 ms at start-up: use run() from @tscni/net/host' }] },
+        {
+          paths: [
+            NET_ROOT,
+            { name: 'execa', message: 'execa costs ~45 ms at start-up: use run() from @tscni/net/host' },
+          ],
+        },
       ],
       'no-restricted-syntax': [
         'error',
         {
-          selector: "ImportExpression[source.value='execa'], CallExpression[callee.name='require'][arguments.0.value='execa']",
+          selector:
+            "ImportExpression[source.value='execa'], CallExpression[callee.name='require'][arguments.0.value='execa']",
           message: 'execa costs ~45 ms at start-up: use run() from @tscni/net',
         },
       ],

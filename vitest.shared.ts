@@ -2,7 +2,10 @@ import { defineConfig } from 'vitest/config';
 import { basename } from 'node:path';
 
 /** Every project's vitest config: node environment, real processes, generous timeouts for kernel work. */
-export function projectConfig(dir: string, overrides: { testTimeout?: number; fileParallelism?: boolean; include?: string[] } = {}) {
+export function projectConfig(
+  dir: string,
+  overrides: { testTimeout?: number; fileParallelism?: boolean; include?: string[] } = {},
+) {
   return defineConfig({
     test: {
       name: basename(dir),

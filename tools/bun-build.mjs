@@ -8,7 +8,18 @@
 // Bun is the pinned devDependency @oven/bun-linux-x64 (or --bun, $BUN). The same TypeScript runs under Node:
 // the hot path picks Bun's own stdin/stdout/spawn only when it runs under Bun (packages/cni/src/platform*.ts).
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -22,7 +33,11 @@ export const MULTICALL_NAME = 'tscni-cni';
 
 export function findBun(argv = process.argv) {
   const i = argv.indexOf('--bun');
-  const candidates = [i >= 0 ? argv[i + 1] : undefined, process.env.BUN, join(root, 'node_modules/@oven/bun-linux-x64/bin/bun')];
+  const candidates = [
+    i >= 0 ? argv[i + 1] : undefined,
+    process.env.BUN,
+    join(root, 'node_modules/@oven/bun-linux-x64/bin/bun'),
+  ];
   for (const c of candidates) if (c && existsSync(c)) return c;
   throw new Error('bun not found: run npm ci (devDependency @oven/bun-linux-x64), or pass --bun PATH / set BUN');
 }
@@ -34,7 +49,9 @@ export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
   mkdirSync(work, { recursive: true });
   const targets = plugins();
   // A require() inside a switch: esbuild keeps every other plugin unevaluated, so start-up pays for one.
-  const cases = targets.map((t) => `  case ${JSON.stringify(t.name)}: require(${JSON.stringify('./' + relative(work, t.entry))}); break;`).join('\n');
+  const cases = targets
+    .map((t) => `  case ${JSON.stringify(t.name)}: require(${JSON.stringify('./' + relative(work, t.entry))}); break;`)
+    .join('\n');
   const entry = join(work, 'multicall.ts');
   writeFileSync(
     entry,
@@ -43,11 +60,27 @@ export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
       `switch (invokedAs) {\n${cases}\n  default:\n    process.stderr.write('${MULTICALL_NAME}: invoke me through a link named after a plugin (${targets.map((t) => t.name).join(', ')})\\n');\n    process.exitCode = 1;\n}\n`,
   );
   const bundleFile = join(work, 'multicall.cjs');
-  await build({ entryPoints: [entry], outfile: bundleFile, bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' });
+  await build({
+    entryPoints: [entry],
+    outfile: bundleFile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
   const exe = join(work, MULTICALL_NAME);
   // A plugin runs in its runtime's working directory: it must not read a .env or bunfig.toml found there (Bun's
   // compiled executables do by default — a .env would add variables such as CNI_ARGS to every call).
-  const flags = ['--compile', '--minify', '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', ...(bytecode ? ['--bytecode'] : [])];
+  const flags = [
+    '--compile',
+    '--minify',
+    '--no-compile-autoload-dotenv',
+    '--no-compile-autoload-bunfig',
+    ...(bytecode ? ['--bytecode'] : []),
+  ];
   const r = spawnSync(bun, ['build', ...flags, bundleFile, '--outfile', exe], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bun build --compile: ${r.stderr || r.stdout}`);
   // The names it serves, after the ELF image (Bun keeps its payload in an ELF section, so a trailer is inert):
@@ -81,11 +114,25 @@ export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
 /** Build only when a source file is newer than the executable (the vitest global setup calls this). */
 export async function buildBunIfStale() {
   const file = join(BUN_BIN_DIR, MULTICALL_NAME);
-  if (existsSync(file) && statSync(file).mtimeMs > newestSource() && plugins().every((t) => existsSync(join(BUN_BIN_DIR, t.name)))) return undefined;
+  if (
+    existsSync(file) &&
+    statSync(file).mtimeMs > newestSource() &&
+    plugins().every((t) => existsSync(join(BUN_BIN_DIR, t.name)))
+  )
+    return undefined;
   return buildBun();
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const built = process.argv.includes('--if-stale') ? await buildBunIfStale() : await buildBun({ bun: findBun(), bytecode: !process.argv.includes('--no-bytecode') });
-  if (built) console.log(`built ${relative(root, built.file)} (${(built.bytes / 1e6).toFixed(0)} MB; ${built.names.length} links beside it: ${readdirSync(built.binDir).filter((n) => n !== MULTICALL_NAME).join(' ')})`);
+  const built = process.argv.includes('--if-stale')
+    ? await buildBunIfStale()
+    : await buildBun({ bun: findBun(), bytecode: !process.argv.includes('--no-bytecode') });
+  if (built)
+    console.log(
+      `built ${relative(root, built.file)} (${(built.bytes / 1e6).toFixed(0)} MB; ${built.names.length} links beside it: ${readdirSync(
+        built.binDir,
+      )
+        .filter((n) => n !== MULTICALL_NAME)
+        .join(' ')})`,
+    );
 }

@@ -4,7 +4,17 @@
 //   node tools/bundle.mjs loopback bridge only those
 //   --if-stale                            skip when every output is newer than every source
 import { build } from 'esbuild';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pluginRuntime } from './plugin-runtime.mjs';
@@ -25,7 +35,13 @@ export function executables() {
         const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
         const entryFile = join(dir, entry.name, pkg.tscni?.entry ?? 'src/main.ts');
         if (pkg.tscni?.bin && existsSync(entryFile)) {
-          found.push({ name: pkg.tscni.bin, dir: join(dir, entry.name), entry: entryFile, out: join(root, 'dist', pkg.tscni.out ?? 'cni-bin', pkg.tscni.bin), assets: assetsOf(pkg) });
+          found.push({
+            name: pkg.tscni.bin,
+            dir: join(dir, entry.name),
+            entry: entryFile,
+            out: join(root, 'dist', pkg.tscni.out ?? 'cni-bin', pkg.tscni.bin),
+            assets: assetsOf(pkg),
+          });
         }
       }
       walk(join(dir, entry.name), depth + 1);
@@ -54,7 +70,13 @@ export function newestSource() {
   const walk = (dir) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       // packages/testing holds test helpers only: no bundle contains it (checked below), so it never makes one stale
-      if (entry.name === 'node_modules' || entry.name === 'test' || entry.name.startsWith('.') || join(dir, entry.name) === join(root, 'packages', 'testing')) continue;
+      if (
+        entry.name === 'node_modules' ||
+        entry.name === 'test' ||
+        entry.name.startsWith('.') ||
+        join(dir, entry.name) === join(root, 'packages', 'testing')
+      )
+        continue;
       const p = join(dir, entry.name);
       if (entry.isDirectory()) walk(p);
       else if (p.endsWith('.ts') || p.endsWith('package.json')) newest = Math.max(newest, statSync(p).mtimeMs);
@@ -94,7 +116,9 @@ export async function bundle({ names = [], ifStale = false } = {}) {
         metafile: true,
       });
       // Test code never ships: nothing from packages/testing or a project's test/ dir may end up in a bundle.
-      const testCode = Object.keys(metafile.inputs).filter((f) => !f.includes('node_modules/') && /(^|\/)(packages\/testing|test)\//.test(f));
+      const testCode = Object.keys(metafile.inputs).filter(
+        (f) => !f.includes('node_modules/') && /(^|\/)(packages\/testing|test)\//.test(f),
+      );
       if (testCode.length) throw new Error(`${t.name} would bundle test code: ${testCode.join(', ')}`);
       // Write then rename: a runtime exec'ing the plugin never sees a half-written file.
       const tmp = `${t.out}.tmp-${process.pid}`;
@@ -111,7 +135,9 @@ export async function bundle({ names = [], ifStale = false } = {}) {
       }
     }),
   );
-  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${targets[i].name}: ${r.reason?.message ?? r.reason}`] : []));
+  const failed = results.flatMap((r, i) =>
+    r.status === 'rejected' ? [`${targets[i].name}: ${r.reason?.message ?? r.reason}`] : [],
+  );
   if (failed.length) {
     const err = new Error(`bundling failed:\n${failed.join('\n')}`);
     err.built = targets.filter((_, i) => results[i].status === 'fulfilled');

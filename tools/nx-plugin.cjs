@@ -15,7 +15,11 @@ exports.name = 'tscni-targets';
  */
 function bundleOutputs(tscni) {
   const dir = `{workspaceRoot}/dist/${tscni.out || 'cni-bin'}`;
-  return [`${dir}/${tscni.bin}`, `${dir}/package.json`, ...(tscni.assets || []).map((asset) => posix.normalize(`${dir}/${typeof asset === 'string' ? asset : asset.to}`))];
+  return [
+    `${dir}/${tscni.bin}`,
+    `${dir}/package.json`,
+    ...(tscni.assets || []).map((asset) => posix.normalize(`${dir}/${typeof asset === 'string' ? asset : asset.to}`)),
+  ];
 }
 exports.bundleOutputs = bundleOutputs;
 exports.createNodesV2 = [
@@ -24,32 +28,36 @@ exports.createNodesV2 = [
     const projectFiles = files.filter((f) => f !== 'package.json' && !f.includes('node_modules'));
     const roots = projectFiles.map((f) => dirname(f));
     return projectFiles.map((file) => {
-        const root = dirname(file);
-        const pkg = JSON.parse(readFileSync(join(context.workspaceRoot, file), 'utf8'));
-        const targets = {};
-        if (pkg.tscni && pkg.tscni.bin) {
-          targets.build = {
-            command: `node tools/bundle.mjs ${pkg.tscni.bin}`,
-            options: { cwd: '{workspaceRoot}' },
-            cache: true,
-            inputs: ['production', '^production', { env: 'TSCNI_PLUGIN_RUNTIME' }],
-            outputs: bundleOutputs(pkg.tscni),
-          };
-        }
-        if (existsSync(join(context.workspaceRoot, root, 'tsconfig.json'))) {
-          const nested = roots.filter((r) => r.startsWith(`${root}/`)).map((r) => ` --ignore-pattern '${r}/**'`);
-          targets.lint = {
-            command: `eslint --max-warnings 0 ${root}${nested.join('')}`,
-            options: { cwd: '{workspaceRoot}' },
-            cache: true,
-            // ^default: the import-cycle and project-boundary rules read the projects this one imports.
-            inputs: ['default', '^default', '{workspaceRoot}/eslint.config.mjs'],
-          };
-          targets.typecheck = { command: `tsc -p ${root}/tsconfig.json --noEmit`, options: { cwd: '{workspaceRoot}' }, cache: true };
-        }
-        // Every CNI plugin is tagged, so the Bun multi-call build (apps/cni-bun) depends on all of them.
-        const tags = pkg.tscni && pkg.tscni.bin && (pkg.tscni.out || 'cni-bin') === 'cni-bin' ? ['cni-plugin'] : [];
-        return [file, { projects: { [root]: { targets, tags } } }];
-      });
+      const root = dirname(file);
+      const pkg = JSON.parse(readFileSync(join(context.workspaceRoot, file), 'utf8'));
+      const targets = {};
+      if (pkg.tscni && pkg.tscni.bin) {
+        targets.build = {
+          command: `node tools/bundle.mjs ${pkg.tscni.bin}`,
+          options: { cwd: '{workspaceRoot}' },
+          cache: true,
+          inputs: ['production', '^production', { env: 'TSCNI_PLUGIN_RUNTIME' }],
+          outputs: bundleOutputs(pkg.tscni),
+        };
+      }
+      if (existsSync(join(context.workspaceRoot, root, 'tsconfig.json'))) {
+        const nested = roots.filter((r) => r.startsWith(`${root}/`)).map((r) => ` --ignore-pattern '${r}/**'`);
+        targets.lint = {
+          command: `eslint --max-warnings 0 ${root}${nested.join('')}`,
+          options: { cwd: '{workspaceRoot}' },
+          cache: true,
+          // ^default: the import-cycle and project-boundary rules read the projects this one imports.
+          inputs: ['default', '^default', '{workspaceRoot}/eslint.config.mjs'],
+        };
+        targets.typecheck = {
+          command: `tsc -p ${root}/tsconfig.json --noEmit`,
+          options: { cwd: '{workspaceRoot}' },
+          cache: true,
+        };
+      }
+      // Every CNI plugin is tagged, so the Bun multi-call build (apps/cni-bun) depends on all of them.
+      const tags = pkg.tscni && pkg.tscni.bin && (pkg.tscni.out || 'cni-bin') === 'cni-bin' ? ['cni-plugin'] : [];
+      return [file, { projects: { [root]: { targets, tags } } }];
+    });
   },
 ];

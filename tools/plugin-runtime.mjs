@@ -13,9 +13,11 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export function pluginRuntime(env = process.env) {
   const r = env.TSCNI_PLUGIN_RUNTIME || DEFAULT_PLUGIN_RUNTIME;
-  if (r !== 'node' && r !== 'bun') throw new Error(`TSCNI_PLUGIN_RUNTIME must be node or bun, not ${JSON.stringify(r)}`);
+  if (r !== 'node' && r !== 'bun')
+    throw new Error(`TSCNI_PLUGIN_RUNTIME must be node or bun, not ${JSON.stringify(r)}`);
   return r;
 }
 
 /** Where the plugins of `runtime` are built. */
-export const pluginBinDir = (runtime = pluginRuntime()) => join(root, runtime === 'bun' ? 'dist/bun/cni-bin' : 'dist/cni-bin');
+export const pluginBinDir = (runtime = pluginRuntime()) =>
+  join(root, runtime === 'bun' ? 'dist/bun/cni-bin' : 'dist/cni-bin');

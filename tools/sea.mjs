@@ -4,7 +4,17 @@
 // Install it once and hard-link (or symlink) it under each plugin's name: one ~100 MB file instead of fifteen.
 //   node tools/sea.mjs        → dist/standalone/tscni-cni
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -25,7 +35,9 @@ export async function buildStandalone() {
   // Each plugin's main.ts runs pluginMain when loaded; a require() inside a switch makes esbuild evaluate
   // only the chosen one, so start-up does not pay for the other fourteen.
   const cases = targets
-    .map((t) => `    case ${JSON.stringify(t.name)}: require(${JSON.stringify('./' + relative(work, t.entry))}); break;`)
+    .map(
+      (t) => `    case ${JSON.stringify(t.name)}: require(${JSON.stringify('./' + relative(work, t.entry))}); break;`,
+    )
     .join('\n');
   const entry = join(work, 'multicall.ts');
   writeFileSync(
@@ -36,13 +48,37 @@ export async function buildStandalone() {
       `switch (name) {\n${cases}\n  default:\n    process.stderr.write('${MULTICALL_NAME}: invoke me through a link named after a plugin (' + names.join(', ') + ')\\n');\n    process.exitCode = 1;\n}\n`,
   );
   const bundleFile = join(work, 'multicall.cjs');
-  await build({ entryPoints: [entry], outfile: bundleFile, bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, logLevel: 'warning' });
+  await build({
+    entryPoints: [entry],
+    outfile: bundleFile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    logLevel: 'warning',
+  });
   const seaConfig = join(work, 'sea.json');
-  writeFileSync(seaConfig, JSON.stringify({ main: bundleFile, output: join(work, 'sea.blob'), disableExperimentalSEAWarning: true, useCodeCache: true }));
+  writeFileSync(
+    seaConfig,
+    JSON.stringify({
+      main: bundleFile,
+      output: join(work, 'sea.blob'),
+      disableExperimentalSEAWarning: true,
+      useCodeCache: true,
+    }),
+  );
   run(process.execPath, ['--experimental-sea-config', seaConfig]);
   const exe = join(work, MULTICALL_NAME);
   copyFileSync(realpathSync(process.execPath), exe);
-  run(process.execPath, [join(root, 'node_modules/postject/dist/cli.js'), exe, 'NODE_SEA_BLOB', join(work, 'sea.blob'), '--sentinel-fuse', SEA_FUSE]);
+  run(process.execPath, [
+    join(root, 'node_modules/postject/dist/cli.js'),
+    exe,
+    'NODE_SEA_BLOB',
+    join(work, 'sea.blob'),
+    '--sentinel-fuse',
+    SEA_FUSE,
+  ]);
   chmodSync(exe, 0o755);
   renameSync(exe, join(outDir, MULTICALL_NAME));
   rmSync(work, { recursive: true, force: true });

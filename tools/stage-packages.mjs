@@ -13,7 +13,9 @@ import { pluginRuntime } from './plugin-runtime.mjs';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export async function stage(names = [], runtime = pluginRuntime()) {
-  const plugins = executables().filter((t) => (t.out.includes('/cni-bin/')) && (names.length === 0 || names.includes(t.name)));
+  const plugins = executables().filter(
+    (t) => t.out.includes('/cni-bin/') && (names.length === 0 || names.includes(t.name)),
+  );
   let multicall;
   if (runtime === 'bun') {
     await buildBunIfStale();
@@ -32,7 +34,10 @@ export async function stage(names = [], runtime = pluginRuntime()) {
     else copyFileSync(p.out, join(out, p.name));
     chmodSync(join(out, p.name), 0o755);
     const readme = join(p.dir, 'README.md');
-    writeFileSync(join(out, 'README.md'), existsSync(readme) ? readFileSync(readme) : defaultReadme(p.name, src, runtime));
+    writeFileSync(
+      join(out, 'README.md'),
+      existsSync(readme) ? readFileSync(readme) : defaultReadme(p.name, src, runtime),
+    );
     copyFileSync(join(root, 'LICENSE'), join(out, 'LICENSE'));
     const pkg = {
       name: src.name,

@@ -44,13 +44,19 @@ export function countReport(report, { unhandledKnown = false } = {}) {
   const unexplained = Math.max(0, (report.numFailedTestSuites ?? 0) - explainedSuites - filesWithoutFailedTest);
   // (a file without a failed test is one error, whatever number of its describe blocks failed with it)
   counts.errorsOutsideTests = filesWithoutFailedTest + Math.min(unexplained, filesWithFailedTest);
-  if (report.success === false && !unhandledKnown && counts.failed + counts.errorsOutsideTests === 0) counts.errorsOutsideTests = 1;
+  if (report.success === false && !unhandledKnown && counts.failed + counts.errorsOutsideTests === 0)
+    counts.errorsOutsideTests = 1;
   return counts;
 }
 
 /** The totals over several reports; `missing` names the reports that could not be read (one failure each). */
 export function summarize(reports, { extraFailed = 0, unhandledErrors = 0 } = {}) {
-  const total = { passed: 0, failed: (Number(extraFailed) || 0) + (Number(unhandledErrors) || 0), skipped: 0, notes: [] };
+  const total = {
+    passed: 0,
+    failed: (Number(extraFailed) || 0) + (Number(unhandledErrors) || 0),
+    skipped: 0,
+    notes: [],
+  };
   if (Number(unhandledErrors)) total.notes.push(`${unhandledErrors} unhandled error(s) during the run`);
   for (const r of reports) {
     if (r.error) {
@@ -67,7 +73,10 @@ export function summarize(reports, { extraFailed = 0, unhandledErrors = 0 } = {}
       total.failed++;
       total.notes.push(`${r.file}: its run exited ${r.exitStatus} with no failure in the report`);
     }
-    if (c.errorsOutsideTests) total.notes.push(`${r.file}: ${c.errorsOutsideTests} error(s) outside tests (a file that did not load, a hook, an unhandled error)`);
+    if (c.errorsOutsideTests)
+      total.notes.push(
+        `${r.file}: ${c.errorsOutsideTests} error(s) outside tests (a file that did not load, a hook, an unhandled error)`,
+      );
   }
   return total;
 }
@@ -91,7 +100,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     }
   }
   if (!reports.length) reports.push({ file: 'reports/vitest.json', error: 'no report given' });
-  const totals = summarize(reports, { extraFailed: process.env.EXTRA_FAILED ?? 0, unhandledErrors: process.env.UNHANDLED_ERRORS ?? 0 });
+  const totals = summarize(reports, {
+    extraFailed: process.env.EXTRA_FAILED ?? 0,
+    unhandledErrors: process.env.UNHANDLED_ERRORS ?? 0,
+  });
   for (const n of totals.notes) console.log(n);
   console.log(formatTotals(totals));
   process.exit(totals.failed ? 1 : 0);

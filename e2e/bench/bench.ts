@@ -10,7 +10,10 @@ import { timeRuntimes } from './runtimes';
 import { Table, type Side } from './stats';
 
 const quick = process.argv.includes('--quick');
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 const N = quick ? 6 : 20;
 const CRI_RUNS = quick ? 3 : 10;
 const PODS = 40;
@@ -29,7 +32,12 @@ try {
     const version = table.row('one exec (VERSION)', 2);
     for (let i = 0; i < N * 2; i++) for (const [side, set] of SETS) version.values[side].push(timeVersion(set));
   }
-  const pods = async (label: string, goal: number, list: (set: BinSet) => ReturnType<CniBench['chain']>, ifName = 'eth0') => {
+  const pods = async (
+    label: string,
+    goal: number,
+    list: (set: BinSet) => ReturnType<CniBench['chain']>,
+    ifName = 'eth0',
+  ) => {
     const add = table.row(`${label} ADD`, goal);
     const del = table.row(`${label} DEL`, goal);
     for (let i = 0; i < N; i++) {
@@ -53,8 +61,21 @@ try {
     }
     table.extra.burst = detail;
   }
-  if (want('cri')) await timeRuntimes(bench, table.row('harness runp+stopp+rmp (ours) vs containerd 1.6 + reference (crictl)', 0.5), CRI_RUNS);
+  if (want('cri'))
+    await timeRuntimes(
+      bench,
+      table.row('harness runp+stopp+rmp (ours) vs containerd 1.6 + reference (crictl)', 0.5),
+      CRI_RUNS,
+    );
 } finally {
   node.destroy();
 }
-table.report('reports/bench.json', { quick, runs: N, criRuns: CRI_RUNS, pods: PODS, parallel: PARALLEL, ours: DIST_BIN, reference: REFERENCE_BIN });
+table.report('reports/bench.json', {
+  quick,
+  runs: N,
+  criRuns: CRI_RUNS,
+  pods: PODS,
+  parallel: PARALLEL,
+  ours: DIST_BIN,
+  reference: REFERENCE_BIN,
+});

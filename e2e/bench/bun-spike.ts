@@ -15,7 +15,8 @@ const quick = process.argv.includes('--quick');
 const N = quick ? 8 : 25;
 const NODE_BIN = join(import.meta.dirname, '../../dist/cni-bin');
 const BUN_BIN = join(import.meta.dirname, '../../dist/bun/cni-bin');
-if (!existsSync(join(BUN_BIN, 'bridge'))) throw new Error(`${BUN_BIN}/bridge missing: run node tools/bun-build.mjs first`);
+if (!existsSync(join(BUN_BIN, 'bridge')))
+  throw new Error(`${BUN_BIN}/bridge missing: run node tools/bun-build.mjs first`);
 const SETS: BinSet[] = [
   { tag: 'node', dir: NODE_BIN, net: 61 },
   { tag: 'bun', dir: BUN_BIN, net: 64 },
@@ -51,13 +52,22 @@ try {
 }
 load.push(loadavg()[0]);
 const fmt = (n: number) => n.toFixed(1).padStart(8);
-console.log(`\nBun spike — ${new Date().toISOString()} — ${N} runs, p50 ms (libcni → nsenter → plugin), load ${load.map((l) => l.toFixed(1)).join(' → ')} on ${cpus().length} CPUs`);
-console.log(`${'what'.padEnd(26)}${'node'.padStart(8)}${'bun'.padStart(8)}${'ref'.padStart(8)}  bun/node  bun/ref  node/ref`);
+console.log(
+  `\nBun spike — ${new Date().toISOString()} — ${N} runs, p50 ms (libcni → nsenter → plugin), load ${load.map((l) => l.toFixed(1)).join(' → ')} on ${cpus().length} CPUs`,
+);
+console.log(
+  `${'what'.padEnd(26)}${'node'.padStart(8)}${'bun'.padStart(8)}${'ref'.padStart(8)}  bun/node  bun/ref  node/ref`,
+);
 const out = [...rows].map(([what, r]) => {
   const p = Object.fromEntries(SETS.map((s) => [s.tag, quantile(r[s.tag], 0.5)]));
-  console.log(`${what.padEnd(26)}${fmt(p.node)}${fmt(p.bun)}${fmt(p.ref)}  ${(p.bun / p.node).toFixed(2).padStart(8)} ${(p.bun / p.ref).toFixed(2).padStart(8)} ${(p.node / p.ref).toFixed(2).padStart(8)}`);
+  console.log(
+    `${what.padEnd(26)}${fmt(p.node)}${fmt(p.bun)}${fmt(p.ref)}  ${(p.bun / p.node).toFixed(2).padStart(8)} ${(p.bun / p.ref).toFixed(2).padStart(8)} ${(p.node / p.ref).toFixed(2).padStart(8)}`,
+  );
   return { what, p50: p, samples: r };
 });
 mkdirSync('reports', { recursive: true });
-writeFileSync('reports/bun-spike.json', JSON.stringify({ date: new Date().toISOString(), runs: N, loadavg: load, cpus: cpus().length, rows: out }, null, 2));
+writeFileSync(
+  'reports/bun-spike.json',
+  JSON.stringify({ date: new Date().toISOString(), runs: N, loadavg: load, cpus: cpus().length, rows: out }, null, 2),
+);
 console.log('written reports/bun-spike.json');

@@ -18,7 +18,10 @@ export interface BinSet {
 
 export function timeVersion(set: BinSet, plugin = 'bridge'): number {
   const t = now();
-  const r = spawnSync(join(set.dir, plugin), [], { env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}' });
+  const r = spawnSync(join(set.dir, plugin), [], {
+    env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' },
+    input: '{"cniVersion":"1.0.0"}',
+  });
   const ms = now() - t;
   if (r.status !== 0) throw new Error(`${set.dir}/${plugin} VERSION exited ${r.status}: ${r.stdout}${r.stderr}`);
   return ms;
@@ -39,14 +42,31 @@ export class CniBench {
   bridge(set: BinSet, kind: 'bh' | 'burst' = 'bh'): NetworkConfigList {
     const octet = kind === 'bh' ? set.net : set.net + 2;
     return this.list(`${kind}-${set.tag}`, [
-      { type: 'bridge', bridge: `${kind === 'bh' ? 'bh' : 'bu'}-${set.tag}`, isGateway: true, ipam: { type: 'host-local', subnet: `10.${octet}.0.0/16`, dataDir: join(this.node.tmp, 'ipam') } },
+      {
+        type: 'bridge',
+        bridge: `${kind === 'bh' ? 'bh' : 'bu'}-${set.tag}`,
+        isGateway: true,
+        ipam: { type: 'host-local', subnet: `10.${octet}.0.0/16`, dataDir: join(this.node.tmp, 'ipam') },
+      },
     ]);
   }
 
   /** The Kubernetes chain of the issue: bridge(ipMasq) → portmap → bandwidth → tuning. */
-  chainPlugins(set: BinSet, bridge = `k8-${set.tag}`, subnet = `10.${set.net + 1}.0.0/16`, dataDir = this.node.tmp): Record<string, unknown>[] {
+  chainPlugins(
+    set: BinSet,
+    bridge = `k8-${set.tag}`,
+    subnet = `10.${set.net + 1}.0.0/16`,
+    dataDir = this.node.tmp,
+  ): Record<string, unknown>[] {
     return [
-      { type: 'bridge', bridge, isGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: 'host-local', subnet, dataDir: join(dataDir, 'ipam') } },
+      {
+        type: 'bridge',
+        bridge,
+        isGateway: true,
+        ipMasq: true,
+        hairpinMode: true,
+        ipam: { type: 'host-local', subnet, dataDir: join(dataDir, 'ipam') },
+      },
       { type: 'portmap', capabilities: { portMappings: true }, snat: true },
       { type: 'bandwidth', capabilities: { bandwidth: true } },
       { type: 'tuning', sysctl: { 'net.ipv4.conf.IFNAME.arp_ignore': '1' } },
@@ -58,7 +78,11 @@ export class CniBench {
   }
 
   private cni(set: BinSet): CNIConfig {
-    return new CNIConfig({ binDirs: [set.dir], cacheDir: join(this.node.tmp, `cache-${set.tag}`), exec: execInNetns(this.node.path) });
+    return new CNIConfig({
+      binDirs: [set.dir],
+      cacheDir: join(this.node.tmp, `cache-${set.tag}`),
+      exec: execInNetns(this.node.path),
+    });
   }
 
   /** ADD then DEL of `list` for one new pod; the pod netns is deleted afterwards. */
@@ -70,7 +94,10 @@ export class CniBench {
       containerID: `bench${i}`,
       netNS: netns,
       ifName,
-      capabilityArgs: { portMappings: [{ hostPort: 20000 + (i % 20000), containerPort: 80, protocol: 'tcp' }], bandwidth: { ingressRate: 100e6, ingressBurst: 10e6, egressRate: 100e6, egressBurst: 10e6 } },
+      capabilityArgs: {
+        portMappings: [{ hostPort: 20000 + (i % 20000), containerPort: 80, protocol: 'tcp' }],
+        bandwidth: { ingressRate: 100e6, ingressBurst: 10e6, egressRate: 100e6, egressBurst: 10e6 },
+      },
     };
     let t = now();
     await c.addNetworkList(list, rt);
@@ -83,16 +110,23 @@ export class CniBench {
   }
 
   /** `pods` pods through `list`, `parallel` at a time: the wall time of all ADDs then all DELs. */
-  async burst(set: BinSet, list: NetworkConfigList, pods: number, parallel: number): Promise<{ add: number; del: number; failed: number }> {
+  async burst(
+    set: BinSet,
+    list: NetworkConfigList,
+    pods: number,
+    parallel: number,
+  ): Promise<{ add: number; del: number; failed: number }> {
     const c = this.cni(set);
     const all = Array.from({ length: pods }, () => ({ netns: this.node.addPod(), id: `burst${this.seq++}` }));
     let failed = 0;
     const each = async (fn: (p: (typeof all)[number]) => Promise<unknown>) => {
       let next = 0;
       const t = now();
-      await Promise.all(Array.from({ length: parallel }, async () => {
-        while (next < all.length) await fn(all[next++]).catch(() => failed++);
-      }));
+      await Promise.all(
+        Array.from({ length: parallel }, async () => {
+          while (next < all.length) await fn(all[next++]).catch(() => failed++);
+        }),
+      );
       return now() - t;
     };
     const add = await each((p) => c.addNetworkList(list, { containerID: p.id, netNS: p.netns, ifName: 'eth0' }));

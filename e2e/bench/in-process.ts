@@ -24,7 +24,15 @@ function crictl(socket: string, args: string[]): string {
 
 function cycle(socket: string, name: string): number {
   const file = join(node.tmp, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ metadata: { name, namespace: 'bench', uid: `${name}-uid`, attempt: 0 }, hostname: name, log_directory: '/tmp', linux: {} }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      metadata: { name, namespace: 'bench', uid: `${name}-uid`, attempt: 0 },
+      hostname: name,
+      log_directory: '/tmp',
+      linux: {},
+    }),
+  );
   const t = now();
   const id = crictl(socket, ['runp', file]);
   crictl(socket, ['stopp', id]);
@@ -37,9 +45,23 @@ async function harness(tag: string, net: number, extraArgs: string[]): Promise<s
     mkdirSync(join(node.tmp, tag, d), { recursive: true });
     return join(node.tmp, tag, d);
   };
-  const o: HarnessOptions = { socket: join(dir('run'), 'cri.sock'), stateDir: dir('state'), confDir: dir('net.d'), cacheDir: dir('cache'), binDirs: [DIST_BIN], extraArgs };
+  const o: HarnessOptions = {
+    socket: join(dir('run'), 'cri.sock'),
+    stateDir: dir('state'),
+    confDir: dir('net.d'),
+    cacheDir: dir('cache'),
+    binDirs: [DIST_BIN],
+    extraArgs,
+  };
   const plugins = [
-    { type: 'bridge', bridge: `bi-${tag}`, isGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: 'host-local', subnet: `10.${net}.0.0/16`, dataDir: dir('ipam') } },
+    {
+      type: 'bridge',
+      bridge: `bi-${tag}`,
+      isGateway: true,
+      ipMasq: true,
+      hairpinMode: true,
+      ipam: { type: 'host-local', subnet: `10.${net}.0.0/16`, dataDir: dir('ipam') },
+    },
     { type: 'portmap', capabilities: { portMappings: true }, snat: true },
     { type: 'bandwidth', capabilities: { bandwidth: true } },
     { type: 'tuning', sysctl: { 'net.ipv4.conf.IFNAME.arp_ignore': '1' } },

@@ -42,14 +42,34 @@ export async function timeRuntimes(bench: CniBench, row: Row, runs: number): Pro
     };
     const conflist = (plugins: Record<string, unknown>[]) => ({ cniVersion: '1.0.0', name: 'bench', plugins });
     const set = { tag: 'cri', dir: '', net: 95 };
-    dirs = { socket: join(files('run'), 'cri.sock'), stateDir: files('state'), confDir: files('net.d'), cacheDir: files('cache') };
-    writeFileSync(join(dirs.confDir, '10-bench.conflist'), JSON.stringify(conflist(bench.chainPlugins(set, 'crib0', '10.95.0.0/16', hnode.tmp))));
+    dirs = {
+      socket: join(files('run'), 'cri.sock'),
+      stateDir: files('state'),
+      confDir: files('net.d'),
+      cacheDir: files('cache'),
+    };
+    writeFileSync(
+      join(dirs.confDir, '10-bench.conflist'),
+      JSON.stringify(conflist(bench.chainPlugins(set, 'crib0', '10.95.0.0/16', hnode.tmp))),
+    );
     harness = await Harness.start(hnode, dirs);
     rnode = await RuntimeNode.start('bcd');
-    containerd = await startContainerd(rnode, REFERENCE_BIN, conflist(bench.chainPlugins(set, 'crib0', '10.95.0.0/16', rnode.tmp)));
+    containerd = await startContainerd(
+      rnode,
+      REFERENCE_BIN,
+      conflist(bench.chainPlugins(set, 'crib0', '10.95.0.0/16', rnode.tmp)),
+    );
     const pod = (name: string) => {
       const file = join(hnode.tmp, `${name}.json`);
-      writeFileSync(file, JSON.stringify({ metadata: { name, namespace: 'bench', uid: `${name}-uid`, attempt: 0 }, hostname: name, log_directory: '/tmp', linux: {} }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          metadata: { name, namespace: 'bench', uid: `${name}-uid`, attempt: 0 },
+          hostname: name,
+          log_directory: '/tmp',
+          linux: {},
+        }),
+      );
       return file;
     };
     // One warm-up each (first image / state set-up), then interleaved.

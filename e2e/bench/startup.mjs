@@ -31,7 +31,11 @@ const stats = (xs) => {
 const fmt = (n) => n.toFixed(1).padStart(6);
 
 // A realistic runtime environment, including a CA bundle variable that node would otherwise load.
-const env = { PATH: process.env.PATH, CNI_COMMAND: 'VERSION', NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' };
+const env = {
+  PATH: process.env.PATH,
+  CNI_COMMAND: 'VERSION',
+  NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
+};
 console.log(`start-up, CNI_COMMAND=VERSION, ${runs} runs each (ms)`);
 // The standalone multi-call binary (tools/sea.mjs), when built, hard-linked under each plugin's name.
 const sea = join(root, 'dist/standalone/tscni-cni');
@@ -59,8 +63,14 @@ for (const p of plugins) {
   const r = hasRef ? stats(ref) : undefined;
   const sa = seaBin ? stats(standalone) : undefined;
   worst = Math.max(worst, o.median - n.median);
-  console.log(`${p.padEnd(15)} ${fmt(n.median)}               ${fmt(o.median)} ${fmt(o.p90)}  ${sa ? fmt(sa.median) : '     –'}       ${r ? fmt(r.median) : '     –'}      ${fmt(o.median - n.median)}     ${r ? (o.median / r.median).toFixed(1) + '×' : '–'}`);
+  console.log(
+    `${p.padEnd(15)} ${fmt(n.median)}               ${fmt(o.median)} ${fmt(o.p90)}  ${sa ? fmt(sa.median) : '     –'}       ${r ? fmt(r.median) : '     –'}      ${fmt(o.median - n.median)}     ${r ? (o.median / r.median).toFixed(1) + '×' : '–'}`,
+  );
 }
 if (seaDir) rmSync(seaDir, { recursive: true, force: true });
-console.log(`budget: ours − bare node ≤ 20 ms (median); worst here ${worst.toFixed(1)} ms → ${worst <= 20 ? 'MET' : 'NOT MET'}`);
-console.log('(a report, not a test: the exit status is 0 either way; VERSION only — ADD start-up is timed by `npx nx run e2e:bench`)');
+console.log(
+  `budget: ours − bare node ≤ 20 ms (median); worst here ${worst.toFixed(1)} ms → ${worst <= 20 ? 'MET' : 'NOT MET'}`,
+);
+console.log(
+  '(a report, not a test: the exit status is 0 either way; VERSION only — ADD start-up is timed by `npx nx run e2e:bench`)',
+);

@@ -24,22 +24,49 @@ export class Table {
   /** Prints the table and writes `file`; the load average before and after says how noisy the run was. */
   report(file: string, meta: Record<string, unknown>): void {
     const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(n >= 100 ? 0 : n >= 10 ? 1 : 2) : '–');
-    const head = ['what'.padEnd(66), 'unit', 'ours p50'.padStart(9), 'p90'.padStart(7), 'ref p50'.padStart(9), 'p90'.padStart(7), 'ours/ref'.padStart(9), 'goal'.padStart(6), 'n'.padStart(3)];
+    const head = [
+      'what'.padEnd(66),
+      'unit',
+      'ours p50'.padStart(9),
+      'p90'.padStart(7),
+      'ref p50'.padStart(9),
+      'p90'.padStart(7),
+      'ours/ref'.padStart(9),
+      'goal'.padStart(6),
+      'n'.padStart(3),
+    ];
     const lines = [head.join(' ')];
     const rows = this.rows.map((r) => {
       const ours = { p50: quantile(r.values.ours, 0.5), p90: quantile(r.values.ours, 0.9) };
       const reference = { p50: quantile(r.values.reference, 0.5), p90: quantile(r.values.reference, 0.9) };
       const ratio = ours.p50 / reference.p50;
       const n = Math.min(r.values.ours.length, r.values.reference.length);
-      lines.push([r.what.padEnd(66), r.unit.padEnd(4), fmt(ours.p50).padStart(9), fmt(ours.p90).padStart(7), fmt(reference.p50).padStart(9), fmt(reference.p90).padStart(7), (Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '–').padStart(9), `≤${r.goal}×`.padStart(6), String(n).padStart(3)].join(' '));
+      lines.push(
+        [
+          r.what.padEnd(66),
+          r.unit.padEnd(4),
+          fmt(ours.p50).padStart(9),
+          fmt(ours.p90).padStart(7),
+          fmt(reference.p50).padStart(9),
+          fmt(reference.p90).padStart(7),
+          (Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '–').padStart(9),
+          `≤${r.goal}×`.padStart(6),
+          String(n).padStart(3),
+        ].join(' '),
+      );
       return { what: r.what, unit: r.unit, ours, reference, ratio, goal: r.goal, samples: r.values };
     });
     const machine = { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg().map((x) => +x.toFixed(2)) };
-    console.log(`\ntscni benchmark — ${new Date().toISOString()} — load average now ${machine.loadavg.join(' ')} on ${machine.cpus} CPUs\n`);
+    console.log(
+      `\ntscni benchmark — ${new Date().toISOString()} — load average now ${machine.loadavg.join(' ')} on ${machine.cpus} CPUs\n`,
+    );
     console.log(lines.join('\n'));
     if (Object.keys(this.extra).length) console.log(`\n${JSON.stringify(this.extra)}`);
     mkdirSync(file.replace(/\/[^/]*$/, ''), { recursive: true });
-    writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine, ...meta, rows, ...this.extra }, null, 2));
+    writeFileSync(
+      file,
+      JSON.stringify({ date: new Date().toISOString(), machine, ...meta, rows, ...this.extra }, null, 2),
+    );
     console.log(`written ${file}`);
   }
 }

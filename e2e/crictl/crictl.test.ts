@@ -17,7 +17,10 @@ const KILLS = Number(process.env.CRICTL_KILLS ?? 6);
 const missing = missingForKernelTests(['ip', 'nsenter', 'unshare', 'iptables-save', 'nft', 'tc', 'findmnt']);
 
 /** The README quick start's pod.json, plus sysctls of both kinds. */
-const podJson = (name: string, extra: { labels?: Record<string, string>; sysctls?: Record<string, string>; hostPort?: number } = {}) =>
+const podJson = (
+  name: string,
+  extra: { labels?: Record<string, string>; sysctls?: Record<string, string>; hostPort?: number } = {},
+) =>
   JSON.stringify({
     metadata: { name, namespace: 'default', uid: `${name}-uid-1`, attempt: 0 },
     hostname: name,
@@ -51,13 +54,22 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
   };
   /** eth0's IPv4 addresses inside the pod, seen through its pause process. */
   const podAddrs = (pausePid: number): string[] =>
-    (JSON.parse(sh('nsenter', [`--target=${pausePid}`, '--net', '--', 'ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0'])) as { addr_info: { local: string }[] }[]).flatMap((l) => l.addr_info.map((a) => a.local));
+    (
+      JSON.parse(
+        sh('nsenter', [`--target=${pausePid}`, '--net', '--', 'ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0']),
+      ) as { addr_info: { local: string }[] }[]
+    ).flatMap((l) => l.addr_info.map((a) => a.local));
   const nodeLinks = () => sh('ip', ['-br', 'link'], { netns: node.name });
 
   beforeAll(async () => {
     node = new TestNode('crc');
     for (const d of ['run', 'state', 'net.d', 'cache']) mkdirSync(files(d), { recursive: true });
-    dirs = { socket: join(files('run'), 'cri.sock'), stateDir: files('state'), confDir: files('net.d'), cacheDir: files('cache') };
+    dirs = {
+      socket: join(files('run'), 'cri.sock'),
+      stateDir: files('state'),
+      confDir: files('net.d'),
+      cacheDir: files('cache'),
+    };
     before = snapshot(node, { stateDirs: [dirs.stateDir, dirs.cacheDir] });
     if (crictlPresent()) await restart();
     crictl = new Crictl(dirs.socket);
@@ -95,7 +107,16 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
     expect(pull.code).not.toBe(0);
     expect(pull.stderr).toMatch(/Unimplemented desc = tscni-cri pulls no images/);
     const fs = JSON.parse(await crictl.run(['imagefsinfo'])).status;
-    const mountpoint = sh('nsenter', [`--mount=${harness.mountNs()}`, '--', 'findmnt', '-n', '-o', 'TARGET', '-T', dirs.stateDir]).trim();
+    const mountpoint = sh('nsenter', [
+      `--mount=${harness.mountNs()}`,
+      '--',
+      'findmnt',
+      '-n',
+      '-o',
+      'TARGET',
+      '-T',
+      dirs.stateDir,
+    ]).trim();
     expect(fs.fsId.mountpoint).toBe(mountpoint);
     expect(Number(fs.usedBytes.value)).toBeGreaterThan(0);
     expect(Number(fs.inodesUsed.value)).toBeGreaterThan(0);
@@ -105,8 +126,17 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
   let web = '';
   let db = '';
   it('runp the README pod (hostPort, bandwidth, sysctls): READY with its network, limits, port mapping and sysctls', async () => {
-    const sysctls = { 'net.ipv4.ip_unprivileged_port_start': '80', 'net/ipv4/conf/eth0/rp_filter': '2', 'kernel.shmmax': '12345678', 'kernel.msgmax': '4096', 'fs.mqueue.msg_max': '20' };
-    writeFileSync(files('web.json'), podJson('web', { hostPort: 8080, labels: { app: 'web', tier: 'front' }, sysctls }));
+    const sysctls = {
+      'net.ipv4.ip_unprivileged_port_start': '80',
+      'net/ipv4/conf/eth0/rp_filter': '2',
+      'kernel.shmmax': '12345678',
+      'kernel.msgmax': '4096',
+      'fs.mqueue.msg_max': '20',
+    };
+    writeFileSync(
+      files('web.json'),
+      podJson('web', { hostPort: 8080, labels: { app: 'web', tier: 'front' }, sysctls }),
+    );
     web = (await crictl.run(['runp', files('web.json')])).trim();
     expect(web).toMatch(/^[0-9a-f]{64}$/);
     const out = await inspect(web.slice(0, 13));
@@ -117,8 +147,11 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
     expect(pings(`/proc/${out.info.pid}/ns/net`, '10.88.0.1', 5), 'pod → its gateway').toBe(true);
     expect(pings(node.path, ip, 5), 'node → pod').toBe(true);
     // The pin lives in the harness's mount namespace, not in ours.
-    expect(sh('nsenter', [`--mount=${harness.mountNs()}`, '--', 'stat', '-f', '-c', '%T', out.info.netns]).trim()).toBe('nsfs');
-    const inPod = (ns: string, path: string) => sh('nsenter', [`--target=${out.info.pid}`, `--${ns}`, '--', 'cat', `/proc/sys/${path}`]).trim();
+    expect(sh('nsenter', [`--mount=${harness.mountNs()}`, '--', 'stat', '-f', '-c', '%T', out.info.netns]).trim()).toBe(
+      'nsfs',
+    );
+    const inPod = (ns: string, path: string) =>
+      sh('nsenter', [`--target=${out.info.pid}`, `--${ns}`, '--', 'cat', `/proc/sys/${path}`]).trim();
     expect(inPod('net', 'net/ipv4/ip_unprivileged_port_start')).toBe('80');
     expect(inPod('net', 'net/ipv4/conf/eth0/rp_filter')).toBe('2');
     expect(inPod('ipc', 'kernel/shmmax')).toBe('12345678');
@@ -127,7 +160,10 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
     expect(sh('cat', ['/proc/sys/kernel/shmmax']).trim()).not.toBe('12345678');
     const nat = sh('iptables-save', ['-t', 'nat'], { netns: node.name });
     expect(nat).toMatch(new RegExp(`--dport 8080 .*--to-destination ${ip.replace(/\./g, '\\.')}:80`));
-    const qdiscs = JSON.parse(sh('tc', ['-j', 'qdisc', 'show'], { netns: node.name })) as { kind: string; dev: string }[];
+    const qdiscs = JSON.parse(sh('tc', ['-j', 'qdisc', 'show'], { netns: node.name })) as {
+      kind: string;
+      dev: string;
+    }[];
     expect(qdiscs.filter((q) => q.kind === 'tbf').length).toBe(2);
 
     writeFileSync(files('db.json'), podJson('db', { labels: { app: 'db', tier: 'back' } }));
@@ -175,7 +211,11 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
   });
 
   it('pods whose netns pin died with the harness mount namespace can be stopped and removed (DEL with an empty CNI_NETNS)', async () => {
-    const leases = () => sh('find', [join(dirs.stateDir, 'ipam'), '-type', 'f', '-name', '10.*']).trim().split('\n').filter(Boolean);
+    const leases = () =>
+      sh('find', [join(dirs.stateDir, 'ipam'), '-type', 'f', '-name', '10.*'])
+        .trim()
+        .split('\n')
+        .filter(Boolean);
     expect(leases()).toHaveLength(2);
     const pids = pauseProcessesOf(dirs.stateDir);
     await harness.kill9();
@@ -194,53 +234,81 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
     expect(await crictl.podIds()).toEqual([]);
   });
 
-  it(`kill -9 of the harness at random points of runp (${KILLS} times), restart: every pod fully up or fully gone`, { timeout: 600_000 }, async () => {
-    const t0 = Date.now();
-    writeFileSync(files('warm.json'), podJson('warm', { hostPort: 8081 }));
-    const warm = (await crictl.run(['runp', files('warm.json')])).trim();
-    const runMs = Date.now() - t0;
-    await inspect(warm);
-    // A second pod of the same harness run: its pause keeps that run's mount namespace (and warm's pin) alive.
-    writeFileSync(files('warm2.json'), podJson('warm2'));
-    await inspect((await crictl.run(['runp', files('warm2.json')])).trim());
-    const outcome = { up: 0, gone: 0 };
-    for (let i = 0; i < KILLS; i++) {
-      writeFileSync(files(`k${i}.json`), podJson(`k${i}`, { hostPort: 9000 + i, labels: { app: `k${i}`, kill: 'yes' }, sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0', 'kernel.shmmni': '1000' } }));
-      const runp = exec(CRICTL, ['-r', `unix://${dirs.socket}`, '-t', '20s', 'runp', files(`k${i}.json`)]);
-      // Stratified random points over the whole of runp (and a little past it), so early and late kills both occur.
-      await new Promise((r) => setTimeout(r, ((i + Math.random()) / KILLS) * runMs * 1.6));
-      await harness.kill9();
-      const r = await runp;
-      await restart();
-      const listed = await crictl.podIds(['--label', `app=k${i}`]);
-      if (r.code === 0) expect(listed, 'a pod whose runp succeeded survives the restart').toEqual([r.stdout.trim()]);
-      if (listed.length === 0) {
-        outcome.gone++;
-        continue;
+  it(
+    `kill -9 of the harness at random points of runp (${KILLS} times), restart: every pod fully up or fully gone`,
+    { timeout: 600_000 },
+    async () => {
+      const t0 = Date.now();
+      writeFileSync(files('warm.json'), podJson('warm', { hostPort: 8081 }));
+      const warm = (await crictl.run(['runp', files('warm.json')])).trim();
+      const runMs = Date.now() - t0;
+      await inspect(warm);
+      // A second pod of the same harness run: its pause keeps that run's mount namespace (and warm's pin) alive.
+      writeFileSync(files('warm2.json'), podJson('warm2'));
+      await inspect((await crictl.run(['runp', files('warm2.json')])).trim());
+      const outcome = { up: 0, gone: 0 };
+      for (let i = 0; i < KILLS; i++) {
+        writeFileSync(
+          files(`k${i}.json`),
+          podJson(`k${i}`, {
+            hostPort: 9000 + i,
+            labels: { app: `k${i}`, kill: 'yes' },
+            sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0', 'kernel.shmmni': '1000' },
+          }),
+        );
+        const runp = exec(CRICTL, ['-r', `unix://${dirs.socket}`, '-t', '20s', 'runp', files(`k${i}.json`)]);
+        // Stratified random points over the whole of runp (and a little past it), so early and late kills both occur.
+        await new Promise((r) => setTimeout(r, ((i + Math.random()) / KILLS) * runMs * 1.6));
+        await harness.kill9();
+        const r = await runp;
+        await restart();
+        const listed = await crictl.podIds(['--label', `app=k${i}`]);
+        if (r.code === 0) expect(listed, 'a pod whose runp succeeded survives the restart').toEqual([r.stdout.trim()]);
+        if (listed.length === 0) {
+          outcome.gone++;
+          continue;
+        }
+        outcome.up++;
+        const out = await inspect(listed[0]);
+        expect(out.status.state, 'listed means fully up').toBe('SANDBOX_READY');
+        expect(podAddrs(out.info.pid)).toEqual([out.status.network.ip]);
+        expect(pings(node.path, out.status.network.ip, 5), 'node → pod').toBe(true);
+        expect(
+          sh('nsenter', [`--target=${out.info.pid}`, '--ipc', '--', 'cat', '/proc/sys/kernel/shmmni']).trim(),
+        ).toBe('1000');
       }
-      outcome.up++;
-      const out = await inspect(listed[0]);
-      expect(out.status.state, 'listed means fully up').toBe('SANDBOX_READY');
-      expect(podAddrs(out.info.pid)).toEqual([out.status.network.ip]);
-      expect(pings(node.path, out.status.network.ip, 5), 'node → pod').toBe(true);
-      expect(sh('nsenter', [`--target=${out.info.pid}`, '--ipc', '--', 'cat', '/proc/sys/kernel/shmmni']).trim()).toBe('1000');
-    }
-    console.log(`crictl kill -9 during runp: ${KILLS} kills, ${outcome.up} pods up, ${outcome.gone} rolled back (runp ≈ ${runMs} ms)`);
-    // Pods made before the restarts: their pins live in dead harnesses' mount namespaces, held by their pauses.
-    for (const id of (await crictl.podIds()).reverse()) {
-      await crictl.run(['stopp', id]);
-      await crictl.run(['rmp', id]);
-    }
-    expect(await crictl.podIds()).toEqual([]);
-    // The warm pods outlived every restart: the first one stopped reached its netns through the other's pause.
-    expect(harness.stderr).toMatch(/"msg":"NetnsLost".*"using":"\/proc\/\d+\/root\/run\/netns\/cni-/);
-  });
+      console.log(
+        `crictl kill -9 during runp: ${KILLS} kills, ${outcome.up} pods up, ${outcome.gone} rolled back (runp ≈ ${runMs} ms)`,
+      );
+      // Pods made before the restarts: their pins live in dead harnesses' mount namespaces, held by their pauses.
+      for (const id of (await crictl.podIds()).reverse()) {
+        await crictl.run(['stopp', id]);
+        await crictl.run(['rmp', id]);
+      }
+      expect(await crictl.podIds()).toEqual([]);
+      // The warm pods outlived every restart: the first one stopped reached its netns through the other's pause.
+      expect(harness.stderr).toMatch(/"msg":"NetnsLost".*"using":"\/proc\/\d+\/root\/run\/netns\/cni-/);
+    },
+  );
 
   it('NetworkReady stays true when an IPAM pool is full (an informative NetworkCapacity condition says so)', async () => {
     const conf = join(dirs.confDir, '10-small.conflist');
     const ipam = { type: 'host-local', ranges: [[{ subnet: '10.77.0.0/30' }]], dataDir: join(dirs.stateDir, 'ipam') };
-    writeFileSync(conf, JSON.stringify({ cniVersion: '1.1.0', name: 'small', plugins: [{ type: 'bridge', bridge: 'crcap0', isGateway: true, ipam }] }));
-    const conditions = async () => JSON.parse(await crictl.run(['info'])).status.conditions as { type: string; status: boolean; reason: string; message: string }[];
+    writeFileSync(
+      conf,
+      JSON.stringify({
+        cniVersion: '1.1.0',
+        name: 'small',
+        plugins: [{ type: 'bridge', bridge: 'crcap0', isGateway: true, ipam }],
+      }),
+    );
+    const conditions = async () =>
+      JSON.parse(await crictl.run(['info'])).status.conditions as {
+        type: string;
+        status: boolean;
+        reason: string;
+        message: string;
+      }[];
     try {
       expect((await conditions()).map((c) => [c.type, c.status])).toEqual([
         ['RuntimeReady', true],
@@ -255,7 +323,12 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
         ['NetworkReady', true],
         ['NetworkCapacity', false],
       ]);
-      expect(full[2]).toMatchObject({ reason: 'IPAMRangeFull', message: expect.stringMatching(/no IP addresses available in range set 0: 10\.77\.0\.1-10\.77\.0\.2|no IP addresses available/) });
+      expect(full[2]).toMatchObject({
+        reason: 'IPAMRangeFull',
+        message: expect.stringMatching(
+          /no IP addresses available in range set 0: 10\.77\.0\.1-10\.77\.0\.2|no IP addresses available/,
+        ),
+      });
       writeFileSync(files('full2.json'), podJson('full2'));
       const second = await crictl.raw(['runp', files('full2.json')]);
       expect(second.code).not.toBe(0);
@@ -269,7 +342,12 @@ describe.skipIf(!!missing)(`the harness with the real crictl${missing ? ` — sk
     // A network whose plugin is missing is not ready.
     writeFileSync(conf, JSON.stringify({ cniVersion: '1.1.0', name: 'broken', plugins: [{ type: 'no-such-plugin' }] }));
     try {
-      expect((await conditions())[1]).toMatchObject({ type: 'NetworkReady', status: false, reason: 'NetworkPluginNotReady', message: expect.stringContaining('no-such-plugin') });
+      expect((await conditions())[1]).toMatchObject({
+        type: 'NetworkReady',
+        status: false,
+        reason: 'NetworkPluginNotReady',
+        message: expect.stringContaining('no-such-plugin'),
+      });
     } finally {
       rmSync(conf, { force: true });
     }

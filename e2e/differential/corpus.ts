@@ -31,9 +31,29 @@ export const CORPUS: Record<string, PluginCorpus> = {
       cniVersion: '1.0.0',
       name: 'dnet',
       type: 'bridge',
-      ipam: { type: 'host-local', subnet: '10.93.0.0/24', rangeStart: '10.93.0.10', rangeEnd: '10.93.0.20', gateway: '10.93.0.1', routes: [{ dst: '0.0.0.0/0' }, { dst: '10.94.0.0/16', gw: '10.93.0.254' }] as Json[], dataDir: '@DATA@' },
+      ipam: {
+        type: 'host-local',
+        subnet: '10.93.0.0/24',
+        rangeStart: '10.93.0.10',
+        rangeEnd: '10.93.0.20',
+        gateway: '10.93.0.1',
+        routes: [{ dst: '0.0.0.0/0' }, { dst: '10.94.0.0/16', gw: '10.93.0.254' }] as Json[],
+        dataDir: '@DATA@',
+      },
     }),
-    fields: [['cniVersion'], ['name'], ['ipam'], ['ipam', 'type'], ['ipam', 'subnet'], ['ipam', 'rangeStart'], ['ipam', 'rangeEnd'], ['ipam', 'gateway'], ['ipam', 'routes'], ['ipam', 'routes', 0, 'dst'], ['ipam', 'routes', 1, 'gw']],
+    fields: [
+      ['cniVersion'],
+      ['name'],
+      ['ipam'],
+      ['ipam', 'type'],
+      ['ipam', 'subnet'],
+      ['ipam', 'rangeStart'],
+      ['ipam', 'rangeEnd'],
+      ['ipam', 'gateway'],
+      ['ipam', 'routes'],
+      ['ipam', 'routes', 0, 'dst'],
+      ['ipam', 'routes', 1, 'gw'],
+    ],
     // (dataDir is never mutated: without it host-local would write to the system's /var/lib/cni/networks)
   },
   'host-local-ranges': {
@@ -41,19 +61,46 @@ export const CORPUS: Record<string, PluginCorpus> = {
       cniVersion: '1.0.0',
       name: 'dnet',
       type: 'bridge',
-      runtimeConfig: { ipRanges: [[{ subnet: '10.95.0.0/24', rangeStart: '10.95.0.50', rangeEnd: '10.95.0.60', gateway: '10.95.0.1' }]] },
+      runtimeConfig: {
+        ipRanges: [
+          [{ subnet: '10.95.0.0/24', rangeStart: '10.95.0.50', rangeEnd: '10.95.0.60', gateway: '10.95.0.1' }],
+        ],
+      },
       ipam: { type: 'host-local', ranges: [[{ subnet: '10.96.0.0/24' }]], dataDir: '@DATA@' },
     }),
-    fields: [['runtimeConfig'], ['runtimeConfig', 'ipRanges'], ['runtimeConfig', 'ipRanges', 0, 0, 'subnet'], ['runtimeConfig', 'ipRanges', 0, 0, 'rangeStart'], ['runtimeConfig', 'ipRanges', 0, 0, 'gateway'], ['ipam', 'ranges'], ['ipam', 'ranges', 0, 0, 'subnet']],
+    fields: [
+      ['runtimeConfig'],
+      ['runtimeConfig', 'ipRanges'],
+      ['runtimeConfig', 'ipRanges', 0, 0, 'subnet'],
+      ['runtimeConfig', 'ipRanges', 0, 0, 'rangeStart'],
+      ['runtimeConfig', 'ipRanges', 0, 0, 'gateway'],
+      ['ipam', 'ranges'],
+      ['ipam', 'ranges', 0, 0, 'subnet'],
+    ],
   },
   static: {
     base: () => ({
       cniVersion: '1.0.0',
       name: 'dnet',
       type: 'bridge',
-      ipam: { type: 'static', addresses: [{ address: '10.97.0.5/24', gateway: '10.97.0.1' }], routes: [{ dst: '0.0.0.0/0' }], dns: { nameservers: ['10.96.0.10'], domain: 'example.org', search: ['example.org'] } },
+      ipam: {
+        type: 'static',
+        addresses: [{ address: '10.97.0.5/24', gateway: '10.97.0.1' }],
+        routes: [{ dst: '0.0.0.0/0' }],
+        dns: { nameservers: ['10.96.0.10'], domain: 'example.org', search: ['example.org'] },
+      },
     }),
-    fields: [['ipam', 'addresses'], ['ipam', 'addresses', 0, 'address'], ['ipam', 'addresses', 0, 'gateway'], ['ipam', 'routes'], ['ipam', 'routes', 0, 'dst'], ['ipam', 'dns'], ['ipam', 'dns', 'nameservers'], ['ipam', 'dns', 'domain'], ['ipam', 'dns', 'search']],
+    fields: [
+      ['ipam', 'addresses'],
+      ['ipam', 'addresses', 0, 'address'],
+      ['ipam', 'addresses', 0, 'gateway'],
+      ['ipam', 'routes'],
+      ['ipam', 'routes', 0, 'dst'],
+      ['ipam', 'dns'],
+      ['ipam', 'dns', 'nameservers'],
+      ['ipam', 'dns', 'domain'],
+      ['ipam', 'dns', 'search'],
+    ],
   },
   bridge: {
     base: () => ({
@@ -70,18 +117,48 @@ export const CORPUS: Record<string, PluginCorpus> = {
       promiscMode: false,
       ipam: hostLocal('10.98.0.0/24'),
     }),
-    fields: [['bridge'], ['isGateway'], ['isDefaultGateway'], ['ipMasq'], ['mtu'], ['hairpinMode'], ['ipam'], ['ipam', 'subnet']],
+    fields: [
+      ['bridge'],
+      ['isGateway'],
+      ['isDefaultGateway'],
+      ['ipMasq'],
+      ['mtu'],
+      ['hairpinMode'],
+      ['ipam'],
+      ['ipam', 'subnet'],
+    ],
   },
   ptp: {
-    base: () => ({ cniVersion: '1.0.0', name: 'dnet', type: 'ptp', ipMasq: true, mtu: 1400, ipam: hostLocal('10.99.0.0/24') }),
+    base: () => ({
+      cniVersion: '1.0.0',
+      name: 'dnet',
+      type: 'ptp',
+      ipMasq: true,
+      mtu: 1400,
+      ipam: hostLocal('10.99.0.0/24'),
+    }),
     fields: [['ipMasq'], ['mtu'], ['ipam'], ['ipam', 'subnet'], ['dns']],
   },
   macvlan: {
-    base: () => ({ cniVersion: '1.0.0', name: 'dnet', type: 'macvlan', master: 'dmaster0', mode: 'bridge', mtu: 1400, ipam: hostLocal('10.100.0.0/24') }),
+    base: () => ({
+      cniVersion: '1.0.0',
+      name: 'dnet',
+      type: 'macvlan',
+      master: 'dmaster0',
+      mode: 'bridge',
+      mtu: 1400,
+      ipam: hostLocal('10.100.0.0/24'),
+    }),
     fields: [['master'], ['mode'], ['mtu'], ['ipam'], ['ipam', 'subnet']],
   },
   'host-device': {
-    base: () => ({ cniVersion: '1.0.0', name: 'dnet', type: 'host-device', device: 'dhostdev0', ipam: { type: 'static', addresses: [{ address: '10.101.0.5/24' }] } }),
+    base: () => ({
+      cniVersion: '1.0.0',
+      name: 'dnet',
+      type: 'host-device',
+      device: 'dhostdev0',
+      ipam: { type: 'static', addresses: [{ address: '10.101.0.5/24' }] },
+    }),
     fields: [['device'], ['ipam'], ['ipam', 'addresses', 0, 'address']],
   },
   portmap: {
@@ -95,7 +172,17 @@ export const CORPUS: Record<string, PluginCorpus> = {
       runtimeConfig: { portMappings: [{ hostPort: 23080, containerPort: 80, protocol: 'tcp', hostIP: '' }] },
       prevResult: prevResult ?? null,
     }),
-    fields: [['snat'], ['markMasqBit'], ['runtimeConfig'], ['runtimeConfig', 'portMappings'], ['runtimeConfig', 'portMappings', 0, 'hostPort'], ['runtimeConfig', 'portMappings', 0, 'containerPort'], ['runtimeConfig', 'portMappings', 0, 'protocol'], ['runtimeConfig', 'portMappings', 0, 'hostIP'], ['prevResult']],
+    fields: [
+      ['snat'],
+      ['markMasqBit'],
+      ['runtimeConfig'],
+      ['runtimeConfig', 'portMappings'],
+      ['runtimeConfig', 'portMappings', 0, 'hostPort'],
+      ['runtimeConfig', 'portMappings', 0, 'containerPort'],
+      ['runtimeConfig', 'portMappings', 0, 'protocol'],
+      ['runtimeConfig', 'portMappings', 0, 'hostIP'],
+      ['prevResult'],
+    ],
   },
   bandwidth: {
     base: ({ prevResult }) => ({
@@ -103,13 +190,32 @@ export const CORPUS: Record<string, PluginCorpus> = {
       name: 'dnet',
       type: 'bandwidth',
       capabilities: { bandwidth: true },
-      runtimeConfig: { bandwidth: { ingressRate: 1000000, ingressBurst: 100000, egressRate: 2000000, egressBurst: 100000 } },
+      runtimeConfig: {
+        bandwidth: { ingressRate: 1000000, ingressBurst: 100000, egressRate: 2000000, egressBurst: 100000 },
+      },
       prevResult: prevResult ?? null,
     }),
-    fields: [['runtimeConfig'], ['runtimeConfig', 'bandwidth'], ['runtimeConfig', 'bandwidth', 'ingressRate'], ['runtimeConfig', 'bandwidth', 'ingressBurst'], ['runtimeConfig', 'bandwidth', 'egressRate'], ['runtimeConfig', 'bandwidth', 'egressBurst'], ['prevResult']],
+    fields: [
+      ['runtimeConfig'],
+      ['runtimeConfig', 'bandwidth'],
+      ['runtimeConfig', 'bandwidth', 'ingressRate'],
+      ['runtimeConfig', 'bandwidth', 'ingressBurst'],
+      ['runtimeConfig', 'bandwidth', 'egressRate'],
+      ['runtimeConfig', 'bandwidth', 'egressBurst'],
+      ['prevResult'],
+    ],
   },
   'bandwidth-top': {
-    base: ({ prevResult }) => ({ cniVersion: '1.0.0', name: 'dnet', type: 'bandwidth', ingressRate: 1000000, ingressBurst: 100000, egressRate: 2000000, egressBurst: 100000, prevResult: prevResult ?? null }),
+    base: ({ prevResult }) => ({
+      cniVersion: '1.0.0',
+      name: 'dnet',
+      type: 'bandwidth',
+      ingressRate: 1000000,
+      ingressBurst: 100000,
+      egressRate: 2000000,
+      egressBurst: 100000,
+      prevResult: prevResult ?? null,
+    }),
     fields: [['ingressRate'], ['egressBurst']],
   },
   tuning: {
@@ -124,11 +230,31 @@ export const CORPUS: Record<string, PluginCorpus> = {
       dataDir: '@DATA@',
       prevResult: prevResult ?? null,
     }),
-    fields: [['mtu'], ['promisc'], ['allmulti'], ['sysctl'], ['sysctl', 'net.ipv4.conf.eth0.rp_filter'], ['prevResult']],
+    fields: [
+      ['mtu'],
+      ['promisc'],
+      ['allmulti'],
+      ['sysctl'],
+      ['sysctl', 'net.ipv4.conf.eth0.rp_filter'],
+      ['prevResult'],
+    ],
   },
   firewall: {
-    base: ({ prevResult }) => ({ cniVersion: '1.0.0', name: 'dnet', type: 'firewall', backend: 'iptables', iptablesAdminChainName: 'DADMIN', prevResult: prevResult ?? null }),
-    fields: [['backend'], ['iptablesAdminChainName'], ['prevResult'], ['prevResult', 'ips'], ['prevResult', 'cniVersion']],
+    base: ({ prevResult }) => ({
+      cniVersion: '1.0.0',
+      name: 'dnet',
+      type: 'firewall',
+      backend: 'iptables',
+      iptablesAdminChainName: 'DADMIN',
+      prevResult: prevResult ?? null,
+    }),
+    fields: [
+      ['backend'],
+      ['iptablesAdminChainName'],
+      ['prevResult'],
+      ['prevResult', 'ips'],
+      ['prevResult', 'cniVersion'],
+    ],
   },
 };
 
@@ -169,7 +295,9 @@ function capitaliseAll(v: Json, skip = false): Json {
   if (Array.isArray(v)) return v.map((e) => capitaliseAll(e));
   if (v === null || typeof v !== 'object') return v;
   // sysctl names and prevResult are data, not struct fields: keep those keys
-  return Object.fromEntries(Object.entries(v).map(([k, e]) => [skip ? k : capitalise(k), capitaliseAll(e, k === 'sysctl')]));
+  return Object.fromEntries(
+    Object.entries(v).map(([k, e]) => [skip ? k : capitalise(k), capitaliseAll(e, k === 'sysctl')]),
+  );
 }
 
 export function casesFor(entry: string, ctx: { prevResult?: Json; pod: string }): Case[] {
@@ -184,6 +312,9 @@ export function casesFor(entry: string, ctx: { prevResult?: Json; pod: string })
     }
   }
   out.push({ id: `${entry}: every key Capitalised`, conf: capitaliseAll(b) as Record<string, Json> });
-  out.push({ id: `${entry}: null dns, args, runtimeConfig extras`, conf: { ...b, dns: null, args: null, ...(b.runtimeConfig === undefined ? { runtimeConfig: null } : {}) } });
+  out.push({
+    id: `${entry}: null dns, args, runtimeConfig extras`,
+    conf: { ...b, dns: null, args: null, ...(b.runtimeConfig === undefined ? { runtimeConfig: null } : {}) },
+  });
   return out;
 }

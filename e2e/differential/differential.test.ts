@@ -8,7 +8,16 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, REFERENCE_BIN, TestNode, implementations, missingForKernelTests, runInNetns, sh, type PluginRun } from '@tscni/testing/node';
+import {
+  DIST_BIN,
+  REFERENCE_BIN,
+  TestNode,
+  implementations,
+  missingForKernelTests,
+  runInNetns,
+  sh,
+  type PluginRun,
+} from '@tscni/testing/node';
 import { CORPUS, casesFor, pluginOf, type Case, type Json } from './corpus';
 import { EXCEPTIONS } from './exceptions';
 import { ipState, iptablesState, qdiscState, sysctlState } from './observe';
@@ -57,15 +66,27 @@ async function fixture(entry: string): Promise<Fixture> {
   }
   let prevResult: Json | undefined;
   if (CHAINED.includes(entry)) {
-    const conf = { cniVersion: '1.0.0', name: 'dnet', type: 'bridge', bridge: 'dchain0', isGateway: true, ipam: { type: 'host-local', subnet: '10.102.0.0/24', dataDir: join(node.tmp, 'chain-ipam') } };
-    const r = await node.runPlugin(join(REFERENCE_BIN, 'bridge'), { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'dchain', CNI_NETNS: pod, CNI_IFNAME: 'eth0', CNI_PATH: REFERENCE_BIN }, conf);
+    const conf = {
+      cniVersion: '1.0.0',
+      name: 'dnet',
+      type: 'bridge',
+      bridge: 'dchain0',
+      isGateway: true,
+      ipam: { type: 'host-local', subnet: '10.102.0.0/24', dataDir: join(node.tmp, 'chain-ipam') },
+    };
+    const r = await node.runPlugin(
+      join(REFERENCE_BIN, 'bridge'),
+      { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'dchain', CNI_NETNS: pod, CNI_IFNAME: 'eth0', CNI_PATH: REFERENCE_BIN },
+      conf,
+    );
     if (r.code !== 0) throw new Error(`bridge ADD for the chain: ${r.stdout}`);
     prevResult = r.json as Json;
   }
   const both = () => `${ipState(node.path)}\n${ipState(pod)}`;
   const observe: Record<string, () => string> = {
     loopback: () => ipState(pod),
-    bridge: () => `${both()}\n${iptablesState(node.path)}\n${sysctlState(node.path, ['/proc/sys/net/ipv4/ip_forward'])}`,
+    bridge: () =>
+      `${both()}\n${iptablesState(node.path)}\n${sysctlState(node.path, ['/proc/sys/net/ipv4/ip_forward'])}`,
     ptp: () => `${both()}\n${iptablesState(node.path)}\n${sysctlState(node.path, ['/proc/sys/net/ipv4/ip_forward'])}`,
     macvlan: both,
     'host-device': both,
@@ -73,13 +94,22 @@ async function fixture(entry: string): Promise<Fixture> {
     firewall: () => iptablesState(node.path),
     bandwidth: () => `${qdiscState(node.path)}\n${ipState(node.path)}`,
     'bandwidth-top': () => `${qdiscState(node.path)}\n${ipState(node.path)}`,
-    tuning: () => `${ipState(pod)}\n${sysctlState(pod, ['/proc/sys/net/ipv4/conf/eth0/rp_filter', '/proc/sys/net/ipv4/conf/eth0/accept_local'])}`,
+    tuning: () =>
+      `${ipState(pod)}\n${sysctlState(pod, ['/proc/sys/net/ipv4/conf/eth0/rp_filter', '/proc/sys/net/ipv4/conf/eth0/accept_local'])}`,
   };
   let reset: (() => void) | undefined;
   if (entry.startsWith('bandwidth')) {
     // the qdiscs on the host veth stay after DEL (in the reference too) until the bridge plugin's DEL deletes the veth
-    const hostVeth = ((prevResult as { interfaces: { name: string; sandbox?: string }[] }).interfaces.find((i) => !i.sandbox && i.name.startsWith('veth')) ?? { name: '' }).name;
-    reset = () => node.exec('tc', ['-force', '-batch', '-'], { input: `qdisc del dev ${hostVeth} root\nqdisc del dev ${hostVeth} ingress\n`, allowFail: true });
+    const hostVeth = (
+      (prevResult as { interfaces: { name: string; sandbox?: string }[] }).interfaces.find(
+        (i) => !i.sandbox && i.name.startsWith('veth'),
+      ) ?? { name: '' }
+    ).name;
+    reset = () =>
+      node.exec('tc', ['-force', '-batch', '-'], {
+        input: `qdisc del dev ${hostVeth} root\nqdisc del dev ${hostVeth} ingress\n`,
+        allowFail: true,
+      });
   }
   return { node, pod, prevResult, observe: observe[entry] ?? (() => ''), reset };
 }
@@ -102,8 +132,17 @@ async function runSide(fx: Fixture, entry: string, side: Side, c: Case, cid: str
   mkdirSync(dataDir, { recursive: true });
   const stdin = materialise(c.conf, dataDir);
   const plugin = pluginOf(entry);
-  const env = (cmd: string) => ({ CNI_COMMAND: cmd, CNI_CONTAINERID: cid, CNI_NETNS: fx.pod, CNI_IFNAME: 'eth0', CNI_PATH: BIN[side] });
-  const exec = (cmd: string) => (IPAM.includes(entry) ? runInNetns(undefined, join(BIN[side], plugin), env(cmd), stdin) : runInNetns(fx.node.name, join(BIN[side], plugin), env(cmd), stdin));
+  const env = (cmd: string) => ({
+    CNI_COMMAND: cmd,
+    CNI_CONTAINERID: cid,
+    CNI_NETNS: fx.pod,
+    CNI_IFNAME: 'eth0',
+    CNI_PATH: BIN[side],
+  });
+  const exec = (cmd: string) =>
+    IPAM.includes(entry)
+      ? runInNetns(undefined, join(BIN[side], plugin), env(cmd), stdin)
+      : runInNetns(fx.node.name, join(BIN[side], plugin), env(cmd), stdin);
   const before = (fx.state ??= fx.observe());
   const add = await exec('ADD');
   const effect = add.code === 0 ? (IPAM.includes(entry) ? normaliseResult(add.stdout) : fx.observe()) : undefined;
@@ -125,12 +164,16 @@ async function runSide(fx: Fixture, entry: string, side: Side, c: Case, cid: str
 
 /** The result without the empty `dns` the reference always prints. */
 const normaliseResult = (stdout: string): string =>
-  JSON.stringify(JSON.parse(stdout), (k, v: unknown) => (k === 'dns' && v && typeof v === 'object' && Object.keys(v).length === 0 ? undefined : v));
+  JSON.stringify(JSON.parse(stdout), (k, v: unknown) =>
+    k === 'dns' && v && typeof v === 'object' && Object.keys(v).length === 0 ? undefined : v,
+  );
 
 function leaseFiles(dir: string): string[] {
   const out: string[] = [];
   for (const net of readdirSync(dir, { withFileTypes: true })) {
-    if (net.isDirectory()) for (const f of readdirSync(join(dir, net.name))) if (!f.startsWith('last_reserved_ip') && f !== 'lock') out.push(`${net.name}/${f}`);
+    if (net.isDirectory())
+      for (const f of readdirSync(join(dir, net.name)))
+        if (!f.startsWith('last_reserved_ip') && f !== 'lock') out.push(`${net.name}/${f}`);
   }
   return out;
 }
@@ -138,40 +181,52 @@ function leaseFiles(dir: string): string[] {
 function diff(a: string, b: string): string {
   const al = a.split('\n');
   const bl = b.split('\n');
-  return [...al.filter((l) => !bl.includes(l)).map((l) => `- ${l}`), ...bl.filter((l) => !al.includes(l)).map((l) => `+ ${l}`)].join('\n');
+  return [
+    ...al.filter((l) => !bl.includes(l)).map((l) => `- ${l}`),
+    ...bl.filter((l) => !al.includes(l)).map((l) => `+ ${l}`),
+  ].join('\n');
 }
 
 const decision = (r: PluginRun): 'accept' | 'refuse' => (r.code === 0 ? 'accept' : 'refuse');
 
-describe.skipIf(!!missing || absent.length > 0)(`differential: Debian's reference plugins vs ours${missing ? ` — skipped: ${missing}` : absent.length ? ` — needs the reference ${absent.join(', ')}` : ''}`, () => {
-  const total = { cases: 0 };
-  afterAll(() => console.log(`differential: ${total.cases} cases`));
+describe.skipIf(!!missing || absent.length > 0)(
+  `differential: Debian's reference plugins vs ours${missing ? ` — skipped: ${missing}` : absent.length ? ` — needs the reference ${absent.join(', ')}` : ''}`,
+  () => {
+    const total = { cases: 0 };
+    afterAll(() => console.log(`differential: ${total.cases} cases`));
 
-  describe.concurrent.each(Object.keys(CORPUS))('%s', (entry) => {
-    it('same decision, same effect, DEL leaves nothing', async () => {
-      const fx = await fixture(entry);
-      const cases = casesFor(entry, { prevResult: fx.prevResult, pod: fx.pod });
-      // warm-up: what the first ADD creates for good (the bridge, top-level chains, ip_forward) exists before the first comparison
-      if (!IPAM.includes(entry)) await runSide(fx, entry, 'reference', cases[0], 'dwarm');
-      fx.state = undefined;
-      total.cases += cases.length;
-      const problems: string[] = [];
-      for (const [i, c] of cases.entries()) {
-        const cid = `d${i}-${entry.replace(/[^a-z]/g, '')}`;
-        const ref = await runSide(fx, entry, 'reference', c, cid);
-        const ours = await runSide(fx, entry, 'tscni', c, cid);
-        const exception = EXCEPTIONS[c.id];
-        const want = exception?.ours ?? decision(ref.add);
-        if (decision(ours.add) !== want) problems.push(`${c.id}: reference ${decision(ref.add)}s${exception ? ` (exception: ${exception.why})` : ''}, ours ${decision(ours.add)}s: ${ours.add.stdout.trim() || ref.add.stdout.trim()}`);
-        if (!exception && ref.effect !== undefined && ours.effect !== undefined && ref.effect !== ours.effect) problems.push(`${c.id}: effects differ:\n${diff(ref.effect, ours.effect)}`);
-        if (ours.add.code === 0 && ours.del?.code !== 0) problems.push(`${c.id}: our DEL after a successful ADD failed: ${ours.del?.stdout}`);
-        // DEL is best-effort where the reference's is: a runtime stops a chain's DEL at the first failure
-        if (ref.del?.code === 0 && ours.del?.code !== 0 && !exception?.del) problems.push(`${c.id}: the reference's DEL succeeds, ours fails: ${ours.del?.stdout.trim()}`);
-        if (ours.leftover) problems.push(`${c.id}: our ADD+DEL left state behind:\n${ours.leftover}`);
-        // (what the reference leaves behind is its own business: a bridge it created, ip_forward=1)
-        if (existsSync(SYSTEM_STATE)) problems.push(`${c.id}: ${SYSTEM_STATE} was written: a case lost its dataDir`);
-      }
-      expect(problems).toEqual([]);
-    }, 600_000);
-  });
-});
+    describe.concurrent.each(Object.keys(CORPUS))('%s', (entry) => {
+      it('same decision, same effect, DEL leaves nothing', async () => {
+        const fx = await fixture(entry);
+        const cases = casesFor(entry, { prevResult: fx.prevResult, pod: fx.pod });
+        // warm-up: what the first ADD creates for good (the bridge, top-level chains, ip_forward) exists before the first comparison
+        if (!IPAM.includes(entry)) await runSide(fx, entry, 'reference', cases[0], 'dwarm');
+        fx.state = undefined;
+        total.cases += cases.length;
+        const problems: string[] = [];
+        for (const [i, c] of cases.entries()) {
+          const cid = `d${i}-${entry.replace(/[^a-z]/g, '')}`;
+          const ref = await runSide(fx, entry, 'reference', c, cid);
+          const ours = await runSide(fx, entry, 'tscni', c, cid);
+          const exception = EXCEPTIONS[c.id];
+          const want = exception?.ours ?? decision(ref.add);
+          if (decision(ours.add) !== want)
+            problems.push(
+              `${c.id}: reference ${decision(ref.add)}s${exception ? ` (exception: ${exception.why})` : ''}, ours ${decision(ours.add)}s: ${ours.add.stdout.trim() || ref.add.stdout.trim()}`,
+            );
+          if (!exception && ref.effect !== undefined && ours.effect !== undefined && ref.effect !== ours.effect)
+            problems.push(`${c.id}: effects differ:\n${diff(ref.effect, ours.effect)}`);
+          if (ours.add.code === 0 && ours.del?.code !== 0)
+            problems.push(`${c.id}: our DEL after a successful ADD failed: ${ours.del?.stdout}`);
+          // DEL is best-effort where the reference's is: a runtime stops a chain's DEL at the first failure
+          if (ref.del?.code === 0 && ours.del?.code !== 0 && !exception?.del)
+            problems.push(`${c.id}: the reference's DEL succeeds, ours fails: ${ours.del?.stdout.trim()}`);
+          if (ours.leftover) problems.push(`${c.id}: our ADD+DEL left state behind:\n${ours.leftover}`);
+          // (what the reference leaves behind is its own business: a bridge it created, ip_forward=1)
+          if (existsSync(SYSTEM_STATE)) problems.push(`${c.id}: ${SYSTEM_STATE} was written: a case lost its dataDir`);
+        }
+        expect(problems).toEqual([]);
+      }, 600_000);
+    });
+  },
+);

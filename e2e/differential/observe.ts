@@ -45,17 +45,32 @@ interface RouteShown {
 
 /** Links, addresses (no link-local v6), IPv4 routes of every table, and rules of one namespace. */
 export function ipState(netns: string): string {
-  const out = run(netns, ['ip', '-j', '-batch', '-'], 'link show\naddr show\nroute show table all\nrule show\n').trim().split('\n');
+  const out = run(netns, ['ip', '-j', '-batch', '-'], 'link show\naddr show\nroute show table all\nrule show\n')
+    .trim()
+    .split('\n');
   const [links, addrs, routes, rules] = out.map((l) => JSON.parse(l) as unknown[]);
-  const flag = (f: string[]) => f.filter((x) => ['UP', 'PROMISC', 'ALLMULTI', 'NOARP'].includes(x)).sort().join(',');
+  const flag = (f: string[]) =>
+    f
+      .filter((x) => ['UP', 'PROMISC', 'ALLMULTI', 'NOARP'].includes(x))
+      .sort()
+      .join(',');
   return anon(
     JSON.stringify({
-      links: (links as LinkShown[]).map((l) => `${l.ifname} ${flag(l.flags)} mtu=${l.mtu} master=${l.master ?? ''}`).sort(),
-      addrs: (addrs as AddrShown[]).flatMap((a) => a.addr_info.filter((i) => !i.local.startsWith('fe80:')).map((i) => `${a.ifname} ${i.local}/${i.prefixlen}`)).sort(),
+      links: (links as LinkShown[])
+        .map((l) => `${l.ifname} ${flag(l.flags)} mtu=${l.mtu} master=${l.master ?? ''}`)
+        .sort(),
+      addrs: (addrs as AddrShown[])
+        .flatMap((a) =>
+          a.addr_info.filter((i) => !i.local.startsWith('fe80:')).map((i) => `${a.ifname} ${i.local}/${i.prefixlen}`),
+        )
+        .sort(),
       routes: (routes as RouteShown[])
         // (local routes are the kernel's; fe80::/64 appears whenever the kernel gets to the link-local address)
         .filter((r) => r.table !== 'local' && r.dst !== 'fe80::/64')
-        .map((r) => `${r.type ?? ''} ${r.dst} via=${r.gateway ?? ''} dev=${r.dev ?? ''} table=${r.table ?? 'main'} scope=${r.scope ?? ''} metric=${r.metric ?? ''} src=${r.prefsrc ?? ''}`)
+        .map(
+          (r) =>
+            `${r.type ?? ''} ${r.dst} via=${r.gateway ?? ''} dev=${r.dev ?? ''} table=${r.table ?? 'main'} scope=${r.scope ?? ''} metric=${r.metric ?? ''} src=${r.prefsrc ?? ''}`,
+        )
         .sort(),
       rules,
     }),
@@ -67,7 +82,14 @@ export function iptablesState(netns: string): string {
   const lines: string[] = [];
   for (const cmd of ['iptables-save', 'ip6tables-save']) {
     const text = run(netns, [cmd]);
-    lines.push(...text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => `${cmd[0] === 'i' && cmd[1] === 'p' && cmd[2] === '6' ? '6' : '4'} ${l.replace(/\[\d+:\d+\]/, '')}`));
+    lines.push(
+      ...text
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map(
+          (l) => `${cmd[0] === 'i' && cmd[1] === 'p' && cmd[2] === '6' ? '6' : '4'} ${l.replace(/\[\d+:\d+\]/, '')}`,
+        ),
+    );
   }
   return anon(lines.join('\n'));
 }
@@ -87,7 +109,10 @@ export function qdiscState(netns: string): string {
   return anon(
     qs
       .filter((q) => !['noqueue', 'pfifo_fast', 'mq', 'fq_codel', 'noop'].includes(q.kind))
-      .map((q) => `${q.kind} ${q.dev} ${q.handle} ${q.root ? 'root' : (q.parent ?? '')} ${JSON.stringify(q.options ?? {})}`)
+      .map(
+        (q) =>
+          `${q.kind} ${q.dev} ${q.handle} ${q.root ? 'root' : (q.parent ?? '')} ${JSON.stringify(q.options ?? {})}`,
+      )
       .sort()
       .join('\n'),
   );

@@ -24,7 +24,11 @@ const BASE = {
   'host-local': { type: 'host-local', ipam: { type: 'host-local', subnet: '10.250.0.0/24', dataDir: '$TMP/ipam' } },
   static: { type: 'static', ipam: { type: 'static', addresses: [{ address: '10.251.0.2/24' }] } },
   dhcp: { type: 'dhcp', ipam: { type: 'dhcp', daemonSocketPath: '$TMP/no-daemon.sock' } },
-  portmap: { type: 'portmap', runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] }, prevResult },
+  portmap: {
+    type: 'portmap',
+    runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] },
+    prevResult,
+  },
   bandwidth: { type: 'bandwidth', ingressRate: 1000000, ingressBurst: 100000, prevResult },
   tuning: { type: 'tuning', sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1' }, dataDir: '$TMP/tuning', prevResult },
   firewall: { type: 'firewall', prevResult },
@@ -114,7 +118,11 @@ const SPECIFIC = {
     ['a subnet with host bits', { subnet: '10.250.0.9/24' }, /host bits/],
     ['a network too small', { subnet: '10.250.0.0/31' }, /too small/],
     ['a rangeStart outside the subnet', { rangeStart: '10.9.9.9' }, /rangeStart|range/],
-    ['overlapping range sets', { subnet: undefined, ranges: [[{ subnet: '10.250.0.0/24' }], [{ subnet: '10.250.0.0/25' }]] }, /overlap/],
+    [
+      'overlapping range sets',
+      { subnet: undefined, ranges: [[{ subnet: '10.250.0.0/24' }], [{ subnet: '10.250.0.0/25' }]] },
+      /overlap/,
+    ],
     ['a dataDir that is relative', { dataDir: '../../etc' }, /dataDir/],
     ['a gateway that is not an IP', { gateway: 'router' }, /gateway/],
   ],
@@ -124,10 +132,26 @@ const SPECIFIC = {
     ['a route dst that is not a CIDR', { routes: [{ dst: 'everywhere' }] }, /dst|route/i],
   ],
   portmap: [
-    ['a hostPort out of range', { runtimeConfig: { portMappings: [{ hostPort: 70000, containerPort: 80, protocol: 'tcp' }] } }, /hostPort|port/i],
-    ['a containerPort of 0', { runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 0, protocol: 'tcp' }] } }, /containerPort|port/i],
-    ['an unknown protocol', { runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'icmp' }] } }, /protocol/],
-    ['a hostIP that is not an IP', { runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp', hostIP: '1.2.3' }] } }, /hostIP/],
+    [
+      'a hostPort out of range',
+      { runtimeConfig: { portMappings: [{ hostPort: 70000, containerPort: 80, protocol: 'tcp' }] } },
+      /hostPort|port/i,
+    ],
+    [
+      'a containerPort of 0',
+      { runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 0, protocol: 'tcp' }] } },
+      /containerPort|port/i,
+    ],
+    [
+      'an unknown protocol',
+      { runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'icmp' }] } },
+      /protocol/,
+    ],
+    [
+      'a hostIP that is not an IP',
+      { runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp', hostIP: '1.2.3' }] } },
+      /hostIP/,
+    ],
     ['a markMasqBit out of range', { markMasqBit: 40 }, /markMasqBit/],
     ['conditions with shell metacharacters', { conditionsV4: ['-s 1.2.3.4; rm -rf /'] }, /conditions/],
     ['an externalSetMarkChain with a newline', { externalSetMarkChain: 'KUBE\n-F' }, /externalSetMarkChain/],
@@ -160,7 +184,15 @@ const cases = [];
 for (const plugin of Object.keys(BASE)) {
   cases.push(...genericCases(plugin));
   for (const [what, patch, msg] of SPECIFIC[plugin] ?? []) {
-    cases.push({ id: `${plugin}: ${what}`, plugin, command: 'ADD', env: {}, stdin: json(conf(plugin, patch)), code: 7, msg: msg.source });
+    cases.push({
+      id: `${plugin}: ${what}`,
+      plugin,
+      command: 'ADD',
+      env: {},
+      stdin: json(conf(plugin, patch)),
+      code: 7,
+      msg: msg.source,
+    });
   }
 }
 writeFileSync(new URL('./corpus.json', import.meta.url), JSON.stringify(cases, null, 1) + '\n');

@@ -11,7 +11,17 @@
 // Cache (kernel, modules, busybox, initramfs): /var/tmp/tscni-kernel-lane. The guest sees the host's /
 // read-only over virtio-9p, with its own tmpfs /tmp and /run, so tests cannot touch the host.
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -72,7 +82,15 @@ function withDeps(modulesDir, names) {
     const [mod, rest] = line.split(':');
     if (mod) deps.set(mod, (rest ?? '').trim().split(/\s+/).filter(Boolean));
   }
-  const byName = new Map([...deps.keys()].map((p) => [p.split('/').pop().replace(/\.ko(\.\w+)?$/, ''), p]));
+  const byName = new Map(
+    [...deps.keys()].map((p) => [
+      p
+        .split('/')
+        .pop()
+        .replace(/\.ko(\.\w+)?$/, ''),
+      p,
+    ]),
+  );
   const order = [];
   const visit = (path) => {
     if (order.includes(path)) return;
@@ -119,13 +137,20 @@ function buildInitramfs(k) {
 function writeReport(out, file) {
   const m = /KERNEL-LANE-REPORT-BEGIN\r?\n([\s\S]*?)KERNEL-LANE-REPORT-END/.exec(out);
   if (!m) return console.error('kernel-lane: the guest printed no test report');
-  const b64 = m[1].split(/\r?\n/).map((l) => l.trim()).filter((l) => /^[A-Za-z0-9+/=]+$/.test(l)).join('');
+  const b64 = m[1]
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => /^[A-Za-z0-9+/=]+$/.test(l))
+    .join('');
   const text = Buffer.from(b64, 'base64').toString('utf8');
   const report = JSON.parse(text); // a garbled report must not be written as if it were one
   // Tests the -t filter did not select were not run here (they run on the host): not skips of the lane.
   if (filter) {
     const selected = new RegExp(filter);
-    for (const f of report.testResults ?? []) f.assertionResults = (f.assertionResults ?? []).filter((t) => t.status !== 'skipped' || selected.test(t.fullName ?? ''));
+    for (const f of report.testResults ?? [])
+      f.assertionResults = (f.assertionResults ?? []).filter(
+        (t) => t.status !== 'skipped' || selected.test(t.fullName ?? ''),
+      );
   }
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(report));
@@ -141,12 +166,27 @@ async function main() {
   const accel = process.env.TSCNI_KERNEL_LANE_ACCEL ?? 'tcg';
   console.log(`kernel-lane: ${k.version}, accel ${accel}, projects ${projects.join(' ')}`);
   const args = [
-    '-accel', accel, ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', 'max']), '-m', '3072', '-smp', '2', '-nographic', '-no-reboot',
-    '-kernel', k.vmlinuz, '-initrd', initrd,
-    '-append', 'console=ttyS0 panic=-1 rdinit=/init quiet loglevel=1',
-    '-fsdev', 'local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap',
-    '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
-    '-nic', 'none',
+    '-accel',
+    accel,
+    ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', 'max']),
+    '-m',
+    '3072',
+    '-smp',
+    '2',
+    '-nographic',
+    '-no-reboot',
+    '-kernel',
+    k.vmlinuz,
+    '-initrd',
+    initrd,
+    '-append',
+    'console=ttyS0 panic=-1 rdinit=/init quiet loglevel=1',
+    '-fsdev',
+    'local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap',
+    '-device',
+    'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
+    '-nic',
+    'none',
   ];
   const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';

@@ -38,8 +38,11 @@ export interface AgentCluster {
   teardown(): Promise<void>;
 }
 
-export const networkConfig = (backend: BackendType, extra: Record<string, unknown> = {}, backendExtra: Record<string, unknown> = {}) =>
-  JSON.stringify({ Network: CLUSTER_NETWORK, SubnetLen: 24, ...extra, Backend: { Type: backend, ...backendExtra } });
+export const networkConfig = (
+  backend: BackendType,
+  extra: Record<string, unknown> = {},
+  backendExtra: Record<string, unknown> = {},
+) => JSON.stringify({ Network: CLUSTER_NETWORK, SubnetLen: 24, ...extra, Backend: { Type: backend, ...backendExtra } });
 
 /** The dual-stack suites' IPv6 cluster network (flannel's "EnableIPv6" and "IPv6Network"). */
 export const CLUSTER_NETWORK6 = 'fd00:10:244::/56';
@@ -63,13 +66,27 @@ export function leaseOf(node: TestNode, subnetFile: string, underlayIp: string):
   const m = /^FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24$/m.exec(env);
   if (!m) throw new Error(`unexpected subnet file ${subnetFile}`);
   const vtep = JSON.parse(node.exec('ip', ['-j', 'link', 'show'])) as { ifname: string; address: string }[];
-  const lease: Lease = { subnet: `${m[1]}.0/24`, vtepIp: `${m[1]}.0`, vtepMac: vtep.find((l) => l.ifname === 'flannel.1')?.address ?? '', underlayIp };
+  const lease: Lease = {
+    subnet: `${m[1]}.0/24`,
+    vtepIp: `${m[1]}.0`,
+    vtepMac: vtep.find((l) => l.ifname === 'flannel.1')?.address ?? '',
+    underlayIp,
+  };
   const m6 = /^FLANNEL_IPV6_SUBNET=([0-9a-f:]+)::1\/64$/m.exec(env);
-  if (m6) Object.assign(lease, { subnet6: `${m6[1]}::/64`, vtepMac6: vtep.find((l) => l.ifname === 'flannel-v6.1')?.address ?? '' });
+  if (m6)
+    Object.assign(lease, {
+      subnet6: `${m6[1]}::/64`,
+      vtepMac6: vtep.find((l) => l.ifname === 'flannel-v6.1')?.address ?? '',
+    });
   return lease;
 }
 
-export async function startAgentCluster(backend: BackendType, choices: PluginChoice[], agentFlags: string[] = [], opts: ClusterOptions = {}): Promise<AgentCluster> {
+export async function startAgentCluster(
+  backend: BackendType,
+  choices: PluginChoice[],
+  agentFlags: string[] = [],
+  opts: ClusterOptions = {},
+): Promise<AgentCluster> {
   const underlay = new Underlay();
   const nodes: AgentNode[] = [];
   const loose: TestNode[] = [];
@@ -94,7 +111,23 @@ export async function startAgentCluster(backend: BackendType, choices: PluginCho
     opts.prepare?.(node, index);
     const subnetFile = join(node.tmp, 'subnet.env');
     const stateFile = join(node.tmp, 'agent-state.json');
-    const args = ['-etcd-endpoints', etcd!.endpoints.join(','), '-etcd-prefix', ETCD_PREFIX, '-iface', 'eth0', '-subnet-file', subnetFile, '-state-file', stateFile, '-ip-masq', '-metrics-addr', METRICS_ADDR, ...agentFlags, ...(opts.nodeFlags?.(index) ?? [])];
+    const args = [
+      '-etcd-endpoints',
+      etcd!.endpoints.join(','),
+      '-etcd-prefix',
+      ETCD_PREFIX,
+      '-iface',
+      'eth0',
+      '-subnet-file',
+      subnetFile,
+      '-state-file',
+      stateFile,
+      '-ip-masq',
+      '-metrics-addr',
+      METRICS_ADDR,
+      ...agentFlags,
+      ...(opts.nodeFlags?.(index) ?? []),
+    ];
     const agent = new AgentProcess(node, args);
     agents.push(agent);
     await agent.waitFor('running', 60_000);
@@ -137,7 +170,15 @@ export async function startAgentCluster(backend: BackendType, choices: PluginCho
     etcd.put(`${ETCD_PREFIX}/config`, networkConfig(backend, opts.config, opts.backendConfig));
     const started = await Promise.all(choices.map((_, i) => startAgent(i + 1)));
     // Every node has every other node's route before any harness takes its "before" snapshot.
-    for (const s of started) await eventually(`node ${s.index} learns its peers`, () => [4, ...(opts.config?.EnableIPv6 ? [6 as const] : [])].every((f) => Object.keys(podRoutes(s.node, backend, f as 4 | 6)).length === started.length - 1), 30_000);
+    for (const s of started)
+      await eventually(
+        `node ${s.index} learns its peers`,
+        () =>
+          [4, ...(opts.config?.EnableIPv6 ? [6 as const] : [])].every(
+            (f) => Object.keys(podRoutes(s.node, backend, f as 4 | 6)).length === started.length - 1,
+          ),
+        30_000,
+      );
     for (const [i, s] of started.entries()) await startHarness(s, choices[i]);
     return { underlay, etcd, backend, nodes, addNode, teardown };
   } catch (err) {
@@ -170,13 +211,23 @@ export function podRoutes(node: TestNode, backend: BackendType, family: 4 | 6 = 
   const devs = backend === 'vxlan' ? [family === 4 ? 'flannel.1' : 'flannel-v6.1', 'eth0'] : ['eth0'];
   if (!existsSync(node.path)) return {};
   const prefix = family === 4 ? '10.244.' : 'fd00:10:244:';
-  const routes = devs.flatMap((dev) => JSON.parse(node.exec('ip', ['-j', `-${family}`, 'route', 'show', 'dev', dev], { allowFail: true }) || '[]') as { dst: string; gateway?: string }[]);
-  return Object.fromEntries(routes.filter((r) => r.gateway && r.dst.startsWith(prefix)).map((r) => [r.dst, r.gateway!]));
+  const routes = devs.flatMap(
+    (dev) =>
+      JSON.parse(node.exec('ip', ['-j', `-${family}`, 'route', 'show', 'dev', dev], { allowFail: true }) || '[]') as {
+        dst: string;
+        gateway?: string;
+      }[],
+  );
+  return Object.fromEntries(
+    routes.filter((r) => r.gateway && r.dst.startsWith(prefix)).map((r) => [r.dst, r.gateway!]),
+  );
 }
 
 /** The node's /metrics body, fetched inside its namespace (an HTTP/1.0 request through socat). */
 export function metricsOf(node: TestNode): string {
-  const res = node.exec('socat', ['-t', '5', '-', `TCP:${METRICS_ADDR}`], { input: 'GET /metrics HTTP/1.0\r\nHost: agent\r\n\r\n' });
+  const res = node.exec('socat', ['-t', '5', '-', `TCP:${METRICS_ADDR}`], {
+    input: 'GET /metrics HTTP/1.0\r\nHost: agent\r\n\r\n',
+  });
   const body = res.indexOf('\r\n\r\n');
   if (!res.startsWith('HTTP/1.1 200') || body < 0) throw new Error(`GET /metrics: ${res.slice(0, 200)}`);
   return res.slice(body + 4);

@@ -5,7 +5,13 @@ import { podJson, type PluginChoice } from '@tscni/testing/cluster';
 import type { AgentNode } from './agent-cluster';
 
 /** kube-flannel's chain, every plugin ours. */
-export const OURS: PluginChoice = { flannel: 'ours', bridge: 'ours', 'host-local': 'ours', portmap: 'ours', loopback: 'ours' };
+export const OURS: PluginChoice = {
+  flannel: 'ours',
+  bridge: 'ours',
+  'host-local': 'ours',
+  portmap: 'ours',
+  loopback: 'ours',
+};
 
 export interface AgentPod {
   name: string;
@@ -25,7 +31,9 @@ export class ServedPods {
     const id = await an.pn.crictl.runp(podJson(name));
     const { status, info } = await an.pn.crictl.inspectp(id);
     an.pn.podNetns.push(info.netns);
-    const ip6 = ((status.network.additional_ips ?? []) as { ip: string }[]).map((a) => a.ip).find((a) => a.includes(':'));
+    const ip6 = ((status.network.additional_ips ?? []) as { ip: string }[])
+      .map((a) => a.ip)
+      .find((a) => a.includes(':'));
     const p: AgentPod = { name, id, ip: status.network.ip as string, ip6, netns: info.netns as string, an };
     this.pods.push(p);
     this.servers.push(await startTcpServer(p.netns, 80, name));
@@ -44,7 +52,9 @@ export class ServedPods {
         expect(tcpRequest(from.netns, to.ip, 80), `${from.name} → ${to.name} TCP`).toBe(`${to.name} ${from.ip}`);
         if (!from.ip6 || !to.ip6) continue;
         expect(pings(from.netns, to.ip6), `${from.name} → ${to.name} ping over IPv6`).toBe(true);
-        expect(tcpRequest(from.netns, to.ip6, 80), `${from.name} → ${to.name} TCP over IPv6`).toBe(`${to.name} ${from.ip6}`);
+        expect(tcpRequest(from.netns, to.ip6, 80), `${from.name} → ${to.name} TCP over IPv6`).toBe(
+          `${to.name} ${from.ip6}`,
+        );
       }
     }
   }

@@ -25,7 +25,11 @@ export class AgentProcess {
     readonly node: TestNode,
     readonly args: string[],
   ) {
-    this.child = spawn('nsenter', [`--net=${node.path}`, '--', 'setpriv', '--pdeathsig', 'SIGKILL', '--', process.execPath, AGENT_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn(
+      'nsenter',
+      [`--net=${node.path}`, '--', 'setpriv', '--pdeathsig', 'SIGKILL', '--', process.execPath, AGENT_BIN, ...args],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     this.exited = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
     let partial = '';
     this.child.stderr!.on('data', (d: Buffer) => {
@@ -53,7 +57,8 @@ export class AgentProcess {
       const hit = this.logs.slice(from).find((l) => l.msg === msg);
       if (hit) return hit;
       if (!this.running) throw new Error(`tscni-agent exited before "${msg}":\n${this.stderr.slice(-4000)}`);
-      if (Date.now() > deadline) throw new Error(`tscni-agent: no "${msg}" within ${timeoutMs} ms:\n${this.stderr.slice(-4000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`tscni-agent: no "${msg}" within ${timeoutMs} ms:\n${this.stderr.slice(-4000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

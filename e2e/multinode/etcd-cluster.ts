@@ -51,20 +51,35 @@ export class EtcdCluster {
   private spawn(m: EtcdMember): void {
     const initial = this.members.map((x) => `${x.name}=http://${x.ip}:${PEER_PORT}`).join(',');
     const args = [
-      '--name', m.name,
-      '--data-dir', join(m.node.tmp, 'data'),
-      '--listen-client-urls', `http://${m.ip}:${CLIENT_PORT}`,
-      '--advertise-client-urls', `http://${m.ip}:${CLIENT_PORT}`,
-      '--listen-peer-urls', `http://${m.ip}:${PEER_PORT}`,
-      '--initial-advertise-peer-urls', `http://${m.ip}:${PEER_PORT}`,
-      '--initial-cluster', initial,
-      '--initial-cluster-token', this.token,
-      '--initial-cluster-state', 'new',
+      '--name',
+      m.name,
+      '--data-dir',
+      join(m.node.tmp, 'data'),
+      '--listen-client-urls',
+      `http://${m.ip}:${CLIENT_PORT}`,
+      '--advertise-client-urls',
+      `http://${m.ip}:${CLIENT_PORT}`,
+      '--listen-peer-urls',
+      `http://${m.ip}:${PEER_PORT}`,
+      '--initial-advertise-peer-urls',
+      `http://${m.ip}:${PEER_PORT}`,
+      '--initial-cluster',
+      initial,
+      '--initial-cluster-token',
+      this.token,
+      '--initial-cluster-state',
+      'new',
       // Quick elections: the suite kills a member and expects the rest to carry on within seconds.
-      '--heartbeat-interval', '200',
-      '--election-timeout', '2000',
+      '--heartbeat-interval',
+      '200',
+      '--election-timeout',
+      '2000',
     ];
-    m.proc = spawn('nsenter', [`--net=${m.node.path}`, '--', 'setpriv', '--pdeathsig', 'SIGKILL', '--', 'etcd', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    m.proc = spawn(
+      'nsenter',
+      [`--net=${m.node.path}`, '--', 'setpriv', '--pdeathsig', 'SIGKILL', '--', 'etcd', ...args],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     m.proc.stderr!.on('data', (d: Buffer) => (m.log = (m.log + d.toString()).slice(-20_000)));
   }
 
@@ -77,9 +92,16 @@ export class EtcdCluster {
     const eps = live.map((m) => `http://${m.ip}:${CLIENT_PORT}`).join(',');
     for (let attempt = 1; ; attempt++) {
       try {
-        return sh('etcdctl', ['--endpoints', eps, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], { netns: live[0].node.path, input });
+        return sh('etcdctl', ['--endpoints', eps, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], {
+          netns: live[0].node.path,
+          input,
+        });
       } catch (err) {
-        if (attempt >= 4 || !/deadline exceeded|unavailable|connection refused|leader|timed? ?out/i.test((err as Error).message)) throw err;
+        if (
+          attempt >= 4 ||
+          !/deadline exceeded|unavailable|connection refused|leader|timed? ?out/i.test((err as Error).message)
+        )
+          throw err;
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
       }
     }
@@ -91,7 +113,9 @@ export class EtcdCluster {
 
   /** Keys and values under a prefix. */
   getPrefix(prefix: string): Record<string, string> {
-    const out = JSON.parse(this.etcdctl(['get', '--prefix', prefix, '-w', 'json'])) as { kvs?: { key: string; value: string }[] };
+    const out = JSON.parse(this.etcdctl(['get', '--prefix', prefix, '-w', 'json'])) as {
+      kvs?: { key: string; value: string }[];
+    };
     const b64 = (s: string) => Buffer.from(s, 'base64').toString();
     return Object.fromEntries((out.kvs ?? []).map((kv) => [b64(kv.key), b64(kv.value)]));
   }
@@ -103,7 +127,10 @@ export class EtcdCluster {
         this.etcdctl(['endpoint', 'health', '--cluster']);
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`etcd cluster not healthy: ${(err as Error).message}\n${this.members.map((m) => m.log.slice(-2000)).join('\n')}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `etcd cluster not healthy: ${(err as Error).message}\n${this.members.map((m) => m.log.slice(-2000)).join('\n')}`,
+          );
         await new Promise((r) => setTimeout(r, 300));
       }
     }

@@ -25,7 +25,13 @@ export const kubeFlannelConflist = (subnetFile: string, flannelDir: string, ipam
   name: 'cbr0',
   cniVersion: '0.3.1',
   plugins: [
-    { type: 'flannel', subnetFile, dataDir: flannelDir, ipam: { dataDir: ipamDir }, delegate: { hairpinMode: true, isDefaultGateway: true } },
+    {
+      type: 'flannel',
+      subnetFile,
+      dataDir: flannelDir,
+      ipam: { dataDir: ipamDir },
+      delegate: { hairpinMode: true, isDefaultGateway: true },
+    },
     { type: 'portmap', capabilities: { portMappings: true } },
   ],
 });

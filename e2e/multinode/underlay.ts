@@ -28,7 +28,9 @@ export class Underlay {
   attach(node: TestNode, index: number, opts: { ipv6?: boolean } = {}): string {
     const port = uniqueName('u');
     const ip = `${PREFIX}.${10 + index}`;
-    this.ns.exec('ip', ['-batch', '-'], { input: `link add ${port} type veth peer name eth0 netns ${node.name}\nlink set ${port} master ${BRIDGE} up\n` });
+    this.ns.exec('ip', ['-batch', '-'], {
+      input: `link add ${port} type veth peer name eth0 netns ${node.name}\nlink set ${port} master ${BRIDGE} up\n`,
+    });
     const v6 = opts.ipv6 ? `addr add ${underlayIp6(index)}/64 dev eth0 nodad\n` : '';
     node.exec('ip', ['-batch', '-'], { input: `addr add ${ip}/24 dev eth0\n${v6}link set eth0 up\n` });
     return ip;

@@ -37,7 +37,9 @@ export class Prober {
   }
 
   static start(netns: string): Promise<Prober> {
-    const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', SCRIPT], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     return new Promise((resolve, reject) => {
       child.stdout!.once('data', () => resolve(new Prober(child)));
       child.once('exit', (code) => reject(new Error(`prober in ${netns} exited ${code}`)));

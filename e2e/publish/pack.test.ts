@@ -20,7 +20,7 @@ describe('plugin packages', () => {
     for (const { name, dir } of staged) {
       const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: dir, encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
-      const files = (JSON.parse(r.stdout)[0].files as { path: string; mode: number }[]);
+      const files = JSON.parse(r.stdout)[0].files as { path: string; mode: number }[];
       expect(files.map((f) => f.path).sort(), name).toEqual(['LICENSE', 'README.md', name, 'package.json'].sort());
       const bin = files.find((f) => f.path === name)!;
       expect(bin.mode & 0o111, `${name} is executable`).not.toBe(0);
@@ -33,7 +33,10 @@ describe('plugin packages', () => {
 
   it('the packed executable runs on its own (VERSION)', () => {
     for (const { name, dir } of staged) {
-      const r = spawnSync(join(dir, name), [], { env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' }, encoding: 'utf8' });
+      const r = spawnSync(join(dir, name), [], {
+        env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' },
+        encoding: 'utf8',
+      });
       expect(r.status, `${name}: ${r.stdout}${r.stderr}`).toBe(0);
       expect(JSON.parse(r.stdout).supportedVersions, name).toContain('1.0.0');
     }

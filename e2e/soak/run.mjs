@@ -7,7 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { pods: { type: 'string', default: '1000' }, parallelism: { type: 'string', default: '16' }, report: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    pods: { type: 'string', default: '1000' },
+    parallelism: { type: 'string', default: '16' },
+    report: { type: 'string' },
+  },
+});
 for (const [k, v] of Object.entries({ pods: values.pods, parallelism: values.parallelism })) {
   if (!/^[1-9]\d{0,5}$/.test(v)) {
     console.error(`--${k} must be a positive integer, got ${JSON.stringify(v)}`);

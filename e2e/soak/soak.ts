@@ -39,7 +39,12 @@ export function rssKiB(pid: number): number {
 }
 
 /** Run `pods` lifecycles, `parallelism` at a time; `onPod` learns every pod's id, IP and netns (for the final assertion). */
-export async function soak(pn: PodNode, pods: number, parallelism: number, onPod: (p: { id: string; ip: string; netns: string }) => void = () => {}): Promise<SoakFigures> {
+export async function soak(
+  pn: PodNode,
+  pods: number,
+  parallelism: number,
+  onPod: (p: { id: string; ip: string; netns: string }) => void = () => {},
+): Promise<SoakFigures> {
   const pid = pn.harness.pid;
   const rssStartKiB = rssKiB(pid);
   let rssAfterWarmupKiB = 0;

@@ -2,7 +2,8 @@
 const CHILD_PROCESS = new Set(['child_process', 'node:child_process']);
 // exec/execSync hand their string to /bin/sh; execa's command forms split a string the way a shell would.
 const SHELL_FUNCS = new Set(['exec', 'execSync']);
-const SHELL_MSG = 'never a shell string: spawn with an argument array (batch writes: ip -batch, iptables-restore, nft -f)';
+const SHELL_MSG =
+  'never a shell string: spawn with an argument array (batch writes: ip -batch, iptables-restore, nft -f)';
 
 const noShell = {
   meta: {
@@ -25,7 +26,8 @@ const noShell = {
       ImportDeclaration(node) {
         if (!CHILD_PROCESS.has(node.source.value)) return;
         for (const spec of node.specifiers) {
-          if (spec.type === 'ImportSpecifier' && SHELL_FUNCS.has(spec.imported.name ?? spec.imported.value)) report(spec);
+          if (spec.type === 'ImportSpecifier' && SHELL_FUNCS.has(spec.imported.name ?? spec.imported.value))
+            report(spec);
           else if (spec.type !== 'ImportSpecifier') modules.add(spec.local.name);
         }
       },

@@ -18,7 +18,8 @@ const plugins: string[] = executables()
   .sort();
 const cwd = mkdtempSync(join(tmpdir(), 'bun-build-'));
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
-const run = (name: string, env: Record<string, string>) => spawnSync(join(BUN_BIN_DIR, name), [], { cwd, env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8' });
+const run = (name: string, env: Record<string, string>) =>
+  spawnSync(join(BUN_BIN_DIR, name), [], { cwd, env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8' });
 
 describe('tools/bun-build.mjs', () => {
   it('lays out one executable and a symlink to it per plugin', () => {

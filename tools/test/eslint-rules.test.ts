@@ -24,14 +24,21 @@ describe('eslint.config.mjs', () => {
       "require('node:child_process').exec('ip link');",
     ];
     for (const code of cases) expect(await rulesHit('apps/cli/src/fixture.ts', code), code).toEqual(['tscni/no-shell']);
-    const fine = "import { spawn } from 'node:child_process';\nspawn('ip', ['link'], { shell: false });\n/x/.exec('x');";
+    const fine =
+      "import { spawn } from 'node:child_process';\nspawn('ip', ['link'], { shell: false });\n/x/.exec('x');";
     expect(await rulesHit('apps/cli/src/fixture.ts', fine)).toEqual([]);
   });
 
   it('no execa in the hot path (cni, net, plugins), static or dynamic; apps may use it', async () => {
     const code = "import { execa } from 'execa';\nexport const f = () => import('execa');";
-    expect(await rulesHit('packages/plugins/main/loopback/src/fixture.ts', code)).toEqual(['no-restricted-imports', 'no-restricted-syntax']);
-    expect(await rulesHit('packages/net/src/fixture.ts', code)).toEqual(['no-restricted-imports', 'no-restricted-syntax']);
+    expect(await rulesHit('packages/plugins/main/loopback/src/fixture.ts', code)).toEqual([
+      'no-restricted-imports',
+      'no-restricted-syntax',
+    ]);
+    expect(await rulesHit('packages/net/src/fixture.ts', code)).toEqual([
+      'no-restricted-imports',
+      'no-restricted-syntax',
+    ]);
     expect(await rulesHit('apps/cli/src/fixture.ts', code)).toEqual([]);
   });
 

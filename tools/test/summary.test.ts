@@ -9,7 +9,13 @@ const file = (name: string, status: string, tests: [string[], string][], message
   name,
   status,
   message,
-  assertionResults: tests.map(([ancestorTitles, s], i) => ({ ancestorTitles, title: `t${i}`, fullName: `t${i}`, status: s, failureMessages: [] })),
+  assertionResults: tests.map(([ancestorTitles, s], i) => ({
+    ancestorTitles,
+    title: `t${i}`,
+    fullName: `t${i}`,
+    status: s,
+    failureMessages: [],
+  })),
 });
 
 describe('tools/summary.mjs', () => {
@@ -21,29 +27,74 @@ describe('tools/summary.mjs', () => {
   });
 
   it('a clean run', () => {
-    const report = { success: true, numFailedTestSuites: 0, testResults: [file('a', 'passed', [[['d'], 'passed'], [[], 'skipped']])] };
+    const report = {
+      success: true,
+      numFailedTestSuites: 0,
+      testResults: [
+        file('a', 'passed', [
+          [['d'], 'passed'],
+          [[], 'skipped'],
+        ]),
+      ],
+    };
     expect(formatTotals(summarize([{ file: 'r.json', report }]))).toBe('1 passed, 0 failed, 1 skipped');
   });
 
   it('a failed test three describe blocks deep counts once', () => {
-    const report = { success: false, numFailedTests: 1, numFailedTestSuites: 4, testResults: [file('a', 'failed', [[['x', 'y', 'z'], 'failed'], [['x'], 'passed']])] };
+    const report = {
+      success: false,
+      numFailedTests: 1,
+      numFailedTestSuites: 4,
+      testResults: [
+        file('a', 'failed', [
+          [['x', 'y', 'z'], 'failed'],
+          [['x'], 'passed'],
+        ]),
+      ],
+    };
     expect(summarize([{ file: 'r.json', report }])).toMatchObject({ passed: 1, failed: 1 });
   });
 
   it('a hook that threw in nested blocks (tests show as skipped) is one failure, not "0 failed"', () => {
-    const report = { success: false, numFailedTests: 0, numFailedTestSuites: 3, testResults: [file('a', 'failed', [[['outer', 'hook'], 'skipped'], [['outer', 'hook'], 'skipped']])] };
+    const report = {
+      success: false,
+      numFailedTests: 0,
+      numFailedTestSuites: 3,
+      testResults: [
+        file('a', 'failed', [
+          [['outer', 'hook'], 'skipped'],
+          [['outer', 'hook'], 'skipped'],
+        ]),
+      ],
+    };
     expect(summarize([{ file: 'r.json', report }])).toMatchObject({ passed: 0, failed: 1, skipped: 2 });
   });
 
-  it('an unhandled error: success false with every test passed is a failure; counted once with the log\'s count', () => {
+  it("an unhandled error: success false with every test passed is a failure; counted once with the log's count", () => {
     const report = { success: false, numFailedTestSuites: 0, testResults: [file('a', 'passed', [[[], 'passed']])] };
     expect(summarize([{ file: 'r.json', report }])).toMatchObject({ passed: 1, failed: 1 });
     expect(summarize([{ file: 'r.json', report }], { unhandledErrors: 2 })).toMatchObject({ passed: 1, failed: 2 });
   });
 
   it('several reports add up; a missing report, extra failures and a failed vitest exit count', () => {
-    const ok = { success: true, numFailedTestSuites: 0, testResults: [file('a', 'passed', [[[], 'passed'], [[], 'passed']])] };
-    const t = summarize([{ file: 'main.json', report: ok }, { file: 'lane.json', report: ok }, { file: 'gone.json', error: 'ENOENT' }], { extraFailed: 1 });
+    const ok = {
+      success: true,
+      numFailedTestSuites: 0,
+      testResults: [
+        file('a', 'passed', [
+          [[], 'passed'],
+          [[], 'passed'],
+        ]),
+      ],
+    };
+    const t = summarize(
+      [
+        { file: 'main.json', report: ok },
+        { file: 'lane.json', report: ok },
+        { file: 'gone.json', error: 'ENOENT' },
+      ],
+      { extraFailed: 1 },
+    );
     expect(formatTotals(t)).toBe('4 passed, 2 failed, 0 skipped');
     expect(t.notes.join('\n')).toContain('gone.json');
     expect(summarize([{ file: 'main.json', report: ok, exitStatus: 1 }])).toMatchObject({ failed: 1 });

@@ -65,7 +65,12 @@ export class Agent {
     const signal = this.stop.signal;
     if (f.metricsAddr) this.log.info('metrics listening', { addr: await this.metrics.listen(f.metricsAddr) });
     let ext = await findExternalIface(f.iface, f.publicIp);
-    this.log.info('external interface', { iface: ext.name, ifaceAddr: ext.ifaceAddr, publicIP: ext.publicIp, mtu: ext.mtu });
+    this.log.info('external interface', {
+      iface: ext.name,
+      ifaceAddr: ext.ifaceAddr,
+      publicIP: ext.publicIp,
+      mtu: ext.mtu,
+    });
     const registry = (this.registry = new Registry(f));
     const etcdError = (op: string) => (err: Error, delayMs: number) => {
       this.metrics.etcdErrors.inc({ op });
@@ -82,16 +87,40 @@ export class Agent {
     );
     const cfg = (this.cfg = parseNetworkConfig(cfgText));
     const v6 = cfg.ipv6 ? { ipv6Network: formatCIDR(cfg.ipv6.network), ipv6SubnetLen: cfg.ipv6.subnetLen } : {};
-    this.log.info('network config', { network: formatCIDR(cfg.network), subnetLen: cfg.subnetLen, ...v6, backend: cfg.backend.type, vni: cfg.backend.vni, port: cfg.backend.port, directRouting: cfg.backend.directRouting });
-    if (cfg.ipv6Ignored) this.log.warn('IPv6Network ignored: the config does not set "EnableIPv6": true (as flanneld)', {});
-    if (cfg.backend.directRouting && cfg.backend.type !== 'vxlan') this.log.warn('Backend.DirectRouting ignored: it is a vxlan option', {});
+    this.log.info('network config', {
+      network: formatCIDR(cfg.network),
+      subnetLen: cfg.subnetLen,
+      ...v6,
+      backend: cfg.backend.type,
+      vni: cfg.backend.vni,
+      port: cfg.backend.port,
+      directRouting: cfg.backend.directRouting,
+    });
+    if (cfg.ipv6Ignored)
+      this.log.warn('IPv6Network ignored: the config does not set "EnableIPv6": true (as flanneld)', {});
+    if (cfg.backend.directRouting && cfg.backend.type !== 'vxlan')
+      this.log.warn('Backend.DirectRouting ignored: it is a vxlan option', {});
     if (cfg.ipv6) ext = await ipv6Of(ext, f.publicIpv6);
     else if (f.publicIpv6) this.log.warn('-public-ipv6 ignored: the network config does not enable IPv6', {});
-    if (cfg.ipv6) this.log.info('external interface, IPv6', { iface: ext.name, ifaceAddrV6: ext.ifaceAddr6, publicIPv6: ext.publicIp6 });
-    const backend: Backend = (this.backend = cfg.backend.type === 'vxlan' ? new VxlanBackend(cfg, ext) : new HostGwBackend(cfg, ext));
+    if (cfg.ipv6)
+      this.log.info('external interface, IPv6', {
+        iface: ext.name,
+        ifaceAddrV6: ext.ifaceAddr6,
+        publicIPv6: ext.publicIp6,
+      });
+    const backend: Backend = (this.backend =
+      cfg.backend.type === 'vxlan' ? new VxlanBackend(cfg, ext) : new HostGwBackend(cfg, ext));
     const { data, data6, mtu } = await backend.init();
     const attrs = makeAttrs(ext.publicIp, cfg.backend.type, data, ext.publicIp6, data6);
-    this.manager = new SubnetManager(registry, cfg, attrs, f.subnetLeaseTtl, f.stateFile, previousSubnets(f.subnetFile), this.log);
+    this.manager = new SubnetManager(
+      registry,
+      cfg,
+      attrs,
+      f.subnetLeaseTtl,
+      f.stateFile,
+      previousSubnets(f.subnetFile),
+      this.log,
+    );
     if (signal.aborted) throw new StoppedError();
     const own = await retry(() => this.manager!.acquire(), etcdError('acquire'), signal);
     this.metrics.leaseAcquisitions.inc();
@@ -99,19 +128,37 @@ export class Agent {
     await backend.setLocalSubnet(own.subnet, own.subnet6);
     const ipv6 = cfg.ipv6 && own.subnet6 ? { network: cfg.ipv6.network, subnet: own.subnet6 } : undefined;
     if (f.ipMasq || f.iptablesForwardRules) {
-      this.masq = { fw: pickFirewall(), spec: { network: cfg.network, subnet: own.subnet, ipv6, masq: f.ipMasq, forward: f.iptablesForwardRules } };
+      this.masq = {
+        fw: pickFirewall(),
+        spec: { network: cfg.network, subnet: own.subnet, ipv6, masq: f.ipMasq, forward: f.iptablesForwardRules },
+      };
       await applyMasq(this.masq.fw, this.masq.spec);
-      this.log.info('masquerade rules installed', { firewall: this.masq.fw, ipMasq: f.ipMasq, forwardRules: f.iptablesForwardRules });
+      this.log.info('masquerade rules installed', {
+        firewall: this.masq.fw,
+        ipMasq: f.ipMasq,
+        forwardRules: f.iptablesForwardRules,
+      });
     }
     writeSubnetFile(f.subnetFile, { network: cfg.network, subnet: own.subnet, ipv6, mtu, ipMasq: f.ipMasq });
-    this.log.info('subnet file written', { path: f.subnetFile, subnet: formatCIDR(own.subnet), ...(ipv6 ? { subnet6: formatCIDR(ipv6.subnet) } : {}), mtu });
+    this.log.info('subnet file written', {
+      path: f.subnetFile,
+      subnet: formatCIDR(own.subnet),
+      ...(ipv6 ? { subnet6: formatCIDR(ipv6.subnet) } : {}),
+      mtu,
+    });
     // The watch first: a lease written between the first read and a later watch would be missed until the resync.
     await this.startWatch();
     await this.sync();
     void this.renewLoop();
     void this.resyncLoop();
     if (f.networkPolicy) {
-      this.policy = new PolicyController(registry.client, f.policyPrefix.replace(/\/+$/, ''), own.subnet, this.log, this.metrics.registry);
+      this.policy = new PolicyController(
+        registry.client,
+        f.policyPrefix.replace(/\/+$/, ''),
+        own.subnet,
+        this.log,
+        this.metrics.registry,
+      );
       await retry(() => this.policy!.start(), etcdError('policy'), signal);
     }
   }
@@ -123,11 +170,20 @@ export class Agent {
     clearTimeout(this.syncTimer);
     await this.syncing?.catch(() => {});
     await this.watcher?.cancel().catch(() => {});
-    await this.policy?.stop(this.flags.cleanupOnExit).catch((err: Error) => this.log.warn('policy table not removed', { error: err.message }));
+    await this.policy
+      ?.stop(this.flags.cleanupOnExit)
+      .catch((err: Error) => this.log.warn('policy table not removed', { error: err.message }));
     if (this.flags.cleanupOnExit) {
-      await this.manager?.release().catch((err: Error) => this.log.warn('lease not released (it expires by its TTL)', { error: err.message }));
-      await this.backend?.teardown().catch((err: Error) => this.log.warn('backend teardown failed', { error: err.message }));
-      if (this.masq) await removeMasq(this.masq.fw, this.masq.spec).catch((err: Error) => this.log.warn('masquerade rules not removed', { error: err.message }));
+      await this.manager
+        ?.release()
+        .catch((err: Error) => this.log.warn('lease not released (it expires by its TTL)', { error: err.message }));
+      await this.backend
+        ?.teardown()
+        .catch((err: Error) => this.log.warn('backend teardown failed', { error: err.message }));
+      if (this.masq)
+        await removeMasq(this.masq.fw, this.masq.spec).catch((err: Error) =>
+          this.log.warn('masquerade rules not removed', { error: err.message }),
+        );
       rmSync(this.flags.subnetFile, { force: true });
       this.log.info('cleaned up', {});
     }

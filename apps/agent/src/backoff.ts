@@ -32,7 +32,12 @@ export class StoppedError extends Error {
 }
 
 /** Run `fn` until it succeeds or `signal` aborts; `onError` sees each failure and the delay before the next try. */
-export async function retry<T>(fn: () => Promise<T>, onError: (err: Error, delayMs: number) => void, signal: AbortSignal, backoff = new Backoff()): Promise<T> {
+export async function retry<T>(
+  fn: () => Promise<T>,
+  onError: (err: Error, delayMs: number) => void,
+  signal: AbortSignal,
+  backoff = new Backoff(),
+): Promise<T> {
   for (;;) {
     try {
       return await fn();

@@ -51,24 +51,76 @@ interface Spec {
 const SPECS: Record<string, Spec> = {
   'etcd-endpoints': { key: 'etcdEndpoints', kind: 'list', usage: 'a comma-delimited list of etcd endpoints' },
   'etcd-prefix': { key: 'etcdPrefix', kind: 'string', usage: 'etcd prefix' },
-  'etcd-cafile': { key: 'etcdCafile', kind: 'string', usage: 'SSL Certificate Authority file used to secure etcd communication' },
-  'etcd-certfile': { key: 'etcdCertfile', kind: 'string', usage: 'SSL certification file used to secure etcd communication' },
+  'etcd-cafile': {
+    key: 'etcdCafile',
+    kind: 'string',
+    usage: 'SSL Certificate Authority file used to secure etcd communication',
+  },
+  'etcd-certfile': {
+    key: 'etcdCertfile',
+    kind: 'string',
+    usage: 'SSL certification file used to secure etcd communication',
+  },
   'etcd-keyfile': { key: 'etcdKeyfile', kind: 'string', usage: 'SSL key file used to secure etcd communication' },
   'etcd-username': { key: 'etcdUsername', kind: 'string', usage: 'username for BasicAuth to etcd' },
   'etcd-password': { key: 'etcdPassword', kind: 'string', usage: 'password for BasicAuth to etcd' },
-  iface: { key: 'iface', kind: 'list', usage: 'interface to use (IP or name) for inter-host communication; may be repeated' },
+  iface: {
+    key: 'iface',
+    kind: 'list',
+    usage: 'interface to use (IP or name) for inter-host communication; may be repeated',
+  },
   'public-ip': { key: 'publicIp', kind: 'string', usage: 'IP accessible by other nodes for inter-host communication' },
-  'public-ipv6': { key: 'publicIpv6', kind: 'string', usage: 'IPv6 accessible by other nodes for inter-host communication' },
-  'subnet-file': { key: 'subnetFile', kind: 'string', usage: 'filename where env variables (subnet, MTU, ...) will be written to' },
-  'ip-masq': { key: 'ipMasq', kind: 'bool', usage: 'setup IP masquerade rule for traffic destined outside of overlay network' },
-  'subnet-lease-renew-margin': { key: 'subnetLeaseRenewMargin', kind: 'int', usage: 'subnet lease renewal margin, in minutes' },
+  'public-ipv6': {
+    key: 'publicIpv6',
+    kind: 'string',
+    usage: 'IPv6 accessible by other nodes for inter-host communication',
+  },
+  'subnet-file': {
+    key: 'subnetFile',
+    kind: 'string',
+    usage: 'filename where env variables (subnet, MTU, ...) will be written to',
+  },
+  'ip-masq': {
+    key: 'ipMasq',
+    kind: 'bool',
+    usage: 'setup IP masquerade rule for traffic destined outside of overlay network',
+  },
+  'subnet-lease-renew-margin': {
+    key: 'subnetLeaseRenewMargin',
+    kind: 'int',
+    usage: 'subnet lease renewal margin, in minutes',
+  },
   'subnet-lease-ttl': { key: 'subnetLeaseTtl', kind: 'int', usage: 'subnet lease TTL in seconds (tscni-agent only)' },
-  'metrics-addr': { key: 'metricsAddr', kind: 'string', usage: 'host:port of the Prometheus /metrics endpoint (tscni-agent only)' },
-  'cleanup-on-exit': { key: 'cleanupOnExit', kind: 'bool', usage: 'release the lease and remove routes, device and rules on SIGTERM (tscni-agent only)' },
-  'state-file': { key: 'stateFile', kind: 'string', usage: "file remembering the node's lease across restarts (tscni-agent only)" },
-  'iptables-forward-rules': { key: 'iptablesForwardRules', kind: 'bool', usage: 'add default accept rules to FORWARD chain in iptables' },
-  'network-policy': { key: 'networkPolicy', kind: 'bool', usage: 'enforce NetworkPolicy objects from etcd with nftables (tscni-agent only)' },
-  'policy-prefix': { key: 'policyPrefix', kind: 'string', usage: 'etcd prefix of pods, namespaces and policies (tscni-agent only)' },
+  'metrics-addr': {
+    key: 'metricsAddr',
+    kind: 'string',
+    usage: 'host:port of the Prometheus /metrics endpoint (tscni-agent only)',
+  },
+  'cleanup-on-exit': {
+    key: 'cleanupOnExit',
+    kind: 'bool',
+    usage: 'release the lease and remove routes, device and rules on SIGTERM (tscni-agent only)',
+  },
+  'state-file': {
+    key: 'stateFile',
+    kind: 'string',
+    usage: "file remembering the node's lease across restarts (tscni-agent only)",
+  },
+  'iptables-forward-rules': {
+    key: 'iptablesForwardRules',
+    kind: 'bool',
+    usage: 'add default accept rules to FORWARD chain in iptables',
+  },
+  'network-policy': {
+    key: 'networkPolicy',
+    kind: 'bool',
+    usage: 'enforce NetworkPolicy objects from etcd with nftables (tscni-agent only)',
+  },
+  'policy-prefix': {
+    key: 'policyPrefix',
+    kind: 'string',
+    usage: 'etcd prefix of pods, namespaces and policies (tscni-agent only)',
+  },
   help: { key: 'help', kind: 'bool', usage: 'print this message' },
   h: { key: 'help', kind: 'bool', usage: 'print this message' },
   version: { key: 'version', kind: 'bool', usage: 'print version and exit' },
@@ -125,7 +177,10 @@ function convert(name: string, spec: Spec, value: string, from: string, current:
     case 'string':
       return value;
     case 'list': {
-      const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+      const items = value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       return repeated ? [...(current as string[]), ...items] : items;
     }
     case 'bool': {
@@ -135,25 +190,35 @@ function convert(name: string, spec: Spec, value: string, from: string, current:
       throw new UsageError(`invalid boolean value ${JSON.stringify(value)} for -${name} (${from})`);
     }
     case 'int': {
-      if (!/^[+-]?\d+$/.test(value)) throw new UsageError(`invalid value ${JSON.stringify(value)} for -${name} (${from}): not an integer`);
+      if (!/^[+-]?\d+$/.test(value))
+        throw new UsageError(`invalid value ${JSON.stringify(value)} for -${name} (${from}): not an integer`);
       return Number(value);
     }
   }
 }
 
 export function usage(): string {
-  const rows = Object.entries(SPECS).map(([name, s]) => `  -${name}${s.kind === 'bool' ? '' : ` ${s.kind === 'int' ? 'int' : 'string'}`}\n    \t${s.usage}`);
+  const rows = Object.entries(SPECS).map(
+    ([name, s]) => `  -${name}${s.kind === 'bool' ? '' : ` ${s.kind === 'int' ? 'int' : 'string'}`}\n    \t${s.usage}`,
+  );
   return `Usage: tscni-agent [OPTION]...\n${rows.join('\n')}\n`;
 }
 
 /** Checks that flags are coherent; returns the problems (empty when fine). */
 export function checkFlags(f: AgentFlags): string[] {
   const problems: string[] = [];
-  problems.push(...etcdConfigProblems({ endpoints: f.etcdEndpoints, cafile: f.etcdCafile, certfile: f.etcdCertfile, keyfile: f.etcdKeyfile }, '-'));
+  problems.push(
+    ...etcdConfigProblems(
+      { endpoints: f.etcdEndpoints, cafile: f.etcdCafile, certfile: f.etcdCertfile, keyfile: f.etcdKeyfile },
+      '-',
+    ),
+  );
   if (!f.etcdPrefix.startsWith('/')) problems.push('-etcd-prefix must start with /');
-  if (!/^\/[A-Za-z0-9._\/-]*[A-Za-z0-9._-]$/.test(f.policyPrefix)) problems.push('-policy-prefix must be an absolute key path like /tscni/policy');
+  if (!/^\/[A-Za-z0-9._\/-]*[A-Za-z0-9._-]$/.test(f.policyPrefix))
+    problems.push('-policy-prefix must be an absolute key path like /tscni/policy');
   if (f.subnetLeaseTtl < 5) problems.push('-subnet-lease-ttl must be at least 5 seconds');
   if (f.subnetLeaseRenewMargin < 1) problems.push('-subnet-lease-renew-margin must be at least 1 minute');
-  if (f.metricsAddr && !/^[^\s]*:\d+$/.test(f.metricsAddr)) problems.push(`-metrics-addr ${JSON.stringify(f.metricsAddr)} is not host:port`);
+  if (f.metricsAddr && !/^[^\s]*:\d+$/.test(f.metricsAddr))
+    problems.push(`-metrics-addr ${JSON.stringify(f.metricsAddr)} is not host:port`);
   return problems;
 }

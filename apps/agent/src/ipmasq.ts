@@ -6,7 +6,15 @@
  * place (idempotent, kept across restarts); removal takes out exactly what was added.
  */
 import { comment, formatCIDR, type CIDR } from '@tscni/net/host';
-import { iptablesAvailable, iptablesRestore, iptablesSave, nftApply, nftAvailable, savedChains, savedRules } from '@tscni/net/netfilter';
+import {
+  iptablesAvailable,
+  iptablesRestore,
+  iptablesSave,
+  nftApply,
+  nftAvailable,
+  savedChains,
+  savedRules,
+} from '@tscni/net/netfilter';
 
 const MASQ = 'flanneld masq';
 const FWD = 'flanneld forward';
@@ -66,12 +74,34 @@ interface Hook {
 /** The spec of each family: IPv4, and IPv6 on a dual-stack network. */
 const families = (spec: MasqSpec): { fam: Fam; spec: MasqSpec }[] => [
   { fam: 4, spec },
-  ...(spec.ipv6 ? [{ fam: 6 as const, spec: { ...spec, network: spec.ipv6.network, subnet: spec.ipv6.subnet, ipv6: undefined } }] : []),
+  ...(spec.ipv6
+    ? [{ fam: 6 as const, spec: { ...spec, network: spec.ipv6.network, subnet: spec.ipv6.subnet, ipv6: undefined } }]
+    : []),
 ];
 
 const hooks = (spec: MasqSpec): Hook[] => [
-  ...(spec.masq ? [{ table: 'nat' as const, parent: 'POSTROUTING', chain: 'FLANNEL-POSTRTG', jump: `-m comment --comment ${comment(MASQ)} -j FLANNEL-POSTRTG`, rules: masqRules(spec.network, spec.subnet) }] : []),
-  ...(spec.forward ? [{ table: 'filter' as const, parent: 'FORWARD', chain: 'FLANNEL-FWD', jump: `-m comment --comment ${comment(FWD)} -j FLANNEL-FWD`, rules: forwardRules(spec.network) }] : []),
+  ...(spec.masq
+    ? [
+        {
+          table: 'nat' as const,
+          parent: 'POSTROUTING',
+          chain: 'FLANNEL-POSTRTG',
+          jump: `-m comment --comment ${comment(MASQ)} -j FLANNEL-POSTRTG`,
+          rules: masqRules(spec.network, spec.subnet),
+        },
+      ]
+    : []),
+  ...(spec.forward
+    ? [
+        {
+          table: 'filter' as const,
+          parent: 'FORWARD',
+          chain: 'FLANNEL-FWD',
+          jump: `-m comment --comment ${comment(FWD)} -j FLANNEL-FWD`,
+          rules: forwardRules(spec.network),
+        },
+      ]
+    : []),
 ];
 
 /** Install (or rewrite) the rules of every family. */
@@ -133,7 +163,13 @@ export function nftScript(spec: MasqSpec): string {
       ]
     : [];
   const fwd = spec.forward
-    ? ['  chain forward {', '    type filter hook forward priority filter; policy accept;', `    ${ip} saddr ${n} accept comment ${comment(FWD)}`, `    ${ip} daddr ${n} accept comment ${comment(FWD)}`, '  }']
+    ? [
+        '  chain forward {',
+        '    type filter hook forward priority filter; policy accept;',
+        `    ${ip} saddr ${n} accept comment ${comment(FWD)}`,
+        `    ${ip} daddr ${n} accept comment ${comment(FWD)}`,
+        '  }',
+      ]
     : [];
   // Declare-then-delete makes the whole table new in one atomic transaction, whatever was there before.
   return [`table ${table} {}`, `delete table ${table}`, `table ${table} {`, ...masq, ...fwd, '}'].join('\n') + '\n';

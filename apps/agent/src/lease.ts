@@ -39,7 +39,8 @@ export function parseLeaseAttrs(text: string): LeaseAttrs | undefined {
   } catch {
     return undefined;
   }
-  if (!v || typeof v !== 'object' || typeof v.PublicIP !== 'string' || parseIP(v.PublicIP)?.family !== 4) return undefined;
+  if (!v || typeof v !== 'object' || typeof v.PublicIP !== 'string' || parseIP(v.PublicIP)?.family !== 4)
+    return undefined;
   const type = v.BackendType;
   if (type !== 'vxlan' && type !== 'host-gw') return undefined;
   const v6 = typeof v.PublicIPv6 === 'string' && v.PublicIPv6 ? v.PublicIPv6 : undefined;
@@ -55,8 +56,20 @@ export function parseLeaseAttrs(text: string): LeaseAttrs | undefined {
 }
 
 /** LeaseAttrs with flannel's field order (PublicIP, PublicIPv6, BackendType, BackendData, BackendV6Data). */
-export function makeAttrs(publicIP: string, type: BackendType, data: VxlanData | null, publicIPv6?: string, data6?: VxlanData): LeaseAttrs {
-  return { PublicIP: publicIP, ...(publicIPv6 ? { PublicIPv6: publicIPv6 } : {}), BackendType: type, BackendData: data, ...(publicIPv6 && data6 ? { BackendV6Data: data6 } : {}) };
+export function makeAttrs(
+  publicIP: string,
+  type: BackendType,
+  data: VxlanData | null,
+  publicIPv6?: string,
+  data6?: VxlanData,
+): LeaseAttrs {
+  return {
+    PublicIP: publicIP,
+    ...(publicIPv6 ? { PublicIPv6: publicIPv6 } : {}),
+    BackendType: type,
+    BackendData: data,
+    ...(publicIPv6 && data6 ? { BackendV6Data: data6 } : {}),
+  };
 }
 
 function vxlanData(v: unknown): VxlanData | undefined {
@@ -67,7 +80,9 @@ function vxlanData(v: unknown): VxlanData | undefined {
 
 export const describeLease = (l: Lease) => ({
   subnet: formatCIDR(l.subnet),
-  ...(l.subnet6 ? { subnet6: formatCIDR(l.subnet6), publicIPv6: l.attrs.PublicIPv6, vtepMACv6: l.attrs.BackendV6Data?.VtepMAC } : {}),
+  ...(l.subnet6
+    ? { subnet6: formatCIDR(l.subnet6), publicIPv6: l.attrs.PublicIPv6, vtepMACv6: l.attrs.BackendV6Data?.VtepMAC }
+    : {}),
   publicIP: l.attrs.PublicIP,
   backend: l.attrs.BackendType,
   vtepMAC: l.attrs.BackendData?.VtepMAC,

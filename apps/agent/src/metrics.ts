@@ -4,13 +4,42 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly leases = new Gauge({ name: 'tscni_agent_leases', help: 'Subnet leases in etcd, this node included', registers: [this.registry] });
-  readonly peers = new Gauge({ name: 'tscni_agent_peers', help: 'Peer leases programmed into the data plane', registers: [this.registry] });
-  readonly refusedPeers = new Gauge({ name: 'tscni_agent_refused_peers', help: 'Peer leases not programmed (e.g. host-gw peer not on the same L2 segment)', registers: [this.registry] });
-  readonly watchReconnects = new Counter({ name: 'tscni_agent_watch_reconnects_total', help: 'Times the etcd watch stream was lost and re-established', registers: [this.registry] });
-  readonly etcdErrors = new Counter({ name: 'tscni_agent_etcd_errors_total', help: 'Failed etcd operations (retried with backoff)', labelNames: ['op'], registers: [this.registry] });
-  readonly leaseRenewals = new Counter({ name: 'tscni_agent_lease_renewals_total', help: 'Successful renewals of this node’s lease', registers: [this.registry] });
-  readonly leaseAcquisitions = new Counter({ name: 'tscni_agent_lease_acquisitions_total', help: 'Times this node acquired (or re-acquired) its lease', registers: [this.registry] });
+  readonly leases = new Gauge({
+    name: 'tscni_agent_leases',
+    help: 'Subnet leases in etcd, this node included',
+    registers: [this.registry],
+  });
+  readonly peers = new Gauge({
+    name: 'tscni_agent_peers',
+    help: 'Peer leases programmed into the data plane',
+    registers: [this.registry],
+  });
+  readonly refusedPeers = new Gauge({
+    name: 'tscni_agent_refused_peers',
+    help: 'Peer leases not programmed (e.g. host-gw peer not on the same L2 segment)',
+    registers: [this.registry],
+  });
+  readonly watchReconnects = new Counter({
+    name: 'tscni_agent_watch_reconnects_total',
+    help: 'Times the etcd watch stream was lost and re-established',
+    registers: [this.registry],
+  });
+  readonly etcdErrors = new Counter({
+    name: 'tscni_agent_etcd_errors_total',
+    help: 'Failed etcd operations (retried with backoff)',
+    labelNames: ['op'],
+    registers: [this.registry],
+  });
+  readonly leaseRenewals = new Counter({
+    name: 'tscni_agent_lease_renewals_total',
+    help: 'Successful renewals of this node’s lease',
+    registers: [this.registry],
+  });
+  readonly leaseAcquisitions = new Counter({
+    name: 'tscni_agent_lease_acquisitions_total',
+    help: 'Times this node acquired (or re-acquired) its lease',
+    registers: [this.registry],
+  });
   readonly programming = new Histogram({
     name: 'tscni_agent_programming_seconds',
     help: 'Time to bring routes, neighbours and FDB entries in step with the leases',

@@ -28,8 +28,18 @@ export class Registry {
     const prefix = flags.etcdPrefix.replace(/\/+$/, '');
     this.configKey = `${prefix}/config`;
     this.subnetsPrefix = `${prefix}/subnets/`;
-    const { etcdEndpoints: endpoints, etcdCafile: cafile, etcdCertfile: certfile, etcdKeyfile: keyfile, etcdUsername: username, etcdPassword: password } = flags;
-    this.client = etcdClient({ endpoints, cafile, certfile, keyfile, username, password }, { dash: '-', callTimeoutMs: CALL_TIMEOUT_MS });
+    const {
+      etcdEndpoints: endpoints,
+      etcdCafile: cafile,
+      etcdCertfile: certfile,
+      etcdKeyfile: keyfile,
+      etcdUsername: username,
+      etcdPassword: password,
+    } = flags;
+    this.client = etcdClient(
+      { endpoints, cafile, certfile, keyfile, username, password },
+      { dash: '-', callTimeoutMs: CALL_TIMEOUT_MS },
+    );
   }
 
   /** The network config text, or undefined when the key is absent. */
@@ -45,7 +55,8 @@ export class Registry {
       const key = subnetFromKey(kv.key.toString().slice(this.subnetsPrefix.length));
       const attrs = parseLeaseAttrs(kv.value.toString());
       // A dual-stack lease carries its IPv6 address and data; a v4-only key with them (or the reverse) is malformed.
-      if (key && attrs && !!key.subnet6 === !!attrs.PublicIPv6) leases.push({ ...key, attrs, revision: kv.mod_revision, etcdLease: kv.lease });
+      if (key && attrs && !!key.subnet6 === !!attrs.PublicIPv6)
+        leases.push({ ...key, attrs, revision: kv.mod_revision, etcdLease: kv.lease });
     }
     return { leases, revision: res.header.revision };
   }
@@ -70,12 +81,24 @@ export class Registry {
    * key is still at `expectRevision`. Returns the key's new revision, or undefined when the condition
    * failed (another node got there first).
    */
-  async putLease(subnet: CIDR, attrs: LeaseAttrs, etcdLease: string, expectRevision?: string, subnet6?: CIDR): Promise<string | undefined> {
+  async putLease(
+    subnet: CIDR,
+    attrs: LeaseAttrs,
+    etcdLease: string,
+    expectRevision?: string,
+    subnet6?: CIDR,
+  ): Promise<string | undefined> {
     const key = Buffer.from(this.subnetsPrefix + subnetKey(subnet, subnet6));
     const put = { request_put: { key, value: Buffer.from(JSON.stringify(attrs)), lease: etcdLease } };
     const compare: ICompare =
       expectRevision === undefined
-        ? { key: Buffer.from(this.subnetsPrefix + subnetKey(subnet)), range_end: prefixEnd(this.subnetsPrefix + subnetKey(subnet)), target: 'Create', result: 'Equal', create_revision: 0 }
+        ? {
+            key: Buffer.from(this.subnetsPrefix + subnetKey(subnet)),
+            range_end: prefixEnd(this.subnetsPrefix + subnetKey(subnet)),
+            target: 'Create',
+            result: 'Equal',
+            create_revision: 0,
+          }
         : { key, target: 'Mod', result: 'Equal', mod_revision: expectRevision };
     const res = await this.client.kv.txn({ compare: [compare], success: [put] });
     return res.succeeded ? res.header.revision : undefined;

@@ -17,7 +17,9 @@ const firstHost = (s: CIDR) => `${formatIP({ family: s.ip.family, value: s.ip.va
 
 /** flanneld's lines in its order: FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_IPV6_NETWORK, FLANNEL_IPV6_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ. */
 export function formatSubnetEnv(e: SubnetEnv): string {
-  const v6 = e.ipv6 ? `FLANNEL_IPV6_NETWORK=${formatCIDR(e.ipv6.network)}\nFLANNEL_IPV6_SUBNET=${firstHost(e.ipv6.subnet)}\n` : '';
+  const v6 = e.ipv6
+    ? `FLANNEL_IPV6_NETWORK=${formatCIDR(e.ipv6.network)}\nFLANNEL_IPV6_SUBNET=${firstHost(e.ipv6.subnet)}\n`
+    : '';
   return `FLANNEL_NETWORK=${formatCIDR(e.network)}\nFLANNEL_SUBNET=${firstHost(e.subnet)}\n${v6}FLANNEL_MTU=${e.mtu}\nFLANNEL_IPMASQ=${e.ipMasq}\n`;
 }
 

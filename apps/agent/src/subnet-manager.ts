@@ -49,11 +49,19 @@ export class SubnetManager {
   async acquire(): Promise<OwnLease> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const { leases } = await this.registry.getLeases();
-      const mine = leases.find((l) => l.attrs.PublicIP === this.attrs.PublicIP && l.attrs.BackendType === this.attrs.BackendType && inNetwork(this.cfg, l.subnet));
+      const mine = leases.find(
+        (l) =>
+          l.attrs.PublicIP === this.attrs.PublicIP &&
+          l.attrs.BackendType === this.attrs.BackendType &&
+          inNetwork(this.cfg, l.subnet),
+      );
       if (mine && !ipv6Compatible(this.cfg, mine.subnet6)) {
         // flannel's way when IPv6 was switched on or off: the old key goes; the IPv4 subnet is taken again below.
         await this.registry.deleteLease(mine.subnet, mine.revision, mine.subnet6);
-        this.log.info('lease dropped (IPv6 setting changed)', { subnet: formatCIDR(mine.subnet), subnet6: mine.subnet6 && formatCIDR(mine.subnet6) });
+        this.log.info('lease dropped (IPv6 setting changed)', {
+          subnet: formatCIDR(mine.subnet),
+          subnet6: mine.subnet6 && formatCIDR(mine.subnet6),
+        });
         this.remember(mine.subnet, undefined);
         continue;
       }
@@ -66,14 +74,24 @@ export class SubnetManager {
       const state = this.remembered();
       const remembered = state?.subnet ?? this.previous?.subnet;
       // Our own old lease under the address we had before (the node's public IP changed): take it over.
-      const old = state && leases.find((l) => sameSubnet(l.subnet, state.subnet) && l.attrs.PublicIP === state.publicIP && ipv6Compatible(this.cfg, l.subnet6));
+      const old =
+        state &&
+        leases.find(
+          (l) =>
+            sameSubnet(l.subnet, state.subnet) &&
+            l.attrs.PublicIP === state.publicIP &&
+            ipv6Compatible(this.cfg, l.subnet6),
+        );
       if (old) {
         const got = await this.write(old.subnet, old.subnet6, old.revision);
         if (got) return this.took(got, `lease kept (public IP changed from ${state.publicIP})`, old.etcdLease);
         continue;
       }
       if (remembered && inNetwork(this.cfg, remembered) && !taken(remembered)) {
-        const got = await this.write(remembered, this.pick6(leases, remembered, state?.subnet6 ?? this.previous?.subnet6));
+        const got = await this.write(
+          remembered,
+          this.pick6(leases, remembered, state?.subnet6 ?? this.previous?.subnet6),
+        );
         if (got) return this.took(got, 'lease re-acquired (remembered subnet)');
         continue;
       }
@@ -82,7 +100,8 @@ export class SubnetManager {
         if (!taken(s)) free.push(s);
         if (free.length === 100) break;
       }
-      if (!free.length) throw new Error(`no free subnet left in ${formatCIDR(this.cfg.network)} (SubnetLen ${this.cfg.subnetLen})`);
+      if (!free.length)
+        throw new Error(`no free subnet left in ${formatCIDR(this.cfg.network)} (SubnetLen ${this.cfg.subnetLen})`);
       const subnet = free[Math.floor(Math.random() * free.length)];
       const got = await this.write(subnet, this.pick6(leases, subnet));
       if (got) return this.took(got, 'lease acquired');
@@ -99,11 +118,22 @@ export class SubnetManager {
     const { leases } = await this.registry.getLeases();
     const current = leases.find((l) => sameSubnet(l.subnet, own.subnet));
     if (current && current.attrs.PublicIP !== this.attrs.PublicIP) {
-      throw new SubnetLostError(`subnet ${formatCIDR(own.subnet)} now belongs to ${current.attrs.PublicIP}: this node's lease expired and was taken; restart the agent to get a new subnet (and recreate the pods)`);
+      throw new SubnetLostError(
+        `subnet ${formatCIDR(own.subnet)} now belongs to ${current.attrs.PublicIP}: this node's lease expired and was taken; restart the agent to get a new subnet (and recreate the pods)`,
+      );
     }
-    const thief6 = own.subnet6 && leases.find((l) => l.subnet6 && sameSubnet(l.subnet6, own.subnet6!) && !sameSubnet(l.subnet, own.subnet));
-    if (thief6) throw new SubnetLostError(`IPv6 subnet ${formatCIDR(own.subnet6!)} now belongs to ${thief6.attrs.PublicIP}: this node's lease expired and was taken; restart the agent`);
-    const got = await this.write(own.subnet, own.subnet6, current && sameKey(current, own) ? current.revision : undefined);
+    const thief6 =
+      own.subnet6 &&
+      leases.find((l) => l.subnet6 && sameSubnet(l.subnet6, own.subnet6!) && !sameSubnet(l.subnet, own.subnet));
+    if (thief6)
+      throw new SubnetLostError(
+        `IPv6 subnet ${formatCIDR(own.subnet6!)} now belongs to ${thief6.attrs.PublicIP}: this node's lease expired and was taken; restart the agent`,
+      );
+    const got = await this.write(
+      own.subnet,
+      own.subnet6,
+      current && sameKey(current, own) ? current.revision : undefined,
+    );
     if (!got) throw new Error(`lease ${formatCIDR(own.subnet)} changed while renewing; retrying`);
     return this.took(got, current ? 'lease renewed' : 'lease re-acquired after it expired', current?.etcdLease);
   }
@@ -136,14 +166,18 @@ export class SubnetManager {
     const taken = (s: CIDR) => leases.some((l) => l.subnet6 && sameSubnet(l.subnet6, s));
     if (had && inPool(pool, had) && !taken(had)) return had;
     const index = (subnet.ip.value - this.cfg.subnetMin.ip.value) >> BigInt(32 - this.cfg.subnetLen);
-    const same = { ip: { family: 6 as const, value: pool.subnetMin.ip.value + (index << BigInt(128 - pool.subnetLen)) }, prefix: pool.subnetLen };
+    const same = {
+      ip: { family: 6 as const, value: pool.subnetMin.ip.value + (index << BigInt(128 - pool.subnetLen)) },
+      prefix: pool.subnetLen,
+    };
     if (inPool(pool, same) && !taken(same)) return same;
     const free: CIDR[] = [];
     for (const s of candidateSubnets(pool)) {
       if (!taken(s)) free.push(s);
       if (free.length === 100) break;
     }
-    if (!free.length) throw new Error(`no free IPv6 subnet left in ${formatCIDR(pool.network)} (IPv6SubnetLen ${pool.subnetLen})`);
+    if (!free.length)
+      throw new Error(`no free IPv6 subnet left in ${formatCIDR(pool.network)} (IPv6SubnetLen ${pool.subnetLen})`);
     return free[Math.floor(Math.random() * free.length)];
   }
 
@@ -162,18 +196,37 @@ export class SubnetManager {
     this.acquiredAnew = msg !== 'lease renewed';
     if (oldEtcdLease && oldEtcdLease !== lease.etcdLease) await this.registry.revoke(oldEtcdLease).catch(() => {});
     this.remember(lease.subnet, lease.subnet6);
-    const v6 = lease.subnet6 ? { subnet6: formatCIDR(lease.subnet6), publicIPv6: this.attrs.PublicIPv6, vtepMACv6: this.attrs.BackendV6Data?.VtepMAC } : {};
-    const fields = { subnet: formatCIDR(lease.subnet), ...v6, publicIP: this.attrs.PublicIP, backend: this.attrs.BackendType, vtepMAC: this.attrs.BackendData?.VtepMAC, ttl: this.ttl };
+    const v6 = lease.subnet6
+      ? {
+          subnet6: formatCIDR(lease.subnet6),
+          publicIPv6: this.attrs.PublicIPv6,
+          vtepMACv6: this.attrs.BackendV6Data?.VtepMAC,
+        }
+      : {};
+    const fields = {
+      subnet: formatCIDR(lease.subnet),
+      ...v6,
+      publicIP: this.attrs.PublicIP,
+      backend: this.attrs.BackendType,
+      vtepMAC: this.attrs.BackendData?.VtepMAC,
+      ttl: this.ttl,
+    };
     this.log.info(msg, fields);
     return lease;
   }
 
   private remembered(): { subnet: CIDR; subnet6?: CIDR; publicIP?: string } | undefined {
     try {
-      const s = JSON.parse(readFileSync(this.stateFile, 'utf8')) as { subnet?: string; subnet6?: string; publicIP?: string };
+      const s = JSON.parse(readFileSync(this.stateFile, 'utf8')) as {
+        subnet?: string;
+        subnet6?: string;
+        publicIP?: string;
+      };
       const subnet = typeof s.subnet === 'string' ? parseCIDR(s.subnet) : undefined;
       const subnet6 = typeof s.subnet6 === 'string' ? parseCIDR(s.subnet6) : undefined;
-      return subnet && inNetwork(this.cfg, subnet) ? { subnet, subnet6, publicIP: typeof s.publicIP === 'string' ? s.publicIP : undefined } : undefined;
+      return subnet && inNetwork(this.cfg, subnet)
+        ? { subnet, subnet6, publicIP: typeof s.publicIP === 'string' ? s.publicIP : undefined }
+        : undefined;
     } catch {
       return undefined;
     }
@@ -182,11 +235,19 @@ export class SubnetManager {
   private remember(subnet: CIDR, subnet6: CIDR | undefined): void {
     mkdirSync(dirname(this.stateFile), { recursive: true });
     const tmp = `${this.stateFile}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify({ subnet: formatCIDR(subnet), ...(subnet6 ? { subnet6: formatCIDR(subnet6) } : {}), publicIP: this.attrs.PublicIP }) + '\n');
+    writeFileSync(
+      tmp,
+      JSON.stringify({
+        subnet: formatCIDR(subnet),
+        ...(subnet6 ? { subnet6: formatCIDR(subnet6) } : {}),
+        publicIP: this.attrs.PublicIP,
+      }) + '\n',
+    );
     renameSync(tmp, this.stateFile);
   }
 }
 
 /** Whether a lease read from etcd is under the same key as ours (same IPv4 and IPv6 subnets). */
 const sameKey = (l: Lease, own: OwnLease): boolean =>
-  sameSubnet(l.subnet, own.subnet) && (l.subnet6 && own.subnet6 ? sameSubnet(l.subnet6, own.subnet6) : !l.subnet6 && !own.subnet6);
+  sameSubnet(l.subnet, own.subnet) &&
+  (l.subnet6 && own.subnet6 ? sameSubnet(l.subnet6, own.subnet6) : !l.subnet6 && !own.subnet6);

@@ -4,13 +4,36 @@ import { UsageError, checkFlags, parseFlags } from '../src/flags';
 describe("flanneld's flags, parsed as Go's flag package does", () => {
   it('has flanneld’s defaults', () => {
     const f = parseFlags([]);
-    expect(f).toMatchObject({ etcdPrefix: '/coreos.com/network', subnetFile: '/run/flannel/subnet.env', ipMasq: false, subnetLeaseRenewMargin: 60, etcdEndpoints: ['http://127.0.0.1:2379', 'http://127.0.0.1:4001'] });
+    expect(f).toMatchObject({
+      etcdPrefix: '/coreos.com/network',
+      subnetFile: '/run/flannel/subnet.env',
+      ipMasq: false,
+      subnetLeaseRenewMargin: 60,
+      etcdEndpoints: ['http://127.0.0.1:2379', 'http://127.0.0.1:4001'],
+    });
   });
 
   it('accepts -flag=value, -flag value, --flag and --flag=value', () => {
-    const f = parseFlags(['-etcd-endpoints=http://10.0.0.1:2379,http://10.0.0.2:2379', '-etcd-prefix', '/x/net', '--ip-masq', '--subnet-file=/tmp/s.env', '-subnet-lease-renew-margin', '30', '-iface', 'eth0', '--iface=10.0.0.5']);
+    const f = parseFlags([
+      '-etcd-endpoints=http://10.0.0.1:2379,http://10.0.0.2:2379',
+      '-etcd-prefix',
+      '/x/net',
+      '--ip-masq',
+      '--subnet-file=/tmp/s.env',
+      '-subnet-lease-renew-margin',
+      '30',
+      '-iface',
+      'eth0',
+      '--iface=10.0.0.5',
+    ]);
     expect(f.etcdEndpoints).toEqual(['http://10.0.0.1:2379', 'http://10.0.0.2:2379']);
-    expect(f).toMatchObject({ etcdPrefix: '/x/net', ipMasq: true, subnetFile: '/tmp/s.env', subnetLeaseRenewMargin: 30, iface: ['eth0', '10.0.0.5'] });
+    expect(f).toMatchObject({
+      etcdPrefix: '/x/net',
+      ipMasq: true,
+      subnetFile: '/tmp/s.env',
+      subnetLeaseRenewMargin: 30,
+      iface: ['eth0', '10.0.0.5'],
+    });
   });
 
   it('takes a boolean’s value only after =, as Go does', () => {
@@ -27,7 +50,12 @@ describe("flanneld's flags, parsed as Go's flag package does", () => {
   });
 
   it('reads FLANNELD_* environment variables for flags not on the command line', () => {
-    const f = parseFlags(['-etcd-prefix=/cli'], { FLANNELD_ETCD_PREFIX: '/env', FLANNELD_IP_MASQ: 'true', FLANNELD_PUBLIC_IP: '10.1.2.3', FLANNELD_PUBLIC_IPV6: 'fd00::3' });
+    const f = parseFlags(['-etcd-prefix=/cli'], {
+      FLANNELD_ETCD_PREFIX: '/env',
+      FLANNELD_IP_MASQ: 'true',
+      FLANNELD_PUBLIC_IP: '10.1.2.3',
+      FLANNELD_PUBLIC_IPV6: 'fd00::3',
+    });
     expect(f).toMatchObject({ etcdPrefix: '/cli', ipMasq: true, publicIp: '10.1.2.3', publicIpv6: 'fd00::3' });
     expect(parseFlags(['-public-ipv6', '2001:db8::1']).publicIpv6).toBe('2001:db8::1');
   });

@@ -20,15 +20,21 @@ describe("flannel's network config and subnet keys", () => {
   });
 
   it('honours SubnetLen, SubnetMin, SubnetMax, VNI and Port', () => {
-    const c = parseNetworkConfig('{"Network":"10.10.0.0/16","SubnetLen":26,"SubnetMin":"10.10.0.64","SubnetMax":"10.10.0.192","Backend":{"Type":"host-gw","VNI":7,"Port":4789}}');
+    const c = parseNetworkConfig(
+      '{"Network":"10.10.0.0/16","SubnetLen":26,"SubnetMin":"10.10.0.64","SubnetMax":"10.10.0.192","Backend":{"Type":"host-gw","VNI":7,"Port":4789}}',
+    );
     expect([...candidateSubnets(c)].map(formatCIDR)).toEqual(['10.10.0.64/26', '10.10.0.128/26', '10.10.0.192/26']);
     expect(c.backend).toMatchObject({ type: 'host-gw', vni: 7, port: 4789 });
   });
 
   it('refuses what it cannot serve, saying why', () => {
-    expect(() => parseNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"udp"}}')).toThrow(/backend type "udp" is not supported/);
+    expect(() => parseNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"udp"}}')).toThrow(
+      /backend type "udp" is not supported/,
+    );
     expect(() => parseNetworkConfig('{"Network":"10.244.0.0/16","SubnetLen":16}')).toThrow(ConfigError);
-    expect(() => parseNetworkConfig('{"Network":"10.244.0.0/16","SubnetMin":"10.245.0.0","Backend":{"Type":"vxlan"}}')).toThrow(/SubnetMin/);
+    expect(() =>
+      parseNetworkConfig('{"Network":"10.244.0.0/16","SubnetMin":"10.245.0.0","Backend":{"Type":"vxlan"}}'),
+    ).toThrow(/SubnetMin/);
     expect(() => parseNetworkConfig('not json')).toThrow(/not JSON/);
   });
 
@@ -40,20 +46,26 @@ describe("flannel's network config and subnet keys", () => {
   });
 
   it('reads flannel’s lease JSON and skips malformed ones', () => {
-    expect(parseLeaseAttrs('{"PublicIP":"198.18.0.11","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"AA:bb:cc:dd:ee:ff"}}')).toEqual({
+    expect(
+      parseLeaseAttrs(
+        '{"PublicIP":"198.18.0.11","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"AA:bb:cc:dd:ee:ff"}}',
+      ),
+    ).toEqual({
       PublicIP: '198.18.0.11',
       BackendType: 'vxlan',
       BackendData: { VNI: 1, VtepMAC: 'aa:bb:cc:dd:ee:ff' },
     });
-    expect(parseLeaseAttrs('{"PublicIP":"198.18.0.11","BackendType":"host-gw","BackendData":null}')?.BackendType).toBe('host-gw');
+    expect(parseLeaseAttrs('{"PublicIP":"198.18.0.11","BackendType":"host-gw","BackendData":null}')?.BackendType).toBe(
+      'host-gw',
+    );
     expect(parseLeaseAttrs('{"PublicIP":"198.18.0.11","BackendType":"vxlan","BackendData":{}}')).toBeUndefined();
     expect(parseLeaseAttrs('{"PublicIP":"x","BackendType":"vxlan"}')).toBeUndefined();
   });
 
   it('writes subnet.env as flanneld does (FLANNEL_SUBNET is the gateway address)', () => {
     const c = parseNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
-    expect(formatSubnetEnv({ network: c.network, subnet: subnetFromKey('10.244.3.0-24')!.subnet, mtu: 1450, ipMasq: true })).toBe(
-      'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n',
-    );
+    expect(
+      formatSubnetEnv({ network: c.network, subnet: subnetFromKey('10.244.3.0-24')!.subnet, mtu: 1450, ipMasq: true }),
+    ).toBe('FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
   });
 });

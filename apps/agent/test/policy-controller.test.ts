@@ -9,7 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { Registry } from 'prom-client';
 import { parseCIDR, setRunner, spawnRunner, type CommandRunner } from '@tscni/net/host';
-import { DIST_BIN, TestNode, missingForKernelTests, startTcpServer, tcpRequest, type TcpServer } from '@tscni/testing/node';
+import {
+  DIST_BIN,
+  TestNode,
+  missingForKernelTests,
+  startTcpServer,
+  tcpRequest,
+  type TcpServer,
+} from '@tscni/testing/node';
 import { PolicyController } from '../src/policy/controller';
 import { jsonLogger } from '../src/log';
 import { LocalEtcd } from '@tscni/testing/etcd';
@@ -20,7 +27,8 @@ const missing =
   (existsSync(join(DIST_BIN, 'bridge')) ? undefined : `${DIST_BIN}/bridge is not built`);
 
 const P = '/tscni/policy';
-const policy = (name: string, namespace: string, spec: unknown) => JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace }, spec });
+const policy = (name: string, namespace: string, spec: unknown) =>
+  JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace }, spec });
 
 async function eventually(check: () => boolean, ms = 5000): Promise<boolean> {
   const end = Date.now() + ms;
@@ -31,85 +39,122 @@ async function eventually(check: () => boolean, ms = 5000): Promise<boolean> {
   return check();
 }
 
-describe.skipIf(!!missing)(`the agent's policy controller (etcd → nftables)${missing ? ` — skipped: ${missing}` : ''}`, () => {
-  let etcd: LocalEtcd;
-  let client: Etcd3;
-  let node: TestNode;
-  let restore: CommandRunner;
-  let ctl: PolicyController;
-  const metrics = new Registry();
-  const ips: Record<string, string> = {};
-  const netns: Record<string, string> = {};
-  const servers: TcpServer[] = [];
-  const lines: string[] = [];
-  const reach = (from: string, to: string) => !tcpRequest(netns[from], ips[to], 80, 1000).startsWith('error');
+describe.skipIf(!!missing)(
+  `the agent's policy controller (etcd → nftables)${missing ? ` — skipped: ${missing}` : ''}`,
+  () => {
+    let etcd: LocalEtcd;
+    let client: Etcd3;
+    let node: TestNode;
+    let restore: CommandRunner;
+    let ctl: PolicyController;
+    const metrics = new Registry();
+    const ips: Record<string, string> = {};
+    const netns: Record<string, string> = {};
+    const servers: TcpServer[] = [];
+    const lines: string[] = [];
+    const reach = (from: string, to: string) => !tcpRequest(netns[from], ips[to], 80, 1000).startsWith('error');
 
-  beforeAll(async () => {
-    etcd = await LocalEtcd.start();
-    client = new Etcd3({ hosts: [etcd.endpoint] });
-    node = new TestNode('pct');
-    node.exec('sysctl', ['-q', '-w', 'net.bridge.bridge-nf-call-iptables=1']);
-    for (const name of ['web', 'client']) {
-      netns[name] = node.addPod(name.slice(0, 2));
-      const conf = { cniVersion: '1.0.0', name: 'polnet', type: 'bridge', bridge: 'pctbr0', isGateway: true, ipam: { type: 'host-local', subnet: '10.78.0.0/24', dataDir: join(node.tmp, 'ipam') } };
-      const r = await node.runPlugin(join(DIST_BIN, 'bridge'), { CNI_COMMAND: 'ADD', CNI_CONTAINERID: `c-${name}`, CNI_NETNS: netns[name], CNI_IFNAME: 'eth0', CNI_PATH: DIST_BIN }, conf);
-      if (r.code !== 0) throw new Error(`bridge ADD: ${r.stdout}${r.stderr}`);
-      ips[name] = r.json.ips[0].address.split('/')[0];
-      servers.push(await startTcpServer(netns[name], 80, name));
-    }
-    restore = setRunner((cmd, args, opts) => spawnRunner(cmd, args, { ...opts, netns: node.path }));
-    await client.put(`${P}/pods/prod/web`).value(JSON.stringify({ ip: ips.web, labels: { app: 'web' }, node: 'n1' }));
-    await client.put(`${P}/pods/dev/client`).value(JSON.stringify({ ip: ips.client, labels: { role: 'client' }, node: 'n1' }));
-    await client.put(`${P}/pods/dev/junk`).value('not json');
-    ctl = new PolicyController(client, P, parseCIDR('10.78.0.0/24')!, jsonLogger((l) => void lines.push(l)), metrics);
-    await ctl.start();
-  }, 60_000);
+    beforeAll(async () => {
+      etcd = await LocalEtcd.start();
+      client = new Etcd3({ hosts: [etcd.endpoint] });
+      node = new TestNode('pct');
+      node.exec('sysctl', ['-q', '-w', 'net.bridge.bridge-nf-call-iptables=1']);
+      for (const name of ['web', 'client']) {
+        netns[name] = node.addPod(name.slice(0, 2));
+        const conf = {
+          cniVersion: '1.0.0',
+          name: 'polnet',
+          type: 'bridge',
+          bridge: 'pctbr0',
+          isGateway: true,
+          ipam: { type: 'host-local', subnet: '10.78.0.0/24', dataDir: join(node.tmp, 'ipam') },
+        };
+        const r = await node.runPlugin(
+          join(DIST_BIN, 'bridge'),
+          {
+            CNI_COMMAND: 'ADD',
+            CNI_CONTAINERID: `c-${name}`,
+            CNI_NETNS: netns[name],
+            CNI_IFNAME: 'eth0',
+            CNI_PATH: DIST_BIN,
+          },
+          conf,
+        );
+        if (r.code !== 0) throw new Error(`bridge ADD: ${r.stdout}${r.stderr}`);
+        ips[name] = r.json.ips[0].address.split('/')[0];
+        servers.push(await startTcpServer(netns[name], 80, name));
+      }
+      restore = setRunner((cmd, args, opts) => spawnRunner(cmd, args, { ...opts, netns: node.path }));
+      await client.put(`${P}/pods/prod/web`).value(JSON.stringify({ ip: ips.web, labels: { app: 'web' }, node: 'n1' }));
+      await client
+        .put(`${P}/pods/dev/client`)
+        .value(JSON.stringify({ ip: ips.client, labels: { role: 'client' }, node: 'n1' }));
+      await client.put(`${P}/pods/dev/junk`).value('not json');
+      ctl = new PolicyController(
+        client,
+        P,
+        parseCIDR('10.78.0.0/24')!,
+        jsonLogger((l) => void lines.push(l)),
+        metrics,
+      );
+      await ctl.start();
+    }, 60_000);
 
-  afterAll(async () => {
-    await ctl?.stop(true).catch(() => undefined);
-    if (restore) setRunner(restore);
-    for (const s of servers) s.close();
-    client?.close();
-    await etcd?.stop();
-    node?.destroy();
-  });
+    afterAll(async () => {
+      await ctl?.stop(true).catch(() => undefined);
+      if (restore) setRunner(restore);
+      for (const s of servers) s.close();
+      client?.close();
+      await etcd?.stop();
+      node?.destroy();
+    });
 
-  it('a malformed key is reported and skipped; without policies there is no table', () => {
-    expect(lines.join('')).toContain('policy data skipped');
-    expect(node.exec('nft', ['list', 'ruleset'])).not.toContain('tscni-policy');
-    expect(reach('client', 'web')).toBe(true);
-  });
+    it('a malformed key is reported and skipped; without policies there is no table', () => {
+      expect(lines.join('')).toContain('policy data skipped');
+      expect(node.exec('nft', ['list', 'ruleset'])).not.toContain('tscni-policy');
+      expect(reach('client', 'web')).toBe(true);
+    });
 
-  it('a default deny written to etcd blocks new connections within a second or so, and counts the drops', async () => {
-    await client.put(`${P}/policies/prod/deny`).value(policy('deny', 'prod', { podSelector: {} }));
-    expect(await eventually(() => !reach('client', 'web'))).toBe(true);
-    expect(reach('web', 'client')).toBe(true);
-    let text = '';
-    const perPolicy = /tscni_agent_policy_drops_total\{policy="prod\/deny",direction="ingress"\} [1-9]/;
-    for (let i = 0; i < 30 && !(/pod="prod\/web",direction="ingress"\} [1-9]/.test(text) && perPolicy.test(text)); i++) {
-      text = await metrics.metrics();
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(text).toMatch(/tscni_agent_policy_dropped_packets\{pod="prod\/web",direction="ingress"\} [1-9]/);
-    expect(text).toMatch(perPolicy);
-    expect(text).toContain('# TYPE tscni_agent_policy_drops_total counter');
-  });
+    it('a default deny written to etcd blocks new connections within a second or so, and counts the drops', async () => {
+      await client.put(`${P}/policies/prod/deny`).value(policy('deny', 'prod', { podSelector: {} }));
+      expect(await eventually(() => !reach('client', 'web'))).toBe(true);
+      expect(reach('web', 'client')).toBe(true);
+      let text = '';
+      const perPolicy = /tscni_agent_policy_drops_total\{policy="prod\/deny",direction="ingress"\} [1-9]/;
+      for (
+        let i = 0;
+        i < 30 && !(/pod="prod\/web",direction="ingress"\} [1-9]/.test(text) && perPolicy.test(text));
+        i++
+      ) {
+        text = await metrics.metrics();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(text).toMatch(/tscni_agent_policy_dropped_packets\{pod="prod\/web",direction="ingress"\} [1-9]/);
+      expect(text).toMatch(perPolicy);
+      expect(text).toContain('# TYPE tscni_agent_policy_drops_total counter');
+    });
 
-  it('allow from a namespace by its labels: labelling the namespace in etcd opens the way', async () => {
-    await client.put(`${P}/policies/prod/from-dev`).value(policy('from-dev', 'prod', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'dev' } } }] }] }));
-    await new Promise((r) => setTimeout(r, 300));
-    expect(reach('client', 'web')).toBe(false);
-    await client.put(`${P}/namespaces/dev`).value(JSON.stringify({ labels: { team: 'dev' } }));
-    expect(await eventually(() => reach('client', 'web'))).toBe(true);
-  });
+    it('allow from a namespace by its labels: labelling the namespace in etcd opens the way', async () => {
+      await client.put(`${P}/policies/prod/from-dev`).value(
+        policy('from-dev', 'prod', {
+          podSelector: { matchLabels: { app: 'web' } },
+          ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'dev' } } }] }],
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      expect(reach('client', 'web')).toBe(false);
+      await client.put(`${P}/namespaces/dev`).value(JSON.stringify({ labels: { team: 'dev' } }));
+      expect(await eventually(() => reach('client', 'web'))).toBe(true);
+    });
 
-  it('deleting the policies removes the table; stop with cleanup leaves nothing', async () => {
-    await client.delete().prefix(`${P}/policies/`);
-    expect(await eventually(() => !node.exec('nft', ['list', 'ruleset']).includes('tscni-policy'))).toBe(true);
-    await client.put(`${P}/policies/prod/deny`).value(policy('deny', 'prod', { podSelector: {} }));
-    expect(await eventually(() => node.exec('nft', ['list', 'ruleset']).includes('tscni-policy'))).toBe(true);
-    await ctl.stop(true);
-    expect(node.exec('nft', ['list', 'ruleset'])).not.toContain('tscni-policy');
-    expect(reach('client', 'web')).toBe(true);
-  });
-});
+    it('deleting the policies removes the table; stop with cleanup leaves nothing', async () => {
+      await client.delete().prefix(`${P}/policies/`);
+      expect(await eventually(() => !node.exec('nft', ['list', 'ruleset']).includes('tscni-policy'))).toBe(true);
+      await client.put(`${P}/policies/prod/deny`).value(policy('deny', 'prod', { podSelector: {} }));
+      expect(await eventually(() => node.exec('nft', ['list', 'ruleset']).includes('tscni-policy'))).toBe(true);
+      await ctl.stop(true);
+      expect(node.exec('nft', ['list', 'ruleset'])).not.toContain('tscni-policy');
+      expect(reach('client', 'web')).toBe(true);
+    });
+  },
+);

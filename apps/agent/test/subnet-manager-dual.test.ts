@@ -24,7 +24,13 @@ const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} };
 const DUAL = '{"Network":"10.90.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:90::/56","Backend":{"Type":"vxlan"}}';
 const V4 = '{"Network":"10.90.0.0/16","Backend":{"Type":"vxlan"}}';
 const attrs = (n: number, dual = true): LeaseAttrs =>
-  makeAttrs(`192.0.2.${n}`, 'vxlan', { VNI: 1, VtepMAC: `02:00:00:00:00:${n.toString(16).padStart(2, '0')}` }, dual ? `2001:db8::${n}` : undefined, { VNI: 1, VtepMAC: `06:00:00:00:00:${n.toString(16).padStart(2, '0')}` });
+  makeAttrs(
+    `192.0.2.${n}`,
+    'vxlan',
+    { VNI: 1, VtepMAC: `02:00:00:00:00:${n.toString(16).padStart(2, '0')}` },
+    dual ? `2001:db8::${n}` : undefined,
+    { VNI: 1, VtepMAC: `06:00:00:00:00:${n.toString(16).padStart(2, '0')}` },
+  );
 
 describe.skipIf(!!missing)(`the etcd subnet manager, dual-stack${missing ? ` — skipped: ${missing}` : ''}`, () => {
   let etcd: LocalEtcd;
@@ -35,8 +41,23 @@ describe.skipIf(!!missing)(`the etcd subnet manager, dual-stack${missing ? ` —
     registries.push(r);
     return r;
   };
-  const manager = (r: Registry, cfg: string, n: number, opts: { dual?: boolean; state?: string; previous?: string } = {}) =>
-    new SubnetManager(r, parseNetworkConfig(cfg), attrs(n, opts.dual ?? true), 3600, opts.state ?? join(dir, `state-${n}-${Math.random()}.json`), opts.previous ? { subnet: parseCIDR(opts.previous.split('&')[0]), subnet6: parseCIDR(opts.previous.split('&')[1]) } : undefined, quiet);
+  const manager = (
+    r: Registry,
+    cfg: string,
+    n: number,
+    opts: { dual?: boolean; state?: string; previous?: string } = {},
+  ) =>
+    new SubnetManager(
+      r,
+      parseNetworkConfig(cfg),
+      attrs(n, opts.dual ?? true),
+      3600,
+      opts.state ?? join(dir, `state-${n}-${Math.random()}.json`),
+      opts.previous
+        ? { subnet: parseCIDR(opts.previous.split('&')[0]), subnet6: parseCIDR(opts.previous.split('&')[1]) }
+        : undefined,
+      quiet,
+    );
 
   beforeAll(async () => {
     etcd = await LocalEtcd.start();
@@ -72,7 +93,10 @@ describe.skipIf(!!missing)(`the etcd subnet manager, dual-stack${missing ? ` —
     const first = await manager(r, DUAL, 1).acquire();
     const m = manager(r, DUAL, 1);
     const again = await m.acquire();
-    expect([formatCIDR(again.subnet), formatCIDR(again.subnet6!)]).toEqual([formatCIDR(first.subnet), formatCIDR(first.subnet6!)]);
+    expect([formatCIDR(again.subnet), formatCIDR(again.subnet6!)]).toEqual([
+      formatCIDR(first.subnet),
+      formatCIDR(first.subnet6!),
+    ]);
     await m.renew();
     const { leases } = await r.getLeases();
     expect(leases).toHaveLength(1);
@@ -88,7 +112,9 @@ describe.skipIf(!!missing)(`the etcd subnet manager, dual-stack${missing ? ` —
     expect(formatCIDR(dual.subnet)).toBe(formatCIDR(v4.subnet));
     expect(dual.subnet6).toBeDefined();
     const keys = Object.keys(await r.client.getAll().prefix('/switch/subnets/').strings());
-    expect(keys).toEqual([`/switch/subnets/${formatCIDR(v4.subnet).replace('/', '-')}&${formatCIDR(dual.subnet6!).replace('/', '-')}`]);
+    expect(keys).toEqual([
+      `/switch/subnets/${formatCIDR(v4.subnet).replace('/', '-')}&${formatCIDR(dual.subnet6!).replace('/', '-')}`,
+    ]);
   });
 
   it('never lets one IPv4 subnet be held under two keys (a v4-only and a dual-stack one)', async () => {
@@ -99,7 +125,9 @@ describe.skipIf(!!missing)(`the etcd subnet manager, dual-stack${missing ? ` —
     const l2 = await r.grant(60);
     expect(await r.putLease(s, attrs(2, false), l2)).toBeUndefined();
     expect(await r.putLease(s, attrs(2), l2, undefined, parseCIDR('fd00:90:0:8::/64'))).toBeUndefined();
-    expect(await r.putLease(parseCIDR('10.90.70.0/24')!, attrs(2), l2, undefined, parseCIDR('fd00:90:0:70::/64'))).toBeDefined();
+    expect(
+      await r.putLease(parseCIDR('10.90.70.0/24')!, attrs(2), l2, undefined, parseCIDR('fd00:90:0:70::/64')),
+    ).toBeDefined();
   });
 
   it('takes the subnets a previous run wrote to subnet.env when they are free, and loses the lease when another node took the IPv6 one', async () => {

@@ -32,7 +32,8 @@ describe.skipIf(!!missing)(`the etcd subnet manager${missing ? ` — skipped: ${
     return r;
   };
   let n = 0;
-  const manager = (r: Registry, cfgJson: string, ip: string, ttl = 3600) => new SubnetManager(r, parseNetworkConfig(cfgJson), attrs(ip), ttl, join(dir, `state-${n++}.json`), undefined, quiet);
+  const manager = (r: Registry, cfgJson: string, ip: string, ttl = 3600) =>
+    new SubnetManager(r, parseNetworkConfig(cfgJson), attrs(ip), ttl, join(dir, `state-${n++}.json`), undefined, quiet);
 
   beforeAll(async () => {
     etcd = await LocalEtcd.start();
@@ -66,7 +67,9 @@ describe.skipIf(!!missing)(`the etcd subnet manager${missing ? ` — skipped: ${
     const renewed = await m2.renew();
     expect(renewed.etcdLease).not.toBe(second.etcdLease);
     const { leases } = await r.getLeases();
-    expect(leases.map((l) => [formatCIDR(l.subnet), l.etcdLease])).toEqual([[formatCIDR(first.subnet), renewed.etcdLease]]);
+    expect(leases.map((l) => [formatCIDR(l.subnet), l.etcdLease])).toEqual([
+      [formatCIDR(first.subnet), renewed.etcdLease],
+    ]);
   });
 
   it('re-acquires the same subnet after the lease expired, and gives up (SubnetLostError) when another node took it', async () => {
@@ -88,7 +91,13 @@ describe.skipIf(!!missing)(`the etcd subnet manager${missing ? ` — skipped: ${
     const secure = await LocalEtcd.start({ tls: true });
     try {
       const tls = secure.tls!;
-      const r = new Registry({ ...defaults(), etcdEndpoints: [secure.endpoint], etcdCafile: tls.ca, etcdCertfile: tls.cert, etcdKeyfile: tls.key });
+      const r = new Registry({
+        ...defaults(),
+        etcdEndpoints: [secure.endpoint],
+        etcdCafile: tls.ca,
+        etcdCertfile: tls.cert,
+        etcdKeyfile: tls.key,
+      });
       await r.client.put('/coreos.com/network/config').value('{"Network":"10.80.0.0/16"}');
       expect(await r.getConfig()).toBe('{"Network":"10.80.0.0/16"}');
       r.close();

@@ -37,10 +37,37 @@ export interface CliArgs {
 
 export class UsageError extends Error {}
 
-const WITH_VALUE = new Set(['--runtime', '-i', '--ifname', '--cache-dir', '--timeout', '--keep', '--from', '--dir', '--plugins', '-f', '--filename', '-n', '--namespace', '--etcd-endpoints', '--etcd-cafile', '--etcd-certfile', '--etcd-keyfile', '--policy-prefix']);
+const WITH_VALUE = new Set([
+  '--runtime',
+  '-i',
+  '--ifname',
+  '--cache-dir',
+  '--timeout',
+  '--keep',
+  '--from',
+  '--dir',
+  '--plugins',
+  '-f',
+  '--filename',
+  '-n',
+  '--namespace',
+  '--etcd-endpoints',
+  '--etcd-cafile',
+  '--etcd-certfile',
+  '--etcd-keyfile',
+  '--policy-prefix',
+]);
 
 export function parseArgv(argv: readonly string[]): CliArgs {
-  const out: CliArgs = { positional: [], json: false, help: false, keep: [], standalone: false, force: false, plugins: [] };
+  const out: CliArgs = {
+    positional: [],
+    json: false,
+    help: false,
+    keep: [],
+    standalone: false,
+    force: false,
+    plugins: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value: string | undefined;
@@ -72,7 +99,8 @@ export function parseArgv(argv: readonly string[]): CliArgs {
         out.standalone = true;
         break;
       case '--runtime':
-        if (value !== 'node' && value !== 'bun') throw new UsageError(`--runtime wants node or bun, got ${JSON.stringify(value)}`);
+        if (value !== 'node' && value !== 'bun')
+          throw new UsageError(`--runtime wants node or bun, got ${JSON.stringify(value)}`);
         out.runtime = value;
         break;
       case '--force':
@@ -85,7 +113,12 @@ export function parseArgv(argv: readonly string[]): CliArgs {
         out.dir = value;
         break;
       case '--plugins':
-        out.plugins.push(...value!.split(',').map((p) => p.trim()).filter(Boolean));
+        out.plugins.push(
+          ...value!
+            .split(',')
+            .map((p) => p.trim())
+            .filter(Boolean),
+        );
         break;
       case '-f':
       case '--filename':
@@ -112,7 +145,8 @@ export function parseArgv(argv: readonly string[]): CliArgs {
         break;
       case '--timeout': {
         const seconds = Number(value);
-        if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout wants a number of seconds, got ${JSON.stringify(value)}`);
+        if (!Number.isFinite(seconds) || seconds <= 0)
+          throw new UsageError(`--timeout wants a number of seconds, got ${JSON.stringify(value)}`);
         out.timeoutMs = Math.round(seconds * 1000);
         break;
       }

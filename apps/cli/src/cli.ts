@@ -7,7 +7,17 @@ import { installCommand } from './install-command';
 import { policyCommand } from './policy-command';
 import { ls, validate } from './inspect';
 
-const COMMANDS: Record<string, (ctx: Context) => Promise<Output>> = { add, check, del, gc, status, validate, ls, install: installCommand, policy: policyCommand };
+const COMMANDS: Record<string, (ctx: Context) => Promise<Output>> = {
+  add,
+  check,
+  del,
+  gc,
+  status,
+  validate,
+  ls,
+  install: installCommand,
+  policy: policyCommand,
+};
 
 export interface Io {
   out(line: string): void;
@@ -15,9 +25,17 @@ export interface Io {
 }
 
 /** The whole CLI, process-free: argv and env in, lines and an exit code out. */
-export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io, signal: AbortSignal): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: Io,
+  signal: AbortSignal,
+): Promise<number> {
   let args: CliArgs | undefined;
-  const ectx: ErrorContext = { netConfPath: env.NETCONFPATH || '/etc/cni/net.d', binDirs: (env.CNI_PATH ?? '').split(':').filter(Boolean) };
+  const ectx: ErrorContext = {
+    netConfPath: env.NETCONFPATH || '/etc/cni/net.d',
+    binDirs: (env.CNI_PATH ?? '').split(':').filter(Boolean),
+  };
   try {
     args = parseArgv(argv);
     if (args.help || !args.command) {

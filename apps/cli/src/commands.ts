@@ -38,7 +38,11 @@ function attachment(ctx: Context, verb: string): { list: NetworkConfigList; rt: 
 }
 
 function requireNetns(path: string): void {
-  if (!existsSync(path)) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `netns ${path} does not exist: create the namespace first (e.g. ip netns add NAME, then pass /var/run/netns/NAME)`);
+  if (!existsSync(path))
+    throw new CniError(
+      ErrorCode.InvalidEnvironmentVariables,
+      `netns ${path} does not exist: create the namespace first (e.g. ip netns add NAME, then pass /var/run/netns/NAME)`,
+    );
 }
 
 export async function add(ctx: Context): Promise<Output> {
@@ -52,7 +56,11 @@ export async function check(ctx: Context): Promise<Output> {
   const { list, rt } = attachment(ctx, 'check');
   requireNetns(rt.netNS);
   await ctx.cni.checkNetworkList(list, rt, ctx.signal);
-  return done(...(ctx.args.json ? [JSON.stringify({ network: list.name, containerID: rt.containerID, ifName: rt.ifName, ok: true })] : []));
+  return done(
+    ...(ctx.args.json
+      ? [JSON.stringify({ network: list.name, containerID: rt.containerID, ifName: rt.ifName, ok: true })]
+      : []),
+  );
 }
 
 export async function del(ctx: Context): Promise<Output> {
@@ -71,12 +79,17 @@ export async function gc(ctx: Context): Promise<Output> {
   const list = loadConfList(ctx.env.netConfPath, net);
   const validAttachments: GCAttachment[] = ctx.args.keep.map((k) => {
     const [containerID, ifname = ctx.env.ifName, extra] = k.split('/');
-    if (!containerID || extra !== undefined) throw new UsageError(`--keep wants <containerID>[/<ifname>], got ${JSON.stringify(k)}`);
+    if (!containerID || extra !== undefined)
+      throw new UsageError(`--keep wants <containerID>[/<ifname>], got ${JSON.stringify(k)}`);
     return { containerID, ifname };
   });
   const before = (await ctx.cni.getCachedAttachments()).filter((a) => a.network === list.name);
   await ctx.cni.gcNetworkList(list, { validAttachments }, ctx.signal);
-  const after = new Set((await ctx.cni.getCachedAttachments()).filter((a) => a.network === list.name).map((a) => `${a.containerID}/${a.ifName}`));
+  const after = new Set(
+    (await ctx.cni.getCachedAttachments())
+      .filter((a) => a.network === list.name)
+      .map((a) => `${a.containerID}/${a.ifName}`),
+  );
   const deleted = before.map((a) => `${a.containerID}/${a.ifName}`).filter((a) => !after.has(a));
   if (ctx.args.json) return done(JSON.stringify({ network: list.name, deleted }));
   return done(...deleted.map((a) => `deleted stale attachment ${a}`));
@@ -88,6 +101,7 @@ export async function status(ctx: Context): Promise<Output> {
   const list = loadConfList(ctx.env.netConfPath, net);
   await ctx.cni.getStatusNetworkList(list, ctx.signal);
   const asked = versionAtLeast(list.cniVersion, '1.1.0');
-  if (ctx.args.json) return done(JSON.stringify({ network: list.name, cniVersion: list.cniVersion, ready: true, pluginsAsked: asked }));
+  if (ctx.args.json)
+    return done(JSON.stringify({ network: list.name, cniVersion: list.cniVersion, ready: true, pluginsAsked: asked }));
   return done(`${list.name}: ready${asked ? '' : ` (cniVersion ${list.cniVersion} has no STATUS: plugins not asked)`}`);
 }

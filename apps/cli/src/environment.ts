@@ -36,7 +36,8 @@ export function readEnvironment(env: NodeJS.ProcessEnv, args: CliArgs): CliEnvir
 function parseCniArgs(raw: string): [string, string][] {
   return raw.split(';').map((pair) => {
     const kv = pair.split('=');
-    if (kv.length !== 2 || !kv[0] || !kv[1]) throw new EnvironmentError(`invalid CNI_ARGS pair ${JSON.stringify(pair)}: write CNI_ARGS as K1=V1;K2=V2`);
+    if (kv.length !== 2 || !kv[0] || !kv[1])
+      throw new EnvironmentError(`invalid CNI_ARGS pair ${JSON.stringify(pair)}: write CNI_ARGS as K1=V1;K2=V2`);
     return [kv[0], kv[1]];
   });
 }
@@ -46,8 +47,13 @@ function parseCapArgs(raw: string): Record<string, unknown> {
   try {
     v = JSON.parse(raw);
   } catch (e) {
-    throw new EnvironmentError(`CAP_ARGS is not valid JSON (${(e as Error).message}): write it as a JSON object, e.g. '{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}'`);
+    throw new EnvironmentError(
+      `CAP_ARGS is not valid JSON (${(e as Error).message}): write it as a JSON object, e.g. '{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}'`,
+    );
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new EnvironmentError('CAP_ARGS must be a JSON object of capability arguments, e.g. \'{"mac":"c2:11:22:33:44:55"}\'');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new EnvironmentError(
+      'CAP_ARGS must be a JSON object of capability arguments, e.g. \'{"mac":"c2:11:22:33:44:55"}\'',
+    );
   return v as Record<string, unknown>;
 }

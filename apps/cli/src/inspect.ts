@@ -29,9 +29,18 @@ export async function validate(ctx: Context): Promise<Output> {
     }
     const { problems, capabilities } = await ctx.cni.findProblems(entry.list, ctx.signal);
     const earlier = firstFile.get(entry.list.name);
-    if (earlier) problems.push(`network name "${entry.list.name}" is already defined by ${earlier}, which wins: rename one of them`);
+    if (earlier)
+      problems.push(
+        `network name "${entry.list.name}" is already defined by ${earlier}, which wins: rename one of them`,
+      );
     else firstFile.set(entry.list.name, entry.file);
-    verdicts.push({ file: entry.file, network: entry.list.name, cniVersion: entry.list.cniVersion, problems, capabilities });
+    verdicts.push({
+      file: entry.file,
+      network: entry.list.name,
+      cniVersion: entry.list.cniVersion,
+      problems,
+      capabilities,
+    });
   }
   const failed = verdicts.some((v) => v.problems.length);
   if (ctx.args.json) return { stdout: [JSON.stringify(verdicts)], exitCode: failed ? 1 : 0 };
@@ -39,7 +48,9 @@ export async function validate(ctx: Context): Promise<Output> {
   const lines = verdicts.flatMap((v) =>
     v.problems.length
       ? v.problems.map((p) => `${v.file}: ${v.network ? `network "${v.network}": ` : ''}${p}`)
-      : [`${v.file}: network "${v.network}" ok (cniVersion ${v.cniVersion}${v.capabilities.length ? `, capabilities ${v.capabilities.join(', ')}` : ''})`],
+      : [
+          `${v.file}: network "${v.network}" ok (cniVersion ${v.cniVersion}${v.capabilities.length ? `, capabilities ${v.capabilities.join(', ')}` : ''})`,
+        ],
   );
   return { stdout: lines, exitCode: failed ? 1 : 0 };
 }
@@ -50,16 +61,30 @@ export async function ls(ctx: Context): Promise<Output> {
   const defaultFile = entries.find((e) => e.list)?.file;
   const networks = entries.map((e) =>
     e.list
-      ? { file: e.file, name: e.list.name, cniVersion: e.list.cniVersion, plugins: e.list.plugins.map((p) => p.network.type), default: e.file === defaultFile }
+      ? {
+          file: e.file,
+          name: e.list.name,
+          cniVersion: e.list.cniVersion,
+          plugins: e.list.plugins.map((p) => p.network.type),
+          default: e.file === defaultFile,
+        }
       : { file: e.file, error: e.error },
   );
-  const attachments = (await ctx.cni.getCachedAttachments()).map((a) => ({ network: a.network, containerID: a.containerID, ifName: a.ifName, netns: a.netNS ?? '' }));
+  const attachments = (await ctx.cni.getCachedAttachments()).map((a) => ({
+    network: a.network,
+    containerID: a.containerID,
+    ifName: a.ifName,
+    netns: a.netNS ?? '',
+  }));
   if (ctx.args.json) return { stdout: [JSON.stringify({ networks, attachments })], exitCode: 0 };
   const lines = [`networks in ${ctx.env.netConfPath}:`];
   if (networks.length === 0) lines.push('  (none)');
   for (const n of networks) {
     if ('error' in n) lines.push(`  ${n.file}: unusable: ${n.error}`);
-    else lines.push(`  ${n.name}${n.default ? ' (default)' : ''}  cniVersion ${n.cniVersion}  plugins ${n.plugins.join(',')}  ${n.file}`);
+    else
+      lines.push(
+        `  ${n.name}${n.default ? ' (default)' : ''}  cniVersion ${n.cniVersion}  plugins ${n.plugins.join(',')}  ${n.file}`,
+      );
   }
   lines.push('cached attachments:');
   if (attachments.length === 0) lines.push('  (none)');

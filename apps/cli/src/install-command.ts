@@ -18,7 +18,8 @@ export async function installCommand(ctx: Context): Promise<Output> {
   // dist/bun/cni-bin, the Node SEA in dist/standalone.
   const dist = join(dirname(realpathSync(process.argv[1] ?? process.execPath)), '..');
   const runtime = ctx.args.runtime ?? defaultRuntime();
-  const from = ctx.args.from ?? join(dist, ctx.args.standalone ? 'standalone' : runtime === 'bun' ? 'bun/cni-bin' : 'cni-bin');
+  const from =
+    ctx.args.from ?? join(dist, ctx.args.standalone ? 'standalone' : runtime === 'bun' ? 'bun/cni-bin' : 'cni-bin');
   const actions = install({ dir, plugins, from, standalone: ctx.args.standalone, force: ctx.args.force });
   const refused = actions.some((a) => a.action === 'refused');
   if (ctx.args.json) return { stdout: [JSON.stringify(actions)], exitCode: refused ? 1 : 0 };

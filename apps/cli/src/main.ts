@@ -7,7 +7,12 @@ process.noDeprecation = true;
 const controller = new AbortController();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
 
-runCli(process.argv.slice(2), process.env, { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) }, controller.signal).then(
+runCli(
+  process.argv.slice(2),
+  process.env,
+  { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
+  controller.signal,
+).then(
   (code) => process.exit(code),
   (err: unknown) => {
     process.stderr.write(`tscni: ${String((err as Error)?.message ?? err)}\n`);

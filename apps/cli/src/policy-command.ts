@@ -22,8 +22,17 @@ import { explainLines, policyRow, table } from './policy-text';
 async function connect(ctx: Context): Promise<{ etcd: EtcdKV; prefix: string }> {
   const { endpoints = 'http://127.0.0.1:2379', cafile, certfile, keyfile } = ctx.env.etcd;
   const prefix = (ctx.args.policyPrefix ?? DEFAULT_PREFIX).replace(/\/+$/, '');
-  if (!/^\/[A-Za-z0-9._/-]+$/.test(prefix)) throw new UsageError(`--policy-prefix ${JSON.stringify(prefix)} is not an absolute key path`);
-  const config = { endpoints: endpoints.split(',').map((s) => s.trim()).filter(Boolean), cafile, certfile, keyfile };
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(prefix))
+    throw new UsageError(`--policy-prefix ${JSON.stringify(prefix)} is not an absolute key path`);
+  const config = {
+    endpoints: endpoints
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    cafile,
+    certfile,
+    keyfile,
+  };
   const { EtcdKV } = await import('@tscni/etcd/client');
   return { etcd: new EtcdKV(config), prefix };
 }
@@ -111,10 +120,25 @@ async function namespace(ctx: Context, etcd: EtcdKV, prefix: string): Promise<Ou
     labels[kv.slice(0, i)] = kv.slice(i + 1);
   }
   await etcd.put(namespaceKeyOf(prefix, ns), JSON.stringify({ labels: parseLabels(labels, 'labels') }));
-  return { stdout: [`namespace ${ns} labelled ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',') || '<none>'}`], exitCode: 0 };
+  return {
+    stdout: [
+      `namespace ${ns} labelled ${
+        Object.entries(labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',') || '<none>'
+      }`,
+    ],
+    exitCode: 0,
+  };
 }
 
-const SUB: Record<string, (ctx: Context, etcd: EtcdKV, prefix: string) => Promise<Output>> = { apply, delete: remove, ls, explain, namespace };
+const SUB: Record<string, (ctx: Context, etcd: EtcdKV, prefix: string) => Promise<Output>> = {
+  apply,
+  delete: remove,
+  ls,
+  explain,
+  namespace,
+};
 
 export async function policyCommand(ctx: Context): Promise<Output> {
   const sub = ctx.args.positional[0];

@@ -7,13 +7,24 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, REFERENCE_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh, uniqueName } from '@tscni/testing/node';
+import {
+  DIST_BIN,
+  REFERENCE_BIN,
+  TestNode,
+  addrsIn,
+  linksIn,
+  missingForKernelTests,
+  sh,
+  uniqueName,
+} from '@tscni/testing/node';
 import { CNIConfig, confListFromBytes, execInNetns } from '@tscni/libcni';
 import { spyCalls, writeSpy } from '@tscni/testing/fake-plugin';
 import { cnitoolContainerID } from '../src/container-id';
 
 const CLI = join(import.meta.dirname, '../../../dist/bin/tscni');
-const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'sha512sum']) ?? (existsSync(CLI) ? undefined : `needs the bundled CLI at ${CLI} (node tools/bundle.mjs tscni)`);
+const missing =
+  missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'sha512sum']) ??
+  (existsSync(CLI) ? undefined : `needs the bundled CLI at ${CLI} (node tools/bundle.mjs tscni)`);
 
 interface Run {
   code: number;
@@ -80,8 +91,16 @@ describe.skipIf(!!missing)(`tscni CLI${missing ? ` — skipped: ${missing}` : ''
   };
 
   const flavors = [
-    { name: 'reference', binDirs: [REFERENCE_BIN], present: ['bridge', 'host-local'].every((t) => existsSync(join(REFERENCE_BIN, t))) },
-    { name: 'tscni', binDirs: [DIST_BIN, REFERENCE_BIN], present: ['bridge', 'host-local'].some((t) => existsSync(join(DIST_BIN, t))) },
+    {
+      name: 'reference',
+      binDirs: [REFERENCE_BIN],
+      present: ['bridge', 'host-local'].every((t) => existsSync(join(REFERENCE_BIN, t))),
+    },
+    {
+      name: 'tscni',
+      binDirs: [DIST_BIN, REFERENCE_BIN],
+      present: ['bridge', 'host-local'].some((t) => existsSync(join(DIST_BIN, t))),
+    },
   ];
   flavors.forEach((flavor, i) => {
     describe.skipIf(!flavor.present)(`bridge + host-local with ${flavor.name} plugins`, () => {
@@ -95,7 +114,22 @@ describe.skipIf(!!missing)(`tscni CLI${missing ? ` — skipped: ${missing}` : ''
       beforeAll(() => {
         writeFileSync(
           join(confDir, `${10 + i}-${net}.conflist`),
-          JSON.stringify({ cniVersion: '1.0.0', name: net, plugins: [{ type: 'bridge', bridge: `${bridge}${i}`, isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: `${subnet}.0/24` }]], dataDir: join(node.tmp, `ipam${i}`) } }] }),
+          JSON.stringify({
+            cniVersion: '1.0.0',
+            name: net,
+            plugins: [
+              {
+                type: 'bridge',
+                bridge: `${bridge}${i}`,
+                isGateway: true,
+                ipam: {
+                  type: 'host-local',
+                  ranges: [[{ subnet: `${subnet}.0/24` }]],
+                  dataDir: join(node.tmp, `ipam${i}`),
+                },
+              },
+            ],
+          }),
         );
         pod1 = node.addPod();
         pod2 = node.addPod();
@@ -134,8 +168,15 @@ describe.skipIf(!!missing)(`tscni CLI${missing ? ` — skipped: ${missing}` : ''
 
       it('ls shows the network and the cached attachment', () => {
         const r = JSON.parse(tscni(['ls', '--json'], env()).stdout);
-        expect(r.networks).toContainEqual(expect.objectContaining({ name: net, cniVersion: '1.0.0', plugins: ['bridge'] }));
-        expect(r.attachments).toContainEqual({ network: net, containerID: cnitoolContainerID(pod1), ifName: 'eth0', netns: pod1 });
+        expect(r.networks).toContainEqual(
+          expect.objectContaining({ name: net, cniVersion: '1.0.0', plugins: ['bridge'] }),
+        );
+        expect(r.attachments).toContainEqual({
+          network: net,
+          containerID: cnitoolContainerID(pod1),
+          ifName: 'eth0',
+          netns: pod1,
+        });
       });
 
       it('del (a new process) removes the interface and the cache entry; again is fine', () => {
@@ -160,16 +201,44 @@ describe.skipIf(!!missing)(`tscni CLI${missing ? ` — skipped: ${missing}` : ''
       writeSpy(bin, 'spy', { log });
       writeSpy(bin, 'notready', { log, fail: { STATUS: { code: 50, msg: 'no addresses left' } } });
       writeSpy(bin, 'oldspy', { log, versions: ['0.3.1', '0.4.0'] });
-      writeFileSync(join(confDir, '50-spy.conflist'), JSON.stringify({ cniVersion: '1.1.0', name: 'spynet', plugins: [{ type: 'spy', capabilities: { portMappings: true } }] }));
-      writeFileSync(join(confDir, '51-status.conflist'), JSON.stringify({ cniVersion: '1.1.0', name: 'notready', plugins: [{ type: 'spy' }, { type: 'notready' }] }));
-      writeFileSync(join(confDir, '60-missing.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'missingbin', plugins: [{ type: 'spy' }, { type: 'nosuchplugin' }] }));
+      writeFileSync(
+        join(confDir, '50-spy.conflist'),
+        JSON.stringify({
+          cniVersion: '1.1.0',
+          name: 'spynet',
+          plugins: [{ type: 'spy', capabilities: { portMappings: true } }],
+        }),
+      );
+      writeFileSync(
+        join(confDir, '51-status.conflist'),
+        JSON.stringify({ cniVersion: '1.1.0', name: 'notready', plugins: [{ type: 'spy' }, { type: 'notready' }] }),
+      );
+      writeFileSync(
+        join(confDir, '60-missing.conflist'),
+        JSON.stringify({
+          cniVersion: '1.0.0',
+          name: 'missingbin',
+          plugins: [{ type: 'spy' }, { type: 'nosuchplugin' }],
+        }),
+      );
     });
 
     it('DEL in a new CLI process reads back the cache the library wrote', async () => {
       const pod = node.addPod();
-      const list = confListFromBytes(JSON.stringify({ cniVersion: '1.1.0', name: 'spynet', plugins: [{ type: 'spy', capabilities: { portMappings: true } }] }));
+      const list = confListFromBytes(
+        JSON.stringify({
+          cniVersion: '1.1.0',
+          name: 'spynet',
+          plugins: [{ type: 'spy', capabilities: { portMappings: true } }],
+        }),
+      );
       const cni = new CNIConfig({ binDirs: [bin], cacheDir, exec: execInNetns(node.path), onStderr: () => {} });
-      const result = await cni.addNetworkList(list, { containerID: cnitoolContainerID(pod), netNS: pod, ifName: 'eth0', args: [['K8S_POD_NAME', 'x']] });
+      const result = await cni.addNetworkList(list, {
+        containerID: cnitoolContainerID(pod),
+        netNS: pod,
+        ifName: 'eth0',
+        args: [['K8S_POD_NAME', 'x']],
+      });
       const r = tscni(['del', 'spynet', pod], { CNI_PATH: bin });
       expect(r.code, r.stderr).toBe(0);
       const del = spyCalls(log).find((c) => c.cmd === 'DEL')!;
@@ -180,56 +249,115 @@ describe.skipIf(!!missing)(`tscni CLI${missing ? ` — skipped: ${missing}` : ''
     it('passes CNI_ARGS, CAP_ARGS and CNI_IFNAME like cnitool', () => {
       const pod = node.addPod();
       const caps = { portMappings: [{ hostPort: 9000, containerPort: 90, protocol: 'udp' }], mac: 'c2:00:00:00:00:01' };
-      const r = tscni(['add', 'spynet', pod], { CNI_PATH: bin, CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=web', CAP_ARGS: JSON.stringify(caps), CNI_IFNAME: 'net7' });
+      const r = tscni(['add', 'spynet', pod], {
+        CNI_PATH: bin,
+        CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=web',
+        CAP_ARGS: JSON.stringify(caps),
+        CNI_IFNAME: 'net7',
+      });
       expect(r.code, r.stderr).toBe(0);
-      const add = spyCalls(log).filter((c) => c.cmd === 'ADD').at(-1)!;
-      expect(add.env).toMatchObject({ CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=web', CNI_IFNAME: 'net7', CNI_PATH: bin });
+      const add = spyCalls(log)
+        .filter((c) => c.cmd === 'ADD')
+        .at(-1)!;
+      expect(add.env).toMatchObject({
+        CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=web',
+        CNI_IFNAME: 'net7',
+        CNI_PATH: bin,
+      });
       expect(add.conf.runtimeConfig).toEqual({ portMappings: caps.portMappings });
       expect(tscni(['del', 'spynet', pod, '-i', 'net7'], { CNI_PATH: bin }).code).toBe(0);
     });
 
     it('status failure: exit 1 and one line naming the plugin', () => {
       const r = tscni(['status', 'notready'], { CNI_PATH: bin });
-      expectOneLineError(r, 'tscni status notready: plugin type="notready" name="notready" failed (status): no addresses left', /to fix: .*not ready/);
+      expectOneLineError(
+        r,
+        'tscni status notready: plugin type="notready" name="notready" failed (status): no addresses left',
+        /to fix: .*not ready/,
+      );
       const j = tscni(['status', 'notready', '--json'], { CNI_PATH: bin });
       expect(j.code).toBe(1);
       expect(JSON.parse(j.stdout)).toMatchObject({ code: 50, plugin: 'notready' });
     });
 
     it('validate: one line per problem, exit 1; a named good network is ok', () => {
-      writeFileSync(join(confDir, '70-old.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'oldnet', plugins: [{ type: 'oldspy' }] }));
+      writeFileSync(
+        join(confDir, '70-old.conflist'),
+        JSON.stringify({ cniVersion: '1.0.0', name: 'oldnet', plugins: [{ type: 'oldspy' }] }),
+      );
       writeFileSync(join(confDir, '71-broken.conflist'), '{"name": "broken", "plugins": [');
-      writeFileSync(join(confDir, '72-dup.conflist'), JSON.stringify({ cniVersion: '1.1.0', name: 'spynet', plugins: [{ type: 'spy' }] }));
+      writeFileSync(
+        join(confDir, '72-dup.conflist'),
+        JSON.stringify({ cniVersion: '1.1.0', name: 'spynet', plugins: [{ type: 'spy' }] }),
+      );
       try {
         const all = tscni(['validate'], { CNI_PATH: bin });
         expect(all.code).toBe(1);
         const lines = all.stdout.trimEnd().split('\n');
-        expect(lines).toContain(`${join(confDir, '60-missing.conflist')}: network "missingbin": plugins[1] (type "nosuchplugin"): binary not found in [${bin}]: install it there or fix "type"`);
-        expect(lines).toContain(`${join(confDir, '70-old.conflist')}: network "oldnet": plugins[0] (type "oldspy"): does not support config version "1.0.0" (it supports 0.3.1, 0.4.0): set "cniVersion" to "0.4.0" or list it in "cniVersions"`);
-        expect(lines.some((l) => l.startsWith(`${join(confDir, '71-broken.conflist')}: error parsing configuration list`))).toBe(true);
-        expect(lines).toContain(`${join(confDir, '72-dup.conflist')}: network "spynet": network name "spynet" is already defined by ${join(confDir, '50-spy.conflist')}, which wins: rename one of them`);
-        expect(lines).toContain(`${join(confDir, '50-spy.conflist')}: network "spynet" ok (cniVersion 1.1.0, capabilities portMappings)`);
+        expect(lines).toContain(
+          `${join(confDir, '60-missing.conflist')}: network "missingbin": plugins[1] (type "nosuchplugin"): binary not found in [${bin}]: install it there or fix "type"`,
+        );
+        expect(lines).toContain(
+          `${join(confDir, '70-old.conflist')}: network "oldnet": plugins[0] (type "oldspy"): does not support config version "1.0.0" (it supports 0.3.1, 0.4.0): set "cniVersion" to "0.4.0" or list it in "cniVersions"`,
+        );
+        expect(
+          lines.some((l) => l.startsWith(`${join(confDir, '71-broken.conflist')}: error parsing configuration list`)),
+        ).toBe(true);
+        expect(lines).toContain(
+          `${join(confDir, '72-dup.conflist')}: network "spynet": network name "spynet" is already defined by ${join(confDir, '50-spy.conflist')}, which wins: rename one of them`,
+        );
+        expect(lines).toContain(
+          `${join(confDir, '50-spy.conflist')}: network "spynet" ok (cniVersion 1.1.0, capabilities portMappings)`,
+        );
         const one = tscni(['validate', 'notready'], { CNI_PATH: bin });
         expect(one.code, one.stdout).toBe(0);
         const json = JSON.parse(tscni(['validate', 'oldnet', '--json'], { CNI_PATH: bin }).stdout);
-        expect(json).toEqual([expect.objectContaining({ network: 'oldnet', cniVersion: '1.0.0', problems: [expect.stringContaining('does not support config version "1.0.0"')] })]);
+        expect(json).toEqual([
+          expect.objectContaining({
+            network: 'oldnet',
+            cniVersion: '1.0.0',
+            problems: [expect.stringContaining('does not support config version "1.0.0"')],
+          }),
+        ]);
       } finally {
-        for (const f of ['70-old.conflist', '71-broken.conflist', '72-dup.conflist']) sh('rm', ['-f', join(confDir, f)]);
+        for (const f of ['70-old.conflist', '71-broken.conflist', '72-dup.conflist'])
+          sh('rm', ['-f', join(confDir, f)]);
       }
     });
 
     it('errors are one line that says what to fix', () => {
       const pod = node.addPod();
-      expectOneLineError(tscni(['add', 'nonet', pod], { CNI_PATH: bin }), 'tscni add nonet: no net configuration with name "nonet"', `to fix: check NETCONFPATH (now "${confDir}")`);
-      expectOneLineError(tscni(['add', 'missingbin', pod], { CNI_PATH: bin }), 'plugin type="nosuchplugin" name="missingbin" failed (add): failed to find plugin "nosuchplugin"', /install the "nosuchplugin" binary into a directory of CNI_PATH/);
-      expectOneLineError(tscni(['add', 'spynet', pod], { CNI_PATH: bin, CAP_ARGS: '{bad' }), /CAP_ARGS is not valid JSON.*write it as a JSON object/);
-      expectOneLineError(tscni(['add', 'spynet', pod], { CNI_PATH: bin, CNI_ARGS: 'A=1;B' }), 'invalid CNI_ARGS pair "B": write CNI_ARGS as K1=V1;K2=V2');
-      expectOneLineError(tscni(['add', 'spynet', '/var/run/netns/no-such-pod-ns'], { CNI_PATH: bin }), /netns \/var\/run\/netns\/no-such-pod-ns does not exist: create the namespace first/);
+      expectOneLineError(
+        tscni(['add', 'nonet', pod], { CNI_PATH: bin }),
+        'tscni add nonet: no net configuration with name "nonet"',
+        `to fix: check NETCONFPATH (now "${confDir}")`,
+      );
+      expectOneLineError(
+        tscni(['add', 'missingbin', pod], { CNI_PATH: bin }),
+        'plugin type="nosuchplugin" name="missingbin" failed (add): failed to find plugin "nosuchplugin"',
+        /install the "nosuchplugin" binary into a directory of CNI_PATH/,
+      );
+      expectOneLineError(
+        tscni(['add', 'spynet', pod], { CNI_PATH: bin, CAP_ARGS: '{bad' }),
+        /CAP_ARGS is not valid JSON.*write it as a JSON object/,
+      );
+      expectOneLineError(
+        tscni(['add', 'spynet', pod], { CNI_PATH: bin, CNI_ARGS: 'A=1;B' }),
+        'invalid CNI_ARGS pair "B": write CNI_ARGS as K1=V1;K2=V2',
+      );
+      expectOneLineError(
+        tscni(['add', 'spynet', '/var/run/netns/no-such-pod-ns'], { CNI_PATH: bin }),
+        /netns \/var\/run\/netns\/no-such-pod-ns does not exist: create the namespace first/,
+      );
       expectOneLineError(tscni(['add', 'spynet'], { CNI_PATH: bin }), 'add needs <net> <netns>', /tscni --help/);
       expectOneLineError(tscni(['frob'], {}), 'unknown command "frob"');
       const j = tscni(['add', 'nonet', pod, '--json'], { CNI_PATH: bin });
       expect(j.code).toBe(1);
-      expect(JSON.parse(j.stdout)).toMatchObject({ code: 7, msg: expect.stringContaining('no net configuration with name "nonet"'), hint: expect.stringContaining('NETCONFPATH') });
+      expect(JSON.parse(j.stdout)).toMatchObject({
+        code: 7,
+        msg: expect.stringContaining('no net configuration with name "nonet"'),
+        hint: expect.stringContaining('NETCONFPATH'),
+      });
       const usage = tscni([], {});
       expect(usage.code).toBe(1);
       expect(usage.stderr).toContain('tscni add      <net> <netns>');

@@ -28,12 +28,17 @@ describe('tscni install (bundled scripts)', () => {
     expect(again).toEqual([expect.objectContaining({ name: 'host-local', action: 'replaced' })]);
     const forced = install({ dir, from: NODE_BIN, plugins: ['loopback'], force: true });
     expect(forced).toEqual([expect.objectContaining({ name: 'loopback', action: 'replaced' })]);
-    const v = spawnSync(join(dir, 'loopback'), [], { env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' }, encoding: 'utf8' });
+    const v = spawnSync(join(dir, 'loopback'), [], {
+      env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' },
+      encoding: 'utf8',
+    });
     expect(JSON.parse(v.stdout).supportedVersions).toContain('1.1.0');
   });
 
   it('rejects unknown or unsafe plugin names', () => {
-    expect(() => install({ dir: join(tmp, 'bin2'), from: NODE_BIN, plugins: ['nope'] })).toThrow(/unknown plugin "nope"/);
+    expect(() => install({ dir: join(tmp, 'bin2'), from: NODE_BIN, plugins: ['nope'] })).toThrow(
+      /unknown plugin "nope"/,
+    );
     expect(() => install({ dir: join(tmp, 'bin2'), from: NODE_BIN, plugins: ['../x'] })).toThrow(/invalid plugin name/);
   });
 });
@@ -45,68 +50,108 @@ const MULTICALL_BUILDS = [
   { what: 'Bun executable', tag: 'bn', from: join(root, 'dist/bun/cni-bin'), standalone: false },
 ];
 for (const build of MULTICALL_BUILDS)
-describe.skipIf(!!missing)(`${build.what}: one multi-call file on a PATH without node${missing ? ` — skipped: ${missing}` : ''}`, () => {
-  let dir: string;
-  let node: TestNode;
-  let noNodePath: string;
-  beforeAll(() => {
-    expect(existsSync(join(build.from, MULTICALL_NAME))).toBe(true);
-    dir = join(tmp, build.tag);
-    install({ dir, from: build.from, standalone: build.standalone });
-    // Every system tool except node, npm and npx.
-    noNodePath = join(tmp, `path-${build.tag}`);
-    mkdirSync(noNodePath);
-    for (const d of ['/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
-      for (const f of readdirSync(d)) {
-        if (/^(node|nodejs|npm|npx|corepack)$/.test(f) || existsSync(join(noNodePath, f))) continue;
-        symlinkSync(join(d, f), join(noNodePath, f));
-      }
-    }
-    node = new TestNode(build.tag);
-  }, 180_000);
-  afterAll(() => node?.destroy());
+  describe.skipIf(!!missing)(
+    `${build.what}: one multi-call file on a PATH without node${missing ? ` — skipped: ${missing}` : ''}`,
+    () => {
+      let dir: string;
+      let node: TestNode;
+      let noNodePath: string;
+      beforeAll(() => {
+        expect(existsSync(join(build.from, MULTICALL_NAME))).toBe(true);
+        dir = join(tmp, build.tag);
+        install({ dir, from: build.from, standalone: build.standalone });
+        // Every system tool except node, npm and npx.
+        noNodePath = join(tmp, `path-${build.tag}`);
+        mkdirSync(noNodePath);
+        for (const d of ['/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
+          for (const f of readdirSync(d)) {
+            if (/^(node|nodejs|npm|npx|corepack)$/.test(f) || existsSync(join(noNodePath, f))) continue;
+            symlinkSync(join(d, f), join(noNodePath, f));
+          }
+        }
+        node = new TestNode(build.tag);
+      }, 180_000);
+      afterAll(() => node?.destroy());
 
-  it('links every plugin to one file', () => {
-    const ino = statSync(join(dir, MULTICALL_NAME)).ino;
-    for (const name of ['loopback', 'host-local', 'bridge', 'dhcp']) expect(statSync(join(dir, name)).ino).toBe(ino);
-    // The Bun build names its plugins itself (the SEA's links are ours by being links to tscni-cni).
-    if (!build.standalone) for (const name of ['loopback', 'bridge']) expect(ourBuildName(join(dir, name))).toBe(name);
-    expect(spawnSync('sh', ['-c', 'command -v node'], { env: { PATH: noNodePath } }).status).not.toBe(0);
-  });
+      it('links every plugin to one file', () => {
+        const ino = statSync(join(dir, MULTICALL_NAME)).ino;
+        for (const name of ['loopback', 'host-local', 'bridge', 'dhcp'])
+          expect(statSync(join(dir, name)).ino).toBe(ino);
+        // The Bun build names its plugins itself (the SEA's links are ours by being links to tscni-cni).
+        if (!build.standalone)
+          for (const name of ['loopback', 'bridge']) expect(ourBuildName(join(dir, name))).toBe(name);
+        expect(spawnSync('sh', ['-c', 'command -v node'], { env: { PATH: noNodePath } }).status).not.toBe(0);
+      });
 
-  it('loopback ADD/CHECK/DEL works without node on PATH', async () => {
-    const pod = node.addPod();
-    const env = { PATH: noNodePath, CNI_CONTAINERID: `${build.tag}-1`, CNI_NETNS: pod, CNI_IFNAME: 'lo', CNI_PATH: dir };
-    const conf = { cniVersion: '1.1.0', name: 'lo', type: 'loopback' };
-    const add = await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'ADD' }, conf);
-    expect(add.code, add.stdout + add.stderr).toBe(0);
-    expect(add.json.ips.map((i: { address: string }) => i.address)).toContain('127.0.0.1/8');
-    expect((await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'CHECK' }, { ...conf, prevResult: add.json })).code).toBe(0);
-    expect((await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'DEL' }, conf)).code).toBe(0);
-  });
+      it('loopback ADD/CHECK/DEL works without node on PATH', async () => {
+        const pod = node.addPod();
+        const env = {
+          PATH: noNodePath,
+          CNI_CONTAINERID: `${build.tag}-1`,
+          CNI_NETNS: pod,
+          CNI_IFNAME: 'lo',
+          CNI_PATH: dir,
+        };
+        const conf = { cniVersion: '1.1.0', name: 'lo', type: 'loopback' };
+        const add = await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'ADD' }, conf);
+        expect(add.code, add.stdout + add.stderr).toBe(0);
+        expect(add.json.ips.map((i: { address: string }) => i.address)).toContain('127.0.0.1/8');
+        expect(
+          (
+            await node.runPlugin(
+              join(dir, 'loopback'),
+              { ...env, CNI_COMMAND: 'CHECK' },
+              { ...conf, prevResult: add.json },
+            )
+          ).code,
+        ).toBe(0);
+        expect((await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'DEL' }, conf)).code).toBe(0);
+      });
 
-  it('bridge + host-local ADD/DEL works without node on PATH', async () => {
-    const pod = node.addPod();
-    const env = { PATH: noNodePath, CNI_CONTAINERID: `${build.tag}-2`, CNI_NETNS: pod, CNI_IFNAME: 'eth0', CNI_PATH: dir };
-    const conf = { cniVersion: '1.1.0', name: `${build.tag}-net`, type: 'bridge', bridge: `${build.tag}br0`, isGateway: true, ipam: { type: 'host-local', subnet: '10.199.0.0/24', dataDir: join(node.tmp, 'ipam') } };
-    const add = await node.runPlugin(join(dir, 'bridge'), { ...env, CNI_COMMAND: 'ADD' }, conf);
-    expect(add.code, add.stdout + add.stderr).toBe(0);
-    expect(add.json.ips[0].address).toMatch(/^10\.199\.0\.\d+\/24$/);
-    const del = await node.runPlugin(join(dir, 'bridge'), { ...env, CNI_COMMAND: 'DEL' }, { ...conf, prevResult: add.json });
-    expect(del.code, del.stdout + del.stderr).toBe(0);
-    expect(readdirSync(join(node.tmp, 'ipam', `${build.tag}-net`)).filter((f) => /^\d/.test(f))).toEqual([]);
-  });
-});
+      it('bridge + host-local ADD/DEL works without node on PATH', async () => {
+        const pod = node.addPod();
+        const env = {
+          PATH: noNodePath,
+          CNI_CONTAINERID: `${build.tag}-2`,
+          CNI_NETNS: pod,
+          CNI_IFNAME: 'eth0',
+          CNI_PATH: dir,
+        };
+        const conf = {
+          cniVersion: '1.1.0',
+          name: `${build.tag}-net`,
+          type: 'bridge',
+          bridge: `${build.tag}br0`,
+          isGateway: true,
+          ipam: { type: 'host-local', subnet: '10.199.0.0/24', dataDir: join(node.tmp, 'ipam') },
+        };
+        const add = await node.runPlugin(join(dir, 'bridge'), { ...env, CNI_COMMAND: 'ADD' }, conf);
+        expect(add.code, add.stdout + add.stderr).toBe(0);
+        expect(add.json.ips[0].address).toMatch(/^10\.199\.0\.\d+\/24$/);
+        const del = await node.runPlugin(
+          join(dir, 'bridge'),
+          { ...env, CNI_COMMAND: 'DEL' },
+          { ...conf, prevResult: add.json },
+        );
+        expect(del.code, del.stdout + del.stderr).toBe(0);
+        expect(readdirSync(join(node.tmp, 'ipam', `${build.tag}-net`)).filter((f) => /^\d/.test(f))).toEqual([]);
+      });
+    },
+  );
 
 describe('tscni install command line', () => {
   const CLI = join(root, 'dist/bin/tscni');
   it.skipIf(!existsSync(CLI))('takes --dir and --plugins a,b as the issue spells them, and prints what it did', () => {
     const dir = join(tmp, 'cli-flags');
-    const r = spawnSync(CLI, ['install', '--dir', dir, '--runtime', 'node', '--plugins', 'loopback,host-local'], { encoding: 'utf8' });
+    const r = spawnSync(CLI, ['install', '--dir', dir, '--runtime', 'node', '--plugins', 'loopback,host-local'], {
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`installed ${join(dir, 'loopback')}`);
     expect(readdirSync(dir).sort()).toEqual(['host-local', 'loopback']);
-    const again = spawnSync(CLI, ['install', '--dir', dir, '--runtime', 'node', '--plugins', 'loopback'], { encoding: 'utf8' });
+    const again = spawnSync(CLI, ['install', '--dir', dir, '--runtime', 'node', '--plugins', 'loopback'], {
+      encoding: 'utf8',
+    });
     expect(again.stdout).toContain(`replaced  ${join(dir, 'loopback')}`);
     const relative = spawnSync(CLI, ['install', '--dir', 'bin'], { encoding: 'utf8' });
     expect(relative.status).not.toBe(0);
@@ -114,7 +159,9 @@ describe('tscni install command line', () => {
 
   it.skipIf(!existsSync(CLI))('--runtime bun installs the Bun executable once and hard-links each plugin to it', () => {
     const dir = join(tmp, 'cli-bun');
-    const r = spawnSync(CLI, ['install', '--dir', dir, '--runtime', 'bun', '--plugins', 'loopback,host-local'], { encoding: 'utf8' });
+    const r = spawnSync(CLI, ['install', '--dir', dir, '--runtime', 'bun', '--plugins', 'loopback,host-local'], {
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(readdirSync(dir).sort()).toEqual(['host-local', 'loopback', MULTICALL_NAME]);
     expect(statSync(join(dir, 'loopback')).ino).toBe(statSync(join(dir, MULTICALL_NAME)).ino);

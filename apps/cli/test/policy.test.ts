@@ -34,7 +34,12 @@ describe.skipIf(!!missing)(`tscni policy${missing ? ` — skipped: ${missing}` :
   const cli = async (...argv: string[]) => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runCli(['policy', ...argv, '--etcd-endpoints', etcd.endpoint], {}, { out: (l) => void out.push(l), err: (l) => void err.push(l) }, new AbortController().signal);
+    const code = await runCli(
+      ['policy', ...argv, '--etcd-endpoints', etcd.endpoint],
+      {},
+      { out: (l) => void out.push(l), err: (l) => void err.push(l) },
+      new AbortController().signal,
+    );
     return { code, out: out.join('\n'), err: err.join('\n') };
   };
 
@@ -49,7 +54,10 @@ describe.skipIf(!!missing)(`tscni policy${missing ? ` — skipped: ${missing}` :
 
   it('apply -f a multi-document YAML stores each policy; ls lists them', async () => {
     writeFileSync(join(dir, 'p.yaml'), YAML);
-    expect(await cli('apply', '-f', join(dir, 'p.yaml'))).toMatchObject({ code: 0, out: 'networkpolicy prod/default-deny configured\nnetworkpolicy prod/web-from-ops configured' });
+    expect(await cli('apply', '-f', join(dir, 'p.yaml'))).toMatchObject({
+      code: 0,
+      out: 'networkpolicy prod/default-deny configured\nnetworkpolicy prod/web-from-ops configured',
+    });
     const ls = await cli('ls');
     expect(ls.code).toBe(0);
     expect(ls.out.split('\n')).toEqual([
@@ -60,24 +68,62 @@ describe.skipIf(!!missing)(`tscni policy${missing ? ` — skipped: ${missing}` :
   });
 
   it('apply -f JSON with -n for a policy without a namespace', async () => {
-    writeFileSync(join(dir, 'p.json'), JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'egress-dns' }, spec: { podSelector: {}, egress: [{ ports: [{ protocol: 'UDP', port: 53 }] }] } }));
-    expect((await cli('apply', '-f', join(dir, 'p.json'), '-n', 'dev')).out).toBe('networkpolicy dev/egress-dns configured');
+    writeFileSync(
+      join(dir, 'p.json'),
+      JSON.stringify({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'egress-dns' },
+        spec: { podSelector: {}, egress: [{ ports: [{ protocol: 'UDP', port: 53 }] }] },
+      }),
+    );
+    expect((await cli('apply', '-f', join(dir, 'p.json'), '-n', 'dev')).out).toBe(
+      'networkpolicy dev/egress-dns configured',
+    );
     expect((await cli('ls', '-n', 'dev')).out).toMatch(/dev\s+egress-dns\s+<all>\s+Ingress,Egress/);
   });
 
   it('explain lists the policies that select a pod, what they allow and the peers each rule resolves to now', async () => {
     // What the harness publishes for a running sandbox (a dual-stack one lists every address in ips).
     const kv = new EtcdKV({ endpoints: [etcd.endpoint] });
-    await kv.put(podKeyOf('/tscni/policy', 'prod', 'web-1'), JSON.stringify({ ip: '10.244.1.5', labels: { app: 'web' }, node: 'n1' }));
-    await kv.put(podKeyOf('/tscni/policy', 'ops', 'mon'), JSON.stringify({ ip: '10.244.2.7', ips: ['10.244.2.7', 'fd00:244:2::7'], labels: {}, node: 'n2' }));
-    await kv.put(podKeyOf('/tscni/policy', 'dev', 'batch'), JSON.stringify({ ip: '10.244.3.9', labels: {}, node: 'n3' }));
+    await kv.put(
+      podKeyOf('/tscni/policy', 'prod', 'web-1'),
+      JSON.stringify({ ip: '10.244.1.5', labels: { app: 'web' }, node: 'n1' }),
+    );
+    await kv.put(
+      podKeyOf('/tscni/policy', 'ops', 'mon'),
+      JSON.stringify({ ip: '10.244.2.7', ips: ['10.244.2.7', 'fd00:244:2::7'], labels: {}, node: 'n2' }),
+    );
+    await kv.put(
+      podKeyOf('/tscni/policy', 'dev', 'batch'),
+      JSON.stringify({ ip: '10.244.3.9', labels: {}, node: 'n3' }),
+    );
     await kv.put(namespaceKeyOf('/tscni/policy', 'ops'), JSON.stringify({ labels: { team: 'ops' } }));
     kv.close();
     writeFileSync(
       join(dir, 'block.json'),
-      JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'web-from-block', namespace: 'prod' }, spec: { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ ipBlock: { cidr: '10.244.0.0/16', except: ['10.244.3.0/24'] } }, { ipBlock: { cidr: 'fd00:244::/32', except: ['fd00:244:3::/48'] } }] }] } }),
+      JSON.stringify({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'web-from-block', namespace: 'prod' },
+        spec: {
+          podSelector: { matchLabels: { app: 'web' } },
+          ingress: [
+            {
+              from: [
+                { ipBlock: { cidr: '10.244.0.0/16', except: ['10.244.3.0/24'] } },
+                { ipBlock: { cidr: 'fd00:244::/32', except: ['fd00:244:3::/48'] } },
+              ],
+            },
+          ],
+        },
+      }),
     );
-    expect(await cli('apply', '-f', join(dir, 'block.json'))).toEqual({ code: 0, out: 'networkpolicy prod/web-from-block configured', err: '' });
+    expect(await cli('apply', '-f', join(dir, 'block.json'))).toEqual({
+      code: 0,
+      out: 'networkpolicy prod/web-from-block configured',
+      err: '',
+    });
     const r = await cli('explain', 'prod/web-1');
     expect(r.code).toBe(0);
     expect(r.out.split('\n')).toEqual([
@@ -96,12 +142,31 @@ describe.skipIf(!!missing)(`tscni policy${missing ? ` — skipped: ${missing}` :
 
   it('namespace labels, delete by name and by file; bad input is a one-line error', async () => {
     expect((await cli('namespace', 'ops', 'team=ops')).out).toBe('namespace ops labelled team=ops');
-    expect(await cli('delete', 'default-deny', '-n', 'prod')).toMatchObject({ code: 0, out: 'networkpolicy prod/default-deny deleted' });
-    expect(await cli('delete', 'default-deny', '-n', 'prod')).toMatchObject({ code: 1, out: 'networkpolicy prod/default-deny not found' });
-    expect((await cli('delete', '-f', join(dir, 'p.json'), '-n', 'dev')).out).toBe('networkpolicy dev/egress-dns deleted');
+    expect(await cli('delete', 'default-deny', '-n', 'prod')).toMatchObject({
+      code: 0,
+      out: 'networkpolicy prod/default-deny deleted',
+    });
+    expect(await cli('delete', 'default-deny', '-n', 'prod')).toMatchObject({
+      code: 1,
+      out: 'networkpolicy prod/default-deny not found',
+    });
+    expect((await cli('delete', '-f', join(dir, 'p.json'), '-n', 'dev')).out).toBe(
+      'networkpolicy dev/egress-dns deleted',
+    );
     expect((await cli('ls')).out).not.toContain('default-deny');
-    writeFileSync(join(dir, 'bad.yaml'), 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x}\nspec: {podSelector: {}, ingress: [{ports: [{port: http}]}]}\n');
-    expect(await cli('apply', '-f', join(dir, 'bad.yaml'))).toMatchObject({ code: 1, err: expect.stringMatching(/^tscni policy apply: spec.ingress\[0\].ports\[0\].port: named ports are not supported/) });
-    expect(await cli('frobnicate')).toMatchObject({ code: 1, err: expect.stringContaining('policy needs one of apply, delete, ls, explain, namespace') });
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x}\nspec: {podSelector: {}, ingress: [{ports: [{port: http}]}]}\n',
+    );
+    expect(await cli('apply', '-f', join(dir, 'bad.yaml'))).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(
+        /^tscni policy apply: spec.ingress\[0\].ports\[0\].port: named ports are not supported/,
+      ),
+    });
+    expect(await cli('frobnicate')).toMatchObject({
+      code: 1,
+      err: expect.stringContaining('policy needs one of apply, delete, ls, explain, namespace'),
+    });
   });
 });

@@ -44,7 +44,8 @@ export interface NetworkStatus {
  * capacity matter of that pool, not a network that cannot work. A kubelet must not take the node out of
  * scheduling for it; the pod that finds no address fails on its own.
  */
-const isPoolFull = (e: unknown): boolean => e instanceof CniError && e.code === ErrorCode.PluginNotAvailable && /no IP addresses available/i.test(e.message);
+const isPoolFull = (e: unknown): boolean =>
+  e instanceof CniError && e.code === ErrorCode.PluginNotAvailable && /no IP addresses available/i.test(e.message);
 
 export class PodNetworks {
   private readonly cni: CNIConfig;
@@ -53,14 +54,20 @@ export class PodNetworks {
     private readonly settings: PodNetworkSettings,
     onStderr: (text: string, plugin: { type: string; verb: string }) => void,
   ) {
-    this.cni = new CNIConfig({ binDirs: settings.binDirs, cacheDir: settings.cacheDir, onStderr, inProcess: settings.inProcess === false ? undefined : OUR_PLUGINS });
+    this.cni = new CNIConfig({
+      binDirs: settings.binDirs,
+      cacheDir: settings.cacheDir,
+      onStderr,
+      inProcess: settings.inProcess === false ? undefined : OUR_PLUGINS,
+    });
   }
 
   /** The default network's conflist JSON and where it came from, re-read on every call (as a conf-dir watch would). */
   defaultNetwork(): { confList: string; source: string } | undefined {
     const list = loadDefaultConfList(this.settings.confDir);
     if (list) return { confList: list.bytes.toString(), source: this.settings.confDir };
-    if (this.settings.defaultNetwork === 'embedded') return { confList: embeddedDefaultNetwork(this.settings.stateDir), source: 'embedded' };
+    if (this.settings.defaultNetwork === 'embedded')
+      return { confList: embeddedDefaultNetwork(this.settings.stateDir), source: 'embedded' };
     return undefined;
   }
 
@@ -74,7 +81,8 @@ export class PodNetworks {
     const full: string[] = [];
     try {
       const lists = [confListFromBytes(LOOPBACK), confListFromBytes(net.confList)];
-      for (const list of lists) for (const plugin of list.plugins) findInPath(plugin.network.type, this.settings.binDirs);
+      for (const list of lists)
+        for (const plugin of list.plugins) findInPath(plugin.network.type, this.settings.binDirs);
       for (const list of lists) {
         await this.cni.getStatusNetworkList(list).catch((e: unknown) => {
           if (!isPoolFull(e)) throw e;
@@ -105,6 +113,12 @@ export class PodNetworks {
   }
 
   private runtimeConf(pod: PodAttachment, ifName: string) {
-    return { containerID: pod.containerID, netNS: pod.netNS, ifName, args: pod.args, capabilityArgs: pod.capabilityArgs };
+    return {
+      containerID: pod.containerID,
+      netNS: pod.netNS,
+      ifName,
+      args: pod.args,
+      capabilityArgs: pod.capabilityArgs,
+    };
   }
 }

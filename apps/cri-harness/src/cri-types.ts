@@ -41,7 +41,11 @@ export interface PodSandboxConfig {
   port_mappings: PortMapping[];
   labels: Record<string, string>;
   annotations: Record<string, string>;
-  linux: { cgroup_parent?: string; sysctls?: Record<string, string>; security_context?: { namespace_options?: NamespaceOption | null } | null } | null;
+  linux: {
+    cgroup_parent?: string;
+    sysctls?: Record<string, string>;
+    security_context?: { namespace_options?: NamespaceOption | null } | null;
+  } | null;
 }
 
 export interface PodSandboxFilter {

@@ -16,7 +16,12 @@ export function embeddedDefaultNetwork(stateDir: string): string {
         isGateway: true,
         ipMasq: true,
         hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(stateDir, 'ipam') },
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet: '10.88.0.0/16' }]],
+          routes: [{ dst: '0.0.0.0/0' }],
+          dataDir: join(stateDir, 'ipam'),
+        },
       },
       { type: 'portmap', capabilities: { portMappings: true }, snat: true },
       { type: 'bandwidth', capabilities: { bandwidth: true } },

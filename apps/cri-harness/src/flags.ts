@@ -75,12 +75,20 @@ export function parseFlags(argv: string[]): HarnessFlags {
     throw new FlagError((e as Error).message);
   }
   const defaultNetwork = values['default-network'];
-  if (defaultNetwork !== 'embedded' && defaultNetwork !== 'none') throw new FlagError(`--default-network must be 'embedded' or 'none', not ${JSON.stringify(defaultNetwork)}`);
-  const etcd = etcdFlags(values['etcd-endpoints']!, values['etcd-cafile'], values['etcd-certfile'], values['etcd-keyfile']);
+  if (defaultNetwork !== 'embedded' && defaultNetwork !== 'none')
+    throw new FlagError(`--default-network must be 'embedded' or 'none', not ${JSON.stringify(defaultNetwork)}`);
+  const etcd = etcdFlags(
+    values['etcd-endpoints']!,
+    values['etcd-cafile'],
+    values['etcd-certfile'],
+    values['etcd-keyfile'],
+  );
   const policyPrefix = values['policy-prefix']!.replace(/\/+$/, '');
-  if (!/^\/[A-Za-z0-9._/-]+$/.test(policyPrefix)) throw new FlagError(`--policy-prefix: ${JSON.stringify(policyPrefix)} is not an absolute key path`);
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(policyPrefix))
+    throw new FlagError(`--policy-prefix: ${JSON.stringify(policyPrefix)} is not an absolute key path`);
   const nodeName = values['node-name']!;
-  if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,251}[A-Za-z0-9])?$/.test(nodeName)) throw new FlagError(`--node-name: ${JSON.stringify(nodeName)} is not a node name`);
+  if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,251}[A-Za-z0-9])?$/.test(nodeName))
+    throw new FlagError(`--node-name: ${JSON.stringify(nodeName)} is not a node name`);
   return {
     etcdEndpoints: etcd.endpoints,
     ...(etcd.cafile ? { etcdCafile: etcd.cafile } : {}),
@@ -89,7 +97,9 @@ export function parseFlags(argv: string[]): HarnessFlags {
     nodeName,
     socket: absolutePath('--socket', values.socket!),
     cniConfDir: absolutePath('--cni-conf-dir', values['cni-conf-dir']!),
-    cniBinDirs: values['cni-bin-dir']!.split(':').filter(Boolean).map((d) => absolutePath('--cni-bin-dir', d)),
+    cniBinDirs: values['cni-bin-dir']!.split(':')
+      .filter(Boolean)
+      .map((d) => absolutePath('--cni-bin-dir', d)),
     cniCacheDir: absolutePath('--cni-cache-dir', values['cni-cache-dir']!),
     stateDir: absolutePath('--state-dir', values['state-dir']!),
     defaultNetwork,
@@ -101,9 +111,18 @@ export function parseFlags(argv: string[]): HarnessFlags {
 
 /** The etcd settings, checked and their TLS files read once here so that a missing or bad file stops start-up. */
 function etcdFlags(endpoints: string, cafile?: string, certfile?: string, keyfile?: string): EtcdConfig {
-  const c: EtcdConfig = { endpoints: endpoints.split(',').map((e) => e.trim()).filter(Boolean), cafile, certfile, keyfile };
+  const c: EtcdConfig = {
+    endpoints: endpoints
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean),
+    cafile,
+    certfile,
+    keyfile,
+  };
   if (!c.endpoints.length) {
-    if (cafile ?? certfile ?? keyfile) throw new FlagError('--etcd-cafile, --etcd-certfile and --etcd-keyfile need --etcd-endpoints');
+    if (cafile ?? certfile ?? keyfile)
+      throw new FlagError('--etcd-cafile, --etcd-certfile and --etcd-keyfile need --etcd-endpoints');
     return c;
   }
   try {

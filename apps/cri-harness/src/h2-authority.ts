@@ -55,7 +55,8 @@ export class AuthorityRewriter {
     const out: Buffer[] = [];
     if (!this.prefaceDone) {
       const n = Math.min(this.buffered.length, PREFACE.length);
-      if (!this.buffered.subarray(0, n).equals(PREFACE.subarray(0, n))) throw new Http2FramingError('not an HTTP/2 connection preface');
+      if (!this.buffered.subarray(0, n).equals(PREFACE.subarray(0, n)))
+        throw new Http2FramingError('not an HTTP/2 connection preface');
       if (n < PREFACE.length) return out;
       out.push(PREFACE);
       this.buffered = this.buffered.subarray(PREFACE.length);
@@ -95,7 +96,8 @@ export class AuthorityRewriter {
 
   private continueBlock(frame: Buffer, out: Buffer[]): void {
     const block = this.block;
-    if (!block || (frame.readUInt32BE(5) & 0x7fffffff) !== block.streamId) throw new Http2FramingError('CONTINUATION without its HEADERS');
+    if (!block || (frame.readUInt32BE(5) & 0x7fffffff) !== block.streamId)
+      throw new Http2FramingError('CONTINUATION without its HEADERS');
     const fragment = frame.subarray(FRAME_HEADER);
     block.fragments.push(fragment);
     block.size += fragment.length;

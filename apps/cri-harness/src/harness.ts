@@ -28,11 +28,26 @@ export async function startHarness(flags: HarnessFlags): Promise<RunningHarness>
     releaseState = await holdInstanceLock(join(flags.stateDir, 'lock'), `state dir ${flags.stateDir}`);
     await replaceStaleSocket(flags.socket);
     const networks = new PodNetworks(
-      { confDir: flags.cniConfDir, binDirs: flags.cniBinDirs, cacheDir: flags.cniCacheDir, stateDir: flags.stateDir, defaultNetwork: flags.defaultNetwork, inProcess: flags.cniInProcess },
-      (text, plugin) => log('warn', 'plugin stderr', { plugin: plugin.type, verb: plugin.verb, stderr: text.trim().slice(0, 2000) }),
+      {
+        confDir: flags.cniConfDir,
+        binDirs: flags.cniBinDirs,
+        cacheDir: flags.cniCacheDir,
+        stateDir: flags.stateDir,
+        defaultNetwork: flags.defaultNetwork,
+        inProcess: flags.cniInProcess,
+      },
+      (text, plugin) =>
+        log('warn', 'plugin stderr', { plugin: plugin.type, verb: plugin.verb, stderr: text.trim().slice(0, 2000) }),
     );
-    const etcd = { endpoints: flags.etcdEndpoints, cafile: flags.etcdCafile, certfile: flags.etcdCertfile, keyfile: flags.etcdKeyfile };
-    const publisher = flags.etcdEndpoints.length ? new PodPublisher(etcd, flags.policyPrefix, flags.nodeName) : undefined;
+    const etcd = {
+      endpoints: flags.etcdEndpoints,
+      cafile: flags.etcdCafile,
+      certfile: flags.etcdCertfile,
+      keyfile: flags.etcdKeyfile,
+    };
+    const publisher = flags.etcdEndpoints.length
+      ? new PodPublisher(etcd, flags.policyPrefix, flags.nodeName)
+      : undefined;
     const manager = new SandboxManager(new SandboxStore(flags.stateDir), networks, flags.stateDir, publisher);
     await manager.recover();
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });

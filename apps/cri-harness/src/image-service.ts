@@ -35,7 +35,10 @@ function pauseImage(): PauseImage {
       /* not in this directory */
     }
   }
-  throw new CriError(grpc.status.FAILED_PRECONDITION, `no sleep binary on PATH (${path}): the pause image is not available`);
+  throw new CriError(
+    grpc.status.FAILED_PRECONDITION,
+    `no sleep binary on PATH (${path}): the pause image is not available`,
+  );
 }
 
 /** Does `ref` name the pause image? Its tag, its repository (latest or not), its id or an id prefix of 12+ hex digits. */
@@ -47,7 +50,16 @@ function namesPause(ref: string, img: PauseImage): boolean {
 }
 
 function imageMessage(img: PauseImage) {
-  return { id: img.id, repo_tags: [PAUSE_IMAGE], repo_digests: [], size: String(img.size), uid: { value: '0' }, username: '', spec: { image: PAUSE_IMAGE, annotations: {} }, pinned: true };
+  return {
+    id: img.id,
+    repo_tags: [PAUSE_IMAGE],
+    repo_digests: [],
+    size: String(img.size),
+    uid: { value: '0' },
+    username: '',
+    spec: { image: PAUSE_IMAGE, annotations: {} },
+    pinned: true,
+  };
 }
 
 /** The filesystem holding the state dir: its mount point (from mountinfo), used bytes and used inodes. */
@@ -101,7 +113,15 @@ export function imageServiceHandlers(stateDir: string): grpc.UntypedServiceImple
     ImageStatus: unary((call) => {
       const img = pauseImage();
       if (!namesPause(call.request.image?.image ?? '', img)) return { image: null, info: {} };
-      const info = call.request.verbose ? { info: JSON.stringify({ kind: 'built-in pause', command: ['unshare', '--uts', '--ipc', '--', 'sleep', 'infinity'], binary: img.binary }) } : {};
+      const info = call.request.verbose
+        ? {
+            info: JSON.stringify({
+              kind: 'built-in pause',
+              command: ['unshare', '--uts', '--ipc', '--', 'sleep', 'infinity'],
+              binary: img.binary,
+            }),
+          }
+        : {};
       return { image: imageMessage(img), info };
     }),
 
@@ -109,13 +129,20 @@ export function imageServiceHandlers(stateDir: string): grpc.UntypedServiceImple
       const img = pauseImage();
       const ref = call.request.image?.image ?? '';
       if (namesPause(ref, img)) return { image_ref: img.id };
-      throw new CriError(grpc.status.UNIMPLEMENTED, `tscni-cri pulls no images (it runs no containers); ${JSON.stringify(ref)} is not available, the only image is the built-in ${PAUSE_IMAGE}`);
+      throw new CriError(
+        grpc.status.UNIMPLEMENTED,
+        `tscni-cri pulls no images (it runs no containers); ${JSON.stringify(ref)} is not available, the only image is the built-in ${PAUSE_IMAGE}`,
+      );
     }),
 
     // Removing an image that is not there succeeds (the call is idempotent); the built-in pause cannot go.
     RemoveImage: unary((call) => {
       const ref = call.request.image?.image ?? '';
-      if (namesPause(ref, pauseImage())) throw new CriError(grpc.status.FAILED_PRECONDITION, `${PAUSE_IMAGE} is built into tscni-cri (every pod sandbox uses it) and cannot be removed`);
+      if (namesPause(ref, pauseImage()))
+        throw new CriError(
+          grpc.status.FAILED_PRECONDITION,
+          `${PAUSE_IMAGE} is built into tscni-cri (every pod sandbox uses it) and cannot be removed`,
+        );
       return {};
     }),
 

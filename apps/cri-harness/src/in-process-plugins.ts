@@ -21,6 +21,9 @@ export const OUR_PLUGINS: InProcessPlugins = {
   'host-local': async () => ({ funcs: (await import('@tscni/host-local/plugin')).hostLocal as PluginFuncs }),
   static: async () => ({ funcs: (await import('@tscni/static/plugin')).staticIPAM as PluginFuncs }),
   portmap: async () => ({ funcs: (await import('@tscni/portmap/src/portmap')).portmap as PluginFuncs }),
-  bandwidth: async () => ({ funcs: (await import('@tscni/bandwidth/src/bandwidth')).bandwidth as PluginFuncs, info: { supportedVersions: versionsSince('0.3.0') } }),
+  bandwidth: async () => ({
+    funcs: (await import('@tscni/bandwidth/src/bandwidth')).bandwidth as PluginFuncs,
+    info: { supportedVersions: versionsSince('0.3.0') },
+  }),
   tuning: async () => ({ funcs: (await import('@tscni/tuning/src/tuning')).tuning as PluginFuncs }),
 };

@@ -23,7 +23,9 @@ export async function holdInstanceLock(path: string, what: string): Promise<() =
   if (code !== 0) {
     closeSync(fd);
     const holder = readFileSync(path, 'utf8').trim();
-    throw new AlreadyRunningError(`another cri-harness${holder ? ` (pid ${holder})` : ''} is already using ${what}; stop it first (lock ${path})`);
+    throw new AlreadyRunningError(
+      `another cri-harness${holder ? ` (pid ${holder})` : ''} is already using ${what}; stop it first (lock ${path})`,
+    );
   }
   ftruncateSync(fd, 0);
   writeSync(fd, `${process.pid}\n`, 0);

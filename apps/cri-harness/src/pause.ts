@@ -19,17 +19,30 @@ export const PAUSE_ENV_STATE = 'TSCNI_CRI_STATE_DIR';
 /** Children we spawned in this run of the harness: their exit is reaped by Node. */
 const children = new Map<number, ChildProcess>();
 
-export async function startPause(opts: { sandboxId: string; stateDir: string; netns?: string; hostname: string }): Promise<PauseProcess> {
+export async function startPause(opts: {
+  sandboxId: string;
+  stateDir: string;
+  netns?: string;
+  hostname: string;
+}): Promise<PauseProcess> {
   const sleeper = ['unshare', '--uts', '--ipc', '--', 'sleep', 'infinity'];
-  const [file, args] = opts.netns ? ['nsenter', [`--net=${opts.netns}`, '--', ...sleeper]] : [sleeper[0], sleeper.slice(1)];
+  const [file, args] = opts.netns
+    ? ['nsenter', [`--net=${opts.netns}`, '--', ...sleeper]]
+    : [sleeper[0], sleeper.slice(1)];
   const child = spawn(file, args, {
     detached: true,
     stdio: 'ignore',
-    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', [PAUSE_ENV_SANDBOX]: opts.sandboxId, [PAUSE_ENV_STATE]: opts.stateDir },
+    env: {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      [PAUSE_ENV_SANDBOX]: opts.sandboxId,
+      [PAUSE_ENV_STATE]: opts.stateDir,
+    },
   });
   const exited = new Promise<never>((_, reject) => {
     child.once('error', (e) => reject(new Error(`failed to start the pause process: ${e.message}`)));
-    child.once('exit', (code, signal) => reject(new Error(`the pause process exited at start (${signal ?? `code ${code}`})`)));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`the pause process exited at start (${signal ?? `code ${code}`})`)),
+    );
   });
   exited.catch(() => {});
   child.unref();
@@ -107,7 +120,9 @@ export function findOrphanPauses(stateDir: string, known: (sandboxId: string, pi
     } catch {
       continue;
     }
-    const vars = new Map(env.split('\0').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
+    const vars = new Map(
+      env.split('\0').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const),
+    );
     const sandbox = vars.get(PAUSE_ENV_SANDBOX);
     if (sandbox && vars.get(PAUSE_ENV_STATE) === stateDir && !known(sandbox, pid)) orphans.push(pid);
   }

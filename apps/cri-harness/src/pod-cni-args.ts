@@ -33,21 +33,30 @@ export function podCniArgs(sandboxId: string, config: PodSandboxConfig): PodCniA
   const bandwidth = bandwidthOf(config.annotations ?? {});
   if (bandwidth) capabilityArgs.bandwidth = bandwidth;
   const dns = config.dns_config;
-  if (dns && (dns.servers.length || dns.searches.length || dns.options.length)) capabilityArgs.dns = { servers: dns.servers, searches: dns.searches, options: dns.options };
+  if (dns && (dns.servers.length || dns.searches.length || dns.options.length))
+    capabilityArgs.dns = { servers: dns.servers, searches: dns.searches, options: dns.options };
   capabilityArgs['io.kubernetes.cri.pod-annotations'] = { ...(config.annotations ?? {}) };
   return { args, capabilityArgs };
 }
 
 /** `portMappings` in the canonical capability shape; entries without a host port are dropped (as go-cni). */
-function portMappingsOf(config: PodSandboxConfig): { hostPort: number; containerPort: number; protocol: string; hostIP?: string }[] {
+function portMappingsOf(
+  config: PodSandboxConfig,
+): { hostPort: number; containerPort: number; protocol: string; hostIP?: string }[] {
   return (config.port_mappings ?? [])
     .filter((p) => p.host_port > 0)
     .map((p, i) => {
       const field = `port_mappings[${i}]`;
       if (p.host_port > 65535) throw invalidArgument(`${field}.host_port ${p.host_port} is out of range`);
-      if (!(p.container_port > 0 && p.container_port <= 65535)) throw invalidArgument(`${field}.container_port ${p.container_port} is out of range`);
-      if (p.host_ip && !isIP(p.host_ip)) throw invalidArgument(`${field}.host_ip ${JSON.stringify(p.host_ip)} is not an IP address`);
-      const mapping = { hostPort: p.host_port, containerPort: p.container_port, protocol: String(p.protocol).toLowerCase() };
+      if (!(p.container_port > 0 && p.container_port <= 65535))
+        throw invalidArgument(`${field}.container_port ${p.container_port} is out of range`);
+      if (p.host_ip && !isIP(p.host_ip))
+        throw invalidArgument(`${field}.host_ip ${JSON.stringify(p.host_ip)} is not an IP address`);
+      const mapping = {
+        hostPort: p.host_port,
+        containerPort: p.container_port,
+        protocol: String(p.protocol).toLowerCase(),
+      };
       return p.host_ip ? { ...mapping, hostIP: p.host_ip } : mapping;
     });
 }

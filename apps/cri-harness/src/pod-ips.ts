@@ -15,12 +15,21 @@ interface ResultInterface {
  * pod netns, the first IPv4 one primary and the rest additional. Throws when eth0 got none.
  */
 export function podIPs(result: unknown): { ip: string; additionalIps: string[] } {
-  const r = (result ?? {}) as { ips?: ResultIP[]; interfaces?: ResultInterface[]; ip4?: { ip?: string }; ip6?: { ip?: string } };
+  const r = (result ?? {}) as {
+    ips?: ResultIP[];
+    interfaces?: ResultInterface[];
+    ip4?: { ip?: string };
+    ip6?: { ip?: string };
+  };
   const interfaces = r.interfaces ?? [];
   let addresses: string[];
   if (r.ips) {
     addresses = r.ips
-      .filter((ip) => ip.interface === undefined || (interfaces[ip.interface]?.name === POD_IFNAME && !!interfaces[ip.interface]?.sandbox))
+      .filter(
+        (ip) =>
+          ip.interface === undefined ||
+          (interfaces[ip.interface]?.name === POD_IFNAME && !!interfaces[ip.interface]?.sandbox),
+      )
       .map((ip) => ip.address ?? '');
   } else {
     addresses = [r.ip4?.ip ?? '', r.ip6?.ip ?? ''];

@@ -11,7 +11,8 @@ export const newPodNetnsPath = (): string => `${NETNS_RUN_DIR}/cni-${randomUUID(
 /** The netns name of a path we generated; anything else is refused before it reaches a command. */
 function nameOf(path: string): string {
   const name = path.slice(NETNS_RUN_DIR.length + 1);
-  if (!path.startsWith(`${NETNS_RUN_DIR}/`) || !NAME.test(name)) throw new Error(`not a pod netns path: ${JSON.stringify(path)}`);
+  if (!path.startsWith(`${NETNS_RUN_DIR}/`) || !NAME.test(name))
+    throw new Error(`not a pod netns path: ${JSON.stringify(path)}`);
   return name;
 }
 

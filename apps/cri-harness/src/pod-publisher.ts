@@ -42,7 +42,10 @@ export class PodPublisher {
   private key(rec: SandboxRecord): string | undefined {
     const { name, namespace } = rec.config.metadata ?? { name: '', namespace: '' };
     if (!isNamespaceName(namespace) || !isObjectName(name)) {
-      log('warn', 'PodNotPublished', { sandbox: rec.id, reason: `${namespace}/${name} is not a Kubernetes namespace/name` });
+      log('warn', 'PodNotPublished', {
+        sandbox: rec.id,
+        reason: `${namespace}/${name} is not a Kubernetes namespace/name`,
+      });
       return undefined;
     }
     return podKeyOf(this.prefix, namespace, name);
@@ -56,7 +59,9 @@ export class PodPublisher {
       // A dual-stack pod lists every address in ips, so the agents put it in the IPv6 sets too.
       const extra = rec.network.additionalIps ?? [];
       const ips = extra.length ? { ips: [rec.network.ip, ...extra] } : {};
-      await (await this.client()).put(key, JSON.stringify({ ip: rec.network.ip, ...ips, labels, node: this.node, sandbox: rec.id }));
+      await (
+        await this.client()
+      ).put(key, JSON.stringify({ ip: rec.network.ip, ...ips, labels, node: this.node, sandbox: rec.id }));
     } catch (err) {
       log('warn', 'PodNotPublished', { sandbox: rec.id, error: (err as Error).message });
     }
@@ -69,7 +74,8 @@ export class PodPublisher {
       // Only this sandbox's entry: a newer sandbox of the same pod may have replaced it.
       const kv = await this.client();
       const current = await kv.get(key);
-      if (current !== undefined && (JSON.parse(current) as { sandbox?: string }).sandbox === rec.id) await kv.delete(key);
+      if (current !== undefined && (JSON.parse(current) as { sandbox?: string }).sandbox === rec.id)
+        await kv.delete(key);
     } catch (err) {
       log('warn', 'PodNotWithdrawn', { sandbox: rec.id, error: (err as Error).message });
     }

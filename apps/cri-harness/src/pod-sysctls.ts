@@ -32,17 +32,28 @@ export function planSysctls(config: PodSandboxConfig, networkMode: string): Sysc
   for (const [name, value] of Object.entries(config.linux?.sysctls ?? {})) {
     const slash = name.includes('/');
     const parts = name.split(slash ? '/' : '.');
-    if (name.length > 253 || !parts.every((p) => (slash ? SLASH_PART : DOT_PART).test(p) && p !== '..')) throw invalidArgument(`sysctl ${JSON.stringify(name)} is not a valid sysctl name`);
-    if (value.length > 4096 || /[\0\n]/.test(value)) throw invalidArgument(`sysctl ${JSON.stringify(name)}: the value must be one line`);
+    if (name.length > 253 || !parts.every((p) => (slash ? SLASH_PART : DOT_PART).test(p) && p !== '..'))
+      throw invalidArgument(`sysctl ${JSON.stringify(name)} is not a valid sysctl name`);
+    if (value.length > 4096 || /[\0\n]/.test(value))
+      throw invalidArgument(`sysctl ${JSON.stringify(name)}: the value must be one line`);
     const sysctl = { name, path: parts.join('/'), value };
     if (parts[0] === 'net' && parts.length > 1) {
-      if (networkMode === 'NODE') throw invalidArgument(`sysctl ${JSON.stringify(name)} is not allowed: the pod uses the node's network namespace`);
+      if (networkMode === 'NODE')
+        throw invalidArgument(
+          `sysctl ${JSON.stringify(name)} is not allowed: the pod uses the node's network namespace`,
+        );
       plan.net.push(sysctl);
-    } else if ((parts[0] === 'kernel' && parts.length === 2 && IPC_KERNEL.has(parts[1])) || (parts[0] === 'fs' && parts[1] === 'mqueue' && parts.length === 3)) {
-      if (ipcMode === 'NODE') throw invalidArgument(`sysctl ${JSON.stringify(name)} is not allowed: the pod uses the node's IPC namespace`);
+    } else if (
+      (parts[0] === 'kernel' && parts.length === 2 && IPC_KERNEL.has(parts[1])) ||
+      (parts[0] === 'fs' && parts[1] === 'mqueue' && parts.length === 3)
+    ) {
+      if (ipcMode === 'NODE')
+        throw invalidArgument(`sysctl ${JSON.stringify(name)} is not allowed: the pod uses the node's IPC namespace`);
       plan.ipc.push(sysctl);
     } else {
-      throw invalidArgument(`sysctl ${JSON.stringify(name)} is not in a separate kernel namespace (a pod may set net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.*)`);
+      throw invalidArgument(
+        `sysctl ${JSON.stringify(name)} is not in a separate kernel namespace (a pod may set net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.*)`,
+      );
     }
   }
   return plan;
@@ -55,7 +66,10 @@ export async function applySysctls(plan: SysctlPlan, netns: string | undefined, 
       await run('nsenter', [...enter, '--', 'tee', `/proc/sys/${s.path}`], { input: s.value });
     } catch (e) {
       const why = failureReason(e).replace(/^tee: /, '');
-      throw new CriError(status.INVALID_ARGUMENT, `failed to set sysctl ${JSON.stringify(s.name)} to ${JSON.stringify(s.value)}: ${why}`);
+      throw new CriError(
+        status.INVALID_ARGUMENT,
+        `failed to set sysctl ${JSON.stringify(s.name)} to ${JSON.stringify(s.value)}: ${why}`,
+      );
     }
   };
   for (const s of plan.net) await write(s, [`--net=${netns}`]);

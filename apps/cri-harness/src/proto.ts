@@ -10,7 +10,13 @@ export const PROTO_RELATIVE = 'protos/runtime/v1/api.proto';
  * snake_case fields (as in the proto and in crictl's pod.json), enums by name, int64 as decimal
  * strings (created_at is in nanoseconds, beyond 2^53), defaults filled in so no field is undefined.
  */
-export const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
 
 /**
  * The proto file: `$TSCNI_CRI_PROTO` if set, else the first `protos/runtime/v1/api.proto` found walking
@@ -24,7 +30,8 @@ export function findProto(): string {
     const candidate = join(dir, PROTO_RELATIVE);
     if (existsSync(candidate)) return candidate;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find ${PROTO_RELATIVE} above ${moduleDir()}; set TSCNI_CRI_PROTO to its path`);
+    if (parent === dir)
+      throw new Error(`cannot find ${PROTO_RELATIVE} above ${moduleDir()}; set TSCNI_CRI_PROTO to its path`);
     dir = parent;
   }
 }

@@ -27,7 +27,8 @@ const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([numkMGTPE]|[KMGTPE]i)?|[eE]([+
 /** The quantity's value rounded up to an integer; throws on a malformed string. */
 export function quantityValue(text: string): number {
   const m = QUANTITY.exec(text.trim());
-  if (!m) throw new Error(`quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'`);
+  if (!m)
+    throw new Error(`quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'`);
   const multiplier = m[3] !== undefined ? 10 ** Number(m[3]) : SUFFIXES[m[2] ?? ''];
   // Round away tiny float noise before taking the ceiling (e.g. 1.1M is 1100000, not 1100000.0000000002).
   const exact = Number((Number(m[1]) * multiplier).toPrecision(15));

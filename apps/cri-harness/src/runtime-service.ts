@@ -25,21 +25,42 @@ const unary =
 /** The implemented runtime.v1.RuntimeService methods; gRPC answers UNIMPLEMENTED for every other one. */
 export function runtimeServiceHandlers(mgr: SandboxManager, flags: HarnessFlags): grpc.UntypedServiceImplementation {
   return {
-    Version: unary(async () => ({ version: KUBE_API_VERSION, runtime_name: RUNTIME_NAME, runtime_version: RUNTIME_VERSION, runtime_api_version: 'v1' })),
+    Version: unary(async () => ({
+      version: KUBE_API_VERSION,
+      runtime_name: RUNTIME_NAME,
+      runtime_version: RUNTIME_VERSION,
+      runtime_api_version: 'v1',
+    })),
 
     Status: unary(async (call) => {
       const net = await mgr.networks.status();
       // crictl and the kubelet reject a Status without both conditions.
       const conditions: RuntimeCondition[] = [
         { type: 'RuntimeReady', status: true, reason: '', message: '' },
-        { type: 'NetworkReady', status: net.ready, reason: net.ready ? '' : 'NetworkPluginNotReady', message: net.message },
+        {
+          type: 'NetworkReady',
+          status: net.ready,
+          reason: net.ready ? '' : 'NetworkPluginNotReady',
+          message: net.message,
+        },
       ];
       // Informative (kubelets ignore conditions they do not know): a full IPAM pool does not make the node NotReady.
-      if (net.capacity) conditions.push({ type: 'NetworkCapacity', status: false, reason: 'IPAMRangeFull', message: net.capacity });
+      if (net.capacity)
+        conditions.push({ type: 'NetworkCapacity', status: false, reason: 'IPAMRangeFull', message: net.capacity });
       const info: Record<string, string> = {};
       if (call.request.verbose) {
-        info.config = JSON.stringify({ socket: flags.socket, cniConfDir: flags.cniConfDir, cniBinDirs: flags.cniBinDirs, cniCacheDir: flags.cniCacheDir, stateDir: flags.stateDir, defaultNetwork: flags.defaultNetwork });
-        info.cniconfig = JSON.stringify({ source: net.source ?? '', network: net.confList ? JSON.parse(net.confList) : null });
+        info.config = JSON.stringify({
+          socket: flags.socket,
+          cniConfDir: flags.cniConfDir,
+          cniBinDirs: flags.cniBinDirs,
+          cniCacheDir: flags.cniCacheDir,
+          stateDir: flags.stateDir,
+          defaultNetwork: flags.defaultNetwork,
+        });
+        info.cniconfig = JSON.stringify({
+          source: net.source ?? '',
+          network: net.confList ? JSON.parse(net.confList) : null,
+        });
         info.lastCNILoadStatus = JSON.stringify(net.ready ? 'OK' : net.message);
         if (net.capacity) info.networkCapacity = JSON.stringify(net.capacity);
       }
@@ -71,6 +92,8 @@ export function runtimeServiceHandlers(mgr: SandboxManager, flags: HarnessFlags)
       return podSandboxStatus(mgr, rec, !!call.request.verbose);
     }),
 
-    ListPodSandbox: unary(async (call) => ({ items: listPodSandboxes(mgr, call.request.filter as PodSandboxFilter | null) })),
+    ListPodSandbox: unary(async (call) => ({
+      items: listPodSandboxes(mgr, call.request.filter as PodSandboxFilter | null),
+    })),
   };
 }

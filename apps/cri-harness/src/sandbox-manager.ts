@@ -16,7 +16,11 @@ import { networkMode, validatePodConfig } from './validate-config';
 /** Unix time in nanoseconds (microsecond resolution), as the decimal string CRI's int64 fields carry. */
 const nowNs = (): string => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000) * 1000).toString();
 
-const cancelled = () => new CriError(status.CANCELLED, 'RunPodSandbox was cancelled by the client (crictl gives runp 2×--timeout, 4 s by default: try -t 10s)');
+const cancelled = () =>
+  new CriError(
+    status.CANCELLED,
+    'RunPodSandbox was cancelled by the client (crictl gives runp 2×--timeout, 4 s by default: try -t 10s)',
+  );
 
 /**
  * The pod sandbox lifecycle, containerd's order of operations: reserve the name, pin a netns, start
@@ -45,18 +49,29 @@ export class SandboxManager {
     if (networkMode(config) !== 'NODE') {
       const cniArgs = podCniArgs(id, config);
       const net = this.networks.defaultNetwork();
-      if (!net) throw new CriError(status.FAILED_PRECONDITION, 'failed to setup network for sandbox: cni plugin not initialized');
+      if (!net)
+        throw new CriError(
+          status.FAILED_PRECONDITION,
+          'failed to setup network for sandbox: cni plugin not initialized',
+        );
       network = { confList: net.confList, cniArgs };
     }
     const rec: SandboxRecord = { id, config, runtimeHandler, createdAt: nowNs(), state: 'creating' };
     this.store.reserve(rec);
     const fields = { sandbox: id, name: config.metadata.name, namespace: config.metadata.namespace };
     const outcome = (r: SandboxRecord) => ({ netns: r.netns ?? '', ip: r.network?.ip ?? '', pausePid: r.pause?.pid });
-    return this.serialized(id, () => logged('RunPodSandbox', fields, () => this.create(rec, network, sysctls, signal), outcome));
+    return this.serialized(id, () =>
+      logged('RunPodSandbox', fields, () => this.create(rec, network, sysctls, signal), outcome),
+    );
   }
 
   /** Netns, pause process, networks, sysctls — each recorded before it is made; any failure or a cancel undoes them all. */
-  private async create(rec: SandboxRecord, network: { confList: string; cniArgs: PodCniArgs } | undefined, sysctls: SysctlPlan, signal?: AbortSignal): Promise<SandboxRecord> {
+  private async create(
+    rec: SandboxRecord,
+    network: { confList: string; cniArgs: PodCniArgs } | undefined,
+    sysctls: SysctlPlan,
+    signal?: AbortSignal,
+  ): Promise<SandboxRecord> {
     try {
       this.store.save(rec);
       if (network) {
@@ -64,12 +79,21 @@ export class SandboxManager {
         this.store.save(rec);
         await createPodNetns(rec.netns);
       }
-      rec.pause = await startPause({ sandboxId: rec.id, stateDir: this.stateDir, netns: rec.netns, hostname: rec.config.hostname });
+      rec.pause = await startPause({
+        sandboxId: rec.id,
+        stateDir: this.stateDir,
+        netns: rec.netns,
+        hostname: rec.config.hostname,
+      });
       this.store.save(rec);
       if (network) {
         rec.network = { confList: network.confList, attached: true };
         this.store.save(rec);
-        const result = await this.networks.setup(network.confList, { containerID: rec.id, netNS: rec.netns!, ...network.cniArgs }, signal);
+        const result = await this.networks.setup(
+          network.confList,
+          { containerID: rec.id, netNS: rec.netns!, ...network.cniArgs },
+          signal,
+        );
         rec.network = { ...rec.network, result, ...podIPs(result) };
       }
       // After the network, as runc applies them when containerd starts the sandbox (eth0's own keys exist by then).
@@ -112,12 +136,17 @@ export class SandboxManager {
 
   /** Start-up: roll back sandboxes a crash left half-created, kill pause processes nobody owns. */
   async recover(): Promise<void> {
-    const records = this.store.load((file, why) => log('warn', 'unreadable sandbox record skipped', { file, error: why }));
+    const records = this.store.load((file, why) =>
+      log('warn', 'unreadable sandbox record skipped', { file, error: why }),
+    );
     for (const rec of records) {
       if (rec.state !== 'creating') continue;
-      await logged('RecoverPodSandbox', { sandbox: rec.id, action: 'rollback of an unfinished RunPodSandbox' }, () => this.rollback(rec, new Error('harness restarted during RunPodSandbox')));
+      await logged('RecoverPodSandbox', { sandbox: rec.id, action: 'rollback of an unfinished RunPodSandbox' }, () =>
+        this.rollback(rec, new Error('harness restarted during RunPodSandbox')),
+      );
     }
-    const owned = (sandbox: string, pid: number) => this.store.list().some((r) => r.id === sandbox && r.pause?.pid === pid);
+    const owned = (sandbox: string, pid: number) =>
+      this.store.list().some((r) => r.id === sandbox && r.pause?.pid === pid);
     for (const pid of findOrphanPauses(this.stateDir, owned)) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -154,11 +183,15 @@ export class SandboxManager {
       // state are still released (and stop/remove end) instead of failing on every retry.
       const holders = this.store.list().flatMap((r) => (r.pause && pauseAlive(r.pause) ? [r.pause.pid] : []));
       const netNS = reachableNetns(rec.netns, holders);
-      if (netNS !== rec.netns) log('warn', 'NetnsLost', { sandbox: rec.id, netns: rec.netns, using: netNS || '(empty CNI_NETNS)' });
+      if (netNS !== rec.netns)
+        log('warn', 'NetnsLost', { sandbox: rec.id, netns: rec.netns, using: netNS || '(empty CNI_NETNS)' });
       try {
         await this.networks.teardown(rec.network.confList, { ...this.attachment(rec), netNS });
       } catch (e) {
-        throw new CriError(status.UNKNOWN, `failed to destroy network for sandbox "${rec.id}": ${(e as Error).message}`);
+        throw new CriError(
+          status.UNKNOWN,
+          `failed to destroy network for sandbox "${rec.id}": ${(e as Error).message}`,
+        );
       }
       rec.network.attached = false;
       this.store.save(rec);

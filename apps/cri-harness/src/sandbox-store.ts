@@ -1,4 +1,14 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { PodSandboxConfig } from './cri-types';
 import { CriError, notFound } from './cri-error';
@@ -73,7 +83,11 @@ export class SandboxStore {
   reserve(rec: SandboxRecord): void {
     const key = reservationKey(rec.config);
     const owner = this.names.get(key);
-    if (owner !== undefined) throw new CriError(status.ALREADY_EXISTS, `failed to reserve sandbox name "${key}": name "${key}" is reserved for "${owner}"`);
+    if (owner !== undefined)
+      throw new CriError(
+        status.ALREADY_EXISTS,
+        `failed to reserve sandbox name "${key}": name "${key}" is reserved for "${owner}"`,
+      );
     this.names.set(key, rec.id);
     this.records.set(rec.id, rec);
   }
@@ -112,7 +126,11 @@ export class SandboxStore {
     const exact = this.records.get(idOrPrefix);
     if (exact) return exact;
     const matches = this.list().filter((r) => r.id.startsWith(idOrPrefix));
-    if (matches.length > 1) throw new CriError(status.INVALID_ARGUMENT, `sandbox id prefix "${idOrPrefix}" is ambiguous: it matches ${matches.length} sandboxes`);
+    if (matches.length > 1)
+      throw new CriError(
+        status.INVALID_ARGUMENT,
+        `sandbox id prefix "${idOrPrefix}" is ambiguous: it matches ${matches.length} sandboxes`,
+      );
     return matches[0];
   }
 

@@ -4,7 +4,8 @@ import type { SandboxRecord } from './sandbox-store';
 
 /** Records as the CRI messages PodSandboxStatus and ListPodSandbox return. */
 
-const stateOf = (mgr: SandboxManager, rec: SandboxRecord): PodSandboxState => (mgr.isReady(rec) ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY');
+const stateOf = (mgr: SandboxManager, rec: SandboxRecord): PodSandboxState =>
+  mgr.isReady(rec) ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY';
 
 function namespaceOptions(rec: SandboxRecord) {
   const o = rec.config.linux?.security_context?.namespace_options;
@@ -20,7 +21,10 @@ export function podSandboxStatus(mgr: SandboxManager, rec: SandboxRecord, verbos
     metadata: rec.config.metadata,
     state,
     created_at: rec.createdAt,
-    network: { ip: netnsOpen ? (rec.network?.ip ?? '') : '', additional_ips: netnsOpen ? (rec.network?.additionalIps ?? []).map((ip) => ({ ip })) : [] },
+    network: {
+      ip: netnsOpen ? (rec.network?.ip ?? '') : '',
+      additional_ips: netnsOpen ? (rec.network?.additionalIps ?? []).map((ip) => ({ ip })) : [],
+    },
     linux: { namespaces: { options: namespaceOptions(rec) } },
     labels: rec.config.labels ?? {},
     annotations: rec.config.annotations ?? {},

@@ -16,7 +16,13 @@ type Header = { name: string; value: string; neverIndex?: boolean };
 // hpack.js's encoder, only in tests: it indexes and Huffman-codes like a real client.
 const hpack = hpackJs as unknown as {
   compressor: { create(o: { table: { maxSize: number } }): { write(h: Header[]): void; push(b: Buffer): boolean } };
-  decompressor: { create(o: { table: { maxSize: number } }): { _decoder: { push(b: Buffer): void; isEmpty(): boolean }; _execute(): void; push(h: Header): boolean } };
+  decompressor: {
+    create(o: { table: { maxSize: number } }): {
+      _decoder: { push(b: Buffer): void; isEmpty(): boolean };
+      _execute(): void;
+      push(h: Header): boolean;
+    };
+  };
 };
 
 const frame = (type: number, flags: number, stream: number, payload: Buffer) => {
@@ -30,9 +36,14 @@ const frame = (type: number, flags: number, stream: number, payload: Buffer) => 
 
 function parseFrames(bytes: Buffer) {
   const frames: { type: number; flags: number; stream: number; payload: Buffer }[] = [];
-  for (let off = 0; off < bytes.length; ) {
+  for (let off = 0; off < bytes.length;) {
     const len = bytes.readUIntBE(off, 3);
-    frames.push({ type: bytes[off + 3], flags: bytes[off + 4], stream: bytes.readUInt32BE(off + 5), payload: bytes.subarray(off + 9, off + 9 + len) });
+    frames.push({
+      type: bytes[off + 3],
+      flags: bytes[off + 4],
+      stream: bytes.readUInt32BE(off + 5),
+      payload: bytes.subarray(off + 9, off + 9 + len),
+    });
     off += 9 + len;
   }
   return frames;
@@ -68,7 +79,12 @@ describe('AuthorityRewriter', () => {
     const settings = frame(0x4, 0, 0, Buffer.alloc(0));
     const data = frame(0x0, 0x1, 1, Buffer.from([0, 0, 0, 0, 0]));
     // Block 2 arrives padded, with priority, split over HEADERS + CONTINUATION; block 3 split in three.
-    const padded = Buffer.concat([Buffer.from([3]), Buffer.from([0, 0, 0, 0, 15]), enc[1].subarray(0, 10), Buffer.alloc(3)]);
+    const padded = Buffer.concat([
+      Buffer.from([3]),
+      Buffer.from([0, 0, 0, 0, 15]),
+      enc[1].subarray(0, 10),
+      Buffer.alloc(3),
+    ]);
     const input = Buffer.concat([
       preface,
       settings,
@@ -102,7 +118,9 @@ describe('AuthorityRewriter', () => {
         dec.push = (h) => (got.push(h), true);
         dec._decoder.push(Buffer.concat(block));
         while (!dec._decoder.isEmpty()) dec._execute();
-        decoded.push(got.map(({ name, value, neverIndex }) => ({ name, value, ...(neverIndex ? { neverIndex } : {}) })));
+        decoded.push(
+          got.map(({ name, value, neverIndex }) => ({ name, value, ...(neverIndex ? { neverIndex } : {}) })),
+        );
         block = [];
       }
     }
@@ -122,53 +140,74 @@ describe('AuthorityRewriter', () => {
   it('refuses what is not HTTP/2 and header blocks interrupted by other frames', () => {
     expect(() => new AuthorityRewriter().push(Buffer.from('GET / HTTP/1.1\r\n\r\n'))).toThrow(/preface/);
     const rw = new AuthorityRewriter();
-    expect(() => rw.push(Buffer.concat([preface, frame(0x1, 0, 1, Buffer.from([0x82])), frame(0x0, 0, 1, Buffer.alloc(1))]))).toThrow(/interrupted/);
+    expect(() =>
+      rw.push(Buffer.concat([preface, frame(0x1, 0, 1, Buffer.from([0x82])), frame(0x0, 0, 1, Buffer.alloc(1))])),
+    ).toThrow(/interrupted/);
   });
 });
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'unshare', 'flock']);
 
-describe.skipIf(!!missing)(`the harness serves clients that send the socket path as :authority${missing ? ` — skipped: ${missing}` : ''}`, () => {
-  let node: TestNode;
-  let opts: HarnessOptions;
-  let harness: HarnessProcess;
+describe.skipIf(!!missing)(
+  `the harness serves clients that send the socket path as :authority${missing ? ` — skipped: ${missing}` : ''}`,
+  () => {
+    let node: TestNode;
+    let opts: HarnessOptions;
+    let harness: HarnessProcess;
 
-  beforeAll(async () => {
-    node = new TestNode('cria');
-    const dir = (d: string) => {
-      mkdirSync(join(node.tmp, d), { recursive: true });
-      return join(node.tmp, d);
-    };
-    opts = { socket: join(dir('run'), 'cri.sock'), stateDir: dir('state'), confDir: dir('net.d'), binDirs: ['/usr/lib/cni'], cacheDir: dir('cache') };
-    harness = await HarnessProcess.start(node, opts);
-  });
+    beforeAll(async () => {
+      node = new TestNode('cria');
+      const dir = (d: string) => {
+        mkdirSync(join(node.tmp, d), { recursive: true });
+        return join(node.tmp, d);
+      };
+      opts = {
+        socket: join(dir('run'), 'cri.sock'),
+        stateDir: dir('state'),
+        confDir: dir('net.d'),
+        binDirs: ['/usr/lib/cni'],
+        cacheDir: dir('cache'),
+      };
+      harness = await HarnessProcess.start(node, opts);
+    });
 
-  afterAll(async () => {
-    await harness?.stop();
-    if (opts) killPauses(opts.stateDir);
-    node?.destroy();
-  });
+    afterAll(async () => {
+      await harness?.stop();
+      if (opts) killPauses(opts.stateDir);
+      node?.destroy();
+    });
 
-  it('a grpc-js client with grpc.default_authority = the socket path: many calls on one connection', async () => {
-    const Client = grpc.makeGenericClientConstructor(loadRuntimeService(), 'RuntimeService');
-    const client = new Client(`unix://${opts.socket}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': opts.socket }) as any;
-    try {
-      for (let i = 0; i < 20; i++) {
-        const meta = new grpc.Metadata();
-        meta.set('x-call', `call-${i}`);
-        const res = await new Promise<any>((resolve, reject) => client.Version({ version: 'v1' }, meta, { deadline: Date.now() + 10_000 }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
-        expect(res.runtime_name).toBe('tscni-cri');
+    it('a grpc-js client with grpc.default_authority = the socket path: many calls on one connection', async () => {
+      const Client = grpc.makeGenericClientConstructor(loadRuntimeService(), 'RuntimeService');
+      const client = new Client(`unix://${opts.socket}`, grpc.credentials.createInsecure(), {
+        'grpc.default_authority': opts.socket,
+      }) as any;
+      try {
+        for (let i = 0; i < 20; i++) {
+          const meta = new grpc.Metadata();
+          meta.set('x-call', `call-${i}`);
+          const res = await new Promise<any>((resolve, reject) =>
+            client.Version({ version: 'v1' }, meta, { deadline: Date.now() + 10_000 }, (e: Error | null, r: unknown) =>
+              e ? reject(e) : resolve(r),
+            ),
+          );
+          expect(res.runtime_name).toBe('tscni-cri');
+        }
+      } finally {
+        client.close();
       }
-    } finally {
-      client.close();
-    }
-  });
+    });
 
-  it('the real crictl v1.26.1 (a grpc-go client) gets version and info', () => {
-    expect(existsSync(CRICTL), `crictl is missing at ${CRICTL}`).toBe(true);
-    const version = execFileSync(CRICTL, ['-r', `unix://${opts.socket}`, '-t', '10s', 'version'], { encoding: 'utf8' });
-    expect(version).toMatch(/RuntimeName:\s+tscni-cri/);
-    const info = JSON.parse(execFileSync(CRICTL, ['-r', `unix://${opts.socket}`, '-t', '10s', 'info'], { encoding: 'utf8' }));
-    expect(info.status.conditions.map((c: { type: string }) => c.type)).toEqual(['RuntimeReady', 'NetworkReady']);
-  });
-});
+    it('the real crictl v1.26.1 (a grpc-go client) gets version and info', () => {
+      expect(existsSync(CRICTL), `crictl is missing at ${CRICTL}`).toBe(true);
+      const version = execFileSync(CRICTL, ['-r', `unix://${opts.socket}`, '-t', '10s', 'version'], {
+        encoding: 'utf8',
+      });
+      expect(version).toMatch(/RuntimeName:\s+tscni-cri/);
+      const info = JSON.parse(
+        execFileSync(CRICTL, ['-r', `unix://${opts.socket}`, '-t', '10s', 'info'], { encoding: 'utf8' }),
+      );
+      expect(info.status.conditions.map((c: { type: string }) => c.type)).toEqual(['RuntimeReady', 'NetworkReady']);
+    });
+  },
+);

@@ -13,7 +13,9 @@ import { HarnessProcess, killPauses, recordsIn, type HarnessOptions } from '@tsc
 
 const PLUGINS = ['loopback', 'bridge', 'host-local', 'portmap', 'bandwidth', 'tuning'];
 const absent = PLUGINS.filter((p) => !existsSync(join(DIST_BIN, p)));
-const missing = missingForKernelTests(['ip', 'nsenter', 'unshare', 'flock', 'iptables-save', 'tc']) ?? (absent.length ? `needs ${absent.join(', ')} in ${DIST_BIN}` : undefined);
+const missing =
+  missingForKernelTests(['ip', 'nsenter', 'unshare', 'flock', 'iptables-save', 'tc']) ??
+  (absent.length ? `needs ${absent.join(', ')} in ${DIST_BIN}` : undefined);
 
 const pod = (name: string) =>
   JSON.stringify({
@@ -53,7 +55,18 @@ describe.skipIf(!!missing)(`cri-harness in-process plugins vs exec${missing ? ` 
         cniVersion: '1.0.0',
         name: 'k8s',
         plugins: [
-          { type: 'bridge', bridge: 'inp0', isGateway: true, ipMasq: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.124.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: dir(tag, 'ipam') } },
+          {
+            type: 'bridge',
+            bridge: 'inp0',
+            isGateway: true,
+            ipMasq: true,
+            ipam: {
+              type: 'host-local',
+              ranges: [[{ subnet: '10.124.0.0/24' }]],
+              routes: [{ dst: '0.0.0.0/0' }],
+              dataDir: dir(tag, 'ipam'),
+            },
+          },
           { type: 'portmap', capabilities: { portMappings: true } },
           { type: 'bandwidth', capabilities: { bandwidth: true } },
           { type: 'tuning', mtu: 1400, sysctl: tuningSysctl, dataDir: dir(tag, 'tuning') },
@@ -74,8 +87,14 @@ describe.skipIf(!!missing)(`cri-harness in-process plugins vs exec${missing ? ` 
       .exec('iptables-save', ['-t', 'nat'])
       .split('\n')
       .filter((l) => l && !l.startsWith('#'))
-      .map((l) => l.replace(/\[\d+:\d+\]/g, '').replaceAll(id, '<id>').replace(/CNI-(DN-)?[0-9a-f]{16,}/g, 'CNI-$1<hash>'));
-    const chainOf = (l: string) => (l.startsWith(':') ? `0${l.split(' ')[0]}` : l.startsWith('-A ') ? `1${l.split(' ')[1]}` : `2${l}`);
+      .map((l) =>
+        l
+          .replace(/\[\d+:\d+\]/g, '')
+          .replaceAll(id, '<id>')
+          .replace(/CNI-(DN-)?[0-9a-f]{16,}/g, 'CNI-$1<hash>'),
+      );
+    const chainOf = (l: string) =>
+      l.startsWith(':') ? `0${l.split(' ')[0]}` : l.startsWith('-A ') ? `1${l.split(' ')[1]}` : `2${l}`;
     return lines.sort((a, b) => chainOf(a).localeCompare(chainOf(b)));
   };
 
@@ -94,7 +113,9 @@ describe.skipIf(!!missing)(`cri-harness in-process plugins vs exec${missing ? ` 
       podAddrs: addrsIn(info.netns, 'eth0'),
       podMtu: linksIn(info.netns).find((l) => l.ifname === 'eth0')!.mtu,
       podRoutes: sh('ip', ['-n', basename(info.netns), '-j', 'route', 'show']),
-      hostQdiscs: (JSON.parse(node.exec('tc', ['-j', 'qdisc', 'show', 'dev', veth.ifname])) as { kind: string }[]).map((q) => q.kind),
+      hostQdiscs: (JSON.parse(node.exec('tc', ['-j', 'qdisc', 'show', 'dev', veth.ifname])) as { kind: string }[]).map(
+        (q) => q.kind,
+      ),
       nat: natRules(id),
     };
     return JSON.parse(
@@ -117,7 +138,13 @@ describe.skipIf(!!missing)(`cri-harness in-process plugins vs exec${missing ? ` 
     const snap = snapshot(o, tag, id, info);
     await crictl.stopp(id);
     await crictl.rmp(id);
-    const left = { cache: readdirSync(join(o.cacheDir, 'results')), leases: readdirSync(join(o.cacheDir, '..', 'ipam', 'k8s')).filter((f) => /^\d/.test(f)), records: recordsIn(o.stateDir), netns: existsSync(info.netns), nat: node.exec('iptables-save', ['-t', 'nat']).includes('18081') };
+    const left = {
+      cache: readdirSync(join(o.cacheDir, 'results')),
+      leases: readdirSync(join(o.cacheDir, '..', 'ipam', 'k8s')).filter((f) => /^\d/.test(f)),
+      records: recordsIn(o.stateDir),
+      netns: existsSync(info.netns),
+      nat: node.exec('iptables-save', ['-t', 'nat']).includes('18081'),
+    };
     await h.stop();
     return { snap, left };
   }
@@ -129,18 +156,22 @@ describe.skipIf(!!missing)(`cri-harness in-process plugins vs exec${missing ? ` 
   afterAll(async () => {
     for (const { h, o } of started) {
       const crictl = new Crictl(o.socket, 20_000);
-      for (const p of (await crictl.pods().catch(() => [])) ?? []) await crictl.rmp((p as any).id, true).catch(() => {});
+      for (const p of (await crictl.pods().catch(() => [])) ?? [])
+        await crictl.rmp((p as any).id, true).catch(() => {});
       await h.stop();
       killPauses(o.stateDir);
     }
-    for (const ns of netnsSeen) if (ns && existsSync(ns)) sh('ip', ['netns', 'delete', basename(ns)], { allowFail: true });
+    for (const ns of netnsSeen)
+      if (ns && existsSync(ns)) sh('ip', ['netns', 'delete', basename(ns)], { allowFail: true });
     node?.destroy();
   });
 
   it('the bridge → portmap → bandwidth → tuning chain gives the same result, cache files and kernel state both ways', async () => {
     const exec = await onePod('exec');
     const inproc = await onePod('inproc');
-    expect(inproc.snap.result.ips).toEqual([expect.objectContaining({ address: '10.124.0.2/24', gateway: '10.124.0.1' })]);
+    expect(inproc.snap.result.ips).toEqual([
+      expect.objectContaining({ address: '10.124.0.2/24', gateway: '10.124.0.1' }),
+    ]);
     expect(inproc.snap.podMtu).toBe(1400);
     expect(inproc.snap.hostQdiscs).toContain('tbf');
     expect(inproc.snap.nat).toContainEqual(expect.stringMatching(/--dport 18081 .*--to-destination 10\.124\.0\.2:80/));
@@ -175,7 +206,10 @@ describe.skipIf(!!missing)(`cri-harness in-process plugins vs exec${missing ? ` 
     // Our marker line with a body that only errors: the in-process path runs the harness's own tuning, the exec path this file.
     const bin = dir('marked-bin');
     for (const p of PLUGINS) copyFileSync(join(DIST_BIN, p), join(bin, p));
-    writeFileSync(join(bin, 'tuning'), `#!/usr/bin/env node\n// tscni:tuning\nprocess.stdout.write(JSON.stringify({ code: 11, msg: 'exec path taken' }) + '\\n'); process.exitCode = 1;\n`);
+    writeFileSync(
+      join(bin, 'tuning'),
+      `#!/usr/bin/env node\n// tscni:tuning\nprocess.stdout.write(JSON.stringify({ code: 11, msg: 'exec path taken' }) + '\\n'); process.exitCode = 1;\n`,
+    );
     chmodSync(join(bin, 'tuning'), 0o755);
     const inproc = await harness('inproc', bin, {}, 'marked-inproc');
     const id = await inproc.crictl.runp(pod('m-inproc'));

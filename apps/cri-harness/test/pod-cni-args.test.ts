@@ -31,7 +31,9 @@ describe('resource quantities (bandwidth annotations)', () => {
     ['.5G', 5e8],
   ])('%s is %d', (text, value) => expect(quantityValue(text)).toBe(value));
 
-  it.each(['', 'M', '1 M', '1MB', 'abc', '1x', '--1'])('%j is refused', (text) => expect(() => quantityValue(text)).toThrow(/quantities must match/));
+  it.each(['', 'M', '1 M', '1MB', 'abc', '1x', '--1'])('%j is refused', (text) =>
+    expect(() => quantityValue(text)).toThrow(/quantities must match/),
+  );
 });
 
 describe('podCniArgs: what containerd hands libcni', () => {
@@ -65,9 +67,21 @@ describe('podCniArgs: what containerd hands libcni', () => {
   });
 
   it('refuses bad port mappings naming the entry', () => {
-    expect(() => podCniArgs('x', config({ port_mappings: [{ protocol: 'TCP', container_port: 0, host_port: 80, host_ip: '' }] }))).toThrow(/port_mappings\[0\].container_port/);
-    expect(() => podCniArgs('x', config({ port_mappings: [{ protocol: 'TCP', container_port: 1, host_port: 70000, host_ip: '' }] }))).toThrow(/host_port 70000/);
-    expect(() => podCniArgs('x', config({ port_mappings: [{ protocol: 'TCP', container_port: 1, host_port: 80, host_ip: 'nope' }] }))).toThrow(/host_ip/);
+    expect(() =>
+      podCniArgs('x', config({ port_mappings: [{ protocol: 'TCP', container_port: 0, host_port: 80, host_ip: '' }] })),
+    ).toThrow(/port_mappings\[0\].container_port/);
+    expect(() =>
+      podCniArgs(
+        'x',
+        config({ port_mappings: [{ protocol: 'TCP', container_port: 1, host_port: 70000, host_ip: '' }] }),
+      ),
+    ).toThrow(/host_port 70000/);
+    expect(() =>
+      podCniArgs(
+        'x',
+        config({ port_mappings: [{ protocol: 'TCP', container_port: 1, host_port: 80, host_ip: 'nope' }] }),
+      ),
+    ).toThrow(/host_ip/);
   });
 
   it('turns the bandwidth annotations into bits/s with an unlimited burst, within 1k..1P', () => {
@@ -82,14 +96,23 @@ describe('podCniArgs: what containerd hands libcni', () => {
   it('passes dns_config as the dns capability', () => {
     const dns = { servers: ['10.0.0.10'], searches: ['a.b'], options: ['ndots:2'] };
     expect(podCniArgs('x', config({ dns_config: dns })).capabilityArgs.dns).toEqual(dns);
-    expect(podCniArgs('x', config({ dns_config: { servers: [], searches: [], options: [] } })).capabilityArgs.dns).toBeUndefined();
+    expect(
+      podCniArgs('x', config({ dns_config: { servers: [], searches: [], options: [] } })).capabilityArgs.dns,
+    ).toBeUndefined();
   });
 });
 
 describe('podIPs: the pod IPs from the eth0 result', () => {
   const iface = [{ name: 'cni0' }, { name: 'veth1' }, { name: 'eth0', sandbox: '/var/run/netns/x' }];
   it('takes the first IPv4 address on eth0 as primary, the rest as additional', () => {
-    const result = { interfaces: iface, ips: [{ address: 'fd00::5/64', interface: 2 }, { address: '10.0.0.5/24', interface: 2 }, { address: '10.9.9.9/24', interface: 0 }] };
+    const result = {
+      interfaces: iface,
+      ips: [
+        { address: 'fd00::5/64', interface: 2 },
+        { address: '10.0.0.5/24', interface: 2 },
+        { address: '10.9.9.9/24', interface: 0 },
+      ],
+    };
     expect(podIPs(result)).toEqual({ ip: '10.0.0.5', additionalIps: ['fd00::5'] });
   });
   it('accepts IPs without an interface index and 0.2.0 results', () => {
@@ -97,7 +120,9 @@ describe('podIPs: the pod IPs from the eth0 result', () => {
     expect(podIPs({ ip4: { ip: '10.1.1.1/16' } })).toEqual({ ip: '10.1.1.1', additionalIps: [] });
   });
   it('fails when eth0 has no address', () => {
-    expect(() => podIPs({ interfaces: iface, ips: [{ address: '10.9.9.9/24', interface: 0 }] })).toThrow(/failed to find network info/);
+    expect(() => podIPs({ interfaces: iface, ips: [{ address: '10.9.9.9/24', interface: 0 }] })).toThrow(
+      /failed to find network info/,
+    );
     expect(() => podIPs({})).toThrow(/failed to find network info/);
   });
 });

@@ -3,12 +3,24 @@ import type { PodSandboxConfig } from '../src/cri-types';
 import { planSysctls } from '../src/pod-sysctls';
 
 const config = (sysctls: Record<string, string>, ns: { network?: string; ipc?: string } = {}) =>
-  ({ linux: { sysctls, security_context: { namespace_options: { network: ns.network ?? 'POD', pid: 'POD', ipc: ns.ipc ?? 'POD' } } } }) as unknown as PodSandboxConfig;
+  ({
+    linux: {
+      sysctls,
+      security_context: { namespace_options: { network: ns.network ?? 'POD', pid: 'POD', ipc: ns.ipc ?? 'POD' } },
+    },
+  }) as unknown as PodSandboxConfig;
 
 describe('planSysctls', () => {
   it('puts net.* in the pod netns and the IPC sysctls in the pause IPC namespace, dotted or slashed', () => {
     const plan = planSysctls(
-      config({ 'net.ipv4.ip_local_port_range': '1024 65000', 'net/ipv4/conf/eth0.100/rp_filter': '2', 'kernel.shmmax': '1', 'kernel.msgmnb': '2', 'kernel.sem': '250 32000 32 128', 'fs.mqueue.msg_max': '20' }),
+      config({
+        'net.ipv4.ip_local_port_range': '1024 65000',
+        'net/ipv4/conf/eth0.100/rp_filter': '2',
+        'kernel.shmmax': '1',
+        'kernel.msgmnb': '2',
+        'kernel.sem': '250 32000 32 128',
+        'fs.mqueue.msg_max': '20',
+      }),
       'POD',
     );
     expect(plan.net.map((s) => s.path)).toEqual(['net/ipv4/ip_local_port_range', 'net/ipv4/conf/eth0.100/rp_filter']);
@@ -30,7 +42,9 @@ describe('planSysctls', () => {
   });
 
   it("refuses sysctls of the node's namespaces for pods that share them", () => {
-    expect(() => planSysctls(config({ 'net.ipv4.ip_forward': '1' }, { network: 'NODE' }), 'NODE')).toThrow(/node's network namespace/);
+    expect(() => planSysctls(config({ 'net.ipv4.ip_forward': '1' }, { network: 'NODE' }), 'NODE')).toThrow(
+      /node's network namespace/,
+    );
     expect(() => planSysctls(config({ 'kernel.shmmax': '1' }, { ipc: 'NODE' }), 'POD')).toThrow(/node's IPC namespace/);
   });
 });

@@ -6,7 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestNode, missingForKernelTests, sh } from '@tscni/testing/node';
 import { Crictl, CrictlError } from '@tscni/testing/crictl';
 import { decode, encode, num, str, sub } from '@tscni/testing/protowire';
-import { HarnessProcess, killPauses, pauseProcessesOf, recordsIn, spawnOrphanPause, type HarnessOptions } from '@tscni/testing/harness-process';
+import {
+  HarnessProcess,
+  killPauses,
+  pauseProcessesOf,
+  recordsIn,
+  spawnOrphanPause,
+  type HarnessOptions,
+} from '@tscni/testing/harness-process';
 import { RECORDER_DIR } from '@tscni/testing/fake-plugin';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'unshare', 'flock']);
@@ -46,7 +53,13 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
       mkdirSync(join(node.tmp, d), { recursive: true });
       return join(node.tmp, d);
     };
-    opts = { socket: join(dir('run'), 'cri.sock'), stateDir: dir('state'), confDir: dir('net.d'), binDirs: ['/usr/lib/cni', FIXTURES], cacheDir: dir('cache') };
+    opts = {
+      socket: join(dir('run'), 'cri.sock'),
+      stateDir: dir('state'),
+      confDir: dir('net.d'),
+      binDirs: ['/usr/lib/cni', FIXTURES],
+      cacheDir: dir('cache'),
+    };
     harness = await HarnessProcess.start(node, opts);
     crictl = new Crictl(opts.socket);
   });
@@ -58,34 +71,57 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
   });
 
   it('Version sets all four fields (crictl version)', async () => {
-    expect(await crictl.version()).toEqual({ version: '0.1.0', runtime_name: 'tscni-cri', runtime_version: '0.1.0', runtime_api_version: 'v1' });
+    expect(await crictl.version()).toEqual({
+      version: '0.1.0',
+      runtime_name: 'tscni-cri',
+      runtime_version: '0.1.0',
+      runtime_api_version: 'v1',
+    });
   });
 
   it('Status has both conditions; NetworkReady is false without a CNI config (crictl info)', async () => {
     const info = await crictl.info();
     const conditions = Object.fromEntries((info.status.conditions as { type: string }[]).map((c) => [c.type, c]));
     expect(conditions.RuntimeReady).toMatchObject({ status: true });
-    expect(conditions.NetworkReady).toMatchObject({ status: false, reason: 'NetworkPluginNotReady', message: 'Network plugin returns error: cni plugin not initialized' });
+    expect(conditions.NetworkReady).toMatchObject({
+      status: false,
+      reason: 'NetworkPluginNotReady',
+      message: 'Network plugin returns error: cni plugin not initialized',
+    });
     expect(info.config).toMatchObject({ socket: opts.socket, stateDir: opts.stateDir });
     expect(info.lastCNILoadStatus).toMatch(/not initialized/);
   });
 
   it('reports NetworkReady false when a plugin of the network is missing or its STATUS fails', async () => {
     const conf = join(opts.confDir, '10-status.conflist');
-    const networkReady = async () => ((await crictl.info()).status.conditions as { type: string }[]).find((c) => c.type === 'NetworkReady');
+    const networkReady = async () =>
+      ((await crictl.info()).status.conditions as { type: string }[]).find((c) => c.type === 'NetworkReady');
     try {
       writeFileSync(conf, JSON.stringify({ cniVersion: '1.0.0', name: 'n', plugins: [{ type: 'no-such-plugin' }] }));
-      expect(await networkReady()).toMatchObject({ status: false, reason: 'NetworkPluginNotReady', message: expect.stringContaining('no-such-plugin') });
+      expect(await networkReady()).toMatchObject({
+        status: false,
+        reason: 'NetworkPluginNotReady',
+        message: expect.stringContaining('no-such-plugin'),
+      });
       const rec = join(node.tmp, 'status-rec');
       mkdirSync(rec, { recursive: true });
-      writeFileSync(conf, JSON.stringify({ cniVersion: '1.1.0', name: 'n', plugins: [{ type: 'recorder', recordDir: rec }] }));
+      writeFileSync(
+        conf,
+        JSON.stringify({ cniVersion: '1.1.0', name: 'n', plugins: [{ type: 'recorder', recordDir: rec }] }),
+      );
       expect(await networkReady()).toMatchObject({ status: true });
       writeFileSync(join(rec, 'fail-STATUS'), '');
-      expect(await networkReady()).toMatchObject({ status: false, message: expect.stringContaining('recorder: STATUS failure injected') });
+      expect(await networkReady()).toMatchObject({
+        status: false,
+        message: expect.stringContaining('recorder: STATUS failure injected'),
+      });
     } finally {
       rmSync(conf, { force: true });
     }
-    expect(await networkReady()).toMatchObject({ status: false, message: expect.stringContaining('cni plugin not initialized') });
+    expect(await networkReady()).toMatchObject({
+      status: false,
+      message: expect.stringContaining('cni plugin not initialized'),
+    });
   });
 
   it('serves on a root-owned socket with mode 0660', () => {
@@ -112,10 +148,22 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
     const client = new grpc.Client(`unix://${opts.socket}`, grpc.credentials.createInsecure());
     const raw = (path: string) =>
       new Promise<grpc.ServiceError>((resolve) =>
-        client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (err) => resolve(err!)),
+        client.makeUnaryRequest(
+          path,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.alloc(0),
+          (err) => resolve(err!),
+        ),
       );
     try {
-      for (const path of ['/runtime.v1.RuntimeService/CreateContainer', '/runtime.v1.RuntimeService/ListContainers', '/runtime.v1.RuntimeService/ImageFsInfo', '/runtime.v1.ImageService/ImageFsInfoX', '/runtime.v1alpha2.RuntimeService/Version']) {
+      for (const path of [
+        '/runtime.v1.RuntimeService/CreateContainer',
+        '/runtime.v1.RuntimeService/ListContainers',
+        '/runtime.v1.RuntimeService/ImageFsInfo',
+        '/runtime.v1.ImageService/ImageFsInfoX',
+        '/runtime.v1alpha2.RuntimeService/Version',
+      ]) {
         expect((await raw(path)).code, path).toBe(grpc.status.UNIMPLEMENTED);
       }
     } finally {
@@ -127,7 +175,13 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
     const client = new grpc.Client(`unix://${opts.socket}`, grpc.credentials.createInsecure());
     const rpc = (method: string, body: Buffer) =>
       new Promise<ReturnType<typeof decode>>((resolve, reject) =>
-        client.makeUnaryRequest(`/runtime.v1.ImageService/${method}`, (b: Buffer) => b, (b: Buffer) => b, body, (err, res) => (err ? reject(err) : resolve(decode(res!)))),
+        client.makeUnaryRequest(
+          `/runtime.v1.ImageService/${method}`,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          body,
+          (err, res) => (err ? reject(err) : resolve(decode(res!))),
+        ),
       );
     try {
       // ImageFsInfoResponse.image_filesystems(1): timestamp 1, fs_id 2 {mountpoint 1}, used_bytes 3 {value 1}, inodes_used 4 {value 1}.
@@ -153,7 +207,13 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
     const client = new grpc.Client(`unix://${opts.socket}`, grpc.credentials.createInsecure());
     const rpc = (method: string, body: Buffer) =>
       new Promise<ReturnType<typeof decode>>((resolve, reject) =>
-        client.makeUnaryRequest(`/runtime.v1.RuntimeService/${method}`, (b: Buffer) => b, (b: Buffer) => b, body, (err, res) => (err ? reject(err) : resolve(decode(res!)))),
+        client.makeUnaryRequest(
+          `/runtime.v1.RuntimeService/${method}`,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          body,
+          (err, res) => (err ? reject(err) : resolve(decode(res!))),
+        ),
       );
     try {
       // VersionResponse: version 1, runtime_name 2, runtime_version 3, runtime_api_version 4.
@@ -162,9 +222,23 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
       // RunPodSandboxRequest.config(1): metadata(1){name 1, uid 2, namespace 3, attempt 4}, hostname 2,
       // labels 6 (map entries key 1 / value 2), linux 8 → security_context 2 → namespace_options 1 → network 1 = NODE(2).
       const config = encode([
-        [1, [[1, 'wire'], [2, 'wire-uid'], [3, 'wire-ns'], [4, 3]]],
+        [
+          1,
+          [
+            [1, 'wire'],
+            [2, 'wire-uid'],
+            [3, 'wire-ns'],
+            [4, 3],
+          ],
+        ],
         [2, 'wirehost'],
-        [6, [[1, 'k'], [2, 'v']]],
+        [
+          6,
+          [
+            [1, 'k'],
+            [2, 'v'],
+          ],
+        ],
         [8, [[2, [[1, [[1, 2]]]]]]],
       ]);
       const run = await rpc('RunPodSandbox', encode([[1, config]]));
@@ -188,7 +262,9 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
       expect(num(sub(await rpc('PodSandboxStatus', encode([[1, id]])), 1), 3)).toBe(1n);
       await rpc('RemovePodSandbox', encode([[1, id]]));
       // StatusResponse.status(1).conditions(1): type 1, status 2, reason 3, message 4.
-      const conditions = sub(await rpc('Status', encode([])), 1).get(1)!.map((c) => decode(c as Buffer));
+      const conditions = sub(await rpc('Status', encode([])), 1)
+        .get(1)!
+        .map((c) => decode(c as Buffer));
       expect(conditions.map((c) => [str(c, 1), num(c, 2)])).toEqual([
         ['RuntimeReady', 1n],
         ['NetworkReady', 0n],
@@ -252,7 +328,12 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
       expect(await crictl.pods({ labels: { app: 'list-b', tier: 'prod' } })).toEqual([]);
       expect(await crictl.pods({ id: 'ffffffffffffff0' })).toEqual([]);
       const item = all.find((p: any) => p.id === a) as any;
-      expect(item).toMatchObject({ state: 'SANDBOX_READY', metadata: { name: 'list-a' }, labels: { app: 'list-a', tier: 'test' }, annotations: { 'example.com/note': 'kept verbatim' } });
+      expect(item).toMatchObject({
+        state: 'SANDBOX_READY',
+        metadata: { name: 'list-a' },
+        labels: { app: 'list-a', tier: 'test' },
+        annotations: { 'example.com/note': 'kept verbatim' },
+      });
     } finally {
       await crictl.rmp(a, true);
       await crictl.rmp(b);
@@ -279,8 +360,16 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
 
   it('refuses a duplicate name/namespace/uid/attempt and frees the name on remove', async () => {
     const id = await crictl.runp(nodePod('dup'));
-    await expectCode(crictl.runp(nodePod('dup')), grpc.status.ALREADY_EXISTS, new RegExp(`failed to reserve sandbox name "dup_default_uid-dup_0": name "dup_default_uid-dup_0" is reserved for "${id}"`));
-    const next = await crictl.runp(nodePod('dup', { metadata: { name: 'dup', namespace: 'default', uid: 'uid-dup', attempt: 1 } }));
+    await expectCode(
+      crictl.runp(nodePod('dup')),
+      grpc.status.ALREADY_EXISTS,
+      new RegExp(
+        `failed to reserve sandbox name "dup_default_uid-dup_0": name "dup_default_uid-dup_0" is reserved for "${id}"`,
+      ),
+    );
+    const next = await crictl.runp(
+      nodePod('dup', { metadata: { name: 'dup', namespace: 'default', uid: 'uid-dup', attempt: 1 } }),
+    );
     await crictl.rmp(id, true);
     await crictl.rmp(next, true);
     const again = await crictl.runp(nodePod('dup'));
@@ -289,12 +378,26 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
 
   it('validates pod metadata, naming the field', async () => {
     await expectCode(crictl.runp(JSON.stringify({ hostname: 'x' })), grpc.status.INVALID_ARGUMENT, /metadata/);
-    await expectCode(crictl.runp(nodePod('bad', { metadata: { name: 'bad', namespace: 'default', uid: '' } })), grpc.status.INVALID_ARGUMENT, /metadata.uid is required/);
-    await expectCode(crictl.runp(nodePod('bad', { metadata: { name: 'a;b=c', namespace: 'default', uid: 'u' } })), grpc.status.INVALID_ARGUMENT, /metadata.name/);
+    await expectCode(
+      crictl.runp(nodePod('bad', { metadata: { name: 'bad', namespace: 'default', uid: '' } })),
+      grpc.status.INVALID_ARGUMENT,
+      /metadata.uid is required/,
+    );
+    await expectCode(
+      crictl.runp(nodePod('bad', { metadata: { name: 'a;b=c', namespace: 'default', uid: 'u' } })),
+      grpc.status.INVALID_ARGUMENT,
+      /metadata.name/,
+    );
     await expectCode(crictl.runp(nodePod('bad', { hostname: '-bad host' })), grpc.status.INVALID_ARGUMENT, /hostname/);
-    await expectCode(crictl.runp(nodePod('bad'), { runtime: 'kata' }), grpc.status.INVALID_ARGUMENT, /no runtime for "kata"/);
+    await expectCode(
+      crictl.runp(nodePod('bad'), { runtime: 'kata' }),
+      grpc.status.INVALID_ARGUMENT,
+      /no runtime for "kata"/,
+    );
     // crictl's own check: enums in pod.json are integers.
-    await expect(crictl.runp(nodePod('bad', { port_mappings: [{ protocol: 'TCP', container_port: 80 }] }))).rejects.toThrow(/cannot unmarshal string/);
+    await expect(
+      crictl.runp(nodePod('bad', { port_mappings: [{ protocol: 'TCP', container_port: 80 }] })),
+    ).rejects.toThrow(/cannot unmarshal string/);
     expect(await crictl.pods()).toEqual([]);
   });
 
@@ -313,7 +416,14 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
     // An orphan pause process (as if the harness died between spawning it and saving the record).
     const orphan = spawnOrphanPause(opts.stateDir, 'e'.repeat(64));
     // A record left mid-RunPodSandbox, with its netns already pinned.
-    const half = { id: 'd'.repeat(64), runtimeHandler: '', createdAt: '1', state: 'creating', netns: `/var/run/netns/cni-${randomUUID()}`, config: JSON.parse(nodePod('half')) };
+    const half = {
+      id: 'd'.repeat(64),
+      runtimeHandler: '',
+      createdAt: '1',
+      state: 'creating',
+      netns: `/var/run/netns/cni-${randomUUID()}`,
+      config: JSON.parse(nodePod('half')),
+    };
     sh('ip', ['netns', 'add', half.netns.slice('/var/run/netns/'.length)]);
     writeFileSync(join(opts.stateDir, 'sandboxes', `${half.id}.json`), JSON.stringify(half));
     harness = await HarnessProcess.start(node, opts); // also replaces the stale socket
@@ -342,6 +452,10 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
   it('logs one structured line per pod event with its duration', () => {
     const events = harness.logs.filter((l) => l.msg === 'RemovePodSandbox');
     expect(events.length).toBeGreaterThan(0);
-    expect(events[0]).toMatchObject({ level: 'info', sandbox: expect.stringMatching(/^[0-9a-f]{64}$/), durationMs: expect.any(Number) });
+    expect(events[0]).toMatchObject({
+      level: 'info',
+      sandbox: expect.stringMatching(/^[0-9a-f]{64}$/),
+      durationMs: expect.any(Number),
+    });
   });
 });

@@ -34,7 +34,9 @@ describe('SandboxStore', () => {
     const reloaded = new SandboxStore(dir);
     expect(reloaded.load((f) => broken.push(f)).map((r) => r.id)).toEqual([a.id]);
     expect(broken).toEqual([`${'b'.repeat(64)}.json`]);
-    expect(() => reloaded.reserve(record('c'.repeat(64), 'a'))).toThrow(`failed to reserve sandbox name "a_default_u-a_0": name "a_default_u-a_0" is reserved for "${a.id}"`);
+    expect(() => reloaded.reserve(record('c'.repeat(64), 'a'))).toThrow(
+      `failed to reserve sandbox name "a_default_u-a_0": name "a_default_u-a_0" is reserved for "${a.id}"`,
+    );
     reloaded.reserve(record('c'.repeat(64), 'a', 1));
   });
 

@@ -18,7 +18,8 @@ export function parseCniArgs(raw: string | undefined, known: readonly string[]):
     const [key, value] = parts as [string, string];
     if (key === 'IgnoreUnknown') {
       const v = value.toLowerCase();
-      if (!['1', 'true', '0', 'false'].includes(v)) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `ARGS: invalid value "${value}" for IgnoreUnknown`);
+      if (!['1', 'true', '0', 'false'].includes(v))
+        throw new CniError(ErrorCode.InvalidEnvironmentVariables, `ARGS: invalid value "${value}" for IgnoreUnknown`);
       ignoreUnknown = v === '1' || v === 'true';
       continue;
     }
@@ -28,7 +29,11 @@ export function parseCniArgs(raw: string | undefined, known: readonly string[]):
     if (known.includes(key)) out[key] = value;
     else unknown.push(key);
   }
-  if (unknown.length && !ignoreUnknown) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `ARGS: unknown args [${unknown.map((k) => JSON.stringify(k)).join(' ')}]`);
+  if (unknown.length && !ignoreUnknown)
+    throw new CniError(
+      ErrorCode.InvalidEnvironmentVariables,
+      `ARGS: unknown args [${unknown.map((k) => JSON.stringify(k)).join(' ')}]`,
+    );
   return out;
 }
 

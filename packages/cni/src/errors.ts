@@ -31,14 +31,21 @@ export class CniError extends Error {
   }
 
   toJSON(): { code: number; msg: string; details?: string } {
-    return this.details ? { code: this.code, msg: this.msg, details: this.details } : { code: this.code, msg: this.msg };
+    return this.details
+      ? { code: this.code, msg: this.msg, details: this.details }
+      : { code: this.code, msg: this.msg };
   }
 
   static from(err: unknown): CniError {
     if (err instanceof CniError) return err;
     const message = err instanceof Error ? err.message : String(err);
     // A bug (not a refusal of the kernel or a tool): say so, so that it is told apart from those (same code, as the reference)
-    if (err instanceof TypeError || err instanceof ReferenceError || err instanceof RangeError || err instanceof SyntaxError) {
+    if (
+      err instanceof TypeError ||
+      err instanceof ReferenceError ||
+      err instanceof RangeError ||
+      err instanceof SyntaxError
+    ) {
       return new CniError(ErrorCode.Internal, message, `internal error (${err.name})`);
     }
     return new CniError(ErrorCode.Internal, message);

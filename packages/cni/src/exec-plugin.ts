@@ -20,7 +20,8 @@ export interface PluginOutput {
 /** `FindInPath`: the first `dir/type` that is a regular file; names with a path separator are refused. */
 export function findInPath(type: string, dirs: readonly string[]): string {
   if (!type) throw new CniError(ErrorCode.InvalidNetworkConfig, 'plugin type is empty');
-  if (type.includes('/') || type === '.' || type === '..') throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid plugin name: ${type}`);
+  if (type.includes('/') || type === '.' || type === '..')
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid plugin name: ${type}`);
   for (const dir of dirs) {
     if (!dir) continue;
     const candidate = join(dir, type);
@@ -56,7 +57,8 @@ export async function execPlugin(file: string, opts: PluginExecOptions): Promise
 function execOnce(file: string, opts: PluginExecOptions): Promise<PluginOutput> {
   return new Promise((resolve, reject) => {
     accessSync(file);
-    if (opts.signal?.aborted) return reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} was aborted before it started`));
+    if (opts.signal?.aborted)
+      return reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} was aborted before it started`));
     const [cmd, argv] = opts.wrapper?.length ? [opts.wrapper[0], [...opts.wrapper.slice(1), file]] : [file, []];
     const child = spawn(cmd, argv, { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -74,10 +76,14 @@ function execOnce(file: string, opts: PluginExecOptions): Promise<PluginOutput> 
       child.kill('SIGKILL');
       child.stdout.destroy();
       child.stderr.destroy();
-      finish(() => reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} ${why}`, Buffer.concat(err).toString().trim())));
+      finish(() =>
+        reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} ${why}`, Buffer.concat(err).toString().trim())),
+      );
     };
     const onAbort = () => kill('was aborted');
-    const timer = opts.timeoutMs ? setTimeout(() => kill(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs) : undefined;
+    const timer = opts.timeoutMs
+      ? setTimeout(() => kill(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs)
+      : undefined;
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
@@ -93,9 +99,13 @@ function execOnce(file: string, opts: PluginExecOptions): Promise<PluginOutput> 
       const stdout = Buffer.concat(out).toString();
       const stderr = Buffer.concat(err).toString();
       if (code === 0) return finish(() => resolve({ stdout, stderr }));
-      if (signal) return finish(() => reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} was killed by ${signal}`, stderr.trim())));
+      if (signal)
+        return finish(() =>
+          reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} was killed by ${signal}`, stderr.trim())),
+        );
       // Through a wrapper (nsenter) a busy binary shows up as the wrapper's exec failure.
-      if (code === 126 && /text file busy/i.test(stderr)) return finish(() => reject(Object.assign(new Error(stderr.trim()), { code: 'ETXTBSY' })));
+      if (code === 126 && /text file busy/i.test(stderr))
+        return finish(() => reject(Object.assign(new Error(stderr.trim()), { code: 'ETXTBSY' })));
       // The plugin's stderr travels with its error, for runtimes that log it.
       finish(() => reject(Object.assign(pluginError(stdout, stderr), { stderr })));
     });

@@ -132,9 +132,14 @@ function decodeObject(kinds: ZodTypeAny[], value: Record<string, unknown>): Reco
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     const f = fold(key);
-    const field = objects.some((o) => o.fields.has(key)) ? key : objects.map((o) => o.folded.get(f)).find((n) => n !== undefined);
+    const field = objects.some((o) => o.fields.has(key))
+      ? key
+      : objects.map((o) => o.folded.get(f)).find((n) => n !== undefined);
     const name = field ?? key;
-    const fieldSchemas = field !== undefined ? objects.flatMap((o) => (o.fields.has(field) ? [o.fields.get(field) as ZodTypeAny] : [])) : rest;
+    const fieldSchemas =
+      field !== undefined
+        ? objects.flatMap((o) => (o.fields.has(field) ? [o.fields.get(field) as ZodTypeAny] : []))
+        : rest;
     // Go sets a slice, map or pointer to nil for null: a declared field ends up unset whatever came
     // before. An undeclared key keeps its null, so a later decode with a wider schema still sees it.
     if (v === null && field !== undefined) delete out[name];
@@ -146,7 +151,8 @@ function decodeObject(kinds: ZodTypeAny[], value: Record<string, unknown>): Reco
 
 /** Assign without ever touching the prototype (a JSON key may be `__proto__`). */
 function set(o: Record<string, unknown>, key: string, v: unknown): void {
-  if (key === '__proto__') Object.defineProperty(o, key, { value: v, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(o, key, { value: v, enumerable: true, writable: true, configurable: true });
   else o[key] = v;
 }
 

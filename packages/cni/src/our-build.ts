@@ -43,7 +43,9 @@ function readMarker(file: string, size: number): string | undefined {
     if (bundle || head.readUInt32BE(0) !== 0x7f454c46 /* \x7fELF */) return bundle;
     const tail = Buffer.alloc(Math.min(MULTICALL_TAIL, size));
     const m = readSync(fd, tail, 0, tail.length, size - tail.length);
-    const names = /\n\/\/ tscni-multicall:([a-z0-9,-]+)\n$/.exec(tail.subarray(0, m).toString('latin1'))?.[1].split(',');
+    const names = /\n\/\/ tscni-multicall:([a-z0-9,-]+)\n$/
+      .exec(tail.subarray(0, m).toString('latin1'))?.[1]
+      .split(',');
     const invokedAs = basename(file);
     return names?.includes(invokedAs) ? invokedAs : undefined;
   } catch {

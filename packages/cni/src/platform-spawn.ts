@@ -15,8 +15,14 @@ export function spawnCollect(file: string, argv: readonly string[], input?: stri
   if (bun) {
     try {
       const stdin = input === undefined ? 'ignore' : new TextEncoder().encode(input);
-      const p = bun.spawn(fd3 === undefined ? { cmd: [file, ...argv], stdin, stdout: 'pipe', stderr: 'pipe' } : { cmd: [file, ...argv], stdio: [stdin, 'pipe', 'pipe', fd3] });
-      return Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]).then(([stdout, stderr, code]) => ({ code, stdout, stderr }));
+      const p = bun.spawn(
+        fd3 === undefined
+          ? { cmd: [file, ...argv], stdin, stdout: 'pipe', stderr: 'pipe' }
+          : { cmd: [file, ...argv], stdio: [stdin, 'pipe', 'pipe', fd3] },
+      );
+      return Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]).then(
+        ([stdout, stderr, code]) => ({ code, stdout, stderr }),
+      );
     } catch (e) {
       return Promise.resolve({ code: null, stdout: '', stderr: '', error: (e as Error).message });
     }
@@ -30,7 +36,9 @@ export function spawnCollect(file: string, argv: readonly string[], input?: stri
     child.stdout!.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d: Buffer) => err.push(d));
     child.on('error', (e) => resolve({ code: null, stdout: '', stderr: '', error: e.message }));
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on('close', (code) =>
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
     if (input !== undefined) {
       child.stdin!.on('error', () => {});
       child.stdin!.end(input);

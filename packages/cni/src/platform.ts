@@ -16,7 +16,13 @@ export interface BunApi {
   stdout: unknown;
   stderr: unknown;
   write(dest: unknown, data: string): Promise<number>;
-  spawn(opts: { cmd: string[]; stdin?: unknown; stdout?: 'pipe' | 'ignore'; stderr?: 'pipe' | 'ignore'; stdio?: unknown[] }): BunSubprocess;
+  spawn(opts: {
+    cmd: string[];
+    stdin?: unknown;
+    stdout?: 'pipe' | 'ignore';
+    stderr?: 'pipe' | 'ignore';
+    stdio?: unknown[];
+  }): BunSubprocess;
 }
 export const bun = (globalThis as { Bun?: BunApi }).Bun;
 
@@ -36,4 +42,3 @@ export async function writeOutput(stdout: string, stderr = ''): Promise<void> {
   if (stderr) process.stderr.write(stderr);
   if (stdout) process.stdout.write(stdout);
 }
-

@@ -10,7 +10,8 @@ const familyOf = (cidr: string): '4' | '6' => (cidr.includes(':') ? '6' : '4');
 export function toCurrentResult(raw: unknown, fallbackVersion = '1.1.0'): Result {
   const declared = goField(raw, 'cniVersion');
   const version = typeof declared === 'string' && declared ? declared : fallbackVersion;
-  if (isLegacy(version)) return fromLegacy(parseOrThrow(LegacyResultSchema, goDecode(LegacyResultSchema, raw ?? {})), version);
+  if (isLegacy(version))
+    return fromLegacy(parseOrThrow(LegacyResultSchema, goDecode(LegacyResultSchema, raw ?? {})), version);
   const r = parseOrThrow(ResultSchema, goDecode(ResultSchema, raw ?? {}));
   const ips = r.ips?.map(({ version: _v, ...ip }) => ip);
   return { ...r, cniVersion: version, ...(ips ? { ips } : {}) } as Result;
@@ -47,18 +48,34 @@ function toLegacy(result: Result, version: string): Record<string, unknown> {
     const routes = (result.routes ?? [])
       .filter((rt) => familyOf(rt.dst) === family)
       .map((rt) => (rt.gw ? { dst: rt.dst, gw: rt.gw } : { dst: rt.dst }));
-    out[`ip${family}`] = { ip: ip.address, ...(ip.gateway ? { gateway: ip.gateway } : {}), ...(routes.length ? { routes } : {}) };
+    out[`ip${family}`] = {
+      ip: ip.address,
+      ...(ip.gateway ? { gateway: ip.gateway } : {}),
+      ...(routes.length ? { routes } : {}),
+    };
   }
   if (!out.ip4 && !out.ip6) throw new CniError(ErrorCode.Internal, 'cannot convert: no valid IP addresses');
   if (result.dns) out.dns = result.dns;
   return out;
 }
 
-function parseOrThrow<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: (string | number)[]; message: string }[] } } }, v: unknown): T {
+function parseOrThrow<T>(
+  schema: {
+    safeParse(
+      v: unknown,
+    ):
+      | { success: true; data: T }
+      | { success: false; error: { issues: { path: (string | number)[]; message: string }[] } };
+  },
+  v: unknown,
+): T {
   const parsed = schema.safeParse(v);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  throw new CniError(ErrorCode.DecodingFailure, `failed to parse result: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  throw new CniError(
+    ErrorCode.DecodingFailure,
+    `failed to parse result: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+  );
 }
 
 /** Drop undefined keys and empty arrays the reference omits. */

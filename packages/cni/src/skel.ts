@@ -30,12 +30,21 @@ export class CmdArgs {
   parse<T>(schema: ZodType<T, ZodTypeDef, unknown>): T {
     const parsed = goParse(schema, this.netConf);
     if (parsed.success) return parsed.data;
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid network config: ${zodIssueText(parsed.error.issues[0])}`);
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `invalid network config: ${zodIssueText(parsed.error.issues[0])}`,
+    );
   }
 
   /** CNI_ARGS keys this plugin knows (plus the Kubernetes ones, which are always tolerated). */
   cniArgs(known: readonly string[]): Record<string, string> {
-    return parseCniArgs(this.args, [...known, 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
+    return parseCniArgs(this.args, [
+      ...known,
+      'K8S_POD_NAMESPACE',
+      'K8S_POD_NAME',
+      'K8S_POD_INFRA_CONTAINER_ID',
+      'K8S_POD_UID',
+    ]);
   }
 
   /** `prevResult` in the current shape, or undefined when there is none. */
@@ -47,16 +56,29 @@ export class CmdArgs {
 
   requirePrevResult(pluginName: string): Result {
     const prev = this.prevResult();
-    if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, `${pluginName}: must be called as chained plugin (missing prevResult)`);
+    if (!prev)
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `${pluginName}: must be called as chained plugin (missing prevResult)`,
+      );
     return prev;
   }
 
   /** `cni.dev/valid-attachments` of a GC request. */
   validAttachments(): Attachment[] {
-    const raw = (this.netConf as Record<string, unknown>)[VALID_ATTACHMENTS_KEY] ?? (this.netConf as Record<string, unknown>)['cni.dev/attachments'];
+    const raw =
+      (this.netConf as Record<string, unknown>)[VALID_ATTACHMENTS_KEY] ??
+      (this.netConf as Record<string, unknown>)['cni.dev/attachments'];
     if (raw === undefined) return [];
-    if (!Array.isArray(raw)) throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid network config: ${VALID_ATTACHMENTS_KEY}: expected an array`);
-    return raw.map((a: { containerID?: unknown; ifname?: unknown }) => ({ containerID: String(a?.containerID ?? ''), ifname: String(a?.ifname ?? '') }));
+    if (!Array.isArray(raw))
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `invalid network config: ${VALID_ATTACHMENTS_KEY}: expected an array`,
+      );
+    return raw.map((a: { containerID?: unknown; ifname?: unknown }) => ({
+      containerID: String(a?.containerID ?? ''),
+      ifname: String(a?.ifname ?? ''),
+    }));
   }
 
   get runtimeConfig(): Record<string, unknown> {
@@ -98,20 +120,34 @@ const REQUIRED: Record<Exclude<Verb, 'VERSION'>, string[]> = {
 };
 
 /** The whole protocol for one invocation, without touching the process: unit-testable. */
-export async function dispatch(funcs: PluginFuncs, info: PluginInfo, env: NodeJS.ProcessEnv, readStdin: () => string): Promise<Outcome> {
+export async function dispatch(
+  funcs: PluginFuncs,
+  info: PluginInfo,
+  env: NodeJS.ProcessEnv,
+  readStdin: () => string,
+): Promise<Outcome> {
   const supported = info.supportedVersions ?? ALL_VERSIONS;
   const command = env.CNI_COMMAND;
   if (!command) {
-    return { exitCode: 0, stdout: '', stderr: `${info.about ?? 'tscni plugin'}\nCNI protocol versions supported: ${supported.join(', ')}\n` };
+    return {
+      exitCode: 0,
+      stdout: '',
+      stderr: `${info.about ?? 'tscni plugin'}\nCNI protocol versions supported: ${supported.join(', ')}\n`,
+    };
   }
   try {
     if (command === 'VERSION') {
       return ok(JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: supported }));
     }
-    if (!(command in REQUIRED)) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `unknown CNI_COMMAND: ${command}`);
+    if (!(command in REQUIRED))
+      throw new CniError(ErrorCode.InvalidEnvironmentVariables, `unknown CNI_COMMAND: ${command}`);
     const verb = command as Exclude<Verb, 'VERSION'>;
     const missing = REQUIRED[verb].filter((k) => !env[k]);
-    if (missing.length) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `required env variables [${missing.join(',')}] missing`);
+    if (missing.length)
+      throw new CniError(
+        ErrorCode.InvalidEnvironmentVariables,
+        `required env variables [${missing.join(',')}] missing`,
+      );
     const containerID = env.CNI_CONTAINERID ?? '';
     const ifName = env.CNI_IFNAME ?? '';
     const netns = env.CNI_NETNS ?? '';
@@ -131,13 +167,27 @@ export async function dispatch(funcs: PluginFuncs, info: PluginInfo, env: NodeJS
     if (netConf.name) validateNetworkName(netConf.name);
     const version = netConf.cniVersion;
     if (!supported.includes(version)) {
-      throw new CniError(ErrorCode.IncompatibleCNIVersion, 'incompatible CNI versions', `config is "${version}", plugin supports [${supported.map((v) => `"${v}"`).join(' ')}]`);
+      throw new CniError(
+        ErrorCode.IncompatibleCNIVersion,
+        'incompatible CNI versions',
+        `config is "${version}", plugin supports [${supported.map((v) => `"${v}"`).join(' ')}]`,
+      );
     }
     const minimum = { CHECK: '0.4.0', GC: '1.1.0', STATUS: '1.1.0' }[verb as string];
     if (minimum && !versionAtLeast(version, minimum)) {
       throw new CniError(ErrorCode.IncompatibleCNIVersion, `config version does not allow ${verb}`);
     }
-    const args = new CmdArgs(verb, containerID, netns, ifName, env.CNI_ARGS ?? '', (env.CNI_PATH ?? '').split(':').filter(Boolean), stdin, netConf, env);
+    const args = new CmdArgs(
+      verb,
+      containerID,
+      netns,
+      ifName,
+      env.CNI_ARGS ?? '',
+      (env.CNI_PATH ?? '').split(':').filter(Boolean),
+      stdin,
+      netConf,
+      env,
+    );
     switch (verb) {
       case 'ADD': {
         const result = await funcs.add(args);
@@ -192,7 +242,7 @@ function checkNotOwnNetns(netns: string, env: NodeJS.ProcessEnv): void {
     const target = statSync(netns);
     const own = statSync('/proc/self/ns/net');
     if (target.ino === own.ino && target.dev === own.dev) {
-      throw new CniError(ErrorCode.InvalidNetNS, 'netns must not be the plugin\'s own network namespace', netns);
+      throw new CniError(ErrorCode.InvalidNetNS, "netns must not be the plugin's own network namespace", netns);
     }
   } catch (e) {
     if (e instanceof CniError) throw e;
@@ -205,9 +255,19 @@ export function pluginMain(funcs: PluginFuncs, info: PluginInfo = {}): void {
   const go = (read: () => string) =>
     dispatch(funcs, info, process.env, read).then(
       (o) => writeOutput(o.stdout ? o.stdout + '\n' : '', o.stderr).then(() => void (process.exitCode = o.exitCode)),
-      (e: unknown) => writeOutput(JSON.stringify({ code: ErrorCode.Internal, msg: String((e as Error)?.message ?? e) }) + '\n').then(() => void (process.exitCode = 1)),
+      (e: unknown) =>
+        writeOutput(JSON.stringify({ code: ErrorCode.Internal, msg: String((e as Error)?.message ?? e) }) + '\n').then(
+          () => void (process.exitCode = 1),
+        ),
     );
   // Under Bun stdin is read up front with its own API (cheaper than a synchronous read through its Node layer).
-  if (runtime === 'bun') void readStdin().then((text) => go(() => text), (e: unknown) => go(() => { throw e; }));
+  if (runtime === 'bun')
+    void readStdin().then(
+      (text) => go(() => text),
+      (e: unknown) =>
+        go(() => {
+          throw e;
+        }),
+    );
   else void go(() => readFileSync(0, 'utf8'));
 }

@@ -5,12 +5,14 @@ const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** Container IDs and network names share the spec's pattern; both end up in paths and rule comments. */
 export function validateContainerID(id: string): void {
   if (!id) throw new CniError(ErrorCode.InvalidEnvironmentVariables, 'missing containerID');
-  if (!ID_RE.test(id) || id.length > 1024) throw new CniError(ErrorCode.InvalidEnvironmentVariables, 'invalid characters in containerID', id);
+  if (!ID_RE.test(id) || id.length > 1024)
+    throw new CniError(ErrorCode.InvalidEnvironmentVariables, 'invalid characters in containerID', id);
 }
 
 export function validateNetworkName(name: string | undefined): string {
   if (!name) throw new CniError(ErrorCode.InvalidNetworkConfig, 'missing network name');
-  if (!ID_RE.test(name) || name.length > 255) throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', name);
+  if (!ID_RE.test(name) || name.length > 255)
+    throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', name);
   return name;
 }
 

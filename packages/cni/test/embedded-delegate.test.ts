@@ -19,7 +19,13 @@ embedDelegate('fakeipam', () => fake);
 // The executable a CNI_PATH may hold instead: prints a different address so the test can tell them apart.
 const script = (marker: boolean) =>
   `#!/usr/bin/env node\n${marker ? '// tscni:fakeipam\n' : ''}process.stdout.write(JSON.stringify({cniVersion:'1.0.0',ips:[{address:'10.0.0.77/24'}]}));\n`;
-const env = (path: string) => ({ PATH: process.env.PATH, CNI_PATH: path, CNI_CONTAINERID: 'c1', CNI_NETNS: '/var/run/netns/x', CNI_IFNAME: 'eth0' });
+const env = (path: string) => ({
+  PATH: process.env.PATH,
+  CNI_PATH: path,
+  CNI_CONTAINERID: 'c1',
+  CNI_NETNS: '/var/run/netns/x',
+  CNI_IFNAME: 'eth0',
+});
 const conf = { cniVersion: '1.0.0', name: 'n1', type: 'bridge', ipam: { type: 'fakeipam' } };
 
 describe('embedded delegates', () => {
@@ -33,7 +39,7 @@ describe('embedded delegates', () => {
     expect(seen).toEqual(['ADD c1 n1', 'DEL c1']);
   });
 
-  it('exec the file when it is someone else\'s build', async () => {
+  it("exec the file when it is someone else's build", async () => {
     const theirs = join(dir, 'theirs');
     mkdirSync(theirs);
     writeFileSync(join(theirs, 'fakeipam'), script(false));
@@ -42,9 +48,13 @@ describe('embedded delegates', () => {
     expect(r.ips).toEqual([{ address: '10.0.0.77/24' }]);
   });
 
-  it('keep the skeleton\'s validation and error codes in-process', async () => {
+  it("keep the skeleton's validation and error codes in-process", async () => {
     const ours = join(dir, 'ours');
-    await expect(delegateAdd('fakeipam', conf, { ...env(ours), CNI_CONTAINERID: 'bad/id' })).rejects.toMatchObject({ code: 4 });
-    await expect(delegateAdd('fakeipam', { ...conf, cniVersion: '7.0.0' }, env(ours))).rejects.toMatchObject({ code: 1 });
+    await expect(delegateAdd('fakeipam', conf, { ...env(ours), CNI_CONTAINERID: 'bad/id' })).rejects.toMatchObject({
+      code: 4,
+    });
+    await expect(delegateAdd('fakeipam', { ...conf, cniVersion: '7.0.0' }, env(ours))).rejects.toMatchObject({
+      code: 1,
+    });
   });
 });

@@ -1,17 +1,45 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { dispatch, emptyAsUnset, goDecode, goField, goParse, goView, toCurrentResult, type CmdArgs, type PluginFuncs } from '../src';
+import {
+  dispatch,
+  emptyAsUnset,
+  goDecode,
+  goField,
+  goParse,
+  goView,
+  toCurrentResult,
+  type CmdArgs,
+  type PluginFuncs,
+} from '../src';
 
-const Range = z.object({ subnet: z.string(), rangeStart: z.string().optional(), gateway: z.string().optional() }).passthrough();
+const Range = z
+  .object({ subnet: z.string(), rangeStart: z.string().optional(), gateway: z.string().optional() })
+  .passthrough();
 const Conf = z
   .object({
     name: z.string().optional(),
     mtu: z.number().int().optional(),
     isGateway: z.boolean().default(false),
-    ipam: z.object({ type: z.string().optional(), ranges: z.array(z.array(Range)).optional(), dataDir: z.string().optional() }).passthrough().optional(),
+    ipam: z
+      .object({
+        type: z.string().optional(),
+        ranges: z.array(z.array(Range)).optional(),
+        dataDir: z.string().optional(),
+      })
+      .passthrough()
+      .optional(),
     runtimeConfig: z
       .object({
-        portMappings: z.array(z.object({ hostPort: z.number(), containerPort: z.number(), protocol: z.string().optional(), hostIP: z.string().optional() })).optional(),
+        portMappings: z
+          .array(
+            z.object({
+              hostPort: z.number(),
+              containerPort: z.number(),
+              protocol: z.string().optional(),
+              hostIP: z.string().optional(),
+            }),
+          )
+          .optional(),
         bandwidth: z.object({ ingressRate: z.number().optional() }).optional(),
       })
       .passthrough()
@@ -29,15 +57,29 @@ describe('goDecode: Go encoding/json key matching on a zod schema', () => {
       NAME: 'n',
       Mtu: 1400,
       isgateway: true,
-      IPAM: { Type: 'host-local', Ranges: [[{ Subnet: '10.0.0.0/24', RangeStart: '10.0.0.5', GATEWAY: '10.0.0.1' }]], DataDir: '/d' },
-      RuntimeConfig: { PortMappings: [{ HostPort: 8080, ContainerPort: 80, Protocol: 'tcp', HostIP: '' }], Bandwidth: { IngressRate: 1000 } },
+      IPAM: {
+        Type: 'host-local',
+        Ranges: [[{ Subnet: '10.0.0.0/24', RangeStart: '10.0.0.5', GATEWAY: '10.0.0.1' }]],
+        DataDir: '/d',
+      },
+      RuntimeConfig: {
+        PortMappings: [{ HostPort: 8080, ContainerPort: 80, Protocol: 'tcp', HostIP: '' }],
+        Bandwidth: { IngressRate: 1000 },
+      },
     });
     expect(out.success && out.data).toEqual({
       name: 'n',
       mtu: 1400,
       isGateway: true,
-      ipam: { type: 'host-local', ranges: [[{ subnet: '10.0.0.0/24', rangeStart: '10.0.0.5', gateway: '10.0.0.1' }]], dataDir: '/d' },
-      runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp', hostIP: '' }], bandwidth: { ingressRate: 1000 } },
+      ipam: {
+        type: 'host-local',
+        ranges: [[{ subnet: '10.0.0.0/24', rangeStart: '10.0.0.5', gateway: '10.0.0.1' }]],
+        dataDir: '/d',
+      },
+      runtimeConfig: {
+        portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp', hostIP: '' }],
+        bandwidth: { ingressRate: 1000 },
+      },
     });
   });
 
@@ -53,7 +95,13 @@ describe('goDecode: Go encoding/json key matching on a zod schema', () => {
   });
 
   it('treats null as not set, so defaults apply, and zeroes null array elements', () => {
-    const out = goParse(Conf, { name: null, isGateway: null, runtimeConfig: null, ipam: { dataDir: null }, tags: ['a', null] });
+    const out = goParse(Conf, {
+      name: null,
+      isGateway: null,
+      runtimeConfig: null,
+      ipam: { dataDir: null },
+      tags: ['a', null],
+    });
     expect(out.success && out.data).toEqual({ isGateway: false, ipam: {}, tags: ['a', ''] });
   });
 
@@ -103,12 +151,23 @@ describe('the skeleton decodes every config this way', () => {
   let seen: { conf?: unknown; prev?: unknown; rc?: unknown; mac?: unknown } = {};
   const funcs: PluginFuncs = {
     add: (args: CmdArgs) => {
-      seen = { conf: args.parse(Plugin), prev: args.prevResult(), rc: args.runtimeConfig.mac, mac: args.argsCni('mac') };
+      seen = {
+        conf: args.parse(Plugin),
+        prev: args.prevResult(),
+        rc: args.runtimeConfig.mac,
+        mac: args.argsCni('mac'),
+      };
       return { cniVersion: '1.0.0' };
     },
     del: () => undefined,
   };
-  const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/var/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: '/nowhere' };
+  const env = {
+    CNI_COMMAND: 'ADD',
+    CNI_CONTAINERID: 'c1',
+    CNI_NETNS: '/var/run/netns/none',
+    CNI_IFNAME: 'eth0',
+    CNI_PATH: '/nowhere',
+  };
 
   it('top level, prevResult, runtimeConfig and args are all case-insensitive', async () => {
     const conf = {
@@ -116,7 +175,11 @@ describe('the skeleton decodes every config this way', () => {
       Name: 'net',
       Type: 'x',
       IPAM: { Subnet: '10.0.0.0/8' },
-      PrevResult: { CNIVersion: '1.0.0', IPs: [{ Address: '10.0.0.2/8', Gateway: '10.0.0.1' }], Interfaces: [{ Name: 'eth0', Sandbox: '/ns' }] },
+      PrevResult: {
+        CNIVersion: '1.0.0',
+        IPs: [{ Address: '10.0.0.2/8', Gateway: '10.0.0.1' }],
+        Interfaces: [{ Name: 'eth0', Sandbox: '/ns' }],
+      },
       RuntimeConfig: { MAC: '02:00:00:00:00:01' },
       Args: { CNI: { Mac: '02:00:00:00:00:02' } },
       DNS: null,
@@ -124,18 +187,30 @@ describe('the skeleton decodes every config this way', () => {
     const out = await dispatch(funcs, {}, env, () => JSON.stringify(conf));
     expect(out.exitCode, out.stdout).toBe(0);
     expect(seen.conf).toMatchObject({ cniVersion: '1.0.0', name: 'net', ipam: { subnet: '10.0.0.0/8' } });
-    expect(seen.prev).toEqual({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.2/8', gateway: '10.0.0.1' }], interfaces: [{ name: 'eth0', sandbox: '/ns' }] });
+    expect(seen.prev).toEqual({
+      cniVersion: '1.0.0',
+      ips: [{ address: '10.0.0.2/8', gateway: '10.0.0.1' }],
+      interfaces: [{ name: 'eth0', sandbox: '/ns' }],
+    });
     expect(seen.rc).toBe('02:00:00:00:00:01');
     expect(seen.mac).toBe('02:00:00:00:00:02');
   });
 
   it('a type error is code 7 naming the field and what was expected', async () => {
-    const out = await dispatch(funcs, {}, env, () => JSON.stringify({ cniVersion: '1.0.0', name: 'n', ipam: { SUBNET: 10 } }));
+    const out = await dispatch(funcs, {}, env, () =>
+      JSON.stringify({ cniVersion: '1.0.0', name: 'n', ipam: { SUBNET: 10 } }),
+    );
     expect(out.exitCode).toBe(1);
-    expect(JSON.parse(out.stdout)).toMatchObject({ code: 7, msg: expect.stringMatching(/ipam\.subnet: Expected string, received number/) });
+    expect(JSON.parse(out.stdout)).toMatchObject({
+      code: 7,
+      msg: expect.stringMatching(/ipam\.subnet: Expected string, received number/),
+    });
   });
 
   it('legacy results decode case-insensitively too', () => {
-    expect(toCurrentResult({ CNIVersion: '0.2.0', IP4: { IP: '10.0.0.2/8', Gateway: '10.0.0.1' } })).toEqual({ cniVersion: '0.2.0', ips: [{ address: '10.0.0.2/8', gateway: '10.0.0.1' }] });
+    expect(toCurrentResult({ CNIVersion: '0.2.0', IP4: { IP: '10.0.0.2/8', Gateway: '10.0.0.1' } })).toEqual({
+      cniVersion: '0.2.0',
+      ips: [{ address: '10.0.0.2/8', gateway: '10.0.0.1' }],
+    });
   });
 });

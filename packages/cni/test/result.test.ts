@@ -3,7 +3,16 @@ import { convertResult, parseCniArgs, toCurrentResult, type Result } from '../sr
 
 const current: Result = {
   cniVersion: '1.1.0',
-  interfaces: [{ name: 'eth0', mac: '0a:00:00:00:00:01', mtu: 1500, sandbox: '/var/run/netns/x', socketPath: '/s', pciID: '0000:01:00.0' }],
+  interfaces: [
+    {
+      name: 'eth0',
+      mac: '0a:00:00:00:00:01',
+      mtu: 1500,
+      sandbox: '/var/run/netns/x',
+      socketPath: '/s',
+      pciID: '0000:01:00.0',
+    },
+  ],
   ips: [
     { address: '10.1.0.2/24', gateway: '10.1.0.1', interface: 0 },
     { address: '10.1.0.3/24', interface: 0 },
@@ -35,9 +44,16 @@ describe('result conversion', () => {
   });
 
   it('0.2.0 → current → 0.2.0 round-trips', () => {
-    const legacy = { cniVersion: '0.2.0', ip4: { ip: '10.0.0.2/8', gateway: '10.0.0.1', routes: [{ dst: '0.0.0.0/0' }] } };
+    const legacy = {
+      cniVersion: '0.2.0',
+      ip4: { ip: '10.0.0.2/8', gateway: '10.0.0.1', routes: [{ dst: '0.0.0.0/0' }] },
+    };
     const up = toCurrentResult(legacy);
-    expect(up).toEqual({ cniVersion: '0.2.0', ips: [{ address: '10.0.0.2/8', gateway: '10.0.0.1' }], routes: [{ dst: '0.0.0.0/0' }] });
+    expect(up).toEqual({
+      cniVersion: '0.2.0',
+      ips: [{ address: '10.0.0.2/8', gateway: '10.0.0.1' }],
+      routes: [{ dst: '0.0.0.0/0' }],
+    });
     expect(convertResult(up, '0.2.0')).toEqual(legacy);
   });
 

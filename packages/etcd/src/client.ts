@@ -23,7 +23,11 @@ export function etcdClientOptions(c: EtcdConfig, opts: ClientOptions = {}): IOpt
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
   };
   // Without a CA file, grpc falls back to the system's CAs (null root certificate).
-  if (tls?.rootCertificate || tls?.certChain) options.credentials = { rootCertificate: tls.rootCertificate ?? (null as unknown as Buffer), ...(tls.certChain ? { certChain: tls.certChain, privateKey: tls.privateKey } : {}) };
+  if (tls?.rootCertificate || tls?.certChain)
+    options.credentials = {
+      rootCertificate: tls.rootCertificate ?? (null as unknown as Buffer),
+      ...(tls.certChain ? { certChain: tls.certChain, privateKey: tls.privateKey } : {}),
+    };
   if (c.username) options.auth = { username: c.username, password: c.password ?? '' };
   return options;
 }

@@ -31,13 +31,17 @@ const ENDPOINT = /^https?:\/\/[^\s/]+\/?$/;
 export function etcdConfigProblems(c: EtcdConfig, dash: FlagDash = '--'): string[] {
   const problems: string[] = [];
   if (!c.endpoints.length) problems.push(`${dash}etcd-endpoints is empty`);
-  for (const e of c.endpoints) if (!ENDPOINT.test(e)) problems.push(`${dash}etcd-endpoints: ${JSON.stringify(e)} is not http(s)://host:port`);
+  for (const e of c.endpoints)
+    if (!ENDPOINT.test(e)) problems.push(`${dash}etcd-endpoints: ${JSON.stringify(e)} is not http(s)://host:port`);
   const https = c.endpoints.filter((e) => e.startsWith('https://')).length;
   if (https && https < c.endpoints.length) problems.push(`${dash}etcd-endpoints mixes http:// and https:// endpoints`);
-  if ((c.certfile === undefined) !== (c.keyfile === undefined)) problems.push(`${dash}etcd-certfile and ${dash}etcd-keyfile go together`);
+  if ((c.certfile === undefined) !== (c.keyfile === undefined))
+    problems.push(`${dash}etcd-certfile and ${dash}etcd-keyfile go together`);
   const tlsFlags = (['cafile', 'certfile', 'keyfile'] as const).filter((k) => c[k] !== undefined);
   if (tlsFlags.length && c.endpoints.length && !https && c.endpoints.every((e) => ENDPOINT.test(e))) {
-    problems.push(`${tlsFlags.map((k) => `${dash}etcd-${k}`).join(', ')} ${tlsFlags.length > 1 ? 'need' : 'needs'} https:// endpoints (${dash}etcd-endpoints is ${c.endpoints.join(',')})`);
+    problems.push(
+      `${tlsFlags.map((k) => `${dash}etcd-${k}`).join(', ')} ${tlsFlags.length > 1 ? 'need' : 'needs'} https:// endpoints (${dash}etcd-endpoints is ${c.endpoints.join(',')})`,
+    );
   }
   for (const k of tlsFlags) if (!c[k]) problems.push(`${dash}etcd-${k} is empty`);
   return problems;
@@ -61,9 +65,12 @@ export function readEtcdTls(c: EtcdConfig, dash: FlagDash = '--'): EtcdTls | und
     tls.privateKey = readPem(`${dash}etcd-keyfile`, c.keyfile, (pem) => void createPrivateKey(pem));
     const cert = new X509Certificate(tls.certChain);
     if (!cert.checkPrivateKey(createPrivateKey(tls.privateKey))) {
-      throw new EtcdConfigError(`${dash}etcd-keyfile ${c.keyfile} is not the key of ${dash}etcd-certfile ${c.certfile}`);
+      throw new EtcdConfigError(
+        `${dash}etcd-keyfile ${c.keyfile} is not the key of ${dash}etcd-certfile ${c.certfile}`,
+      );
     }
-    if (cert.validTo && Date.parse(cert.validTo) < Date.now()) throw new EtcdConfigError(`${dash}etcd-certfile ${c.certfile} expired on ${cert.validTo}`);
+    if (cert.validTo && Date.parse(cert.validTo) < Date.now())
+      throw new EtcdConfigError(`${dash}etcd-certfile ${c.certfile} expired on ${cert.validTo}`);
   }
   return tls;
 }
@@ -84,7 +91,9 @@ function readPem(flag: string, file: string, parse: (pem: Buffer) => void): Buff
   try {
     parse(pem);
   } catch (err) {
-    throw new EtcdConfigError(`${flag} ${file} is not a PEM ${flag.endsWith('keyfile') ? 'private key' : 'certificate'} (${(err as Error).message})`);
+    throw new EtcdConfigError(
+      `${flag} ${file} is not a PEM ${flag.endsWith('keyfile') ? 'private key' : 'certificate'} (${(err as Error).message})`,
+    );
   }
   return pem;
 }

@@ -9,11 +9,14 @@ export class EtcdError extends Error {
 }
 
 /** The alert the server sent (it refused our certificate) or why we refused its certificate. */
-const SERVER_REFUSED = /alert (bad certificate|certificate required|unknown ca|certificate unknown|unsupported certificate|certificate expired|certificate revoked|access denied)/i;
-const WE_REFUSED = /(unable to verify the first certificate|self[- ]signed certificate[^.;:]*|unable to get (?:local )?issuer certificate|certificate has expired|Hostname\/IP does not match[^.;]*|ERR_TLS_CERT_ALTNAME_INVALID)/i;
+const SERVER_REFUSED =
+  /alert (bad certificate|certificate required|unknown ca|certificate unknown|unsupported certificate|certificate expired|certificate revoked|access denied)/i;
+const WE_REFUSED =
+  /(unable to verify the first certificate|self[- ]signed certificate[^.;:]*|unable to get (?:local )?issuer certificate|certificate has expired|Hostname\/IP does not match[^.;]*|ERR_TLS_CERT_ALTNAME_INVALID)/i;
 
 /** etcd3's circuit breaker: after failures on every endpoint it refuses calls for a few seconds (cockatiel's error). */
-export const isBrokenCircuit = (err: unknown): boolean => err instanceof Error && (err.name === 'BrokenCircuitError' || /circuit breaker is open/.test(err.message));
+export const isBrokenCircuit = (err: unknown): boolean =>
+  err instanceof Error && (err.name === 'BrokenCircuitError' || /circuit breaker is open/.test(err.message));
 export const PAUSED = 'calls paused for a few seconds after failing';
 
 /** The grpc error's cause without its timestamps and openssl source locations. */
@@ -36,12 +39,18 @@ export function explainEtcdError(err: unknown, c: EtcdConfig, dash: FlagDash = '
   }
   const untrusted = WE_REFUSED.exec(cause);
   if (untrusted) {
-    const fix = c.cafile ? `it is not signed by the CA in ${dash}etcd-cafile ${c.cafile}` : `give the CA that signed it with ${dash}etcd-cafile`;
+    const fix = c.cafile
+      ? `it is not signed by the CA in ${dash}etcd-cafile ${c.cafile}`
+      : `give the CA that signed it with ${dash}etcd-cafile`;
     return `etcd's server certificate at ${at} is not trusted (${untrusted[1]}): ${fix}`;
   }
   if (/UNAVAILABLE|ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|DEADLINE_EXCEEDED|Failed to connect/i.test(message)) {
     // A TLS port answering a plaintext client: grpc only says the connection failed.
-    const tlsHint = c.endpoints.every((e) => e.startsWith('http://')) && !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN/.test(cause) ? ' (a TLS-only etcd needs https:// endpoints)' : '';
+    const tlsHint =
+      c.endpoints.every((e) => e.startsWith('http://')) &&
+      !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN/.test(cause)
+        ? ' (a TLS-only etcd needs https:// endpoints)'
+        : '';
     return `etcd unreachable at ${at}: ${cause}${tlsHint}`;
   }
   return `etcd at ${at}: ${cause}`;

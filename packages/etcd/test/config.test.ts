@@ -3,14 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { etcdConfigProblems, explainEtcdError, lastError, readEtcdTls } from '../src/index';
 
 describe('etcd settings', () => {
-  it('names each problem with the program\'s flag spelling', () => {
+  it("names each problem with the program's flag spelling", () => {
     expect(etcdConfigProblems({ endpoints: ['http://a:1'] })).toEqual([]);
     expect(etcdConfigProblems({ endpoints: [] }, '-')).toEqual(['-etcd-endpoints is empty']);
     expect(etcdConfigProblems({ endpoints: ['https://a:1', 'http://b:2'], certfile: '/c' })).toEqual([
       '--etcd-endpoints mixes http:// and https:// endpoints',
       '--etcd-certfile and --etcd-keyfile go together',
     ]);
-    expect(etcdConfigProblems({ endpoints: ['http://a:1'], cafile: '/ca', certfile: '/c', keyfile: '/k' }, '-')).toEqual(['-etcd-cafile, -etcd-certfile, -etcd-keyfile need https:// endpoints (-etcd-endpoints is http://a:1)']);
+    expect(
+      etcdConfigProblems({ endpoints: ['http://a:1'], cafile: '/ca', certfile: '/c', keyfile: '/k' }, '-'),
+    ).toEqual(['-etcd-cafile, -etcd-certfile, -etcd-keyfile need https:// endpoints (-etcd-endpoints is http://a:1)']);
     expect(etcdConfigProblems({ endpoints: ['https://a:1'], cafile: '' })).toEqual(['--etcd-cafile is empty']);
   });
 
@@ -24,15 +26,26 @@ describe('etcd settings', () => {
 describe('etcd errors', () => {
   const c = { endpoints: ['https://10.0.0.1:2379'], cafile: '/ca.crt', certfile: '/c.crt', keyfile: '/c.key' };
   it("keeps grpc's cause without timestamps and openssl locations", () => {
-    const msg = '14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 10.0.0.1:2379 (2026-12-02T11:25:16.733Z). Resolution note: ';
+    const msg =
+      '14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 10.0.0.1:2379 (2026-12-02T11:25:16.733Z). Resolution note: ';
     expect(lastError(msg)).toBe('connect ECONNREFUSED 10.0.0.1:2379');
-    expect(explainEtcdError(new Error(msg), c)).toBe('etcd unreachable at https://10.0.0.1:2379: connect ECONNREFUSED 10.0.0.1:2379');
+    expect(explainEtcdError(new Error(msg), c)).toBe(
+      'etcd unreachable at https://10.0.0.1:2379: connect ECONNREFUSED 10.0.0.1:2379',
+    );
   });
 
   it('says whose certificate was refused and which flag to fix', () => {
-    const alert = new Error('14 UNAVAILABLE: No connection established. Last error: 800C:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert certificate required:../deps/openssl/rec_layer_s3.c:1601:SSL alert number 116\n (2026-12-02T11:25:16.733Z). Resolution note: ');
-    expect(explainEtcdError(alert, { endpoints: c.endpoints }, '-')).toBe('etcd at https://10.0.0.1:2379 refused the client certificate (TLS alert "certificate required"): etcd checks client certificates: give -etcd-certfile and -etcd-keyfile');
-    const untrusted = new Error('14 UNAVAILABLE: No connection established. Last error: Error: self-signed certificate in certificate chain. Resolution note: ');
-    expect(explainEtcdError(untrusted, { endpoints: c.endpoints })).toBe("etcd's server certificate at https://10.0.0.1:2379 is not trusted (self-signed certificate in certificate chain): give the CA that signed it with --etcd-cafile");
+    const alert = new Error(
+      '14 UNAVAILABLE: No connection established. Last error: 800C:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert certificate required:../deps/openssl/rec_layer_s3.c:1601:SSL alert number 116\n (2026-12-02T11:25:16.733Z). Resolution note: ',
+    );
+    expect(explainEtcdError(alert, { endpoints: c.endpoints }, '-')).toBe(
+      'etcd at https://10.0.0.1:2379 refused the client certificate (TLS alert "certificate required"): etcd checks client certificates: give -etcd-certfile and -etcd-keyfile',
+    );
+    const untrusted = new Error(
+      '14 UNAVAILABLE: No connection established. Last error: Error: self-signed certificate in certificate chain. Resolution note: ',
+    );
+    expect(explainEtcdError(untrusted, { endpoints: c.endpoints })).toBe(
+      "etcd's server certificate at https://10.0.0.1:2379 is not trusted (self-signed certificate in certificate chain): give the CA that signed it with --etcd-cafile",
+    );
   });
 });

@@ -1,4 +1,14 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ErrorCode, interfaceNameProblem } from '@tscni/cni';
 import type { NetworkAttachment, ResultJSON, RuntimeConf } from './types';
@@ -33,10 +43,15 @@ export class ResultCache {
   /** The entry's path; every part ends up in a file name, so each is checked first. */
   path(netName: string, rt: Pick<RuntimeConf, 'containerID' | 'ifName'>): string {
     if (!netName || !rt.containerID || !rt.ifName) {
-      throw new CniError(ErrorCode.InvalidEnvironmentVariables, `cache file path requires network name (${JSON.stringify(netName)}), container ID (${JSON.stringify(rt.containerID)}), and interface name (${JSON.stringify(rt.ifName)})`);
+      throw new CniError(
+        ErrorCode.InvalidEnvironmentVariables,
+        `cache file path requires network name (${JSON.stringify(netName)}), container ID (${JSON.stringify(rt.containerID)}), and interface name (${JSON.stringify(rt.ifName)})`,
+      );
     }
-    if (!SAFE_ID.test(netName)) throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', netName);
-    if (!SAFE_ID.test(rt.containerID)) throw new CniError(ErrorCode.InvalidEnvironmentVariables, 'invalid characters in containerID', rt.containerID);
+    if (!SAFE_ID.test(netName))
+      throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', netName);
+    if (!SAFE_ID.test(rt.containerID))
+      throw new CniError(ErrorCode.InvalidEnvironmentVariables, 'invalid characters in containerID', rt.containerID);
     const ifProblem = interfaceNameProblem(rt.ifName);
     if (ifProblem) throw new CniError(ErrorCode.InvalidEnvironmentVariables, ifProblem, rt.ifName);
     return join(this.resultsDir, `${netName}-${rt.containerID}-${rt.ifName}`);
@@ -70,7 +85,10 @@ export class ResultCache {
   }
 
   /** The raw entry, undefined when there is none; throws when the file is unreadable JSON. */
-  read(netName: string, rt: Pick<RuntimeConf, 'containerID' | 'ifName'>): { info?: CachedInfo; legacyResult?: ResultJSON } | undefined {
+  read(
+    netName: string,
+    rt: Pick<RuntimeConf, 'containerID' | 'ifName'>,
+  ): { info?: CachedInfo; legacyResult?: ResultJSON } | undefined {
     let text: string;
     try {
       text = readFileSync(this.path(netName, rt), 'utf8');
@@ -82,9 +100,13 @@ export class ResultCache {
     try {
       raw = JSON.parse(text);
     } catch (e) {
-      throw new CniError(ErrorCode.DecodingFailure, `failed to unmarshal cached network "${netName}": ${(e as Error).message}`);
+      throw new CniError(
+        ErrorCode.DecodingFailure,
+        `failed to unmarshal cached network "${netName}": ${(e as Error).message}`,
+      );
     }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CniError(ErrorCode.DecodingFailure, `cached network "${netName}" is not a JSON object`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw new CniError(ErrorCode.DecodingFailure, `cached network "${netName}" is not a JSON object`);
     const obj = raw as Record<string, unknown>;
     // The legacy format is a bare result.
     return obj.kind === CNI_CACHE_V1 ? { info: obj as unknown as CachedInfo } : { legacyResult: obj };

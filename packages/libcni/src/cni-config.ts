@@ -55,7 +55,8 @@ export class CNIConfig {
     validateContainerID(rt.containerID);
     validateNetworkName(list.name);
     validateInterfaceName(rt.ifName);
-    if (list.plugins.length === 0) throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${list.name}" has no plugins`);
+    if (list.plugins.length === 0)
+      throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${list.name}" has no plugins`);
     let result: ResultJSON | undefined;
     for (const plugin of list.plugins) {
       const conf = buildPluginConfig(list.name, list.cniVersion, plugin, result, rt);
@@ -69,7 +70,10 @@ export class CNIConfig {
     try {
       this.cache(rt).write(result!, list.bytes, list.name, rt);
     } catch (e) {
-      throw new CniError(ErrorCode.IOFailure, `failed to set network "${list.name}" cached result: ${(e as Error).message}`);
+      throw new CniError(
+        ErrorCode.IOFailure,
+        `failed to set network "${list.name}" cached result: ${(e as Error).message}`,
+      );
     }
     return result!;
   }
@@ -77,17 +81,31 @@ export class CNIConfig {
   /** CHECK every plugin in order with the cached result; a no-op when the list sets `disableCheck`. */
   async checkNetworkList(list: NetworkConfigList, rt: RuntimeConf, signal?: AbortSignal): Promise<void> {
     if (!versionAtLeast(list.cniVersion, '0.4.0')) {
-      throw new CniError(ErrorCode.IncompatibleCNIVersion, `configuration version "${list.cniVersion}" does not support the CHECK command`);
+      throw new CniError(
+        ErrorCode.IncompatibleCNIVersion,
+        `configuration version "${list.cniVersion}" does not support the CHECK command`,
+      );
     }
     if (list.disableCheck) return;
     let cached: ResultJSON | undefined;
     try {
       cached = this.getNetworkListCachedResultSync(list, rt);
     } catch (e) {
-      throw new CniError(CniError.from(e).code, `failed to get network "${list.name}" cached result: ${(e as Error).message}`);
+      throw new CniError(
+        CniError.from(e).code,
+        `failed to get network "${list.name}" cached result: ${(e as Error).message}`,
+      );
     }
     for (const plugin of list.plugins) {
-      await this.invoke('CHECK', 'check', list, plugin, buildPluginConfig(list.name, list.cniVersion, plugin, cached, rt), rt, signal);
+      await this.invoke(
+        'CHECK',
+        'check',
+        list,
+        plugin,
+        buildPluginConfig(list.name, list.cniVersion, plugin, cached, rt),
+        rt,
+        signal,
+      );
     }
   }
 
@@ -103,7 +121,15 @@ export class CNIConfig {
       }
     }
     for (const plugin of [...list.plugins].reverse()) {
-      await this.invoke('DEL', 'delete', list, plugin, buildPluginConfig(list.name, list.cniVersion, plugin, cached, rt), rt, signal);
+      await this.invoke(
+        'DEL',
+        'delete',
+        list,
+        plugin,
+        buildPluginConfig(list.name, list.cniVersion, plugin, cached, rt),
+        rt,
+        signal,
+      );
     }
     cache.delete(list.name, rt);
   }
@@ -119,16 +145,32 @@ export class CNIConfig {
     const errors: CniError[] = [];
     for (const att of this.getCachedAttachmentsSync()) {
       if (att.network !== list.name || valid.has(`${att.containerID}\0${att.ifName}`)) continue;
-      const rt: RuntimeConf = { containerID: att.containerID, netNS: att.netNS ?? '', ifName: att.ifName, args: att.cniArgs, capabilityArgs: att.capabilityArgs };
+      const rt: RuntimeConf = {
+        containerID: att.containerID,
+        netNS: att.netNS ?? '',
+        ifName: att.ifName,
+        args: att.cniArgs,
+        capabilityArgs: att.capabilityArgs,
+      };
       try {
         await this.delNetworkList(this.cachedListOr(att, list), rt, signal);
       } catch (e) {
-        errors.push(new CniError(CniError.from(e).code, `failed to delete stale attachment ${att.containerID} ${att.ifName}: ${(e as Error).message}`));
+        errors.push(
+          new CniError(
+            CniError.from(e).code,
+            `failed to delete stale attachment ${att.containerID} ${att.ifName}: ${(e as Error).message}`,
+          ),
+        );
       }
     }
     if (versionAtLeast(list.cniVersion, '1.1.0')) {
       const attachments = args.validAttachments.map((a) => ({ containerID: a.containerID, ifname: a.ifname }));
-      const inject = { name: list.name, cniVersion: list.cniVersion, [VALID_ATTACHMENTS_KEY]: attachments, [ATTACHMENTS_KEY]: attachments };
+      const inject = {
+        name: list.name,
+        cniVersion: list.cniVersion,
+        [VALID_ATTACHMENTS_KEY]: attachments,
+        [ATTACHMENTS_KEY]: attachments,
+      };
       for (const plugin of list.plugins) {
         try {
           await this.invoke('GC', 'gc', list, plugin, injectConf(plugin, inject), {}, signal);
@@ -144,7 +186,15 @@ export class CNIConfig {
   async getStatusNetworkList(list: NetworkConfigList, signal?: AbortSignal): Promise<void> {
     if (!versionAtLeast(list.cniVersion, '1.1.0')) return;
     for (const plugin of list.plugins) {
-      await this.invoke('STATUS', 'status', list, plugin, injectConf(plugin, { name: list.name, cniVersion: list.cniVersion }), {}, signal);
+      await this.invoke(
+        'STATUS',
+        'status',
+        list,
+        plugin,
+        injectConf(plugin, { name: list.name, cniVersion: list.cniVersion }),
+        {},
+        signal,
+      );
     }
   }
 
@@ -192,11 +242,17 @@ export class CNIConfig {
   }
 
   /** The list bytes and runtime arguments the attachment was added with (libcni `GetNetworkListCachedConfig`). */
-  async getNetworkListCachedConfig(list: NetworkConfigList, rt: RuntimeConf): Promise<{ config: Buffer; rt: RuntimeConf } | undefined> {
+  async getNetworkListCachedConfig(
+    list: NetworkConfigList,
+    rt: RuntimeConf,
+  ): Promise<{ config: Buffer; rt: RuntimeConf } | undefined> {
     const entry = this.cache(rt).read(list.name, rt);
     if (!entry?.info) return undefined;
     const info = entry.info;
-    return { config: Buffer.from(info.config ?? '', 'base64'), rt: { ...rt, ...(info.cniArgs ? { args: info.cniArgs } : {}), capabilityArgs: info.capabilityArgs } };
+    return {
+      config: Buffer.from(info.config ?? '', 'base64'),
+      rt: { ...rt, ...(info.cniArgs ? { args: info.cniArgs } : {}), capabilityArgs: info.capabilityArgs },
+    };
   }
 
   /** Cached attachments of every network, or of one container. */
@@ -232,11 +288,24 @@ export class CNIConfig {
   }
 
   /** Exec one plugin for one verb; any failure comes back as a PluginFailure naming the plugin. */
-  private async invoke(verb: Verb, op: ChainOp, list: NetworkConfigList, plugin: PluginConfig, conf: PluginConfig, rt: Partial<RuntimeConf>, signal?: AbortSignal): Promise<string> {
+  private async invoke(
+    verb: Verb,
+    op: ChainOp,
+    list: NetworkConfigList,
+    plugin: PluginConfig,
+    conf: PluginConfig,
+    rt: Partial<RuntimeConf>,
+    signal?: AbortSignal,
+  ): Promise<string> {
     try {
       const file = findInPath(plugin.network.type, this.binDirs);
       const env = pluginEnv(verb, rt, this.binDirs);
-      const { stdout, stderr } = await this.exec(file, { env, stdin: conf.bytes.toString(), timeoutMs: this.opts.execTimeoutMs, signal });
+      const { stdout, stderr } = await this.exec(file, {
+        env,
+        stdin: conf.bytes.toString(),
+        timeoutMs: this.opts.execTimeoutMs,
+        signal,
+      });
       if (stderr) this.reportStderr(stderr, plugin.network.type, verb);
       return stdout;
     } catch (e) {

@@ -32,7 +32,8 @@ export function confListFromFile(file: string): NetworkConfigList {
   if (extname(file) !== '.conflist') return confListFromConf(confFromBytes(bytes));
   const list = confListFromBytes(bytes);
   if (!list.loadOnlyInlinedPlugins && list.name && !/[/\\]|^\.\.?$/.test(list.name)) {
-    for (const f of confFiles(join(file, '..', list.name), ['.conf'])) list.plugins.push(confFromBytes(readFileSync(f)));
+    for (const f of confFiles(join(file, '..', list.name), ['.conf']))
+      list.plugins.push(confFromBytes(readFileSync(f)));
   }
   if (list.plugins.length === 0) throw new CniError(ErrorCode.InvalidNetworkConfig, 'no plugin configs found');
   return list;
@@ -69,7 +70,8 @@ export function loadConfList(dir: string, name: string): NetworkConfigList {
     }
   }
   const all = confFiles(dir);
-  const why = all.length === 0 ? `no net configurations found in ${dir}` : `no net configuration with name "${name}" in ${dir}`;
+  const why =
+    all.length === 0 ? `no net configurations found in ${dir}` : `no net configuration with name "${name}" in ${dir}`;
   throw new CniError(ErrorCode.InvalidNetworkConfig, broken.length ? `${why} (unreadable: ${broken.join('; ')})` : why);
 }
 

@@ -1,4 +1,12 @@
-import { CniError, CURRENT_VERSION, ErrorCode, NetConfSchema, compareVersions, goDecode, parseVersion } from '@tscni/cni';
+import {
+  CniError,
+  CURRENT_VERSION,
+  ErrorCode,
+  NetConfSchema,
+  compareVersions,
+  goDecode,
+  parseVersion,
+} from '@tscni/cni';
 import type { NetworkConfigList, PluginConfig } from './types';
 
 const configError = (msg: string): CniError => new CniError(ErrorCode.InvalidNetworkConfig, msg);
@@ -10,7 +18,8 @@ function parseObject(bytes: Buffer | string, what: string): Record<string, unkno
   } catch (e) {
     throw configError(`error parsing ${what}: ${(e as Error).message}`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw configError(`error parsing ${what}: not a JSON object`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw configError(`error parsing ${what}: not a JSON object`);
   return raw as Record<string, unknown>;
 }
 
@@ -18,8 +27,12 @@ function parseObject(bytes: Buffer | string, what: string): Record<string, unkno
 export function confFromBytes(bytes: Buffer | string): PluginConfig {
   // Go's libcni decodes a plugin object into types.NetConf: keys match case-insensitively, null is unset.
   const network = goDecode(NetConfSchema, parseObject(bytes, 'configuration')) as Record<string, unknown>;
-  if (typeof network.type !== 'string' || network.type === '') throw configError("error parsing configuration: missing 'type'");
-  if (network.capabilities !== undefined && (typeof network.capabilities !== 'object' || network.capabilities === null || Array.isArray(network.capabilities))) {
+  if (typeof network.type !== 'string' || network.type === '')
+    throw configError("error parsing configuration: missing 'type'");
+  if (
+    network.capabilities !== undefined &&
+    (typeof network.capabilities !== 'object' || network.capabilities === null || Array.isArray(network.capabilities))
+  ) {
     throw configError('error parsing configuration: capabilities must be an object');
   }
   return { network: network as PluginConfig['network'], bytes: Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes) };
@@ -29,7 +42,8 @@ export function confFromBytes(bytes: Buffer | string): PluginConfig {
 export function confListFromBytes(bytes: Buffer | string): NetworkConfigList {
   const raw = parseObject(bytes, 'configuration list');
   if (!('name' in raw)) throw configError('error parsing configuration list: no name');
-  if (typeof raw.name !== 'string') throw configError(`error parsing configuration list: invalid name type ${typeof raw.name}`);
+  if (typeof raw.name !== 'string')
+    throw configError(`error parsing configuration list: invalid name type ${typeof raw.name}`);
   if (raw.cniVersion !== undefined && typeof raw.cniVersion !== 'string') {
     throw configError(`error parsing configuration list: invalid cniVersion type ${typeof raw.cniVersion}`);
   }
@@ -47,10 +61,12 @@ export function confListFromBytes(bytes: Buffer | string): NetworkConfigList {
     bytes: Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes),
   };
   if (!('plugins' in raw)) {
-    if (loadOnlyInlinedPlugins) throw configError("error parsing configuration list: `loadOnlyInlinedPlugins` is true, and no 'plugins' key");
+    if (loadOnlyInlinedPlugins)
+      throw configError("error parsing configuration list: `loadOnlyInlinedPlugins` is true, and no 'plugins' key");
     return list;
   }
-  if (!Array.isArray(raw.plugins)) throw configError(`error parsing configuration list: invalid 'plugins' type ${typeof raw.plugins}`);
+  if (!Array.isArray(raw.plugins))
+    throw configError(`error parsing configuration list: invalid 'plugins' type ${typeof raw.plugins}`);
   if (raw.plugins.length === 0) throw configError('error parsing configuration list: no plugins in list');
   raw.plugins.forEach((p, i) => {
     try {
@@ -65,7 +81,11 @@ export function confListFromBytes(bytes: Buffer | string): NetworkConfigList {
 /** Upconvert a deprecated single-plugin config into a one-plugin list (libcni `ConfListFromConf`). */
 export function confListFromConf(conf: PluginConfig): NetworkConfigList {
   const raw = JSON.parse(conf.bytes.toString()) as Record<string, unknown>;
-  const list = { name: conf.network.name ?? '', cniVersion: (raw.cniVersion as string | undefined) ?? '', plugins: [raw] };
+  const list = {
+    name: conf.network.name ?? '',
+    cniVersion: (raw.cniVersion as string | undefined) ?? '',
+    plugins: [raw],
+  };
   return confListFromBytes(Buffer.from(JSON.stringify(list)));
 }
 
@@ -74,8 +94,16 @@ export function confListFromConf(conf: PluginConfig): NetworkConfigList {
  * name and version, and its own bytes (what the result cache stores for it).
  */
 export function singleNetworkList(conf: PluginConfig): NetworkConfigList {
-  const version = typeof conf.network.cniVersion === 'string' && conf.network.cniVersion ? conf.network.cniVersion : '0.1.0';
-  return { name: conf.network.name ?? '', cniVersion: version, disableCheck: false, disableGC: false, plugins: [conf], bytes: conf.bytes };
+  const version =
+    typeof conf.network.cniVersion === 'string' && conf.network.cniVersion ? conf.network.cniVersion : '0.1.0';
+  return {
+    name: conf.network.name ?? '',
+    cniVersion: version,
+    disableCheck: false,
+    disableGC: false,
+    plugins: [conf],
+    bytes: conf.bytes,
+  };
 }
 
 /** A copy of the plugin config with `values` set at the top level (libcni `InjectConf`). */
@@ -92,9 +120,11 @@ export function injectConf(conf: PluginConfig, values: Record<string, unknown>):
 /** `cniVersions`: strings only, each valid semver; versions newer than ours are dropped. */
 function readVersions(value: unknown): string[] | undefined {
   if (value === undefined) return undefined;
-  if (!Array.isArray(value)) throw configError(`error parsing configuration list: invalid type for cniVersions: ${typeof value}`);
+  if (!Array.isArray(value))
+    throw configError(`error parsing configuration list: invalid type for cniVersions: ${typeof value}`);
   return value.map((v, i) => {
-    if (typeof v !== 'string') throw configError(`error parsing configuration list: invalid type for cniVersions index ${i}: ${typeof v}`);
+    if (typeof v !== 'string')
+      throw configError(`error parsing configuration list: invalid type for cniVersions index ${i}: ${typeof v}`);
     checkSemver(v, `cniVersions entry ${v} at index ${i}`);
     return v;
   });
@@ -104,7 +134,9 @@ function readVersions(value: unknown): string[] | undefined {
 function selectVersion(cniVersion: string, cniVersions: string[] | undefined): string {
   if (cniVersion) checkSemver(cniVersion, `cniVersion ${cniVersion}`);
   if (!cniVersions) return cniVersion || '0.1.0';
-  const candidates = [...cniVersions, ...(cniVersion ? [cniVersion] : [])].filter((v) => compareVersions(v, CURRENT_VERSION) <= 0);
+  const candidates = [...cniVersions, ...(cniVersion ? [cniVersion] : [])].filter(
+    (v) => compareVersions(v, CURRENT_VERSION) <= 0,
+  );
   candidates.sort(compareVersions);
   return candidates.at(-1) ?? (cniVersion || '0.1.0');
 }

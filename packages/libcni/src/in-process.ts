@@ -1,4 +1,13 @@
-import { CniError, dispatch, ErrorCode, ourBuildName, type Outcome, type PluginFuncs, type PluginInfo, type PluginOutput } from '@tscni/cni';
+import {
+  CniError,
+  dispatch,
+  ErrorCode,
+  ourBuildName,
+  type Outcome,
+  type PluginFuncs,
+  type PluginInfo,
+  type PluginOutput,
+} from '@tscni/cni';
 import { defaultExec, type PluginExec } from './exec';
 
 /** One of our plugins as its executable runs it: the verb functions and what its `main.ts` passes to the skeleton. */
@@ -37,20 +46,34 @@ export function inProcessExec(plugins: InProcessPlugins, fallback: PluginExec = 
   return async (file, opts) => {
     const name = opts.wrapper?.length ? undefined : ourBuildName(file);
     if (!name || !Object.hasOwn(plugins, name)) return fallback(file, opts);
-    if (opts.signal?.aborted) throw new CniError(ErrorCode.TryAgainLater, `plugin ${file} was aborted before it started`);
+    if (opts.signal?.aborted)
+      throw new CniError(ErrorCode.TryAgainLater, `plugin ${file} was aborted before it started`);
     const run = load(name).then(({ funcs, info }) => dispatch(funcs, info ?? {}, { ...opts.env }, () => opts.stdin));
     return toOutput(await bounded(file, run, opts.timeoutMs, opts.signal));
   };
 }
 
 /** What the executable's `pluginMain` would print and exit with, read back as the exec path reads it. */
-async function bounded(file: string, run: Promise<Outcome>, timeoutMs?: number, signal?: AbortSignal): Promise<Outcome> {
-  const settled = run.catch((e: unknown): Outcome => ({ exitCode: 1, stdout: JSON.stringify({ code: ErrorCode.Internal, msg: String((e as Error)?.message ?? e) }), stderr: '' }));
+async function bounded(
+  file: string,
+  run: Promise<Outcome>,
+  timeoutMs?: number,
+  signal?: AbortSignal,
+): Promise<Outcome> {
+  const settled = run.catch((e: unknown): Outcome => ({
+    exitCode: 1,
+    stdout: JSON.stringify({ code: ErrorCode.Internal, msg: String((e as Error)?.message ?? e) }),
+    stderr: '',
+  }));
   if (!timeoutMs && !signal) return settled;
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const stop = new Promise<never>((_, reject) => {
-    if (timeoutMs) timer = setTimeout(() => reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} timed out after ${timeoutMs} ms`)), timeoutMs);
+    if (timeoutMs)
+      timer = setTimeout(
+        () => reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     onAbort = () => reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} was aborted`));
     signal?.addEventListener('abort', onAbort, { once: true });
   });

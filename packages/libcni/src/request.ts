@@ -6,7 +6,13 @@ import type { PluginConfig, ResultJSON, RuntimeConf } from './types';
  * `prevResult` when there is one, and `runtimeConfig` holding only the capability arguments the plugin
  * declares in `capabilities` (the key is left alone when none apply).
  */
-export function buildPluginConfig(name: string, cniVersion: string, plugin: PluginConfig, prevResult: ResultJSON | undefined, rt: RuntimeConf | undefined): PluginConfig {
+export function buildPluginConfig(
+  name: string,
+  cniVersion: string,
+  plugin: PluginConfig,
+  prevResult: ResultJSON | undefined,
+  rt: RuntimeConf | undefined,
+): PluginConfig {
   const inject: Record<string, unknown> = { name, cniVersion };
   if (prevResult) inject.prevResult = prevResult;
   const runtimeConfig = rt ? capabilityArgsFor(plugin, rt.capabilityArgs) : {};
@@ -15,11 +21,15 @@ export function buildPluginConfig(name: string, cniVersion: string, plugin: Plug
 }
 
 /** The capability arguments `plugin` asked for with `capabilities: {<cap>: true}`. */
-export function capabilityArgsFor(plugin: PluginConfig, capabilityArgs: Record<string, unknown> | undefined): Record<string, unknown> {
+export function capabilityArgsFor(
+  plugin: PluginConfig,
+  capabilityArgs: Record<string, unknown> | undefined,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const caps = plugin.network.capabilities ?? {};
   for (const [cap, enabled] of Object.entries(caps)) {
-    if (enabled === true && capabilityArgs && cap in capabilityArgs && capabilityArgs[cap] !== undefined) out[cap] = capabilityArgs[cap];
+    if (enabled === true && capabilityArgs && cap in capabilityArgs && capabilityArgs[cap] !== undefined)
+      out[cap] = capabilityArgs[cap];
   }
   return out;
 }

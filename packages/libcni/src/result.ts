@@ -16,8 +16,13 @@ export function resultFromPlugin(stdout: string, version: string): ResultJSON {
   try {
     raw = JSON.parse(stdout);
   } catch (e) {
-    throw new CniError(ErrorCode.DecodingFailure, `decoding the plugin's result: ${(e as Error).message}`, stdout.trim().slice(0, 200));
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      `decoding the plugin's result: ${(e as Error).message}`,
+      stdout.trim().slice(0, 200),
+    );
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CniError(ErrorCode.DecodingFailure, "decoding the plugin's result: not a JSON object");
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new CniError(ErrorCode.DecodingFailure, "decoding the plugin's result: not a JSON object");
   return resultInVersion(raw as ResultJSON, version);
 }

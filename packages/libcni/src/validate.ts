@@ -15,20 +15,24 @@ export async function findProblems(
   try {
     validateNetworkName(list.name);
   } catch (e) {
-    problems.push(`network name ${JSON.stringify(list.name)}: ${(e as CniError).msg ?? (e as Error).message}; use letters, digits, '_', '.', '-' (starting with a letter or digit)`);
+    problems.push(
+      `network name ${JSON.stringify(list.name)}: ${(e as CniError).msg ?? (e as Error).message}; use letters, digits, '_', '.', '-' (starting with a letter or digit)`,
+    );
   }
   if (list.plugins.length === 0) problems.push('the list has no plugins: add at least one object to "plugins"');
   const version = list.cniVersion || '0.1.0';
   const capabilities = new Set<string>();
   const perPlugin = await Promise.all(
     list.plugins.map(async (plugin, i) => {
-      for (const [cap, enabled] of Object.entries(plugin.network.capabilities ?? {})) if (enabled === true) capabilities.add(cap);
+      for (const [cap, enabled] of Object.entries(plugin.network.capabilities ?? {}))
+        if (enabled === true) capabilities.add(cap);
       const type = plugin.network.type;
       const where = `plugins[${i}] (type "${type}")`;
       try {
         findInPath(type, binDirs);
       } catch {
-        if (binDirs.length === 0) return `${where}: binary not found: no plugin directories given (set CNI_PATH to the directory holding the plugins)`;
+        if (binDirs.length === 0)
+          return `${where}: binary not found: no plugin directories given (set CNI_PATH to the directory holding the plugins)`;
         return `${where}: binary not found in [${binDirs.join(' ')}]: install it there or fix "type"`;
       }
       let supported: string[];

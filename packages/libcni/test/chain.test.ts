@@ -6,7 +6,14 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync }
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TestNode, missingForKernelTests } from '@tscni/testing/node';
-import { CNIConfig, confFromBytes, confListFromBytes, execInNetns, type NetworkConfigList, type RuntimeConf } from '../src';
+import {
+  CNIConfig,
+  confFromBytes,
+  confListFromBytes,
+  execInNetns,
+  type NetworkConfigList,
+  type RuntimeConf,
+} from '../src';
 import { spyCalls, writeSpy, type SpyBehaviour } from '@tscni/testing/fake-plugin';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'node']);
@@ -33,10 +40,24 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
 
   const spy = (type: string, b: Partial<SpyBehaviour> = {}) => writeSpy(bin, type, { log, ...b });
   const cni = (extra: Partial<ConstructorParameters<typeof CNIConfig>[0]> = {}) =>
-    new CNIConfig({ binDirs: [bin, '/nonexistent'], cacheDir, exec: execInNetns(node.path), onStderr: () => {}, ...extra });
-  const makeList = (version: string, plugins: Record<string, unknown>[], extra: Record<string, unknown> = {}): NetworkConfigList =>
-    confListFromBytes(JSON.stringify({ cniVersion: version, name: 'spynet', plugins, ...extra }));
-  const rt = (containerID = 'ctr1', ifName = 'eth0', extra: Partial<RuntimeConf> = {}): RuntimeConf => ({ containerID, netNS: node.addPod(), ifName, ...extra });
+    new CNIConfig({
+      binDirs: [bin, '/nonexistent'],
+      cacheDir,
+      exec: execInNetns(node.path),
+      onStderr: () => {},
+      ...extra,
+    });
+  const makeList = (
+    version: string,
+    plugins: Record<string, unknown>[],
+    extra: Record<string, unknown> = {},
+  ): NetworkConfigList => confListFromBytes(JSON.stringify({ cniVersion: version, name: 'spynet', plugins, ...extra }));
+  const rt = (containerID = 'ctr1', ifName = 'eth0', extra: Partial<RuntimeConf> = {}): RuntimeConf => ({
+    containerID,
+    netNS: node.addPod(),
+    ifName,
+    ...extra,
+  });
 
   it('ADD injects name, cniVersion, declared capabilities and prevResult; env is CNI_* over the parent env', async () => {
     spy('first', { ip: '10.1.0.7/24' });
@@ -45,28 +66,71 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
       { type: 'first', capabilities: { portMappings: true, bandwidth: false }, keep: 'me' },
       { type: 'second', runtimeConfig: { preset: 1 } },
     ]);
-    const r = rt('ctr1', 'eth0', { args: [['IgnoreUnknown', '1'], ['K8S_POD_NAME', 'web']], capabilityArgs: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }], bandwidth: { ingressRate: 1 }, ips: ['1.2.3.4'] } });
+    const r = rt('ctr1', 'eth0', {
+      args: [
+        ['IgnoreUnknown', '1'],
+        ['K8S_POD_NAME', 'web'],
+      ],
+      capabilityArgs: {
+        portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }],
+        bandwidth: { ingressRate: 1 },
+        ips: ['1.2.3.4'],
+      },
+    });
     const result = await cni().addNetworkList(list, r);
 
     const calls = spyCalls(log);
     expect(calls.map((c) => `${c.type}:${c.cmd}`)).toEqual(['first:ADD', 'second:ADD']);
     const [first, second] = calls;
-    expect(first.conf).toEqual({ type: 'first', capabilities: { portMappings: true, bandwidth: false }, keep: 'me', name: 'spynet', cniVersion: '1.1.0', runtimeConfig: { portMappings: r.capabilityArgs!.portMappings } });
-    expect(second.conf.prevResult).toEqual({ cniVersion: '1.1.0', interfaces: [{ name: 'eth0', sandbox: r.netNS }], ips: [{ address: '10.1.0.7/24', gateway: '10.99.0.1', interface: 0 }], dns: {} });
+    expect(first.conf).toEqual({
+      type: 'first',
+      capabilities: { portMappings: true, bandwidth: false },
+      keep: 'me',
+      name: 'spynet',
+      cniVersion: '1.1.0',
+      runtimeConfig: { portMappings: r.capabilityArgs!.portMappings },
+    });
+    expect(second.conf.prevResult).toEqual({
+      cniVersion: '1.1.0',
+      interfaces: [{ name: 'eth0', sandbox: r.netNS }],
+      ips: [{ address: '10.1.0.7/24', gateway: '10.99.0.1', interface: 0 }],
+      dns: {},
+    });
     expect(second.conf.runtimeConfig).toEqual({ preset: 1 });
-    expect(first.env).toEqual({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'ctr1', CNI_NETNS: r.netNS, CNI_IFNAME: 'eth0', CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=web', CNI_PATH: `${bin}:/nonexistent`, SPY_PARENT: 'inherited' });
+    expect(first.env).toEqual({
+      CNI_COMMAND: 'ADD',
+      CNI_CONTAINERID: 'ctr1',
+      CNI_NETNS: r.netNS,
+      CNI_IFNAME: 'eth0',
+      CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=web',
+      CNI_PATH: `${bin}:/nonexistent`,
+      SPY_PARENT: 'inherited',
+    });
     expect(result).toEqual(second.conf.prevResult);
   });
 
   it('writes the cache in libcni cniCacheV1 format, field by field, atomically with 0700/0600', async () => {
     spy('only');
     const list = makeList('1.0.0', [{ type: 'only' }]);
-    const r = rt('ctr-cache', 'net1', { args: [['K8S_POD_NAMESPACE', 'default']], capabilityArgs: { mac: 'c2:11:22:33:44:55' } });
+    const r = rt('ctr-cache', 'net1', {
+      args: [['K8S_POD_NAMESPACE', 'default']],
+      capabilityArgs: { mac: 'c2:11:22:33:44:55' },
+    });
     const result = await cni().addNetworkList(list, r);
     const file = join(cacheDir, 'results', 'spynet-ctr-cache-net1');
     const text = readFileSync(file, 'utf8');
     const cached = JSON.parse(text);
-    expect(Object.keys(cached)).toEqual(['kind', 'containerId', 'config', 'ifName', 'networkName', 'netns', 'cniArgs', 'capabilityArgs', 'result']);
+    expect(Object.keys(cached)).toEqual([
+      'kind',
+      'containerId',
+      'config',
+      'ifName',
+      'networkName',
+      'netns',
+      'cniArgs',
+      'capabilityArgs',
+      'result',
+    ]);
     expect(cached.kind).toBe('cniCacheV1');
     expect(cached.containerId).toBe('ctr-cache');
     expect(Buffer.from(cached.config, 'base64').equals(list.bytes)).toBe(true);
@@ -83,9 +147,19 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
 
     // Optional fields are omitted when empty, like Go's omitempty.
     const r2 = rt('ctr-bare', 'eth0');
-    await cni().addNetworkList(list, { ...r2, netNS: '' }).catch(() => undefined);
+    await cni()
+      .addNetworkList(list, { ...r2, netNS: '' })
+      .catch(() => undefined);
     await cni().addNetworkList(list, r2);
-    expect(Object.keys(JSON.parse(readFileSync(join(cacheDir, 'results', 'spynet-ctr-bare-eth0'), 'utf8')))).toEqual(['kind', 'containerId', 'config', 'ifName', 'networkName', 'netns', 'result']);
+    expect(Object.keys(JSON.parse(readFileSync(join(cacheDir, 'results', 'spynet-ctr-bare-eth0'), 'utf8')))).toEqual([
+      'kind',
+      'containerId',
+      'config',
+      'ifName',
+      'networkName',
+      'netns',
+      'result',
+    ]);
   });
 
   it('DEL runs in reverse with the cached result, from a fresh CNIConfig, and removes the entry; a second DEL still succeeds', async () => {
@@ -100,7 +174,9 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
     for (const d of dels) expect(d.conf.prevResult).toEqual(result);
     expect(readdirSync(join(cacheDir, 'results'))).toEqual([]);
     await cni().delNetworkList(list, r);
-    const again = spyCalls(log).filter((c) => c.cmd === 'DEL').slice(2);
+    const again = spyCalls(log)
+      .filter((c) => c.cmd === 'DEL')
+      .slice(2);
     expect(again.map((c) => c.type)).toEqual(['b', 'a']);
     for (const d of again) expect(d.conf).not.toHaveProperty('prevResult');
   });
@@ -139,10 +215,19 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
     const list = makeList('0.4.0', [{ type: 'a' }]);
     const r = rt('ctr-legacy');
     mkdirSync(join(cacheDir, 'results'), { recursive: true });
-    writeFileSync(join(cacheDir, 'results', 'spynet-ctr-legacy-eth0'), JSON.stringify({ cniVersion: '1.0.0', ips: [{ address: '10.5.0.2/16' }] }));
-    expect(await cni().getNetworkListCachedResult(list, r)).toEqual({ cniVersion: '0.4.0', ips: [{ address: '10.5.0.2/16', version: '4' }] });
+    writeFileSync(
+      join(cacheDir, 'results', 'spynet-ctr-legacy-eth0'),
+      JSON.stringify({ cniVersion: '1.0.0', ips: [{ address: '10.5.0.2/16' }] }),
+    );
+    expect(await cni().getNetworkListCachedResult(list, r)).toEqual({
+      cniVersion: '0.4.0',
+      ips: [{ address: '10.5.0.2/16', version: '4' }],
+    });
     await cni().delNetworkList(list, r);
-    expect(spyCalls(log)[0].conf.prevResult).toEqual({ cniVersion: '0.4.0', ips: [{ address: '10.5.0.2/16', version: '4' }] });
+    expect(spyCalls(log)[0].conf.prevResult).toEqual({
+      cniVersion: '0.4.0',
+      ips: [{ address: '10.5.0.2/16', version: '4' }],
+    });
   });
 
   it('reads an entry written by upstream libcni (Go field order, base64 config)', async () => {
@@ -153,11 +238,21 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
     mkdirSync(join(cacheDir, 'results'), { recursive: true, mode: 0o700 });
     writeFileSync(join(cacheDir, 'results', 'spynet-ctr-go-eth0'), goEntry, { mode: 0o600 });
     const [att] = await cni().getCachedAttachments('ctr-go');
-    expect(att).toMatchObject({ containerID: 'ctr-go', network: 'spynet', ifName: 'eth0', netNS: r.netNS, cniArgs: [['IgnoreUnknown', '1']] });
+    expect(att).toMatchObject({
+      containerID: 'ctr-go',
+      network: 'spynet',
+      ifName: 'eth0',
+      netNS: r.netNS,
+      cniArgs: [['IgnoreUnknown', '1']],
+    });
     expect(att.config.equals(list.bytes)).toBe(true);
-    expect((await cni().getNetworkListCachedConfig(list, r))?.rt.capabilityArgs).toEqual({ portMappings: [{ hostPort: 80, containerPort: 8080, protocol: 'tcp' }] });
+    expect((await cni().getNetworkListCachedConfig(list, r))?.rt.capabilityArgs).toEqual({
+      portMappings: [{ hostPort: 80, containerPort: 8080, protocol: 'tcp' }],
+    });
     await cni().delNetworkList(list, r);
-    expect(spyCalls(log)[0].conf.prevResult.ips).toEqual([{ interface: 0, address: '10.4.0.9/24', gateway: '10.4.0.1' }]);
+    expect(spyCalls(log)[0].conf.prevResult.ips).toEqual([
+      { interface: 0, address: '10.4.0.9/24', gateway: '10.4.0.1' },
+    ]);
   });
 
   it('CHECK runs forward with the cached result; disableCheck skips it; <0.4.0 is refused', async () => {
@@ -172,7 +267,9 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
     for (const c of checks) expect(c.conf.prevResult).toEqual(result);
     await cni().checkNetworkList(makeList('1.0.0', [{ type: 'a' }], { disableCheck: true }), r);
     expect(spyCalls(log).filter((c) => c.cmd === 'CHECK')).toHaveLength(2);
-    await expect(cni().checkNetworkList(makeList('0.3.1', [{ type: 'a' }]), r)).rejects.toThrow('configuration version "0.3.1" does not support the CHECK command');
+    await expect(cni().checkNetworkList(makeList('0.3.1', [{ type: 'a' }]), r)).rejects.toThrow(
+      'configuration version "0.3.1" does not support the CHECK command',
+    );
   });
 
   it('ADD stops at the first failing plugin, names it, keeps its code, and caches nothing', async () => {
@@ -180,7 +277,9 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
     spy('b', { fail: { ADD: { code: 11, msg: 'try later', details: 'lock busy' } } });
     spy('c');
     const list = makeList('1.0.0', [{ type: 'a' }, { type: 'b' }, { type: 'c' }]);
-    const err = await cni().addNetworkList(list, rt('ctr-fail')).catch((e) => e);
+    const err = await cni()
+      .addNetworkList(list, rt('ctr-fail'))
+      .catch((e) => e);
     expect(err.message).toBe('plugin type="b" name="spynet" failed (add): try later: lock busy');
     expect(err.code).toBe(11);
     expect(spyCalls(log).map((c) => c.type)).toEqual(['a', 'b']);
@@ -190,7 +289,9 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
   it('a plugin that dies without a JSON error is reported with its stderr', async () => {
     spy('a', { crash: { ADD: 'panic: something broke\n' } });
     const seen: string[] = [];
-    const err = await cni({ onStderr: (t) => seen.push(t) }).addNetworkList(makeList('1.0.0', [{ type: 'a' }]), rt('ctr-crash')).catch((e) => e);
+    const err = await cni({ onStderr: (t) => seen.push(t) })
+      .addNetworkList(makeList('1.0.0', [{ type: 'a' }]), rt('ctr-crash'))
+      .catch((e) => e);
     expect(err.message).toBe('plugin type="a" name="spynet" failed (add): netplugin failed: "panic: something broke"');
     expect(seen).toEqual(['panic: something broke\n']);
   });
@@ -198,20 +299,29 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
   it('stderr of a successful plugin is forwarded', async () => {
     spy('a', { stderr: 'warning: hi\n' });
     const seen: string[] = [];
-    await cni({ onStderr: (t, p) => seen.push(`${p.type}/${p.verb}: ${t}`) }).addNetworkList(makeList('1.0.0', [{ type: 'a' }]), rt('ctr-stderr'));
+    await cni({ onStderr: (t, p) => seen.push(`${p.type}/${p.verb}: ${t}`) }).addNetworkList(
+      makeList('1.0.0', [{ type: 'a' }]),
+      rt('ctr-stderr'),
+    );
     expect(seen).toEqual(['a/ADD: warning: hi\n']);
   });
 
   it('a missing plugin binary fails ADD naming the plugin and the path', async () => {
-    await expect(cni().addNetworkList(makeList('1.0.0', [{ type: 'ghost' }]), rt('ctr-ghost'))).rejects.toThrow(`plugin type="ghost" name="spynet" failed (add): failed to find plugin "ghost" in path [${bin} /nonexistent]`);
+    await expect(cni().addNetworkList(makeList('1.0.0', [{ type: 'ghost' }]), rt('ctr-ghost'))).rejects.toThrow(
+      `plugin type="ghost" name="spynet" failed (add): failed to find plugin "ghost" in path [${bin} /nonexistent]`,
+    );
   });
 
   it('a plugin that hangs is killed at the timeout', async () => {
     spy('slow', { sleepMs: 20_000, sleepOn: 'ADD' });
     const t0 = Date.now();
-    const err = await cni({ execTimeoutMs: 400 }).addNetworkList(makeList('1.0.0', [{ type: 'slow' }]), rt('ctr-slow')).catch((e) => e);
+    const err = await cni({ execTimeoutMs: 400 })
+      .addNetworkList(makeList('1.0.0', [{ type: 'slow' }]), rt('ctr-slow'))
+      .catch((e) => e);
     expect(Date.now() - t0).toBeLessThan(5_000);
-    expect(err.message).toMatch(/^plugin type="slow" name="spynet" failed \(add\): plugin .*slow timed out after 400 ms/);
+    expect(err.message).toMatch(
+      /^plugin type="slow" name="spynet" failed \(add\): plugin .*slow timed out after 400 ms/,
+    );
     expect(err.code).toBe(11);
   });
 
@@ -220,7 +330,9 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 300);
     const t0 = Date.now();
-    const err = await cni().delNetworkList(makeList('1.0.0', [{ type: 'slow' }]), rt('ctr-abort'), ac.signal).catch((e) => e);
+    const err = await cni()
+      .delNetworkList(makeList('1.0.0', [{ type: 'slow' }]), rt('ctr-abort'), ac.signal)
+      .catch((e) => e);
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect(err.message).toMatch(/failed \(delete\): plugin .*slow was aborted/);
   });
@@ -254,13 +366,21 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
   it('converts a plugin answering in another version to the list version, both ways', async () => {
     spy('old', { answerVersion: '0.4.0' });
     spy('new', { answerVersion: '1.1.0' });
-    expect(await cni().addNetworkList(makeList('1.0.0', [{ type: 'old' }]), rt('ctr-up'))).toEqual({ cniVersion: '1.0.0', ips: [{ address: '10.99.0.5/24' }] });
-    expect(await cni().addNetworkList(makeList('0.3.1', [{ type: 'new' }]), rt('ctr-down'))).toEqual({ cniVersion: '0.3.1', ips: [{ address: '10.99.0.5/24', version: '4' }] });
+    expect(await cni().addNetworkList(makeList('1.0.0', [{ type: 'old' }]), rt('ctr-up'))).toEqual({
+      cniVersion: '1.0.0',
+      ips: [{ address: '10.99.0.5/24' }],
+    });
+    expect(await cni().addNetworkList(makeList('0.3.1', [{ type: 'new' }]), rt('ctr-down'))).toEqual({
+      cniVersion: '0.3.1',
+      ips: [{ address: '10.99.0.5/24', version: '4' }],
+    });
   });
 
   it('a plugin whose ADD output is not a result fails with code 6, named', async () => {
     spy('noisy', { rawAdd: 'hello, not json' });
-    const err = await cni().addNetworkList(makeList('1.0.0', [{ type: 'noisy' }]), rt('ctr-noisy')).catch((e) => e);
+    const err = await cni()
+      .addNetworkList(makeList('1.0.0', [{ type: 'noisy' }]), rt('ctr-noisy'))
+      .catch((e) => e);
     expect(err.code).toBe(6);
     expect(err.message).toMatch(/^plugin type="noisy" name="spynet" failed \(add\): decoding the plugin's result/);
   });
@@ -270,7 +390,9 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
     const list = makeList('1.0.0', [{ type: 'a' }]);
     await expect(cni().addNetworkList(list, rt('../etc'))).rejects.toMatchObject({ code: 4 });
     await expect(cni().addNetworkList(list, rt('ok', 'a/b'))).rejects.toMatchObject({ code: 4 });
-    await expect(cni().addNetworkList(confListFromBytes(JSON.stringify({ name: 'bad name', plugins: [{ type: 'a' }] })), rt('ok'))).rejects.toMatchObject({ code: 7 });
+    await expect(
+      cni().addNetworkList(confListFromBytes(JSON.stringify({ name: 'bad name', plugins: [{ type: 'a' }] })), rt('ok')),
+    ).rejects.toMatchObject({ code: 7 });
     expect(spyCalls(log)).toEqual([]);
   });
 
@@ -294,7 +416,9 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
       spy('a');
       spy('b');
       const list = makeList('1.1.0', [{ type: 'a' }, { type: 'b' }]);
-      const other = confListFromBytes(JSON.stringify({ cniVersion: '1.1.0', name: 'othernet', plugins: [{ type: 'a' }] }));
+      const other = confListFromBytes(
+        JSON.stringify({ cniVersion: '1.1.0', name: 'othernet', plugins: [{ type: 'a' }] }),
+      );
       const keep = rt('keep', 'eth0');
       const stale1 = rt('stale1', 'eth0', { args: [['K8S_POD_NAME', 'gone']], capabilityArgs: { portMappings: [] } });
       const stale2 = rt('keep', 'net1');
@@ -305,7 +429,12 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
       await cni().gcNetworkList(list, { validAttachments: [{ containerID: 'keep', ifname: 'eth0' }] });
       const calls = spyCalls(log);
       const dels = calls.filter((c) => c.cmd === 'DEL');
-      expect(dels.map((c) => `${c.type}:${c.env.CNI_CONTAINERID}/${c.env.CNI_IFNAME}`)).toEqual(['b:keep/net1', 'a:keep/net1', 'b:stale1/eth0', 'a:stale1/eth0']);
+      expect(dels.map((c) => `${c.type}:${c.env.CNI_CONTAINERID}/${c.env.CNI_IFNAME}`)).toEqual([
+        'b:keep/net1',
+        'a:keep/net1',
+        'b:stale1/eth0',
+        'a:stale1/eth0',
+      ]);
       const staleDel = dels.find((c) => c.env.CNI_CONTAINERID === 'stale1')!;
       expect(staleDel.env.CNI_ARGS).toBe('K8S_POD_NAME=gone');
       expect(staleDel.env.CNI_NETNS).toBe(stale1.netNS);
@@ -316,7 +445,13 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
         expect(g.conf['cni.dev/valid-attachments']).toEqual([{ containerID: 'keep', ifname: 'eth0' }]);
         expect(g.conf['cni.dev/attachments']).toEqual([{ containerID: 'keep', ifname: 'eth0' }]);
         expect(g.conf).toMatchObject({ name: 'spynet', cniVersion: '1.1.0' });
-        expect(g.env).toMatchObject({ CNI_COMMAND: 'GC', CNI_CONTAINERID: '', CNI_NETNS: '', CNI_IFNAME: '', CNI_PATH: `${bin}:/nonexistent` });
+        expect(g.env).toMatchObject({
+          CNI_COMMAND: 'GC',
+          CNI_CONTAINERID: '',
+          CNI_NETNS: '',
+          CNI_IFNAME: '',
+          CNI_PATH: `${bin}:/nonexistent`,
+        });
       }
       expect(readdirSync(join(cacheDir, 'results')).sort()).toEqual(['othernet-stale1-eth0', 'spynet-keep-eth0']);
     });
@@ -327,11 +462,19 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
       const list = makeList('1.1.0', [{ type: 'a' }, { type: 'b' }]);
       await cni().addNetworkList(list, rt('s1'));
       await cni().addNetworkList(list, rt('s2'));
-      const err = await cni().gcNetworkList(list, { validAttachments: [] }).catch((e) => e);
-      expect(err.message).toContain('failed to delete stale attachment s1 eth0: plugin type="a" name="spynet" failed (delete): del broke');
+      const err = await cni()
+        .gcNetworkList(list, { validAttachments: [] })
+        .catch((e) => e);
+      expect(err.message).toContain(
+        'failed to delete stale attachment s1 eth0: plugin type="a" name="spynet" failed (delete): del broke',
+      );
       expect(err.message).toContain('failed to delete stale attachment s2 eth0');
       expect(err.message).toContain('plugin type="a" name="spynet" failed (gc): gc broke');
-      expect(spyCalls(log).filter((c) => c.cmd === 'GC').map((c) => c.type)).toEqual(['a', 'b']);
+      expect(
+        spyCalls(log)
+          .filter((c) => c.cmd === 'GC')
+          .map((c) => c.type),
+      ).toEqual(['a', 'b']);
     });
 
     it('disableGC makes it a no-op; before 1.1.0 only the stale DELs run', async () => {
@@ -350,7 +493,9 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
       spy('b', { fail: { STATUS: { code: 50, msg: 'no IPs left' } } });
       spy('c');
       const list = makeList('1.1.0', [{ type: 'a' }, { type: 'b' }, { type: 'c' }]);
-      const err = await cni().getStatusNetworkList(list).catch((e) => e);
+      const err = await cni()
+        .getStatusNetworkList(list)
+        .catch((e) => e);
       expect(err.code).toBe(50);
       expect(err.message).toBe('plugin type="b" name="spynet" failed (status): no IPs left');
       expect(spyCalls(log).map((c) => `${c.type}:${c.cmd}`)).toEqual(['a:STATUS', 'b:STATUS']);
@@ -365,7 +510,10 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
     it('checks binaries and versions, and returns the union of enabled capabilities', async () => {
       spy('new', { versions: ['1.0.0', '1.1.0'] });
       spy('old', { versions: ['0.3.1', '0.4.0', '1.0.0'] });
-      const ok = makeList('1.0.0', [{ type: 'new', capabilities: { portMappings: true, mac: false } }, { type: 'old', capabilities: { bandwidth: true, portMappings: true } }]);
+      const ok = makeList('1.0.0', [
+        { type: 'new', capabilities: { portMappings: true, mac: false } },
+        { type: 'old', capabilities: { bandwidth: true, portMappings: true } },
+      ]);
       expect(await cni().validateNetworkList(ok)).toEqual(['bandwidth', 'portMappings']);
       const bad = makeList('1.1.0', [{ type: 'new' }, { type: 'old' }, { type: 'ghost' }]);
       const { problems } = await cni().findProblems(bad);
@@ -376,7 +524,11 @@ describe.skipIf(!!missing)(`chain execution with fake plugins${missing ? ` — s
       await expect(cni().validateNetworkList(bad)).rejects.toMatchObject({ code: 7 });
       expect(await cni().getVersionInfo('old')).toEqual(['0.3.1', '0.4.0', '1.0.0']);
       // A plugin from before VERSION existed answers "unknown CNI_COMMAND": it speaks 0.1.0.
-      writeFileSync(join(bin, 'ancient'), '#!/bin/sh\necho \'{"code":4,"msg":"unknown CNI_COMMAND: VERSION"}\'\nexit 1\n', { mode: 0o755 });
+      writeFileSync(
+        join(bin, 'ancient'),
+        '#!/bin/sh\necho \'{"code":4,"msg":"unknown CNI_COMMAND: VERSION"}\'\nexit 1\n',
+        { mode: 0o755 },
+      );
       expect(await cni().getVersionInfo('ancient')).toEqual(['0.1.0']);
       expect(await cni().validateNetworkList(makeList('0.1.0', [{ type: 'ancient' }]))).toEqual([]);
     });

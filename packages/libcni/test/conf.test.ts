@@ -2,7 +2,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { confFiles, confFromBytes, confListFromBytes, confListFromConf, loadConfList, loadDefaultConfList } from '../src';
+import {
+  confFiles,
+  confFromBytes,
+  confListFromBytes,
+  confListFromConf,
+  loadConfList,
+  loadDefaultConfList,
+} from '../src';
 
 const dir = mkdtempSync(join(tmpdir(), 'libcni-conf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -11,7 +18,16 @@ const list = (o: Record<string, unknown>) => JSON.stringify({ name: 'net', plugi
 
 describe('confListFromBytes', () => {
   it('keeps the bytes and decodes name, version, flags and plugins', () => {
-    const bytes = Buffer.from(list({ cniVersion: '1.0.0', disableCheck: true, plugins: [{ type: 'bridge', bridge: 'cni0' }, { type: 'portmap', capabilities: { portMappings: true } }] }));
+    const bytes = Buffer.from(
+      list({
+        cniVersion: '1.0.0',
+        disableCheck: true,
+        plugins: [
+          { type: 'bridge', bridge: 'cni0' },
+          { type: 'portmap', capabilities: { portMappings: true } },
+        ],
+      }),
+    );
     const l = confListFromBytes(bytes);
     expect(l.name).toBe('net');
     expect(l.cniVersion).toBe('1.0.0');
@@ -38,7 +54,10 @@ describe('confListFromBytes', () => {
   });
 
   it('takes the boolean flags as bools or "true"/"false" strings', () => {
-    expect(confListFromBytes(list({ disableCheck: 'TRUE', disableGC: 'true' }))).toMatchObject({ disableCheck: true, disableGC: true });
+    expect(confListFromBytes(list({ disableCheck: 'TRUE', disableGC: 'true' }))).toMatchObject({
+      disableCheck: true,
+      disableGC: true,
+    });
     expect(() => confListFromBytes(list({ disableGC: 'yes' }))).toThrow('invalid value "yes" for disableGC');
     expect(() => confListFromBytes(list({ disableCheck: 1 }))).toThrow('invalid type number for disableCheck');
   });
@@ -47,7 +66,11 @@ describe('confListFromBytes', () => {
     ['no name', JSON.stringify({ plugins: [{ type: 'x' }] }), 'no name'],
     ['plugins not a list', JSON.stringify({ name: 'n', plugins: {} }), "invalid 'plugins' type"],
     ['an empty plugin list', JSON.stringify({ name: 'n', plugins: [] }), 'no plugins in list'],
-    ['a plugin without type', JSON.stringify({ name: 'n', plugins: [{ type: 'a' }, { foo: 1 }] }), "failed to parse plugin config 1: error parsing configuration: missing 'type'"],
+    [
+      'a plugin without type',
+      JSON.stringify({ name: 'n', plugins: [{ type: 'a' }, { foo: 1 }] }),
+      "failed to parse plugin config 1: error parsing configuration: missing 'type'",
+    ],
     ['broken JSON', '{"name":', 'error parsing configuration list'],
     ['a bad cniVersions entry', list({ cniVersions: ['1.0'] }), 'invalid cniVersions entry 1.0 at index 0'],
     ['a non-string cniVersion', list({ cniVersion: 1 }), 'invalid cniVersion type number'],
@@ -64,7 +87,9 @@ describe('confListFromBytes', () => {
   }
 
   it('upconverts a single-plugin config into a one-plugin list', () => {
-    const l = confListFromConf(confFromBytes(JSON.stringify({ cniVersion: '0.4.0', name: 'single', type: 'bridge', bridge: 'b0' })));
+    const l = confListFromConf(
+      confFromBytes(JSON.stringify({ cniVersion: '0.4.0', name: 'single', type: 'bridge', bridge: 'b0' })),
+    );
     expect(l).toMatchObject({ name: 'single', cniVersion: '0.4.0' });
     expect(l.plugins).toHaveLength(1);
     expect(l.plugins[0].network).toMatchObject({ type: 'bridge', bridge: 'b0', name: 'single' });
@@ -83,7 +108,14 @@ describe('conf dir', () => {
   writeFileSync(join(d, 'README.md'), 'not a config');
 
   it('lists config files in lexical order, skipping directories and other extensions', () => {
-    expect(confFiles(d).map((f) => f.slice(d.length + 1))).toEqual(['05-single.conf', '06-dup.conf', '10-broken.conflist', '20-alpha.conflist', '30-alpha-again.conflist', '99-last.conflist']);
+    expect(confFiles(d).map((f) => f.slice(d.length + 1))).toEqual([
+      '05-single.conf',
+      '06-dup.conf',
+      '10-broken.conflist',
+      '20-alpha.conflist',
+      '30-alpha-again.conflist',
+      '99-last.conflist',
+    ]);
     expect(confFiles(d, ['.conflist'])).toHaveLength(4);
     expect(confFiles(join(dir, 'missing'))).toEqual([]);
   });
@@ -118,7 +150,10 @@ describe('conf dir', () => {
     writeFileSync(join(d3, 'split.conflist'), JSON.stringify({ name: 'split', cniVersion: '1.1.0' }));
     writeFileSync(join(d3, 'split', '10-bridge.conf'), JSON.stringify({ type: 'bridge' }));
     writeFileSync(join(d3, 'split', '20-portmap.conf'), JSON.stringify({ type: 'portmap' }));
-    writeFileSync(join(d3, 'inline.conflist'), JSON.stringify({ name: 'inline', loadOnlyInlinedPlugins: true, plugins: [{ type: 'loopback' }] }));
+    writeFileSync(
+      join(d3, 'inline.conflist'),
+      JSON.stringify({ name: 'inline', loadOnlyInlinedPlugins: true, plugins: [{ type: 'loopback' }] }),
+    );
     mkdirSync(join(d3, 'inline'));
     writeFileSync(join(d3, 'inline', '10-bridge.conf'), JSON.stringify({ type: 'bridge' }));
     expect(loadConfList(d3, 'split').plugins.map((p) => p.network.type)).toEqual(['bridge', 'portmap']);

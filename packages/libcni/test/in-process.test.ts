@@ -21,7 +21,12 @@ const marked = (name: string, file = name) => {
 const outcome = (p: Promise<unknown>) =>
   p.then(
     (v) => ({ ok: v }),
-    (e: unknown) => ({ err: e instanceof CniError ? { code: e.code, msg: e.msg, details: e.details, stderr: (e as { stderr?: string }).stderr } : String(e) }),
+    (e: unknown) => ({
+      err:
+        e instanceof CniError
+          ? { code: e.code, msg: e.msg, details: e.details, stderr: (e as { stderr?: string }).stderr }
+          : String(e),
+    }),
   );
 
 describe('ourBuildName', () => {
@@ -36,7 +41,11 @@ describe('ourBuildName', () => {
 
   it('takes a link to the Bun multi-call executable for the plugin it is named after, when the executable serves it', () => {
     const exe = join(dir, 'tscni-cni');
-    const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.alloc(4096, 1), Buffer.from('\n// tscni-multicall:bridge,host-local\n')]);
+    const elf = Buffer.concat([
+      Buffer.from([0x7f, 0x45, 0x4c, 0x46]),
+      Buffer.alloc(4096, 1),
+      Buffer.from('\n// tscni-multicall:bridge,host-local\n'),
+    ]);
     writeFileSync(exe, elf, { mode: 0o755 });
     linkSync(exe, join(dir, 'host-local'));
     symlinkSync(exe, join(dir, 'bridge'));
@@ -50,7 +59,8 @@ describe('ourBuildName', () => {
   });
 
   it('recognizes every link of the Bun build (tools/bun-build.mjs, built by the vitest global setup)', () => {
-    for (const name of ['loopback', 'bridge', 'host-local', 'dhcp']) expect(ourBuildName(join(BUN_BIN, name))).toBe(name);
+    for (const name of ['loopback', 'bridge', 'host-local', 'dhcp'])
+      expect(ourBuildName(join(BUN_BIN, name))).toBe(name);
   });
 });
 
@@ -63,7 +73,12 @@ describe('inProcessExec', () => {
   const fake: PluginFuncs = {
     add: async (a: CmdArgs) => {
       await new Promise((r) => setTimeout(r, a.containerID === 'slow' ? 50 : 1));
-      return { cniVersion: '1.0.0', ips: [{ address: `10.0.0.${a.containerID === 'slow' ? 1 : 2}/24` }], dns: {}, interfaces: [{ name: a.ifName, sandbox: a.env.CNI_NETNS }] } as never;
+      return {
+        cniVersion: '1.0.0',
+        ips: [{ address: `10.0.0.${a.containerID === 'slow' ? 1 : 2}/24` }],
+        dns: {},
+        interfaces: [{ name: a.ifName, sandbox: a.env.CNI_NETNS }],
+      } as never;
     },
     del: (a: CmdArgs) => {
       if (a.args.includes('BOOM')) throw new Error('boom');
@@ -78,7 +93,12 @@ describe('inProcessExec', () => {
     const f = marked('fake');
     const before = { ...process.env };
     const [slow, fast] = await Promise.all(
-      ['slow', 'fast'].map((id) => exec(f, { env: pluginEnv('ADD', { containerID: id, netNS: `/run/netns/${id}`, ifName: 'eth0' }, [dir], {}), stdin })),
+      ['slow', 'fast'].map((id) =>
+        exec(f, {
+          env: pluginEnv('ADD', { containerID: id, netNS: `/run/netns/${id}`, ifName: 'eth0' }, [dir], {}),
+          stdin,
+        }),
+      ),
     );
     expect(JSON.parse(slow.stdout).interfaces[0].sandbox).toBe('/run/netns/slow');
     expect(JSON.parse(fast.stdout).interfaces[0].sandbox).toBe('/run/netns/fast');
@@ -90,11 +110,18 @@ describe('inProcessExec', () => {
 
   it('turns errors into the exec path`s CniError (code, msg, details, stderr), a crash into 999', async () => {
     const f = marked('fake');
-    const del = (args: [string, string][] = []) => outcome(exec(f, { env: pluginEnv('DEL', { containerID: 'c', ifName: 'eth0', args }, [dir], {}), stdin }));
+    const del = (args: [string, string][] = []) =>
+      outcome(exec(f, { env: pluginEnv('DEL', { containerID: 'c', ifName: 'eth0', args }, [dir], {}), stdin }));
     expect(await del()).toEqual({ err: { code: 11, msg: 'try again', details: 'some details', stderr: '' } });
     expect(await del([['BOOM', '1']])).toEqual({ err: { code: 999, msg: 'boom', details: '', stderr: '' } });
-    const check = exec(f, { env: pluginEnv('CHECK', { containerID: 'c', netNS: '/x', ifName: 'eth0' }, [dir], {}), stdin, timeoutMs: 30 });
-    expect(await outcome(check)).toEqual({ err: { code: 11, msg: `plugin ${f} timed out after 30 ms`, details: '', stderr: undefined } });
+    const check = exec(f, {
+      env: pluginEnv('CHECK', { containerID: 'c', netNS: '/x', ifName: 'eth0' }, [dir], {}),
+      stdin,
+      timeoutMs: 30,
+    });
+    expect(await outcome(check)).toEqual({
+      err: { code: 11, msg: `plugin ${f} timed out after 30 ms`, details: '', stderr: undefined },
+    });
   });
 
   it('execs anything else: no marker, a plugin it does not know, or a call through a wrapper', async () => {
@@ -111,16 +138,35 @@ describe.skipIf(!existsSync(join(DIST_BIN, 'loopback')))('inProcessExec against 
   // A lib's test may use a real plugin: it compares the in-process path with the bundle.
   // eslint-disable-next-line @nx/enforce-module-boundaries
   const loopback = () => import('@tscni/loopback/src/loopback');
-  const inproc = inProcessExec({ loopback: async () => ({ funcs: (await loopback()).loopback as PluginFuncs }) }, () => {
-    throw new Error('must not exec');
-  });
+  const inproc = inProcessExec(
+    { loopback: async () => ({ funcs: (await loopback()).loopback as PluginFuncs }) },
+    () => {
+      throw new Error('must not exec');
+    },
+  );
   const file = join(DIST_BIN, 'loopback');
   const cases: [string, NodeJS.ProcessEnv, string][] = [
     ['VERSION', pluginEnv('VERSION', { netNS: 'dummy', ifName: 'dummy' }, ['dummy'], {}), '{"cniVersion":"1.1.0"}'],
-    ['missing env', { ...pluginEnv('ADD', { ifName: 'lo' }, [DIST_BIN], {}), CNI_CONTAINERID: '' }, '{"cniVersion":"1.0.0","name":"lo","type":"loopback"}'],
-    ['bad JSON', pluginEnv('ADD', { containerID: 'c', netNS: '/run/netns/none', ifName: 'lo' }, [DIST_BIN], {}), '{"cniVersion":'],
-    ['bad version', pluginEnv('ADD', { containerID: 'c', netNS: '/run/netns/none', ifName: 'lo' }, [DIST_BIN], {}), '{"cniVersion":"9.9.9","name":"lo","type":"loopback"}'],
-    ['bad name', pluginEnv('DEL', { containerID: 'c', ifName: 'lo' }, [DIST_BIN], {}), '{"cniVersion":"1.0.0","name":"a/b","type":"loopback"}'],
+    [
+      'missing env',
+      { ...pluginEnv('ADD', { ifName: 'lo' }, [DIST_BIN], {}), CNI_CONTAINERID: '' },
+      '{"cniVersion":"1.0.0","name":"lo","type":"loopback"}',
+    ],
+    [
+      'bad JSON',
+      pluginEnv('ADD', { containerID: 'c', netNS: '/run/netns/none', ifName: 'lo' }, [DIST_BIN], {}),
+      '{"cniVersion":',
+    ],
+    [
+      'bad version',
+      pluginEnv('ADD', { containerID: 'c', netNS: '/run/netns/none', ifName: 'lo' }, [DIST_BIN], {}),
+      '{"cniVersion":"9.9.9","name":"lo","type":"loopback"}',
+    ],
+    [
+      'bad name',
+      pluginEnv('DEL', { containerID: 'c', ifName: 'lo' }, [DIST_BIN], {}),
+      '{"cniVersion":"1.0.0","name":"a/b","type":"loopback"}',
+    ],
     ['unknown verb', { ...pluginEnv('ADD', {}, [DIST_BIN], {}), CNI_COMMAND: 'FROB' }, '{}'],
   ];
   it.each(cases)('%s: the same stdout or error as exec', async (_, env, stdin) => {

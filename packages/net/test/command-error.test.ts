@@ -9,7 +9,11 @@ describe('failed commands', () => {
   });
 
   it('give the reason on one line, without the batch trailer', () => {
-    expect(failureReason(new CommandError('tc', ['-batch', '-'], 1, 'Error: Exclusivity flag on, cannot modify.\nCommand failed -:3\n'))).toBe('Error: Exclusivity flag on, cannot modify.');
+    expect(
+      failureReason(
+        new CommandError('tc', ['-batch', '-'], 1, 'Error: Exclusivity flag on, cannot modify.\nCommand failed -:3\n'),
+      ),
+    ).toBe('Error: Exclusivity flag on, cannot modify.');
     expect(failureReason(new CommandError('ip', ['link'], 2, 'first\nsecond\n'))).toBe('first; second');
     expect(failureReason(new CommandError('conntrack', ['-D'], 1, ''))).toBe('conntrack -D: exit code 1');
     expect(failureReason(new Error('plain'))).toBe('plain');

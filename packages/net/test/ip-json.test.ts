@@ -10,7 +10,9 @@ const BATCH = [
 
 describe('ip/tc -j output', () => {
   it('reads every array of a -batch run in order, and the last one as the command output', () => {
-    expect(jsonArrays<{ ifname: string; addr_info?: unknown[] }>(BATCH).map((a) => [a[0].ifname, !!a[0].addr_info])).toEqual([
+    expect(
+      jsonArrays<{ ifname: string; addr_info?: unknown[] }>(BATCH).map((a) => [a[0].ifname, !!a[0].addr_info]),
+    ).toEqual([
       ['lo', true],
       ['lo', false],
     ]);

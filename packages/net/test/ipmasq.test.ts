@@ -15,8 +15,10 @@ const COMMENT = '-m comment --comment "name: \\"mynet\\" id: \\"abc\\""';
 function fakeHost(saved: { nat4?: string; nat6?: string; nft?: unknown[] } = {}) {
   const writes: { cmd: string; args: readonly string[]; input?: string }[] = [];
   const runner: CommandRunner = async (cmd, args, opts = {}) => {
-    if (cmd === 'iptables-save') return { stdout: saved.nat4 ?? '*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n', stderr: '' };
-    if (cmd === 'ip6tables-save') return { stdout: saved.nat6 ?? '*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n', stderr: '' };
+    if (cmd === 'iptables-save')
+      return { stdout: saved.nat4 ?? '*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n', stderr: '' };
+    if (cmd === 'ip6tables-save')
+      return { stdout: saved.nat6 ?? '*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n', stderr: '' };
     if (cmd === 'nft' && args[0] === '-j') return { stdout: JSON.stringify({ nftables: saved.nft ?? [] }), stderr: '' };
     writes.push({ cmd, args, input: opts.input });
     return { stdout: '', stderr: '' };
@@ -28,7 +30,8 @@ describe('ipMasq (injected runner)', () => {
   afterEach(() => setRunner(spawnRunner));
 
   it('names chains exactly like the reference', () => {
-    for (const [network, containerID, chain] of REFERENCE_CHAINS) expect(masqChainName({ network, containerID })).toBe(chain);
+    for (const [network, containerID, chain] of REFERENCE_CHAINS)
+      expect(masqChainName({ network, containerID })).toBe(chain);
   });
 
   it('iptables: one restore per family, every ACCEPT before the MASQUERADE, no duplicate POSTROUTING jump', async () => {
@@ -54,15 +57,21 @@ describe('ipMasq (injected runner)', () => {
   it('nftables: base chain rebuilt, stale rules of the same attachment replaced, reference comment', async () => {
     const comment = nftMasqComment(owner);
     expect(comment).toMatch(/^[0-9a-f]{16}-[0-9a-f]{16}, net: mynet, if: eth0, id: abc$/);
-    const host = fakeHost({ nft: [{ rule: { handle: 7, comment } }, { rule: { handle: 8, comment: 'someone else' } }] });
+    const host = fakeHost({
+      nft: [{ rule: { handle: 7, comment } }, { rule: { handle: 8, comment: 'someone else' } }],
+    });
     setRunner(host.runner);
     await ipMasqFor('nftables').setup(['10.0.0.5/24'], owner);
     const script = host.writes[0].input!;
-    expect(script).toContain('add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority srcnat ; }');
+    expect(script).toContain(
+      'add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority srcnat ; }',
+    );
     expect(script).toContain('flush chain inet cni_plugins_masquerade postrouting');
     expect(script).toContain('delete rule inet cni_plugins_masquerade masq_checks handle 7');
     expect(script).not.toContain('handle 8');
-    expect(script).toContain(`add rule inet cni_plugins_masquerade masq_checks ip saddr 10.0.0.5 ip daddr != 10.0.0.0/24 masquerade comment "${comment}"`);
+    expect(script).toContain(
+      `add rule inet cni_plugins_masquerade masq_checks ip saddr 10.0.0.5 ip daddr != 10.0.0.0/24 masquerade comment "${comment}"`,
+    );
   });
 
   it('teardown removes the jumps and the chain from both families and the nft rules, whatever the addresses were', async () => {
@@ -75,9 +84,19 @@ describe('ipMasq (injected runner)', () => {
     setRunner(host.runner);
     await ipMasqFor().teardown(owner);
     const v4 = host.writes.find((w) => w.cmd === 'iptables-restore')!;
-    expect(v4.input!.split('\n')).toEqual(['*nat', '-D' + jump.slice(2), '-D' + legacyJump.slice(2), `-F ${CHAIN}`, `-X ${CHAIN}`, 'COMMIT', '']);
+    expect(v4.input!.split('\n')).toEqual([
+      '*nat',
+      '-D' + jump.slice(2),
+      '-D' + legacyJump.slice(2),
+      `-F ${CHAIN}`,
+      `-X ${CHAIN}`,
+      'COMMIT',
+      '',
+    ]);
     expect(host.writes.find((w) => w.cmd === 'ip6tables-restore')).toBeUndefined(); // nothing there
-    expect(host.writes.find((w) => w.cmd === 'nft')!.input).toBe('delete rule inet cni_plugins_masquerade masq_checks handle 3\n');
+    expect(host.writes.find((w) => w.cmd === 'nft')!.input).toBe(
+      'delete rule inet cni_plugins_masquerade masq_checks handle 3\n',
+    );
   });
 
   it('GC keeps valid attachments and the rules of other networks', async () => {
@@ -107,11 +126,15 @@ describe('ipMasq (injected runner)', () => {
     expect(v4).toContain(`-X ${staleChain}`);
     expect(v4).not.toContain(CHAIN);
     expect(v4).not.toContain('othernet');
-    expect(host.writes.find((w) => w.cmd === 'nft')!.input).toBe('delete rule inet cni_plugins_masquerade masq_checks handle 2\n');
+    expect(host.writes.find((w) => w.cmd === 'nft')!.input).toBe(
+      'delete rule inet cni_plugins_masquerade masq_checks handle 2\n',
+    );
   });
 
   it('refuses owners that could break out of a rule comment', async () => {
-    await expect(ipMasqFor('iptables').setup(['10.0.0.5/24'], { ...owner, network: 'a" -j ACCEPT' })).rejects.toThrow(/invalid network/);
+    await expect(ipMasqFor('iptables').setup(['10.0.0.5/24'], { ...owner, network: 'a" -j ACCEPT' })).rejects.toThrow(
+      /invalid network/,
+    );
     await expect(ipMasqFor().teardown({ ...owner, ifName: 'eth"0' })).rejects.toThrow(/invalid ifName/);
   });
 });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { declareMissing, hasSavedRule, restoreArg, restoreQuote, restoreTable, rulesJumpingTo, savedComment } from '../src/netfilter';
+import {
+  declareMissing,
+  hasSavedRule,
+  restoreArg,
+  restoreQuote,
+  restoreTable,
+  rulesJumpingTo,
+  savedComment,
+} from '../src/netfilter';
 
 const SAVED = `*nat
 :PREROUTING ACCEPT [0:0]

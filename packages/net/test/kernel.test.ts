@@ -1,7 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addrCidr, getLink, ipBatch, listAddrs, listRoutes, readSysctlsIn, routeDst, tcBatch, listQdiscs, withFileLock, writeSysctlsIn } from '../src/host';
+import {
+  addrCidr,
+  getLink,
+  ipBatch,
+  listAddrs,
+  listRoutes,
+  readSysctlsIn,
+  routeDst,
+  tcBatch,
+  listQdiscs,
+  withFileLock,
+  writeSysctlsIn,
+} from '../src/host';
 import { iptablesRestore, iptablesSave, nftApply, nftJson, savedRules } from '../src/netfilter';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,12 +29,15 @@ describe.skipIf(!!missing)(`net on a real kernel${missing ? ` — skipped: ${mis
   afterAll(() => node?.destroy());
 
   it('creates, configures and reads links, addresses and routes in one batch', async () => {
-    await ipBatch([
-      ['link', 'add', 'tdummy0', 'type', 'veth', 'peer', 'name', 'tdummy0p'],
-      ['addr', 'add', '10.77.0.1/24', 'dev', 'tdummy0'],
-      ['link', 'set', 'dev', 'tdummy0', 'mtu', 1400, 'up'],
-      ['route', 'add', '10.78.0.0/16', 'via', '10.77.0.254', 'dev', 'tdummy0'],
-    ], node.path);
+    await ipBatch(
+      [
+        ['link', 'add', 'tdummy0', 'type', 'veth', 'peer', 'name', 'tdummy0p'],
+        ['addr', 'add', '10.77.0.1/24', 'dev', 'tdummy0'],
+        ['link', 'set', 'dev', 'tdummy0', 'mtu', 1400, 'up'],
+        ['route', 'add', '10.78.0.0/16', 'via', '10.77.0.254', 'dev', 'tdummy0'],
+      ],
+      node.path,
+    );
     const link = await getLink('tdummy0', node.path);
     expect(link).toMatchObject({ ifname: 'tdummy0', mtu: 1400 });
     expect(link!.flags).toContain('UP');
@@ -39,8 +54,14 @@ describe.skipIf(!!missing)(`net on a real kernel${missing ? ` — skipped: ${mis
   });
 
   it('applies iptables-restore --noflush and nft -f in the namespace', async () => {
-    await iptablesRestore(4, '*nat\n:CNI-TEST - [0:0]\n-A CNI-TEST -d 10.0.0.0/8 -m comment --comment "tscni test" -j ACCEPT\nCOMMIT\n', node.path);
-    expect(savedRules(await iptablesSave(4, 'nat', node.path), 'CNI-TEST')).toEqual(['-d 10.0.0.0/8 -m comment --comment "tscni test" -j ACCEPT']);
+    await iptablesRestore(
+      4,
+      '*nat\n:CNI-TEST - [0:0]\n-A CNI-TEST -d 10.0.0.0/8 -m comment --comment "tscni test" -j ACCEPT\nCOMMIT\n',
+      node.path,
+    );
+    expect(savedRules(await iptablesSave(4, 'nat', node.path), 'CNI-TEST')).toEqual([
+      '-d 10.0.0.0/8 -m comment --comment "tscni test" -j ACCEPT',
+    ]);
     await iptablesRestore(4, '*nat\n-F CNI-TEST\n-X CNI-TEST\nCOMMIT\n', node.path);
     expect(await iptablesSave(4, 'nat', node.path)).not.toContain('CNI-TEST');
     await nftApply('table inet tscni_test {\n chain c { type filter hook forward priority 0; }\n}\n', node.path);
@@ -49,19 +70,46 @@ describe.skipIf(!!missing)(`net on a real kernel${missing ? ` — skipped: ${mis
   });
 
   it('batches tc commands', async () => {
-    await ipBatch([['link', 'add', 'tdummy1', 'type', 'veth', 'peer', 'name', 'tdummy1p'], ['link', 'set', 'dev', 'tdummy1', 'up']], node.path);
-    await tcBatch([['qdisc', 'add', 'dev', 'tdummy1', 'root', 'handle', '1:', 'tbf', 'rate', '1mbit', 'burst', '32kb', 'latency', '25ms']], node.path);
+    await ipBatch(
+      [
+        ['link', 'add', 'tdummy1', 'type', 'veth', 'peer', 'name', 'tdummy1p'],
+        ['link', 'set', 'dev', 'tdummy1', 'up'],
+      ],
+      node.path,
+    );
+    await tcBatch(
+      [
+        [
+          'qdisc',
+          'add',
+          'dev',
+          'tdummy1',
+          'root',
+          'handle',
+          '1:',
+          'tbf',
+          'rate',
+          '1mbit',
+          'burst',
+          '32kb',
+          'latency',
+          '25ms',
+        ],
+      ],
+      node.path,
+    );
     expect((await listQdiscs('tdummy1', node.path)).map((q) => q.kind)).toContain('tbf');
   });
 
   it('serialises critical sections with flock (and interoperates with flock(1))', async () => {
     const lock = join(node.tmp, 'lock');
     const log: string[] = [];
-    const section = (tag: string) => withFileLock(lock, async () => {
-      log.push(`${tag}>`);
-      await new Promise((r) => setTimeout(r, 30));
-      log.push(`<${tag}`);
-    });
+    const section = (tag: string) =>
+      withFileLock(lock, async () => {
+        log.push(`${tag}>`);
+        await new Promise((r) => setTimeout(r, 30));
+        log.push(`<${tag}`);
+      });
     await Promise.all([section('a'), section('b'), section('c')]);
     expect(log.join(' ')).toMatch(/^(\w)> <\1 (\w)> <\2 (\w)> <\3$/);
     expect(existsSync(lock)).toBe(true);

@@ -57,7 +57,8 @@ export function namespaceLabels(cluster: Pick<Cluster, 'namespaces'>, name: stri
   return { ...(ns?.labels ?? {}), 'kubernetes.io/metadata.name': name };
 }
 
-export const selects = (p: NetworkPolicy, pod: PodInfo): boolean => p.namespace === pod.namespace && matchesSelector(p.podSelector, pod.labels);
+export const selects = (p: NetworkPolicy, pod: PodInfo): boolean =>
+  p.namespace === pod.namespace && matchesSelector(p.podSelector, pod.labels);
 
 /** The policies of a type that select the pod; the pod is isolated for that type when this is non-empty. */
 export const policiesFor = (cluster: Pick<Cluster, 'policies'>, pod: PodInfo, type: PolicyType): NetworkPolicy[] =>
@@ -83,23 +84,52 @@ export function ipBlockContains(block: { cidr: string; except: string[] }, ip: s
 }
 
 export const portMatches = (ports: PolicyPort[], protocol: Protocol, port: number): boolean =>
-  !ports.length || ports.some((p) => p.protocol === protocol && (p.port === undefined || (port >= p.port && port <= (p.endPort ?? p.port))));
+  !ports.length ||
+  ports.some(
+    (p) => p.protocol === protocol && (p.port === undefined || (port >= p.port && port <= (p.endPort ?? p.port))),
+  );
 
-function ruleAllows(cluster: Cluster, policy: NetworkPolicy, rule: Rule, peerIp: string, protocol: Protocol, port: number): boolean {
+function ruleAllows(
+  cluster: Cluster,
+  policy: NetworkPolicy,
+  rule: Rule,
+  peerIp: string,
+  protocol: Protocol,
+  port: number,
+): boolean {
   if (!portMatches(rule.ports, protocol, port)) return false;
   if (!rule.peers.length) return true;
-  return rule.peers.some((peer) => (peer.ipBlock ? ipBlockContains(peer.ipBlock, peerIp) : peerPods(cluster, policy, peer).some((p) => podIPs(p).includes(peerIp))));
+  return rule.peers.some((peer) =>
+    peer.ipBlock
+      ? ipBlockContains(peer.ipBlock, peerIp)
+      : peerPods(cluster, policy, peer).some((p) => podIPs(p).includes(peerIp)),
+  );
 }
 
 /** Whether `pod` lets the connection in (Ingress: peer = source) or out (Egress: peer = destination). */
-export function allowedAt(cluster: Cluster, pod: PodInfo, type: PolicyType, peerIp: string, protocol: Protocol, port: number): boolean {
+export function allowedAt(
+  cluster: Cluster,
+  pod: PodInfo,
+  type: PolicyType,
+  peerIp: string,
+  protocol: Protocol,
+  port: number,
+): boolean {
   const policies = policiesFor(cluster, pod, type);
   if (!policies.length) return true;
-  return policies.some((p) => (type === 'Ingress' ? p.ingress : p.egress).some((r) => ruleAllows(cluster, p, r, peerIp, protocol, port)));
+  return policies.some((p) =>
+    (type === 'Ingress' ? p.ingress : p.egress).some((r) => ruleAllows(cluster, p, r, peerIp, protocol, port)),
+  );
 }
 
 /** A new connection from srcIp to dstIp:port is allowed when the source's egress and the destination's ingress both allow it. */
-export function connectionAllowed(cluster: Cluster, srcIp: string, dstIp: string, protocol: Protocol, port: number): boolean {
+export function connectionAllowed(
+  cluster: Cluster,
+  srcIp: string,
+  dstIp: string,
+  protocol: Protocol,
+  port: number,
+): boolean {
   const src = cluster.pods.find((p) => podIPs(p).includes(srcIp));
   const dst = cluster.pods.find((p) => podIPs(p).includes(dstIp));
   if (src && !allowedAt(cluster, src, 'Egress', dstIp, protocol, port)) return false;

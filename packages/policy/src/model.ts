@@ -98,7 +98,8 @@ export function parseSelector(v: unknown, at: string): LabelSelector {
       if (!values.length) throw new PolicyError(`${where}.values: must be non-empty for ${operator}`);
     } else if (operator === 'Exists' || operator === 'DoesNotExist') {
       if (values.length) throw new PolicyError(`${where}.values: must be empty for ${operator}`);
-    } else throw new PolicyError(`${where}.operator: ${JSON.stringify(operator)} is not In, NotIn, Exists or DoesNotExist`);
+    } else
+      throw new PolicyError(`${where}.operator: ${JSON.stringify(operator)} is not In, NotIn, Exists or DoesNotExist`);
     return { key, operator: operator as Operator, values };
   });
   return { matchLabels: parseLabels(o.matchLabels, `${at}.matchLabels`), matchExpressions };
@@ -111,7 +112,8 @@ function parseIPBlock(v: unknown, at: string): IPBlock {
   const except = list(o.except, `${at}.except`).map((x, i) => {
     const where = `${at}.except[${i}]`;
     const e = mustCIDRAt(str(x, where), where);
-    if (e.ip.family !== c.ip.family || e.prefix < c.prefix || !cidrContains(c, e.ip)) throw new PolicyError(`${where}: must be within ${cidr}`);
+    if (e.ip.family !== c.ip.family || e.prefix < c.prefix || !cidrContains(c, e.ip))
+      throw new PolicyError(`${where}: must be within ${cidr}`);
     return str(x, where);
   });
   return { cidr, except };
@@ -129,23 +131,28 @@ function parsePeer(v: unknown, at: string): Peer {
   const o = obj(v, at);
   const peer: Peer = {};
   if (o.podSelector !== undefined) peer.podSelector = parseSelector(o.podSelector, `${at}.podSelector`);
-  if (o.namespaceSelector !== undefined) peer.namespaceSelector = parseSelector(o.namespaceSelector, `${at}.namespaceSelector`);
+  if (o.namespaceSelector !== undefined)
+    peer.namespaceSelector = parseSelector(o.namespaceSelector, `${at}.namespaceSelector`);
   if (o.ipBlock !== undefined) {
-    if (peer.podSelector || peer.namespaceSelector) throw new PolicyError(`${at}: ipBlock cannot be combined with a selector`);
+    if (peer.podSelector || peer.namespaceSelector)
+      throw new PolicyError(`${at}: ipBlock cannot be combined with a selector`);
     peer.ipBlock = parseIPBlock(o.ipBlock, `${at}.ipBlock`);
   }
-  if (!peer.podSelector && !peer.namespaceSelector && !peer.ipBlock) throw new PolicyError(`${at}: needs podSelector, namespaceSelector or ipBlock`);
+  if (!peer.podSelector && !peer.namespaceSelector && !peer.ipBlock)
+    throw new PolicyError(`${at}: needs podSelector, namespaceSelector or ipBlock`);
   return peer;
 }
 
 function parsePort(v: unknown, at: string): PolicyPort {
   const o = obj(v, at);
   const protocol = o.protocol === undefined ? 'TCP' : str(o.protocol, `${at}.protocol`);
-  if (protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP') throw new PolicyError(`${at}.protocol: ${JSON.stringify(protocol)} is not TCP, UDP or SCTP`);
+  if (protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP')
+    throw new PolicyError(`${at}.protocol: ${JSON.stringify(protocol)} is not TCP, UDP or SCTP`);
   const p: PolicyPort = { protocol };
   const num = (x: unknown, where: string) => {
     if (typeof x === 'string') throw new PolicyError(`${where}: named ports are not supported (use the number)`);
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < 1 || x > 65535) throw new PolicyError(`${where}: must be a port number 1-65535`);
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 1 || x > 65535)
+      throw new PolicyError(`${where}: must be a port number 1-65535`);
     return x;
   };
   if (o.port !== undefined) p.port = num(o.port, `${at}.port`);
@@ -161,7 +168,9 @@ function parseRules(v: unknown, peerField: 'from' | 'to', at: string): Rule[] {
   return list(v, at).map((r, i) => {
     const o = obj(r, `${at}[${i}]`);
     return {
-      peers: list(o[peerField], `${at}[${i}].${peerField}`).map((p, j) => parsePeer(p, `${at}[${i}].${peerField}[${j}]`)),
+      peers: list(o[peerField], `${at}[${i}].${peerField}`).map((p, j) =>
+        parsePeer(p, `${at}[${i}].${peerField}[${j}]`),
+      ),
       ports: list(o.ports, `${at}[${i}].ports`).map((p, j) => parsePort(p, `${at}[${i}].ports[${j}]`)),
     };
   });
@@ -170,41 +179,66 @@ function parseRules(v: unknown, peerField: 'from' | 'to', at: string): Rule[] {
 /** Parses one NetworkPolicy object; `defaultNamespace` applies when metadata.namespace is absent. */
 export function parseNetworkPolicy(v: unknown, defaultNamespace = 'default'): NetworkPolicy {
   const o = obj(v, 'policy');
-  if (o.apiVersion !== 'networking.k8s.io/v1') throw new PolicyError(`apiVersion: must be networking.k8s.io/v1, not ${JSON.stringify(o.apiVersion)}`);
+  if (o.apiVersion !== 'networking.k8s.io/v1')
+    throw new PolicyError(`apiVersion: must be networking.k8s.io/v1, not ${JSON.stringify(o.apiVersion)}`);
   if (o.kind !== 'NetworkPolicy') throw new PolicyError(`kind: must be NetworkPolicy, not ${JSON.stringify(o.kind)}`);
   const meta = obj(o.metadata, 'metadata');
-  if (!isObjectName(meta.name)) throw new PolicyError(`metadata.name: ${JSON.stringify(meta.name)} is not a valid name`);
+  if (!isObjectName(meta.name))
+    throw new PolicyError(`metadata.name: ${JSON.stringify(meta.name)} is not a valid name`);
   const namespace = meta.namespace ?? defaultNamespace;
-  if (!isNamespaceName(namespace)) throw new PolicyError(`metadata.namespace: ${JSON.stringify(namespace)} is not a valid namespace`);
+  if (!isNamespaceName(namespace))
+    throw new PolicyError(`metadata.namespace: ${JSON.stringify(namespace)} is not a valid namespace`);
   const spec = obj(o.spec, 'spec');
-  if (spec.podSelector === undefined) throw new PolicyError('spec.podSelector: required (use {} for every pod of the namespace)');
+  if (spec.podSelector === undefined)
+    throw new PolicyError('spec.podSelector: required (use {} for every pod of the namespace)');
   const ingress = parseRules(spec.ingress, 'from', 'spec.ingress');
   const egress = parseRules(spec.egress, 'to', 'spec.egress');
   let policyTypes: PolicyType[];
   if (spec.policyTypes === undefined || (Array.isArray(spec.policyTypes) && !spec.policyTypes.length)) {
     // The API server's defaulting: Ingress always, Egress when egress rules are present.
-    policyTypes = spec.egress !== undefined && spec.egress !== null && egress.length ? ['Ingress', 'Egress'] : ['Ingress'];
+    policyTypes =
+      spec.egress !== undefined && spec.egress !== null && egress.length ? ['Ingress', 'Egress'] : ['Ingress'];
   } else {
-    policyTypes = [...new Set(list(spec.policyTypes, 'spec.policyTypes').map((t, i) => {
-      if (t !== 'Ingress' && t !== 'Egress') throw new PolicyError(`spec.policyTypes[${i}]: ${JSON.stringify(t)} is not Ingress or Egress`);
-      return t as PolicyType;
-    }))];
+    policyTypes = [
+      ...new Set(
+        list(spec.policyTypes, 'spec.policyTypes').map((t, i) => {
+          if (t !== 'Ingress' && t !== 'Egress')
+            throw new PolicyError(`spec.policyTypes[${i}]: ${JSON.stringify(t)} is not Ingress or Egress`);
+          return t as PolicyType;
+        }),
+      ),
+    ];
   }
-  return { name: meta.name, namespace, podSelector: parseSelector(spec.podSelector, 'spec.podSelector'), policyTypes, ingress, egress };
+  return {
+    name: meta.name,
+    namespace,
+    podSelector: parseSelector(spec.podSelector, 'spec.podSelector'),
+    policyTypes,
+    ingress,
+    egress,
+  };
 }
 
 /** Back to the Kubernetes JSON shape (what is stored in etcd and printed by the CLI). */
 export function toKubernetes(p: NetworkPolicy): Obj {
   const sel = (s: LabelSelector): Obj => ({
     ...(Object.keys(s.matchLabels).length ? { matchLabels: s.matchLabels } : {}),
-    ...(s.matchExpressions.length ? { matchExpressions: s.matchExpressions.map((e) => (e.values.length ? e : { key: e.key, operator: e.operator })) } : {}),
+    ...(s.matchExpressions.length
+      ? {
+          matchExpressions: s.matchExpressions.map((e) => (e.values.length ? e : { key: e.key, operator: e.operator })),
+        }
+      : {}),
   });
   const peer = (x: Peer): Obj => ({
     ...(x.podSelector ? { podSelector: sel(x.podSelector) } : {}),
     ...(x.namespaceSelector ? { namespaceSelector: sel(x.namespaceSelector) } : {}),
     ...(x.ipBlock ? { ipBlock: x.ipBlock.except.length ? x.ipBlock : { cidr: x.ipBlock.cidr } } : {}),
   });
-  const rules = (rs: Rule[], field: string) => rs.map((r) => ({ ...(r.peers.length ? { [field]: r.peers.map(peer) } : {}), ...(r.ports.length ? { ports: r.ports } : {}) }));
+  const rules = (rs: Rule[], field: string) =>
+    rs.map((r) => ({
+      ...(r.peers.length ? { [field]: r.peers.map(peer) } : {}),
+      ...(r.ports.length ? { ports: r.ports } : {}),
+    }));
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',

@@ -28,12 +28,21 @@ export function clusterFromKVs(prefix: string, kvs: KV[]): { cluster: Cluster; p
         cluster.namespaces.push({ name: parts[1], labels: parseLabels(v.labels, 'labels') });
       } else if (parts[0] === 'pods' && parts.length === 3 && isNamespaceName(parts[1]) && isObjectName(parts[2])) {
         if (typeof v.ip !== 'string') throw new Error('ip: must be a string');
-        if (v.ips !== undefined && !(Array.isArray(v.ips) && v.ips.every((x) => typeof x === 'string'))) throw new Error('ips: must be a list of strings');
+        if (v.ips !== undefined && !(Array.isArray(v.ips) && v.ips.every((x) => typeof x === 'string')))
+          throw new Error('ips: must be a list of strings');
         const ips = v.ips as string[] | undefined;
-        cluster.pods.push({ namespace: parts[1], name: parts[2], ip: v.ip, ...(ips?.length ? { ips } : {}), labels: parseLabels(v.labels, 'labels'), ...(typeof v.node === 'string' ? { node: v.node } : {}) });
+        cluster.pods.push({
+          namespace: parts[1],
+          name: parts[2],
+          ip: v.ip,
+          ...(ips?.length ? { ips } : {}),
+          labels: parseLabels(v.labels, 'labels'),
+          ...(typeof v.node === 'string' ? { node: v.node } : {}),
+        });
       } else if (parts[0] === 'policies' && parts.length === 3 && isNamespaceName(parts[1])) {
         const p = parseNetworkPolicy(v, parts[1]);
-        if (p.name !== parts[2] || p.namespace !== parts[1]) throw new Error(`metadata names ${p.namespace}/${p.name}, not the key`);
+        if (p.name !== parts[2] || p.namespace !== parts[1])
+          throw new Error(`metadata names ${p.namespace}/${p.name}, not the key`);
         cluster.policies.push(p);
       } else throw new Error('not a key of the schema');
     } catch (err) {
@@ -44,6 +53,8 @@ export function clusterFromKVs(prefix: string, kvs: KV[]): { cluster: Cluster; p
 }
 
 const base = (prefix: string) => prefix.replace(/\/+$/, '');
-export const podKeyOf = (prefix: string, namespace: string, name: string) => `${base(prefix)}/pods/${namespace}/${name}`;
+export const podKeyOf = (prefix: string, namespace: string, name: string) =>
+  `${base(prefix)}/pods/${namespace}/${name}`;
 export const namespaceKeyOf = (prefix: string, namespace: string) => `${base(prefix)}/namespaces/${namespace}`;
-export const policyKeyOf = (prefix: string, namespace: string, name: string) => `${base(prefix)}/policies/${namespace}/${name}`;
+export const policyKeyOf = (prefix: string, namespace: string, name: string) =>
+  `${base(prefix)}/policies/${namespace}/${name}`;

@@ -34,7 +34,12 @@ export interface PodNodeOptions {
 }
 
 /** Build the conflist with `plugins(dirs)`, start the harness, take the "before" snapshot. */
-export async function startPodNode(tag: string, choice: PluginChoice, conflist: (dirs: PodNode['dirs']) => Record<string, unknown>, options: PodNodeOptions = {}): Promise<PodNode> {
+export async function startPodNode(
+  tag: string,
+  choice: PluginChoice,
+  conflist: (dirs: PodNode['dirs']) => Record<string, unknown>,
+  options: PodNodeOptions = {},
+): Promise<PodNode> {
   const node = options.node ?? new TestNode(tag);
   const dir = (d: string) => {
     mkdirSync(join(node.tmp, d), { recursive: true });
@@ -43,7 +48,13 @@ export async function startPodNode(tag: string, choice: PluginChoice, conflist: 
   const dirs = { ipam: dir('ipam'), tuning: dir('tuning'), rec: dir('rec') };
   const bins = binDir(node.tmp, choice);
   symlinkSync(RECORDER, join(bins, 'recorder'));
-  const opts: HarnessOptions = { socket: join(dir('run'), 'cri.sock'), stateDir: dir('state'), confDir: dir('net.d'), binDirs: [bins], cacheDir: dir('cache') };
+  const opts: HarnessOptions = {
+    socket: join(dir('run'), 'cri.sock'),
+    stateDir: dir('state'),
+    confDir: dir('net.d'),
+    binDirs: [bins],
+    cacheDir: dir('cache'),
+  };
   writeFileSync(join(opts.confDir, '10-e2e.conflist'), JSON.stringify(conflist(dirs)));
   node.exec('ip', ['link', 'set', 'lo', 'up']);
   let harness = await HarnessProcess.start(node, opts);
@@ -63,10 +74,12 @@ export async function startPodNode(tag: string, choice: PluginChoice, conflist: 
     },
     state: () => snapshot(node, { stateDirs }),
     async teardown() {
-      for (const p of (await pn.crictl.pods().catch(() => [])) ?? []) await pn.crictl.rmp((p as unknown as { id: string }).id, true).catch(() => {});
+      for (const p of (await pn.crictl.pods().catch(() => [])) ?? [])
+        await pn.crictl.rmp((p as unknown as { id: string }).id, true).catch(() => {});
       await harness.stop().catch(() => {});
       killPauses(opts.stateDir);
-      for (const ns of pn.podNetns) if (existsSync(ns)) sh('ip', ['netns', 'delete', basename(ns)], { allowFail: true });
+      for (const ns of pn.podNetns)
+        if (existsSync(ns)) sh('ip', ['netns', 'delete', basename(ns)], { allowFail: true });
       node.destroy();
     },
   };

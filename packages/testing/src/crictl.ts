@@ -14,8 +14,16 @@ import { join, resolve } from 'node:path';
  * depends on no app, so no project's tests form a dependency cycle through it (docs/CONTRIBUTING.md).
  */
 function loadRuntimeService(): grpc.ServiceDefinition {
-  const file = process.env.TSCNI_CRI_PROTO ? resolve(process.env.TSCNI_CRI_PROTO) : join(import.meta.dirname, '../../../protos/runtime/v1/api.proto');
-  const service = protoLoader.loadSync(file, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true })['runtime.v1.RuntimeService'];
+  const file = process.env.TSCNI_CRI_PROTO
+    ? resolve(process.env.TSCNI_CRI_PROTO)
+    : join(import.meta.dirname, '../../../protos/runtime/v1/api.proto');
+  const service = protoLoader.loadSync(file, {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  })['runtime.v1.RuntimeService'];
   if (!service || !('Version' in service)) throw new Error(`${file} does not define runtime.v1.RuntimeService`);
   return service as unknown as grpc.ServiceDefinition;
 }
@@ -51,7 +59,11 @@ export class Crictl {
     return this.session(async (call) => {
       const res = await call('Status', { verbose: !quiet });
       const conditions = (res.status?.conditions ?? []) as { type: string }[];
-      if (conditions.length < 2 || !conditions.some((c) => c.type === 'RuntimeReady') || !conditions.some((c) => c.type === 'NetworkReady')) {
+      if (
+        conditions.length < 2 ||
+        !conditions.some((c) => c.type === 'RuntimeReady') ||
+        !conditions.some((c) => c.type === 'NetworkReady')
+      ) {
         throw new CrictlError('RuntimeReady or NetworkReady condition are not set');
       }
       return { status: res.status, ...parseInfo(res.info) } as Record<string, any>;
@@ -62,7 +74,11 @@ export class Crictl {
   async runp(podJson: string, opts: { runtime?: string; timeoutMs?: number } = {}): Promise<string> {
     const config = parsePodJson(podJson);
     return this.session(async (call) => {
-      const res = await call('RunPodSandbox', { config, runtime_handler: opts.runtime ?? '' }, 2 * (opts.timeoutMs ?? this.timeoutMs));
+      const res = await call(
+        'RunPodSandbox',
+        { config, runtime_handler: opts.runtime ?? '' },
+        2 * (opts.timeoutMs ?? this.timeoutMs),
+      );
       if (!res.pod_sandbox_id) throw new CrictlError('ID of the pod sandbox is empty');
       return res.pod_sandbox_id as string;
     });
@@ -85,7 +101,14 @@ export class Crictl {
     return this.session(async (call) => {
       const res = await call('PodSandboxStatus', { pod_sandbox_id: id, verbose: !quiet });
       const s = res.status;
-      if (!s?.id || !s.metadata?.name || !s.metadata.namespace || !s.metadata.uid || !s.created_at || s.created_at === '0') {
+      if (
+        !s?.id ||
+        !s.metadata?.name ||
+        !s.metadata.namespace ||
+        !s.metadata.uid ||
+        !s.created_at ||
+        s.created_at === '0'
+      ) {
         throw new CrictlError(`invalid PodSandboxStatus ${JSON.stringify(s)}`);
       }
       return { status: s, ...parseInfo(res.info) } as Record<string, any>;
@@ -115,12 +138,18 @@ export class Crictl {
   }
 
   /** One crictl invocation: connect, Version{""} (UNIMPLEMENTED is fatal), then `fn`, then close. */
-  private async session<T>(fn: (call: (method: string, req: Req, timeoutMs?: number) => Promise<any>) => Promise<T>): Promise<T> {
-    const client = new RuntimeClient(`unix://${this.socket}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  private async session<T>(
+    fn: (call: (method: string, req: Req, timeoutMs?: number) => Promise<any>) => Promise<T>,
+  ): Promise<T> {
+    const client = new RuntimeClient(`unix://${this.socket}`, grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    });
     const call = (method: string, req: Req, timeoutMs = this.timeoutMs) =>
       new Promise<any>((resolve, reject) => {
         const deadline = new Date(Date.now() + timeoutMs);
-        (client as any)[method](req, { deadline }, (err: grpc.ServiceError | null, res: any) => (err ? reject(new CrictlError(err.details || err.message, err.code)) : resolve(res)));
+        (client as any)[method](req, { deadline }, (err: grpc.ServiceError | null, res: any) =>
+          err ? reject(new CrictlError(err.details || err.message, err.code)) : resolve(res),
+        );
       });
     try {
       const v = await call('Version', { version: '' });
@@ -143,10 +172,21 @@ function parseInfo(info: Record<string, string> | undefined): Record<string, unk
 
 /** Go's encoding/json into the generated structs: snake_case keys, and enums only as integers. */
 export function parsePodJson(text: string): Req {
-  const config = JSON.parse(text) as Req & { port_mappings?: Req[]; linux?: { security_context?: { namespace_options?: Req } } };
+  const config = JSON.parse(text) as Req & {
+    port_mappings?: Req[];
+    linux?: { security_context?: { namespace_options?: Req } };
+  };
   const enumFields: [unknown, string][] = [
-    ...(config.port_mappings ?? []).map((p) => [p.protocol, 'PortMapping.port_mappings.protocol of type v1.Protocol'] as [unknown, string]),
-    ...['network', 'pid', 'ipc'].map((k) => [config.linux?.security_context?.namespace_options?.[k], `NamespaceOption.${k} of type v1.NamespaceMode`] as [unknown, string]),
+    ...(config.port_mappings ?? []).map(
+      (p) => [p.protocol, 'PortMapping.port_mappings.protocol of type v1.Protocol'] as [unknown, string],
+    ),
+    ...['network', 'pid', 'ipc'].map(
+      (k) =>
+        [config.linux?.security_context?.namespace_options?.[k], `NamespaceOption.${k} of type v1.NamespaceMode`] as [
+          unknown,
+          string,
+        ],
+    ),
   ];
   for (const [value, field] of enumFields) {
     if (typeof value === 'string') throw new CrictlError(`json: cannot unmarshal string into Go struct field ${field}`);

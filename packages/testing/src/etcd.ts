@@ -33,10 +33,55 @@ function openssl(args: string[]): void {
 /** A CA named `name` and one certificate it signs for 127.0.0.1 (server and client use). */
 function makeTls(dir: string, name: string): Tls {
   const p = (n: string) => join(dir, `${name}-${n}`);
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=tscni-test-${name}-ca`, '-keyout', p('ca.key'), '-out', p('ca.crt')]);
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', p('node.key'), '-out', p('node.csr')]);
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    `/CN=tscni-test-${name}-ca`,
+    '-keyout',
+    p('ca.key'),
+    '-out',
+    p('ca.crt'),
+  ]);
+  openssl([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    p('node.key'),
+    '-out',
+    p('node.csr'),
+  ]);
   writeFileSync(p('ext.cnf'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
-  openssl(['x509', '-req', '-in', p('node.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', p('ext.cnf'), '-out', p('node.crt')]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    p('node.csr'),
+    '-CA',
+    p('ca.crt'),
+    '-CAkey',
+    p('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    p('ext.cnf'),
+    '-out',
+    p('node.crt'),
+  ]);
   return { ca: p('ca.crt'), cert: p('node.crt'), key: p('node.key') };
 }
 
@@ -57,10 +102,29 @@ export class LocalEtcd {
     const [client, peer] = [await freePort(), await freePort()];
     const scheme = tls ? 'https' : 'http';
     const endpoint = `${scheme}://127.0.0.1:${client}`;
-    const args = ['--name', 'solo', '--data-dir', join(dir, 'data'), '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint];
-    args.push('--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`, '--initial-cluster', `solo=http://127.0.0.1:${peer}`);
-    if (tls) args.push('--cert-file', tls.cert, '--key-file', tls.key, '--trusted-ca-file', tls.ca, '--client-cert-auth');
-    const proc = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'etcd', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = [
+      '--name',
+      'solo',
+      '--data-dir',
+      join(dir, 'data'),
+      '--listen-client-urls',
+      endpoint,
+      '--advertise-client-urls',
+      endpoint,
+    ];
+    args.push(
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-cluster',
+      `solo=http://127.0.0.1:${peer}`,
+    );
+    if (tls)
+      args.push('--cert-file', tls.cert, '--key-file', tls.key, '--trusted-ca-file', tls.ca, '--client-cert-auth');
+    const proc = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'etcd', ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let log = '';
     proc.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-10_000)));
     const etcd = new LocalEtcd(endpoint, tls, foreign, proc, dir);

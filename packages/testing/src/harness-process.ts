@@ -58,7 +58,9 @@ export class HarnessProcess {
 
   /** Spawn the harness in `node`'s netns (nsenter execs it: the pid is the harness's) without waiting. */
   static spawn(node: TestNode, opts: HarnessOptions): HarnessProcess {
-    const child = spawn('nsenter', [`--net=${node.path}`, '--', HARNESS_BIN, ...harnessArgs(opts)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('nsenter', [`--net=${node.path}`, '--', HARNESS_BIN, ...harnessArgs(opts)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     return new HarnessProcess(child);
   }
 
@@ -114,7 +116,8 @@ export function pauseProcessesOf(stateDir: string): number[] {
 }
 
 /** Sandbox records left in a state dir. */
-export const recordsIn = (stateDir: string): string[] => (existsSync(join(stateDir, 'sandboxes')) ? readdirSync(join(stateDir, 'sandboxes')) : []);
+export const recordsIn = (stateDir: string): string[] =>
+  existsSync(join(stateDir, 'sandboxes')) ? readdirSync(join(stateDir, 'sandboxes')) : [];
 
 /** Kill whatever a failed test left: pause processes of the state dir. */
 export function killPauses(stateDir: string): void {
@@ -129,7 +132,11 @@ export function killPauses(stateDir: string): void {
 
 /** A pause-like process no record owns (what a crash between spawn and save would leave). */
 export function spawnOrphanPause(stateDir: string, sandboxId: string): number {
-  const child = spawn('sleep', ['infinity'], { detached: true, stdio: 'ignore', env: { PATH: process.env.PATH, TSCNI_CRI_SANDBOX: sandboxId, TSCNI_CRI_STATE_DIR: stateDir } });
+  const child = spawn('sleep', ['infinity'], {
+    detached: true,
+    stdio: 'ignore',
+    env: { PATH: process.env.PATH, TSCNI_CRI_SANDBOX: sandboxId, TSCNI_CRI_STATE_DIR: stateDir },
+  });
   child.unref();
   return child.pid!;
 }

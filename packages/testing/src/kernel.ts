@@ -5,8 +5,22 @@
 import { spawnSync } from 'node:child_process';
 import { setRunner, type CommandRunner, type RunOptions, type RunResult } from '@tscni/net/host';
 
-const KERNEL_FEATURE: Record<string, string> = { vlan: 'CONFIG_VLAN_8021Q (8021q)', ipvlan: 'CONFIG_IPVLAN', macvlan: 'CONFIG_MACVLAN', dummy: 'CONFIG_DUMMY', vxlan: 'CONFIG_VXLAN', vrf: 'CONFIG_NET_VRF' };
-const MODULE: Record<string, string> = { vlan: '8021q', ipvlan: 'ipvlan', macvlan: 'macvlan', dummy: 'dummy', vxlan: 'vxlan', vrf: 'vrf' };
+const KERNEL_FEATURE: Record<string, string> = {
+  vlan: 'CONFIG_VLAN_8021Q (8021q)',
+  ipvlan: 'CONFIG_IPVLAN',
+  macvlan: 'CONFIG_MACVLAN',
+  dummy: 'CONFIG_DUMMY',
+  vxlan: 'CONFIG_VXLAN',
+  vrf: 'CONFIG_NET_VRF',
+};
+const MODULE: Record<string, string> = {
+  vlan: '8021q',
+  ipvlan: 'ipvlan',
+  macvlan: 'macvlan',
+  dummy: 'dummy',
+  vxlan: 'vxlan',
+  vrf: 'vrf',
+};
 const probed = new Map<string, string | undefined>();
 
 /**
@@ -23,7 +37,14 @@ export function missingLinkKind(kind: 'vlan' | 'ipvlan' | 'macvlan' | 'dummy' | 
   try {
     const master = kind === 'dummy' || kind === 'vxlan' || kind === 'vrf' ? [] : ['link', 'kpm'];
     if (master.length) inNs(['link', 'add', 'kpm', 'type', 'veth', 'peer', 'name', 'kpp']);
-    const type = { vlan: ['vlan', 'id', '7'], ipvlan: ['ipvlan', 'mode', 'l2'], macvlan: ['macvlan', 'mode', 'bridge'], dummy: ['dummy'], vxlan: ['vxlan', 'id', '7', 'dstport', '8472'], vrf: ['vrf', 'table', '7'] }[kind];
+    const type = {
+      vlan: ['vlan', 'id', '7'],
+      ipvlan: ['ipvlan', 'mode', 'l2'],
+      macvlan: ['macvlan', 'mode', 'bridge'],
+      dummy: ['dummy'],
+      vxlan: ['vxlan', 'id', '7', 'dstport', '8472'],
+      vrf: ['vrf', 'table', '7'],
+    }[kind];
     const r = inNs(['link', 'add', ...master, 'name', 'kprobe', 'type', ...type]);
     if (r.status !== 0) why = `kernel lacks ${KERNEL_FEATURE[kind]}: ${(r.stderr || '').trim().split('\n')[0]}`;
   } finally {
@@ -44,7 +65,10 @@ export interface RecordedCall {
  * Swap in a runner that records every command and answers with `respond` (return stdout, or throw a
  * CommandError to simulate a failure). `restore()` puts the real runner back.
  */
-export function recordCommands(respond: (call: RecordedCall) => string | RunResult | undefined): { calls: RecordedCall[]; restore: () => void } {
+export function recordCommands(respond: (call: RecordedCall) => string | RunResult | undefined): {
+  calls: RecordedCall[];
+  restore: () => void;
+} {
   const calls: RecordedCall[] = [];
   const fake: CommandRunner = async (cmd: string, args: readonly string[], opts: RunOptions = {}) => {
     const call = { cmd, args, netns: opts.netns, input: opts.input };

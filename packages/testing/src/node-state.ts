@@ -33,12 +33,32 @@ export interface NodeSnapshot {
   files: string[];
 }
 
-interface IpLink { ifname: string; mtu?: number; master?: string; flags?: string[]; linkinfo?: { info_kind?: string; info_slave_kind?: string } }
-interface IpAddr { ifname: string; addr_info: { family: string; local: string; prefixlen: number; scope?: string }[] }
-interface Qdisc { kind: string; dev: string; handle?: string; parent?: string; root?: boolean }
+interface IpLink {
+  ifname: string;
+  mtu?: number;
+  master?: string;
+  flags?: string[];
+  linkinfo?: { info_kind?: string; info_slave_kind?: string };
+}
+interface IpAddr {
+  ifname: string;
+  addr_info: { family: string; local: string; prefixlen: number; scope?: string }[];
+}
+interface Qdisc {
+  kind: string;
+  dev: string;
+  handle?: string;
+  parent?: string;
+  root?: boolean;
+}
 
-const json = <T>(netns: string, cmd: string, args: string[]): T[] => JSON.parse(sh(cmd, args, { netns }) || '[]') as T[];
-const lines = (text: string) => text.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() && !l.startsWith('#'));
+const json = <T>(netns: string, cmd: string, args: string[]): T[] =>
+  JSON.parse(sh(cmd, args, { netns }) || '[]') as T[];
+const lines = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() && !l.startsWith('#'));
 
 /** The node namespace's whole network state and the files under `dirs.stateDirs`. */
 export function snapshot(node: TestNode, dirs: NodeDirs): NodeSnapshot {
@@ -46,20 +66,33 @@ export function snapshot(node: TestNode, dirs: NodeDirs): NodeSnapshot {
   const links = json<IpLink>(ns, 'ip', ['-j', '-d', 'link', 'show']);
   // IPv6 link-local addresses and their routes are the kernel's own per link (made asynchronously, after DAD)
   const addrs = json<IpAddr>(ns, 'ip', ['-j', 'addr', 'show']).flatMap((l) =>
-    l.addr_info.filter((a) => !(a.family === 'inet6' && a.scope === 'link')).map((a) => `${l.ifname} ${a.family} ${a.local}/${a.prefixlen}`),
+    l.addr_info
+      .filter((a) => !(a.family === 'inet6' && a.scope === 'link'))
+      .map((a) => `${l.ifname} ${a.family} ${a.local}/${a.prefixlen}`),
   );
   const routes = ['-4', '-6']
     .flatMap((f) => json<Record<string, unknown>>(ns, 'ip', [f, '-j', 'route', 'show', 'table', 'all']))
     .filter((r) => !/^(fe80::|ff00::\/8)/.test(String(r.dst ?? '')))
     .map(routeLine);
-  const rules = ['-4', '-6'].flatMap((f) => json<Record<string, unknown>>(ns, 'ip', [f, '-j', 'rule', 'show']).map((r) => JSON.stringify(r)));
+  const rules = ['-4', '-6'].flatMap((f) =>
+    json<Record<string, unknown>>(ns, 'ip', [f, '-j', 'rule', 'show']).map((r) => JSON.stringify(r)),
+  );
   const qdiscList = json<Qdisc>(ns, 'tc', ['-j', 'qdisc', 'show']);
-  const qdiscs = qdiscList.map((q) => `${q.dev} ${q.kind} handle ${q.handle ?? '-'} parent ${q.root ? 'root' : (q.parent ?? '-')}`);
+  const qdiscs = qdiscList.map(
+    (q) => `${q.dev} ${q.kind} handle ${q.handle ?? '-'} parent ${q.root ? 'root' : (q.parent ?? '-')}`,
+  );
   const filters = qdiscList
     .filter((q) => q.handle && !['noqueue', 'noop'].includes(q.kind))
-    .flatMap((q) => lines(sh('tc', ['filter', 'show', 'dev', q.dev, 'parent', q.handle!], { netns: ns })).map((l) => `${q.dev} ${q.handle} ${l.trim()}`));
+    .flatMap((q) =>
+      lines(sh('tc', ['filter', 'show', 'dev', q.dev, 'parent', q.handle!], { netns: ns })).map(
+        (l) => `${q.dev} ${q.handle} ${l.trim()}`,
+      ),
+    );
   return {
-    links: links.map((l) => `${l.ifname} ${l.linkinfo?.info_kind ?? '-'} mtu ${l.mtu} master ${l.master ?? '-'} ${l.flags?.includes('UP') ? 'up' : 'down'}`),
+    links: links.map(
+      (l) =>
+        `${l.ifname} ${l.linkinfo?.info_kind ?? '-'} mtu ${l.mtu} master ${l.master ?? '-'} ${l.flags?.includes('UP') ? 'up' : 'down'}`,
+    ),
     addrs,
     routes,
     rules,
@@ -73,7 +106,13 @@ export function snapshot(node: TestNode, dirs: NodeDirs): NodeSnapshot {
 }
 
 /** iptables-save text without its comments and counters (`:CHAIN ACCEPT [12:3400]`, `-c 1 2`). */
-const saved = (text: string) => lines(text).map((l) => l.replace(/ \[\d+:\d+\]$/, '').replace(/^\[\d+:\d+\] /, '').replace(/ -c \d+ \d+/, ''));
+const saved = (text: string) =>
+  lines(text).map((l) =>
+    l
+      .replace(/ \[\d+:\d+\]$/, '')
+      .replace(/^\[\d+:\d+\] /, '')
+      .replace(/ -c \d+ \d+/, ''),
+  );
 const nftLine = (l: string) => l.replace(/counter packets \d+ bytes \d+/g, 'counter').replace(/ expires \S+/g, '');
 
 function routeLine(r: Record<string, unknown>): string {
@@ -93,7 +132,10 @@ export function expectNodeUnchanged(before: NodeSnapshot, after: NodeSnapshot, p
     expect({ added, gone }, `${key}: changed since the snapshot before the pods`).toEqual({ added: [], gone: [] });
     expect(now, key).toEqual(was);
   }
-  expect(podNetns.filter((n) => existsSync(n)), 'pinned pod namespaces').toEqual([]);
+  expect(
+    podNetns.filter((n) => existsSync(n)),
+    'pinned pod namespaces',
+  ).toEqual([]);
 }
 
 /**
@@ -101,16 +143,28 @@ export function expectNodeUnchanged(before: NodeSnapshot, after: NodeSnapshot, p
  * no link, qdisc, pinned netns or state file appeared, and no rule names a pod's container ID or address.
  * Prefer expectNodeUnchanged with a baseline taken after a warm-up pod.
  */
-export function expectNodeAsItWas(before: NodeSnapshot, after: NodeSnapshot, pods: { ids: string[]; ips: string[]; netns: string[] }): void {
-  const podLinks = (s: NodeSnapshot) => s.links.filter((l) => !/^\S+ bridge /.test(l)).map((l) => l.split(' ').slice(0, 2).join(' ')).sort();
+export function expectNodeAsItWas(
+  before: NodeSnapshot,
+  after: NodeSnapshot,
+  pods: { ids: string[]; ips: string[]; netns: string[] },
+): void {
+  const podLinks = (s: NodeSnapshot) =>
+    s.links
+      .filter((l) => !/^\S+ bridge /.test(l))
+      .map((l) => l.split(' ').slice(0, 2).join(' '))
+      .sort();
   const realQdiscs = (s: NodeSnapshot) => s.qdiscs.filter((q) => !/^\S+ (noqueue|noop) /.test(q)).sort();
   expect(podLinks(after), 'links').toEqual(podLinks(before));
   expect(realQdiscs(after), 'qdiscs').toEqual(realQdiscs(before));
   expect([...after.files].sort(), 'state files').toEqual([...before.files].sort());
-  expect(pods.netns.filter((n) => existsSync(n)), 'pinned pod namespaces').toEqual([]);
+  expect(
+    pods.netns.filter((n) => existsSync(n)),
+    'pinned pod namespaces',
+  ).toEqual([]);
   const rules = [...after.iptables, ...after.ip6tables, ...after.nft].join('\n');
   for (const id of pods.ids) expect(rules, `rules naming pod ${id}`).not.toContain(id);
-  for (const ip of pods.ips) expect(rules, `rules naming ${ip}`).not.toMatch(new RegExp(`[^0-9.]${ip.replace(/\./g, '\\.')}[^0-9]`));
+  for (const ip of pods.ips)
+    expect(rules, `rules naming ${ip}`).not.toMatch(new RegExp(`[^0-9.]${ip.replace(/\./g, '\\.')}[^0-9]`));
   expect(rules, 'per-pod chains').not.toMatch(/CNI-DN-[0-9a-f]{5,}|^:CNI-[0-9a-f]{20,}/m);
 }
 

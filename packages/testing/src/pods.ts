@@ -5,18 +5,32 @@ import { join } from 'node:path';
 import { sh, uniqueName, type TestNode } from './test-node';
 
 /** A command in the node namespace (TestNode.exec without the method call). */
-const inNode = (node: TestNode, cmd: string, args: string[], opts: { allowFail?: boolean } = {}): string => sh(cmd, args, { ...opts, netns: node.name });
+const inNode = (node: TestNode, cmd: string, args: string[], opts: { allowFail?: boolean } = {}): string =>
+  sh(cmd, args, { ...opts, netns: node.name });
 
 /** One ICMP echo from a pod; `waitS` is the deadline (IPv6 addresses of the reference may still be tentative). */
 export function pings(netns: string, ip: string, waitS = 2): boolean {
-  const r = spawnSync('nsenter', [`--net=${netns}`, '--', 'ping', ip.includes(':') ? '-6' : '-4', '-c1', '-w', String(waitS), '-q', ip]);
+  const r = spawnSync('nsenter', [
+    `--net=${netns}`,
+    '--',
+    'ping',
+    ip.includes(':') ? '-6' : '-4',
+    '-c1',
+    '-w',
+    String(waitS),
+    '-q',
+    ip,
+  ]);
   return r.status === 0;
 }
 
 export const natRules = (node: TestNode, family: 4 | 6 = 4): string[] =>
-  inNode(node, family === 4 ? 'iptables-save' : 'ip6tables-save', ['-t', 'nat']).split('\n').filter((l) => l.includes('CNI-'));
+  inNode(node, family === 4 ? 'iptables-save' : 'ip6tables-save', ['-t', 'nat'])
+    .split('\n')
+    .filter((l) => l.includes('CNI-'));
 
-export const rulesOf = (node: TestNode, cid: string, family: 4 | 6 = 4): string[] => natRules(node, family).filter((l) => l.includes(`id: \\"${cid}\\"`));
+export const rulesOf = (node: TestNode, cid: string, family: 4 | 6 = 4): string[] =>
+  natRules(node, family).filter((l) => l.includes(`id: \\"${cid}\\"`));
 
 export function nftMasqRules(node: TestNode, cid: string): string[] {
   const out = inNode(node, 'nft', ['list', 'table', 'inet', 'cni_plugins_masquerade'], { allowFail: true });
@@ -31,9 +45,14 @@ export function leases(dataDir: string, network: string): string[] {
 }
 
 export const hostVeths = (node: TestNode): string[] =>
-  (JSON.parse(inNode(node, 'ip', ['-j', 'link', 'show', 'type', 'veth']) || '[]') as { ifname: string }[]).map((l) => l.ifname);
+  (JSON.parse(inNode(node, 'ip', ['-j', 'link', 'show', 'type', 'veth']) || '[]') as { ifname: string }[]).map(
+    (l) => l.ifname,
+  );
 
-export const podLink = (netns: string, dev = 'eth0'): { ifname: string; flags: string[]; address: string; mtu: number; operstate: string } | undefined =>
+export const podLink = (
+  netns: string,
+  dev = 'eth0',
+): { ifname: string; flags: string[]; address: string; mtu: number; operstate: string } | undefined =>
   JSON.parse(sh('ip', ['-j', 'link', 'show', 'dev', dev], { netns, allowFail: true }) || '[]')[0];
 
 /**
@@ -55,8 +74,21 @@ export function addOutside(node: TestNode): string {
 /** Is VLAN filtering on bridges available (CONFIG_BRIDGE_VLAN_FILTERING)? */
 export function vlanFilteringMissing(node: TestNode): string | undefined {
   const name = uniqueName('v');
-  const r = spawnSync('ip', ['netns', 'exec', node.name, 'ip', 'link', 'add', name, 'type', 'bridge', 'vlan_filtering', '1']);
-  if (r.status !== 0) return `needs CONFIG_BRIDGE_VLAN_FILTERING (ip link add type bridge vlan_filtering 1: ${String(r.stderr).trim()})`;
+  const r = spawnSync('ip', [
+    'netns',
+    'exec',
+    node.name,
+    'ip',
+    'link',
+    'add',
+    name,
+    'type',
+    'bridge',
+    'vlan_filtering',
+    '1',
+  ]);
+  if (r.status !== 0)
+    return `needs CONFIG_BRIDGE_VLAN_FILTERING (ip link add type bridge vlan_filtering 1: ${String(r.stderr).trim()})`;
   inNode(node, 'ip', ['link', 'del', name]);
   return undefined;
 }

@@ -62,6 +62,8 @@ export function decode(buf: Buffer): Map<number, (bigint | Buffer)[]> {
 }
 
 /** The single length-delimited field `no` decoded as a message (empty when absent). */
-export const sub = (m: Map<number, (bigint | Buffer)[]>, no: number) => decode((m.get(no)?.[0] as Buffer) ?? Buffer.alloc(0));
-export const str = (m: Map<number, (bigint | Buffer)[]>, no: number) => ((m.get(no)?.[0] as Buffer) ?? Buffer.alloc(0)).toString();
+export const sub = (m: Map<number, (bigint | Buffer)[]>, no: number) =>
+  decode((m.get(no)?.[0] as Buffer) ?? Buffer.alloc(0));
+export const str = (m: Map<number, (bigint | Buffer)[]>, no: number) =>
+  ((m.get(no)?.[0] as Buffer) ?? Buffer.alloc(0)).toString();
 export const num = (m: Map<number, (bigint | Buffer)[]>, no: number) => (m.get(no)?.[0] as bigint) ?? 0n;

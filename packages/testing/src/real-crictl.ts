@@ -31,7 +31,11 @@ export interface Exec {
 }
 
 /** Run a command (argument array) to its end; never throws for a non-zero exit. */
-export function exec(file: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Exec> & { child: ChildProcess } {
+export function exec(
+  file: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<Exec> & { child: ChildProcess } {
   const child = spawn(file, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   const p = new Promise<Exec>((resolve) => {
     let stdout = '';
@@ -96,8 +100,25 @@ export class Harness {
   }
 
   static async start(node: TestNode, dirs: HarnessDirs): Promise<Harness> {
-    const args = ['--socket', dirs.socket, '--state-dir', dirs.stateDir, '--cni-conf-dir', dirs.confDir, '--cni-cache-dir', dirs.cacheDir, '--cni-bin-dir', CNI_BIN, '--default-network', 'embedded'];
-    const child = spawn('nsenter', [`--net=${node.path}`, '--', 'unshare', '--mount', '--propagation', 'private', '--', HARNESS_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = [
+      '--socket',
+      dirs.socket,
+      '--state-dir',
+      dirs.stateDir,
+      '--cni-conf-dir',
+      dirs.confDir,
+      '--cni-cache-dir',
+      dirs.cacheDir,
+      '--cni-bin-dir',
+      CNI_BIN,
+      '--default-network',
+      'embedded',
+    ];
+    const child = spawn(
+      'nsenter',
+      [`--net=${node.path}`, '--', 'unshare', '--mount', '--propagation', 'private', '--', HARNESS_BIN, ...args],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     const h = new Harness(child);
     const deadline = Date.now() + 30_000;
     let exited = false;

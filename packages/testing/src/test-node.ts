@@ -3,7 +3,17 @@
  * namespaces, plugins executed inside the node namespace, everything removed afterwards.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,8 +35,16 @@ export function missingForKernelTests(tools: string[] = ['ip', 'nsenter']): stri
   return undefined;
 }
 
-export function sh(cmd: string, args: string[], opts: { netns?: string; input?: string; allowFail?: boolean } = {}): string {
-  const [file, argv] = !opts.netns ? [cmd, args] : opts.netns.startsWith('/') ? ['nsenter', [`--net=${opts.netns}`, '--', cmd, ...args]] : ['ip', ['netns', 'exec', opts.netns, cmd, ...args]];
+export function sh(
+  cmd: string,
+  args: string[],
+  opts: { netns?: string; input?: string; allowFail?: boolean } = {},
+): string {
+  const [file, argv] = !opts.netns
+    ? [cmd, args]
+    : opts.netns.startsWith('/')
+      ? ['nsenter', [`--net=${opts.netns}`, '--', cmd, ...args]]
+      : ['ip', ['netns', 'exec', opts.netns, cmd, ...args]];
   const r = spawnSync(file, argv, { input: opts.input, encoding: 'utf8' });
   if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
   return r.stdout;
@@ -122,12 +140,16 @@ export function runInNetns(netns: string | undefined, bin: string, env: PluginEn
 }
 
 /** Links of a namespace as `ip -j` prints them. */
-export const linksIn = (netns: string): { ifname: string; flags: string[]; address?: string; master?: string; mtu: number }[] =>
+export const linksIn = (
+  netns: string,
+): { ifname: string; flags: string[]; address?: string; master?: string; mtu: number }[] =>
   JSON.parse(sh('ip', ['-j', '-d', 'link', 'show'], { netns }) || '[]');
 
 export const addrsIn = (netns: string, dev: string): string[] => {
   const out = JSON.parse(sh('ip', ['-j', 'addr', 'show', 'dev', dev], { netns, allowFail: true }) || '[]');
-  return (out[0]?.addr_info ?? []).filter((a: { scope: string }) => a.scope !== 'link').map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
+  return (out[0]?.addr_info ?? [])
+    .filter((a: { scope: string }) => a.scope !== 'link')
+    .map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
 };
 
 export const netnsPathExists = (p: string): boolean => existsSync(p);
@@ -144,7 +166,12 @@ export const REFERENCE_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', 
 export function implementations(type: string): { name: string; bin: string; present: boolean; versions: string[] }[] {
   return [
     { name: 'tscni', bin: join(DIST_BIN, type), present: true, versions: [...REFERENCE_VERSIONS, '1.1.0'] },
-    { name: 'reference', bin: join(REFERENCE_BIN, type), present: referenceAvailable(type), versions: REFERENCE_VERSIONS },
+    {
+      name: 'reference',
+      bin: join(REFERENCE_BIN, type),
+      present: referenceAvailable(type),
+      versions: REFERENCE_VERSIONS,
+    },
   ];
 }
 

@@ -34,7 +34,11 @@ export interface TcpServer {
 
 /** Start a TCP server on `port` (all addresses) inside `netns`; resolves once it listens. */
 export function startTcpServer(netns: string, port: number, tag: string): Promise<TcpServer> {
-  const child: ChildProcess = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', SERVER, String(port), tag], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(
+    'nsenter',
+    [`--net=${netns}`, '--', process.execPath, '-e', SERVER, String(port), tag],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   return new Promise((resolve, reject) => {
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
@@ -45,11 +49,17 @@ export function startTcpServer(netns: string, port: number, tag: string): Promis
 
 /** Connect from `netns` to host:port; the server's answer (`<tag> <peer>`), or `error: <why>`. */
 export function tcpRequest(netns: string, host: string, port: number, timeoutMs = 2000): string {
-  const r = spawnSync('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', CLIENT, host, String(port), String(timeoutMs)], { encoding: 'utf8', timeout: timeoutMs + 3000 });
+  const r = spawnSync(
+    'nsenter',
+    [`--net=${netns}`, '--', process.execPath, '-e', CLIENT, host, String(port), String(timeoutMs)],
+    { encoding: 'utf8', timeout: timeoutMs + 3000 },
+  );
   return r.status === 0 ? r.stdout.trim() : `error: ${r.stderr.trim() || r.status}`;
 }
 
 /** Send one UDP datagram from `netns` (creates a conntrack entry). */
 export function udpSend(netns: string, host: string, port: number): void {
-  spawnSync('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', UDP_SEND, host, String(port)], { timeout: 5000 });
+  spawnSync('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', UDP_SEND, host, String(port)], {
+    timeout: 5000,
+  });
 }

@@ -23,11 +23,18 @@ export async function notOnLink(ip: string, ext: string): Promise<string | undef
  * Make the routes with a next hop on `ext` inside `network` exactly `want` (destination → next hop):
  * others of the network are removed, nothing outside it is touched. Returns one line per change.
  */
-export async function syncDirectRoutes(family: 4 | 6, ext: string, network: CIDR, want: Map<string, string>): Promise<string[]> {
+export async function syncDirectRoutes(
+  family: 4 | 6,
+  ext: string,
+  network: CIDR,
+  want: Map<string, string>,
+): Promise<string[]> {
   const routes = await ipJson<{ dst: string; gateway?: string }[]>([`-${family}`, 'route', 'show', 'dev', ext]);
   const cmds: (string | number)[][] = [];
   const changes: string[] = [];
-  const have = routes.filter((r) => r.gateway).map((r) => ({ dst: canonical(r.dst, family === 4 ? 32 : 128), gateway: r.gateway! }));
+  const have = routes
+    .filter((r) => r.gateway)
+    .map((r) => ({ dst: canonical(r.dst, family === 4 ? 32 : 128), gateway: r.gateway! }));
   for (const r of have) {
     const ip = parseIP(r.dst.split('/')[0]);
     if (ip && ip.family === family && cidrContains(network, ip) && want.get(r.dst) !== r.gateway) {

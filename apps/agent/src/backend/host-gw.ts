@@ -34,11 +34,13 @@ export class HostGwBackend implements Backend {
     const want6 = new Map<string, string>();
     for (const p of peers.filter((l) => l.attrs.BackendType === 'host-gw')) {
       const reason = await notOnLink(p.attrs.PublicIP, this.ext.name);
-      if (reason) refused.push({ subnet: formatCIDR(p.subnet), publicIP: p.attrs.PublicIP, reason: `${WHY} ${reason}` });
+      if (reason)
+        refused.push({ subnet: formatCIDR(p.subnet), publicIP: p.attrs.PublicIP, reason: `${WHY} ${reason}` });
       else want.set(formatCIDR(p.subnet), p.attrs.PublicIP);
       if (!this.cfg.ipv6 || !p.subnet6 || !p.attrs.PublicIPv6) continue;
       const reason6 = await notOnLink(p.attrs.PublicIPv6, this.ext.name);
-      if (reason6) refused.push({ subnet: formatCIDR(p.subnet6), publicIP: p.attrs.PublicIPv6, reason: `${WHY} ${reason6}` });
+      if (reason6)
+        refused.push({ subnet: formatCIDR(p.subnet6), publicIP: p.attrs.PublicIPv6, reason: `${WHY} ${reason6}` });
       else want6.set(formatCIDR(p.subnet6), p.attrs.PublicIPv6);
     }
     const changes = await syncDirectRoutes(4, this.ext.name, this.cfg.network, want);

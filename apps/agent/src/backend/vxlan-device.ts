@@ -6,12 +6,29 @@
  * to the peer's public IP (permanent FDB entry). A sync reads the device's routes, neighbours and FDB and
  * writes only the difference, so restarts and missed events heal.
  */
-import { CommandError, cidrContains, formatCIDR, formatIP, ipBatch, ipJson, isNotFound, jsonArray, parseCIDR, parseIP, run, token, type CIDR } from '@tscni/net/host';
+import {
+  CommandError,
+  cidrContains,
+  formatCIDR,
+  formatIP,
+  ipBatch,
+  ipJson,
+  isNotFound,
+  jsonArray,
+  parseCIDR,
+  parseIP,
+  run,
+  token,
+  type CIDR,
+} from '@tscni/net/host';
 
 interface LinkDetail {
   address: string;
   mtu: number;
-  linkinfo?: { info_kind: string; info_data?: { id?: number; local?: string; local6?: string; port?: number; link?: string; learning?: boolean } };
+  linkinfo?: {
+    info_kind: string;
+    info_data?: { id?: number; local?: string; local6?: string; port?: number; link?: string; learning?: boolean };
+  };
 }
 
 /** A peer as this device routes it. */
@@ -45,10 +62,31 @@ export class VxlanDevice {
     const existing = await this.link();
     const d = existing?.linkinfo?.info_data;
     const local = s.family === 4 ? d?.local : d?.local6;
-    const fits = existing?.linkinfo?.info_kind === 'vxlan' && d?.id === s.vni && local === s.local && d?.port === s.port && d?.learning !== true;
+    const fits =
+      existing?.linkinfo?.info_kind === 'vxlan' &&
+      d?.id === s.vni &&
+      local === s.local &&
+      d?.port === s.port &&
+      d?.learning !== true;
     const cmds: (string | number)[][] = [];
     if (existing && !fits) cmds.push(['link', 'del', s.name]);
-    if (!fits) cmds.push(['link', 'add', s.name, 'type', 'vxlan', 'id', s.vni, 'local', s.local, 'dev', s.extName, 'nolearning', 'dstport', s.port]);
+    if (!fits)
+      cmds.push([
+        'link',
+        'add',
+        s.name,
+        'type',
+        'vxlan',
+        'id',
+        s.vni,
+        'local',
+        s.local,
+        'dev',
+        s.extName,
+        'nolearning',
+        'dstport',
+        s.port,
+      ]);
     cmds.push(['link', 'set', s.name, 'mtu', s.mtu], ['link', 'set', s.name, 'up']);
     await ipBatch(cmds);
     return (await this.link())!.address;
@@ -59,8 +97,16 @@ export class VxlanDevice {
     const s = this.spec;
     const want = `${vtepIp(subnet)}/${s.family === 4 ? 32 : 128}`;
     const fam = s.family === 4 ? 'inet' : 'inet6';
-    const addrs = await ipJson<{ addr_info: { family: string; local: string; prefixlen: number; scope: string }[] }[]>([`-${s.family}`, 'addr', 'show', 'dev', s.name]);
-    const have = (addrs[0]?.addr_info ?? []).filter((a) => a.family === fam && a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
+    const addrs = await ipJson<{ addr_info: { family: string; local: string; prefixlen: number; scope: string }[] }[]>([
+      `-${s.family}`,
+      'addr',
+      'show',
+      'dev',
+      s.name,
+    ]);
+    const have = (addrs[0]?.addr_info ?? [])
+      .filter((a) => a.family === fam && a.scope === 'global')
+      .map((a) => `${a.local}/${a.prefixlen}`);
     const cmds = have.filter((a) => a !== want).map((a) => ['addr', 'del', a, 'dev', s.name]);
     if (!have.includes(want)) cmds.push(['addr', 'add', want, 'dev', s.name, ...(s.family === 6 ? ['nodad'] : [])]);
     await ipBatch(cmds);
@@ -124,7 +170,10 @@ export class VxlanDevice {
       }
     }
     // FDB entries first (so a new route's first packet has somewhere to go), then routes and neighbours.
-    if (br.length) await run('bridge', ['-force', '-batch', '-'], { input: br.map((c) => c.map((t) => token(t)).join(' ')).join('\n') + '\n' });
+    if (br.length)
+      await run('bridge', ['-force', '-batch', '-'], {
+        input: br.map((c) => c.map((t) => token(t)).join(' ')).join('\n') + '\n',
+      });
     if (ip.length) await ipBatch(ip, undefined, { force: true });
     return changes;
   }
@@ -148,7 +197,9 @@ export class VxlanDevice {
     try {
       const { stdout } = await run('bridge', ['-j', 'fdb', 'show', 'dev', this.spec.name]);
       const entries = jsonArray<{ mac: string; dst?: string }>(stdout);
-      return entries.filter((e): e is { mac: string; dst: string } => !!e.dst).map((e) => ({ mac: e.mac.toLowerCase(), dst: e.dst }));
+      return entries
+        .filter((e): e is { mac: string; dst: string } => !!e.dst)
+        .map((e) => ({ mac: e.mac.toLowerCase(), dst: e.dst }));
     } catch (err) {
       if (err instanceof CommandError && isNotFound(err)) return [];
       throw err;

@@ -30,10 +30,28 @@ export class VxlanBackend implements Backend {
   ) {
     const { vni, port, directRouting } = cfg.backend;
     this.directRouting = directRouting;
-    this.v4 = new VxlanDevice({ family: 4, name: `flannel.${vni}`, vni, port, extName: ext.name, local: ext.ifaceAddr, mtu: ext.mtu - VXLAN_OVERHEAD, network: cfg.network });
+    this.v4 = new VxlanDevice({
+      family: 4,
+      name: `flannel.${vni}`,
+      vni,
+      port,
+      extName: ext.name,
+      local: ext.ifaceAddr,
+      mtu: ext.mtu - VXLAN_OVERHEAD,
+      network: cfg.network,
+    });
     if (cfg.ipv6) {
       if (!ext.ifaceAddr6) throw new Error('dual-stack vxlan needs the external interface’s IPv6 address');
-      this.v6 = new VxlanDevice({ family: 6, name: `flannel-v6.${vni}`, vni, port, extName: ext.name, local: ext.ifaceAddr6, mtu: ext.mtu - VXLAN6_OVERHEAD, network: cfg.ipv6.network });
+      this.v6 = new VxlanDevice({
+        family: 6,
+        name: `flannel-v6.${vni}`,
+        vni,
+        port,
+        extName: ext.name,
+        local: ext.ifaceAddr6,
+        mtu: ext.mtu - VXLAN6_OVERHEAD,
+        network: cfg.ipv6.network,
+      });
     }
   }
 

@@ -8,7 +8,19 @@
  */
 import { createHash } from 'node:crypto';
 import { parseIP } from '@tscni/net/host';
-import { isNamespaceName, isObjectName, peerPods, podIPs, policiesFor, setElements, type Cluster, type NetworkPolicy, type PodInfo, type PolicyType, type Rule } from '@tscni/policy';
+import {
+  isNamespaceName,
+  isObjectName,
+  peerPods,
+  podIPs,
+  policiesFor,
+  setElements,
+  type Cluster,
+  type NetworkPolicy,
+  type PodInfo,
+  type PolicyType,
+  type Rule,
+} from '@tscni/policy';
 
 export const TABLE = 'tscni-policy';
 export const FAMILY = 'inet';
@@ -38,7 +50,14 @@ export const podKey = (p: Pick<PodInfo, 'namespace' | 'name'>) => `${p.namespace
 const policyKey = (p: NetworkPolicy) => `${p.namespace}/${p.name}`;
 export const counterName = (policy: string, type: PolicyType) => `c_${hash(`${policy}/${type}`)}`;
 
-function ruleLines(cluster: Cluster, policy: NetworkPolicy, type: PolicyType, index: number, rule: Rule, sets: Map<string, string[]>): string[] {
+function ruleLines(
+  cluster: Cluster,
+  policy: NetworkPolicy,
+  type: PolicyType,
+  index: number,
+  rule: Rule,
+  sets: Map<string, string[]>,
+): string[] {
   const dir = type === 'Ingress' ? 'saddr' : 'daddr';
   let matches = [''];
   if (rule.peers.length) {
@@ -67,12 +86,20 @@ export function compile(cluster: Cluster, node?: string): Compiled {
   const counters = new Map<string, string>();
   const chains: PodChain[] = [];
   // Names end up in nft comments: only valid Kubernetes names get there.
-  const local = cluster.pods.filter((p) => (node === undefined || p.node === node) && podIPs(p).every((ip) => parseIP(ip)) && isNamespaceName(p.namespace) && isObjectName(p.name));
+  const local = cluster.pods.filter(
+    (p) =>
+      (node === undefined || p.node === node) &&
+      podIPs(p).every((ip) => parseIP(ip)) &&
+      isNamespaceName(p.namespace) &&
+      isObjectName(p.name),
+  );
   for (const pod of [...local].sort((a, b) => podKey(a).localeCompare(podKey(b)))) {
     for (const type of ['Ingress', 'Egress'] as const) {
       const policies = policiesFor(cluster, pod, type).sort((a, b) => policyKey(a).localeCompare(policyKey(b)));
       if (!policies.length) continue;
-      const rules = policies.flatMap((p) => (type === 'Ingress' ? p.ingress : p.egress).flatMap((r, i) => ruleLines(cluster, p, type, i, r, sets)));
+      const rules = policies.flatMap((p) =>
+        (type === 'Ingress' ? p.ingress : p.egress).flatMap((r, i) => ruleLines(cluster, p, type, i, r, sets)),
+      );
       const named = policies.map((p) => {
         const name = counterName(policyKey(p), type);
         counters.set(name, `${policyKey(p)} ${type.toLowerCase()}`);
@@ -84,7 +111,10 @@ export function compile(cluster: Cluster, node?: string): Compiled {
         type,
         ips: podIPs(pod),
         policies: policies.map(policyKey),
-        rules: [...rules, `${named.join('')}counter drop comment "${`${podKey(pod)} ${type.toLowerCase()} denied`.slice(0, 120)}"`],
+        rules: [
+          ...rules,
+          `${named.join('')}counter drop comment "${`${podKey(pod)} ${type.toLowerCase()} denied`.slice(0, 120)}"`,
+        ],
       });
     }
   }
@@ -102,16 +132,29 @@ export function structure(c: Compiled, values?: Map<string, CounterValue>): stri
   const lines: string[] = [`table ${FAMILY} ${TABLE} {`];
   for (const [name, comment] of [...c.counters].sort(([a], [b]) => a.localeCompare(b))) {
     const v = values?.get(name);
-    lines.push(`  counter ${name} { comment "${comment.slice(0, 120)}";${v ? ` packets ${v.packets} bytes ${v.bytes};` : ''} }`);
+    lines.push(
+      `  counter ${name} { comment "${comment.slice(0, 120)}";${v ? ` packets ${v.packets} bytes ${v.bytes};` : ''} }`,
+    );
   }
-  for (const name of [...c.sets.keys()].sort()) lines.push(`  set ${name} { type ${name.startsWith('s6_') ? 'ipv6_addr' : 'ipv4_addr'}; flags interval; }`);
+  for (const name of [...c.sets.keys()].sort())
+    lines.push(`  set ${name} { type ${name.startsWith('s6_') ? 'ipv6_addr' : 'ipv4_addr'}; flags interval; }`);
   for (const fam of [4, 6] as const) {
     for (const type of ['Egress', 'Ingress'] as const) {
-      const entries = c.chains.filter((ch) => ch.type === type).flatMap((ch) => ch.ips.filter((ip) => family(ip) === fam).map((ip) => `${ip} : jump ${ch.name}`));
-      lines.push(`  map ${type.toLowerCase()}${fam === 6 ? '6' : ''} { type ipv${fam}_addr : verdict;${elems(entries)} }`);
+      const entries = c.chains
+        .filter((ch) => ch.type === type)
+        .flatMap((ch) => ch.ips.filter((ip) => family(ip) === fam).map((ip) => `${ip} : jump ${ch.name}`));
+      lines.push(
+        `  map ${type.toLowerCase()}${fam === 6 ? '6' : ''} { type ipv${fam}_addr : verdict;${elems(entries)} }`,
+      );
     }
   }
-  for (const ch of c.chains) lines.push(`  chain ${ch.name} {`, `    comment "${`${ch.pod} ${ch.type.toLowerCase()}: ${ch.policies.join(' ')}`.slice(0, 120)}"`, ...ch.rules.map((r) => `    ${r}`), '  }');
+  for (const ch of c.chains)
+    lines.push(
+      `  chain ${ch.name} {`,
+      `    comment "${`${ch.pod} ${ch.type.toLowerCase()}: ${ch.policies.join(' ')}`.slice(0, 120)}"`,
+      ...ch.rules.map((r) => `    ${r}`),
+      '  }',
+    );
   lines.push(
     '  chain forward {',
     '    type filter hook forward priority filter; policy accept;',
@@ -130,7 +173,9 @@ export function structure(c: Compiled, values?: Map<string, CounterValue>): stri
 export function fullScript(c: Compiled, values?: Map<string, CounterValue>): string {
   const reset = `table ${FAMILY} ${TABLE} {}\ndelete table ${FAMILY} ${TABLE}\n`;
   if (!c.chains.length) return reset;
-  const fill = [...c.sets].filter(([, e]) => e.length).map(([name, e]) => `add element ${FAMILY} ${TABLE} ${name} { ${e.join(', ')} }`);
+  const fill = [...c.sets]
+    .filter(([, e]) => e.length)
+    .map(([name, e]) => `add element ${FAMILY} ${TABLE} ${name} { ${e.join(', ')} }`);
   return reset + structure(c, values) + fill.join('\n') + (fill.length ? '\n' : '');
 }
 

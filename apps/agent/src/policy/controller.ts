@@ -127,7 +127,13 @@ export class PolicyController {
     }
     const compiled = compile(cluster, 'local');
     const r = await this.table.sync(compiled);
-    if (r.kind !== 'none') this.log.info('policy table updated', { change: r.kind, chains: compiled.chains.length, sets: compiled.sets.size, policies: cluster.policies.length });
+    if (r.kind !== 'none')
+      this.log.info('policy table updated', {
+        change: r.kind,
+        chains: compiled.chains.length,
+        sets: compiled.sets.size,
+        policies: cluster.policies.length,
+      });
   }
 
   /** Stop watching; with `cleanup` also remove the table (pods then run unfiltered). */

@@ -75,11 +75,15 @@ export class PolicyTable {
     const policies: PolicyCounter[] = [];
     for (const i of items) {
       const named = i.counter as { name: string; comment?: string; packets: number; bytes: number } | undefined;
-      if (named) policies.push({ name: named.name, comment: named.comment ?? '', packets: named.packets, bytes: named.bytes });
+      if (named)
+        policies.push({ name: named.name, comment: named.comment ?? '', packets: named.packets, bytes: named.bytes });
       const rule = i.rule as { chain: string; comment?: string; expr: Record<string, unknown>[] } | undefined;
       // The anonymous counter (an object with packets), not the `counter name "c_…"` references.
-      const counter = rule?.expr.map((e) => e.counter).find((c): c is CounterValue => typeof c === 'object' && c !== null && 'packets' in c);
-      if (rule && counter) pods.push({ chain: rule.chain, comment: rule.comment ?? '', packets: counter.packets, bytes: counter.bytes });
+      const counter = rule?.expr
+        .map((e) => e.counter)
+        .find((c): c is CounterValue => typeof c === 'object' && c !== null && 'packets' in c);
+      if (rule && counter)
+        pods.push({ chain: rule.chain, comment: rule.comment ?? '', packets: counter.packets, bytes: counter.bytes });
     }
     return { pods, policies };
   }

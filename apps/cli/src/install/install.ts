@@ -1,4 +1,15 @@
-import { chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ourBuildName } from '@tscni/cni';
 
@@ -48,7 +59,8 @@ export function install(opts: InstallOptions): InstallAction[] {
   if (multicallBuild) {
     multicall = join(opts.dir, MULTICALL_NAME);
     const sourceFile = join(opts.from, MULTICALL_NAME);
-    if (existsSync(multicall) && sameFile(multicall, sourceFile)) actions.push({ name: MULTICALL_NAME, path: multicall, action: 'unchanged' });
+    if (existsSync(multicall) && sameFile(multicall, sourceFile))
+      actions.push({ name: MULTICALL_NAME, path: multicall, action: 'unchanged' });
     else {
       const existed = existsSync(multicall);
       atomicCopy(sourceFile, multicall);
@@ -71,14 +83,19 @@ export function install(opts: InstallOptions): InstallAction[] {
     } else atomicCopy(join(opts.from, name), target);
     // kube-flannel's init container runs `cp -f /flannel /opt/cni/bin/flannel`, which writes through a link
     // into the one file every plugin name shares (docs/flannel.md).
-    const note = multicall && name === 'flannel' ? "a link: remove kube-flannel's install-cni-plugin init container, its cp -f would overwrite every plugin" : undefined;
+    const note =
+      multicall && name === 'flannel'
+        ? "a link: remove kube-flannel's install-cni-plugin init container, its cp -f would overwrite every plugin"
+        : undefined;
     actions.push({ name, path: target, action: existed ? 'replaced' : 'installed', ...(note ? { note } : {}) });
   }
   return actions;
 }
 
 function bundledNames(from: string): string[] {
-  return readdirSync(from).filter((f) => NAME_RE.test(f) && statSync(join(from, f)).isFile() && ourBuildName(join(from, f)) === f);
+  return readdirSync(from).filter(
+    (f) => NAME_RE.test(f) && statSync(join(from, f)).isFile() && ourBuildName(join(from, f)) === f,
+  );
 }
 
 /**
@@ -87,7 +104,10 @@ function bundledNames(from: string): string[] {
  */
 function multicallNames(from: string): string[] {
   const exe = join(from, MULTICALL_NAME);
-  if (!existsSync(exe)) throw new Error(`no multi-call executable at ${exe}: build it with npx nx run cni-bun:build (or node tools/sea.mjs)`);
+  if (!existsSync(exe))
+    throw new Error(
+      `no multi-call executable at ${exe}: build it with npx nx run cni-bun:build (or node tools/sea.mjs)`,
+    );
   const linked = bundledNames(from);
   if (linked.length) return linked;
   const bundled = join(dirname(from), 'cni-bin');

@@ -16,7 +16,10 @@ interface AddrLink {
 /** Addresses of one link as CIDRs (`10.0.0.2/24`), or [] when the link is gone. */
 export async function listAddrs(dev: string, netns?: string, scope: 'global' | 'all' = 'global'): Promise<AddrInfo[]> {
   try {
-    const links = await ipJson<AddrLink[]>(['addr', 'show', 'dev', dev, ...(scope === 'global' ? ['scope', 'global'] : [])], netns);
+    const links = await ipJson<AddrLink[]>(
+      ['addr', 'show', 'dev', dev, ...(scope === 'global' ? ['scope', 'global'] : [])],
+      netns,
+    );
     return links[0]?.addr_info ?? [];
   } catch (err) {
     if (isNotFound(err)) return [];

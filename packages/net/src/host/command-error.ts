@@ -37,4 +37,5 @@ export function failureReason(err: unknown): string {
 }
 
 /** `<what>: <reason>` as a plain Error (the skeleton reports it as the generic error 999), the original as its cause. */
-export const commandFailure = (what: string, err: unknown): Error => new Error(`${what}: ${failureReason(err)}`, { cause: err });
+export const commandFailure = (what: string, err: unknown): Error =>
+  new Error(`${what}: ${failureReason(err)}`, { cause: err });

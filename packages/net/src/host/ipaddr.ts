@@ -51,11 +51,17 @@ export function formatIP(ip: IP): string {
   const groups = Array.from({ length: 8 }, (_, i) => Number((ip.value >> BigInt((7 - i) * 16)) & 0xffffn));
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = groups.map((g) => g.toString(16));
@@ -83,7 +89,10 @@ export function networkOf(c: CIDR): CIDR {
   return { ip: { family: c.ip.family, value: c.ip.value & ~hostMask(c.ip.family, c.prefix) }, prefix: c.prefix };
 }
 
-export const lastOf = (c: CIDR): IP => ({ family: c.ip.family, value: networkOf(c).ip.value | hostMask(c.ip.family, c.prefix) });
+export const lastOf = (c: CIDR): IP => ({
+  family: c.ip.family,
+  value: networkOf(c).ip.value | hostMask(c.ip.family, c.prefix),
+});
 
 export const hasHostBits = (c: CIDR): boolean => (c.ip.value & hostMask(c.ip.family, c.prefix)) !== 0n;
 

@@ -14,7 +14,12 @@ export interface Link {
   txqlen?: number;
   ifalias?: string;
   promiscuity?: number;
-  linkinfo?: { info_kind?: string; info_data?: Record<string, unknown>; info_slave_kind?: string; info_slave_data?: Record<string, unknown> };
+  linkinfo?: {
+    info_kind?: string;
+    info_data?: Record<string, unknown>;
+    info_slave_kind?: string;
+    info_slave_data?: Record<string, unknown>;
+  };
 }
 
 /** Every link (with details) in the namespace. */

@@ -14,7 +14,10 @@ export interface RouteInfo {
 
 /** Routes of one family in a table (default main), as `ip -j route show` prints them. */
 export function listRoutes(family: 4 | 6, netns?: string, table?: string | number): Promise<RouteInfo[]> {
-  return ipJson<RouteInfo[]>([`-${family}`, 'route', 'show', ...(table !== undefined ? ['table', String(table)] : [])], netns);
+  return ipJson<RouteInfo[]>(
+    [`-${family}`, 'route', 'show', ...(table !== undefined ? ['table', String(table)] : [])],
+    netns,
+  );
 }
 
 /** `ip -j route` prints `default` for 0.0.0.0/0 and bare addresses for host routes; give CIDRs back. */

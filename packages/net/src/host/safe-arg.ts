@@ -12,6 +12,7 @@ export function token(value: string | number, what = 'argument'): string {
 
 /** A rule comment, quoted for iptables-restore / nft: printable, no quotes, backslashes or newlines. */
 export function comment(text: string): string {
-  if (!/^[ -~]*$/.test(text) || /["\\]/.test(text) || text.length > 255) throw new Error(`unsafe comment ${JSON.stringify(text)}`);
+  if (!/^[ -~]*$/.test(text) || /["\\]/.test(text) || text.length > 255)
+    throw new Error(`unsafe comment ${JSON.stringify(text)}`);
   return `"${text}"`;
 }

@@ -16,13 +16,18 @@ export async function tcJson<T = unknown>(args: readonly string[], netns?: strin
   return jsonArray(stdout) as T;
 }
 
-export const listQdiscs = (dev: string, netns?: string): Promise<Qdisc[]> => tcJson<Qdisc[]>(['qdisc', 'show', 'dev', dev], netns);
+export const listQdiscs = (dev: string, netns?: string): Promise<Qdisc[]> =>
+  tcJson<Qdisc[]>(['qdisc', 'show', 'dev', dev], netns);
 
 /**
  * Several tc commands in one process (`tc -batch -`); returns tc's stdout. With `json`, every `show`
  * command prints one JSON array on its own line (parse them with `jsonArrays`).
  */
-export async function tcBatch(commands: readonly (readonly (string | number)[])[], netns?: string, opts: { json?: boolean } = {}): Promise<string> {
+export async function tcBatch(
+  commands: readonly (readonly (string | number)[])[],
+  netns?: string,
+  opts: { json?: boolean } = {},
+): Promise<string> {
   if (commands.length === 0) return '';
   const script = commands.map((c) => c.map((t) => token(t)).join(' ')).join('\n') + '\n';
   const { stdout } = await run('tc', [...(opts.json ? ['-j'] : []), '-batch', '-'], { input: script, netns });

@@ -16,7 +16,8 @@ const CHAIN = 'masq_checks';
 const COMMENT_MAX = 128;
 
 const networkHash = (network: string): string => hashedName('', 16, network);
-const instanceHash = (o: MasqOwner): string => `${networkHash(o.network)}-${hashedName('', 16, `${o.ifName}:${o.containerID}`)}`;
+const instanceHash = (o: MasqOwner): string =>
+  `${networkHash(o.network)}-${hashedName('', 16, `${o.ifName}:${o.containerID}`)}`;
 
 export function nftMasqComment(o: MasqOwner): string {
   return `${instanceHash(o)}, net: ${o.network}, if: ${o.ifName}, id: ${o.containerID}`.slice(0, COMMENT_MAX);
@@ -38,7 +39,9 @@ export async function setupIpMasqNft(addresses: readonly string[], owner: MasqOw
     const cidr = parseCIDR(address);
     if (!cidr) throw new Error(`ipMasq: invalid address ${JSON.stringify(address)}`);
     const ip = familyOfText(address) === 4 ? 'ip' : 'ip6';
-    lines.push(`add rule ${TABLE} ${CHAIN} ${ip} saddr ${formatIP(cidr.ip)} ${ip} daddr != ${formatCIDR(networkOf(cidr))} masquerade comment ${quoted(nftMasqComment(owner))}`);
+    lines.push(
+      `add rule ${TABLE} ${CHAIN} ${ip} saddr ${formatIP(cidr.ip)} ${ip} daddr != ${formatCIDR(networkOf(cidr))} masquerade comment ${quoted(nftMasqComment(owner))}`,
+    );
   }
   await nftApply(lines.join('\n') + '\n');
 }
@@ -47,12 +50,18 @@ export async function teardownIpMasqNft(owner: MasqOwner): Promise<void> {
   await deleteRules(await rulesWithPrefix(instanceHash(owner)));
 }
 
-export const hasIpMasqNft = async (owner: MasqOwner): Promise<boolean> => (await rulesWithPrefix(instanceHash(owner))).length > 0;
+export const hasIpMasqNft = async (owner: MasqOwner): Promise<boolean> =>
+  (await rulesWithPrefix(instanceHash(owner))).length > 0;
 
-export async function gcIpMasqNft(network: string, valid: readonly { containerID: string; ifname: string }[]): Promise<void> {
+export async function gcIpMasqNft(
+  network: string,
+  valid: readonly { containerID: string; ifname: string }[],
+): Promise<void> {
   const keep = new Set(valid.map((a) => nftMasqComment({ network, containerID: a.containerID, ifName: a.ifname })));
   const rules = await nftChainRules('inet', 'cni_plugins_masquerade', CHAIN);
-  await deleteRules(rules.filter((r) => r.comment?.startsWith(networkHash(network)) && !keep.has(r.comment)).map((r) => r.handle));
+  await deleteRules(
+    rules.filter((r) => r.comment?.startsWith(networkHash(network)) && !keep.has(r.comment)).map((r) => r.handle),
+  );
 }
 
 async function rulesWithPrefix(prefix: string): Promise<number[]> {

@@ -78,9 +78,11 @@ export const iptablesIpMasq: IpMasqBackend = {
       if (mine.length) await setupIptablesFamily(family, mine, owner);
     }
   },
-  teardown: (owner) => collectErrors(installedFamilies().map((f) => () => removeIptablesChains(f, new Set([masqChainName(owner)])))),
+  teardown: (owner) =>
+    collectErrors(installedFamilies().map((f) => () => removeIptablesChains(f, new Set([masqChainName(owner)])))),
   has: async (owner) => {
-    for (const family of installedFamilies()) if (savedChains(await iptablesSave(family, 'nat')).has(masqChainName(owner))) return true;
+    for (const family of installedFamilies())
+      if (savedChains(await iptablesSave(family, 'nat')).has(masqChainName(owner))) return true;
     return false;
   },
   gc: (network, valid) => {
@@ -103,8 +105,10 @@ export const nftablesIpMasq: IpMasqBackend = {
   },
 };
 
-export const masqChainName = (owner: Pick<MasqOwner, 'network' | 'containerID'>): string => hashedName('CNI-', 28, owner.network, owner.containerID);
-export const masqComment = (owner: Pick<MasqOwner, 'network' | 'containerID'>): string => `name: "${owner.network}" id: "${owner.containerID}"`;
+export const masqChainName = (owner: Pick<MasqOwner, 'network' | 'containerID'>): string =>
+  hashedName('CNI-', 28, owner.network, owner.containerID);
+export const masqComment = (owner: Pick<MasqOwner, 'network' | 'containerID'>): string =>
+  `name: "${owner.network}" id: "${owner.containerID}"`;
 
 /** The comment as iptables-save prints it (and iptables-restore reads it). */
 const savedComment = (owner: MasqOwner): string => `"${masqComment(owner).replace(/"/g, '\\"')}"`;
@@ -117,7 +121,8 @@ async function setupIptablesFamily(family: IPFamily, addresses: string[], owner:
   const lines = ['*nat', `:${chain} - [0:0]`]; // declaring a user chain with --noflush empties it: we rebuild it whole
   // Every subnet's ACCEPT before the MASQUERADE (the reference appends per IP, which puts a second
   // subnet's ACCEPT behind the first MASQUERADE).
-  for (const subnet of new Set(addresses.map((a) => formatCIDR(networkOf(mustCIDR(a)))))) lines.push(`-A ${chain} -d ${subnet} ${comment} -j ACCEPT`);
+  for (const subnet of new Set(addresses.map((a) => formatCIDR(networkOf(mustCIDR(a))))))
+    lines.push(`-A ${chain} -d ${subnet} ${comment} -j ACCEPT`);
   lines.push(`-A ${chain} ! -d ${MULTICAST[family]} ${comment} -j MASQUERADE`);
   for (const a of addresses) {
     const ip = mustCIDR(a).ip;
@@ -135,13 +140,21 @@ async function removeIptablesChains(family: IPFamily, chains: Set<string>, saved
   const jumps = saved.split('\n').filter((l) => l.startsWith('-A POSTROUTING ') && chains.has(jumpTarget(l) ?? ''));
   const doomed = [...chains].filter((c) => present.has(c));
   if (!jumps.length && !doomed.length) return;
-  const lines = ['*nat', ...jumps.map((l) => '-D' + l.slice(2)), ...doomed.flatMap((c) => [`-F ${c}`, `-X ${c}`]), 'COMMIT', ''];
+  const lines = [
+    '*nat',
+    ...jumps.map((l) => '-D' + l.slice(2)),
+    ...doomed.flatMap((c) => [`-F ${c}`, `-X ${c}`]),
+    'COMMIT',
+    '',
+  ];
   try {
     await iptablesRestore(family, lines.join('\n'));
   } catch (err) {
     // Someone removed part of it concurrently (a repeated DEL): fine if nothing is left now.
     const again = await iptablesSave(family, 'nat');
-    const left = [...chains].some((c) => savedChains(again).has(c)) || again.split('\n').some((l) => l.startsWith('-A POSTROUTING ') && chains.has(jumpTarget(l) ?? ''));
+    const left =
+      [...chains].some((c) => savedChains(again).has(c)) ||
+      again.split('\n').some((l) => l.startsWith('-A POSTROUTING ') && chains.has(jumpTarget(l) ?? ''));
     if (left) throw err;
   }
 }
@@ -170,7 +183,8 @@ function mustCIDR(text: string) {
 }
 
 function checkOwner(owner: MasqOwner): void {
-  for (const what of ['network', 'containerID'] as const) if (!SAFE_ID.test(owner[what])) throw new Error(`ipMasq: invalid ${what} ${JSON.stringify(owner[what])}`);
+  for (const what of ['network', 'containerID'] as const)
+    if (!SAFE_ID.test(owner[what])) throw new Error(`ipMasq: invalid ${what} ${JSON.stringify(owner[what])}`);
   if (!/^[^"\\\s]{1,15}$/.test(owner.ifName)) throw new Error(`ipMasq: invalid ifName ${JSON.stringify(owner.ifName)}`);
 }
 

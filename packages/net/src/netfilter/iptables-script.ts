@@ -10,7 +10,8 @@ import { savedChains } from './iptables';
 
 /** A rule comment quoted the way iptables-save prints it (`"dnat name: \"n\" id: \"c\""`). */
 export function restoreQuote(text: string): string {
-  if (!/^[ -~]*$/.test(text) || text.includes('\\') || text.length > 255) throw new Error(`unsafe iptables comment ${JSON.stringify(text)}`);
+  if (!/^[ -~]*$/.test(text) || text.includes('\\') || text.length > 255)
+    throw new Error(`unsafe iptables comment ${JSON.stringify(text)}`);
   return `"${text.replace(/"/g, '\\"')}"`;
 }
 
@@ -29,7 +30,8 @@ export function restoreArg(value: string, what = 'iptables argument'): string {
 }
 
 /** `*table` … `COMMIT`: one table's part of a restore script. */
-export const restoreTable = (table: string, lines: readonly string[]): string => `*${table}\n${lines.join('\n')}${lines.length ? '\n' : ''}COMMIT\n`;
+export const restoreTable = (table: string, lines: readonly string[]): string =>
+  `*${table}\n${lines.join('\n')}${lines.length ? '\n' : ''}COMMIT\n`;
 
 /** `:CHAIN - [0:0]` for each chain the saved table does not have yet. */
 export function declareMissing(saved: string, chains: readonly string[]): string[] {
@@ -47,7 +49,8 @@ export function rulesJumpingTo(saved: string, chain: string, target: string): st
 }
 
 /** True when `chain` already holds exactly `rule` (canonical text). */
-export const hasSavedRule = (saved: string, chain: string, rule: string): boolean => saved.split('\n').includes(`-A ${chain} ${rule}`);
+export const hasSavedRule = (saved: string, chain: string, rule: string): boolean =>
+  saved.split('\n').includes(`-A ${chain} ${rule}`);
 
 /**
  * The lock every tscni plugin holds while it reads a ruleset and writes changes computed from it

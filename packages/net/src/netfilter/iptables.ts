@@ -17,7 +17,12 @@ export function nftAvailable(): boolean {
  * One iptables command. A bare `-w` waits for the xtables lock as long as it takes, like the reference:
  * under kube-proxy's lock contention ADD/DEL get slow, never fail.
  */
-export async function iptables(family: IPFamily, table: string, args: readonly string[], netns?: string): Promise<string> {
+export async function iptables(
+  family: IPFamily,
+  table: string,
+  args: readonly string[],
+  netns?: string,
+): Promise<string> {
   const { stdout } = await run(bin(family), ['-w', '-t', table, ...args], { netns });
   return stdout;
 }
@@ -43,7 +48,10 @@ export function savedChains(saved: string): Set<string> {
 /** The `-A` rules of one chain in a saved table (without the `-A CHAIN ` prefix). */
 export function savedRules(saved: string, chain: string): string[] {
   const prefix = `-A ${chain} `;
-  return saved.split('\n').filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
+  return saved
+    .split('\n')
+    .filter((l) => l.startsWith(prefix))
+    .map((l) => l.slice(prefix.length));
 }
 
 export const isIptablesMissingChain = (err: unknown): boolean =>

@@ -16,7 +16,12 @@ export const isNftMissing = (err: unknown): boolean =>
   err instanceof CommandError && /No such file or directory|does not exist/i.test(err.stderr);
 
 /** Rules of a chain with their handles and comments. */
-export async function nftChainRules(family: string, table: string, chain: string, netns?: string): Promise<{ handle: number; comment?: string }[]> {
+export async function nftChainRules(
+  family: string,
+  table: string,
+  chain: string,
+  netns?: string,
+): Promise<{ handle: number; comment?: string }[]> {
   try {
     const items = await nftJson(['list', 'chain', family, table, chain], netns);
     return items.filter((i) => 'rule' in i).map((i) => i.rule as { handle: number; comment?: string });

@@ -6,7 +6,11 @@ import { familyOfText } from '../host/ipaddr';
  * every address whose `interface` points at `ifName` (or is unset), the link up, then the routes,
  * a route without `gw` going via the first gateway of its family. Meant to join a larger batch.
  */
-export function ifaceConfigCommands(ifName: string, result: Result, opts: { nodad?: boolean; ifIndex?: number } = {}): string[][] {
+export function ifaceConfigCommands(
+  ifName: string,
+  result: Result,
+  opts: { nodad?: boolean; ifIndex?: number } = {},
+): string[][] {
   const ifIndex = opts.ifIndex ?? result.interfaces?.findIndex((i) => i.name === ifName && i.sandbox !== undefined);
   const ips = (result.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === ifIndex);
   const cmds: string[][] = [];
@@ -36,5 +40,9 @@ export function ifaceConfigCommands(ifName: string, result: Result, opts: { noda
 export function ipv6Sysctls(ifName: string, result: Result): Record<string, string> {
   if (!(result.ips ?? []).some((ip) => familyOfText(ip.address) === 6)) return {};
   const dev = ifName.replace(/\./g, '/');
-  return { 'net.ipv6.conf.lo.disable_ipv6': '0', [`net.ipv6.conf.${dev}.disable_ipv6`]: '0', [`net.ipv6.conf.${dev}.keep_addr_on_down`]: '1' };
+  return {
+    'net.ipv6.conf.lo.disable_ipv6': '0',
+    [`net.ipv6.conf.${dev}.disable_ipv6`]: '0',
+    [`net.ipv6.conf.${dev}.keep_addr_on_down`]: '1',
+  };
 }

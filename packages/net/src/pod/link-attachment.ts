@@ -1,4 +1,16 @@
-import { CniError, ErrorCode, delegateAdd, delegateCheck, delegateDel, delegateGC, delegateStatus, type CmdArgs, type DNS, type PluginFuncs, type Result } from '@tscni/cni';
+import {
+  CniError,
+  ErrorCode,
+  delegateAdd,
+  delegateCheck,
+  delegateDel,
+  delegateGC,
+  delegateStatus,
+  type CmdArgs,
+  type DNS,
+  type PluginFuncs,
+  type Result,
+} from '@tscni/cni';
 import { ifaceConfigCommands, ipv6Sysctls } from './configure-iface';
 import { ipBatch } from '../host/ip';
 import { netnsExists } from '../host/netns';
@@ -12,7 +24,11 @@ import { writeSysctlsIn } from '../host/sysctl';
 /** The delegated IPAM plugin's type, or undefined when the config has none (an empty type counts as none). */
 export const ipamTypeOf = (conf: { ipam?: { type?: string } }): string | undefined => conf.ipam?.type || undefined;
 
-export async function withIpamAdd<T>(args: CmdArgs, ipamType: string | undefined, attach: (ipam: Result | undefined) => Promise<T>): Promise<T> {
+export async function withIpamAdd<T>(
+  args: CmdArgs,
+  ipamType: string | undefined,
+  attach: (ipam: Result | undefined) => Promise<T>,
+): Promise<T> {
   const ipam = ipamType ? await delegateAdd(ipamType, args.stdinData, args.env) : undefined;
   try {
     return await attach(ipam);
@@ -40,14 +56,23 @@ export const forwardStatusToIpam = async (args: CmdArgs, ipamType: string | unde
 
 /** ADD needs the pod netns to exist (code 4 names CNI_NETNS otherwise). */
 export function requirePodNetns(args: CmdArgs): void {
-  if (!netnsExists(args.netns)) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `failed to open netns ${JSON.stringify(args.netns)}: no such namespace`);
+  if (!netnsExists(args.netns))
+    throw new CniError(
+      ErrorCode.InvalidEnvironmentVariables,
+      `failed to open netns ${JSON.stringify(args.netns)}: no such namespace`,
+    );
 }
 
 /**
  * The result of a plugin that made one pod interface: that interface (index 0) with its MAC, and
  * the addresses (all pointing at it), routes and DNS of `ipam`; a configured `dns` wins over IPAM's.
  */
-export function podInterfaceResult(args: CmdArgs, mac: string | undefined, ipam: Result | undefined, dns?: DNS): Result {
+export function podInterfaceResult(
+  args: CmdArgs,
+  mac: string | undefined,
+  ipam: Result | undefined,
+  dns?: DNS,
+): Result {
   const result: Result = {
     cniVersion: args.netConf.cniVersion,
     interfaces: [{ name: args.ifName, ...(mac ? { mac } : {}), sandbox: args.netns }],
@@ -65,7 +90,8 @@ export function podInterfaceResult(args: CmdArgs, mac: string | undefined, ipam:
  * one more batch — the reference's order. Other IPAM types keep the faster IPAM-first path.
  */
 const IPAM_NEEDING_THE_LINK = new Set(['dhcp']);
-export const ipamNeedsLink = (ipamType: string | undefined): boolean => !!ipamType && IPAM_NEEDING_THE_LINK.has(ipamType);
+export const ipamNeedsLink = (ipamType: string | undefined): boolean =>
+  !!ipamType && IPAM_NEEDING_THE_LINK.has(ipamType);
 
 /**
  * `withIpamAdd` for plugins that create their pod link (macvlan, ipvlan, vlan, dummy): `attach` builds the
@@ -85,7 +111,10 @@ export async function withIpamOnCreatedLink(
     const ipam = await delegateAdd(ipamType!, args.stdinData, args.env);
     try {
       await writeSysctlsIn(args.netns, ipv6Sysctls(args.ifName, ipam));
-      await ipBatch(ifaceConfigCommands(args.ifName, ipam, { ifIndex: 0 }).filter((c) => c[0] !== 'link'), args.netns);
+      await ipBatch(
+        ifaceConfigCommands(args.ifName, ipam, { ifIndex: 0 }).filter((c) => c[0] !== 'link'),
+        args.netns,
+      );
     } catch (err) {
       await delegateDel(ipamType!, args.stdinData, args.env).catch(() => {});
       throw err;
@@ -101,7 +130,9 @@ export async function withIpamOnCreatedLink(
  * DEL, GC and STATUS of a plugin that created its pod link (macvlan, ipvlan, vlan, dummy): DEL releases
  * IPAM (even without a netns) and then deletes the link if it is still there; GC and STATUS only concern IPAM.
  */
-export function createdLinkVerbs(ipamTypeOf: (args: CmdArgs) => string | undefined): Pick<PluginFuncs, 'del' | 'gc' | 'status'> {
+export function createdLinkVerbs(
+  ipamTypeOf: (args: CmdArgs) => string | undefined,
+): Pick<PluginFuncs, 'del' | 'gc' | 'status'> {
   return {
     del: async (args) => {
       await ipamDel(args, ipamTypeOf(args));

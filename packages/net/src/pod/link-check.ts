@@ -30,7 +30,8 @@ async function checkAddresses(args: CmdArgs, prev: Result, index: number, fail: 
   const wanted = (prev.ips ?? []).filter((ip) => ip.interface === index);
   if (!wanted.length) return;
   const present = new Set((await listAddrs(args.ifName, args.netns, 'all')).map(addrCidr).map(canonicalCidr));
-  for (const ip of wanted) if (!present.has(canonicalCidr(ip.address))) throw fail(`${args.ifName} lacks address ${ip.address}`);
+  for (const ip of wanted)
+    if (!present.has(canonicalCidr(ip.address))) throw fail(`${args.ifName} lacks address ${ip.address}`);
 }
 
 async function checkRoutes(args: CmdArgs, prev: Result, fail: (m: string) => Error): Promise<void> {
@@ -38,10 +39,14 @@ async function checkRoutes(args: CmdArgs, prev: Result, fail: (m: string) => Err
   for (const family of [4, 6] as const) {
     const wanted = routes.filter((r) => familyOfText(r.dst) === family);
     if (!wanted.length) continue;
-    const present = (await listRoutes(family, args.netns, 'all')).map((r) => ({ dst: canonicalNet(routeDst(r, family)), gw: r.gateway }));
+    const present = (await listRoutes(family, args.netns, 'all')).map((r) => ({
+      dst: canonicalNet(routeDst(r, family)),
+      gw: r.gateway,
+    }));
     for (const r of wanted) {
       const dst = canonicalNet(r.dst);
-      if (!present.some((p) => p.dst === dst && (!r.gw || p.gw === r.gw))) throw fail(`route ${r.dst}${r.gw ? ` via ${r.gw}` : ''} not found`);
+      if (!present.some((p) => p.dst === dst && (!r.gw || p.gw === r.gw)))
+        throw fail(`route ${r.dst}${r.gw ? ` via ${r.gw}` : ''} not found`);
     }
   }
 }

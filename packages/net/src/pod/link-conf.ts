@@ -22,12 +22,20 @@ export const isMac = (s: string): boolean => MAC_RE.test(s);
 export function requestedMac(args: CmdArgs, configured?: string): string | undefined {
   const fromRuntime = args.runtimeConfig.mac;
   if (fromRuntime !== undefined && fromRuntime !== '') {
-    if (typeof fromRuntime !== 'string' || !isMac(fromRuntime)) throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid network config: runtimeConfig.mac: invalid MAC address ${JSON.stringify(fromRuntime)}`);
+    if (typeof fromRuntime !== 'string' || !isMac(fromRuntime))
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `invalid network config: runtimeConfig.mac: invalid MAC address ${JSON.stringify(fromRuntime)}`,
+      );
     return fromRuntime.toLowerCase();
   }
   const fromArgs = args.cniArgs(['MAC']).MAC;
   if (fromArgs) {
-    if (!isMac(fromArgs)) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `ARGS: MAC: invalid MAC address ${JSON.stringify(fromArgs)}`);
+    if (!isMac(fromArgs))
+      throw new CniError(
+        ErrorCode.InvalidEnvironmentVariables,
+        `ARGS: MAC: invalid MAC address ${JSON.stringify(fromArgs)}`,
+      );
     return fromArgs.toLowerCase();
   }
   return configured?.toLowerCase();

@@ -81,7 +81,11 @@ export async function resolveMaster(m: MasterLookup, opts: { defaultToRoute?: bo
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-  if (!link) throw invalidConfig('master', `link ${JSON.stringify(name)} not found${m.linkInContainer ? ' in the container netns' : ''}`);
+  if (!link)
+    throw invalidConfig(
+      'master',
+      `link ${JSON.stringify(name)} not found${m.linkInContainer ? ' in the container netns' : ''}`,
+    );
   return link;
 }
 

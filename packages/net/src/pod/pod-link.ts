@@ -33,7 +33,11 @@ export async function settlePodLink(a: PodLinkArrival): Promise<Link> {
   try {
     await writeSysctlsIn(a.netns, { ...notifySysctls(a.tmpName), ...ipv6Sysctls(a.tmpName, result) });
     const out = await ipBatch(
-      [['link', 'set', 'dev', a.tmpName, 'name', a.ifName], ...ifaceConfigCommands(a.ifName, result, { ifIndex: 0 }), ['link', 'show', 'dev', a.ifName]],
+      [
+        ['link', 'set', 'dev', a.tmpName, 'name', a.ifName],
+        ...ifaceConfigCommands(a.ifName, result, { ifIndex: 0 }),
+        ['link', 'show', 'dev', a.ifName],
+      ],
       a.netns,
       { json: true },
     );
@@ -50,7 +54,9 @@ function settleError(a: PodLinkArrival, err: unknown): Error {
   if (!(err instanceof CommandError)) return err as Error;
   const why = failureReason(err);
   if (/File exists/.test(why) && failedBatchLine(err) === 1) {
-    return new Error(`failed to rename the new link to ${a.ifName}: an interface ${a.ifName} already exists in ${a.netns}`);
+    return new Error(
+      `failed to rename the new link to ${a.ifName}: an interface ${a.ifName} already exists in ${a.netns}`,
+    );
   }
   return new Error(`failed to configure ${a.ifName} in ${a.netns}: ${why}`);
 }

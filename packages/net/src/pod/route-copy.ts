@@ -9,7 +9,12 @@ export type FamilyRoute = RouteInfo & { family: Family; type?: string };
  * `ip -j` omits the defaults (proto boot, scope global), which `ip route` would not assume for every route.
  * Flags other than onlink are the kernel's own.
  */
-export function routeCopyCommand(verb: 'replace' | 'del', r: FamilyRoute, dev: string, table: number | 'main'): (string | number)[] {
+export function routeCopyCommand(
+  verb: 'replace' | 'del',
+  r: FamilyRoute,
+  dev: string,
+  table: number | 'main',
+): (string | number)[] {
   const cmd: (string | number)[] = ['route', verb];
   if (r.type && r.type !== 'unicast') cmd.push(r.type);
   cmd.push(routeDst(r, r.family));

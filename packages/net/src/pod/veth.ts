@@ -41,9 +41,27 @@ export async function createVeth(req: VethRequest): Promise<VethPair> {
   for (let attempt = 0; ; attempt++) {
     const hostVeth = randomVethName();
     const mtu = req.mtu ? ['mtu', String(req.mtu)] : [];
-    const create = ['link', 'add', req.ifName, ...mtu, ...(req.mac ? ['address', req.mac] : []), 'type', 'veth', 'peer', 'name', hostVeth, ...mtu, 'netns', String(process.pid)];
+    const create = [
+      'link',
+      'add',
+      req.ifName,
+      ...mtu,
+      ...(req.mac ? ['address', req.mac] : []),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      hostVeth,
+      ...mtu,
+      'netns',
+      String(process.pid),
+    ];
     try {
-      const out = await ipBatch([create, ...(req.containerCommands ?? []), ['link', 'show', 'dev', req.ifName]], req.netns, { json: true });
+      const out = await ipBatch(
+        [create, ...(req.containerCommands ?? []), ['link', 'show', 'dev', req.ifName]],
+        req.netns,
+        { json: true },
+      );
       return { hostVeth, container: jsonArray<Link>(out)[0] };
     } catch (err) {
       if (await removeHostVeth(hostVeth)) throw err; // the pair was made; a later command failed

@@ -41,29 +41,49 @@ export function pauseImageArchive(dir: string, ref: string): string {
     return { digest: `sha256:${hex}`, size: Buffer.byteLength(content) };
   };
   const layer = put(readFileSync(layerTar));
-  const config = put(JSON.stringify({
-    architecture: GOARCH,
-    os: 'linux',
-    config: { Cmd: ['/bin/sleep', '2147483647'], WorkingDir: '/', Env: ['PATH=/bin'] },
-    rootfs: { type: 'layers', diff_ids: [layer.digest] },
-  }));
-  const manifest = put(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
-  }));
-  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  writeFileSync(join(layout, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{
+  const config = put(
+    JSON.stringify({
+      architecture: GOARCH,
+      os: 'linux',
+      config: { Cmd: ['/bin/sleep', '2147483647'], WorkingDir: '/', Env: ['PATH=/bin'] },
+      rootfs: { type: 'layers', diff_ids: [layer.digest] },
+    }),
+  );
+  const manifest = put(
+    JSON.stringify({
+      schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      ...manifest,
-      platform: { architecture: GOARCH, os: 'linux' },
-      annotations: { 'io.containerd.image.name': ref, 'org.opencontainers.image.ref.name': ref.split(':').pop() },
-    }],
-  }));
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+    }),
+  );
+  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(
+    join(layout, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          ...manifest,
+          platform: { architecture: GOARCH, os: 'linux' },
+          annotations: { 'io.containerd.image.name': ref, 'org.opencontainers.image.ref.name': ref.split(':').pop() },
+        },
+      ],
+    }),
+  );
   const archive = join(dir, 'pause-oci.tar');
-  sh('tar', ['--numeric-owner', '--owner=0', '--group=0', '-cf', archive, '-C', layout, 'oci-layout', 'index.json', 'blobs']);
+  sh('tar', [
+    '--numeric-owner',
+    '--owner=0',
+    '--group=0',
+    '-cf',
+    archive,
+    '-C',
+    layout,
+    'oci-layout',
+    'index.json',
+    'blobs',
+  ]);
   return archive;
 }

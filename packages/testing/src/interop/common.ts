@@ -19,9 +19,11 @@ export function missingForInterop(tools: string[]): string | undefined {
   const kernel = missingForKernelTests(['ip', 'nsenter', 'unshare', 'iptables-save', 'nft', 'tc']);
   if (kernel === 'needs root') return kernel;
   const absent = tools.filter((t) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', t]).status !== 0);
-  if (absent.length) throw new Error(`interop suite needs ${absent.join(', ')} (apt-get install the Debian packages .ci/run lists)`);
+  if (absent.length)
+    throw new Error(`interop suite needs ${absent.join(', ')} (apt-get install the Debian packages .ci/run lists)`);
   for (const p of ['bridge', 'host-local', 'portmap', 'bandwidth', 'firewall', 'tuning', 'loopback']) {
-    for (const dir of [DIST_BIN, REFERENCE_BIN]) if (!existsSync(join(dir, p))) throw new Error(`interop suite needs ${join(dir, p)}`);
+    for (const dir of [DIST_BIN, REFERENCE_BIN])
+      if (!existsSync(join(dir, p))) throw new Error(`interop suite needs ${join(dir, p)}`);
   }
   return kernel;
 }
@@ -36,9 +38,20 @@ export interface Qdisc {
 
 export function qdiscsOf(node: TestNode): Qdisc[] {
   const kinds = new Map<string, string>(
-    (JSON.parse(sh('ip', ['-j', '-d', 'link', 'show'], { netns: node.name }) || '[]') as { ifname: string; linkinfo?: { info_kind?: string } }[]).map((l) => [l.ifname, l.linkinfo?.info_kind ?? '']),
+    (
+      JSON.parse(sh('ip', ['-j', '-d', 'link', 'show'], { netns: node.name }) || '[]') as {
+        ifname: string;
+        linkinfo?: { info_kind?: string };
+      }[]
+    ).map((l) => [l.ifname, l.linkinfo?.info_kind ?? '']),
   );
-  return (JSON.parse(sh('tc', ['-j', 'qdisc', 'show'], { netns: node.name }) || '[]') as { kind: string; dev: string; options?: { rate?: number } }[]).map((q) => ({
+  return (
+    JSON.parse(sh('tc', ['-j', 'qdisc', 'show'], { netns: node.name }) || '[]') as {
+      kind: string;
+      dev: string;
+      options?: { rate?: number };
+    }[]
+  ).map((q) => ({
     kind: q.kind,
     dev: q.dev,
     devKind: kinds.get(q.dev) ?? '',

@@ -86,9 +86,13 @@ export async function startContainerd(node: RuntimeNode, binDir: string, conflis
 
   const crictl = (args: string[], opts: { allowFail?: boolean } = {}) => {
     if (!existsSync(CRICTL)) throw new Error(`crictl missing at ${CRICTL}`);
-    const r = spawnSync(CRICTL, ['-r', `unix://${socket}`, '-t', '60s', ...args], { encoding: 'utf8', timeout: 180_000 });
+    const r = spawnSync(CRICTL, ['-r', `unix://${socket}`, '-t', '60s', ...args], {
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
     const out = { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
-    if (out.code !== 0 && !opts.allowFail) throw new Error(`crictl ${args.join(' ')} failed (${out.code}): ${out.stderr || out.stdout}`);
+    if (out.code !== 0 && !opts.allowFail)
+      throw new Error(`crictl ${args.join(' ')} failed (${out.code}): ${out.stderr || out.stdout}`);
     return out;
   };
   const stop = async () => {
@@ -99,7 +103,13 @@ export async function startContainerd(node: RuntimeNode, binDir: string, conflis
       if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill('SIGKILL');
     }
   };
-  const cd: Containerd = { socket, dirs: { root: join(base, 'root'), state: join(base, 'state'), confDir }, daemon, crictl, stop };
+  const cd: Containerd = {
+    socket,
+    dirs: { root: join(base, 'root'), state: join(base, 'state'), confDir },
+    daemon,
+    crictl,
+    stop,
+  };
 
   try {
     for (let i = 0; !existsSync(socket) || crictl(['version'], { allowFail: true }).code !== 0; i++) {

@@ -101,11 +101,25 @@ export class RuntimeNode {
     return ['nsenter', [`--target=${this.pid}`, '--mount', '--net', '--', cmd, ...args]];
   }
 
-  exec(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; allowFail?: boolean; input?: string; timeoutMs?: number } = {}): { code: number; stdout: string; stderr: string } {
+  exec(
+    cmd: string,
+    args: string[],
+    opts: { env?: NodeJS.ProcessEnv; allowFail?: boolean; input?: string; timeoutMs?: number } = {},
+  ): { code: number; stdout: string; stderr: string } {
     const [file, argv] = this.enter(cmd, args);
-    const r = spawnSync(file, argv, { encoding: 'utf8', env: opts.env ?? process.env, input: opts.input, timeout: opts.timeoutMs ?? 120_000 });
-    const out = { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
-    if (out.code !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed (${out.code}): ${out.stderr || out.stdout}`);
+    const r = spawnSync(file, argv, {
+      encoding: 'utf8',
+      env: opts.env ?? process.env,
+      input: opts.input,
+      timeout: opts.timeoutMs ?? 120_000,
+    });
+    const out = {
+      code: r.status ?? -1,
+      stdout: r.stdout ?? '',
+      stderr: (r.stderr ?? '') + (r.error ? String(r.error) : ''),
+    };
+    if (out.code !== 0 && !opts.allowFail)
+      throw new Error(`${cmd} ${args.join(' ')} failed (${out.code}): ${out.stderr || out.stdout}`);
     return out;
   }
 
@@ -136,9 +150,26 @@ export class RuntimeNode {
 
   /** Start the holder in a fresh private mount namespace inside the node netns, then bind /run and /var/lib. */
   private async startHolder(): Promise<void> {
-    const holder = spawn('nsenter', [`--net=${this.net.path}`, '--', 'unshare', '--mount', '--propagation', 'private', '--', process.execPath, '-e', HOLDER, String(process.pid), this.cgroupParent], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const holder = spawn(
+      'nsenter',
+      [
+        `--net=${this.net.path}`,
+        '--',
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        process.execPath,
+        '-e',
+        HOLDER,
+        String(process.pid),
+        this.cgroupParent,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.holder = holder;
     await new Promise<void>((resolve, reject) => {
       let err = '';

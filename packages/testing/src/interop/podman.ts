@@ -19,13 +19,14 @@ export interface Podman {
 
 const toml = (v: string): string => JSON.stringify(v);
 
-
 export function setUpPodman(node: RuntimeNode, binDir: string): Podman {
   const base = join(node.tmp, 'podman');
   const configDir = join(base, 'net.d');
   const storage = join(base, 'storage');
   for (const d of [configDir, storage, join(base, 'runroot'), join(base, 'tmp')]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(base, 'containers.conf'), `[containers]
+  writeFileSync(
+    join(base, 'containers.conf'),
+    `[containers]
 log_driver = "k8s-file"
 # Lower than podman's defaults (1048576 / its own hard limit), whose setrlimit fails with EPERM on
 # machines that forbid raising limits (a sandboxed CI VM); lowering is always allowed.
@@ -45,13 +46,17 @@ tmp_dir = ${toml(join(base, 'tmp'))}
 lock_type = "file"
 volume_path = ${toml(join(base, 'volumes'))}
 static_dir = ${toml(join(base, 'libpod'))}
-`);
-  writeFileSync(join(base, 'storage.conf'), `[storage]
+`,
+  );
+  writeFileSync(
+    join(base, 'storage.conf'),
+    `[storage]
 # vfs (plain copies of a 2 MB rootfs), not overlay: works whatever filesystem the CI's /tmp is on.
 driver = "vfs"
 graphroot = ${toml(storage)}
 runroot = ${toml(join(base, 'runroot'))}
-`);
+`,
+  );
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: base,
@@ -60,7 +65,8 @@ runroot = ${toml(join(base, 'runroot'))}
     CONTAINERS_REGISTRIES_CONF: join(base, 'registries.conf'),
   };
   writeFileSync(env.CONTAINERS_REGISTRIES_CONF!, 'unqualified-search-registries = []\n');
-  const run = (args: string[], opts: { allowFail?: boolean } = {}) => node.exec('podman', ['--cgroup-manager=cgroupfs', ...args], { env, allowFail: opts.allowFail });
+  const run = (args: string[], opts: { allowFail?: boolean } = {}) =>
+    node.exec('podman', ['--cgroup-manager=cgroupfs', ...args], { env, allowFail: opts.allowFail });
   run(['import', '--change', 'CMD ["/bin/sh"]', busyboxRootfsTar(join(base, 'image')), BUSYBOX_IMAGE]);
   return { configDir, storage, run };
 }

@@ -12,15 +12,43 @@ import type { LeaseInfo, WireCmdArgs } from './rpc';
 export const RPC_PATH = '/_goRPC_';
 const CONNECTED = '200 Connected to Go RPC';
 
-const RequestType = struct('Request', [['ServiceMethod', 'string'], ['Seq', 'uint']]);
-const ResponseType = struct('Response', [['ServiceMethod', 'string'], ['Seq', 'uint'], ['Error', 'string']]);
-export const CmdArgsType = struct('CmdArgs', [['ContainerID', 'string'], ['Netns', 'string'], ['IfName', 'string'], ['Args', 'string'], ['Path', 'string'], ['StdinData', 'bytes']]);
+const RequestType = struct('Request', [
+  ['ServiceMethod', 'string'],
+  ['Seq', 'uint'],
+]);
+const ResponseType = struct('Response', [
+  ['ServiceMethod', 'string'],
+  ['Seq', 'uint'],
+  ['Error', 'string'],
+]);
+export const CmdArgsType = struct('CmdArgs', [
+  ['ContainerID', 'string'],
+  ['Netns', 'string'],
+  ['IfName', 'string'],
+  ['Args', 'string'],
+  ['Path', 'string'],
+  ['StdinData', 'bytes'],
+]);
 /** net.IPNet: net.IP and net.IPMask are plain []byte in gob. */
-const IPNetType = struct('IPNet', [['IP', 'bytes'], ['Mask', 'bytes']]);
-const IPConfigType = struct('IPConfig', [['Interface', 'int'], ['Address', IPNetType], ['Gateway', 'bytes']]);
-const RouteType = struct('Route', [['Dst', IPNetType], ['GW', 'bytes']]);
+const IPNetType = struct('IPNet', [
+  ['IP', 'bytes'],
+  ['Mask', 'bytes'],
+]);
+const IPConfigType = struct('IPConfig', [
+  ['Interface', 'int'],
+  ['Address', IPNetType],
+  ['Gateway', 'bytes'],
+]);
+const RouteType = struct('Route', [
+  ['Dst', IPNetType],
+  ['GW', 'bytes'],
+]);
 /** current.Result, with the fields the daemon fills (the receiver ignores the rest). */
-export const ResultType = struct('Result', [['CNIVersion', 'string'], ['IPs', slice('[]*current.IPConfig', IPConfigType)], ['Routes', slice('[]*types.Route', RouteType)]]);
+export const ResultType = struct('Result', [
+  ['CNIVersion', 'string'],
+  ['IPs', slice('[]*current.IPConfig', IPConfigType)],
+  ['Routes', slice('[]*types.Route', RouteType)],
+]);
 export const EmptyType = struct('struct {}', []);
 
 type Decoded = Record<string, unknown>;
@@ -43,12 +71,22 @@ export function goRpcCall(socketPath: string, method: string, args: WireCmdArgs)
           head = Buffer.concat([head, chunk]);
           const end = headerEnd(head);
           if (end < 0) return void (head.length > 4096 && fail(new Error('unexpected HTTP response')));
-          const status = head.subarray(0, end).toString('latin1').split(/\r?\n/)[0].replace(/^HTTP\/1\.[01] /, '');
-          if (status !== CONNECTED) return fail(Object.assign(new Error(`unexpected HTTP response: ${status}`), { code: 'EHTTP' }));
+          const status = head
+            .subarray(0, end)
+            .toString('latin1')
+            .split(/\r?\n/)[0]
+            .replace(/^HTTP\/1\.[01] /, '');
+          if (status !== CONNECTED)
+            return fail(Object.assign(new Error(`unexpected HTTP response: ${status}`), { code: 'EHTTP' }));
           const rest = head.subarray(end + (head[end] === 13 ? 4 : 2));
           head = undefined;
           const enc = new GobEncoder();
-          sock.write(Buffer.concat([enc.encode(RequestType, { ServiceMethod: method, Seq: 0 }), enc.encode(CmdArgsType, { ...args })]));
+          sock.write(
+            Buffer.concat([
+              enc.encode(RequestType, { ServiceMethod: method, Seq: 0 }),
+              enc.encode(CmdArgsType, { ...args }),
+            ]),
+          );
           chunk = rest;
         }
         dec.push(chunk);
@@ -105,7 +143,9 @@ export function serveGoRpc(conn: Socket, handle: (method: string, args: Decoded)
           if (conn.destroyed) return;
           const error = 'error' in reply ? reply.error || 'unknown error' : '';
           const res = enc.encode(ResponseType, { ServiceMethod, Seq, Error: error });
-          conn.write(Buffer.concat([res, 'error' in reply ? enc.encode(EmptyType, {}) : enc.encode(reply.type, reply.value)]));
+          conn.write(
+            Buffer.concat([res, 'error' in reply ? enc.encode(EmptyType, {}) : enc.encode(reply.type, reply.value)]),
+          );
         });
       }
     } catch {

@@ -19,7 +19,11 @@ export type GobType =
   | { kind: 'struct'; name: string; fields: readonly (readonly [string, GobType])[] }
   | { kind: 'slice'; name: string; elem: GobType };
 
-export const struct = (name: string, fields: readonly (readonly [string, GobType])[]): GobType => ({ kind: 'struct', name, fields });
+export const struct = (name: string, fields: readonly (readonly [string, GobType])[]): GobType => ({
+  kind: 'struct',
+  name,
+  fields,
+});
 export const slice = (name: string, elem: GobType): GobType => ({ kind: 'slice', name, elem });
 
 const BUILTIN_ID: Record<string, number> = { bool: 1, int: 2, uint: 3, bytes: 5, string: 6 };
@@ -106,7 +110,8 @@ export class GobEncoder {
 
   /** The messages that carry `value` (a struct) and any type definitions not sent yet. */
   encode(type: GobType, value: Record<string, unknown>): Buffer {
-    if (typeof type === 'string' || type.kind !== 'struct') throw new Error('gob: only structs are encoded at top level');
+    if (typeof type === 'string' || type.kind !== 'struct')
+      throw new Error('gob: only structs are encoded at top level');
     const messages = this.newTypes(type).map((t) => this.definition(t));
     const body = new Out().int(this.idOf(type));
     this.value(type, value, body);
@@ -187,7 +192,8 @@ function isZero(type: GobType, v: unknown): boolean {
   if (type === 'bool') return !v;
   if (type === 'int' || type === 'uint') return Number(v) === 0;
   if (type === 'string') return v === '';
-  if (type === 'bytes' || (typeof type !== 'string' && type.kind === 'slice')) return (v as ArrayLike<unknown>).length === 0;
+  if (type === 'bytes' || (typeof type !== 'string' && type.kind === 'slice'))
+    return (v as ArrayLike<unknown>).length === 0;
   return false;
 }
 
@@ -204,14 +210,77 @@ type Wire =
 
 /** Go's bootstrap types (the shape of `wireType` itself); 26 is a local id for gobEncoderType. */
 const BOOTSTRAP: [number, Wire][] = [
-  [16, { struct: [['ArrayT', 17], ['SliceT', 19], ['StructT', 20], ['MapT', 23], ['GobEncoderT', 26], ['BinaryMarshalerT', 26], ['TextMarshalerT', 26]].map(([name, id]) => ({ name: name as string, id: id as number })) }],
-  [17, { struct: [{ name: 'CommonType', id: 18 }, { name: 'Elem', id: 2 }, { name: 'Len', id: 2 }] }],
-  [18, { struct: [{ name: 'Name', id: 6 }, { name: 'Id', id: 2 }] }],
-  [19, { struct: [{ name: 'CommonType', id: 18 }, { name: 'Elem', id: 2 }] }],
-  [20, { struct: [{ name: 'CommonType', id: 18 }, { name: 'Field', id: 22 }] }],
-  [21, { struct: [{ name: 'Name', id: 6 }, { name: 'Id', id: 2 }] }],
+  [
+    16,
+    {
+      struct: [
+        ['ArrayT', 17],
+        ['SliceT', 19],
+        ['StructT', 20],
+        ['MapT', 23],
+        ['GobEncoderT', 26],
+        ['BinaryMarshalerT', 26],
+        ['TextMarshalerT', 26],
+      ].map(([name, id]) => ({ name: name as string, id: id as number })),
+    },
+  ],
+  [
+    17,
+    {
+      struct: [
+        { name: 'CommonType', id: 18 },
+        { name: 'Elem', id: 2 },
+        { name: 'Len', id: 2 },
+      ],
+    },
+  ],
+  [
+    18,
+    {
+      struct: [
+        { name: 'Name', id: 6 },
+        { name: 'Id', id: 2 },
+      ],
+    },
+  ],
+  [
+    19,
+    {
+      struct: [
+        { name: 'CommonType', id: 18 },
+        { name: 'Elem', id: 2 },
+      ],
+    },
+  ],
+  [
+    20,
+    {
+      struct: [
+        { name: 'CommonType', id: 18 },
+        { name: 'Field', id: 22 },
+      ],
+    },
+  ],
+  [
+    21,
+    {
+      struct: [
+        { name: 'Name', id: 6 },
+        { name: 'Id', id: 2 },
+      ],
+    },
+  ],
   [22, { slice: 21 }],
-  [23, { struct: [{ name: 'CommonType', id: 18 }, { name: 'Key', id: 2 }, { name: 'Elem', id: 2 }] }],
+  [
+    23,
+    {
+      struct: [
+        { name: 'CommonType', id: 18 },
+        { name: 'Key', id: 2 },
+        { name: 'Elem', id: 2 },
+      ],
+    },
+  ],
   [26, { struct: [{ name: 'CommonType', id: 18 }] }],
 ];
 
@@ -286,7 +355,7 @@ export class GobDecoder {
       return out;
     }
     const obj: Decoded = {};
-    for (let field = -1; ; ) {
+    for (let field = -1; ;) {
       const delta = Number(r.uint());
       if (delta === 0) return obj;
       field += delta;
@@ -299,7 +368,13 @@ export class GobDecoder {
 
 function toWire(t: Decoded): Wire {
   const of = (k: string) => t[k] as Decoded | undefined;
-  if (of('StructT')) return { struct: ((of('StructT')!.Field as Decoded[] | undefined) ?? []).map((f) => ({ name: String(f.Name ?? ''), id: Number(f.Id) })) };
+  if (of('StructT'))
+    return {
+      struct: ((of('StructT')!.Field as Decoded[] | undefined) ?? []).map((f) => ({
+        name: String(f.Name ?? ''),
+        id: Number(f.Id),
+      })),
+    };
   if (of('SliceT')) return { slice: Number(of('SliceT')!.Elem) };
   if (of('ArrayT')) return { array: Number(of('ArrayT')!.Elem) };
   if (of('MapT')) return { map: [Number(of('MapT')!.Key), Number(of('MapT')!.Elem)] };

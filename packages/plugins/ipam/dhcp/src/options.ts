@@ -36,7 +36,11 @@ export interface ProvideOption {
 export function optionCode(option: string, field: string): number {
   const named = OPTION_NAMES[option];
   const code = named ?? (/^\d{1,3}$/.test(option) ? Number(option) : NaN);
-  if (!(code >= 1 && code <= 254)) throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid network config: ${field}: can not parse option ${JSON.stringify(option)}`);
+  if (!(code >= 1 && code <= 254))
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `invalid network config: ${field}: can not parse option ${JSON.stringify(option)}`,
+    );
   return code;
 }
 
@@ -62,12 +66,19 @@ export function providedOptions(provide: readonly ProvideOption[], cniArgs: stri
   provide.forEach((p, i) => {
     const field = `ipam.provide[${i}]`;
     const code = optionCode(p.option, `${field}.option`);
-    if (RESERVED.has(code)) throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid network config: ${field}.option: option ${code} is managed by the DHCP client`);
+    if (RESERVED.has(code))
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `invalid network config: ${field}.option: option ${code} is managed by the DHCP client`,
+      );
     const value = p.fromArg !== undefined && args.has(p.fromArg) ? args.get(p.fromArg)! : p.value;
     if (value === undefined || value === '') return;
     if (Buffer.byteLength(value) > 255) {
       const from = p.fromArg !== undefined && args.has(p.fromArg) ? ` from CNI_ARGS ${JSON.stringify(p.fromArg)}` : '';
-      throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid network config: ${field}: value too long for option ${JSON.stringify(p.option)}${from}`);
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `invalid network config: ${field}: value too long for option ${JSON.stringify(p.option)}${from}`,
+      );
     }
     out.set(code, value);
   });

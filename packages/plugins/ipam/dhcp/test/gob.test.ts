@@ -3,14 +3,32 @@ import { describe, expect, it } from 'vitest';
 import { GobDecoder, GobEncoder, slice, struct } from '../src/gob';
 import { leaseToResult, resultToLease } from '../src/go-rpc';
 
-const Inner = struct('Inner', [['Name', 'string'], ['N', 'int']]);
-const Outer = struct('Outer', [['Flag', 'bool'], ['Count', 'uint'], ['Data', 'bytes'], ['Items', slice('[]Inner', Inner)], ['Neg', 'int']]);
+const Inner = struct('Inner', [
+  ['Name', 'string'],
+  ['N', 'int'],
+]);
+const Outer = struct('Outer', [
+  ['Flag', 'bool'],
+  ['Count', 'uint'],
+  ['Data', 'bytes'],
+  ['Items', slice('[]Inner', Inner)],
+  ['Neg', 'int'],
+]);
 
 describe('gob', () => {
   it('round-trips structs, slices and scalars; zero fields are left out', () => {
     const enc = new GobEncoder();
     const dec = new GobDecoder();
-    const value = { Flag: true, Count: 300, Data: Buffer.from([1, 2, 3]), Items: [{ Name: 'a', N: -129 }, { Name: '', N: 7 }], Neg: -1 };
+    const value = {
+      Flag: true,
+      Count: 300,
+      Data: Buffer.from([1, 2, 3]),
+      Items: [
+        { Name: 'a', N: -129 },
+        { Name: '', N: 7 },
+      ],
+      Neg: -1,
+    };
     dec.push(enc.encode(Outer, value));
     expect(dec.next()).toEqual({ ...value, Items: [{ Name: 'a', N: -129 }, { N: 7 }] });
     // The second value of a type carries no definition and still decodes.
@@ -50,7 +68,9 @@ describe('gob', () => {
     const bytes = fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
       // Valid streams with bytes flipped: the interesting inputs sit near well-formed ones.
-      fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })).map(([i, b]) => Uint8Array.from(valid, (v, j) => (j === i ? b : v))),
+      fc
+        .tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 }))
+        .map(([i, b]) => Uint8Array.from(valid, (v, j) => (j === i ? b : v))),
     );
     fc.assert(
       fc.property(bytes, (b) => {
@@ -67,11 +87,21 @@ describe('gob', () => {
   });
 
   it('current.Result ↔ lease: address/mask, gateway, routes', () => {
-    const lease = { address: '10.78.0.101/24', gateway: '10.78.0.1', routes: [{ dst: '0.0.0.0/0', gw: '10.78.0.1' }, { dst: '192.168.50.0/24', gw: '10.78.0.254' }] };
+    const lease = {
+      address: '10.78.0.101/24',
+      gateway: '10.78.0.1',
+      routes: [
+        { dst: '0.0.0.0/0', gw: '10.78.0.1' },
+        { dst: '192.168.50.0/24', gw: '10.78.0.254' },
+      ],
+    };
     expect(resultToLease(leaseToResult(lease))).toEqual(lease);
     // Go's net.IP is often the 16-byte form.
     const v4in6 = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 10, 0, 0, 9]);
-    expect(resultToLease({ IPs: [{ Address: { IP: v4in6, Mask: Buffer.from([255, 255, 0, 0]) } }] })).toEqual({ address: '10.0.0.9/16', routes: [] });
+    expect(resultToLease({ IPs: [{ Address: { IP: v4in6, Mask: Buffer.from([255, 255, 0, 0]) } }] })).toEqual({
+      address: '10.0.0.9/16',
+      routes: [],
+    });
     expect(resultToLease({})).toBeUndefined();
   });
 });

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { sh, type TestNode } from '@tscni/testing/node';
 
 /** The DHCP client ID dnsmasq logs for a container ID (type 0 followed by the ID's bytes). */
-export const hexClientID = (id: string): string => ['00', ...[...Buffer.from(id)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+export const hexClientID = (id: string): string =>
+  ['00', ...[...Buffer.from(id)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 
 /** Polls `fn` every 100 ms until it returns something truthy. */
 export async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 8000): Promise<T> {
@@ -34,22 +35,47 @@ export class Lan {
 
   constructor(readonly node: TestNode) {
     this.netns = node.addPod('lan');
-    sh('ip', ['link', 'add', 'srv0', 'type', 'veth', 'peer', 'name', UPLINK, 'netns', node.name], { netns: this.netns });
-    sh('ip', ['-batch', '-'], { netns: this.netns, input: `link set lo up\nlink set srv0 up\naddr add ${SERVER_IP}/24 dev srv0\nroute add 255.255.255.255/32 dev srv0\n` });
+    sh('ip', ['link', 'add', 'srv0', 'type', 'veth', 'peer', 'name', UPLINK, 'netns', node.name], {
+      netns: this.netns,
+    });
+    sh('ip', ['-batch', '-'], {
+      netns: this.netns,
+      input: `link set lo up\nlink set srv0 up\naddr add ${SERVER_IP}/24 dev srv0\nroute add 255.255.255.255/32 dev srv0\n`,
+    });
     node.exec('ip', ['link', 'set', UPLINK, 'up']);
     sh('ip', ['link', 'add', 'srvb', 'type', 'veth', 'peer', 'name', 'upb', 'netns', node.name], { netns: this.netns });
-    sh('ip', ['-batch', '-'], { netns: this.netns, input: `link set srvb up\naddr add ${BRIDGE_SERVER_IP}/24 dev srvb\n` });
-    node.exec('ip', ['-batch', '-'], { input: `link add ${BRIDGE} type bridge\nlink set upb master ${BRIDGE}\nlink set upb up\nlink set ${BRIDGE} up\n` });
+    sh('ip', ['-batch', '-'], {
+      netns: this.netns,
+      input: `link set srvb up\naddr add ${BRIDGE_SERVER_IP}/24 dev srvb\n`,
+    });
+    node.exec('ip', ['-batch', '-'], {
+      input: `link add ${BRIDGE} type bridge\nlink set upb master ${BRIDGE}\nlink set upb up\nlink set ${BRIDGE} up\n`,
+    });
   }
 
   /** dnsmasq serving 10.77.0.100-150 on srv0 and 10.78.0.100-150 on srvb (no ping probe: offers come at once). */
   async startDnsmasq(tag: string, extra: string[] = []): Promise<ChildProcess> {
     this.leaseFile = join(this.node.tmp, `dnsmasq-${tag}.leases`);
     const args = [
-      `--net=${this.netns}`, '--', 'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--interface=srv0', '--bind-interfaces', '--port=0',
-      '--user=root', '--no-ping', '--log-dhcp', '--dhcp-authoritative', '--dhcp-range=10.77.0.100,10.77.0.150,255.255.255.0,2m',
-      '--interface=srvb', '--dhcp-range=10.78.0.100,10.78.0.150,255.255.255.0,2m',
-      `--dhcp-leasefile=${this.leaseFile}`, `--dhcp-option=tag:srv0,option:router,${SERVER_IP}`, `--dhcp-option=tag:srvb,option:router,${BRIDGE_SERVER_IP}`, ...extra,
+      `--net=${this.netns}`,
+      '--',
+      'dnsmasq',
+      '--no-daemon',
+      '--conf-file=/dev/null',
+      '--interface=srv0',
+      '--bind-interfaces',
+      '--port=0',
+      '--user=root',
+      '--no-ping',
+      '--log-dhcp',
+      '--dhcp-authoritative',
+      '--dhcp-range=10.77.0.100,10.77.0.150,255.255.255.0,2m',
+      '--interface=srvb',
+      '--dhcp-range=10.78.0.100,10.78.0.150,255.255.255.0,2m',
+      `--dhcp-leasefile=${this.leaseFile}`,
+      `--dhcp-option=tag:srv0,option:router,${SERVER_IP}`,
+      `--dhcp-option=tag:srvb,option:router,${BRIDGE_SERVER_IP}`,
+      ...extra,
     ];
     return this.start('nsenter', args, /started, version/);
   }
@@ -57,14 +83,21 @@ export class Lan {
   /** Our scripted responder (fast lease times); commands go to its stdin, events come back as JSON lines. */
   async startResponder(opts: Record<string, unknown>): Promise<Responder> {
     const script = join(import.meta.dirname, 'fixtures/responder.mjs');
-    const proc = await this.start('nsenter', [`--net=${this.netns}`, '--', process.execPath, script, JSON.stringify(opts)], /listening/);
+    const proc = await this.start(
+      'nsenter',
+      [`--net=${this.netns}`, '--', process.execPath, script, JSON.stringify(opts)],
+      /listening/,
+    );
     return new Responder(proc);
   }
 
   /** dnsmasq's lease file as [expiry, mac, ip, hostname, clientID] rows. */
   leases(): string[][] {
     if (!existsSync(this.leaseFile)) return [];
-    return readFileSync(this.leaseFile, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '));
+    return readFileSync(this.leaseFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' '));
   }
 
   private start(cmd: string, args: string[], ready: RegExp): Promise<ChildProcess> {
@@ -102,12 +135,16 @@ export class Responder {
     this.proc.stdin!.write(`${mode}\n`);
   }
 
-  async waitFor(pred: (e: Responder['events'][number]) => boolean, timeoutMs: number): Promise<Responder['events'][number]> {
+  async waitFor(
+    pred: (e: Responder['events'][number]) => boolean,
+    timeoutMs: number,
+  ): Promise<Responder['events'][number]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const e = this.events.find(pred);
       if (e) return e;
-      if (Date.now() > deadline) throw new Error(`responder: event not seen; got ${JSON.stringify(this.events.map((x) => x.type))}`);
+      if (Date.now() > deadline)
+        throw new Error(`responder: event not seen; got ${JSON.stringify(this.events.map((x) => x.type))}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -126,7 +163,11 @@ export class Daemon {
 
   async start(): Promise<void> {
     this.log = '';
-    this.proc = spawn('nsenter', [`--net=${this.node.path}`, '--', this.bin, 'daemon', '-socketpath', this.socketPath, ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(
+      'nsenter',
+      [`--net=${this.node.path}`, '--', this.bin, 'daemon', '-socketpath', this.socketPath, ...this.extraArgs],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     this.proc.stdout!.on('data', (d) => (this.log += d));
     this.proc.stderr!.on('data', (d) => (this.log += d));
     const deadline = Date.now() + 5000;
@@ -150,7 +191,12 @@ export class Daemon {
     const status = readFileSync(`/proc/${this.proc.pid}/status`, 'utf8');
     const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
     const children = readFileSync(`/proc/${this.proc.pid}/task/${this.proc.pid}/children`, 'utf8').trim();
-    return { rssKb: field('VmRSS'), threads: field('Threads'), fds: readdirSync(`/proc/${this.proc.pid}/fd`).length, children: children ? children.split(' ').length : 0 };
+    return {
+      rssKb: field('VmRSS'),
+      threads: field('Threads'),
+      fds: readdirSync(`/proc/${this.proc.pid}/fd`).length,
+      children: children ? children.split(' ').length : 0,
+    };
   }
 }
 

@@ -20,12 +20,21 @@ const ack = (options: [number, Buffer][]): Packet => ({
 
 describe('packet codec', () => {
   it('round-trips the header and options, padding to 300 bytes', () => {
-    const p = ack([[Opt.SUBNET_MASK, ipToBuffer('255.255.255.0')], [Opt.HOST_NAME, Buffer.from('web-0')]]);
+    const p = ack([
+      [Opt.SUBNET_MASK, ipToBuffer('255.255.255.0')],
+      [Opt.HOST_NAME, Buffer.from('web-0')],
+    ]);
     const bytes = encode(p);
     expect(bytes.length).toBe(300);
     expect(bytes.readUInt32BE(236)).toBe(0x63825363);
     const back = decode(bytes)!;
-    expect(back).toMatchObject({ op: 2, xid: 0x12345678, broadcast: true, yiaddr: '10.0.0.5', chaddr: '02:00:00:00:00:01' });
+    expect(back).toMatchObject({
+      op: 2,
+      xid: 0x12345678,
+      broadcast: true,
+      yiaddr: '10.0.0.5',
+      chaddr: '02:00:00:00:00:01',
+    });
     expect(back.options.get(Opt.HOST_NAME)!.toString()).toBe('web-0');
   });
 
@@ -44,26 +53,47 @@ describe('packet codec', () => {
 });
 
 describe('ACK → binding', () => {
-  const base: [number, Buffer][] = [[Opt.SUBNET_MASK, ipToBuffer('255.255.255.0')], [Opt.LEASE_TIME, u32(100)], [Opt.SERVER_ID, ipToBuffer('10.0.0.1')]];
+  const base: [number, Buffer][] = [
+    [Opt.SUBNET_MASK, ipToBuffer('255.255.255.0')],
+    [Opt.LEASE_TIME, u32(100)],
+    [Opt.SERVER_ID, ipToBuffer('10.0.0.1')],
+  ];
 
   it('defaults T1 to 50 % and T2 to 85 % of the lease', () => {
     const b = bindingFromAck(ack(base), 0);
-    expect(b).toMatchObject({ ip: '10.0.0.5', prefix: 24, serverID: '10.0.0.1', renewAt: 50_000, rebindAt: 85_000, expiresAt: 100_000 });
+    expect(b).toMatchObject({
+      ip: '10.0.0.5',
+      prefix: 24,
+      serverID: '10.0.0.1',
+      renewAt: 50_000,
+      rebindAt: 85_000,
+      expiresAt: 100_000,
+    });
   });
 
   it('takes T1/T2 from options 58/59 unless they are out of order', () => {
-    expect(bindingFromAck(ack([...base, [Opt.RENEWAL_TIME, u32(10)], [Opt.REBINDING_TIME, u32(20)]]), 0)).toMatchObject({ renewAt: 10_000, rebindAt: 20_000 });
-    expect(bindingFromAck(ack([...base, [Opt.RENEWAL_TIME, u32(90)], [Opt.REBINDING_TIME, u32(200)]]), 0)).toMatchObject({ renewAt: 50_000, rebindAt: 85_000 });
+    expect(bindingFromAck(ack([...base, [Opt.RENEWAL_TIME, u32(10)], [Opt.REBINDING_TIME, u32(20)]]), 0)).toMatchObject(
+      { renewAt: 10_000, rebindAt: 20_000 },
+    );
+    expect(
+      bindingFromAck(ack([...base, [Opt.RENEWAL_TIME, u32(90)], [Opt.REBINDING_TIME, u32(200)]]), 0),
+    ).toMatchObject({ renewAt: 50_000, rebindAt: 85_000 });
   });
 
   it('routes: router → default route; static routes (33) are classful; 121 replaces both', () => {
     const router: [number, Buffer] = [Opt.ROUTER, ipToBuffer('10.0.0.1')];
-    const stat: [number, Buffer] = [Opt.STATIC_ROUTES, Buffer.concat([ipToBuffer('172.16.0.0'), ipToBuffer('10.0.0.2')])];
+    const stat: [number, Buffer] = [
+      Opt.STATIC_ROUTES,
+      Buffer.concat([ipToBuffer('172.16.0.0'), ipToBuffer('10.0.0.2')]),
+    ];
     expect(bindingFromAck(ack([...base, router, stat]), 0).routes).toEqual([
       { dst: '172.16.0.0/16', gw: '10.0.0.2' },
       { dst: '0.0.0.0/0', gw: '10.0.0.1' },
     ]);
-    const classless: [number, Buffer] = [Opt.CLASSLESS_ROUTES, Buffer.from([24, 192, 168, 50, 10, 0, 0, 254, 0, 10, 0, 0, 1])];
+    const classless: [number, Buffer] = [
+      Opt.CLASSLESS_ROUTES,
+      Buffer.from([24, 192, 168, 50, 10, 0, 0, 254, 0, 10, 0, 0, 1]),
+    ];
     const b = bindingFromAck(ack([...base, router, stat, classless]), 0);
     expect(b.routes).toEqual([
       { dst: '192.168.50.0/24', gw: '10.0.0.254' },
@@ -78,7 +108,9 @@ describe('ACK → binding', () => {
   });
 
   it('an ACK without a subnet mask is an error, as in the reference', () => {
-    expect(() => bindingFromAck(ack([[Opt.LEASE_TIME, u32(100)]]), 0)).toThrow('DHCP option Subnet Mask not found in DHCPACK');
+    expect(() => bindingFromAck(ack([[Opt.LEASE_TIME, u32(100)]]), 0)).toThrow(
+      'DHCP option Subnet Mask not found in DHCPACK',
+    );
   });
 });
 
@@ -90,9 +122,18 @@ describe('request/provide options', () => {
   });
 
   it('fromArg takes the CNI_ARGS value, falling back to value', () => {
-    const provide = [{ option: 'host-name', fromArg: 'K8S_POD_NAME', value: 'fallback' }, { option: '60', value: 'vendor' }];
-    expect(providedOptions(provide, 'IgnoreUnknown=1;K8S_POD_NAME=web-0')).toEqual([[12, 'web-0'], [60, 'vendor']]);
-    expect(providedOptions(provide, '')).toEqual([[12, 'fallback'], [60, 'vendor']]);
+    const provide = [
+      { option: 'host-name', fromArg: 'K8S_POD_NAME', value: 'fallback' },
+      { option: '60', value: 'vendor' },
+    ];
+    expect(providedOptions(provide, 'IgnoreUnknown=1;K8S_POD_NAME=web-0')).toEqual([
+      [12, 'web-0'],
+      [60, 'vendor'],
+    ]);
+    expect(providedOptions(provide, '')).toEqual([
+      [12, 'fallback'],
+      [60, 'vendor'],
+    ]);
   });
 
   it('unknown names, out-of-range numbers and client-managed options are config errors', () => {
@@ -104,8 +145,23 @@ describe('request/provide options', () => {
 
 describe('daemon flags', () => {
   it('parses Go-style flags and durations', () => {
-    const f = parseDaemonFlags(['-socketpath', '/tmp/x.sock', '--timeout=1m30s', '-broadcast', '-resendmax', '500ms', '-pidfile=/run/p']);
-    expect(f).toMatchObject({ socketPath: '/tmp/x.sock', timeoutMs: 90_000, broadcast: true, resendMaxMs: 500, pidfile: '/run/p', stateDir: '/run/cni/dhcp-leases' });
+    const f = parseDaemonFlags([
+      '-socketpath',
+      '/tmp/x.sock',
+      '--timeout=1m30s',
+      '-broadcast',
+      '-resendmax',
+      '500ms',
+      '-pidfile=/run/p',
+    ]);
+    expect(f).toMatchObject({
+      socketPath: '/tmp/x.sock',
+      timeoutMs: 90_000,
+      broadcast: true,
+      resendMaxMs: 500,
+      pidfile: '/run/p',
+      stateDir: '/run/cni/dhcp-leases',
+    });
     expect(parseDaemonFlags(['-broadcast=false']).broadcast).toBe(false);
     expect(parseDuration('2h', 'x')).toBe(7_200_000);
   });

@@ -20,7 +20,10 @@ export class RangeSetAllocator {
   /** Reserve one address; returns its result entry and the lease written for it. */
   get(containerID: string, owner: string, requested?: IP): { ipConfig: IPConfig; lease: Lease } {
     const reserved = requested ? this.reserveRequested(requested, owner) : this.reserveNext(containerID, owner);
-    const ipConfig = { address: `${formatIP(reserved.ip)}/${reserved.range.subnet.prefix}`, gateway: formatIP(reserved.range.gateway) };
+    const ipConfig = {
+      address: `${formatIP(reserved.ip)}/${reserved.range.subnet.prefix}`,
+      gateway: formatIP(reserved.range.gateway),
+    };
     return { ipConfig, lease: this.leases.get(formatIP(reserved.ip))! };
   }
 
@@ -28,7 +31,8 @@ export class RangeSetAllocator {
     const range = rangeSetFor(this.set, ip);
     if (!range) throw new Error(`${formatIP(ip)} not in range set ${formatRangeSet(this.set)}`);
     if (ipEqual(ip, range.gateway)) throw new Error(`requested ip ${formatIP(ip)} is subnet's gateway`);
-    if (!this.tryReserve(ip, owner)) throw new Error(`requested IP address ${formatIP(ip)} is not available in range set ${formatRangeSet(this.set)}`);
+    if (!this.tryReserve(ip, owner))
+      throw new Error(`requested IP address ${formatIP(ip)} is not available in range set ${formatRangeSet(this.set)}`);
     return { ip, range };
   }
 

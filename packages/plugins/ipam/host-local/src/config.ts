@@ -1,13 +1,27 @@
 import { isAbsolute, normalize } from 'node:path';
 import { z } from 'zod';
-import { CniError, ErrorCode, RouteSchema, invalidConfig, validateNetworkName, versionAtLeast, type CmdArgs, type Route } from '@tscni/cni';
+import {
+  CniError,
+  ErrorCode,
+  RouteSchema,
+  invalidConfig,
+  validateNetworkName,
+  versionAtLeast,
+  type CmdArgs,
+  type Route,
+} from '@tscni/cni';
 import { formatIP, parseCIDR, parseIP, type IP } from '@tscni/net/host';
 import { canonicalRoutes } from '@tscni/net/pod';
 import { canonicalizeRangeSet, rangeSetFamily, rangeSetsOverlap, type RangeConf, type RangeSet } from './ip-range';
 
 /** host-local's part of the network config (cni.md §3.3), as the reference reads it. */
 const RangeSchema = z
-  .object({ subnet: z.string(), rangeStart: z.string().optional(), rangeEnd: z.string().optional(), gateway: z.string().optional() })
+  .object({
+    subnet: z.string(),
+    rangeStart: z.string().optional(),
+    rangeEnd: z.string().optional(),
+    gateway: z.string().optional(),
+  })
   .passthrough();
 const RangeSetsSchema = z.array(z.array(RangeSchema));
 
@@ -30,8 +44,19 @@ const HostLocalNetConfSchema = z
     cniVersion: z.string(),
     name: z.string().optional(),
     ipam: IPAMSchema,
-    runtimeConfig: z.object({ ipRanges: RangeSetsSchema.optional(), ips: z.array(z.string()).optional() }).passthrough().optional(),
-    args: z.object({ cni: z.object({ ips: z.array(z.string()).optional() }).passthrough().optional() }).passthrough().optional(),
+    runtimeConfig: z
+      .object({ ipRanges: RangeSetsSchema.optional(), ips: z.array(z.string()).optional() })
+      .passthrough()
+      .optional(),
+    args: z
+      .object({
+        cni: z
+          .object({ ips: z.array(z.string()).optional() })
+          .passthrough()
+          .optional(),
+      })
+      .passthrough()
+      .optional(),
   })
   .passthrough();
 
@@ -51,14 +76,21 @@ export interface HostLocalConfig {
 
 /** Decode and validate the config like the reference's LoadIPAMConfig; every problem is error 7 naming the field. */
 export function loadConfig(args: CmdArgs, opts: { withRequests?: boolean } = {}): HostLocalConfig {
-  if (args.netConf.ipam === undefined) throw new CniError(ErrorCode.InvalidNetworkConfig, "IPAM config missing 'ipam' key");
+  if (args.netConf.ipam === undefined)
+    throw new CniError(ErrorCode.InvalidNetworkConfig, "IPAM config missing 'ipam' key");
   const conf = args.parse(HostLocalNetConfSchema);
   const name = validateNetworkName(conf.name);
   const ipam = conf.ipam;
 
   const sources: { field: string; set: RangeConf[] }[] = [];
-  (conf.runtimeConfig?.ipRanges ?? []).forEach((set, i) => sources.push({ field: `runtimeConfig.ipRanges[${i}]`, set }));
-  if (ipam.subnet) sources.push({ field: 'ipam.subnet', set: [{ subnet: ipam.subnet, rangeStart: ipam.rangeStart, rangeEnd: ipam.rangeEnd, gateway: ipam.gateway }] });
+  (conf.runtimeConfig?.ipRanges ?? []).forEach((set, i) =>
+    sources.push({ field: `runtimeConfig.ipRanges[${i}]`, set }),
+  );
+  if (ipam.subnet)
+    sources.push({
+      field: 'ipam.subnet',
+      set: [{ subnet: ipam.subnet, rangeStart: ipam.rangeStart, rangeEnd: ipam.rangeEnd, gateway: ipam.gateway }],
+    });
   (ipam.ranges ?? []).forEach((set, i) => sources.push({ field: `ipam.ranges[${i}]`, set }));
   if (sources.length === 0) throw invalidConfig('ipam.ranges', 'no IP ranges specified');
 
@@ -76,7 +108,8 @@ export function loadConfig(args: CmdArgs, opts: { withRequests?: boolean } = {})
   }
   for (let i = 0; i < rangeSets.length; i++) {
     for (let j = i + 1; j < rangeSets.length; j++) {
-      if (rangeSetsOverlap(rangeSets[i], rangeSets[j])) throw invalidConfig(sources[j].field, `range set ${i} overlaps with ${j}`);
+      if (rangeSetsOverlap(rangeSets[i], rangeSets[j]))
+        throw invalidConfig(sources[j].field, `range set ${i} overlaps with ${j}`);
     }
   }
 
@@ -95,7 +128,10 @@ export function loadConfig(args: CmdArgs, opts: { withRequests?: boolean } = {})
 function validDataDir(dir: string | undefined): string {
   if (dir === undefined || dir === '') return DEFAULT_DATA_DIR;
   if (!isAbsolute(dir) || /[\x00-\x1f]/.test(dir) || dir.split('/').includes('..')) {
-    throw invalidConfig('ipam.dataDir', `must be an absolute path without ".." or control characters, got ${JSON.stringify(dir)}`);
+    throw invalidConfig(
+      'ipam.dataDir',
+      `must be an absolute path without ".." or control characters, got ${JSON.stringify(dir)}`,
+    );
   }
   return normalize(dir);
 }
@@ -112,11 +148,18 @@ function requestedIPs(args: CmdArgs, argsIPs: string[] = [], runtimeIPs: string[
   if (envIP) {
     for (const item of envIP.split(',')) {
       const ip = parseRequested(item);
-      if (!ip) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `ARGS: error parsing value of pair "IP=${envIP}": invalid IP address ${item.trim()}`);
+      if (!ip)
+        throw new CniError(
+          ErrorCode.InvalidEnvironmentVariables,
+          `ARGS: error parsing value of pair "IP=${envIP}": invalid IP address ${item.trim()}`,
+        );
       out.set(formatIP(ip), ip);
     }
   }
-  for (const [field, list] of [['args.cni.ips', argsIPs], ['runtimeConfig.ips', runtimeIPs]] as const) {
+  for (const [field, list] of [
+    ['args.cni.ips', argsIPs],
+    ['runtimeConfig.ips', runtimeIPs],
+  ] as const) {
     list.forEach((text, i) => {
       const ip = parseRequested(text);
       if (!ip) throw invalidConfig(`${field}[${i}]`, `cannot understand ip: ${JSON.stringify(text)}`);

@@ -14,7 +14,10 @@ async function add(args: CmdArgs): Promise<Result> {
     try {
       result.dns = readResolvConf(conf.resolvConf);
     } catch (err) {
-      throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid network config: ipam.resolvConf: ${(err as Error).message}`);
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `invalid network config: ipam.resolvConf: ${(err as Error).message}`,
+      );
     }
   }
   const store = new LeaseStore(conf.dataDir, conf.name);
@@ -34,7 +37,11 @@ function allocateAll(conf: HostLocalConfig, store: LeaseStore, args: CmdArgs): I
     const wanted = [...requested.entries()].find(([, ip]) => rangeSetContains(set, ip));
     if (wanted) requested.delete(wanted[0]);
     try {
-      const { ipConfig, lease } = new RangeSetAllocator(set, idx, store, leases).get(args.containerID, owner, wanted?.[1]);
+      const { ipConfig, lease } = new RangeSetAllocator(set, idx, store, leases).get(
+        args.containerID,
+        owner,
+        wanted?.[1],
+      );
       taken.push(lease);
       ips.push(ipConfig);
     } catch (err) {
@@ -71,13 +78,17 @@ async function check(args: CmdArgs): Promise<void> {
   const conf = loadConfig(args);
   const store = new LeaseStore(conf.dataDir, conf.name);
   const owner = leaseOwner(args.containerID, args.ifName);
-  const mine = store.exists() ? (await store.locked(() => store.list())).filter((l) => l.owner === owner || l.owner === args.containerID.trim()) : [];
+  const mine = store.exists()
+    ? (await store.locked(() => store.list())).filter((l) => l.owner === owner || l.owner === args.containerID.trim())
+    : [];
   if (mine.length === 0) throw new Error(`host-local: Failed to find address added by container ${args.containerID}`);
   for (const entry of args.prevResult()?.ips ?? []) {
     const cidr = parseCIDR(entry.address);
     if (!cidr || !conf.rangeSets.some((set) => rangeSetContains(set, cidr.ip))) continue;
     if (!mine.some((l) => ipEqual(l.ip, cidr.ip))) {
-      throw new Error(`host-local: address ${formatIP(cidr.ip)} of prevResult is not reserved for container ${args.containerID} interface ${args.ifName}`);
+      throw new Error(
+        `host-local: address ${formatIP(cidr.ip)} of prevResult is not reserved for container ${args.containerID} interface ${args.ifName}`,
+      );
     }
   }
 }
@@ -87,7 +98,10 @@ async function gc(args: CmdArgs): Promise<void> {
   const conf = loadConfig(args);
   const raw = args.netConf as Record<string, unknown>;
   if (raw['cni.dev/valid-attachments'] === undefined && raw['cni.dev/attachments'] === undefined) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network config: cni.dev/valid-attachments: required for GC');
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      'invalid network config: cni.dev/valid-attachments: required for GC',
+    );
   }
   const valid = args.validAttachments();
   const owners = new Set(valid.map((a) => leaseOwner(a.containerID, a.ifname)));
@@ -116,9 +130,15 @@ async function status(args: CmdArgs): Promise<void> {
   const leases = store.exists() ? store.list() : [];
   conf.rangeSets.forEach((set, idx) => {
     const capacity = set.reduce((sum, r) => sum + rangeCapacity(r), 0n);
-    const used = set.reduce((sum, r) => sum + BigInt(leases.filter((l) => rangeContains(r, l.ip) && !ipEqual(l.ip, r.gateway)).length), 0n);
+    const used = set.reduce(
+      (sum, r) => sum + BigInt(leases.filter((l) => rangeContains(r, l.ip) && !ipEqual(l.ip, r.gateway)).length),
+      0n,
+    );
     if (used >= capacity) {
-      throw new CniError(ErrorCode.PluginNotAvailable, `no IP addresses available in range set ${idx}: ${formatRangeSet(set)}`);
+      throw new CniError(
+        ErrorCode.PluginNotAvailable,
+        `no IP addresses available in range set ${idx}: ${formatRangeSet(set)}`,
+      );
     }
   });
 }

@@ -1,4 +1,16 @@
-import { addToIP, cidrContains, formatCIDR, formatIP, hasHostBits, lastOf, networkOf, parseCIDR, parseIP, type CIDR, type IP } from '@tscni/net/host';
+import {
+  addToIP,
+  cidrContains,
+  formatCIDR,
+  formatIP,
+  hasHostBits,
+  lastOf,
+  networkOf,
+  parseCIDR,
+  parseIP,
+  type CIDR,
+  type IP,
+} from '@tscni/net/host';
 
 /**
  * IPAM ranges as host-local's config describes them: a subnet with an inclusive [rangeStart, rangeEnd]
@@ -33,9 +45,12 @@ function parseAddress(text: string, what: string): IP {
 export function canonicalizeRange(conf: RangeConf): IPRange {
   const subnet = parseCIDR(conf.subnet);
   if (!subnet) throw new Error(`invalid CIDR address: ${conf.subnet}`);
-  if (subnet.prefix > bitsOf(subnet.ip) - 2) throw new Error(`Network ${formatCIDR(subnet)} too small to allocate from`);
+  if (subnet.prefix > bitsOf(subnet.ip) - 2)
+    throw new Error(`Network ${formatCIDR(subnet)} too small to allocate from`);
   if (hasHostBits(subnet)) {
-    throw new Error(`Network has host bits set. For a subnet mask of length ${subnet.prefix} the network address is ${formatIP(networkOf(subnet).ip)}`);
+    throw new Error(
+      `Network has host bits set. For a subnet mask of length ${subnet.prefix} the network address is ${formatIP(networkOf(subnet).ip)}`,
+    );
   }
   const first = addToIP(subnet.ip, 1n);
   const last = lastOf(subnet);
@@ -43,12 +58,20 @@ export function canonicalizeRange(conf: RangeConf): IPRange {
     subnet,
     gateway: conf.gateway ? parseAddress(conf.gateway, 'gateway') : first,
     rangeStart: conf.rangeStart ? parseAddress(conf.rangeStart, 'rangeStart') : first,
-    rangeEnd: conf.rangeEnd ? parseAddress(conf.rangeEnd, 'rangeEnd') : subnet.ip.family === 4 ? addToIP(last, -1n) : last,
+    rangeEnd: conf.rangeEnd
+      ? parseAddress(conf.rangeEnd, 'rangeEnd')
+      : subnet.ip.family === 4
+        ? addToIP(last, -1n)
+        : last,
   };
-  if (range.gateway.family !== subnet.ip.family) throw new Error(`gateway ${formatIP(range.gateway)} is not in the family of network ${formatCIDR(subnet)}`);
-  if (!cidrContains(subnet, range.rangeStart)) throw new Error(`RangeStart ${formatIP(range.rangeStart)} not in network ${formatCIDR(subnet)}`);
-  if (!cidrContains(subnet, range.rangeEnd)) throw new Error(`RangeEnd ${formatIP(range.rangeEnd)} not in network ${formatCIDR(subnet)}`);
-  if (range.rangeStart.value > range.rangeEnd.value) throw new Error(`RangeStart ${formatIP(range.rangeStart)} is after RangeEnd ${formatIP(range.rangeEnd)}`);
+  if (range.gateway.family !== subnet.ip.family)
+    throw new Error(`gateway ${formatIP(range.gateway)} is not in the family of network ${formatCIDR(subnet)}`);
+  if (!cidrContains(subnet, range.rangeStart))
+    throw new Error(`RangeStart ${formatIP(range.rangeStart)} not in network ${formatCIDR(subnet)}`);
+  if (!cidrContains(subnet, range.rangeEnd))
+    throw new Error(`RangeEnd ${formatIP(range.rangeEnd)} not in network ${formatCIDR(subnet)}`);
+  if (range.rangeStart.value > range.rangeEnd.value)
+    throw new Error(`RangeStart ${formatIP(range.rangeStart)} is after RangeEnd ${formatIP(range.rangeEnd)}`);
   return range;
 }
 
@@ -59,7 +82,8 @@ export function canonicalizeRangeSet(confs: readonly RangeConf[]): RangeSet {
   if (set.some((r) => r.subnet.ip.family !== set[0].subnet.ip.family)) throw new Error('mixed address families');
   for (let i = 0; i < set.length; i++) {
     for (let j = i + 1; j < set.length; j++) {
-      if (rangesOverlap(set[i], set[j])) throw new Error(`subnets ${formatRange(set[i])} and ${formatRange(set[j])} overlap`);
+      if (rangesOverlap(set[i], set[j]))
+        throw new Error(`subnets ${formatRange(set[i])} and ${formatRange(set[j])} overlap`);
     }
   }
   return set;
@@ -71,13 +95,17 @@ export const rangeContains = (r: IPRange, ip: IP): boolean =>
 
 export const rangesOverlap = (a: IPRange, b: IPRange): boolean =>
   a.subnet.ip.family === b.subnet.ip.family &&
-  (rangeContains(a, b.rangeStart) || rangeContains(a, b.rangeEnd) || rangeContains(b, a.rangeStart) || rangeContains(b, a.rangeEnd));
+  (rangeContains(a, b.rangeStart) ||
+    rangeContains(a, b.rangeEnd) ||
+    rangeContains(b, a.rangeStart) ||
+    rangeContains(b, a.rangeEnd));
 
 export const rangeSetFor = (set: RangeSet, ip: IP): IPRange | undefined => set.find((r) => rangeContains(r, ip));
 
 export const rangeSetContains = (set: RangeSet, ip: IP): boolean => rangeSetFor(set, ip) !== undefined;
 
-export const rangeSetsOverlap = (a: RangeSet, b: RangeSet): boolean => a.some((x) => b.some((y) => rangesOverlap(x, y)));
+export const rangeSetsOverlap = (a: RangeSet, b: RangeSet): boolean =>
+  a.some((x) => b.some((y) => rangesOverlap(x, y)));
 
 export const rangeSetFamily = (set: RangeSet): 4 | 6 => set[0].subnet.ip.family;
 

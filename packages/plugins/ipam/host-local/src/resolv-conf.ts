@@ -37,7 +37,9 @@ export function readResolvConf(path: string): DNS {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`open ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+    throw new Error(
+      `open ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
+    );
   }
   return parseResolvConf(text);
 }

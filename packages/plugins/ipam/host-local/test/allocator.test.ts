@@ -4,7 +4,8 @@ import { canonicalizeRangeSet, type RangeConf } from '../src/ip-range';
 import { candidates } from '../src/allocator';
 
 // The round-robin order, without processes: every address once, after last_reserved_ip, wrapping, no gateway.
-const order = (set: RangeConf[], last?: string) => [...candidates(canonicalizeRangeSet(set), last ? parseIP(last) : undefined)].map((c) => formatIP(c.ip));
+const order = (set: RangeConf[], last?: string) =>
+  [...candidates(canonicalizeRangeSet(set), last ? parseIP(last) : undefined)].map((c) => formatIP(c.ip));
 
 describe('host-local round-robin order', () => {
   it('starts at rangeStart and skips the gateway', () => {

@@ -32,7 +32,9 @@ describe.skipIf(!reference.present)('host-local data dir shared with the referen
       expect(r.json.msg).toContain('no IP addresses available in range set: 10.30.0.1-10.30.0.6');
       expect(r.json.msg).not.toContain('duplicate');
       // the first binary's lease is seen as a duplicate and checked, then released by the second
-      expect((await invoke(second.bin, 'ADD', c, { cid: 'a' })).json.msg).toContain('10.30.0.2 has been allocated to a, duplicate allocation is not allowed');
+      expect((await invoke(second.bin, 'ADD', c, { cid: 'a' })).json.msg).toContain(
+        '10.30.0.2 has been allocated to a, duplicate allocation is not allowed',
+      );
       ok(await invoke(second.bin, 'CHECK', { ...c, prevResult: { cniVersion: '1.0.0', ips: [] } }, { cid: 'c' }));
       ok(await invoke(second.bin, 'DEL', c, { cid: 'a' }));
       ok(await invoke(second.bin, 'DEL', c, { cid: 'c' }));
@@ -46,7 +48,10 @@ describe.skipIf(!reference.present)('host-local data dir shared with the referen
     const c = netConf(scratch.dir, { ranges: [[{ subnet: '10.31.0.0/24' }]] });
     const runs = await pool(
       8,
-      Array.from({ length: 60 }, (_, i) => () => invoke(i % 2 ? ours.bin : reference.bin, 'ADD', c, { cid: `mix-${i}` })),
+      Array.from(
+        { length: 60 },
+        (_, i) => () => invoke(i % 2 ? ours.bin : reference.bin, 'ADD', c, { cid: `mix-${i}` }),
+      ),
     );
     runs.forEach(ok);
     const got = runs.map((r) => addresses(r)[0]);

@@ -18,15 +18,36 @@ describe('host-local (tscni) beyond the reference', () => {
     it('releases every lease of the network whose attachment is not listed', async () => {
       const c = conf({ ranges: [[{ subnet: '10.40.0.0/24' }], [{ subnet: 'fd00:40::/64' }]] });
       const other = conf({ ranges: [[{ subnet: '10.40.0.0/24' }]] });
-      for (const [cid, ifname] of [['a', 'eth0'], ['b', 'eth0'], ['b', 'net1'], ['c', 'eth0']]) ok(await invoke(ours.bin, 'ADD', c, { cid, ifname }));
+      for (const [cid, ifname] of [
+        ['a', 'eth0'],
+        ['b', 'eth0'],
+        ['b', 'net1'],
+        ['c', 'eth0'],
+      ])
+        ok(await invoke(ours.bin, 'ADD', c, { cid, ifname }));
       ok(await invoke(ours.bin, 'ADD', other, { cid: 'c' }));
       writeFileSync(join(scratch.dir, c.name, '10.40.0.200'), 'legacy-kept');
       writeFileSync(join(scratch.dir, c.name, '10.40.0.201'), 'legacy-gone');
 
-      const gc = await invoke(ours.bin, 'GC', { ...c, 'cni.dev/valid-attachments': attachments([['a', 'eth0'], ['b', 'net1'], ['legacy-kept', 'eth0']]) });
+      const gc = await invoke(ours.bin, 'GC', {
+        ...c,
+        'cni.dev/valid-attachments': attachments([
+          ['a', 'eth0'],
+          ['b', 'net1'],
+          ['legacy-kept', 'eth0'],
+        ]),
+      });
       ok(gc);
-      expect(Object.values(leases(scratch.dir, c.name)).sort()).toEqual(['a\r\neth0', 'a\r\neth0', 'b\r\nnet1', 'b\r\nnet1', 'legacy-kept']);
-      expect(readdirSync(join(scratch.dir, c.name))).toEqual(expect.arrayContaining(['lock', 'last_reserved_ip.0', 'last_reserved_ip.1']));
+      expect(Object.values(leases(scratch.dir, c.name)).sort()).toEqual([
+        'a\r\neth0',
+        'a\r\neth0',
+        'b\r\nnet1',
+        'b\r\nnet1',
+        'legacy-kept',
+      ]);
+      expect(readdirSync(join(scratch.dir, c.name))).toEqual(
+        expect.arrayContaining(['lock', 'last_reserved_ip.0', 'last_reserved_ip.1']),
+      );
       // another network in the same data dir is untouched
       expect(Object.values(leases(scratch.dir, other.name))).toEqual(['c\r\neth0']);
     });
@@ -45,8 +66,13 @@ describe('host-local (tscni) beyond the reference', () => {
       const c = conf({ subnet: '10.42.0.0/24' });
       ok(await invoke(ours.bin, 'GC', { ...c, 'cni.dev/valid-attachments': [] }));
       expect(existsSync(join(scratch.dir, c.name))).toBe(false);
-      expect((await invoke(ours.bin, 'GC', c)).json).toMatchObject({ code: 7, msg: expect.stringContaining('cni.dev/valid-attachments') });
-      expect((await invoke(ours.bin, 'GC', { ...c, cniVersion: '1.0.0', 'cni.dev/valid-attachments': [] })).json.code).toBe(1);
+      expect((await invoke(ours.bin, 'GC', c)).json).toMatchObject({
+        code: 7,
+        msg: expect.stringContaining('cni.dev/valid-attachments'),
+      });
+      expect(
+        (await invoke(ours.bin, 'GC', { ...c, cniVersion: '1.0.0', 'cni.dev/valid-attachments': [] })).json.code,
+      ).toBe(1);
     });
   });
 
@@ -58,21 +84,39 @@ describe('host-local (tscni) beyond the reference', () => {
     ok(await invoke(ours.bin, 'CHECK', { ...c, prevResult: add.json }, { cid: 'chk' }));
     const stolen = { ...add.json, ips: [{ address: '10.39.0.3/24', gateway: '10.39.0.1' }] };
     const r = await invoke(ours.bin, 'CHECK', { ...c, prevResult: stolen }, { cid: 'chk' });
-    expect(r.json).toMatchObject({ code: 999, msg: 'host-local: address 10.39.0.3 of prevResult is not reserved for container chk interface eth0' });
+    expect(r.json).toMatchObject({
+      code: 999,
+      msg: 'host-local: address 10.39.0.3 of prevResult is not reserved for container chk interface eth0',
+    });
     // addresses from elsewhere in the chain (not ours to check) are ignored
-    ok(await invoke(ours.bin, 'CHECK', { ...c, prevResult: { ...add.json, ips: [...add.json.ips, { address: '192.168.9.9/24' }] } }, { cid: 'chk' }));
+    ok(
+      await invoke(
+        ours.bin,
+        'CHECK',
+        { ...c, prevResult: { ...add.json, ips: [...add.json.ips, { address: '192.168.9.9/24' }] } },
+        { cid: 'chk' },
+      ),
+    );
   });
 
   describe('STATUS', () => {
     it('answers 50 while a range set has no free address, 0 again after a DEL', async () => {
-      const c = conf({ ranges: [[{ subnet: '10.43.0.0/24' }], [{ subnet: '10.44.0.0/29', rangeStart: '10.44.0.2', rangeEnd: '10.44.0.3' }]] });
+      const c = conf({
+        ranges: [
+          [{ subnet: '10.43.0.0/24' }],
+          [{ subnet: '10.44.0.0/29', rangeStart: '10.44.0.2', rangeEnd: '10.44.0.3' }],
+        ],
+      });
       ok(await invoke(ours.bin, 'STATUS', c));
       ok(await invoke(ours.bin, 'ADD', c, { cid: 'p' }));
       ok(await invoke(ours.bin, 'STATUS', c));
       ok(await invoke(ours.bin, 'ADD', c, { cid: 'q' }));
       const full = await invoke(ours.bin, 'STATUS', c);
       expect(full.code).toBe(1);
-      expect(full.json).toMatchObject({ code: 50, msg: 'no IP addresses available in range set 1: 10.44.0.2-10.44.0.3' });
+      expect(full.json).toMatchObject({
+        code: 50,
+        msg: 'no IP addresses available in range set 1: 10.44.0.2-10.44.0.3',
+      });
       ok(await invoke(ours.bin, 'DEL', c, { cid: 'p' }));
       ok(await invoke(ours.bin, 'STATUS', c));
     });

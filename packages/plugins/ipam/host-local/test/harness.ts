@@ -30,8 +30,18 @@ export function scratchDir(tag: string): { dir: string; remove: () => void } {
 
 let seq = 0;
 /** A host-local config on a fresh network name inside `dataDir`. */
-export function netConf(dataDir: string, ipam: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> & { name: string } {
-  return { cniVersion: '1.0.0', name: `net${process.pid}-${seq++}`, type: 'bridge', ...extra, ipam: { type: 'host-local', dataDir, ...ipam } };
+export function netConf(
+  dataDir: string,
+  ipam: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> & { name: string } {
+  return {
+    cniVersion: '1.0.0',
+    name: `net${process.pid}-${seq++}`,
+    type: 'bridge',
+    ...extra,
+    ipam: { type: 'host-local', dataDir, ...ipam },
+  };
 }
 
 /** The lease files of a network: file name → content (the data dir as the reference lays it out). */
@@ -48,9 +58,11 @@ export function leases(dataDir: string, network: string): Record<string, string>
   return out;
 }
 
-export const lastReserved = (dataDir: string, network: string, idx = 0): string => readFileSync(join(dataDir, network, `last_reserved_ip.${idx}`), 'utf8');
+export const lastReserved = (dataDir: string, network: string, idx = 0): string =>
+  readFileSync(join(dataDir, network, `last_reserved_ip.${idx}`), 'utf8');
 
-export const addresses = (run: PluginRun): string[] => (run.json?.ips ?? []).map((ip: { address: string }) => ip.address);
+export const addresses = (run: PluginRun): string[] =>
+  (run.json?.ips ?? []).map((ip: { address: string }) => ip.address);
 
 /** Run `jobs` with at most `limit` in flight. */
 export async function pool<T>(limit: number, jobs: (() => Promise<T>)[]): Promise<T[]> {

@@ -1,5 +1,17 @@
 import { z } from 'zod';
-import { CniError, DNSSchema, ErrorCode, RouteSchema, emptyAsUnset, invalidConfig, versionAtLeast, type CmdArgs, type DNS, type IPConfig, type Route } from '@tscni/cni';
+import {
+  CniError,
+  DNSSchema,
+  ErrorCode,
+  RouteSchema,
+  emptyAsUnset,
+  invalidConfig,
+  versionAtLeast,
+  type CmdArgs,
+  type DNS,
+  type IPConfig,
+  type Route,
+} from '@tscni/cni';
 import { cidrContains, formatIP, parseCIDR, parseIP, type CIDR, type IP } from '@tscni/net/host';
 import { canonicalRoutes } from '@tscni/net/pod';
 
@@ -12,10 +24,26 @@ const StaticNetConfSchema = z
     cniVersion: z.string(),
     name: z.string().optional(),
     ipam: z
-      .object({ type: z.string().optional(), addresses: z.array(AddressSchema).optional(), routes: z.array(RouteSchema).optional(), dns: DNSSchema.optional() })
+      .object({
+        type: z.string().optional(),
+        addresses: z.array(AddressSchema).optional(),
+        routes: z.array(RouteSchema).optional(),
+        dns: DNSSchema.optional(),
+      })
       .passthrough(),
-    runtimeConfig: z.object({ ips: z.array(z.string()).optional() }).passthrough().optional(),
-    args: z.object({ cni: z.object({ ips: z.array(z.string()).optional() }).passthrough().optional() }).passthrough().optional(),
+    runtimeConfig: z
+      .object({ ips: z.array(z.string()).optional() })
+      .passthrough()
+      .optional(),
+    args: z
+      .object({
+        cni: z
+          .object({ ips: z.array(z.string()).optional() })
+          .passthrough()
+          .optional(),
+      })
+      .passthrough()
+      .optional(),
   })
   .passthrough();
 
@@ -36,24 +64,34 @@ export interface StaticConfig {
  * args.cni.ips, then CNI_ARGS `IP=` (with `GATEWAY=`), then `ipam.addresses`. Every entry is a CIDR.
  */
 export function loadConfig(args: CmdArgs): StaticConfig {
-  if (args.netConf.ipam === undefined) throw new CniError(ErrorCode.InvalidNetworkConfig, "IPAM config missing 'ipam' key");
+  if (args.netConf.ipam === undefined)
+    throw new CniError(ErrorCode.InvalidNetworkConfig, "IPAM config missing 'ipam' key");
   const conf = args.parse(StaticNetConfSchema);
   const addresses =
-    fromList(conf.runtimeConfig?.ips, 'runtimeConfig.ips') ?? fromList(conf.args?.cni?.ips, 'args.cni.ips') ?? fromCniArgs(args) ?? fromConfig(conf.ipam.addresses ?? []);
+    fromList(conf.runtimeConfig?.ips, 'runtimeConfig.ips') ??
+    fromList(conf.args?.cni?.ips, 'args.cni.ips') ??
+    fromCniArgs(args) ??
+    fromConfig(conf.ipam.addresses ?? []);
   const perFamily = { 4: 0, 6: 0 };
   for (const a of addresses) perFamily[a.cidr.ip.family]++;
   if ((perFamily[4] > 1 || perFamily[6] > 1) && !versionAtLeast(conf.cniVersion, '0.3.0')) {
     throw invalidConfig('cniVersion', `CNI version ${conf.cniVersion} does not support more than 1 address per family`);
   }
   const dns = conf.ipam.dns && Object.keys(conf.ipam.dns).length ? conf.ipam.dns : undefined;
-  return { cniVersion: conf.cniVersion, addresses, routes: canonicalRoutes(conf.ipam.routes ?? [], 'ipam.routes'), ...(dns ? { dns } : {}) };
+  return {
+    cniVersion: conf.cniVersion,
+    addresses,
+    routes: canonicalRoutes(conf.ipam.routes ?? [], 'ipam.routes'),
+    ...(dns ? { dns } : {}),
+  };
 }
 
 function fromList(list: string[] | undefined, field: string): StaticAddress[] | undefined {
   if (!list?.length) return undefined;
   return list.map((text, i) => {
     const cidr = parseCIDR(text.trim());
-    if (!cidr) throw invalidConfig(`${field}[${i}]`, `an entry in the 'ips' field is NOT in CIDR notation, got: '${text}'`);
+    if (!cidr)
+      throw invalidConfig(`${field}[${i}]`, `an entry in the 'ips' field is NOT in CIDR notation, got: '${text}'`);
     return { cidr };
   });
 }
@@ -63,7 +101,11 @@ function fromCniArgs(args: CmdArgs): StaticAddress[] | undefined {
   if (!env.IP) return undefined;
   const addresses: StaticAddress[] = env.IP.split(',').map((item) => {
     const cidr = parseCIDR(item.trim());
-    if (!cidr) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `CNI_ARGS: the 'ip' field is expected to be in CIDR notation, got: '${item.trim()}'`);
+    if (!cidr)
+      throw new CniError(
+        ErrorCode.InvalidEnvironmentVariables,
+        `CNI_ARGS: the 'ip' field is expected to be in CIDR notation, got: '${item.trim()}'`,
+      );
     return { cidr };
   });
   for (const item of env.GATEWAY ? env.GATEWAY.split(',') : []) {
@@ -77,7 +119,11 @@ function fromCniArgs(args: CmdArgs): StaticAddress[] | undefined {
 function fromConfig(list: { address: string; gateway?: string }[]): StaticAddress[] {
   return list.map((entry, i) => {
     const cidr = parseCIDR(entry.address);
-    if (!cidr) throw invalidConfig(`ipam.addresses[${i}].address`, `the 'address' field is expected to be in CIDR notation, got: '${entry.address}'`);
+    if (!cidr)
+      throw invalidConfig(
+        `ipam.addresses[${i}].address`,
+        `the 'address' field is expected to be in CIDR notation, got: '${entry.address}'`,
+      );
     if (entry.gateway === undefined) return { cidr };
     const gateway = parseIP(entry.gateway);
     if (!gateway) throw invalidConfig(`ipam.addresses[${i}].gateway`, `invalid IP address: ${entry.gateway}`);

@@ -29,10 +29,12 @@ async function check(args: CmdArgs): Promise<void> {
       throw new Error(`static: Failed to match addr ${formatIP(a.cidr.ip)} on interface ${args.ifName}`);
     }
   }
-  if (!(await getLink(args.ifName, args.netns))) throw new Error(`static: interface ${args.ifName} not found in ${args.netns}`);
+  if (!(await getLink(args.ifName, args.netns)))
+    throw new Error(`static: interface ${args.ifName} not found in ${args.netns}`);
   const present = new Set((await listAddrs(args.ifName, args.netns, 'all')).map(addrCidr));
   for (const ip of conf.addresses.map(toIPConfig)) {
-    if (!present.has(ip.address)) throw new Error(`static: address ${ip.address} is not on interface ${args.ifName} in ${args.netns}`);
+    if (!present.has(ip.address))
+      throw new Error(`static: address ${ip.address} is not on interface ${args.ifName} in ${args.netns}`);
   }
 }
 

@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, implementations, missingForKernelTests, runInNetns, sh, type PluginRun } from '@tscni/testing/node';
+import {
+  DIST_BIN,
+  TestNode,
+  implementations,
+  missingForKernelTests,
+  runInNetns,
+  sh,
+  type PluginRun,
+} from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter']);
 
@@ -14,7 +22,13 @@ const env = (command: string, extra: Record<string, string> = {}) => ({
 const run = (bin: string, command: string, conf: unknown, extra: Record<string, string> = {}): Promise<PluginRun> =>
   runInNetns(undefined, bin, env(command, extra), typeof conf === 'string' ? conf : JSON.stringify(conf));
 const ok = (r: PluginRun) => expect(r.code, r.stdout + r.stderr).toBe(0);
-const conf = (ipam: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ cniVersion: '1.0.0', name: 'static-net', type: 'bridge', ...extra, ipam: { type: 'static', ...ipam } });
+const conf = (ipam: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  cniVersion: '1.0.0',
+  name: 'static-net',
+  type: 'bridge',
+  ...extra,
+  ipam: { type: 'static', ...ipam },
+});
 
 const FULL = {
   addresses: [{ address: '10.10.0.1/24', gateway: '10.10.0.254' }, { address: 'fd00:10::1/64' }],
@@ -49,13 +63,22 @@ for (const impl of implementations('static')) {
     }
 
     it('ADD at 0.2.0 prints the legacy shape', async () => {
-      const r = await run(impl.bin, 'ADD', conf({ addresses: [{ address: '10.10.0.1/24', gateway: '10.10.0.9' }], routes: [{ dst: '0.0.0.0/0' }] }, { cniVersion: '0.2.0' }));
+      const r = await run(
+        impl.bin,
+        'ADD',
+        conf(
+          { addresses: [{ address: '10.10.0.1/24', gateway: '10.10.0.9' }], routes: [{ dst: '0.0.0.0/0' }] },
+          { cniVersion: '0.2.0' },
+        ),
+      );
       ok(r);
       expect(r.json.ip4).toEqual({ ip: '10.10.0.1/24', gateway: '10.10.0.9', routes: [{ dst: '0.0.0.0/0' }] });
     });
 
     it('CNI_ARGS IP= (comma separated) with GATEWAY=', async () => {
-      const r = await run(impl.bin, 'ADD', conf({}), { CNI_ARGS: 'IgnoreUnknown=1;IP=10.20.0.5/16,fd00:20::5/64;GATEWAY=10.20.0.1' });
+      const r = await run(impl.bin, 'ADD', conf({}), {
+        CNI_ARGS: 'IgnoreUnknown=1;IP=10.20.0.5/16,fd00:20::5/64;GATEWAY=10.20.0.1',
+      });
       ok(r);
       expect(r.json.ips).toEqual([{ address: '10.20.0.5/16', gateway: '10.20.0.1' }, { address: 'fd00:20::5/64' }]);
     });
@@ -65,7 +88,12 @@ for (const impl of implementations('static')) {
       const a = await run(impl.bin, 'ADD', withArgs, { CNI_ARGS: 'IP=10.20.0.5/16' });
       ok(a);
       expect(a.json.ips).toEqual([{ address: '10.30.0.5/24' }]);
-      const b = await run(impl.bin, 'ADD', { ...withArgs, runtimeConfig: { ips: ['10.40.0.5/24', 'fd00:40::5/64'] } }, { CNI_ARGS: 'IP=10.20.0.5/16' });
+      const b = await run(
+        impl.bin,
+        'ADD',
+        { ...withArgs, runtimeConfig: { ips: ['10.40.0.5/24', 'fd00:40::5/64'] } },
+        { CNI_ARGS: 'IP=10.20.0.5/16' },
+      );
       ok(b);
       expect(b.json.ips).toEqual([{ address: '10.40.0.5/24' }, { address: 'fd00:40::5/64' }]);
     });
@@ -77,31 +105,61 @@ for (const impl of implementations('static')) {
 
     describe('config validation', () => {
       it('an address without a prefix', async () => {
-        configError(await run(impl.bin, 'ADD', conf({ addresses: [{ address: '10.10.0.1' }] })), "the 'address' field is expected to be in CIDR notation, got: '10.10.0.1'");
+        configError(
+          await run(impl.bin, 'ADD', conf({ addresses: [{ address: '10.10.0.1' }] })),
+          "the 'address' field is expected to be in CIDR notation, got: '10.10.0.1'",
+        );
       });
       it('a bad gateway', async () => {
-        configError(await run(impl.bin, 'ADD', conf({ addresses: [{ address: '10.10.0.1/24', gateway: 'x' }] })), 'invalid IP address: x');
+        configError(
+          await run(impl.bin, 'ADD', conf({ addresses: [{ address: '10.10.0.1/24', gateway: 'x' }] })),
+          'invalid IP address: x',
+        );
       });
       it('args.cni.ips entries must be CIDRs', async () => {
-        configError(await run(impl.bin, 'ADD', conf({}, { args: { cni: { ips: ['10.30.0.5'] } } })), "an entry in the 'ips' field is NOT in CIDR notation, got: '10.30.0.5'");
+        configError(
+          await run(impl.bin, 'ADD', conf({}, { args: { cni: { ips: ['10.30.0.5'] } } })),
+          "an entry in the 'ips' field is NOT in CIDR notation, got: '10.30.0.5'",
+        );
       });
       it('runtimeConfig.ips entries must be CIDRs', async () => {
-        configError(await run(impl.bin, 'ADD', conf({}, { runtimeConfig: { ips: ['10.30.0.5'] } })), "an entry in the 'ips' field is NOT in CIDR notation, got: '10.30.0.5'");
+        configError(
+          await run(impl.bin, 'ADD', conf({}, { runtimeConfig: { ips: ['10.30.0.5'] } })),
+          "an entry in the 'ips' field is NOT in CIDR notation, got: '10.30.0.5'",
+        );
       });
       it('CNI_ARGS IP= must be a CIDR (an env error)', async () => {
-        configError(await run(impl.bin, 'ADD', conf({}), { CNI_ARGS: 'IP=10.20.0.5' }), "the 'ip' field is expected to be in CIDR notation, got: '10.20.0.5'", 4);
+        configError(
+          await run(impl.bin, 'ADD', conf({}), { CNI_ARGS: 'IP=10.20.0.5' }),
+          "the 'ip' field is expected to be in CIDR notation, got: '10.20.0.5'",
+          4,
+        );
       });
       it('a bad route', async () => {
-        configError(await run(impl.bin, 'ADD', conf({ addresses: [{ address: '10.10.0.1/24' }], routes: [{ dst: '10.0.0.0/33' }] })), 'invalid CIDR address: 10.0.0.0/33');
+        configError(
+          await run(
+            impl.bin,
+            'ADD',
+            conf({ addresses: [{ address: '10.10.0.1/24' }], routes: [{ dst: '10.0.0.0/33' }] }),
+          ),
+          'invalid CIDR address: 10.0.0.0/33',
+        );
       });
       it('two addresses of a family at 0.2.0', async () => {
         configError(
-          await run(impl.bin, 'ADD', conf({ addresses: [{ address: '10.10.0.1/24' }, { address: '10.11.0.1/24' }] }, { cniVersion: '0.2.0' })),
+          await run(
+            impl.bin,
+            'ADD',
+            conf({ addresses: [{ address: '10.10.0.1/24' }, { address: '10.11.0.1/24' }] }, { cniVersion: '0.2.0' }),
+          ),
           'CNI version 0.2.0 does not support more than 1 address per family',
         );
       });
       it('a missing ipam key', async () => {
-        configError(await run(impl.bin, 'ADD', { cniVersion: '1.0.0', name: 'n', type: 'bridge' }), "IPAM config missing 'ipam' key");
+        configError(
+          await run(impl.bin, 'ADD', { cniVersion: '1.0.0', name: 'n', type: 'bridge' }),
+          "IPAM config missing 'ipam' key",
+        );
       });
     });
 
@@ -112,7 +170,8 @@ for (const impl of implementations('static')) {
         node = new TestNode('st');
         pod = node.addPod();
         sh('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0'], { netns: pod });
-        for (const a of ['10.10.0.1/24', 'fd00:10::1/64']) sh('ip', ['addr', 'add', a, 'dev', 'eth0', 'nodad'], { netns: pod });
+        for (const a of ['10.10.0.1/24', 'fd00:10::1/64'])
+          sh('ip', ['addr', 'add', a, 'dev', 'eth0', 'nodad'], { netns: pod });
         sh('ip', ['link', 'set', 'eth0', 'up'], { netns: pod });
       });
       afterAll(() => node?.destroy());
@@ -129,7 +188,10 @@ for (const impl of implementations('static')) {
         expect(r.json.msg).toContain('Required prevResult missing');
       });
       it('fails when prevResult has another gateway', async () => {
-        const prevResult = { cniVersion: '1.0.0', ips: [{ address: '10.10.0.1/24', gateway: '10.10.0.1' }, { address: 'fd00:10::1/64' }] };
+        const prevResult = {
+          cniVersion: '1.0.0',
+          ips: [{ address: '10.10.0.1/24', gateway: '10.10.0.1' }, { address: 'fd00:10::1/64' }],
+        };
         const r = await inPod('CHECK', { ...conf(FULL), prevResult });
         expect(r.code).toBe(1);
         expect(r.json.msg).toContain('static: Failed to match addr 10.10.0.1 on interface eth0');
@@ -150,10 +212,13 @@ describe.skipIf(!!missing)(`static (tscni) beyond the reference${missing ? ` —
     sh('ip', ['addr', 'add', '10.10.0.1/24', 'dev', 'eth0'], { netns: pod });
   });
   afterAll(() => node?.destroy());
-  const inPod = (command: string, c: unknown, ifname = 'eth0') => node.runPlugin(ours.bin, env(command, { CNI_NETNS: pod, CNI_IFNAME: ifname }), c);
+  const inPod = (command: string, c: unknown, ifname = 'eth0') =>
+    node.runPlugin(ours.bin, env(command, { CNI_NETNS: pod, CNI_IFNAME: ifname }), c);
 
   it('CNI_ARGS IP= replaces the configured addresses', async () => {
-    const r = await run(ours.bin, 'ADD', conf({ addresses: [{ address: '10.10.0.1/24' }] }), { CNI_ARGS: 'IP=10.20.0.5/16;GATEWAY=10.20.0.1' });
+    const r = await run(ours.bin, 'ADD', conf({ addresses: [{ address: '10.10.0.1/24' }] }), {
+      CNI_ARGS: 'IP=10.20.0.5/16;GATEWAY=10.20.0.1',
+    });
     ok(r);
     expect(r.json.ips).toEqual([{ address: '10.20.0.5/16', gateway: '10.20.0.1' }]);
   });
@@ -162,7 +227,10 @@ describe.skipIf(!!missing)(`static (tscni) beyond the reference${missing ? ` —
     const c = conf({ addresses: [{ address: '10.10.0.1/24' }, { address: '10.11.0.1/24' }] });
     const prevResult = { cniVersion: '1.0.0', ips: [{ address: '10.10.0.1/24' }, { address: '10.11.0.1/24' }] };
     const r = await inPod('CHECK', { ...c, prevResult });
-    expect(r.json).toMatchObject({ code: 999, msg: expect.stringContaining('address 10.11.0.1/24 is not on interface eth0') });
+    expect(r.json).toMatchObject({
+      code: 999,
+      msg: expect.stringContaining('address 10.11.0.1/24 is not on interface eth0'),
+    });
     const p = await inPod('CHECK', { ...c, prevResult: { cniVersion: '1.0.0', ips: [{ address: '10.10.0.1/24' }] } });
     expect(p.json.msg).toContain('static: Failed to match addr 10.11.0.1 on interface eth0');
     ok(await inPod('CHECK', { ...conf({ addresses: [{ address: '10.10.0.1/24' }] }), prevResult }));
@@ -170,7 +238,11 @@ describe.skipIf(!!missing)(`static (tscni) beyond the reference${missing ? ` —
 
   it('CHECK fails when the interface does not exist', async () => {
     const c = conf({ addresses: [{ address: '10.10.0.1/24' }] });
-    const r = await inPod('CHECK', { ...c, prevResult: { cniVersion: '1.0.0', ips: [{ address: '10.10.0.1/24' }] } }, 'eth9');
+    const r = await inPod(
+      'CHECK',
+      { ...c, prevResult: { cniVersion: '1.0.0', ips: [{ address: '10.10.0.1/24' }] } },
+      'eth9',
+    );
     expect(r.json.msg).toContain('interface eth9 not found');
   });
 

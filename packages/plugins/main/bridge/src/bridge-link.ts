@@ -1,4 +1,21 @@
-import { addrCidr, failureReason, jsonArrays, cidrContains, familyOfText, formatCIDR, getLink, ipBatch, isExists, listAddrs, parseCIDR, run, token, writeSysctl, type AddrInfo, type Link } from '@tscni/net/host';
+import {
+  addrCidr,
+  failureReason,
+  jsonArrays,
+  cidrContains,
+  familyOfText,
+  formatCIDR,
+  getLink,
+  ipBatch,
+  isExists,
+  listAddrs,
+  parseCIDR,
+  run,
+  token,
+  writeSysctl,
+  type AddrInfo,
+  type Link,
+} from '@tscni/net/host';
 import { vlanRanges, type BridgeConf } from './config';
 
 const fail = (msg: string) => new Error(msg);
@@ -12,16 +29,29 @@ export async function ensureBridge(conf: BridgeConf): Promise<Link> {
   let br = await getLink(conf.bridge);
   if (!br) {
     const vlanFiltering = conf.vlan !== 0 || conf.trunk.length > 0;
-    const add = ['link', 'add', 'name', conf.bridge, ...(conf.mtu ? ['mtu', String(conf.mtu)] : []), 'type', 'bridge', ...(vlanFiltering ? ['vlan_filtering', '1'] : [])];
+    const add = [
+      'link',
+      'add',
+      'name',
+      conf.bridge,
+      ...(conf.mtu ? ['mtu', String(conf.mtu)] : []),
+      'type',
+      'bridge',
+      ...(vlanFiltering ? ['vlan_filtering', '1'] : []),
+    ];
     try {
       await ipBatch([add]);
     } catch (err) {
-      if (!isExists(err)) throw fail(`failed to create bridge ${JSON.stringify(conf.bridge)}: ${why(err)}${vlanFiltering ? ' (VLAN filtering needs CONFIG_BRIDGE_VLAN_FILTERING)' : ''}`);
+      if (!isExists(err))
+        throw fail(
+          `failed to create bridge ${JSON.stringify(conf.bridge)}: ${why(err)}${vlanFiltering ? ' (VLAN filtering needs CONFIG_BRIDGE_VLAN_FILTERING)' : ''}`,
+        );
     }
     br = await getLink(conf.bridge);
   }
   if (!br) throw fail(`could not lookup ${JSON.stringify(conf.bridge)}: link vanished`);
-  if (br.linkinfo?.info_kind !== 'bridge') throw fail(`${JSON.stringify(conf.bridge)} already exists but is not a bridge`);
+  if (br.linkinfo?.info_kind !== 'bridge')
+    throw fail(`${JSON.stringify(conf.bridge)} already exists but is not a bridge`);
   // We own the routes of this interface: no router advertisements.
   try {
     writeSysctl(`net.ipv6.conf.${conf.bridge.replace(/\./g, '/')}.accept_ra`, '0');
@@ -36,7 +66,10 @@ export async function ensureBridge(conf: BridgeConf): Promise<Link> {
  * and up. Returns the host veth and the bridge as `ip -j link show` reports them afterwards, and the bridge's
  * global addresses (so that the gateway step needs no process of its own when they are there already).
  */
-export async function attachHostVeth(conf: BridgeConf, hostVeth: string): Promise<{ hostLink: Link; bridgeLink: Link; bridgeAddrs: AddrInfo[] }> {
+export async function attachHostVeth(
+  conf: BridgeConf,
+  hostVeth: string,
+): Promise<{ hostLink: Link; bridgeLink: Link; bridgeAddrs: AddrInfo[] }> {
   const slaveOpts = [...(conf.hairpinMode ? ['hairpin', 'on'] : []), ...(conf.portIsolation ? ['isolated', 'on'] : [])];
   const out = await ipBatch(
     [
@@ -64,7 +97,13 @@ export async function attachHostVeth(conf: BridgeConf, hostVeth: string): Promis
  * (no multi-second stall). `pinMac` is set as the device's MAC in the same batch. `known`: the device's global
  * addresses as just read (saves a process); a parallel ADD adding one since is handled like any EEXIST.
  */
-export async function ensureGatewayAddrs(conf: BridgeConf, dev: string, gateways: string[], pinMac?: string, known?: AddrInfo[]): Promise<void> {
+export async function ensureGatewayAddrs(
+  conf: BridgeConf,
+  dev: string,
+  gateways: string[],
+  pinMac?: string,
+  known?: AddrInfo[],
+): Promise<void> {
   const present = (known ?? (await listAddrs(dev))).map((a) => canonical(addrCidr(a)));
   const cmds: string[][] = [];
   for (const gw of gateways.map(canonical)) {
@@ -87,19 +126,27 @@ export async function ensureGatewayAddrs(conf: BridgeConf, dev: string, gateways
   } catch (err) {
     if (!isExists(err)) throw fail(`could not add IP address to ${JSON.stringify(dev)}: ${why(err)}`);
     // A parallel ADD put the same gateway there first: add whatever is still missing one by one.
-    for (const cmd of cmds.filter((c) => c[1] === 'add')) await ipBatch([cmd]).catch((e) => { if (!isExists(e)) throw e; });
+    for (const cmd of cmds.filter((c) => c[1] === 'add'))
+      await ipBatch([cmd]).catch((e) => {
+        if (!isExists(e)) throw e;
+      });
   }
 }
 
 /** Access VLAN (pvid, untagged) or trunk VLANs on the host port, with `bridge -batch` (one process). */
-export async function setPortVlans(conf: Pick<BridgeConf, 'vlan' | 'trunk' | 'preserveDefaultVlan'>, hostVeth: string): Promise<void> {
+export async function setPortVlans(
+  conf: Pick<BridgeConf, 'vlan' | 'trunk' | 'preserveDefaultVlan'>,
+  hostVeth: string,
+): Promise<void> {
   if (!conf.vlan && !conf.trunk.length) return;
   const cmds: string[][] = [];
   if (!conf.preserveDefaultVlan) cmds.push(['vlan', 'del', 'dev', hostVeth, 'vid', '1']);
   if (conf.vlan) cmds.push(['vlan', 'add', 'dev', hostVeth, 'vid', String(conf.vlan), 'pvid', 'untagged']);
   for (const range of vlanRanges(conf.trunk)) cmds.push(['vlan', 'add', 'dev', hostVeth, 'vid', range]);
   try {
-    await run('bridge', ['-batch', '-'], { input: cmds.map((c) => c.map((t) => token(t)).join(' ')).join('\n') + '\n' });
+    await run('bridge', ['-batch', '-'], {
+      input: cmds.map((c) => c.map((t) => token(t)).join(' ')).join('\n') + '\n',
+    });
   } catch (err) {
     throw fail(`failed to setup vlan tag on interface ${JSON.stringify(hostVeth)}: ${why(err)}`);
   }

@@ -1,11 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { delegateAdd, delegateDel, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import {
-  getLink,
-  ipBatch,
-  writeSysctlsIn,
-  type Link,
-} from '@tscni/net/host';
+import { getLink, ipBatch, writeSysctlsIn, type Link } from '@tscni/net/host';
 import {
   VethNameTaken,
   createVeth,
@@ -38,7 +33,8 @@ async function add(args: CmdArgs): Promise<Result> {
   const conf = loadBridgeConf(args);
   requirePodNetns(args);
   const br = await ensureBridge(conf);
-  if (!ipamNeedsLink(conf.ipamType)) return withIpamAdd(args, conf.ipamType, (ipam) => attachPod(args, conf, br, async () => ipam, false));
+  if (!ipamNeedsLink(conf.ipamType))
+    return withIpamAdd(args, conf.ipamType, (ipam) => attachPod(args, conf, br, async () => ipam, false));
   let leased = false;
   const lease = async () => {
     const ipam = await delegateAdd(conf.ipamType!, args.stdinData, args.env);
@@ -54,7 +50,13 @@ async function add(args: CmdArgs): Promise<Result> {
 }
 
 /** The pod's veth on the bridge; `getIpam` is called before the veth exists, or (`linkFirst`) once its port is up. */
-async function attachPod(args: CmdArgs, conf: BridgeConf, br: Link, getIpam: () => Promise<Result | undefined>, linkFirst: boolean): Promise<Result> {
+async function attachPod(
+  args: CmdArgs,
+  conf: BridgeConf,
+  br: Link,
+  getIpam: () => Promise<Result | undefined>,
+  linkFirst: boolean,
+): Promise<Result> {
   let ipam = linkFirst ? undefined : await getIpam();
   const result: Result = { cniVersion: args.netConf.cniVersion, ips: ipam?.ips ?? [], routes: ipam?.routes ?? [] };
   const requireIps = () => {
@@ -78,7 +80,10 @@ async function attachPod(args: CmdArgs, conf: BridgeConf, br: Link, getIpam: () 
     }
     await podSysctls(args, conf, result);
     if (linkFirst && !conf.disableContainerInterface) {
-      const podConfig = ifaceConfigCommands(args.ifName, result, { nodad: !conf.enabledad, ifIndex: CONTAINER_INDEX }).filter((c) => c[0] !== 'link');
+      const podConfig = ifaceConfigCommands(args.ifName, result, {
+        nodad: !conf.enabledad,
+        ifIndex: CONTAINER_INDEX,
+      }).filter((c) => c[0] !== 'link');
       await ipBatch(podConfig, args.netns);
     }
     let vlanGateway: Link | undefined;
@@ -89,7 +94,11 @@ async function attachPod(args: CmdArgs, conf: BridgeConf, br: Link, getIpam: () 
       } else await ensureGatewayAddrs(conf, conf.bridge, gateways, bridgeMac, bridgeAddrs);
       enableForwarding(gateways);
     }
-    if (conf.ipMasq) await conf.masq.setup(result.ips!.map((ip) => ip.address), masqOwner(args));
+    if (conf.ipMasq)
+      await conf.masq.setup(
+        result.ips!.map((ip) => ip.address),
+        masqOwner(args),
+      );
     if (conf.ipamType && !linkFirst) await waitPortUp(hostLink);
     result.interfaces = [
       { name: conf.bridge, mac: gateways.length && !conf.vlan ? bridgeMac : bridgeLink.address },
@@ -105,7 +114,13 @@ async function attachPod(args: CmdArgs, conf: BridgeConf, br: Link, getIpam: () 
   }
   const dns = [args.netConf.dns, ipam?.dns].find((d) => d && Object.keys(d).length);
   // The reference's key order: interfaces first.
-  return { cniVersion: result.cniVersion, interfaces: result.interfaces, ips: result.ips, ...(result.routes ? { routes: result.routes } : {}), ...(dns ? { dns } : {}) };
+  return {
+    cniVersion: result.cniVersion,
+    interfaces: result.interfaces,
+    ips: result.ips,
+    ...(result.routes ? { routes: result.routes } : {}),
+    ...(dns ? { dns } : {}),
+  };
 }
 
 /**
@@ -127,23 +142,34 @@ async function check(args: CmdArgs): Promise<void> {
   const conf = loadBridgeConf(args, { forDel: true });
   await ipamCheck(args, conf.ipamType);
   await checkBridge(args, conf, args.requirePrevResult('bridge'));
-  if (conf.ipMasq && !(await conf.masq.has(masqOwner(args)))) throw new Error(`bridge: masquerade rules of ${args.containerID} are missing`);
-  if (conf.macspoofchk && !(await hasSpoofCheck(spoofID(args)))) throw new Error(`bridge: spoof-check rules of ${args.containerID} are missing`);
+  if (conf.ipMasq && !(await conf.masq.has(masqOwner(args))))
+    throw new Error(`bridge: masquerade rules of ${args.containerID} are missing`);
+  if (conf.macspoofchk && !(await hasSpoofCheck(spoofID(args))))
+    throw new Error(`bridge: spoof-check rules of ${args.containerID} are missing`);
 }
 
 /** GC: masquerade rules of attachments that are no longer valid (both backends), then IPAM. */
 async function gc(args: CmdArgs): Promise<void> {
   const conf = loadBridgeConf(args, { forDel: true });
   const errors: unknown[] = [];
-  if (args.netConf.name) await conf.masq.gc(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
+  if (args.netConf.name)
+    await conf.masq.gc(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
   await forwardGcToIpam(args, conf.ipamType).catch((e) => void errors.push(e));
   if (errors.length) throw errors[0];
 }
 
 async function createPodVeth(args: CmdArgs, conf: BridgeConf, result: Result) {
-  const containerCommands = conf.disableContainerInterface ? [] : ifaceConfigCommands(args.ifName, result, { nodad: !conf.enabledad, ifIndex: CONTAINER_INDEX });
+  const containerCommands = conf.disableContainerInterface
+    ? []
+    : ifaceConfigCommands(args.ifName, result, { nodad: !conf.enabledad, ifIndex: CONTAINER_INDEX });
   try {
-    return await createVeth({ netns: args.netns, ifName: args.ifName, mtu: conf.mtu || undefined, mac: conf.mac, containerCommands });
+    return await createVeth({
+      netns: args.netns,
+      ifName: args.ifName,
+      mtu: conf.mtu || undefined,
+      mac: conf.mac,
+      containerCommands,
+    });
   } catch (err) {
     if (err instanceof VethNameTaken) throw new Error(err.message);
     throw new Error(`failed to set up ${args.ifName} in ${args.netns}: ${why(err)}`);
@@ -156,7 +182,8 @@ async function podSysctls(args: CmdArgs, conf: BridgeConf, result: Result): Prom
   const values: Record<string, string> = { [`net.ipv4.conf.${dev}.arp_notify`]: '1' };
   if (existsSync('/proc/sys/net/ipv6/conf')) {
     Object.assign(values, ipv6Sysctls(args.ifName, result));
-    if (conf.enabledad) Object.assign(values, { [`net.ipv6.conf.${dev}.enhanced_dad`]: '1', [`net.ipv6.conf.${dev}.accept_dad`]: '1' });
+    if (conf.enabledad)
+      Object.assign(values, { [`net.ipv6.conf.${dev}.enhanced_dad`]: '1', [`net.ipv6.conf.${dev}.accept_dad`]: '1' });
     else values[`net.ipv6.conf.${dev}.accept_dad`] = '0';
   }
   await writeSysctlsIn(args.netns, values);
@@ -185,7 +212,11 @@ function operstateFromSysfs(link: Link): string | undefined {
   }
 }
 
-const masqOwner = (args: CmdArgs) => ({ network: args.netConf.name ?? '', containerID: args.containerID, ifName: args.ifName });
+const masqOwner = (args: CmdArgs) => ({
+  network: args.netConf.name ?? '',
+  containerID: args.containerID,
+  ifName: args.ifName,
+});
 const spoofID = (args: CmdArgs) => ({ containerID: args.containerID, ifName: args.ifName });
 
 export const bridge: PluginFuncs = {

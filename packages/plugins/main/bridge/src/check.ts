@@ -23,5 +23,6 @@ export async function checkBridge(args: CmdArgs, conf: BridgeConf, prev: Result)
   const veth = await getLink(vethEntry.name);
   if (!veth) throw fail(`host veth ${vethEntry.name} does not exist`);
   if (veth.master !== conf.bridge) throw fail(`host veth ${vethEntry.name} is not attached to ${conf.bridge}`);
-  if (container.link_index !== undefined && container.link_index !== veth.ifindex) throw fail(`${args.ifName} is not the peer of ${vethEntry.name}`);
+  if (container.link_index !== undefined && container.link_index !== veth.ifindex)
+    throw fail(`${args.ifName} is not the peer of ${vethEntry.name}`);
 }

@@ -10,9 +10,15 @@ const TrunkEntry = z
   .passthrough()
   .superRefine((t, ctx) => {
     const range = t.minID !== undefined || t.maxID !== undefined;
-    if (t.id === undefined && !range) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'incorrect trunk id parameter: want id or minID and maxID' });
-    if (range && (t.minID === undefined || t.maxID === undefined)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'minID and maxID must be set together' });
-    if (t.minID !== undefined && t.maxID !== undefined && t.minID > t.maxID) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'minID is greater than maxID in trunk parameter' });
+    if (t.id === undefined && !range)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: 'incorrect trunk id parameter: want id or minID and maxID',
+      });
+    if (range && (t.minID === undefined || t.maxID === undefined))
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'minID and maxID must be set together' });
+    if (t.minID !== undefined && t.maxID !== undefined && t.minID > t.maxID)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'minID is greater than maxID in trunk parameter' });
   });
 
 /** NetConf of the bridge plugin (cni.md §3.1). */
@@ -28,7 +34,12 @@ export const BridgeConfSchema = z
     mtu: mtuField.optional(),
     hairpinMode: z.boolean().default(false),
     promiscMode: z.boolean().default(false),
-    vlan: z.number().int().min(0, 'invalid VLAN ID (must be between 0 and 4094)').max(4094, 'invalid VLAN ID (must be between 0 and 4094)').default(0),
+    vlan: z
+      .number()
+      .int()
+      .min(0, 'invalid VLAN ID (must be between 0 and 4094)')
+      .max(4094, 'invalid VLAN ID (must be between 0 and 4094)')
+      .default(0),
     vlanTrunk: z.array(TrunkEntry).optional(),
     preserveDefaultVlan: z.boolean().default(false),
     macspoofchk: z.boolean().default(false),
@@ -55,12 +66,20 @@ export type BridgeConf = z.infer<typeof BridgeConfSchema> & {
 export function loadBridgeConf(args: CmdArgs, opts: { forDel?: boolean } = {}): BridgeConf {
   // DEL never touches the bridge itself: like the reference's, it must not fail on the bridge's name
   const parsed = args.parse(opts.forDel ? BridgeDelSchema : BridgeConfSchema);
-  const conf: BridgeConf = { ...parsed, trunk: trunkIds(parsed.vlanTrunk), ipamType: ipamTypeOf(parsed), masq: ipMasqFor(parsed.ipMasqBackend) };
+  const conf: BridgeConf = {
+    ...parsed,
+    trunk: trunkIds(parsed.vlanTrunk),
+    ipamType: ipamTypeOf(parsed),
+    masq: ipMasqFor(parsed.ipMasqBackend),
+  };
   if (conf.isDefaultGateway) conf.isGateway = true;
   if (conf.ipMasq) validateNetworkName(args.netConf.name);
-  if (conf.vlan && conf.trunk.length) throw invalidConfig('vlanTrunk', 'cannot set vlan and vlanTrunk at the same time');
-  if (conf.hairpinMode && conf.promiscMode) throw invalidConfig('hairpinMode', 'cannot set hairpin mode and promiscuous mode at the same time');
-  if (conf.disableContainerInterface && conf.ipamType) throw invalidConfig('disableContainerInterface', 'cannot use IPAM when disableContainerInterface is set');
+  if (conf.vlan && conf.trunk.length)
+    throw invalidConfig('vlanTrunk', 'cannot set vlan and vlanTrunk at the same time');
+  if (conf.hairpinMode && conf.promiscMode)
+    throw invalidConfig('hairpinMode', 'cannot set hairpin mode and promiscuous mode at the same time');
+  if (conf.disableContainerInterface && conf.ipamType)
+    throw invalidConfig('disableContainerInterface', 'cannot use IPAM when disableContainerInterface is set');
   if (!opts.forDel) conf.mac = containerMac(args);
   return conf;
 }
@@ -79,12 +98,20 @@ function containerMac(args: CmdArgs): string | undefined {
   let mac: string | undefined;
   const fromEnv = args.cniArgs(['MAC']).MAC;
   if (fromEnv) {
-    if (!isMac(fromEnv)) throw new CniError(ErrorCode.InvalidEnvironmentVariables, `ARGS: MAC: invalid MAC address ${JSON.stringify(fromEnv)}`);
+    if (!isMac(fromEnv))
+      throw new CniError(
+        ErrorCode.InvalidEnvironmentVariables,
+        `ARGS: MAC: invalid MAC address ${JSON.stringify(fromEnv)}`,
+      );
     mac = fromEnv;
   }
-  for (const [field, value] of [['args.cni.mac', args.argsCni('mac')], ['runtimeConfig.mac', args.runtimeConfig.mac]] as const) {
+  for (const [field, value] of [
+    ['args.cni.mac', args.argsCni('mac')],
+    ['runtimeConfig.mac', args.runtimeConfig.mac],
+  ] as const) {
     if (value === undefined || value === '') continue;
-    if (typeof value !== 'string' || !isMac(value)) throw invalidConfig(field, `invalid MAC address ${JSON.stringify(value)}`);
+    if (typeof value !== 'string' || !isMac(value))
+      throw invalidConfig(field, `invalid MAC address ${JSON.stringify(value)}`);
     mac = value;
   }
   return mac?.toLowerCase();
@@ -93,7 +120,7 @@ function containerMac(args: CmdArgs): string | undefined {
 /** Compact ranges for `bridge vlan add vid a-b`. */
 export function vlanRanges(ids: number[]): string[] {
   const out: string[] = [];
-  for (let i = 0; i < ids.length; ) {
+  for (let i = 0; i < ids.length;) {
     let j = i;
     while (j + 1 < ids.length && ids[j + 1] === ids[j] + 1) j++;
     out.push(i === j ? String(ids[i]) : `${ids[i]}-${ids[j]}`);

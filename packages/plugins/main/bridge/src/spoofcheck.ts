@@ -28,7 +28,9 @@ const applyJson = (commands: unknown[]) => run('nft', ['-j', JSON.stringify({ nf
 export async function setupSpoofCheck(s: SpoofCheck, hostVeth: string, mac: string): Promise<void> {
   const iface = ifaceChain(s);
   const macChain = `${iface}-mac`;
-  const rule = (chainName: string, expr: unknown[]) => ({ add: { rule: { ...T, chain: chainName, expr, comment: `macspoofchk-${refID(s)}` } } });
+  const rule = (chainName: string, expr: unknown[]) => ({
+    add: { rule: { ...T, chain: chainName, expr, comment: `macspoofchk-${refID(s)}` } },
+  });
   await applyJson([
     { add: { table: { family: 'bridge', name: 'nat' } } },
     { add: { chain: { ...T, name: 'PREROUTING', type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' } } },
@@ -36,9 +38,15 @@ export async function setupSpoofCheck(s: SpoofCheck, hostVeth: string, mac: stri
     { add: chain(macChain) },
     { flush: chain(iface) },
     { flush: chain(macChain) },
-    rule('PREROUTING', [{ match: { op: '==', left: { meta: { key: 'iifname' } }, right: hostVeth } }, { jump: { target: iface } }]),
+    rule('PREROUTING', [
+      { match: { op: '==', left: { meta: { key: 'iifname' } }, right: hostVeth } },
+      { jump: { target: iface } },
+    ]),
     rule(iface, [{ jump: { target: macChain } }]),
-    rule(macChain, [{ match: { op: '==', left: { payload: { protocol: 'ether', field: 'saddr' } }, right: mac } }, { return: null }]),
+    rule(macChain, [
+      { match: { op: '==', left: { payload: { protocol: 'ether', field: 'saddr' } }, right: mac } },
+      { return: null },
+    ]),
     rule(macChain, [{ drop: null }]),
   ]);
 }

@@ -10,7 +10,8 @@ import type { BridgeConf } from './config';
  */
 export async function ensureVlanGateway(conf: BridgeConf): Promise<Link> {
   const name = `${conf.bridge}.${conf.vlan}`;
-  if (name.length > 15) throw invalidConfig('vlan', `gateway interface name ${name} would be longer than 15 characters`);
+  if (name.length > 15)
+    throw invalidConfig('vlan', `gateway interface name ${name} would be longer than 15 characters`);
   const existing = await getLink(name);
   if (existing) return existing;
   const port = randomVethName();

@@ -2,7 +2,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { addOutside, binDir, DIST_BIN, hostVeths, leases, missingForKernelTests, nftMasqRules, pings, podLink, rulesOf, sh, TestNode, uniqueName, vlanFilteringMissing, type PluginRun } from '@tscni/testing/node';
+import {
+  addOutside,
+  binDir,
+  DIST_BIN,
+  hostVeths,
+  leases,
+  missingForKernelTests,
+  nftMasqRules,
+  pings,
+  podLink,
+  rulesOf,
+  sh,
+  TestNode,
+  uniqueName,
+  vlanFilteringMissing,
+  type PluginRun,
+} from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'ping', 'bridge']);
 const BIN = join(DIST_BIN, 'bridge');
@@ -22,7 +38,11 @@ function withoutIptables(nodeName: string, scratch: string, bin: string, env: Re
     for (const t of ['ip', 'nft', 'sysctl', 'bridge', 'tc']) { fs.writeFileSync('/usr/sbin/' + t, ''); m('--bind', keep + '/' + t, '/usr/sbin/' + t); }
     const r = spawnSync('/usr/sbin/ip', ['netns', 'exec', process.argv[1], process.argv[2]], { input: process.argv[3], encoding: 'utf8' });
     process.stdout.write(r.stdout); process.stderr.write(r.stderr); process.exitCode = r.status;`;
-  return spawnSync('unshare', ['--mount', '--propagation', 'private', '--', process.execPath, '-e', script, nodeName, bin, stdin, scratch], { env, encoding: 'utf8' });
+  return spawnSync(
+    'unshare',
+    ['--mount', '--propagation', 'private', '--', process.execPath, '-e', script, nodeName, bin, stdin, scratch],
+    { env, encoding: 'utf8' },
+  );
 }
 
 describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${missing}` : ''}`, () => {
@@ -42,10 +62,21 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     const n = ++seq;
     const ranges: unknown[] = [[{ subnet: `10.61.${n}.0/24` }]];
     if (opts.v6) ranges.push([{ subnet: `fd61:${n.toString(16)}::/64` }]);
-    return { cniVersion: '1.1.0', name: `brx${n}`, type: 'bridge', bridge: uniqueName('b'), ipam: { type: 'host-local', dataDir, ranges }, ...extra } as Record<string, any>;
+    return {
+      cniVersion: '1.1.0',
+      name: `brx${n}`,
+      type: 'bridge',
+      bridge: uniqueName('b'),
+      ipam: { type: 'host-local', dataDir, ranges },
+      ...extra,
+    } as Record<string, any>;
   };
   const run = (command: string, conf: unknown, netns: string, cid: string, extra: Record<string, string> = {}) =>
-    node.runPlugin(BIN, { CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: cniPath, ...extra }, conf);
+    node.runPlugin(
+      BIN,
+      { CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: cniPath, ...extra },
+      conf,
+    );
   const ok = (r: PluginRun) => expect(r.code, r.stdout + r.stderr).toBe(0);
 
   it('ipMasqBackend nftables: rules in inet cni_plugins_masquerade, traffic leaves masqueraded, DEL removes them', async () => {
@@ -56,7 +87,11 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     ok(add);
     const rules = nftMasqRules(node, id);
     expect(rules).toHaveLength(2);
-    expect(rules[0]).toMatch(new RegExp(`ip saddr 10\\.61\\.${seq}\\.2 ip daddr != 10\\.61\\.${seq}\\.0/24 masquerade comment "[0-9a-f]{16}-[0-9a-f]{16}, net: ${conf.name}, if: eth0, id: ${id}"`));
+    expect(rules[0]).toMatch(
+      new RegExp(
+        `ip saddr 10\\.61\\.${seq}\\.2 ip daddr != 10\\.61\\.${seq}\\.0/24 masquerade comment "[0-9a-f]{16}-[0-9a-f]{16}, net: ${conf.name}, if: eth0, id: ${id}"`,
+      ),
+    );
     expect(rules[1]).toContain('ip6 saddr');
     expect(rulesOf(node, id)).toEqual([]);
     const chain = node.exec('nft', ['list', 'chain', 'inet', 'cni_plugins_masquerade', 'postrouting']);
@@ -78,7 +113,10 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     const ids = pods.map(() => uniqueName('c'));
     (await Promise.all(pods.map((p, i) => run('ADD', conf, p, ids[i])))).forEach(ok);
     for (const id of ids) expect(nftMasqRules(node, id)).toHaveLength(1);
-    const base = node.exec('nft', ['list', 'chain', 'inet', 'cni_plugins_masquerade', 'postrouting']).split('\n').filter((l) => /return|goto/.test(l));
+    const base = node
+      .exec('nft', ['list', 'chain', 'inet', 'cni_plugins_masquerade', 'postrouting'])
+      .split('\n')
+      .filter((l) => /return|goto/.test(l));
     expect(base).toHaveLength(3);
     (await Promise.all(pods.map((p, i) => run('DEL', conf, p, ids[i])))).forEach(ok);
     for (const id of ids) expect(nftMasqRules(node, id)).toEqual([]);
@@ -92,7 +130,11 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     ok(await run('ADD', ipt, node.addPod(), keep));
     ok(await run('ADD', ipt, node.addPod(), dropIpt));
     ok(await run('ADD', nft, node.addPod(), dropNft));
-    const gc = await node.runPlugin(BIN, { CNI_COMMAND: 'GC', CNI_PATH: cniPath }, { ...ipt, 'cni.dev/valid-attachments': [{ containerID: keep, ifname: 'eth0' }] });
+    const gc = await node.runPlugin(
+      BIN,
+      { CNI_COMMAND: 'GC', CNI_PATH: cniPath },
+      { ...ipt, 'cni.dev/valid-attachments': [{ containerID: keep, ifname: 'eth0' }] },
+    );
     ok(gc);
     expect(rulesOf(node, keep)).toHaveLength(3);
     expect(rulesOf(node, dropIpt)).toEqual([]);
@@ -119,7 +161,10 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     ok(await run('ADD', conf, p1, uniqueName('c')));
     const a2 = await run('ADD', conf, p2, uniqueName('c'));
     ok(a2);
-    expect(JSON.parse(node.exec('ip', ['-j', '-d', 'link', 'show', 'dev', a2.json.interfaces[1].name]))[0].linkinfo.info_slave_data.isolated).toBe(true);
+    expect(
+      JSON.parse(node.exec('ip', ['-j', '-d', 'link', 'show', 'dev', a2.json.interfaces[1].name]))[0].linkinfo
+        .info_slave_data.isolated,
+    ).toBe(true);
     expect(pings(p1, `10.61.${seq}.1`)).toBe(true);
     expect(pings(p1, `10.61.${seq}.3`, 1)).toBe(false);
   });
@@ -178,7 +223,9 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     const add = await run('ADD', conf, pod, uniqueName('c'));
     ok(add);
     const vlans = JSON.parse(node.exec('bridge', ['-j', 'vlan', 'show', 'dev', add.json.interfaces[1].name]));
-    expect(vlans[0].vlans).toEqual([expect.objectContaining({ vlan: 42, flags: expect.arrayContaining(['PVID', 'Egress Untagged']) })]);
+    expect(vlans[0].vlans).toEqual([
+      expect.objectContaining({ vlan: 42, flags: expect.arrayContaining(['PVID', 'Egress Untagged']) }),
+    ]);
     // the gateway lives on <bridge>.42, reachable from the pod in VLAN 42
     expect(add.json.interfaces[3].name).toBe(`${conf.bridge}.42`);
     expect(pings(pod, `10.61.${seq}.1`)).toBe(true);
@@ -188,8 +235,12 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     const why = vlanFilteringMissing(node);
     if (why) ctx.skip(why);
     const portVlans = (add: PluginRun): number[] => {
-      const shown = JSON.parse(node.exec('bridge', ['-j', 'vlan', 'show', 'dev', add.json.interfaces[1].name])) as { vlans: { vlan: number; vlanEnd?: number }[] }[];
-      return shown[0].vlans.flatMap((v) => Array.from({ length: (v.vlanEnd ?? v.vlan) - v.vlan + 1 }, (_, i) => v.vlan + i));
+      const shown = JSON.parse(node.exec('bridge', ['-j', 'vlan', 'show', 'dev', add.json.interfaces[1].name])) as {
+        vlans: { vlan: number; vlanEnd?: number }[];
+      }[];
+      return shown[0].vlans.flatMap((v) =>
+        Array.from({ length: (v.vlanEnd ?? v.vlan) - v.vlan + 1 }, (_, i) => v.vlan + i),
+      );
     };
     for (const preserveDefaultVlan of [false, true]) {
       const conf = net({ vlanTrunk: [{ id: 101 }, { minID: 200, maxID: 202 }], preserveDefaultVlan, ipam: {} });
@@ -207,7 +258,13 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     const cid = uniqueName('c');
     const conf = net({ isGateway: true, ipMasq: true });
     const pod = node.addPod();
-    const env = { CNI_CONTAINERID: cid, CNI_NETNS: pod, CNI_IFNAME: 'eth0', CNI_PATH: cniPath, PATH: process.env.PATH ?? '' };
+    const env = {
+      CNI_CONTAINERID: cid,
+      CNI_NETNS: pod,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: cniPath,
+      PATH: process.env.PATH ?? '',
+    };
     const add = withoutIptables(node.name, node.tmp, BIN, { ...env, CNI_COMMAND: 'ADD' }, JSON.stringify(conf));
     expect(add.status, add.stdout + add.stderr).toBe(0);
     expect(nftMasqRules(node, cid).length).toBeGreaterThan(0);

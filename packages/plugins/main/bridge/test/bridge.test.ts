@@ -1,6 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { addOutside, binDir, hostVeths, implementations, leases, missingForKernelTests, pings, podLink, rulesOf, sh, TestNode, uniqueName, type PluginRun } from '@tscni/testing/node';
+import {
+  addOutside,
+  binDir,
+  hostVeths,
+  implementations,
+  leases,
+  missingForKernelTests,
+  pings,
+  podLink,
+  rulesOf,
+  sh,
+  TestNode,
+  uniqueName,
+  type PluginRun,
+} from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'ping']);
 const impls = implementations('bridge');
@@ -27,12 +41,31 @@ for (const impl of impls) {
       const n = ++seq;
       const ranges: unknown[] = [[{ subnet: `10.60.${n}.0/24` }]];
       if (opts.v6) ranges.push([{ subnet: `fd60:${n.toString(16)}::/64` }]);
-      return { cniVersion: '1.0.0', name: `brnet${n}`, type: 'bridge', bridge: uniqueName('b'), ipam: { type: 'host-local', dataDir, ranges }, ...extra } as Record<string, any>;
+      return {
+        cniVersion: '1.0.0',
+        name: `brnet${n}`,
+        type: 'bridge',
+        bridge: uniqueName('b'),
+        ipam: { type: 'host-local', dataDir, ranges },
+        ...extra,
+      } as Record<string, any>;
     };
     const env = (command: string, netns: string, cid: string, extra: Record<string, string> = {}) => ({
-      CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: cniPath, ...extra,
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: cid,
+      CNI_NETNS: netns,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: cniPath,
+      ...extra,
     });
-    const run = (bin: string, command: string, conf: unknown, netns: string, cid: string, extra?: Record<string, string>) => node.runPlugin(bin, env(command, netns, cid, extra), conf);
+    const run = (
+      bin: string,
+      command: string,
+      conf: unknown,
+      netns: string,
+      cid: string,
+      extra?: Record<string, string>,
+    ) => node.runPlugin(bin, env(command, netns, cid, extra), conf);
     const ok = (r: PluginRun) => expect(r.code, r.stdout + r.stderr).toBe(0);
     const cid = () => uniqueName('c');
 
@@ -45,10 +78,19 @@ for (const impl of impls) {
         ok(add);
         const r = add.json;
         expect(r.cniVersion).toBe(version);
-        expect(r.interfaces.map((i: any) => i.name)).toEqual([conf.bridge, expect.stringMatching(/^veth[0-9a-f]{8}$/), 'eth0']);
+        expect(r.interfaces.map((i: any) => i.name)).toEqual([
+          conf.bridge,
+          expect.stringMatching(/^veth[0-9a-f]{8}$/),
+          'eth0',
+        ]);
         expect(r.interfaces[2]).toMatchObject({ sandbox: pod, mac: podLink(pod)!.address });
         expect(r.ips).toHaveLength(1);
-        expect(r.ips[0]).toMatchObject({ address: `10.60.${seq}.2/24`, gateway: `10.60.${seq}.1`, interface: 2, ...(version < '1.0.0' ? { version: '4' } : {}) });
+        expect(r.ips[0]).toMatchObject({
+          address: `10.60.${seq}.2/24`,
+          gateway: `10.60.${seq}.1`,
+          interface: 2,
+          ...(version < '1.0.0' ? { version: '4' } : {}),
+        });
         expect(hostVeths(node)).toContain(r.interfaces[1].name);
         if (version >= '0.4.0') ok(await run(impl.bin, 'CHECK', { ...conf, prevResult: r }, pod, id));
         ok(await run(impl.bin, 'DEL', { ...conf, prevResult: r }, pod, id));
@@ -75,7 +117,9 @@ for (const impl of impls) {
       expect(pings(p2, a2.json.ips[0].gateway)).toBe(true);
       expect(pings(p2, a2.json.ips[1].gateway, 4)).toBe(true);
       if (ours) {
-        const tentative = JSON.parse(sh('ip', ['-j', 'addr', 'show', 'dev', 'eth0'], { netns: p2 }))[0].addr_info.filter((a: any) => a.scope === 'global' && a.tentative);
+        const tentative = JSON.parse(
+          sh('ip', ['-j', 'addr', 'show', 'dev', 'eth0'], { netns: p2 }),
+        )[0].addr_info.filter((a: any) => a.scope === 'global' && a.tentative);
         expect(tentative).toEqual([]);
       }
     });
@@ -86,8 +130,14 @@ for (const impl of impls) {
       const add = await run(impl.bin, 'ADD', conf, pod, cid());
       ok(add);
       const [gw4, gw6] = add.json.ips.map((ip: any) => ip.gateway);
-      expect(add.json.routes).toEqual(expect.arrayContaining([{ dst: '0.0.0.0/0', gw: gw4 }, { dst: '::/0', gw: gw6 }]));
-      const def = (family: 4 | 6) => JSON.parse(sh('ip', ['-j', `-${family}`, 'route', 'show', 'default'], { netns: pod }))[0];
+      expect(add.json.routes).toEqual(
+        expect.arrayContaining([
+          { dst: '0.0.0.0/0', gw: gw4 },
+          { dst: '::/0', gw: gw6 },
+        ]),
+      );
+      const def = (family: 4 | 6) =>
+        JSON.parse(sh('ip', ['-j', `-${family}`, 'route', 'show', 'default'], { netns: pod }))[0];
       expect(def(4)).toMatchObject({ gateway: gw4, dev: 'eth0' });
       expect(def(6)).toMatchObject({ gateway: gw6, dev: 'eth0' });
       expect(pings(pod, gw6, 4)).toBe(true);
@@ -113,20 +163,23 @@ for (const impl of impls) {
       expect(leases(dataDir, conf.name)).toEqual([]);
     });
 
-    it.skipIf(!other.present)(`masquerade and spoof-check rules of this ADD are torn down by the ${other.name} DEL`, async () => {
-      const conf = net({ isGateway: true, ipMasq: true, macspoofchk: true }, { v6: true });
-      const pod = node.addPod();
-      const id = cid();
-      ok(await run(impl.bin, 'ADD', conf, pod, id));
-      expect(rulesOf(node, id, 4)).toHaveLength(3);
-      expect(rulesOf(node, id, 6)).toHaveLength(3);
-      expect(node.exec('nft', ['list', 'table', 'bridge', 'nat'])).toContain(`cni-br-iface-${id}-eth0`);
-      ok(await run(other.bin, 'DEL', conf, pod, id));
-      expect(rulesOf(node, id, 4)).toEqual([]);
-      expect(rulesOf(node, id, 6)).toEqual([]);
-      expect(node.exec('nft', ['list', 'table', 'bridge', 'nat'])).not.toContain(`cni-br-iface-${id}`);
-      expect(podLink(pod)).toBeUndefined();
-    });
+    it.skipIf(!other.present)(
+      `masquerade and spoof-check rules of this ADD are torn down by the ${other.name} DEL`,
+      async () => {
+        const conf = net({ isGateway: true, ipMasq: true, macspoofchk: true }, { v6: true });
+        const pod = node.addPod();
+        const id = cid();
+        ok(await run(impl.bin, 'ADD', conf, pod, id));
+        expect(rulesOf(node, id, 4)).toHaveLength(3);
+        expect(rulesOf(node, id, 6)).toHaveLength(3);
+        expect(node.exec('nft', ['list', 'table', 'bridge', 'nat'])).toContain(`cni-br-iface-${id}-eth0`);
+        ok(await run(other.bin, 'DEL', conf, pod, id));
+        expect(rulesOf(node, id, 4)).toEqual([]);
+        expect(rulesOf(node, id, 6)).toEqual([]);
+        expect(node.exec('nft', ['list', 'table', 'bridge', 'nat'])).not.toContain(`cni-br-iface-${id}`);
+        expect(podLink(pod)).toBeUndefined();
+      },
+    );
 
     it('a failing step after IPAM releases the lease (bridge already has another address)', async () => {
       const conf = net({ isGateway: true });
@@ -145,7 +198,9 @@ for (const impl of impls) {
       }
       // forceAddress replaces the stale address
       ok(await run(impl.bin, 'ADD', { ...conf, forceAddress: true }, node.addPod(), cid()));
-      const addrs = JSON.parse(node.exec('ip', ['-j', 'addr', 'show', 'dev', conf.bridge]))[0].addr_info.filter((a: any) => a.family === 'inet').map((a: any) => a.local);
+      const addrs = JSON.parse(node.exec('ip', ['-j', 'addr', 'show', 'dev', conf.bridge]))[0]
+        .addr_info.filter((a: any) => a.family === 'inet')
+        .map((a: any) => a.local);
       expect(addrs).toEqual([`10.60.${seq}.1`]);
     });
 
@@ -198,7 +253,9 @@ for (const impl of impls) {
       ok(add);
       expect(add.json.ips ?? []).toEqual([]);
       expect(podLink(pod)!.flags).toContain('UP');
-      const shown = JSON.parse(sh('ip', ['-j', 'addr', 'show', 'dev', 'eth0', 'scope', 'global'], { netns: pod }) || '[]');
+      const shown = JSON.parse(
+        sh('ip', ['-j', 'addr', 'show', 'dev', 'eth0', 'scope', 'global'], { netns: pod }) || '[]',
+      );
       expect(shown[0]?.addr_info ?? []).toEqual([]);
     });
 
@@ -209,12 +266,23 @@ for (const impl of impls) {
       ok(add1);
       expect(podLink(pod1)!.address).toBe('0a:58:00:00:00:01');
       const pod2 = node.addPod();
-      const add2 = await run(impl.bin, 'ADD', { ...conf, args: { cni: { mac: '0a:58:00:00:00:02' } }, runtimeConfig: { mac: '0a:58:00:00:00:03' } }, pod2, cid(), { CNI_ARGS: 'IgnoreUnknown=1;MAC=0a:58:00:00:00:01' });
+      const add2 = await run(
+        impl.bin,
+        'ADD',
+        { ...conf, args: { cni: { mac: '0a:58:00:00:00:02' } }, runtimeConfig: { mac: '0a:58:00:00:00:03' } },
+        pod2,
+        cid(),
+        { CNI_ARGS: 'IgnoreUnknown=1;MAC=0a:58:00:00:00:01' },
+      );
       ok(add2);
       expect(podLink(pod2)!.address).toBe('0a:58:00:00:00:03');
       expect(add2.json.interfaces[2].mac).toBe('0a:58:00:00:00:03');
       const pod3 = node.addPod();
-      ok(await run(impl.bin, 'ADD', { ...conf, args: { cni: { mac: '0a:58:00:00:00:02' } } }, pod3, cid(), { CNI_ARGS: 'IgnoreUnknown=1;MAC=0a:58:00:00:00:01' }));
+      ok(
+        await run(impl.bin, 'ADD', { ...conf, args: { cni: { mac: '0a:58:00:00:00:02' } } }, pod3, cid(), {
+          CNI_ARGS: 'IgnoreUnknown=1;MAC=0a:58:00:00:00:01',
+        }),
+      );
       expect(podLink(pod3)!.address).toBe('0a:58:00:00:00:02');
     });
 
@@ -231,7 +299,9 @@ for (const impl of impls) {
       expect(JSON.parse(node.exec('ip', ['-j', 'link', 'show', 'dev', conf.bridge]))[0].mtu).toBe(1400);
       const promisc = net({ promiscMode: true });
       ok(await run(impl.bin, 'ADD', promisc, node.addPod(), cid()));
-      expect(JSON.parse(node.exec('ip', ['-j', '-d', 'link', 'show', 'dev', promisc.bridge]))[0].promiscuity).toBeGreaterThan(0);
+      expect(
+        JSON.parse(node.exec('ip', ['-j', '-d', 'link', 'show', 'dev', promisc.bridge]))[0].promiscuity,
+      ).toBeGreaterThan(0);
       const both = await run(impl.bin, 'ADD', net({ promiscMode: true, hairpinMode: true }), node.addPod(), cid());
       expect(both.code).toBe(1);
       expect(both.json.msg).toMatch(/hairpin/i);

@@ -1,7 +1,19 @@
 // Mixed chains: our bridge delegating to the reference host-local, and the reference bridge to ours.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { binDir, hostVeths, leases, missingForKernelTests, pings, podLink, referenceAvailable, rulesOf, TestNode, uniqueName, type PluginRun } from '@tscni/testing/node';
+import {
+  binDir,
+  hostVeths,
+  leases,
+  missingForKernelTests,
+  pings,
+  podLink,
+  referenceAvailable,
+  rulesOf,
+  TestNode,
+  uniqueName,
+  type PluginRun,
+} from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'ping']);
 const refMissing = !referenceAvailable('bridge') || !referenceAvailable('host-local');
@@ -29,10 +41,21 @@ describe.skipIf(!!missing || refMissing)(`mixed chains${missing ? ` — skipped:
         bridge: uniqueName('b'),
         isGateway: true,
         ipMasq: true,
-        ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: `10.62.${i}.0/24` }], [{ subnet: `fd62:${i + 1}::/64` }]], routes: [{ dst: '0.0.0.0/0' }] },
+        ipam: {
+          type: 'host-local',
+          dataDir,
+          ranges: [[{ subnet: `10.62.${i}.0/24` }], [{ subnet: `fd62:${i + 1}::/64` }]],
+          routes: [{ dst: '0.0.0.0/0' }],
+        },
       };
       const bin = join(dir, 'bridge');
-      const env = (command: string, netns: string, cid: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: dir });
+      const env = (command: string, netns: string, cid: string) => ({
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: cid,
+        CNI_NETNS: netns,
+        CNI_IFNAME: 'eth0',
+        CNI_PATH: dir,
+      });
       const vethsBefore = hostVeths(node);
       const pods = [node.addPod(), node.addPod()];
       const ids = [uniqueName('c'), uniqueName('c')];
@@ -49,7 +72,8 @@ describe.skipIf(!!missing || refMissing)(`mixed chains${missing ? ` — skipped:
       expect(rulesOf(node, ids[0], 4)).toHaveLength(3);
       expect(rulesOf(node, ids[0], 6)).toHaveLength(3);
       ok(await node.runPlugin(bin, env('CHECK', pods[0], ids[0]), { ...conf, prevResult: adds[0] }));
-      for (let p = 0; p < 2; p++) ok(await node.runPlugin(bin, env('DEL', pods[p], ids[p]), { ...conf, prevResult: adds[p] }));
+      for (let p = 0; p < 2; p++)
+        ok(await node.runPlugin(bin, env('DEL', pods[p], ids[p]), { ...conf, prevResult: adds[p] }));
       expect(leases(dataDir, conf.name)).toEqual([]);
       expect(hostVeths(node)).toEqual(vethsBefore);
       expect(podLink(pods[0])).toBeUndefined();

@@ -22,7 +22,6 @@ async function add(args: CmdArgs): Promise<Result> {
   });
 }
 
-
 async function check(args: CmdArgs): Promise<void> {
   const conf = args.parse(DummyConf);
   await ipamCheck(args, conf.ipam.type);

@@ -13,7 +13,13 @@ const pod = join(dir, 'podns'); // stands in for a netns path: only its existenc
 writeFileSync(pod, '');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const env = (command: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: 'ctr-dummy-plan', CNI_NETNS: pod, CNI_IFNAME: 'dummy0', CNI_PATH: '/usr/lib/cni' });
+const env = (command: string) => ({
+  CNI_COMMAND: command,
+  CNI_CONTAINERID: 'ctr-dummy-plan',
+  CNI_NETNS: pod,
+  CNI_IFNAME: 'dummy0',
+  CNI_PATH: '/usr/lib/cni',
+});
 const conf = (extra: Record<string, unknown> = {}) => ({
   cniVersion: '1.0.0',
   name: 'dummynet',
@@ -22,7 +28,11 @@ const conf = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 const kernel = (call: RecordedCall): string =>
-  call.input?.endsWith('link show dev dummy0\n') ? JSON.stringify([{ ifindex: 2, ifname: 'dummy0', flags: ['UP'], mtu: 1500, address: '2a:00:00:00:00:05', operstate: 'UNKNOWN' }]) : '';
+  call.input?.endsWith('link show dev dummy0\n')
+    ? JSON.stringify([
+        { ifindex: 2, ifname: 'dummy0', flags: ['UP'], mtu: 1500, address: '2a:00:00:00:00:05', operstate: 'UNKNOWN' },
+      ])
+    : '';
 const run = async (e: Record<string, string>, c: unknown) => {
   const out = await dispatch(dummy, {}, e, () => JSON.stringify(c));
   return { ...out, json: out.stdout ? JSON.parse(out.stdout) : undefined };
@@ -40,8 +50,23 @@ describe('dummy command plan', () => {
     const tmp = /name (cni[0-9a-f]{8})/.exec(add.input!)![1];
     expect(add).toMatchObject({ cmd: 'ip', netns: undefined, input: `link add name ${tmp} netns ${pod} type dummy\n` });
     expect(sysctl.netns).toBe(pod);
-    expect(sysctl.args).toEqual(expect.arrayContaining([`net.ipv6.conf.${tmp}.disable_ipv6=0`, 'net.ipv6.conf.lo.disable_ipv6=0', `net.ipv4.conf.${tmp}.arp_notify=1`]));
-    expect(batch.input).toBe([`link set dev ${tmp} name dummy0`, 'addr add 10.84.0.5/24 dev dummy0', 'addr add fd84::5/64 dev dummy0', 'link set dev dummy0 up', 'link show dev dummy0', ''].join('\n'));
+    expect(sysctl.args).toEqual(
+      expect.arrayContaining([
+        `net.ipv6.conf.${tmp}.disable_ipv6=0`,
+        'net.ipv6.conf.lo.disable_ipv6=0',
+        `net.ipv4.conf.${tmp}.arp_notify=1`,
+      ]),
+    );
+    expect(batch.input).toBe(
+      [
+        `link set dev ${tmp} name dummy0`,
+        'addr add 10.84.0.5/24 dev dummy0',
+        'addr add fd84::5/64 dev dummy0',
+        'link set dev dummy0 up',
+        'link show dev dummy0',
+        '',
+      ].join('\n'),
+    );
     expect(r.json).toEqual({
       cniVersion: '1.0.0',
       interfaces: [{ name: 'dummy0', mac: '2a:00:00:00:00:05', sandbox: pod }],

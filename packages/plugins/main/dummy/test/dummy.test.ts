@@ -1,7 +1,14 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, missingLinkKind } from '@tscni/testing/node';
+import {
+  TestNode,
+  addrsIn,
+  implementations,
+  linksIn,
+  missingForKernelTests,
+  missingLinkKind,
+} from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter']);
 const noDummy = missing ? undefined : missingLinkKind('dummy');
@@ -20,8 +27,19 @@ for (const impl of implementations('dummy')) {
     });
     afterAll(() => node?.destroy());
 
-    const conf = (version = '1.0.0') => ({ cniVersion: version, name: 'dummynet', type: 'dummy', ipam: { type: 'static', addresses: [{ address: '10.84.0.5/24' }] } });
-    const env = (command: string, netns: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: `ctr-dm-${n++}`, CNI_NETNS: netns, CNI_IFNAME: 'dummy0', CNI_PATH: cniPath });
+    const conf = (version = '1.0.0') => ({
+      cniVersion: version,
+      name: 'dummynet',
+      type: 'dummy',
+      ipam: { type: 'static', addresses: [{ address: '10.84.0.5/24' }] },
+    });
+    const env = (command: string, netns: string) => ({
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: `ctr-dm-${n++}`,
+      CNI_NETNS: netns,
+      CNI_IFNAME: 'dummy0',
+      CNI_PATH: cniPath,
+    });
 
     describe.skipIf(!noDummy)('on a kernel without dummy', () => {
       it('ADD fails naming the missing support and leaves no link', async () => {
@@ -44,7 +62,8 @@ for (const impl of implementations('dummy')) {
           expect(link.linkinfo.info_kind).toBe('dummy');
           expect(addrsIn(pod, 'dummy0')).toEqual(['10.84.0.5/24']);
           const withPrev = { ...conf(version), prevResult: add.json };
-          if (version >= '0.4.0') expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'CHECK' }, withPrev)).code).toBe(0);
+          if (version >= '0.4.0')
+            expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'CHECK' }, withPrev)).code).toBe(0);
           expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, withPrev)).code).toBe(0);
           expect(linksIn(pod).map((l) => l.ifname)).toEqual(['lo']);
           expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, withPrev)).code).toBe(0);

@@ -1,6 +1,21 @@
 import { z } from 'zod';
 import { interfaceNameProblem, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { checkPodInterface, forwardGcToIpam, forwardStatusToIpam, ipamCheck, ipamDel, ipamField, linkNameField, macField, podInterfaceResult, requirePodNetns, settlePodLink, withIpamAdd, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net/pod';
+import {
+  checkPodInterface,
+  forwardGcToIpam,
+  forwardStatusToIpam,
+  ipamCheck,
+  ipamDel,
+  ipamField,
+  linkNameField,
+  macField,
+  podInterfaceResult,
+  requirePodNetns,
+  settlePodLink,
+  withIpamAdd,
+  withIpamOnCreatedLink,
+  ipamTypeOf,
+} from '@tscni/net/pod';
 import { getLink, ipBatch, netnsExists, randomTempName, run } from '@tscni/net/host';
 import { userspaceDriver } from './dpdk';
 import { findHostDevice } from './find-device';
@@ -17,7 +32,6 @@ const HostDeviceConf = z
   })
   .passthrough();
 type HostDeviceConf = z.infer<typeof HostDeviceConf>;
-
 
 /** The PCI address the reference checks for a userspace (DPDK) driver: runtimeConfig.deviceID wins over pciBusID. */
 const pciAddressOf = (conf: HostDeviceConf): string | undefined => conf.runtimeConfig?.deviceID || conf.pciBusID;
@@ -40,7 +54,13 @@ export function hostDeviceWith(sysfs: string): PluginFuncs {
     const moveIn = async (ipam: Result | undefined): Promise<Result> => {
       const tmpName = randomTempName('cni');
       await ipBatch([['link', 'set', 'dev', device, 'alias', device, 'netns', args.netns, 'name', tmpName]]);
-      const link = await settlePodLink({ netns: args.netns, ifName: args.ifName, tmpName, result: ipam, undo: (name) => moveBack(args.netns, name, device) });
+      const link = await settlePodLink({
+        netns: args.netns,
+        ifName: args.ifName,
+        tmpName,
+        result: ipam,
+        undo: (name) => moveBack(args.netns, name, device),
+      });
       return podInterfaceResult(args, link.address, ipam, args.netConf.dns);
     };
     return withIpamOnCreatedLink(args, ipamTypeOf(conf), moveIn, () => moveBack(args.netns, args.ifName, device));
@@ -90,7 +110,12 @@ async function addUserspaceDevice(args: CmdArgs, conf: HostDeviceConf): Promise<
   return withIpamAdd(args, type, async (ipam) => {
     if (!ipam?.ips?.length) throw new Error('IPAM plugin returned missing IP config');
     const dns = [args.netConf.dns, ipam.dns].find((d) => d && Object.keys(d).length);
-    return { cniVersion: args.netConf.cniVersion, ips: ipam.ips.map(({ interface: _, ...ip }) => ip), routes: ipam.routes ?? [], ...(dns ? { dns } : {}) };
+    return {
+      cniVersion: args.netConf.cniVersion,
+      ips: ipam.ips.map(({ interface: _, ...ip }) => ip),
+      routes: ipam.routes ?? [],
+      ...(dns ? { dns } : {}),
+    };
   });
 }
 
@@ -99,4 +124,3 @@ async function moveBack(netns: string, nameInPod: string, originalName: string):
   const home = `/proc/${process.pid}/ns/net`;
   await run('ip', ['link', 'set', 'dev', nameInPod, 'netns', home, 'name', originalName, 'alias', ''], { netns });
 }
-

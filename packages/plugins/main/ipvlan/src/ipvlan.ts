@@ -1,6 +1,26 @@
 import { z } from 'zod';
-import { emptyAsUnset, interfaceNameProblem, invalidConfig, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { checkPodInterface, createPodLink, ipamCheck, ipamField, linkNameField, mtuField, podInterfaceResult, requirePodNetns, resolveMaster, createdLinkVerbs, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net/pod';
+import {
+  emptyAsUnset,
+  interfaceNameProblem,
+  invalidConfig,
+  type CmdArgs,
+  type PluginFuncs,
+  type Result,
+} from '@tscni/cni';
+import {
+  checkPodInterface,
+  createPodLink,
+  ipamCheck,
+  ipamField,
+  linkNameField,
+  mtuField,
+  podInterfaceResult,
+  requirePodNetns,
+  resolveMaster,
+  createdLinkVerbs,
+  withIpamOnCreatedLink,
+  ipamTypeOf,
+} from '@tscni/net/pod';
 
 /** NetConf of ipvlan; when chained, `master` and `ipam` may come from prevResult. */
 const IpvlanConf = z
@@ -13,7 +33,6 @@ const IpvlanConf = z
   })
   .passthrough();
 type IpvlanConf = z.infer<typeof IpvlanConf>;
-
 
 async function add(args: CmdArgs): Promise<Result> {
   const conf = args.parse(IpvlanConf);
@@ -41,24 +60,31 @@ async function add(args: CmdArgs): Promise<Result> {
 function chainedMaster(prev: Result | undefined): string {
   if (!prev) throw invalidConfig('master', 'required (or chain ipvlan after a plugin that reports one interface)');
   const named = (prev.interfaces ?? []).filter((i) => i.name);
-  if (named.length !== 1) throw invalidConfig('master', 'not set and prevResult does not have exactly one named interface to take it from');
-  if (interfaceNameProblem(named[0].name)) throw invalidConfig('master', `prevResult interface ${JSON.stringify(named[0].name)} is not a valid link name`);
+  if (named.length !== 1)
+    throw invalidConfig('master', 'not set and prevResult does not have exactly one named interface to take it from');
+  if (interfaceNameProblem(named[0].name))
+    throw invalidConfig('master', `prevResult interface ${JSON.stringify(named[0].name)} is not a valid link name`);
   return named[0].name;
 }
 
 /** Chained without `ipam`: the addresses (and routes, DNS) of prevResult are moved onto the ipvlan link. */
 function chainedAddresses(prev: Result | undefined): Result {
   if (!prev || !(prev.ips ?? []).length) throw invalidConfig('ipam', 'required (prevResult has no IPs to reuse)');
-  return { cniVersion: prev.cniVersion, ips: prev.ips!.map(({ interface: _i, ...ip }) => ip), routes: prev.routes, dns: prev.dns };
+  return {
+    cniVersion: prev.cniVersion,
+    ips: prev.ips!.map(({ interface: _i, ...ip }) => ip),
+    routes: prev.routes,
+    dns: prev.dns,
+  };
 }
-
 
 async function check(args: CmdArgs): Promise<void> {
   const conf = args.parse(IpvlanConf);
   await ipamCheck(args, ipamTypeOf(conf));
   const link = await checkPodInterface(args, args.requirePrevResult('ipvlan'), 'ipvlan', 'ipvlan');
   const mode = link.linkinfo?.info_data?.mode;
-  if (mode !== undefined && mode !== (conf.mode ?? 'l2')) throw new Error(`ipvlan: ${args.ifName} is in mode ${String(mode)}, config says ${conf.mode ?? 'l2'}`);
+  if (mode !== undefined && mode !== (conf.mode ?? 'l2'))
+    throw new Error(`ipvlan: ${args.ifName} is in mode ${String(mode)}, config says ${conf.mode ?? 'l2'}`);
 }
 
 export const ipvlan: PluginFuncs = { add, check, ...createdLinkVerbs((args) => ipamTypeOf(args.parse(IpvlanConf))) };

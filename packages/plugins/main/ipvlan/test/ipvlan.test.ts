@@ -1,7 +1,16 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, missingLinkKind, sh, binDir } from '@tscni/testing/node';
+import {
+  TestNode,
+  addrsIn,
+  implementations,
+  linksIn,
+  missingForKernelTests,
+  missingLinkKind,
+  sh,
+  binDir,
+} from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'ping']);
 const noIpvlan = missing ? undefined : missingLinkKind('ipvlan');
@@ -30,7 +39,13 @@ for (const impl of implementations('ipvlan')) {
       ipam: { type: 'host-local', subnet: '10.82.0.0/24', dataDir },
       ...extra,
     });
-    const env = (command: string, netns: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: `ctr-iv-${n++}`, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: cniPath });
+    const env = (command: string, netns: string) => ({
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: `ctr-iv-${n++}`,
+      CNI_NETNS: netns,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: cniPath,
+    });
     const leases = () => {
       try {
         return readdirSync(join(dataDir, 'ipvlnet')).filter((f) => /^\d/.test(f));
@@ -62,7 +77,8 @@ for (const impl of implementations('ipvlan')) {
           expect(podLink(pod).linkinfo).toMatchObject({ info_kind: 'ipvlan', info_data: { mode: 'l2' } });
           expect(addrsIn(pod, 'eth0')).toEqual([add.json.ips[0].address]);
           const withPrev = { ...conf({}, version), prevResult: add.json };
-          if (version >= '0.4.0') expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'CHECK' }, withPrev)).code).toBe(0);
+          if (version >= '0.4.0')
+            expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'CHECK' }, withPrev)).code).toBe(0);
           expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, withPrev)).code).toBe(0);
           expect(podLink(pod)).toBeUndefined();
           expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, withPrev)).code).toBe(0);
@@ -75,7 +91,9 @@ for (const impl of implementations('ipvlan')) {
         const rb = await node.runPlugin(impl.bin, env('ADD', b), conf());
         expect(ra.code, ra.stdout).toBe(0);
         expect(rb.code, rb.stdout).toBe(0);
-        expect(sh('ping', ['-c', '1', '-W', '2', rb.json.ips[0].address.split('/')[0]], { netns: a })).toContain('1 received');
+        expect(sh('ping', ['-c', '1', '-W', '2', rb.json.ips[0].address.split('/')[0]], { netns: a })).toContain(
+          '1 received',
+        );
       });
 
       it('l3 mode is set on the link', async () => {

@@ -8,7 +8,14 @@ interface LoAddrs {
 
 /** ADD: `lo` up; the result reports lo's loopback addresses, or passes prevResult through. */
 async function add(args: CmdArgs): Promise<Result> {
-  const out = await ipBatch([['link', 'set', 'dev', 'lo', 'up'], ['addr', 'show', 'dev', 'lo']], args.netns, { json: true });
+  const out = await ipBatch(
+    [
+      ['link', 'set', 'dev', 'lo', 'up'],
+      ['addr', 'show', 'dev', 'lo'],
+    ],
+    args.netns,
+    { json: true },
+  );
   const lo = jsonArray<LoAddrs>(out)[0];
   const prev = args.prevResult();
   if (prev) return prev;
@@ -16,7 +23,11 @@ async function add(args: CmdArgs): Promise<Result> {
     if (!isLoopbackAddress(a.local)) throw new Error(`loopback interface found with non-loopback address "${a.local}"`);
     return { address: `${a.local}/${a.prefixlen}`, interface: 0 };
   });
-  return { cniVersion: args.netConf.cniVersion, interfaces: [{ name: 'lo', mac: '00:00:00:00:00:00', sandbox: args.netns }], ips };
+  return {
+    cniVersion: args.netConf.cniVersion,
+    interfaces: [{ name: 'lo', mac: '00:00:00:00:00:00', sandbox: args.netns }],
+    ips,
+  };
 }
 
 /** DEL: `lo` down; a namespace that is already gone is success. */

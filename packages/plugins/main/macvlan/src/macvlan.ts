@@ -1,6 +1,22 @@
 import { z } from 'zod';
 import { emptyAsUnset, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { checkMtuWithinMaster, checkPodInterface, createPodLink, ipamCheck, ipamField, linkNameField, macField, mtuField, podInterfaceResult, requestedMac, requirePodNetns, resolveMaster, createdLinkVerbs, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net/pod';
+import {
+  checkMtuWithinMaster,
+  checkPodInterface,
+  createPodLink,
+  ipamCheck,
+  ipamField,
+  linkNameField,
+  macField,
+  mtuField,
+  podInterfaceResult,
+  requestedMac,
+  requirePodNetns,
+  resolveMaster,
+  createdLinkVerbs,
+  withIpamOnCreatedLink,
+  ipamTypeOf,
+} from '@tscni/net/pod';
 
 /** NetConf of macvlan: an empty `ipam` (`{}`) means an L2-only interface. */
 const MacvlanConf = z
@@ -16,12 +32,14 @@ const MacvlanConf = z
   .passthrough();
 type MacvlanConf = z.infer<typeof MacvlanConf>;
 
-
 async function add(args: CmdArgs): Promise<Result> {
   const conf = args.parse(MacvlanConf);
   const mac = requestedMac(args, conf.mac);
   requirePodNetns(args);
-  const master = await resolveMaster({ master: conf.master, linkInContainer: conf.linkInContainer, netns: args.netns }, { defaultToRoute: true });
+  const master = await resolveMaster(
+    { master: conf.master, linkInContainer: conf.linkInContainer, netns: args.netns },
+    { defaultToRoute: true },
+  );
   checkMtuWithinMaster(conf.mtu, master);
   return withIpamOnCreatedLink(args, ipamTypeOf(conf), async (ipam) => {
     const link = await createPodLink({
@@ -29,7 +47,12 @@ async function add(args: CmdArgs): Promise<Result> {
       ifName: args.ifName,
       master: master.ifname,
       masterInPod: conf.linkInContainer,
-      type: ['macvlan', 'mode', conf.mode ?? 'bridge', ...(conf.bcqueuelen !== undefined ? ['bcqueuelen', conf.bcqueuelen] : [])],
+      type: [
+        'macvlan',
+        'mode',
+        conf.mode ?? 'bridge',
+        ...(conf.bcqueuelen !== undefined ? ['bcqueuelen', conf.bcqueuelen] : []),
+      ],
       mtu: conf.mtu || undefined,
       mac,
       result: ipam,
@@ -38,13 +61,13 @@ async function add(args: CmdArgs): Promise<Result> {
   });
 }
 
-
 async function check(args: CmdArgs): Promise<void> {
   const conf = args.parse(MacvlanConf);
   await ipamCheck(args, ipamTypeOf(conf));
   const link = await checkPodInterface(args, args.requirePrevResult('macvlan'), 'macvlan', 'macvlan');
   const mode = link.linkinfo?.info_data?.mode;
-  if (mode !== (conf.mode ?? 'bridge')) throw new Error(`macvlan: ${args.ifName} is in mode ${String(mode)}, config says ${conf.mode ?? 'bridge'}`);
+  if (mode !== (conf.mode ?? 'bridge'))
+    throw new Error(`macvlan: ${args.ifName} is in mode ${String(mode)}, config says ${conf.mode ?? 'bridge'}`);
 }
 
 export const macvlan: PluginFuncs = { add, check, ...createdLinkVerbs((args) => ipamTypeOf(args.parse(MacvlanConf))) };

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import {
+  emptyAsUnset,
+  invalidConfig,
+  validateNetworkName,
+  type CmdArgs,
+  type PluginFuncs,
+  type Result,
+} from '@tscni/cni';
 import { getLink, writeSysctl } from '@tscni/net/host';
 import { ipMasqFor, type IpMasqBackend } from '@tscni/net/netfilter';
 import {
@@ -51,19 +58,36 @@ async function add(args: CmdArgs): Promise<Result> {
   const conf = loadConf(args);
   requirePodNetns(args);
   return withIpamAdd(args, conf.ipamType, async (ipam) => {
-    const result: Result = { cniVersion: args.netConf.cniVersion, ips: (ipam?.ips ?? []).map((ip) => ({ ...ip, interface: CONTAINER_INDEX })), routes: ipam?.routes ?? [] };
+    const result: Result = {
+      cniVersion: args.netConf.cniVersion,
+      ips: (ipam?.ips ?? []).map((ip) => ({ ...ip, interface: CONTAINER_INDEX })),
+      routes: ipam?.routes ?? [],
+    };
     if (!result.ips!.length) throw new Error('IPAM plugin returned missing IP config');
     const addrs = podAddresses(result);
     enableForwarding(addrs);
     let veth;
     try {
-      veth = await createVeth({ netns: args.netns, ifName: args.ifName, mtu: conf.mtu || undefined, containerCommands: containerCommands(args.ifName, result, addrs) });
+      veth = await createVeth({
+        netns: args.netns,
+        ifName: args.ifName,
+        mtu: conf.mtu || undefined,
+        containerCommands: containerCommands(args.ifName, result, addrs),
+      });
     } catch (err) {
-      throw new Error(err instanceof VethNameTaken ? err.message : `failed to set up ${args.ifName} in ${args.netns}: ${(err as Error).message}`);
+      throw new Error(
+        err instanceof VethNameTaken
+          ? err.message
+          : `failed to set up ${args.ifName} in ${args.netns}: ${(err as Error).message}`,
+      );
     }
     try {
       const host = await hostCommands(veth.hostVeth, addrs);
-      if (conf.ipMasq) await conf.masq.setup(addrs.map((a) => a.address), masqOwner(args));
+      if (conf.ipMasq)
+        await conf.masq.setup(
+          addrs.map((a) => a.address),
+          masqOwner(args),
+        );
       result.interfaces = [
         { name: veth.hostVeth, mac: host.address },
         { name: args.ifName, mac: veth.container.address, sandbox: args.netns },
@@ -75,7 +99,13 @@ async function add(args: CmdArgs): Promise<Result> {
     }
     const dns = [args.netConf.dns, ipam?.dns].find((d) => d && Object.keys(d).length);
     // The reference's key order: interfaces first.
-    return { cniVersion: result.cniVersion, interfaces: result.interfaces, ips: result.ips, ...(result.routes?.length ? { routes: result.routes } : {}), ...(dns ? { dns } : {}) };
+    return {
+      cniVersion: result.cniVersion,
+      interfaces: result.interfaces,
+      ips: result.ips,
+      ...(result.routes?.length ? { routes: result.routes } : {}),
+      ...(dns ? { dns } : {}),
+    };
   });
 }
 
@@ -98,14 +128,17 @@ async function check(args: CmdArgs): Promise<void> {
   if (!hostEntry) throw new Error('ptp: host veth not found in prevResult');
   const host = await getLink(hostEntry.name);
   if (!host) throw new Error(`ptp: host veth ${hostEntry.name} does not exist`);
-  if (container.link_index !== undefined && container.link_index !== host.ifindex) throw new Error(`ptp: ${args.ifName} is not the peer of ${hostEntry.name}`);
-  if (conf.ipMasq && !(await conf.masq.has(masqOwner(args)))) throw new Error(`ptp: masquerade rules of ${args.containerID} are missing`);
+  if (container.link_index !== undefined && container.link_index !== host.ifindex)
+    throw new Error(`ptp: ${args.ifName} is not the peer of ${hostEntry.name}`);
+  if (conf.ipMasq && !(await conf.masq.has(masqOwner(args))))
+    throw new Error(`ptp: masquerade rules of ${args.containerID} are missing`);
 }
 
 async function gc(args: CmdArgs): Promise<void> {
   const conf = loadConf(args);
   const errors: unknown[] = [];
-  if (args.netConf.name) await conf.masq.gc(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
+  if (args.netConf.name)
+    await conf.masq.gc(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
   await forwardGcToIpam(args, conf.ipamType).catch((e) => void errors.push(e));
   if (errors.length) throw errors[0];
 }
@@ -123,7 +156,11 @@ function enableForwarding(addrs: PodAddress[]): void {
   if (addrs.some((a) => a.address.includes(':'))) writeSysctl('net.ipv6.conf.all.forwarding', '1');
 }
 
-const masqOwner = (args: CmdArgs) => ({ network: args.netConf.name ?? '', containerID: args.containerID, ifName: args.ifName });
+const masqOwner = (args: CmdArgs) => ({
+  network: args.netConf.name ?? '',
+  containerID: args.containerID,
+  ifName: args.ifName,
+});
 
 export const ptp: PluginFuncs = {
   add,

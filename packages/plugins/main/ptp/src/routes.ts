@@ -1,5 +1,14 @@
 import type { Result } from '@tscni/cni';
-import { familyOfText, formatCIDR, ipBatch, jsonArray, networkOf, parseCIDR, writeSysctl, type Link } from '@tscni/net/host';
+import {
+  familyOfText,
+  formatCIDR,
+  ipBatch,
+  jsonArray,
+  networkOf,
+  parseCIDR,
+  writeSysctl,
+  type Link,
+} from '@tscni/net/host';
 import { ifaceConfigCommands } from '@tscni/net/pod';
 
 export interface PodAddress {

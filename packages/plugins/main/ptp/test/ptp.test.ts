@@ -40,12 +40,31 @@ for (const impl of impls) {
       const n = ++seq;
       const ranges: unknown[] = [[{ subnet: `10.63.${n}.0/24` }]];
       if (opts.v6) ranges.push([{ subnet: `fd63:${n.toString(16)}::/64` }]);
-      return { cniVersion: '1.0.0', name: `ptp${n}`, type: 'ptp', ipam: { type: 'host-local', dataDir, ranges, routes: [{ dst: '0.0.0.0/0' }] }, ...extra } as Record<string, any>;
+      return {
+        cniVersion: '1.0.0',
+        name: `ptp${n}`,
+        type: 'ptp',
+        ipam: { type: 'host-local', dataDir, ranges, routes: [{ dst: '0.0.0.0/0' }] },
+        ...extra,
+      } as Record<string, any>;
     };
-    const env = (command: string, netns: string, cid: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: cniPath });
-    const run = (bin: string, command: string, conf: unknown, netns: string, cid: string) => node.runPlugin(bin, env(command, netns, cid), conf);
+    const env = (command: string, netns: string, cid: string) => ({
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: cid,
+      CNI_NETNS: netns,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: cniPath,
+    });
+    const run = (bin: string, command: string, conf: unknown, netns: string, cid: string) =>
+      node.runPlugin(bin, env(command, netns, cid), conf);
     const ok = (r: PluginRun) => expect(r.code, r.stdout + r.stderr).toBe(0);
-    const routes = (netns: string, family: 4 | 6) => JSON.parse(sh('ip', ['-j', `-${family}`, 'route', 'show'], { netns }) || '[]') as { dst: string; gateway?: string; dev: string; scope?: string }[];
+    const routes = (netns: string, family: 4 | 6) =>
+      JSON.parse(sh('ip', ['-j', `-${family}`, 'route', 'show'], { netns }) || '[]') as {
+        dst: string;
+        gateway?: string;
+        dev: string;
+        scope?: string;
+      }[];
 
     for (const version of impl.versions.filter((v) => v >= '0.3.0')) {
       it(`ADD, CHECK, DEL at ${version}: host veth + sandboxed eth0, ips on interface 1; nothing left after DEL`, async () => {
@@ -77,10 +96,16 @@ for (const impl of impls) {
       const add = await run(impl.bin, 'ADD', conf, pod, uniqueName('c'));
       ok(add);
       const hostVeth = add.json.interfaces[0].name;
-      const hostAddrs = JSON.parse(node.exec('ip', ['-j', 'addr', 'show', 'dev', hostVeth]))[0].addr_info.filter((a: any) => a.scope === 'global').map((a: any) => `${a.local}/${a.prefixlen}`);
+      const hostAddrs = JSON.parse(node.exec('ip', ['-j', 'addr', 'show', 'dev', hostVeth]))[0]
+        .addr_info.filter((a: any) => a.scope === 'global')
+        .map((a: any) => `${a.local}/${a.prefixlen}`);
       expect(hostAddrs).toEqual(expect.arrayContaining([`10.63.${seq}.1/32`, `fd63:${seq.toString(16)}::1/128`]));
-      expect(routes(node.path, 4)).toEqual(expect.arrayContaining([expect.objectContaining({ dst: `10.63.${seq}.2`, dev: hostVeth })]));
-      expect(routes(node.path, 6)).toEqual(expect.arrayContaining([expect.objectContaining({ dst: `fd63:${seq.toString(16)}::2`, dev: hostVeth })]));
+      expect(routes(node.path, 4)).toEqual(
+        expect.arrayContaining([expect.objectContaining({ dst: `10.63.${seq}.2`, dev: hostVeth })]),
+      );
+      expect(routes(node.path, 6)).toEqual(
+        expect.arrayContaining([expect.objectContaining({ dst: `fd63:${seq.toString(16)}::2`, dev: hostVeth })]),
+      );
       const podRoutes = routes(pod, 4);
       expect(podRoutes).toEqual(
         expect.arrayContaining([
@@ -90,7 +115,11 @@ for (const impl of impls) {
         ]),
       );
       expect(podRoutes.filter((rt) => rt.dst === `10.63.${seq}.0/24` && !rt.gateway)).toEqual([]);
-      expect(routes(pod, 6)).toEqual(expect.arrayContaining([expect.objectContaining({ dst: `fd63:${seq.toString(16)}::/64`, gateway: `fd63:${seq.toString(16)}::1` })]));
+      expect(routes(pod, 6)).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ dst: `fd63:${seq.toString(16)}::/64`, gateway: `fd63:${seq.toString(16)}::1` }),
+        ]),
+      );
     });
 
     it('pods ping each other (v4 and v6) through the node and reach the outside through the masquerade', async () => {
@@ -159,7 +188,13 @@ for (const impl of impls) {
       ok(await run(impl.bin, 'ADD', conf, node.addPod(), drop));
       expect(nftMasqRules(node, keep)).toHaveLength(1);
       expect(pings(pk, '198.51.100.2')).toBe(true);
-      ok(await node.runPlugin(impl.bin, { CNI_COMMAND: 'GC', CNI_PATH: cniPath }, { ...conf, 'cni.dev/valid-attachments': [{ containerID: keep, ifname: 'eth0' }] }));
+      ok(
+        await node.runPlugin(
+          impl.bin,
+          { CNI_COMMAND: 'GC', CNI_PATH: cniPath },
+          { ...conf, 'cni.dev/valid-attachments': [{ containerID: keep, ifname: 'eth0' }] },
+        ),
+      );
       expect(nftMasqRules(node, keep)).toHaveLength(1);
       expect(nftMasqRules(node, drop)).toEqual([]);
       expect(leases(dataDir, conf.name)).toEqual([`10.63.${seq}.2`]);
@@ -169,7 +204,13 @@ for (const impl of impls) {
     });
 
     it.runIf(ours)('config errors name the field', async () => {
-      const noIpam = await run(impl.bin, 'ADD', { cniVersion: '1.0.0', name: 'x', type: 'ptp' }, node.addPod(), uniqueName('c'));
+      const noIpam = await run(
+        impl.bin,
+        'ADD',
+        { cniVersion: '1.0.0', name: 'x', type: 'ptp' },
+        node.addPod(),
+        uniqueName('c'),
+      );
       expect(noIpam.json).toMatchObject({ code: 7 });
       expect(noIpam.json.msg).toContain('ipam');
       const badMtu = await run(impl.bin, 'ADD', net({ mtu: -1 }), node.addPod(), uniqueName('c'));

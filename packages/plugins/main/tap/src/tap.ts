@@ -2,7 +2,21 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
 import { CommandError, failureReason, ipBatch, randomTempName, run, type Link } from '@tscni/net/host';
-import { checkPodInterface, createdLinkVerbs, ipamCheck, ipamField, linkNameField, macField, mtuField, podInterfaceResult, requestedMac, requirePodNetns, settlePodLink, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net/pod';
+import {
+  checkPodInterface,
+  createdLinkVerbs,
+  ipamCheck,
+  ipamField,
+  linkNameField,
+  macField,
+  mtuField,
+  podInterfaceResult,
+  requestedMac,
+  requirePodNetns,
+  settlePodLink,
+  withIpamOnCreatedLink,
+  ipamTypeOf,
+} from '@tscni/net/pod';
 
 const uint32 = z.number().int().min(0).max(0xffffffff);
 /** user:role:type[:level], the level possibly with categories (s0-s0:c0.c1023). */
@@ -16,13 +30,17 @@ const TapConf = z
     multiQueue: z.boolean().optional(),
     owner: uint32.optional(),
     group: uint32.optional(),
-    selinuxContext: z.union([z.literal(''), z.string().regex(SELINUX_CONTEXT, 'invalid SELinux context (want user:role:type[:level])')]).optional(),
+    selinuxContext: z
+      .union([
+        z.literal(''),
+        z.string().regex(SELINUX_CONTEXT, 'invalid SELinux context (want user:role:type[:level])'),
+      ])
+      .optional(),
     bridge: z.union([z.literal(''), linkNameField]).optional(),
     ipam: ipamField.optional(),
   })
   .passthrough();
 type TapConf = z.infer<typeof TapConf>;
-
 
 async function add(args: CmdArgs): Promise<Result> {
   const conf = args.parse(TapConf);
@@ -40,7 +58,8 @@ async function check(args: CmdArgs): Promise<void> {
   const link = await checkPodInterface(args, args.requirePrevResult('tap'), 'tap', 'tun');
   const data = link.linkinfo?.info_data as { type?: string } | undefined;
   if (data?.type && data.type !== 'tap') throw new Error(`tap: ${args.ifName} is a ${data.type} device, not a tap`);
-  if (conf.bridge && link.master !== conf.bridge) throw new Error(`tap: ${args.ifName} is not a port of bridge ${conf.bridge}`);
+  if (conf.bridge && link.master !== conf.bridge)
+    throw new Error(`tap: ${args.ifName} is not a port of bridge ${conf.bridge}`);
 }
 
 export const tap: PluginFuncs = { add, check, ...createdLinkVerbs((args) => ipamTypeOf(args.parse(TapConf))) };
@@ -50,14 +69,27 @@ export const tap: PluginFuncs = { add, check, ...createdLinkVerbs((args) => ipam
  * new name collide with one on the host), given its MTU, MAC and bridge, then renamed, addressed and set up.
  * A persistent tap with VNET_HDR, like the reference's; `owner`/`group` may open it without CAP_NET_ADMIN.
  */
-async function createTap(args: CmdArgs, conf: TapConf, mac: string | undefined, ipam: Result | undefined): Promise<Link> {
+async function createTap(
+  args: CmdArgs,
+  conf: TapConf,
+  mac: string | undefined,
+  ipam: Result | undefined,
+): Promise<Link> {
   const tmpName = randomTempName('tap');
   const tuntap: (string | number)[] = ['tuntap', 'add', 'mode', 'tap', 'name', tmpName, 'vnet_hdr'];
   if (conf.multiQueue) tuntap.push('multi_queue');
   if (conf.owner !== undefined) tuntap.push('user', conf.owner);
   if (conf.group !== undefined) tuntap.push('group', conf.group);
   const then: (string | number)[][] = [];
-  if (conf.mtu || mac) then.push(['link', 'set', 'dev', tmpName, ...(conf.mtu ? ['mtu', conf.mtu] : []), ...(mac ? ['address', mac] : [])]);
+  if (conf.mtu || mac)
+    then.push([
+      'link',
+      'set',
+      'dev',
+      tmpName,
+      ...(conf.mtu ? ['mtu', conf.mtu] : []),
+      ...(mac ? ['address', mac] : []),
+    ]);
   if (conf.bridge) then.push(['link', 'set', 'dev', tmpName, 'master', conf.bridge]);
   const undo = (name: string) => ipBatch([['link', 'del', 'dev', name]], args.netns).then(() => {});
   try {
@@ -81,7 +113,8 @@ const selinuxEnabled = (): boolean => existsSync('/sys/fs/selinux/enforce');
 function tapError(conf: TapConf, err: unknown): Error {
   if (!(err instanceof CommandError)) return err as Error;
   const why = failureReason(err);
-  if (conf.bridge && why.includes(`"${conf.bridge}"`)) return new Error(`failed to get bridge ${conf.bridge}: no such link in the container netns`);
+  if (conf.bridge && why.includes(`"${conf.bridge}"`))
+    return new Error(`failed to get bridge ${conf.bridge}: no such link in the container netns`);
   if (/tun|No such device|Operation not supported/i.test(why) && /open|ioctl|TUNSETIFF/i.test(why)) {
     return new Error(`failed to create tap: the kernel has no tun/tap support (CONFIG_TUN): ${why}`);
   }

@@ -32,22 +32,53 @@ describe.skipIf(!!missing)(`tap${missing ? ` — skipped: ${missing}` : ''}`, ()
   afterAll(() => node?.destroy());
 
   const hostLocal = () => ({ type: 'host-local', subnet: '10.85.0.0/24', routes: [{ dst: '10.86.0.0/16' }], dataDir });
-  const conf = (extra: Record<string, unknown> = {}, version = '1.0.0') => ({ cniVersion: version, name: 'tapnet', type: 'tap', ...extra });
-  const env = (command: string, netns: string, id = `ctr-tap-${n++}`) => ({ CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'net1', CNI_PATH: cniPath });
+  const conf = (extra: Record<string, unknown> = {}, version = '1.0.0') => ({
+    cniVersion: version,
+    name: 'tapnet',
+    type: 'tap',
+    ...extra,
+  });
+  const env = (command: string, netns: string, id = `ctr-tap-${n++}`) => ({
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: id,
+    CNI_NETNS: netns,
+    CNI_IFNAME: 'net1',
+    CNI_PATH: cniPath,
+  });
   const run = (e: Record<string, string>, c: unknown) => node.runPlugin(ours.bin, e as never, c);
-  const tapIn = (pod: string, name = 'net1') => linksIn(pod).find((l) => l.ifname === name) as (ReturnType<typeof linksIn>[number] & { linkinfo: { info_kind: string; info_data: TunInfo } }) | undefined;
-  const leases = () => (readdirSync(join(dataDir, 'tapnet'), { withFileTypes: true }) ?? []).filter((d) => /^\d/.test(d.name)).map((d) => d.name);
+  const tapIn = (pod: string, name = 'net1') =>
+    linksIn(pod).find((l) => l.ifname === name) as
+      (ReturnType<typeof linksIn>[number] & { linkinfo: { info_kind: string; info_data: TunInfo } }) | undefined;
+  const leases = () =>
+    (readdirSync(join(dataDir, 'tapnet'), { withFileTypes: true }) ?? [])
+      .filter((d) => /^\d/.test(d.name))
+      .map((d) => d.name);
 
   it('ADD makes a multi-queue tap owned by owner/group with the MTU and MAC, on the pod bridge, addressed; CHECK; DEL removes it', async () => {
     const pod = node.addPod();
     sh('ip', ['link', 'add', 'br-vm', 'type', 'bridge'], { netns: pod });
-    const c = conf({ mac: '02:00:00:aa:bb:01', mtu: 1400, multiQueue: true, owner: 4242, group: 4343, bridge: 'br-vm', ipam: hostLocal() });
+    const c = conf({
+      mac: '02:00:00:aa:bb:01',
+      mtu: 1400,
+      multiQueue: true,
+      owner: 4242,
+      group: 4343,
+      bridge: 'br-vm',
+      ipam: hostLocal(),
+    });
     const e = env('ADD', pod);
     const add = await run(e, c);
     expect(add.code, add.stdout + add.stderr).toBe(0);
     const link = tapIn(pod)!;
     expect(link.linkinfo.info_kind).toBe('tun');
-    expect(link.linkinfo.info_data).toMatchObject({ type: 'tap', multi_queue: true, vnet_hdr: true, persist: true, user: 4242, group: 4343 });
+    expect(link.linkinfo.info_data).toMatchObject({
+      type: 'tap',
+      multi_queue: true,
+      vnet_hdr: true,
+      persist: true,
+      user: 4242,
+      group: 4343,
+    });
     expect(link).toMatchObject({ mtu: 1400, address: '02:00:00:aa:bb:01', master: 'br-vm' });
     expect(link.flags).toContain('UP');
     expect(addrsIn(pod, 'net1')).toEqual(['10.85.0.2/24']);
@@ -58,7 +89,11 @@ describe.skipIf(!!missing)(`tap${missing ? ` — skipped: ${missing}` : ''}`, ()
       ips: [{ address: '10.85.0.2/24', gateway: '10.85.0.1', interface: 0 }],
       routes: [{ dst: '10.86.0.0/16' }],
     });
-    expect(linksIn(pod).map((l) => l.ifname).sort()).toEqual(['br-vm', 'lo', 'net1']); // no temporary name left
+    expect(
+      linksIn(pod)
+        .map((l) => l.ifname)
+        .sort(),
+    ).toEqual(['br-vm', 'lo', 'net1']); // no temporary name left
 
     const withPrev = { ...c, prevResult: add.json };
     const check = await run({ ...e, CNI_COMMAND: 'CHECK' }, withPrev);
@@ -104,10 +139,17 @@ describe.skipIf(!!missing)(`tap${missing ? ` — skipped: ${missing}` : ''}`, ()
   it('CNI_IFNAME already taken in the pod: error, the temporary tap is removed', async () => {
     const pod = node.addPod();
     sh('ip', ['link', 'add', 'net1', 'type', 'bridge'], { netns: pod });
-    const add = await run(env('ADD', pod), conf({ ipam: { type: 'static', addresses: [{ address: '10.87.0.5/24' }] } }));
+    const add = await run(
+      env('ADD', pod),
+      conf({ ipam: { type: 'static', addresses: [{ address: '10.87.0.5/24' }] } }),
+    );
     expect(add.code).toBe(1);
     expect(add.json.msg).toContain('already exists');
-    expect(linksIn(pod).map((l) => l.ifname).sort()).toEqual(['lo', 'net1']);
+    expect(
+      linksIn(pod)
+        .map((l) => l.ifname)
+        .sort(),
+    ).toEqual(['lo', 'net1']);
     expect(tapIn(pod)!.linkinfo.info_kind).toBe('bridge');
   });
 
@@ -116,12 +158,23 @@ describe.skipIf(!!missing)(`tap${missing ? ` — skipped: ${missing}` : ''}`, ()
     const ok = await run(env('ADD', pod), conf({ selinuxContext: 'system_u:system_r:svirt_t:s0:c1,c2' }));
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(tapIn(pod)!.linkinfo.info_kind).toBe('tun');
-    for (const bad of [{ selinuxContext: 'x; rm -rf /' }, { owner: -1 }, { group: 2 ** 32 }, { mac: 'zz' }, { multiQueue: 'yes' }, { bridge: 'a/b' }]) {
+    for (const bad of [
+      { selinuxContext: 'x; rm -rf /' },
+      { owner: -1 },
+      { group: 2 ** 32 },
+      { mac: 'zz' },
+      { multiQueue: 'yes' },
+      { bridge: 'a/b' },
+    ]) {
       const r = await run(env('ADD', pod), conf(bad));
       expect(r.code, JSON.stringify(bad)).toBe(1);
       expect(r.json.code, JSON.stringify(bad)).toBe(7);
     }
-    expect(linksIn(pod).map((l) => l.ifname).sort()).toEqual(['lo', 'net1']);
+    expect(
+      linksIn(pod)
+        .map((l) => l.ifname)
+        .sort(),
+    ).toEqual(['lo', 'net1']);
   });
 
   it('DEL succeeds when the netns is gone', async () => {

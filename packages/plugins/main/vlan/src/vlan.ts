@@ -44,13 +44,13 @@ async function add(args: CmdArgs): Promise<Result> {
   });
 }
 
-
 async function check(args: CmdArgs): Promise<void> {
   const conf = args.parse(VlanConf);
   await ipamCheck(args, conf.ipam.type);
   const link = await checkPodInterface(args, args.requirePrevResult('vlan'), 'vlan', 'vlan');
   const id = link.linkinfo?.info_data?.id;
-  if (id !== undefined && id !== conf.vlanId) throw new Error(`vlan: ${args.ifName} has VLAN id ${String(id)}, config says ${conf.vlanId}`);
+  if (id !== undefined && id !== conf.vlanId)
+    throw new Error(`vlan: ${args.ifName} has VLAN id ${String(id)}, config says ${conf.vlanId}`);
 }
 
 export const vlan: PluginFuncs = { add, check, ...createdLinkVerbs((args) => args.parse(VlanConf).ipam.type) };

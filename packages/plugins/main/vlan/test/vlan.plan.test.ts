@@ -27,14 +27,19 @@ const conf = (extra: Record<string, unknown> = {}) => ({
   type: 'vlan',
   master: 'trunk0',
   vlanId: 100,
-  ipam: { type: 'static', addresses: [{ address: '10.80.0.5/24', gateway: '10.80.0.1' }], routes: [{ dst: '0.0.0.0/0' }] },
+  ipam: {
+    type: 'static',
+    addresses: [{ address: '10.80.0.5/24', gateway: '10.80.0.1' }],
+    routes: [{ dst: '0.0.0.0/0' }],
+  },
   ...extra,
 });
 const masterJson = JSON.stringify([{ ifindex: 3, ifname: 'trunk0', flags: ['UP'], mtu: 1500, operstate: 'UP' }]);
 const fail = (call: RecordedCall, stderr: string) => {
   throw new CommandError(call.cmd, call.args, 1, stderr);
 };
-const tmpNameOf = (calls: RecordedCall[]) => /name (cni[0-9a-f]{8})/.exec(calls.find((c) => c.input?.startsWith('link add'))?.input ?? '')?.[1];
+const tmpNameOf = (calls: RecordedCall[]) =>
+  /name (cni[0-9a-f]{8})/.exec(calls.find((c) => c.input?.startsWith('link add'))?.input ?? '')?.[1];
 
 /** A kernel that has 8021q: answers the lookups and the final `link show`. */
 function kernel(overrides: (call: RecordedCall) => string | undefined = () => undefined) {
@@ -42,7 +47,10 @@ function kernel(overrides: (call: RecordedCall) => string | undefined = () => un
     const o = overrides(call);
     if (o !== undefined) return o;
     if (call.args.join(' ') === '-j -d link show dev trunk0') return masterJson;
-    if (call.input?.includes('link show dev eth0')) return JSON.stringify([{ ifindex: 9, ifname: 'eth0', flags: ['UP'], mtu: 1500, address: '0a:0b:0c:0d:0e:0f', operstate: 'UP' }]);
+    if (call.input?.includes('link show dev eth0'))
+      return JSON.stringify([
+        { ifindex: 9, ifname: 'eth0', flags: ['UP'], mtu: 1500, address: '0a:0b:0c:0d:0e:0f', operstate: 'UP' },
+      ]);
     return '';
   };
 }
@@ -66,7 +74,18 @@ describe('vlan command plan', () => {
       ['ip', 'node', '-j -d link show dev trunk0'],
       ['ip', 'node', `link add link trunk0 name ${tmp} netns ${pod} mtu 1500 type vlan id 100\n`],
       ['sysctl', pod, expect.stringContaining(`net.ipv4.conf.${tmp}.arp_notify=1`)],
-      ['ip', pod, [`link set dev ${tmp} name eth0`, 'addr add 10.80.0.5/24 dev eth0', 'link set dev eth0 up', 'route add 0.0.0.0/0 via 10.80.0.1 dev eth0', 'link show dev eth0', ''].join('\n')],
+      [
+        'ip',
+        pod,
+        [
+          `link set dev ${tmp} name eth0`,
+          'addr add 10.80.0.5/24 dev eth0',
+          'link set dev eth0 up',
+          'route add 0.0.0.0/0 via 10.80.0.1 dev eth0',
+          'link show dev eth0',
+          '',
+        ].join('\n'),
+      ],
     ]);
     expect(r.json).toEqual({
       cniVersion: '1.0.0',
@@ -82,11 +101,16 @@ describe('vlan command plan', () => {
     expect(r.exitCode, r.stdout).toBe(0);
     const tmp = tmpNameOf(rec.calls)!;
     expect(rec.calls[0]).toMatchObject({ netns: pod, args: ['-j', '-d', 'link', 'show', 'dev', 'trunk0'] });
-    expect(rec.calls[1]).toMatchObject({ netns: pod, input: `link add link trunk0 name ${tmp} mtu 1400 type vlan id 100\n` });
+    expect(rec.calls[1]).toMatchObject({
+      netns: pod,
+      input: `link add link trunk0 name ${tmp} mtu 1400 type vlan id 100\n`,
+    });
   });
 
   it('a kernel without 8021q: the error names the missing support and nothing else runs', async () => {
-    rec = recordCommands(kernel((c) => (c.input?.startsWith('link add') ? fail(c, 'Error: Unknown device type.\n') : undefined)));
+    rec = recordCommands(
+      kernel((c) => (c.input?.startsWith('link add') ? fail(c, 'Error: Unknown device type.\n') : undefined)),
+    );
     const r = await run(env('ADD'), conf());
     expect(r.exitCode).toBe(1);
     expect(r.json).toMatchObject({ code: 999, msg: expect.stringContaining('kernel has no vlan support') });
@@ -99,7 +123,8 @@ describe('vlan command plan', () => {
       kernel((c) => {
         if (c.input?.startsWith('link add')) tmp = /name (\S+)/.exec(c.input)![1];
         if (c.input?.startsWith('link set dev cni')) fail(c, 'RTNETLINK answers: File exists\nCommand failed -:1\n');
-        if (tmp && c.args.join(' ') === `-j -d link show dev ${tmp}`) return JSON.stringify([{ ifname: tmp, flags: [], mtu: 1500 }]);
+        if (tmp && c.args.join(' ') === `-j -d link show dev ${tmp}`)
+          return JSON.stringify([{ ifname: tmp, flags: [], mtu: 1500 }]);
         return undefined;
       }),
     );
@@ -109,7 +134,7 @@ describe('vlan command plan', () => {
     expect(rec.calls.at(-1)).toMatchObject({ netns: pod, input: `link del dev ${tmp}\n` });
   });
 
-  it('an mtu above the master\'s is refused before anything is created', async () => {
+  it("an mtu above the master's is refused before anything is created", async () => {
     rec = recordCommands(kernel());
     const r = await run(env('ADD'), conf({ mtu: 9000 }));
     expect(r.json).toMatchObject({ code: 7, msg: expect.stringContaining('mtu') });
@@ -117,7 +142,11 @@ describe('vlan command plan', () => {
   });
 
   it('a missing master is error 7 naming it', async () => {
-    rec = recordCommands(kernel((c) => (c.args.join(' ') === '-j -d link show dev trunk0' ? fail(c, 'Device "trunk0" does not exist.') : undefined)));
+    rec = recordCommands(
+      kernel((c) =>
+        c.args.join(' ') === '-j -d link show dev trunk0' ? fail(c, 'Device "trunk0" does not exist.') : undefined,
+      ),
+    );
     const r = await run(env('ADD'), conf());
     expect(r.json).toMatchObject({ code: 7, msg: expect.stringContaining('master') });
   });

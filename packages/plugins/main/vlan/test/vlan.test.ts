@@ -1,7 +1,16 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, addrsIn, implementations, linksIn, missingForKernelTests, missingLinkKind, sh, binDir } from '@tscni/testing/node';
+import {
+  TestNode,
+  addrsIn,
+  implementations,
+  linksIn,
+  missingForKernelTests,
+  missingLinkKind,
+  sh,
+  binDir,
+} from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'ping']);
 const no8021q = missing ? undefined : missingLinkKind('vlan');
@@ -79,7 +88,8 @@ for (const impl of implementations('vlan')) {
           expect(add.json.interfaces).toEqual([{ name: 'eth0', mac: link.address, sandbox: pod }]);
           expect(addrsIn(pod, 'eth0')).toEqual([add.json.ips[0].address]);
           const withPrev = { ...conf({}, version), prevResult: add.json };
-          if (version >= '0.4.0') expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'CHECK' }, withPrev)).code).toBe(0);
+          if (version >= '0.4.0')
+            expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'CHECK' }, withPrev)).code).toBe(0);
           const del = await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, withPrev);
           expect(del.code, del.stdout).toBe(0);
           expect(podLink(pod)).toBeUndefined();
@@ -94,7 +104,7 @@ for (const impl of implementations('vlan')) {
         expect(sh('ping', ['-c', '1', '-W', '2', '10.81.0.1'], { netns: pod })).toContain('1 received');
       });
 
-      it('an mtu above the master\'s fails and leaves nothing', async () => {
+      it("an mtu above the master's fails and leaves nothing", async () => {
         const pod = node.addPod();
         const before = leases().length;
         const add = await node.runPlugin(impl.bin, env('ADD', pod), conf({ mtu: 9000 }));

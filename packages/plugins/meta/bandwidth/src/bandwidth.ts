@@ -48,18 +48,30 @@ async function check(args: CmdArgs): Promise<void> {
   const hostVeth = (await findHostVeth(args.netns, args.ifName, result)).ifname;
   const { ingress, egress } = tbfs(limits, tickInUsec());
   const ifb = ifbName(args);
-  const shows = [['qdisc', 'show', 'dev', hostVeth], ...(egress ? [['filter', 'show', 'dev', hostVeth, 'parent', 'ffff:'], ['qdisc', 'show', 'dev', ifb]] : [])];
+  const shows = [
+    ['qdisc', 'show', 'dev', hostVeth],
+    ...(egress
+      ? [
+          ['filter', 'show', 'dev', hostVeth, 'parent', 'ffff:'],
+          ['qdisc', 'show', 'dev', ifb],
+        ]
+      : []),
+  ];
   let out: string;
   try {
     out = await tcBatch(shows, undefined, { json: true });
   } catch (err) {
-    throw new Error(`bandwidth: cannot read the qdiscs of ${hostVeth}${egress ? ` and ifb ${ifb}` : ''}: ${(err as Error).message}`);
+    throw new Error(
+      `bandwidth: cannot read the qdiscs of ${hostVeth}${egress ? ` and ifb ${ifb}` : ''}: ${(err as Error).message}`,
+    );
   }
   const [hostQdiscs = [], filters = [], ifbQdiscs = []] = jsonArrays(out);
   if (ingress) expectTbf(hostQdiscs as Qdisc[], ingress, hostVeth);
   if (egress) {
-    if (!(hostQdiscs as Qdisc[]).some((q) => q.kind === 'ingress')) throw new Error(`bandwidth: no ingress qdisc on ${hostVeth}`);
-    if (!redirectsTo(filters as Filter[], ifb)) throw new Error(`bandwidth: no filter on ${hostVeth} redirecting to ${ifb}`);
+    if (!(hostQdiscs as Qdisc[]).some((q) => q.kind === 'ingress'))
+      throw new Error(`bandwidth: no ingress qdisc on ${hostVeth}`);
+    if (!redirectsTo(filters as Filter[], ifb))
+      throw new Error(`bandwidth: no filter on ${hostVeth} redirecting to ${ifb}`);
     expectTbf(ifbQdiscs as Qdisc[], egress, ifb);
   }
 }
@@ -87,6 +99,8 @@ interface Filter {
 }
 
 const redirectsTo = (filters: Filter[], ifb: string): boolean =>
-  filters.some((f) => (f.options?.actions ?? []).some((a) => a.kind === 'mirred' && a.mirred_action === 'redirect' && a.to_dev === ifb));
+  filters.some((f) =>
+    (f.options?.actions ?? []).some((a) => a.kind === 'mirred' && a.mirred_action === 'redirect' && a.to_dev === ifb),
+  );
 
 export const bandwidth: PluginFuncs = { add, del, check };

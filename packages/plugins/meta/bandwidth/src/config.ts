@@ -5,7 +5,12 @@ import { invalidConfig, type CmdArgs } from '@tscni/cni';
 const Bits = z.number().int().nonnegative();
 
 const LimitsSchema = z
-  .object({ ingressRate: Bits.optional(), ingressBurst: Bits.optional(), egressRate: Bits.optional(), egressBurst: Bits.optional() })
+  .object({
+    ingressRate: Bits.optional(),
+    ingressBurst: Bits.optional(),
+    egressRate: Bits.optional(),
+    egressBurst: Bits.optional(),
+  })
   .passthrough();
 
 /** The bandwidth NetConf: the four limits at the top level or in `runtimeConfig.bandwidth` (capability `bandwidth`). */
@@ -49,8 +54,10 @@ export function parseLimits(args: CmdArgs): Limits {
 function validateRateAndBurst(direction: string, rate: number, burst: number): void {
   if (rate !== 0 && burst === 0) throw invalidConfig(`${direction}Burst`, 'if rate is set, burst must also be set');
   if (rate === 0 && burst !== 0) throw invalidConfig(`${direction}Rate`, 'if burst is set, rate must also be set');
-  if (Math.floor(burst / 8) >= MAX_BURST_BYTES) throw invalidConfig(`${direction}Burst`, 'burst cannot be more than 4GB');
-  if (rate !== 0 && rate < 8) throw invalidConfig(`${direction}Rate`, 'rate must be at least 8 bit/s (one byte per second)');
+  if (Math.floor(burst / 8) >= MAX_BURST_BYTES)
+    throw invalidConfig(`${direction}Burst`, 'burst cannot be more than 4GB');
+  if (rate !== 0 && rate < 8)
+    throw invalidConfig(`${direction}Rate`, 'rate must be at least 8 bit/s (one byte per second)');
   if (burst !== 0 && burst < 8) throw invalidConfig(`${direction}Burst`, 'burst must be at least 8 bits (one byte)');
 }
 

@@ -1,4 +1,13 @@
-import { failedBatchLine, failureReason, ipBatch, isExists, isNotFound, jsonArray, tcBatch, type Link } from '@tscni/net/host';
+import {
+  failedBatchLine,
+  failureReason,
+  ipBatch,
+  isExists,
+  isNotFound,
+  jsonArray,
+  tcBatch,
+  type Link,
+} from '@tscni/net/host';
 import { tbfArgs, type Tbf } from './tbf';
 
 /** What ADD sets up: ingress = TBF root on the host veth; egress = ingress qdisc + redirect to an IFB shaped by a TBF. */
@@ -20,12 +29,42 @@ export function shapingSteps(plan: ShapingPlan, tick: number): Step[] {
   const { hostVeth } = plan;
   const steps: Step[] = [];
   if (plan.ingress) {
-    steps.push({ add: ['qdisc', 'add', 'dev', hostVeth, 'root', 'handle', '1:', ...tbfArgs(plan.ingress, tick)], undo: ['qdisc', 'del', 'dev', hostVeth, 'root', 'handle', '1:'] });
+    steps.push({
+      add: ['qdisc', 'add', 'dev', hostVeth, 'root', 'handle', '1:', ...tbfArgs(plan.ingress, tick)],
+      undo: ['qdisc', 'del', 'dev', hostVeth, 'root', 'handle', '1:'],
+    });
   }
   if (plan.egress) {
     const { ifb, tbf } = plan.egress;
-    steps.push({ add: ['qdisc', 'add', 'dev', hostVeth, 'handle', 'ffff:', 'ingress'], undo: ['qdisc', 'del', 'dev', hostVeth, 'ingress'] });
-    steps.push({ add: ['filter', 'add', 'dev', hostVeth, 'parent', 'ffff:', 'protocol', 'all', 'prio', 1, 'u32', 'match', 'u32', 0, 0, 'action', 'mirred', 'egress', 'redirect', 'dev', ifb] });
+    steps.push({
+      add: ['qdisc', 'add', 'dev', hostVeth, 'handle', 'ffff:', 'ingress'],
+      undo: ['qdisc', 'del', 'dev', hostVeth, 'ingress'],
+    });
+    steps.push({
+      add: [
+        'filter',
+        'add',
+        'dev',
+        hostVeth,
+        'parent',
+        'ffff:',
+        'protocol',
+        'all',
+        'prio',
+        1,
+        'u32',
+        'match',
+        'u32',
+        0,
+        0,
+        'action',
+        'mirred',
+        'egress',
+        'redirect',
+        'dev',
+        ifb,
+      ],
+    });
     steps.push({ add: ['qdisc', 'add', 'dev', ifb, 'root', 'handle', '1:', ...tbfArgs(tbf, tick)] });
   }
   return steps;

@@ -24,7 +24,10 @@ export interface Tbf {
 
 /** Microseconds per psched tick, from /proc/net/psched, as tc and the netlink libraries compute it. */
 export function tickInUsec(psched: string = readFileSync('/proc/net/psched', 'utf8')): number {
-  const [t2us, us2t, clockRes] = psched.trim().split(/\s+/).map((h) => parseInt(h, 16));
+  const [t2us, us2t, clockRes] = psched
+    .trim()
+    .split(/\s+/)
+    .map((h) => parseInt(h, 16));
   if (!t2us || !us2t || !clockRes) return 1;
   const ticksToUsec = clockRes === 1_000_000_000 ? us2t : t2us;
   return (ticksToUsec / us2t) * (clockRes / USEC_PER_SEC);
@@ -45,20 +48,30 @@ export function tbfFor(rateBits: number, burstBits: number, tick: number): Tbf {
 }
 
 /** The ticks `tc` computes for `bytes` of burst at `rate` (iproute2's tc_calc_xmittime). */
-export const tcTicksFor = (bytes: number, rate: number, tick: number): number => Math.trunc(USEC_PER_SEC * (bytes / rate) * tick);
+export const tcTicksFor = (bytes: number, rate: number, tick: number): number =>
+  Math.trunc(USEC_PER_SEC * (bytes / rate) * tick);
 
 /** The whole-byte burst to hand `tc` so that its buffer comes closest to the reference's (ties go to the smaller). */
 export function tcBurstBytes(t: Tbf, tick: number): number {
   const guess = Math.round(((t.buffer / tick) * t.rate) / USEC_PER_SEC);
   let best = Math.max(1, guess);
   for (let bytes = Math.max(1, guess - 3); bytes <= guess + 3; bytes++) {
-    if (Math.abs(tcTicksFor(bytes, t.rate, tick) - t.buffer) < Math.abs(tcTicksFor(best, t.rate, tick) - t.buffer)) best = bytes;
+    if (Math.abs(tcTicksFor(bytes, t.rate, tick) - t.buffer) < Math.abs(tcTicksFor(best, t.rate, tick) - t.buffer))
+      best = bytes;
   }
   return best;
 }
 
 /** `tbf …` arguments of a `tc qdisc add` producing `t`. */
-export const tbfArgs = (t: Tbf, tick: number): (string | number)[] => ['tbf', 'rate', `${t.rate}bps`, 'burst', tcBurstBytes(t, tick), 'limit', t.limit];
+export const tbfArgs = (t: Tbf, tick: number): (string | number)[] => [
+  'tbf',
+  'rate',
+  `${t.rate}bps`,
+  'burst',
+  tcBurstBytes(t, tick),
+  'limit',
+  t.limit,
+];
 
 /** TBF options as `tc -j qdisc show` prints them. */
 export interface TbfShown {
@@ -75,9 +88,11 @@ export interface TbfShown {
 export function tbfMismatch(shown: TbfShown, t: Tbf): string | undefined {
   if (shown.rate !== t.rate) return `rate is ${shown.rate} B/s, expected ${t.rate}`;
   const burstSlack = 2 + Math.ceil((2 * t.rate) / USEC_PER_SEC);
-  if (shown.burst === undefined || Math.abs(shown.burst - t.burst) > burstSlack) return `burst is ${shown.burst} B, expected ${t.burst}`;
+  if (shown.burst === undefined || Math.abs(shown.burst - t.burst) > burstSlack)
+    return `burst is ${shown.burst} B, expected ${t.burst}`;
   const latencyUsec = LATENCY_MS * 1000;
   const latSlack = 2 + 2 * Math.ceil(USEC_PER_SEC / t.rate);
-  if (shown.lat === undefined || Math.abs(shown.lat - latencyUsec) > latSlack) return `latency is ${shown.lat} us, expected ${latencyUsec} (limit ${t.limit} B)`;
+  if (shown.lat === undefined || Math.abs(shown.lat - latencyUsec) > latSlack)
+    return `latency is ${shown.lat} us, expected ${latencyUsec} (limit ${t.limit} B)`;
   return undefined;
 }

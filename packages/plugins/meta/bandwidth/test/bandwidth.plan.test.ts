@@ -7,18 +7,51 @@ import { tbfArgs, tbfFor, tickInUsec } from '../src/tbf';
 
 // The exact commands (and how few processes) an ADD costs, through the injectable runner: no kernel needed.
 const POD = import.meta.filename; // any existing path that is not our own netns
-const ENV = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'ctr1', CNI_NETNS: POD, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' };
+const ENV = {
+  CNI_COMMAND: 'ADD',
+  CNI_CONTAINERID: 'ctr1',
+  CNI_NETNS: POD,
+  CNI_IFNAME: 'eth0',
+  CNI_PATH: '/opt/cni/bin',
+};
 const IFB = hashedName('bwp', 15, 'net1', 'ctr1');
-const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'cni0' }, { name: 'veth1' }, { name: 'eth0', sandbox: POD }], ips: [{ address: '10.1.0.2/24', interface: 2 }] };
-const conf = { cniVersion: '1.0.0', name: 'net1', type: 'bandwidth', ingressRate: 10_000_000, ingressBurst: 1_000_000, egressRate: 8_000_000, egressBurst: 800_000, prevResult };
+const prevResult = {
+  cniVersion: '1.0.0',
+  interfaces: [{ name: 'cni0' }, { name: 'veth1' }, { name: 'eth0', sandbox: POD }],
+  ips: [{ address: '10.1.0.2/24', interface: 2 }],
+};
+const conf = {
+  cniVersion: '1.0.0',
+  name: 'net1',
+  type: 'bandwidth',
+  ingressRate: 10_000_000,
+  ingressBurst: 1_000_000,
+  egressRate: 8_000_000,
+  egressBurst: 800_000,
+  prevResult,
+};
 
 function kernel(tcFails?: string) {
   return (call: RecordedCall) => {
     const line = [call.cmd, ...call.args].join(' ');
-    if (line === 'ip -j -d link show dev eth0') return JSON.stringify([{ ifindex: 2, link_index: 7, ifname: 'eth0', flags: [], mtu: 1500, linkinfo: { info_kind: 'veth' } }]);
-    if (line === 'ip -j -d link show') return JSON.stringify([{ ifindex: 5, ifname: 'cni0', flags: [], mtu: 1500, linkinfo: { info_kind: 'bridge' } }, { ifindex: 7, ifname: 'veth1', flags: [], mtu: 1450, linkinfo: { info_kind: 'veth' } }]);
-    if (line === 'ip -j -batch -') return JSON.stringify([{ ifindex: 9, ifname: IFB, address: '0a:0b:0c:0d:0e:0f' }]) + '\n';
-    if (line === 'tc -batch -' && tcFails && call.input!.includes('qdisc add')) throw new CommandError('tc', call.args, 1, `Error: Exclusivity flag on, cannot modify.\nCommand failed -:${tcFails}\n`);
+    if (line === 'ip -j -d link show dev eth0')
+      return JSON.stringify([
+        { ifindex: 2, link_index: 7, ifname: 'eth0', flags: [], mtu: 1500, linkinfo: { info_kind: 'veth' } },
+      ]);
+    if (line === 'ip -j -d link show')
+      return JSON.stringify([
+        { ifindex: 5, ifname: 'cni0', flags: [], mtu: 1500, linkinfo: { info_kind: 'bridge' } },
+        { ifindex: 7, ifname: 'veth1', flags: [], mtu: 1450, linkinfo: { info_kind: 'veth' } },
+      ]);
+    if (line === 'ip -j -batch -')
+      return JSON.stringify([{ ifindex: 9, ifname: IFB, address: '0a:0b:0c:0d:0e:0f' }]) + '\n';
+    if (line === 'tc -batch -' && tcFails && call.input!.includes('qdisc add'))
+      throw new CommandError(
+        'tc',
+        call.args,
+        1,
+        `Error: Exclusivity flag on, cannot modify.\nCommand failed -:${tcFails}\n`,
+      );
     return '';
   };
 }
@@ -38,7 +71,9 @@ describe('bandwidth ADD plan', () => {
       ['ip', undefined],
       ['tc', undefined],
     ]);
-    expect(rec.calls[2]!.input).toBe(`link add name ${IFB} mtu 1450 txqueuelen 0 type ifb\nlink set dev ${IFB} up\nlink show dev ${IFB}\n`);
+    expect(rec.calls[2]!.input).toBe(
+      `link add name ${IFB} mtu 1450 txqueuelen 0 type ifb\nlink set dev ${IFB} up\nlink show dev ${IFB}\n`,
+    );
     const tick = tickInUsec();
     expect(rec.calls[3]!.input!.split('\n')).toEqual([
       ['qdisc add dev veth1 root handle 1:', ...tbfArgs(tbfFor(10_000_000, 1_000_000, tick), tick)].join(' '),

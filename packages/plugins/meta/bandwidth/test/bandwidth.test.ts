@@ -3,7 +3,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashedName } from '@tscni/net/host';
 import { DIST_BIN, REFERENCE_BIN, TestNode, implementations, missingForKernelTests } from '@tscni/testing/node';
-import { BridgeNet, allQdiscs, filters, iperf, iperfMissing, linkIn, missingTcFeature, qdiscs, type Attachment } from './fixture';
+import {
+  BridgeNet,
+  allQdiscs,
+  filters,
+  iperf,
+  iperfMissing,
+  linkIn,
+  missingTcFeature,
+  qdiscs,
+  type Attachment,
+} from './fixture';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'tc']) ?? missingTcFeature();
 const impls = implementations('bandwidth');
@@ -20,8 +30,16 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
   });
   afterAll(() => node?.destroy());
 
-  const conf = (a: Attachment, limits: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ cniVersion: '1.0.0', name: net.netName, type: 'bandwidth', ...limits, prevResult: a.result, ...extra });
-  const run = (bin: string, command: string, a: Attachment, config: unknown) => node.runPlugin(bin, net.env(command, a.cid, a.pod), config);
+  const conf = (a: Attachment, limits: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    cniVersion: '1.0.0',
+    name: net.netName,
+    type: 'bandwidth',
+    ...limits,
+    prevResult: a.result,
+    ...extra,
+  });
+  const run = (bin: string, command: string, a: Attachment, config: unknown) =>
+    node.runPlugin(bin, net.env(command, a.cid, a.pod), config);
   const ifbOf = (a: Attachment) => hashedName('bwp', 15, net.netName, a.cid);
   const BOTH = { ingressRate: 10_000_000, ingressBurst: 1_000_000, egressRate: 12_345_678, egressBurst: 2_345_678 };
 
@@ -30,7 +48,9 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
     const veth = net.hostVeth(a);
     const host = qdiscs(node, veth);
     const ifb = linkIn(node, ifbOf(a)) ? qdiscs(node, ifbOf(a)) : [];
-    const redirect = filters(node, veth).flatMap((f) => f.options?.actions ?? []).find((x: { kind: string }) => x.kind === 'mirred');
+    const redirect = filters(node, veth)
+      .flatMap((f) => f.options?.actions ?? [])
+      .find((x: { kind: string }) => x.kind === 'mirred');
     return {
       ingressTbf: host.find((q) => q.kind === 'tbf' && q.root)?.options,
       ingressQdisc: host.some((q) => q.kind === 'ingress' && q.handle === 'ffff:'),
@@ -90,16 +110,34 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
           const runtimeConfig = { bandwidth: { ingressRate: 8_000_000, ingressBurst: 800_000 } };
           const add = await run(impl.bin, 'ADD', a, conf(a, {}, { runtimeConfig }));
           expect(add.code, add.stdout).toBe(0);
-          expect(shape(a)).toMatchObject({ ingressTbf: { rate: 1_000_000, burst: 100_000 }, ingressQdisc: false, egressTbf: undefined });
+          expect(shape(a)).toMatchObject({
+            ingressTbf: { rate: 1_000_000, burst: 100_000 },
+            ingressQdisc: false,
+            egressTbf: undefined,
+          });
           expect(add.json.interfaces).toEqual(a.result.interfaces);
           await run(impl.bin, 'DEL', a, conf(a, {}, { runtimeConfig }));
 
           const b = await net.attach();
           try {
-            const top = await run(impl.bin, 'ADD', b, conf(b, { egressRate: 16_000_000, egressBurst: 1_600_000 }, { runtimeConfig }));
+            const top = await run(
+              impl.bin,
+              'ADD',
+              b,
+              conf(b, { egressRate: 16_000_000, egressBurst: 1_600_000 }, { runtimeConfig }),
+            );
             expect(top.code, top.stdout).toBe(0);
-            expect(shape(b)).toMatchObject({ ingressTbf: undefined, ingressQdisc: true, egressTbf: { rate: 2_000_000, burst: 200_000 } });
-            const del = await run(impl.bin, 'DEL', b, conf(b, { egressRate: 16_000_000, egressBurst: 1_600_000 }, { runtimeConfig }));
+            expect(shape(b)).toMatchObject({
+              ingressTbf: undefined,
+              ingressQdisc: true,
+              egressTbf: { rate: 2_000_000, burst: 200_000 },
+            });
+            const del = await run(
+              impl.bin,
+              'DEL',
+              b,
+              conf(b, { egressRate: 16_000_000, egressBurst: 1_600_000 }, { runtimeConfig }),
+            );
             expect(del.code).toBe(0);
             expect(linkIn(node, ifbOf(b))).toBeUndefined();
           } finally {
@@ -116,7 +154,12 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
           const add = await run(impl.bin, 'ADD', a, conf(a, { ingressRate: 0, ingressBurst: 0 }));
           expect(add.code, add.stdout).toBe(0);
           expect(add.json.interfaces).toEqual(a.result.interfaces);
-          expect(shape(a)).toEqual({ ingressTbf: undefined, ingressQdisc: false, redirect: undefined, egressTbf: undefined });
+          expect(shape(a)).toEqual({
+            ingressTbf: undefined,
+            ingressQdisc: false,
+            redirect: undefined,
+            egressTbf: undefined,
+          });
         } finally {
           await net.detach(a);
         }
@@ -127,7 +170,12 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
         try {
           const add = await run(impl.bin, 'ADD', a, conf(a, BOTH));
           expect(add.code, add.stdout).toBe(0);
-          const other = await run(impl.bin, 'CHECK', a, conf(a, { ...BOTH, ingressRate: 20_000_000 }, { prevResult: add.json }));
+          const other = await run(
+            impl.bin,
+            'CHECK',
+            a,
+            conf(a, { ...BOTH, ingressRate: 20_000_000 }, { prevResult: add.json }),
+          );
           expect(other.code).toBe(1);
           expect(other.json.code).toBeGreaterThan(0);
           node.exec('ip', ['link', 'del', 'dev', ifbOf(a)]);
@@ -157,7 +205,12 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
         }
 
         it('needs a prevResult', async () => {
-          const r = await node.runPlugin(impl.bin, net.env('ADD', 'no-prev', spare), { cniVersion: '1.0.0', name: 'n', type: 'bandwidth', ...BOTH });
+          const r = await node.runPlugin(impl.bin, net.env('ADD', 'no-prev', spare), {
+            cniVersion: '1.0.0',
+            name: 'n',
+            type: 'bandwidth',
+            ...BOTH,
+          });
           expect(r.code).toBe(1);
           expect(r.json.msg).toMatch(/must be called as chained plugin/);
         });
@@ -165,7 +218,10 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
         it('fails when the host veth is not in the result', async () => {
           const a = await net.attach();
           try {
-            const podOnly = { ...a.result, interfaces: a.result.interfaces.filter((i: { sandbox?: string }) => i.sandbox) };
+            const podOnly = {
+              ...a.result,
+              interfaces: a.result.interfaces.filter((i: { sandbox?: string }) => i.sandbox),
+            };
             const r = await run(impl.bin, 'ADD', a, conf(a, BOTH, { prevResult: podOnly }));
             expect(r.code).toBe(1);
             expect(r.json.msg).toMatch(/no veth peer of container interface found in host ns/);
@@ -177,29 +233,42 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
       });
 
       // Real traffic for ours; the reference is compared on the qdiscs it builds (below), which is what shapes it.
-      it.skipIf(iperfMissing() || impl !== ours)('iperf3 (skipped when not installed) between two pods runs at the configured rate (±10 %) in each direction', async () => {
-        const shaped = await net.attach('s');
-        const peer = await net.attach('p');
-        const limits = { ingressRate: 10_000_000, ingressBurst: 1_000_000, egressRate: 15_000_000, egressBurst: 1_000_000 };
-        try {
-          const add = await run(impl.bin, 'ADD', shaped, conf(shaped, limits));
-          expect(add.code, add.stdout).toBe(0);
-          const toPod = await iperf(shaped.pod, peer.pod, shaped.ip, false);
-          const fromPod = await iperf(shaped.pod, peer.pod, shaped.ip, true);
-          if (process.env.BW_DEBUG) console.log(impl.name, { toPod, fromPod });
-          expect(Math.abs(toPod / limits.ingressRate - 1), `to the pod: ${toPod} bit/s`).toBeLessThan(0.1);
-          expect(Math.abs(fromPod / limits.egressRate - 1), `from the pod: ${fromPod} bit/s`).toBeLessThan(0.1);
-          await run(impl.bin, 'DEL', shaped, conf(shaped, limits, { prevResult: add.json }));
-        } finally {
-          await net.detach(shaped);
-          await net.detach(peer);
-        }
-      }, 30_000);
+      it.skipIf(iperfMissing() || impl !== ours)(
+        'iperf3 (skipped when not installed) between two pods runs at the configured rate (±10 %) in each direction',
+        async () => {
+          const shaped = await net.attach('s');
+          const peer = await net.attach('p');
+          const limits = {
+            ingressRate: 10_000_000,
+            ingressBurst: 1_000_000,
+            egressRate: 15_000_000,
+            egressBurst: 1_000_000,
+          };
+          try {
+            const add = await run(impl.bin, 'ADD', shaped, conf(shaped, limits));
+            expect(add.code, add.stdout).toBe(0);
+            const toPod = await iperf(shaped.pod, peer.pod, shaped.ip, false);
+            const fromPod = await iperf(shaped.pod, peer.pod, shaped.ip, true);
+            if (process.env.BW_DEBUG) console.log(impl.name, { toPod, fromPod });
+            expect(Math.abs(toPod / limits.ingressRate - 1), `to the pod: ${toPod} bit/s`).toBeLessThan(0.1);
+            expect(Math.abs(fromPod / limits.egressRate - 1), `from the pod: ${fromPod} bit/s`).toBeLessThan(0.1);
+            await run(impl.bin, 'DEL', shaped, conf(shaped, limits, { prevResult: add.json }));
+          } finally {
+            await net.detach(shaped);
+            await net.detach(peer);
+          }
+        },
+        30_000,
+      );
     });
   }
 
   describe.skipIf(!reference.present)('against the reference', () => {
-    const odd = [BOTH, { ingressRate: 1_000_000, ingressBurst: 123_457, egressRate: 999_999_999, egressBurst: 77_777_777 }, { ingressRate: 100_003, ingressBurst: 12_345, egressRate: 64_000, egressBurst: 99_999 }];
+    const odd = [
+      BOTH,
+      { ingressRate: 1_000_000, ingressBurst: 123_457, egressRate: 999_999_999, egressBurst: 77_777_777 },
+      { ingressRate: 100_003, ingressBurst: 12_345, egressRate: 64_000, egressBurst: 99_999 },
+    ];
     for (const limits of odd) {
       it(`both build the same qdiscs (tc -j) for ${JSON.stringify(limits)}, and our CHECK accepts the reference's`, async () => {
         const a = await net.attach();
@@ -210,7 +279,10 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
           expect(theirAdd.code).toBe(0);
           const mine = shape(a);
           const theirs = shape(b);
-          expect({ ...mine, redirect: { ...mine.redirect, to: 'ifb' } }).toEqual({ ...theirs, redirect: { ...theirs.redirect, to: 'ifb' } });
+          expect({ ...mine, redirect: { ...mine.redirect, to: 'ifb' } }).toEqual({
+            ...theirs,
+            redirect: { ...theirs.redirect, to: 'ifb' },
+          });
           const check = await run(ours.bin, 'CHECK', b, conf(b, limits, { prevResult: theirAdd.json }));
           expect(check.code, check.stdout).toBe(0);
         } finally {
@@ -221,7 +293,12 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
     }
 
     it('each CHECKs and DELs what the other ADDed (round rates: the reference compares raw tc ticks)', async () => {
-      const limits = { ingressRate: 10_000_000, ingressBurst: 1_000_000, egressRate: 16_000_000, egressBurst: 2_000_000 };
+      const limits = {
+        ingressRate: 10_000_000,
+        ingressBurst: 1_000_000,
+        egressRate: 16_000_000,
+        egressBurst: 2_000_000,
+      };
       for (const [adder, checker] of [
         [ours, reference],
         [reference, ours],
@@ -266,7 +343,9 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
         expect(add.json.cniVersion).toBe(version);
         expect(add.json.interfaces.at(-1).name).toBe(ifbOf(a));
         expect(add.json.ips[0].version).toBe(version < '1.0.0' ? '4' : undefined);
-        expect((await run(ours.bin, 'DEL', a, conf(a, BOTH, { cniVersion: version, prevResult: add.json }))).code).toBe(0);
+        expect((await run(ours.bin, 'DEL', a, conf(a, BOTH, { cniVersion: version, prevResult: add.json }))).code).toBe(
+          0,
+        );
       } finally {
         await net.detach(a);
       }
@@ -276,7 +355,14 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
   it('a chain bridge → bandwidth → tuning ADDs, CHECKs and DELs (in reverse) leaving no qdisc, IFB or backup', async () => {
     const a = await net.attach();
     const tuningDir = join(node.tmp, 'tuning');
-    const tuningConf = { cniVersion: '1.0.0', name: net.netName, type: 'tuning', dataDir: tuningDir, mtu: 1400, sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1' } };
+    const tuningConf = {
+      cniVersion: '1.0.0',
+      name: net.netName,
+      type: 'tuning',
+      dataDir: tuningDir,
+      mtu: 1400,
+      sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1' },
+    };
     const tuning = join(DIST_BIN, 'tuning');
     try {
       const bw = await run(ours.bin, 'ADD', a, conf(a, BOTH));
@@ -297,42 +383,57 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
     expect(existsSync(tuningDir) ? readdirSync(tuningDir) : []).toEqual([]);
   });
 
-  it.skipIf(!reference.present || !!missingForKernelTests(['iptables-save']))('the full chain bridge → portmap → bandwidth → tuning → firewall (reference bridge and firewall) ADDs, CHECKs and DELs in reverse', async () => {
-    const a = await net.attach();
-    const tuningDir = join(node.tmp, 'tuning-full');
-    const plugins: [string, Record<string, unknown>][] = [
-      // Our portmap: the reference's CHECK fails on a v4-only pod (it looks for an IPv6 DNAT chain).
-      [join(DIST_BIN, 'portmap'), { type: 'portmap', capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] } }],
-      [ours.bin, { type: 'bandwidth', ...BOTH }],
-      [join(DIST_BIN, 'tuning'), { type: 'tuning', dataDir: tuningDir, mtu: 1400, promisc: true }],
-      [join(REFERENCE_BIN, 'firewall'), { type: 'firewall', backend: 'iptables' }],
-    ];
-    const cfg = (fields: Record<string, unknown>, prevResult: unknown) => ({ cniVersion: '1.0.0', name: net.netName, ...fields, prevResult });
-    let result = a.result;
-    try {
-      for (const [bin, fields] of plugins) {
-        const r = await run(bin, 'ADD', a, cfg(fields, result));
-        expect(r.code, `${fields.type} ADD: ${r.stdout}`).toBe(0);
-        result = r.json;
+  it.skipIf(!reference.present || !!missingForKernelTests(['iptables-save']))(
+    'the full chain bridge → portmap → bandwidth → tuning → firewall (reference bridge and firewall) ADDs, CHECKs and DELs in reverse',
+    async () => {
+      const a = await net.attach();
+      const tuningDir = join(node.tmp, 'tuning-full');
+      const plugins: [string, Record<string, unknown>][] = [
+        // Our portmap: the reference's CHECK fails on a v4-only pod (it looks for an IPv6 DNAT chain).
+        [
+          join(DIST_BIN, 'portmap'),
+          {
+            type: 'portmap',
+            capabilities: { portMappings: true },
+            runtimeConfig: { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] },
+          },
+        ],
+        [ours.bin, { type: 'bandwidth', ...BOTH }],
+        [join(DIST_BIN, 'tuning'), { type: 'tuning', dataDir: tuningDir, mtu: 1400, promisc: true }],
+        [join(REFERENCE_BIN, 'firewall'), { type: 'firewall', backend: 'iptables' }],
+      ];
+      const cfg = (fields: Record<string, unknown>, prevResult: unknown) => ({
+        cniVersion: '1.0.0',
+        name: net.netName,
+        ...fields,
+        prevResult,
+      });
+      let result = a.result;
+      try {
+        for (const [bin, fields] of plugins) {
+          const r = await run(bin, 'ADD', a, cfg(fields, result));
+          expect(r.code, `${fields.type} ADD: ${r.stdout}`).toBe(0);
+          result = r.json;
+        }
+        for (const [bin, fields] of plugins) {
+          const r = await run(bin, 'CHECK', a, cfg(fields, result));
+          expect(r.code, `${fields.type} CHECK: ${r.stdout}`).toBe(0);
+        }
+        for (const [bin, fields] of [...plugins].reverse()) {
+          const r = await run(bin, 'DEL', a, cfg(fields, result));
+          expect(r.code, `${fields.type} DEL: ${r.stdout}`).toBe(0);
+        }
+      } finally {
+        await net.detach(a);
       }
-      for (const [bin, fields] of plugins) {
-        const r = await run(bin, 'CHECK', a, cfg(fields, result));
-        expect(r.code, `${fields.type} CHECK: ${r.stdout}`).toBe(0);
-      }
-      for (const [bin, fields] of [...plugins].reverse()) {
-        const r = await run(bin, 'DEL', a, cfg(fields, result));
-        expect(r.code, `${fields.type} DEL: ${r.stdout}`).toBe(0);
-      }
-    } finally {
-      await net.detach(a);
-    }
-    expect(allQdiscs(node).filter((q) => q.dev === net.hostVeth(a) || q.dev === ifbOf(a))).toEqual([]);
-    expect(linkIn(node, ifbOf(a))).toBeUndefined();
-    expect(existsSync(tuningDir) ? readdirSync(tuningDir) : []).toEqual([]);
-    const rules = node.exec('iptables-save', []);
-    expect(rules).not.toContain(a.ip);
-    expect(rules).not.toContain(a.cid);
-  });
+      expect(allQdiscs(node).filter((q) => q.dev === net.hostVeth(a) || q.dev === ifbOf(a))).toEqual([]);
+      expect(linkIn(node, ifbOf(a))).toBeUndefined();
+      expect(existsSync(tuningDir) ? readdirSync(tuningDir) : []).toEqual([]);
+      const rules = node.exec('iptables-save', []);
+      expect(rules).not.toContain(a.ip);
+      expect(rules).not.toContain(a.cid);
+    },
+  );
 
   it('VERSION: 0.3.0 and later, like the reference', async () => {
     const v = await node.runPlugin(ours.bin, { CNI_COMMAND: 'VERSION' }, '{}');

@@ -22,6 +22,7 @@ export interface FirewallBackend {
  */
 export async function firewallBackendFor(conf: FirewallConf): Promise<FirewallBackend> {
   const rules = conf.backend === 'nftables' ? nftablesFirewall : iptablesFirewall;
-  if (conf.backend === 'firewalld' || (conf.backendDefaulted && (await firewalldRunning()))) return firewalldFirewall(rules);
+  if (conf.backend === 'firewalld' || (conf.backendDefaulted && (await firewalldRunning())))
+    return firewalldFirewall(rules);
   return rules;
 }

@@ -1,4 +1,13 @@
-import { CniError, ErrorCode, emptyAsUnset, interfaceNameProblem, invalidConfig, validateNetworkName, type CmdArgs, type Result } from '@tscni/cni';
+import {
+  CniError,
+  ErrorCode,
+  emptyAsUnset,
+  interfaceNameProblem,
+  invalidConfig,
+  validateNetworkName,
+  type CmdArgs,
+  type Result,
+} from '@tscni/cni';
 import { parseCIDR, type CIDR } from '@tscni/net/host';
 import { iptablesAvailable, nftAvailable } from '@tscni/net/netfilter';
 import { z } from 'zod';
@@ -46,7 +55,11 @@ export function parseConf(args: CmdArgs): FirewallConf {
 export function resultAddrs(result: Result | undefined): CIDR[] {
   return (result?.ips ?? []).map((ip) => {
     const cidr = parseCIDR(ip.address);
-    if (!cidr) throw new CniError(ErrorCode.DecodingFailure, `invalid prevResult: ips: invalid address ${JSON.stringify(ip.address)}`);
+    if (!cidr)
+      throw new CniError(
+        ErrorCode.DecodingFailure,
+        `invalid prevResult: ips: invalid address ${JSON.stringify(ip.address)}`,
+      );
     return cidr;
   });
 }
@@ -54,8 +67,16 @@ export function resultAddrs(result: Result | undefined): CIDR[] {
 /** The bridge of a same-bridge/isolated policy: the first interface of the result, as the bridge plugin reports it. */
 export function bridgeOf(result: Result, policy: IngressPolicy): string {
   const name = result.interfaces?.[0]?.name;
-  if (!name) throw new CniError(ErrorCode.InvalidNetworkConfig, `interface needs to be set for ingress policy "${policy}", make sure to chain "firewall" plugin with "bridge"`);
+  if (!name)
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `interface needs to be set for ingress policy "${policy}", make sure to chain "firewall" plugin with "bridge"`,
+    );
   const problem = interfaceNameProblem(name);
-  if (problem || !/^[A-Za-z0-9_.@%+=-]+$/.test(name)) throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid prevResult: interfaces[0].name: ${problem ?? 'unsafe characters'}`);
+  if (problem || !/^[A-Za-z0-9_.@%+=-]+$/.test(name))
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `invalid prevResult: interfaces[0].name: ${problem ?? 'unsafe characters'}`,
+    );
   return name;
 }

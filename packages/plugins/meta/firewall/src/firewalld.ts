@@ -25,7 +25,8 @@ export const DEFAULT_ZONE = 'trusted';
 function zoneOf(conf: FirewallConf): string {
   const zone = conf.firewalldZone;
   const z = zone || DEFAULT_ZONE;
-  if (!/^[A-Za-z0-9_+][A-Za-z0-9_+-]{0,63}$/.test(z)) throw invalidConfig('firewalldZone', `${JSON.stringify(z)} is not a firewalld zone name`);
+  if (!/^[A-Za-z0-9_+][A-Za-z0-9_+-]{0,63}$/.test(z))
+    throw invalidConfig('firewalldZone', `${JSON.stringify(z)} is not a firewalld zone name`);
   return z;
 }
 
@@ -34,8 +35,27 @@ function zoneOf(conf: FirewallConf): string {
  * D-Bus activation (a stopped firewalld is an error, not a firewall that appears on the node). `--` ends busctl's
  * options: no value is read as one.
  */
-async function busCall(destination: string, path: string, iface: string, method: string, signature: string, args: string[]): Promise<unknown[]> {
-  const { stdout } = await run('busctl', ['--system', '--json=short', '--auto-start=no', '--', 'call', destination, path, iface, method, signature, ...args]);
+async function busCall(
+  destination: string,
+  path: string,
+  iface: string,
+  method: string,
+  signature: string,
+  args: string[],
+): Promise<unknown[]> {
+  const { stdout } = await run('busctl', [
+    '--system',
+    '--json=short',
+    '--auto-start=no',
+    '--',
+    'call',
+    destination,
+    path,
+    iface,
+    method,
+    signature,
+    ...args,
+  ]);
   const reply = JSON.parse(stdout || '{}') as { data?: unknown[] };
   return reply.data ?? [];
 }
@@ -45,14 +65,16 @@ const firewalldError = (err: unknown): string | undefined =>
   err instanceof CommandError ? /Call failed: ([A-Z_]+):/.exec(err.stderr)?.[1] : undefined;
 
 function callFailure(what: string, err: unknown): Error {
-  if (err instanceof CommandError && err.exitCode === null) return new Error(`${what}: the firewalld backend needs busctl (systemd): ${err.stderr}`, { cause: err });
+  if (err instanceof CommandError && err.exitCode === null)
+    return new Error(`${what}: the firewalld backend needs busctl (systemd): ${err.stderr}`, { cause: err });
   return new Error(`${what}: ${failureReason(err).replace(/^Call failed: /, '')}`, { cause: err });
 }
 
 /** The source firewalld gets for an address: the host prefix, as the reference sends it. */
 const source = (a: CIDR): string => `${formatIP(a.ip)}/${a.ip.family === 4 ? 32 : 128}`;
 
-const zoneCall = (method: string, zone: string, src: string) => busCall(FIREWALLD, FIREWALLD_PATH, ZONE_INTERFACE, method, 'ss', [zone, src]);
+const zoneCall = (method: string, zone: string, src: string) =>
+  busCall(FIREWALLD, FIREWALLD_PATH, ZONE_INTERFACE, method, 'ss', [zone, src]);
 
 /**
  * ADD: every address becomes a source of the zone; one that already is (ZONE_ALREADY_SET) is fine. An ingress
@@ -62,7 +84,8 @@ export async function addFirewalld(conf: FirewallConf, addrs: CIDR[], bridge: st
   const zone = zoneOf(conf);
   for (const a of addrs) {
     await zoneCall('addSource', zone, source(a)).catch((err) => {
-      if (firewalldError(err) !== 'ZONE_ALREADY_SET') throw callFailure(`failed to add the address ${source(a)} to ${zone} zone`, err);
+      if (firewalldError(err) !== 'ZONE_ALREADY_SET')
+        throw callFailure(`failed to add the address ${source(a)} to ${zone} zone`, err);
     });
   }
   if (!bridge) return;
@@ -101,7 +124,14 @@ export async function firewalldRunning(): Promise<boolean> {
   const path = address ? /(?:^|;)unix:(?:[^;]*,)?path=([^,;]+)/.exec(address)?.[1] : DEFAULT_SYSTEM_BUS;
   if (path !== undefined && !existsSync(decodeURIComponent(path))) return false;
   try {
-    const [owner] = await busCall('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetNameOwner', 's', [FIREWALLD]);
+    const [owner] = await busCall(
+      'org.freedesktop.DBus',
+      '/org/freedesktop/DBus',
+      'org.freedesktop.DBus',
+      'GetNameOwner',
+      's',
+      [FIREWALLD],
+    );
     return typeof owner === 'string' && owner !== '';
   } catch {
     return false;

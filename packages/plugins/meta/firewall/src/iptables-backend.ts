@@ -15,7 +15,17 @@
  *
  * Everything for one family goes in one iptables-restore, built against a fresh iptables-save.
  */
-import { RULES_LOCK_PATH, declareMissing, hasSavedRule, iptablesRestore, iptablesSave, restoreTable, savedChains, savedRules, type IPFamily } from '@tscni/net/netfilter';
+import {
+  RULES_LOCK_PATH,
+  declareMissing,
+  hasSavedRule,
+  iptablesRestore,
+  iptablesSave,
+  restoreTable,
+  savedChains,
+  savedRules,
+  type IPFamily,
+} from '@tscni/net/netfilter';
 import { formatIP, hashedName, withFileLock, type CIDR } from '@tscni/net/host';
 import type { FirewallBackend } from './backend';
 import type { FirewallConf, IngressPolicy } from './config';
@@ -36,7 +46,10 @@ const TAG_RE = /-m comment --comment "(tscni-fw n=[0-9a-f]{12}) a=([0-9a-f]{16})
 /** The two accept rules of one address, canonical iptables-save text (tagged, or the reference's untagged form). */
 export const addressRules = (c: CIDR, tag?: string): string[] => {
   const t = tag ? ` -m comment --comment "${tag}"` : '';
-  return [`-d ${hostCidr(c)} -m conntrack --ctstate RELATED,ESTABLISHED${t} -j ACCEPT`, `-s ${hostCidr(c)}${t} -j ACCEPT`];
+  return [
+    `-d ${hostCidr(c)} -m conntrack --ctstate RELATED,ESTABLISHED${t} -j ACCEPT`,
+    `-s ${hostCidr(c)}${t} -j ACCEPT`,
+  ];
 };
 
 const policyComment = (policy: string) => `-m comment --comment "CNI firewall plugin rules (ingressPolicy: ${policy})"`;
@@ -46,15 +59,23 @@ const SAME = policyComment('same-bridge');
  * ADD for one family: chains and jumps ensured, this attachment's earlier rules replaced by its addresses'
  * tagged rules, then the ingress policy.
  */
-export async function addFamily(conf: FirewallConf, family: IPFamily, addrs: CIDR[], bridge: string | undefined): Promise<void> {
+export async function addFamily(
+  conf: FirewallConf,
+  family: IPFamily,
+  addrs: CIDR[],
+  bridge: string | undefined,
+): Promise<void> {
   const saved = await iptablesSave(family, 'filter');
   const lines = declareMissing(saved, [FORWARD_CHAIN, conf.adminChain]);
-  const has = (chain: string, rule: string) => hasSavedRule(saved, chain, rule) || lines.includes(`-A ${chain} ${rule}`);
+  const has = (chain: string, rule: string) =>
+    hasSavedRule(saved, chain, rule) || lines.includes(`-A ${chain} ${rule}`);
   if (!has('FORWARD', FORWARD_RULE)) lines.push(`-I FORWARD 1 ${FORWARD_RULE}`);
-  if (!has(FORWARD_CHAIN, adminRule(conf.adminChain))) lines.push(`-I ${FORWARD_CHAIN} 1 ${adminRule(conf.adminChain)}`);
+  if (!has(FORWARD_CHAIN, adminRule(conf.adminChain)))
+    lines.push(`-I ${FORWARD_CHAIN} 1 ${adminRule(conf.adminChain)}`);
   const tag = attachmentTag(conf);
   lines.push(...taggedRules(saved, (t) => t === tag).map((r) => `-D ${FORWARD_CHAIN} ${r}`));
-  for (const rule of addrs.flatMap((a) => addressRules(a, tag))) if (!lines.includes(`-A ${FORWARD_CHAIN} ${rule}`)) lines.push(`-A ${FORWARD_CHAIN} ${rule}`);
+  for (const rule of addrs.flatMap((a) => addressRules(a, tag)))
+    if (!lines.includes(`-A ${FORWARD_CHAIN} ${rule}`)) lines.push(`-A ${FORWARD_CHAIN} ${rule}`);
   if (bridge && conf.ingressPolicy !== 'open') lines.push(...isolationLines(saved, bridge, conf.ingressPolicy));
   await iptablesRestore(family, restoreTable('filter', lines));
 }
@@ -62,8 +83,10 @@ export async function addFamily(conf: FirewallConf, family: IPFamily, addrs: CID
 /** Docker-style isolation chains for `bridge` (STAGE-1 jump inserted ahead of CNI-FORWARD). */
 function isolationLines(saved: string, bridge: string, policy: IngressPolicy): string[] {
   const lines = declareMissing(saved, [STAGE1, STAGE2]);
-  const insert = (chain: string, rule: string) => !hasSavedRule(saved, chain, rule) && lines.push(`-I ${chain} 1 ${rule}`);
-  const append = (chain: string, rule: string) => !hasSavedRule(saved, chain, rule) && lines.push(`-A ${chain} ${rule}`);
+  const insert = (chain: string, rule: string) =>
+    !hasSavedRule(saved, chain, rule) && lines.push(`-I ${chain} 1 ${rule}`);
+  const append = (chain: string, rule: string) =>
+    !hasSavedRule(saved, chain, rule) && lines.push(`-A ${chain} ${rule}`);
   insert(STAGE1, `-i ${bridge} ! -o ${bridge} ${SAME} -j ${STAGE2}`);
   if (policy === 'isolated') insert(STAGE1, `-i ${bridge} -o ${bridge} ${policyComment('isolated')} -j DROP`);
   append(STAGE1, `${SAME} -j RETURN`);
@@ -89,8 +112,18 @@ function taggedRules(saved: string, match: (tag: string, net: string, attachment
 export async function delFamily(conf: FirewallConf, family: IPFamily, addrs: CIDR[]): Promise<void> {
   const saved = await iptablesSave(family, 'filter');
   const tag = attachmentTag(conf);
-  const doomed = [...taggedRules(saved, (t) => t === tag), ...addrs.flatMap((a) => addressRules(a)).filter((r) => hasSavedRule(saved, FORWARD_CHAIN, r))];
-  if (doomed.length) await iptablesRestore(family, restoreTable('filter', doomed.map((r) => `-D ${FORWARD_CHAIN} ${r}`)));
+  const doomed = [
+    ...taggedRules(saved, (t) => t === tag),
+    ...addrs.flatMap((a) => addressRules(a)).filter((r) => hasSavedRule(saved, FORWARD_CHAIN, r)),
+  ];
+  if (doomed.length)
+    await iptablesRestore(
+      family,
+      restoreTable(
+        'filter',
+        doomed.map((r) => `-D ${FORWARD_CHAIN} ${r}`),
+      ),
+    );
 }
 
 /** GC for one family: this network's tagged rules whose attachment is not among `valid` (their tags). */
@@ -98,22 +131,36 @@ export async function gcFamily(netName: string, family: IPFamily, valid: Set<str
   const saved = await iptablesSave(family, 'filter');
   const net = netTag(netName);
   const doomed = taggedRules(saved, (tag, n) => n === net && !valid.has(tag));
-  if (doomed.length) await iptablesRestore(family, restoreTable('filter', doomed.map((r) => `-D ${FORWARD_CHAIN} ${r}`)));
+  if (doomed.length)
+    await iptablesRestore(
+      family,
+      restoreTable(
+        'filter',
+        doomed.map((r) => `-D ${FORWARD_CHAIN} ${r}`),
+      ),
+    );
 }
 
 /** CHECK for one family. */
 export async function checkFamily(conf: FirewallConf, family: IPFamily, addrs: CIDR[]): Promise<void> {
   const saved = await iptablesSave(family, 'filter');
   const chains = savedChains(saved);
-  for (const chain of [FORWARD_CHAIN, conf.adminChain]) if (!chains.has(chain)) throw new Error(`chain ${chain} not found in table filter`);
-  for (const [chain, rule] of [['FORWARD', FORWARD_RULE], [FORWARD_CHAIN, adminRule(conf.adminChain)]]) {
+  for (const chain of [FORWARD_CHAIN, conf.adminChain])
+    if (!chains.has(chain)) throw new Error(`chain ${chain} not found in table filter`);
+  for (const [chain, rule] of [
+    ['FORWARD', FORWARD_RULE],
+    [FORWARD_CHAIN, adminRule(conf.adminChain)],
+  ]) {
     if (!hasSavedRule(saved, chain, rule)) throw new Error(`expected ${chain} rule "${rule}" not found`);
   }
   // each address rule tagged (ours) or untagged (written by the reference, e.g. before an upgrade)
   const tagged = addrs.flatMap((a) => addressRules(a, attachmentTag(conf)));
-  addrs.flatMap((a) => addressRules(a)).forEach((rule, i) => {
-    if (!hasSavedRule(saved, FORWARD_CHAIN, tagged[i]) && !hasSavedRule(saved, FORWARD_CHAIN, rule)) throw new Error(`expected ${FORWARD_CHAIN} rule "${tagged[i]}" not found`);
-  });
+  addrs
+    .flatMap((a) => addressRules(a))
+    .forEach((rule, i) => {
+      if (!hasSavedRule(saved, FORWARD_CHAIN, tagged[i]) && !hasSavedRule(saved, FORWARD_CHAIN, rule))
+        throw new Error(`expected ${FORWARD_CHAIN} rule "${tagged[i]}" not found`);
+    });
 }
 
 /** Each family in its own iptables-restore; a family whose iptables is unusable (IPv6) has nothing to remove. */
@@ -146,7 +193,9 @@ export const iptablesFirewall: FirewallBackend = {
     for (const [family, ips] of byFamily(addrs)) await checkFamily(conf, family, ips);
   },
   gc: (conf, attachments) => {
-    const valid = new Set(attachments.map((a) => attachmentTag({ netName: conf.netName, containerID: a.containerID, ifName: a.ifname })));
+    const valid = new Set(
+      attachments.map((a) => attachmentTag({ netName: conf.netName, containerID: a.containerID, ifName: a.ifname })),
+    );
     return withFileLock(RULES_LOCK_PATH, async () => {
       for (const family of [4, 6] as const) {
         await gcFamily(conf.netName, family, valid).catch((err) => {

@@ -28,7 +28,8 @@ interface NftRule {
   comment?: string;
 }
 
-export const attachmentComment = (netName: string, containerID: string, ifName: string): string => `net: ${netName}, id: ${containerID}, if: ${ifName}`;
+export const attachmentComment = (netName: string, containerID: string, ifName: string): string =>
+  `net: ${netName}, id: ${containerID}, if: ${ifName}`;
 const bridgeComment = (policy: string, bridge: string) => `ingressPolicy: ${policy}, bridge: ${bridge}`;
 
 /** The accept rules of one address (without comment). */
@@ -43,11 +44,17 @@ export async function addNft(conf: FirewallConf, addrs: CIDR[], bridge: string |
   const existing = await listRules();
   const comment = attachmentComment(conf.netName, conf.containerID, conf.ifName);
   const lines = [`add table ${T} { comment "CNI firewall plugin" ; }`];
-  for (const chain of ['admin', 'isolation_stage_1', 'isolation_stage_2', 'pods']) lines.push(`add chain ${T} ${chain}`);
-  lines.push(`add chain ${T} forward { type filter hook forward priority 0 ; policy accept ; }`, `flush chain ${T} forward`);
+  for (const chain of ['admin', 'isolation_stage_1', 'isolation_stage_2', 'pods'])
+    lines.push(`add chain ${T} ${chain}`);
+  lines.push(
+    `add chain ${T} forward { type filter hook forward priority 0 ; policy accept ; }`,
+    `flush chain ${T} forward`,
+  );
   for (const chain of ['admin', 'isolation_stage_1', 'pods']) lines.push(`add rule ${T} forward jump ${chain}`);
-  for (const r of existing.filter((r) => r.comment === comment)) lines.push(`delete rule ${T} ${r.chain} handle ${r.handle}`);
-  for (const rule of addrs.flatMap(addressRulesNft)) lines.push(`add rule ${T} pods ${rule} comment ${quoted(comment)}`);
+  for (const r of existing.filter((r) => r.comment === comment))
+    lines.push(`delete rule ${T} ${r.chain} handle ${r.handle}`);
+  for (const rule of addrs.flatMap(addressRulesNft))
+    lines.push(`add rule ${T} pods ${rule} comment ${quoted(comment)}`);
   if (bridge && conf.ingressPolicy !== 'open') lines.push(...isolationLines(existing, bridge, conf.ingressPolicy));
   await nftApply(lines.join('\n') + '\n');
 }
@@ -56,10 +63,12 @@ function isolationLines(existing: NftRule[], bridge: string, policy: IngressPoli
   const lines: string[] = [];
   const ensure = (chain: string, p: string, rule: string, insert = false) => {
     const comment = bridgeComment(p, bridge);
-    if (!existing.some((r) => r.chain === chain && r.comment === comment)) lines.push(`${insert ? 'insert' : 'add'} rule ${T} ${chain} ${rule} comment ${quoted(comment)}`);
+    if (!existing.some((r) => r.chain === chain && r.comment === comment))
+      lines.push(`${insert ? 'insert' : 'add'} rule ${T} ${chain} ${rule} comment ${quoted(comment)}`);
   };
   ensure('isolation_stage_1', 'same-bridge', `iifname "${bridge}" oifname != "${bridge}" jump isolation_stage_2`);
-  if (policy === 'isolated') ensure('isolation_stage_1', 'isolated', `iifname "${bridge}" oifname "${bridge}" drop`, true);
+  if (policy === 'isolated')
+    ensure('isolation_stage_1', 'isolated', `iifname "${bridge}" oifname "${bridge}" drop`, true);
   ensure('isolation_stage_2', 'same-bridge', `oifname "${bridge}" drop`);
   return lines;
 }
@@ -80,7 +89,8 @@ export async function gcNft(netName: string, valid: Set<string>): Promise<void> 
 
 async function deleteRules(match: (r: NftRule) => boolean): Promise<void> {
   const doomed = (await listRules()).filter(match);
-  if (doomed.length) await nftApply(doomed.map((r) => `delete rule ${T} ${r.chain} handle ${r.handle}`).join('\n') + '\n');
+  if (doomed.length)
+    await nftApply(doomed.map((r) => `delete rule ${T} ${r.chain} handle ${r.handle}`).join('\n') + '\n');
 }
 
 /** CHECK: the forward hook, and both rules of every address of the attachment. */
@@ -89,12 +99,15 @@ export async function checkNft(conf: FirewallConf, addrs: CIDR[]): Promise<void>
   if (!rules.some((r) => r.chain === 'forward')) throw new Error(`chain forward of table ${T} not found`);
   const comment = attachmentComment(conf.netName, conf.containerID, conf.ifName);
   const mine = rules.filter((r) => r.chain === 'pods' && r.comment === comment).length;
-  if (mine < addrs.length * 2) throw new Error(`expected ${addrs.length * 2} rules for "${comment}" in chain pods of table ${T}, found ${mine}`);
+  if (mine < addrs.length * 2)
+    throw new Error(`expected ${addrs.length * 2} rules for "${comment}" in chain pods of table ${T}, found ${mine}`);
 }
 
 async function listRules(): Promise<NftRule[]> {
   try {
-    return (await nftJson(['list', 'table', 'inet', 'cni_firewall'])).filter((i) => 'rule' in i).map((i) => i.rule as NftRule);
+    return (await nftJson(['list', 'table', 'inet', 'cni_firewall']))
+      .filter((i) => 'rule' in i)
+      .map((i) => i.rule as NftRule);
   } catch (err) {
     if (isNftMissing(err)) return [];
     throw err;
@@ -106,5 +119,8 @@ export const nftablesFirewall: FirewallBackend = {
   add: (conf, addrs, bridge) => withFileLock(RULES_LOCK_PATH, () => addNft(conf, addrs, bridge)),
   del: (conf) => withFileLock(RULES_LOCK_PATH, () => delNft(conf)),
   check: checkNft,
-  gc: (conf, attachments) => withFileLock(RULES_LOCK_PATH, () => gcNft(conf.netName, new Set(attachments.map((a) => `${a.containerID}/${a.ifname}`)))),
+  gc: (conf, attachments) =>
+    withFileLock(RULES_LOCK_PATH, () =>
+      gcNft(conf.netName, new Set(attachments.map((a) => `${a.containerID}/${a.ifname}`))),
+    ),
 };

@@ -22,7 +22,19 @@ const runtimeDirExisted = existsSync(FIREWALLD_RUNTIME_DIR);
 
 const bus = (...args: string[]): string => sh('busctl', ['--system', '--json=short', '--', ...args], { input: '' });
 const zoneSources = (zone: string): string[] =>
-  (JSON.parse(bus('call', 'org.fedoraproject.FirewallD1', '/org/fedoraproject/FirewallD1', 'org.fedoraproject.FirewallD1.zone', 'getSources', 's', zone)).data[0] as string[]).sort();
+  (
+    JSON.parse(
+      bus(
+        'call',
+        'org.fedoraproject.FirewallD1',
+        '/org/fedoraproject/FirewallD1',
+        'org.fedoraproject.FirewallD1.zone',
+        'getSources',
+        's',
+        zone,
+      ),
+    ).data[0] as string[]
+  ).sort();
 
 async function until(what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -67,10 +79,35 @@ beforeAll(async () => {
   const config = join(node.tmp, 'firewalld');
   mkdirSync(config);
   copyFileSync('/etc/firewalld/firewalld.conf', join(config, 'firewalld.conf'));
-  start('ip', ['netns', 'exec', node.name, 'firewalld', '--nofork', '--nopid', '--system-config', config, '--log-target', 'console'], { DBUS_SYSTEM_BUS_ADDRESS: busAddress });
+  start(
+    'ip',
+    [
+      'netns',
+      'exec',
+      node.name,
+      'firewalld',
+      '--nofork',
+      '--nopid',
+      '--system-config',
+      config,
+      '--log-target',
+      'console',
+    ],
+    { DBUS_SYSTEM_BUS_ADDRESS: busAddress },
+  );
   const running = () => {
     try {
-      return JSON.parse(bus('get-property', 'org.fedoraproject.FirewallD1', '/org/fedoraproject/FirewallD1', 'org.fedoraproject.FirewallD1', 'state')).data === 'RUNNING';
+      return (
+        JSON.parse(
+          bus(
+            'get-property',
+            'org.fedoraproject.FirewallD1',
+            '/org/fedoraproject/FirewallD1',
+            'org.fedoraproject.FirewallD1',
+            'state',
+          ),
+        ).data === 'RUNNING'
+      );
     } catch {
       return false;
     }
@@ -103,108 +140,175 @@ const prevResult = (n: number) => ({
 let n = 10;
 for (const impl of implementations('firewall')) {
   const ours = impl.name === 'tscni';
-  describe.skipIf(!!missing || !impl.present)(`firewall firewalld backend (${impl.name})${missing ? ` — skipped: ${missing}` : ''}`, () => {
-    const env = (command: string, cid: string, extra: Record<string, string> = {}) => ({
-      CNI_COMMAND: command,
-      CNI_CONTAINERID: cid,
-      CNI_NETNS: node.addPod(),
-      CNI_IFNAME: 'eth0',
-      CNI_PATH: '/usr/lib/cni',
-      DBUS_SYSTEM_BUS_ADDRESS: busAddress,
-      ...extra,
-    });
-    const conf = (prev: unknown, extra: Record<string, unknown> = {}) => ({ cniVersion: '1.0.0', name: 'fwdnet', type: 'firewall', ...extra, prevResult: prev });
+  describe.skipIf(!!missing || !impl.present)(
+    `firewall firewalld backend (${impl.name})${missing ? ` — skipped: ${missing}` : ''}`,
+    () => {
+      const env = (command: string, cid: string, extra: Record<string, string> = {}) => ({
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: cid,
+        CNI_NETNS: node.addPod(),
+        CNI_IFNAME: 'eth0',
+        CNI_PATH: '/usr/lib/cni',
+        DBUS_SYSTEM_BUS_ADDRESS: busAddress,
+        ...extra,
+      });
+      const conf = (prev: unknown, extra: Record<string, unknown> = {}) => ({
+        cniVersion: '1.0.0',
+        name: 'fwdnet',
+        type: 'firewall',
+        ...extra,
+        prevResult: prev,
+      });
 
-    for (const [label, extra, zone] of [
-      ['backend firewalld, default zone trusted', { backend: 'firewalld' }, 'trusted'],
-      ['backend firewalld, firewalldZone internal', { backend: 'firewalld', firewalldZone: 'internal' }, 'internal'],
-      ['no backend: firewalld is running, so it is used', {}, 'trusted'],
-    ] as const) {
-      it(`${label}: ADD adds both addresses as sources, CHECK passes, DEL removes them`, async () => {
+      for (const [label, extra, zone] of [
+        ['backend firewalld, default zone trusted', { backend: 'firewalld' }, 'trusted'],
+        ['backend firewalld, firewalldZone internal', { backend: 'firewalld', firewalldZone: 'internal' }, 'internal'],
+        ['no backend: firewalld is running, so it is used', {}, 'trusted'],
+      ] as const) {
+        it(`${label}: ADD adds both addresses as sources, CHECK passes, DEL removes them`, async () => {
+          const i = n++;
+          const prev = prevResult(i);
+          const e = env('ADD', `fwd-${impl.name}-${i}`);
+          const add = await node.runPlugin(impl.bin, e, conf(prev, extra));
+          expect(add.code, add.stdout + add.stderr).toBe(0);
+          expect(add.json.ips).toEqual(prev.ips);
+          expect(zoneSources(zone)).toEqual(expect.arrayContaining([`10.88.0.${i}/32`, `fd00:88::${i}/128`]));
+          // firewalld's own ruleset (in the node's namespace) now sends the pod's traffic to the zone.
+          expect(node.exec('nft', ['list', 'ruleset'])).toContain(`ip saddr 10.88.0.${i} goto filter_FWD_${zone}`);
+          const check = await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'CHECK' }, conf(prev, extra));
+          expect(check.code, check.stdout).toBe(0);
+          const del = await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, conf(prev, extra));
+          expect(del.code, del.stdout).toBe(0);
+          expect(zoneSources(zone)).not.toEqual(expect.arrayContaining([`10.88.0.${i}/32`]));
+          expect(zoneSources(zone)).not.toEqual(expect.arrayContaining([`fd00:88::${i}/128`]));
+          const again = await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, conf(prev, extra));
+          expect(again.code, again.stdout).toBe(0);
+        });
+      }
+
+      it('no backend and no firewalld on the bus: the iptables backend', async () => {
         const i = n++;
         const prev = prevResult(i);
-        const e = env('ADD', `fwd-${impl.name}-${i}`);
-        const add = await node.runPlugin(impl.bin, e, conf(prev, extra));
-        expect(add.code, add.stdout + add.stderr).toBe(0);
-        expect(add.json.ips).toEqual(prev.ips);
-        expect(zoneSources(zone)).toEqual(expect.arrayContaining([`10.88.0.${i}/32`, `fd00:88::${i}/128`]));
-        // firewalld's own ruleset (in the node's namespace) now sends the pod's traffic to the zone.
-        expect(node.exec('nft', ['list', 'ruleset'])).toContain(`ip saddr 10.88.0.${i} goto filter_FWD_${zone}`);
-        const check = await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'CHECK' }, conf(prev, extra));
-        expect(check.code, check.stdout).toBe(0);
-        const del = await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, conf(prev, extra));
+        const e = env('ADD', `fwd-${impl.name}-${i}`, {
+          DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${join(node.tmp, 'no-bus')}`,
+        });
+        const add = await node.runPlugin(impl.bin, e, conf(prev));
+        expect(add.code, add.stdout).toBe(0);
+        // ours tags the rule with its attachment (a comment between the match and the target)
+        expect(node.exec('iptables-save', ['-t', 'filter'])).toMatch(
+          new RegExp(`-s 10\\.88\\.0\\.${i}/32 (-m comment --comment "[^"]*" )?-j ACCEPT`),
+        );
+        expect(zoneSources('trusted')).not.toContain(`10.88.0.${i}/32`);
+        const del = await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, conf(prev));
         expect(del.code, del.stdout).toBe(0);
-        expect(zoneSources(zone)).not.toEqual(expect.arrayContaining([`10.88.0.${i}/32`]));
-        expect(zoneSources(zone)).not.toEqual(expect.arrayContaining([`fd00:88::${i}/128`]));
-        const again = await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, conf(prev, extra));
-        expect(again.code, again.stdout).toBe(0);
+        expect(node.exec('iptables-save', ['-t', 'filter'])).not.toContain(`10.88.0.${i}/32`);
       });
-    }
 
-    it('no backend and no firewalld on the bus: the iptables backend', async () => {
-      const i = n++;
-      const prev = prevResult(i);
-      const e = env('ADD', `fwd-${impl.name}-${i}`, { DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${join(node.tmp, 'no-bus')}` });
-      const add = await node.runPlugin(impl.bin, e, conf(prev));
-      expect(add.code, add.stdout).toBe(0);
-      // ours tags the rule with its attachment (a comment between the match and the target)
-      expect(node.exec('iptables-save', ['-t', 'filter'])).toMatch(new RegExp(`-s 10\\.88\\.0\\.${i}/32 (-m comment --comment "[^"]*" )?-j ACCEPT`));
-      expect(zoneSources('trusted')).not.toContain(`10.88.0.${i}/32`);
-      const del = await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, conf(prev));
-      expect(del.code, del.stdout).toBe(0);
-      expect(node.exec('iptables-save', ['-t', 'filter'])).not.toContain(`10.88.0.${i}/32`);
-    });
+      it('ingressPolicy same-bridge with firewalld: the sources, and the iptables isolation chains for the bridge', async () => {
+        const i = n++;
+        const prev = {
+          ...prevResult(i),
+          interfaces: [{ name: 'fwdbr0' }, { name: 'eth0', sandbox: '/var/run/netns/x' }],
+        };
+        const e = env('ADD', `fwd-${impl.name}-${i}`);
+        const c = conf(prev, { backend: 'firewalld', ingressPolicy: 'same-bridge' });
+        const add = await node.runPlugin(impl.bin, e, c);
+        expect(add.code, add.stdout).toBe(0);
+        expect(zoneSources('trusted')).toContain(`10.88.0.${i}/32`);
+        expect(node.exec('iptables-save', ['-t', 'filter'])).toMatch(
+          /-A CNI-ISOLATION-STAGE-1 -i fwdbr0 ! -o fwdbr0 .*-j CNI-ISOLATION-STAGE-2/,
+        );
+        expect(node.exec('ip6tables-save', ['-t', 'filter'])).toMatch(/-A CNI-ISOLATION-STAGE-2 -o fwdbr0 .*-j DROP/);
+        expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, c)).code).toBe(0);
+        expect(zoneSources('trusted')).not.toContain(`10.88.0.${i}/32`);
+      });
 
-    it('ingressPolicy same-bridge with firewalld: the sources, and the iptables isolation chains for the bridge', async () => {
-      const i = n++;
-      const prev = { ...prevResult(i), interfaces: [{ name: 'fwdbr0' }, { name: 'eth0', sandbox: '/var/run/netns/x' }] };
-      const e = env('ADD', `fwd-${impl.name}-${i}`);
-      const c = conf(prev, { backend: 'firewalld', ingressPolicy: 'same-bridge' });
-      const add = await node.runPlugin(impl.bin, e, c);
-      expect(add.code, add.stdout).toBe(0);
-      expect(zoneSources('trusted')).toContain(`10.88.0.${i}/32`);
-      expect(node.exec('iptables-save', ['-t', 'filter'])).toMatch(/-A CNI-ISOLATION-STAGE-1 -i fwdbr0 ! -o fwdbr0 .*-j CNI-ISOLATION-STAGE-2/);
-      expect(node.exec('ip6tables-save', ['-t', 'filter'])).toMatch(/-A CNI-ISOLATION-STAGE-2 -o fwdbr0 .*-j DROP/);
-      expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, c)).code).toBe(0);
-      expect(zoneSources('trusted')).not.toContain(`10.88.0.${i}/32`);
-    });
+      it('an address already in the zone is fine on ADD', async () => {
+        const i = n++;
+        const prev = prevResult(i);
+        bus(
+          'call',
+          'org.fedoraproject.FirewallD1',
+          '/org/fedoraproject/FirewallD1',
+          'org.fedoraproject.FirewallD1.zone',
+          'addSource',
+          'ss',
+          'trusted',
+          `10.88.0.${i}/32`,
+        );
+        const e = env('ADD', `fwd-${impl.name}-${i}`);
+        const add = await node.runPlugin(impl.bin, e, conf(prev, { backend: 'firewalld' }));
+        expect(add.code, add.stdout).toBe(0);
+        await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, conf(prev, { backend: 'firewalld' }));
+        expect(zoneSources('trusted')).not.toContain(`10.88.0.${i}/32`);
+      });
 
-    it('an address already in the zone is fine on ADD', async () => {
-      const i = n++;
-      const prev = prevResult(i);
-      bus('call', 'org.fedoraproject.FirewallD1', '/org/fedoraproject/FirewallD1', 'org.fedoraproject.FirewallD1.zone', 'addSource', 'ss', 'trusted', `10.88.0.${i}/32`);
-      const e = env('ADD', `fwd-${impl.name}-${i}`);
-      const add = await node.runPlugin(impl.bin, e, conf(prev, { backend: 'firewalld' }));
-      expect(add.code, add.stdout).toBe(0);
-      await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, conf(prev, { backend: 'firewalld' }));
-      expect(zoneSources('trusted')).not.toContain(`10.88.0.${i}/32`);
-    });
+      // The reference's CHECK only asks whether querySource could be called, not what it answered.
+      it.skipIf(!ours)(
+        "CHECK fails when a source was removed behind the plugin's back; a source in another zone fails ADD",
+        async () => {
+          const i = n++;
+          const prev = prevResult(i);
+          const e = env('ADD', `fwd-${impl.name}-${i}`);
+          const c = conf(prev, { backend: 'firewalld' });
+          expect((await node.runPlugin(impl.bin, e, c)).code).toBe(0);
+          bus(
+            'call',
+            'org.fedoraproject.FirewallD1',
+            '/org/fedoraproject/FirewallD1',
+            'org.fedoraproject.FirewallD1.zone',
+            'removeSource',
+            'ss',
+            'trusted',
+            `fd00:88::${i}/128`,
+          );
+          const check = await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'CHECK' }, c);
+          expect(check.code).toBe(1);
+          expect(check.json.msg).toBe(`failed to find the address fd00:88::${i}/128 in trusted zone`);
+          expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, c)).code).toBe(0);
 
-    // The reference's CHECK only asks whether querySource could be called, not what it answered.
-    it.skipIf(!ours)('CHECK fails when a source was removed behind the plugin\'s back; a source in another zone fails ADD', async () => {
-      const i = n++;
-      const prev = prevResult(i);
-      const e = env('ADD', `fwd-${impl.name}-${i}`);
-      const c = conf(prev, { backend: 'firewalld' });
-      expect((await node.runPlugin(impl.bin, e, c)).code).toBe(0);
-      bus('call', 'org.fedoraproject.FirewallD1', '/org/fedoraproject/FirewallD1', 'org.fedoraproject.FirewallD1.zone', 'removeSource', 'ss', 'trusted', `fd00:88::${i}/128`);
-      const check = await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'CHECK' }, c);
-      expect(check.code).toBe(1);
-      expect(check.json.msg).toBe(`failed to find the address fd00:88::${i}/128 in trusted zone`);
-      expect((await node.runPlugin(impl.bin, { ...e, CNI_COMMAND: 'DEL' }, c)).code).toBe(0);
+          const j = n++;
+          bus(
+            'call',
+            'org.fedoraproject.FirewallD1',
+            '/org/fedoraproject/FirewallD1',
+            'org.fedoraproject.FirewallD1.zone',
+            'addSource',
+            'ss',
+            'internal',
+            `10.88.0.${j}/32`,
+          );
+          const conflict = await node.runPlugin(
+            impl.bin,
+            env('ADD', `fwd-${impl.name}-${j}`),
+            conf(prevResult(j), { backend: 'firewalld' }),
+          );
+          expect(conflict.code).toBe(1);
+          expect(conflict.json.msg).toMatch(
+            new RegExp(`^failed to add the address 10\\.88\\.0\\.${j}/32 to trusted zone: ZONE_CONFLICT`),
+          );
+          bus(
+            'call',
+            'org.fedoraproject.FirewallD1',
+            '/org/fedoraproject/FirewallD1',
+            'org.fedoraproject.FirewallD1.zone',
+            'removeSource',
+            'ss',
+            'internal',
+            `10.88.0.${j}/32`,
+          );
+        },
+      );
 
-      const j = n++;
-      bus('call', 'org.fedoraproject.FirewallD1', '/org/fedoraproject/FirewallD1', 'org.fedoraproject.FirewallD1.zone', 'addSource', 'ss', 'internal', `10.88.0.${j}/32`);
-      const conflict = await node.runPlugin(impl.bin, env('ADD', `fwd-${impl.name}-${j}`), conf(prevResult(j), { backend: 'firewalld' }));
-      expect(conflict.code).toBe(1);
-      expect(conflict.json.msg).toMatch(new RegExp(`^failed to add the address 10\\.88\\.0\\.${j}/32 to trusted zone: ZONE_CONFLICT`));
-      bus('call', 'org.fedoraproject.FirewallD1', '/org/fedoraproject/FirewallD1', 'org.fedoraproject.FirewallD1.zone', 'removeSource', 'ss', 'internal', `10.88.0.${j}/32`);
-    });
-
-    it.skipIf(!ours)('a zone name that is not one is error 7 naming firewalldZone', async () => {
-      const r = await node.runPlugin(impl.bin, env('ADD', `fwd-${impl.name}-${n++}`), conf(prevResult(n), { backend: 'firewalld', firewalldZone: '--help' }));
-      expect(r.json?.code, r.stdout).toBe(7);
-      expect(r.json.msg).toContain('firewalldZone');
-    });
-  });
+      it.skipIf(!ours)('a zone name that is not one is error 7 naming firewalldZone', async () => {
+        const r = await node.runPlugin(
+          impl.bin,
+          env('ADD', `fwd-${impl.name}-${n++}`),
+          conf(prevResult(n), { backend: 'firewalld', firewalldZone: '--help' }),
+        );
+        expect(r.json?.code, r.stdout).toBe(7);
+        expect(r.json.msg).toContain('firewalldZone');
+      });
+    },
+  );
 }

@@ -7,13 +7,26 @@ const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save']);
 
 let node: TestNode;
 let pod: { netns: string; ip: string; result: Record<string, unknown> };
-const env = (command: string, netns: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: 'fw-go', CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: REFERENCE_BIN });
+const env = (command: string, netns: string) => ({
+  CNI_COMMAND: command,
+  CNI_CONTAINERID: 'fw-go',
+  CNI_NETNS: netns,
+  CNI_IFNAME: 'eth0',
+  CNI_PATH: REFERENCE_BIN,
+});
 
 beforeAll(async () => {
   if (missing) return;
   node = new TestNode('fwgo');
   const netns = node.addPod('p');
-  const conf = { cniVersion: '1.0.0', name: 'fwgo', type: 'bridge', bridge: 'fwgo0', isGateway: true, ipam: { type: 'host-local', subnet: '10.81.0.0/24', dataDir: join(node.tmp, 'ipam') } };
+  const conf = {
+    cniVersion: '1.0.0',
+    name: 'fwgo',
+    type: 'bridge',
+    bridge: 'fwgo0',
+    isGateway: true,
+    ipam: { type: 'host-local', subnet: '10.81.0.0/24', dataDir: join(node.tmp, 'ipam') },
+  };
   const r = await node.runPlugin(join(REFERENCE_BIN, 'bridge'), env('ADD', netns), conf);
   if (r.code !== 0) throw new Error(`bridge ADD: ${r.stdout}`);
   pod = { netns, ip: r.json.ips[0].address.split('/')[0], result: r.json };
@@ -21,7 +34,11 @@ beforeAll(async () => {
 afterAll(() => node?.destroy());
 
 describe.skipIf(!!missing)(`firewall decodes podman's config${missing ? ` — skipped: ${missing}` : ''}`, () => {
-  const rules = () => node.exec('iptables-save', ['-t', 'filter']).split('\n').filter((l) => l.includes(`${pod.ip}/32`));
+  const rules = () =>
+    node
+      .exec('iptables-save', ['-t', 'filter'])
+      .split('\n')
+      .filter((l) => l.includes(`${pod.ip}/32`));
   for (const impl of implementations('firewall').filter((i) => i.present)) {
     for (const [what, extra] of [
       ['backend ""', { backend: '' }],

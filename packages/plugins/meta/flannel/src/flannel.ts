@@ -68,7 +68,10 @@ export function delegateConfig(conf: FlannelConf, env: SubnetEnv): Record<string
   if (conf.runtimeConfig) delegate.runtimeConfig = conf.runtimeConfig;
 
   const ranges = [env.subnet, env.ipv6Subnet].filter((s): s is string => !!s).map((subnet) => [{ subnet }]);
-  const routes = [...((conf.ipam.routes as unknown[]) ?? []), ...[...env.networks, ...env.ipv6Networks].map((dst) => ({ dst }))];
+  const routes = [
+    ...((conf.ipam.routes as unknown[]) ?? []),
+    ...[...env.networks, ...env.ipv6Networks].map((dst) => ({ dst })),
+  ];
   delegate.ipam = { ...conf.ipam, type: conf.ipam.type ?? 'host-local', ranges, routes };
   return delegate;
 }
@@ -87,7 +90,10 @@ function saveDelegate(dataDir: string, containerID: string, bytes: string): void
   renameSync(tmp, file);
 }
 
-function loadDelegate(dataDir: string, containerID: string): { bytes: string; conf: Record<string, unknown> } | undefined {
+function loadDelegate(
+  dataDir: string,
+  containerID: string,
+): { bytes: string; conf: Record<string, unknown> } | undefined {
   let bytes: string;
   try {
     bytes = readFileSync(join(dataDir, containerID), 'utf8');
@@ -104,6 +110,7 @@ function loadDelegate(dataDir: string, containerID: string): { bytes: string; co
   return undefined;
 }
 
-const removeDelegate = (dataDir: string, containerID: string): void => rmSync(join(dataDir, containerID), { force: true });
+const removeDelegate = (dataDir: string, containerID: string): void =>
+  rmSync(join(dataDir, containerID), { force: true });
 
 export const flannel: PluginFuncs = { add, del, check };

@@ -18,7 +18,9 @@ export function loadSubnetEnv(path: string): SubnetEnv {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`failed to load flannel 'subnet.env' file: ${(err as Error).message}. Check the flannel pod status.`);
+    throw new Error(
+      `failed to load flannel 'subnet.env' file: ${(err as Error).message}. Check the flannel pod status.`,
+    );
   }
   const kv = new Map<string, string>();
   for (const line of text.split('\n')) {
@@ -31,7 +33,15 @@ export function loadSubnetEnv(path: string): SubnetEnv {
     if (!cidr) throw new CniError(ErrorCode.InvalidNetworkConfig, `${path}: invalid ${key} ${JSON.stringify(text)}`);
     return formatCIDR(networkOf(cidr));
   };
-  const list = (key: string) => [...new Set((kv.get(key) ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((s) => network(key, s)))];
+  const list = (key: string) => [
+    ...new Set(
+      (kv.get(key) ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((s) => network(key, s)),
+    ),
+  ];
   const one = (key: string) => (kv.get(key) ? network(key, kv.get(key)!) : undefined);
   const missing: string[] = [];
   const networks = list('FLANNEL_NETWORK');
@@ -40,7 +50,11 @@ export function loadSubnetEnv(path: string): SubnetEnv {
   if (!kv.get('FLANNEL_SUBNET') && !kv.get('FLANNEL_IPV6_SUBNET')) missing.push('FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET');
   const mtu = Number(kv.get('FLANNEL_MTU'));
   if (!kv.has('FLANNEL_MTU')) missing.push('FLANNEL_MTU');
-  else if (!Number.isInteger(mtu) || mtu <= 0) throw new CniError(ErrorCode.InvalidNetworkConfig, `${path}: invalid FLANNEL_MTU ${JSON.stringify(kv.get('FLANNEL_MTU'))}`);
+  else if (!Number.isInteger(mtu) || mtu <= 0)
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `${path}: invalid FLANNEL_MTU ${JSON.stringify(kv.get('FLANNEL_MTU'))}`,
+    );
   if (!kv.has('FLANNEL_IPMASQ')) missing.push('FLANNEL_IPMASQ');
   if (missing.length) throw new CniError(ErrorCode.InvalidNetworkConfig, `${path} is missing ${missing.join(', ')}`);
   return {

@@ -16,4 +16,5 @@ export interface PortMapper {
 }
 
 /** The backend the config selected (parseConf has already resolved a missing `backend`). */
-export const portMapperFor = (conf: PortMapConf): PortMapper => (conf.backend === 'nftables' ? nftablesPortMapper : iptablesPortMapper);
+export const portMapperFor = (conf: PortMapConf): PortMapper =>
+  conf.backend === 'nftables' ? nftablesPortMapper : iptablesPortMapper;

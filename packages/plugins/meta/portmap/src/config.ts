@@ -1,9 +1,21 @@
-import { CniError, ErrorCode, emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs, type Result } from '@tscni/cni';
+import {
+  CniError,
+  ErrorCode,
+  emptyAsUnset,
+  invalidConfig,
+  validateNetworkName,
+  type CmdArgs,
+  type Result,
+} from '@tscni/cni';
 import { formatIP, parseCIDR, parseIP, type CIDR } from '@tscni/net/host';
 import { iptablesAvailable, nftAvailable, restoreArg, type IPFamily } from '@tscni/net/netfilter';
 import { z } from 'zod';
 
-const port = z.number().int().min(1, 'must be a port number between 1 and 65535').max(65535, 'must be a port number between 1 and 65535');
+const port = z
+  .number()
+  .int()
+  .min(1, 'must be a port number between 1 and 65535')
+  .max(65535, 'must be a port number between 1 and 65535');
 
 export const PortMappingSchema = z.object({
   hostPort: port,
@@ -27,11 +39,17 @@ export const PortMapConfSchema = z
     snat: z.boolean().optional(),
     masqAll: z.boolean().optional(),
     markMasqBit: z.number().int().min(0, 'must be between 0 and 31').max(31, 'must be between 0 and 31').optional(),
-    externalSetMarkChain: z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name').optional(),
+    externalSetMarkChain: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name')
+      .optional(),
     conditionsV4: conditions.optional(),
     conditionsV6: conditions.optional(),
     backend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
-    runtimeConfig: z.object({ portMappings: z.array(PortMappingSchema).optional() }).passthrough().optional(),
+    runtimeConfig: z
+      .object({ portMappings: z.array(PortMappingSchema).optional() })
+      .passthrough()
+      .optional(),
   })
   .passthrough();
 
@@ -53,24 +71,37 @@ export interface PortMapConf {
 
 /** DEL finds the rules by container ID alone: the mappings only need to be there, as in the reference. */
 const PortMapDelSchema = PortMapConfSchema.extend({
-  runtimeConfig: z.object({ portMappings: z.array(z.unknown()).optional() }).passthrough().optional(),
+  runtimeConfig: z
+    .object({ portMappings: z.array(z.unknown()).optional() })
+    .passthrough()
+    .optional(),
 });
 
 /** Parse and validate the config (`forDel`: the mappings are not validated, DEL is best-effort). */
 export function parseConf(args: CmdArgs, opts: { forDel?: boolean } = {}): PortMapConf {
-  const raw = (opts.forDel ? args.parse(PortMapDelSchema) : args.parse(PortMapConfSchema)) as z.infer<typeof PortMapConfSchema>;
+  const raw = (opts.forDel ? args.parse(PortMapDelSchema) : args.parse(PortMapConfSchema)) as z.infer<
+    typeof PortMapConfSchema
+  >;
   if (raw.markMasqBit !== undefined && raw.externalSetMarkChain !== undefined) {
     throw invalidConfig('externalSetMarkChain', 'cannot be used together with markMasqBit');
   }
   // Without `backend`, the conditions' syntax selects it; otherwise iptables unless only nft exists.
-  const backend = raw.backend ?? conditionsSyntax(raw.conditionsV4) ?? conditionsSyntax(raw.conditionsV6) ?? (!iptablesAvailable() && nftAvailable() ? 'nftables' : 'iptables');
+  const backend =
+    raw.backend ??
+    conditionsSyntax(raw.conditionsV4) ??
+    conditionsSyntax(raw.conditionsV6) ??
+    (!iptablesAvailable() && nftAvailable() ? 'nftables' : 'iptables');
   const wrong: string[] = [];
   if (backend === 'nftables' && raw.externalSetMarkChain !== undefined) wrong.push('externalSetMarkChain');
   for (const key of ['conditionsV4', 'conditionsV6'] as const) {
     const syntax = conditionsSyntax(raw[key]);
     if (syntax && syntax !== backend) wrong.push(key);
   }
-  if (wrong.length) throw invalidConfig(wrong[0], `${backend} backend was requested but the configuration contains options for the other backend: ${wrong.join(', ')}`);
+  if (wrong.length)
+    throw invalidConfig(
+      wrong[0],
+      `${backend} backend was requested but the configuration contains options for the other backend: ${wrong.join(', ')}`,
+    );
   for (const key of ['conditionsV4', 'conditionsV6'] as const) {
     const bad = raw[key]?.find((c) => !safeCondition(backend, c));
     if (bad !== undefined) throw invalidConfig(key, `unsafe condition ${JSON.stringify(bad)}`);
@@ -115,7 +146,11 @@ export function containerAddrs(result: Result, ifName: string): { v4?: CIDR; v6?
       if (iface && (iface.name !== ifName || !iface.sandbox)) continue;
     }
     const cidr = parseCIDR(ip.address);
-    if (!cidr) throw new CniError(ErrorCode.DecodingFailure, `invalid prevResult: ips: invalid address ${JSON.stringify(ip.address)}`);
+    if (!cidr)
+      throw new CniError(
+        ErrorCode.DecodingFailure,
+        `invalid prevResult: ips: invalid address ${JSON.stringify(ip.address)}`,
+      );
     if (cidr.ip.family === 4) out.v4 ??= cidr;
     else out.v6 ??= cidr;
   }

@@ -22,7 +22,15 @@ export async function flushUdpConntrack(mappings: PortMapping[], family: IPFamil
   const ports = [...new Set(mappings.filter((m) => m.protocol === 'udp').map((m) => m.hostPort))];
   await Promise.all(
     ports.map((port) =>
-      run('conntrack', ['-D', '-f', family === 4 ? 'ipv4' : 'ipv6', '-p', 'udp', '--orig-port-dst', String(port)]).catch(() => undefined),
+      run('conntrack', [
+        '-D',
+        '-f',
+        family === 4 ? 'ipv4' : 'ipv6',
+        '-p',
+        'udp',
+        '--orig-port-dst',
+        String(port),
+      ]).catch(() => undefined),
     ),
   );
 }

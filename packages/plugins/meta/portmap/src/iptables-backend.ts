@@ -10,13 +10,7 @@
  *
  * Rules are written in the canonical form iptables-save prints, so presence checks are text compares.
  */
-import {
-  formatCIDR,
-  formatIP,
-  hashedName,
-  networkOf,
-  type CIDR,
-} from '@tscni/net/host';
+import { formatCIDR, formatIP, hashedName, networkOf, type CIDR } from '@tscni/net/host';
 import {
   declareMissing,
   hasSavedRule,
@@ -40,15 +34,19 @@ const OLD_TOP_SNAT = 'CNI-HOSTPORT-SNAT';
 const TOP_ENTRY = `-m addrtype --dst-type LOCAL -j ${TOP_DNAT}`;
 const MASQ_ENTRY = `-m comment --comment "CNI portfwd requiring masquerade" -j ${MASQ}`;
 
-export const dnatChainName = (netName: string, containerID: string): string => hashedName('CNI-DN-', 28, netName, containerID);
-const oldSnatChainName = (netName: string, containerID: string): string => hashedName('CNI-SN-', 28, netName, containerID);
-export const dnatComment = (netName: string, containerID: string): string => trimComment(`dnat name: "${netName}" id: "${containerID}"`);
+export const dnatChainName = (netName: string, containerID: string): string =>
+  hashedName('CNI-DN-', 28, netName, containerID);
+const oldSnatChainName = (netName: string, containerID: string): string =>
+  hashedName('CNI-SN-', 28, netName, containerID);
+export const dnatComment = (netName: string, containerID: string): string =>
+  trimComment(`dnat name: "${netName}" id: "${containerID}"`);
 
 const markDef = (bit: number): string => {
   const hex = `0x${(2 ** bit).toString(16)}`;
   return `${hex}/${hex}`;
 };
-const setMarkRule = (bit: number) => `-m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark ${markDef(bit)}`;
+const setMarkRule = (bit: number) =>
+  `-m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark ${markDef(bit)}`;
 const masqRule = (bit: number) => `-m mark --mark ${markDef(bit)} -j MASQUERADE`;
 
 /** ADD for one address family: shared chains ensured, the container's chain written fresh. */
@@ -60,11 +58,13 @@ export async function forwardPorts(conf: PortMapConf, container: CIDR): Promise<
   const useOwnMark = conf.snat && !conf.externalSetMarkChain;
   lines.push(...declareMissing(saved, [TOP_DNAT, ...(useOwnMark ? [SETMARK, MASQ] : [])]));
   if (useOwnMark) {
-    if (!hasSavedRule(saved, SETMARK, setMarkRule(conf.markMasqBit))) lines.push(`-A ${SETMARK} ${setMarkRule(conf.markMasqBit)}`);
+    if (!hasSavedRule(saved, SETMARK, setMarkRule(conf.markMasqBit)))
+      lines.push(`-A ${SETMARK} ${setMarkRule(conf.markMasqBit)}`);
     if (!hasSavedRule(saved, MASQ, masqRule(conf.markMasqBit))) lines.push(`-A ${MASQ} ${masqRule(conf.markMasqBit)}`);
     if (!hasSavedRule(saved, 'POSTROUTING', MASQ_ENTRY)) lines.push(`-I POSTROUTING 1 ${MASQ_ENTRY}`);
   }
-  for (const chain of ['PREROUTING', 'OUTPUT']) if (!hasSavedRule(saved, chain, TOP_ENTRY)) lines.push(`-A ${chain} ${TOP_ENTRY}`);
+  for (const chain of ['PREROUTING', 'OUTPUT'])
+    if (!hasSavedRule(saved, chain, TOP_ENTRY)) lines.push(`-A ${chain} ${TOP_ENTRY}`);
   // Replace the container's chain and its entry rules in one go (a re-ADD leaves no stale rule).
   for (const old of rulesJumpingTo(saved, TOP_DNAT, dnat)) lines.push(`-D ${TOP_DNAT} ${old}`);
   lines.push(`:${dnat} - [0:0]`);
@@ -79,7 +79,10 @@ export async function unforwardPorts(conf: Pick<PortMapConf, 'netName' | 'contai
   const failures: string[] = [];
   for (const family of [4, 6] as const) {
     try {
-      await teardownChains(family, [[TOP_DNAT, dnatChainName(conf.netName, conf.containerID)], [OLD_TOP_SNAT, oldSnatChainName(conf.netName, conf.containerID)]]);
+      await teardownChains(family, [
+        [TOP_DNAT, dnatChainName(conf.netName, conf.containerID)],
+        [OLD_TOP_SNAT, oldSnatChainName(conf.netName, conf.containerID)],
+      ]);
     } catch (err) {
       failures.push(`(ip${family === 6 ? '6' : ''}tables) ${(err as Error).message}`);
     }
@@ -137,7 +140,14 @@ export async function gcPorts(netName: string, validIDs: Set<string>): Promise<v
       if (!m || m[1] !== netName || validIDs.has(m[2])) continue;
       stale.add(m[2]);
     }
-    if (stale.size) await teardownChains(family, [...stale].flatMap((id) => [[TOP_DNAT, dnatChainName(netName, id)] as [string, string], [OLD_TOP_SNAT, oldSnatChainName(netName, id)] as [string, string]]));
+    if (stale.size)
+      await teardownChains(
+        family,
+        [...stale].flatMap((id) => [
+          [TOP_DNAT, dnatChainName(netName, id)] as [string, string],
+          [OLD_TOP_SNAT, oldSnatChainName(netName, id)] as [string, string],
+        ]),
+      );
   }
 }
 
@@ -151,7 +161,12 @@ function entryRules(conf: PortMapConf, family: IPFamily): string[] {
   for (const proto of [...byProto.keys()].sort()) {
     const ports = byProto.get(proto)!;
     for (let i = 0; i < ports.length; i += 15) {
-      rules.push([`-p ${proto} -m comment --comment ${comment} -m multiport --dports ${ports.slice(i, i + 15).join(',')}`, ...conditions].join(' '));
+      rules.push(
+        [
+          `-p ${proto} -m comment --comment ${comment} -m multiport --dports ${ports.slice(i, i + 15).join(',')}`,
+          ...conditions,
+        ].join(' '),
+      );
     }
   }
   return rules;
@@ -176,7 +191,8 @@ function dnatRules(conf: PortMapConf, container: CIDR): string[] {
   return rules;
 }
 
-const ipPort = (c: CIDR, port: number): string => (c.ip.family === 6 ? `[${formatIP(c.ip)}]:${port}` : `${formatIP(c.ip)}:${port}`);
+const ipPort = (c: CIDR, port: number): string =>
+  c.ip.family === 6 ? `[${formatIP(c.ip)}]:${port}` : `${formatIP(c.ip)}:${port}`;
 
 /** iptables comments are at most 255 characters. */
 const trimComment = (text: string): string => (text.length <= 255 ? text : `${text.slice(0, 253)}...`);

@@ -41,13 +41,20 @@ export async function forwardPortsNft(conf: PortMapConf, container: CIDR): Promi
     `add rule ${t} hostports_all jump hostip_hostports`,
     `add rule ${t} hostports_all jump hostports`,
   ];
-  for (const [chain, hook] of [['prerouting', 'prerouting'], ['output', 'output']]) {
+  for (const [chain, hook] of [
+    ['prerouting', 'prerouting'],
+    ['output', 'output'],
+  ]) {
     lines.push(`add chain ${t} ${chain} { type nat hook ${hook} priority -100 ; }`, `flush chain ${t} ${chain}`);
     lines.push(`add rule ${t} ${chain} ${[...conditions, 'fib daddr type local jump hostports_all'].join(' ')}`);
   }
   if (conf.snat) lines.push(`add chain ${t} masquerading { type nat hook postrouting priority 100 ; }`);
   for (const r of stale) lines.push(`delete rule ${t} ${r.chain} handle ${r.handle}`);
-  lines.push(...ruleLines(conf, container).map(([chain, rule]) => `add rule ${t} ${chain} ${rule} comment "${conf.containerID}"`));
+  lines.push(
+    ...ruleLines(conf, container).map(
+      ([chain, rule]) => `add rule ${t} ${chain} ${rule} comment "${conf.containerID}"`,
+    ),
+  );
   await nftApply(lines.join('\n') + '\n');
 }
 
@@ -98,7 +105,8 @@ export async function checkPortsNft(conf: PortMapConf, container: CIDR): Promise
   for (const chain of ['hostports', 'masquerading']) {
     const expected = want.filter(([c]) => c === chain).length;
     const found = mine.filter((r) => r.chain === chain).length;
-    if (found < expected) throw new Error(`missing hostport rules in "${chain}" chain of ${tableFamily(container.ip.family)} ${TABLE}`);
+    if (found < expected)
+      throw new Error(`missing hostport rules in "${chain}" chain of ${tableFamily(container.ip.family)} ${TABLE}`);
   }
 }
 

@@ -27,7 +27,14 @@ describe.skipIf(!!missing)(`chain (bridge →) portmap → firewall${missing ? `
       const hostPort = backend === 'iptables' ? 8443 : 9443;
       // podA publishes the host port; podB (no mappings: portmap passes it through) is the client.
       const stepsFor = (pod: Pod) => [
-        { bin: join(DIST_BIN, 'portmap'), conf: { type: 'portmap', backend, runtimeConfig: { portMappings: pod === podA ? [{ hostPort, containerPort: 80, protocol: 'tcp' }] : [] } } },
+        {
+          bin: join(DIST_BIN, 'portmap'),
+          conf: {
+            type: 'portmap',
+            backend,
+            runtimeConfig: { portMappings: pod === podA ? [{ hostPort, containerPort: 80, protocol: 'tcp' }] : [] },
+          },
+        },
         { bin: join(DIST_BIN, 'firewall'), conf: { type: 'firewall', backend } },
       ];
       // iptables: only what the firewall plugin accepts may cross the node. (An nftables accept cannot
@@ -38,7 +45,12 @@ describe.skipIf(!!missing)(`chain (bridge →) portmap → firewall${missing ? `
       for (const pod of [podA, podB]) {
         let prevResult: unknown = pod.result;
         for (const step of stepsFor(pod)) {
-          const r = await pm.node.runPlugin(step.bin, pm.env('ADD', pod.containerID, pod.netns), { cniVersion: '1.0.0', name: NET, ...step.conf, prevResult });
+          const r = await pm.node.runPlugin(step.bin, pm.env('ADD', pod.containerID, pod.netns), {
+            cniVersion: '1.0.0',
+            name: NET,
+            ...step.conf,
+            prevResult,
+          });
           expect(r.code, `${step.conf.type}: ${r.stdout}`).toBe(0);
           prevResult = r.json;
         }
@@ -49,13 +61,23 @@ describe.skipIf(!!missing)(`chain (bridge →) portmap → firewall${missing ? `
         expect(tcpRequest(podB.netns, NODE_IP, hostPort)).toMatch(/^podA /);
         expect(tcpRequest(pm.node.path, '127.0.0.1', hostPort)).toMatch(/^podA /);
         for (const step of stepsFor(podA)) {
-          const r = await pm.node.runPlugin(step.bin, pm.env('CHECK', podA.containerID, podA.netns), { cniVersion: '1.0.0', name: NET, ...step.conf, prevResult: results.get(podA) });
+          const r = await pm.node.runPlugin(step.bin, pm.env('CHECK', podA.containerID, podA.netns), {
+            cniVersion: '1.0.0',
+            name: NET,
+            ...step.conf,
+            prevResult: results.get(podA),
+          });
           expect(r.code, `${step.conf.type} CHECK: ${r.stdout}`).toBe(0);
         }
       } finally {
         for (const pod of [podA, podB]) {
           for (const step of stepsFor(pod).reverse()) {
-            const r = await pm.node.runPlugin(step.bin, pm.env('DEL', pod.containerID, pod.netns), { cniVersion: '1.0.0', name: NET, ...step.conf, prevResult: results.get(pod) });
+            const r = await pm.node.runPlugin(step.bin, pm.env('DEL', pod.containerID, pod.netns), {
+              cniVersion: '1.0.0',
+              name: NET,
+              ...step.conf,
+              prevResult: results.get(pod),
+            });
             expect(r.code, `${step.conf.type} DEL: ${r.stdout}`).toBe(0);
           }
         }
@@ -73,7 +95,13 @@ describe.skipIf(!!missing)(`chain (bridge →) portmap → firewall${missing ? `
     });
   }
 
-  const filterRules = () => pm.node.exec('iptables-save', ['-t', 'filter']).split('\n').filter((l) => !l.startsWith('#')).join('\n');
+  const filterRules = () =>
+    pm.node
+      .exec('iptables-save', ['-t', 'filter'])
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n');
   // new rules (chain policy lines carry packet counters, so only rules are compared)
-  const newLines = (before: string, after: string) => after.split('\n').filter((l) => l.startsWith('-A') && !before.split('\n').includes(l));
+  const newLines = (before: string, after: string) =>
+    after.split('\n').filter((l) => l.startsWith('-A') && !before.split('\n').includes(l));
 });

@@ -26,7 +26,10 @@ export class PortmapNode {
       this.node.exec('ip', ['link', 'set', 'node0', 'up']);
       this.node.exec('ip', ['link', 'set', 'node0peer', 'up']);
       // A real node always tracks connections (kube-proxy, ipMasq); make sure this one does before any plugin runs.
-      this.node.exec('nft', ['-f', '-'], { input: 'add table ip fixture\nadd chain ip fixture out { type filter hook output priority 0 ; }\nadd rule ip fixture out ct state new counter\n' });
+      this.node.exec('nft', ['-f', '-'], {
+        input:
+          'add table ip fixture\nadd chain ip fixture out { type filter hook output priority 0 ; }\nadd rule ip fixture out ct state new counter\n',
+      });
     } catch (err) {
       this.node.destroy(); // afterAll never sees a half-built fixture
       throw err;
@@ -34,7 +37,13 @@ export class PortmapNode {
   }
 
   env(command: string, containerID: string, netns: string): PluginEnv {
-    return { CNI_COMMAND: command, CNI_CONTAINERID: containerID, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: REFERENCE_BIN };
+    return {
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: containerID,
+      CNI_NETNS: netns,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: REFERENCE_BIN,
+    };
   }
 
   private bridgeConf(dualStack = false) {
@@ -46,7 +55,11 @@ export class PortmapNode {
       isDefaultGateway: true,
       hairpinMode: true,
       ipam: dualStack
-        ? { type: 'host-local', ranges: [[{ subnet: '10.76.0.0/24' }], [{ subnet: 'fd76::/64' }]], dataDir: join(this.node.tmp, 'ipam6') }
+        ? {
+            type: 'host-local',
+            ranges: [[{ subnet: '10.76.0.0/24' }], [{ subnet: 'fd76::/64' }]],
+            dataDir: join(this.node.tmp, 'ipam6'),
+          }
         : { type: 'host-local', subnet: '10.77.0.0/24', dataDir: join(this.node.tmp, 'ipam') },
     };
   }
@@ -56,25 +69,44 @@ export class PortmapNode {
   async addPod(dualStack = false): Promise<Pod & { ip6?: string }> {
     const netns = this.node.addPod('pp');
     const containerID = `pm-ctr-${this.n++}`;
-    const r = await this.node.runPlugin(join(REFERENCE_BIN, 'bridge'), this.env('ADD', containerID, netns), this.bridgeConf(dualStack));
+    const r = await this.node.runPlugin(
+      join(REFERENCE_BIN, 'bridge'),
+      this.env('ADD', containerID, netns),
+      this.bridgeConf(dualStack),
+    );
     if (r.code !== 0) throw new Error(`bridge ADD failed: ${r.stdout}${r.stderr}`);
     if (dualStack) await this.settleIPv6(netns);
-    const addr = (family: string) => (r.json.ips as { address: string }[]).map((i) => i.address.split('/')[0]).find((a) => (family === '6') === a.includes(':'));
+    const addr = (family: string) =>
+      (r.json.ips as { address: string }[])
+        .map((i) => i.address.split('/')[0])
+        .find((a) => (family === '6') === a.includes(':'));
     return { netns, containerID, ip: addr('4')!, ip6: addr('6'), result: r.json };
   }
 
   /** Wait (≤ 5 s) until DAD is over for the pod's and the bridge's IPv6 addresses: tentative ones cannot carry traffic. */
   private async settleIPv6(netns: string): Promise<void> {
-    const tentative = (ns: string, dev: string) => sh('ip', ['-j', '-6', 'addr', 'show', 'dev', dev, 'tentative'], { netns: ns, allowFail: true }).includes('"local"');
-    for (let i = 0; i < 50 && (tentative(netns, 'eth0') || tentative(this.node.path, 'pmbr6')); i++) await new Promise((r) => setTimeout(r, 100));
+    const tentative = (ns: string, dev: string) =>
+      sh('ip', ['-j', '-6', 'addr', 'show', 'dev', dev, 'tentative'], { netns: ns, allowFail: true }).includes(
+        '"local"',
+      );
+    for (let i = 0; i < 50 && (tentative(netns, 'eth0') || tentative(this.node.path, 'pmbr6')); i++)
+      await new Promise((r) => setTimeout(r, 100));
   }
 
   async delPod(pod: Pod): Promise<void> {
-    await this.node.runPlugin(join(REFERENCE_BIN, 'bridge'), this.env('DEL', pod.containerID, pod.netns), this.bridgeConf());
+    await this.node.runPlugin(
+      join(REFERENCE_BIN, 'bridge'),
+      this.env('DEL', pod.containerID, pod.netns),
+      this.bridgeConf(),
+    );
   }
 
   natRules(family: 4 | 6 = 4): string {
-    return this.node.exec(family === 4 ? 'iptables-save' : 'ip6tables-save', ['-t', 'nat']).split('\n').filter((l) => !l.startsWith('#')).join('\n');
+    return this.node
+      .exec(family === 4 ? 'iptables-save' : 'ip6tables-save', ['-t', 'nat'])
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n');
   }
 
   nftRuleset(): string {

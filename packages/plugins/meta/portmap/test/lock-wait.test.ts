@@ -9,7 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { implementations, missingForKernelTests } from '@tscni/testing/node';
 import { NET, PortmapNode, type Pod } from './fixture';
 
-const missing = missingForKernelTests(['ip', 'nsenter', 'nft', 'flock', 'iptables-legacy', 'iptables-legacy-restore', 'iptables-legacy-save']);
+const missing = missingForKernelTests([
+  'ip',
+  'nsenter',
+  'nft',
+  'flock',
+  'iptables-legacy',
+  'iptables-legacy-restore',
+  'iptables-legacy-save',
+]);
 const HOLD_MS = 8000;
 const ours = implementations('portmap')[0];
 
@@ -26,7 +34,8 @@ describe.skipIf(!!missing)(`portmap under xtables lock contention${missing ? ` â
     pathDir = join(pm.node.tmp, 'legacy-bin');
     mkdirSync(pathDir);
     for (const fam of ['iptables', 'ip6tables']) {
-      for (const suffix of ['', '-restore', '-save']) symlinkSync(`/usr/sbin/${fam}-legacy${suffix}`, join(pathDir, fam + suffix));
+      for (const suffix of ['', '-restore', '-save'])
+        symlinkSync(`/usr/sbin/${fam}-legacy${suffix}`, join(pathDir, fam + suffix));
     }
     lockFile = join(pm.node.tmp, 'xtables.lock');
     writeFileSync(lockFile, '');
@@ -36,8 +45,19 @@ describe.skipIf(!!missing)(`portmap under xtables lock contention${missing ? ` â
     pm?.destroy();
   });
 
-  const env = (cmd: string) => ({ ...pm.env(cmd, pod.containerID, pod.netns), PATH: `${pathDir}:${process.env.PATH}`, XTABLES_LOCKFILE: lockFile });
-  const conf = { cniVersion: '1.0.0', name: NET, type: 'portmap', backend: 'iptables', runtimeConfig: { portMappings: [{ hostPort: 8480, containerPort: 80, protocol: 'tcp' }] }, prevResult: {} as unknown };
+  const env = (cmd: string) => ({
+    ...pm.env(cmd, pod.containerID, pod.netns),
+    PATH: `${pathDir}:${process.env.PATH}`,
+    XTABLES_LOCKFILE: lockFile,
+  });
+  const conf = {
+    cniVersion: '1.0.0',
+    name: NET,
+    type: 'portmap',
+    backend: 'iptables',
+    runtimeConfig: { portMappings: [{ hostPort: 8480, containerPort: 80, protocol: 'tcp' }] },
+    prevResult: {} as unknown,
+  };
   const legacyNat = () => pm.node.exec('iptables-legacy-save', ['-t', 'nat']);
   const lockFree = () => spawnSync('flock', ['-n', lockFile, 'true']).status === 0;
 

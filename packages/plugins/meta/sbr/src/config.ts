@@ -29,7 +29,11 @@ export function staticGateways(conf: SbrConf): Partial<Record<Family, IP>> {
   for (const text of list) {
     const ip = parseIP(text);
     if (!ip) throw invalidConfig('gateways', `invalid static gateway IP address: ${text}`);
-    if (out[ip.family]) throw invalidConfig('gateways', `contains multiple IPv${ip.family} addresses: ${formatIP(out[ip.family]!)} and ${text}`);
+    if (out[ip.family])
+      throw invalidConfig(
+        'gateways',
+        `contains multiple IPv${ip.family} addresses: ${formatIP(out[ip.family]!)} and ${text}`,
+      );
     out[ip.family] = ip;
   }
   return out;
@@ -49,7 +53,13 @@ export function sourceIPs(args: CmdArgs, prev: Result, gateways: Partial<Record<
     const cidr = parseCIDR(ip.address);
     if (!cidr) throw new CniError(ErrorCode.InvalidNetworkConfig, `prevResult: invalid address ${ip.address}`);
     const fixed = gateways[cidr.ip.family];
-    out.push({ cidr, address: formatIP(cidr.ip), family: cidr.ip.family, gateway: fixed ? formatIP(fixed) : ip.gateway, fixedGateway: !!fixed });
+    out.push({
+      cidr,
+      address: formatIP(cidr.ip),
+      family: cidr.ip.family,
+      gateway: fixed ? formatIP(fixed) : ip.gateway,
+      fixedGateway: !!fixed,
+    });
   }
   return out;
 }

@@ -1,8 +1,27 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { addrCidr, cidrContains, getLink, ipBatch, listAddrs, netnsExists, parseIP, withFileLock, type Family } from '@tscni/net/host';
+import {
+  addrCidr,
+  cidrContains,
+  getLink,
+  ipBatch,
+  listAddrs,
+  netnsExists,
+  parseIP,
+  withFileLock,
+  type Family,
+} from '@tscni/net/host';
 import { requirePodNetns, routeCopyCommand, type FamilyRoute } from '@tscni/net/pod';
 import { SbrConf, hostLen, sourceIPs, staticGateways, type SourceIP } from './config';
-import { FIRST_TABLE, listAllRoutes, listRules, nextFreeTable, ruleFromAddress, tableId, usedTables, type RuleInfo } from './tables';
+import {
+  FIRST_TABLE,
+  listAllRoutes,
+  listRules,
+  nextFreeTable,
+  ruleFromAddress,
+  tableId,
+  usedTables,
+  type RuleInfo,
+} from './tables';
 
 type Cmd = (string | number)[];
 
@@ -19,17 +38,27 @@ async function add(args: CmdArgs): Promise<Result> {
   const ips = sourceIPs(args, prev, gateways);
   requirePodNetns(args);
   // The reference locks the netns file itself: two sbr ADDs in one pod pick tables one after the other.
-  await withFileLock(args.netns, () => (conf.table !== undefined ? addRules(args.netns, ips, conf.table) : addRoutedTables(args, ips)));
+  await withFileLock(args.netns, () =>
+    conf.table !== undefined ? addRules(args.netns, ips, conf.table) : addRoutedTables(args, ips),
+  );
   return prev;
 }
 
 async function addRules(netns: string, ips: SourceIP[], table: number): Promise<void> {
-  const rules = ips.map((ip): [Family, Cmd] => [ip.family, ['rule', 'add', 'from', `${ip.address}/${hostLen(ip.family)}`, 'table', table]]);
+  const rules = ips.map((ip): [Family, Cmd] => [
+    ip.family,
+    ['rule', 'add', 'from', `${ip.address}/${hostLen(ip.family)}`, 'table', table],
+  ]);
   await applyRules(netns, rules, []);
 }
 
 async function addRoutedTables(args: CmdArgs, ips: SourceIP[]): Promise<void> {
-  const [rules4, rules6, routes, link] = await Promise.all([listRules(4, args.netns), listRules(6, args.netns), listAllRoutes(args.netns), getLink(args.ifName, args.netns)]);
+  const [rules4, rules6, routes, link] = await Promise.all([
+    listRules(4, args.netns),
+    listRules(6, args.netns),
+    listAllRoutes(args.netns),
+    getLink(args.ifName, args.netns),
+  ]);
   if (!link) throw new Error(`Cannot find network interface ${args.ifName} in ${args.netns}`);
   const used = usedTables([...rules4, ...rules6], routes);
   const linkRoutes = routes.filter((r) => r.dev === args.ifName && tableId(r.table) === 254);
@@ -40,9 +69,24 @@ async function addRoutedTables(args: CmdArgs, ips: SourceIP[]): Promise<void> {
   for (const ip of ips) {
     tables.push(table);
     rules.push([ip.family, ['rule', 'add', 'from', `${ip.address}/${hostLen(ip.family)}`, 'table', table]]);
-    if (ip.gateway) routeCmds.push(['route', 'add', ip.family === 4 ? '0.0.0.0/0' : '::/0', 'via', ip.gateway, 'dev', args.ifName, 'table', table, 'proto', 'unspec']);
+    if (ip.gateway)
+      routeCmds.push([
+        'route',
+        'add',
+        ip.family === 4 ? '0.0.0.0/0' : '::/0',
+        'via',
+        ip.gateway,
+        'dev',
+        args.ifName,
+        'table',
+        table,
+        'proto',
+        'unspec',
+      ]);
     // A configured gateway must win over the main table's default route (the reference copies that one over it).
-    const copied = linkRoutes.filter((r) => belongsTo(r, ip) && !(ip.fixedGateway && r.dst === 'default' && r.family === ip.family));
+    const copied = linkRoutes.filter(
+      (r) => belongsTo(r, ip) && !(ip.fixedGateway && r.dst === 'default' && r.family === ip.family),
+    );
     for (const r of copied) routeCmds.push(routeCopyCommand('replace', r, args.ifName, table));
     table = nextFreeTable(used, table + 1);
   }
@@ -67,7 +111,12 @@ function belongsTo(r: FamilyRoute, ip: SourceIP): boolean {
  * IPv6 rules need `ip -6` (one batch per family); routes infer their family. A failure takes everything
  * back: the rules, the new tables' routes, and the main-table routes that were moved.
  */
-async function applyRules(netns: string, rules: [Family, Cmd][], routeCmds: Cmd[], undo?: () => Promise<void>): Promise<void> {
+async function applyRules(
+  netns: string,
+  rules: [Family, Cmd][],
+  routeCmds: Cmd[],
+  undo?: () => Promise<void>,
+): Promise<void> {
   const of = (f: Family) => rules.filter(([fam]) => fam === f).map(([, c]) => c);
   try {
     for (const f of [4, 6] as const) {
@@ -98,7 +147,10 @@ async function del(args: CmdArgs): Promise<void> {
     const linkThere = !!(await getLink(args.ifName, args.netns));
     const flush: number[] = [];
     for (const f of [4, 6] as const) {
-      const rules = (await listRules(f, args.netns)).filter((r) => addresses.some((a) => ruleFromAddress(r, a)) && (conf.table === undefined || tableId(r.table) === conf.table));
+      const rules = (await listRules(f, args.netns)).filter(
+        (r) =>
+          addresses.some((a) => ruleFromAddress(r, a)) && (conf.table === undefined || tableId(r.table) === conf.table),
+      );
       if (!rules.length) continue;
       await ipBatch(rules.map(ruleDelete), args.netns, { family: f, force: true });
       if (conf.table === undefined) flush.push(...rules.map((r) => tableId(r.table)).filter((t) => t < 253 || t > 255));
@@ -113,7 +165,16 @@ async function flushTables(netns: string, tables: number[], dev?: string): Promi
   for (const family of [4, 6] as const) await ipBatch(cmds, netns, { family, force: true }).catch(() => {});
 }
 
-const ruleDelete = (r: RuleInfo): Cmd => ['rule', 'del', 'pref', r.priority, 'from', r.srclen !== undefined ? `${r.src}/${r.srclen}` : r.src, 'table', tableId(r.table)];
+const ruleDelete = (r: RuleInfo): Cmd => [
+  'rule',
+  'del',
+  'pref',
+  r.priority,
+  'from',
+  r.srclen !== undefined ? `${r.src}/${r.srclen}` : r.src,
+  'table',
+  tableId(r.table),
+];
 
 async function podAddresses(args: CmdArgs): Promise<string[]> {
   const fromLink = await listAddrs(args.ifName, args.netns, 'all').catch(() => []);
@@ -136,13 +197,23 @@ async function check(args: CmdArgs): Promise<void> {
   const conf = args.parse(SbrConf);
   const prev = args.requirePrevResult('sbr');
   const ips = sourceIPs(args, prev, staticGateways(conf));
-  const [rules4, rules6, routes] = await Promise.all([listRules(4, args.netns), listRules(6, args.netns), listAllRoutes(args.netns)]);
+  const [rules4, rules6, routes] = await Promise.all([
+    listRules(4, args.netns),
+    listRules(6, args.netns),
+    listAllRoutes(args.netns),
+  ]);
   for (const ip of ips) {
-    const rule = (ip.family === 4 ? rules4 : rules6).find((r) => ruleFromAddress(r, ip.address) && (conf.table === undefined || tableId(r.table) === conf.table));
-    if (!rule) throw new Error(`sbr: no rule from ${ip.address} ${conf.table !== undefined ? `to table ${conf.table}` : ''}`.trim());
+    const rule = (ip.family === 4 ? rules4 : rules6).find(
+      (r) => ruleFromAddress(r, ip.address) && (conf.table === undefined || tableId(r.table) === conf.table),
+    );
+    if (!rule)
+      throw new Error(
+        `sbr: no rule from ${ip.address} ${conf.table !== undefined ? `to table ${conf.table}` : ''}`.trim(),
+      );
     if (conf.table !== undefined || !ip.gateway) continue;
     const t = tableId(rule.table);
-    if (!routes.some((r) => tableId(r.table) === t && r.dst === 'default' && r.dev === args.ifName)) throw new Error(`sbr: table ${t} has no default route via ${args.ifName}`);
+    if (!routes.some((r) => tableId(r.table) === t && r.dst === 'default' && r.dev === args.ifName))
+      throw new Error(`sbr: table ${t} has no default route via ${args.ifName}`);
   }
 }
 

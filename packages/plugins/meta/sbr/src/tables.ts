@@ -10,13 +10,20 @@ export interface RuleInfo {
 }
 
 const NAMED_TABLES: Record<string, number> = { local: 255, main: 254, default: 253 };
-export const tableId = (t: string | undefined): number => (t === undefined ? 254 : NAMED_TABLES[t] ?? Number(t));
+export const tableId = (t: string | undefined): number => (t === undefined ? 254 : (NAMED_TABLES[t] ?? Number(t)));
 export const FIRST_TABLE = 100;
 
-export const listRules = (family: Family, netns: string): Promise<RuleInfo[]> => ipJson<RuleInfo[]>([`-${family}`, 'rule', 'show'], netns);
+export const listRules = (family: Family, netns: string): Promise<RuleInfo[]> =>
+  ipJson<RuleInfo[]>([`-${family}`, 'rule', 'show'], netns);
 
 export async function listAllRoutes(netns: string): Promise<FamilyRoute[]> {
-  const [v4, v6] = await Promise.all(([4, 6] as const).map((f) => ipJson<RouteInfo[]>([`-${f}`, 'route', 'show', 'table', 'all'], netns).then((rs) => rs.map((r) => ({ ...r, family: f })))));
+  const [v4, v6] = await Promise.all(
+    ([4, 6] as const).map((f) =>
+      ipJson<RouteInfo[]>([`-${f}`, 'route', 'show', 'table', 'all'], netns).then((rs) =>
+        rs.map((r) => ({ ...r, family: f })),
+      ),
+    ),
+  );
   return [...v4, ...v6];
 }
 

@@ -19,13 +19,26 @@ interface Route {
   prefsrc?: string;
 }
 
-const rules = (pod: string): Rule[] => [4, 6].flatMap((f) => JSON.parse(sh('ip', [`-${f}`, '-j', 'rule', 'show'], { netns: pod })) as Rule[]).filter((r) => r.src !== 'all');
+const rules = (pod: string): Rule[] =>
+  [4, 6]
+    .flatMap((f) => JSON.parse(sh('ip', [`-${f}`, '-j', 'rule', 'show'], { netns: pod })) as Rule[])
+    .filter((r) => r.src !== 'all');
 const routes = (pod: string): Route[] =>
   [4, 6]
     .flatMap((f) => JSON.parse(sh('ip', [`-${f}`, '-j', 'route', 'show', 'table', 'all'], { netns: pod })) as Route[])
     .filter((r) => r.table !== 'local' && !r.dev?.endsWith('p')) // not the veth peers'
-    .map(({ dst, gateway, dev, table, protocol, prefsrc }) => ({ dst, gateway, dev, table: table ?? 'main', protocol, prefsrc }));
-const inTable = (pod: string, table: string) => routes(pod).filter((r) => r.table === table).map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`);
+    .map(({ dst, gateway, dev, table, protocol, prefsrc }) => ({
+      dst,
+      gateway,
+      dev,
+      table: table ?? 'main',
+      protocol,
+      prefsrc,
+    }));
+const inTable = (pod: string, table: string) =>
+  routes(pod)
+    .filter((r) => r.table === table)
+    .map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`);
 
 /** A pod with `dev` (a veth whose peer stays in the pod) holding the addresses, and a default route per family. */
 function podWith(node: TestNode, dev = 'eth0', v4 = '10.9.0.5', v6 = 'fd09::5', pod = node.addPod()): string {
@@ -33,9 +46,20 @@ function podWith(node: TestNode, dev = 'eth0', v4 = '10.9.0.5', v6 = 'fd09::5', 
   sh('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', peer], { netns: pod });
   sh('ip', ['-batch', '-'], {
     netns: pod,
-    input: [`link set ${peer} up`, `link set ${dev} up`, `addr add ${v4}/24 dev ${dev}`, `addr add ${v6}/64 dev ${dev} nodad`, `route add ${dev === 'eth0' ? '10.50.0.0/16' : '10.60.0.0/16'} via ${gw(v4)} dev ${dev}`, ''].join('\n'),
+    input: [
+      `link set ${peer} up`,
+      `link set ${dev} up`,
+      `addr add ${v4}/24 dev ${dev}`,
+      `addr add ${v6}/64 dev ${dev} nodad`,
+      `route add ${dev === 'eth0' ? '10.50.0.0/16' : '10.60.0.0/16'} via ${gw(v4)} dev ${dev}`,
+      '',
+    ].join('\n'),
   });
-  if (dev === 'eth0') sh('ip', ['-batch', '-'], { netns: pod, input: `route add default via ${gw(v4)}\nroute add default via ${gw(v6)}\n` });
+  if (dev === 'eth0')
+    sh('ip', ['-batch', '-'], {
+      netns: pod,
+      input: `route add default via ${gw(v4)}\nroute add default via ${gw(v6)}\n`,
+    });
   return pod;
 }
 const gw = (ip: string) => ip.replace(/[.:]\d+$/, (m) => `${m[0]}1`);
@@ -56,9 +80,22 @@ for (const impl of implementations('sbr')) {
     beforeAll(() => (node = new TestNode('sbr')));
     afterAll(() => node?.destroy());
 
-    const conf = (pod: string, extra: Record<string, unknown> = {}, dev = 'eth0', v4?: string, v6?: string) => ({ cniVersion: '1.0.0', name: 'sbrnet', type: 'sbr', ...extra, prevResult: prevResult(pod, dev, v4, v6) });
-    const env = (command: string, pod: string, dev = 'eth0') => ({ CNI_COMMAND: command, CNI_CONTAINERID: `ctr-sbr-${n++}`, CNI_NETNS: pod, CNI_IFNAME: dev, CNI_PATH: '/usr/lib/cni' });
-    const run = (command: string, pod: string, c: unknown, dev = 'eth0') => node.runPlugin(impl.bin, env(command, pod, dev), c);
+    const conf = (pod: string, extra: Record<string, unknown> = {}, dev = 'eth0', v4?: string, v6?: string) => ({
+      cniVersion: '1.0.0',
+      name: 'sbrnet',
+      type: 'sbr',
+      ...extra,
+      prevResult: prevResult(pod, dev, v4, v6),
+    });
+    const env = (command: string, pod: string, dev = 'eth0') => ({
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: `ctr-sbr-${n++}`,
+      CNI_NETNS: pod,
+      CNI_IFNAME: dev,
+      CNI_PATH: '/usr/lib/cni',
+    });
+    const run = (command: string, pod: string, c: unknown, dev = 'eth0') =>
+      node.runPlugin(impl.bin, env(command, pod, dev), c);
 
     it('ADD: a rule per address to tables 100 and 101, each with the default route and the interface routes; main loses them; DEL removes the rules', async () => {
       const pod = podWith(node);
@@ -70,12 +107,23 @@ for (const impl of implementations('sbr')) {
         { priority: 32765, src: '10.9.0.5', table: '100' },
         { priority: 32765, src: 'fd09::5', table: '101' },
       ]);
-      expect(inTable(pod, '100')).toEqual(['default via 10.9.0.1 dev eth0', '10.9.0.0/24 dev eth0', '10.50.0.0/16 via 10.9.0.1 dev eth0', 'fd09::/64 dev eth0', 'fe80::/64 dev eth0']);
+      expect(inTable(pod, '100')).toEqual([
+        'default via 10.9.0.1 dev eth0',
+        '10.9.0.0/24 dev eth0',
+        '10.50.0.0/16 via 10.9.0.1 dev eth0',
+        'fd09::/64 dev eth0',
+        'fe80::/64 dev eth0',
+      ]);
       expect(inTable(pod, '101')).toEqual(['fd09::/64 dev eth0', 'fe80::/64 dev eth0', 'default via fd09::1 dev eth0']);
-      expect(routes(pod).find((r) => r.table === '100' && r.dst === '10.9.0.0/24')).toMatchObject({ protocol: 'kernel', prefsrc: '10.9.0.5' });
+      expect(routes(pod).find((r) => r.table === '100' && r.dst === '10.9.0.0/24')).toMatchObject({
+        protocol: 'kernel',
+        prefsrc: '10.9.0.5',
+      });
       expect(inTable(pod, 'main')).toEqual([]);
       // traffic from the pod address now follows table 100
-      expect(sh('ip', ['-j', 'route', 'get', '192.0.2.9', 'from', '10.9.0.5'], { netns: pod })).toContain('"gateway":"10.9.0.1"');
+      expect(sh('ip', ['-j', 'route', 'get', '192.0.2.9', 'from', '10.9.0.5'], { netns: pod })).toContain(
+        '"gateway":"10.9.0.1"',
+      );
 
       const del = await run('DEL', pod, c);
       expect(del.code, del.stdout + del.stderr).toBe(0);
@@ -92,11 +140,21 @@ for (const impl of implementations('sbr')) {
       expect((await run('ADD', pod, conf(pod))).code).toBe(0);
       const second = await run('ADD', pod, conf(pod, {}, 'net1', '10.19.0.5', 'fd19::5'), 'net1');
       expect(second.code, second.stdout + second.stderr).toBe(0);
-      expect(rules(pod).map((r) => `${r.src} ${r.table}`).sort()).toEqual(['10.19.0.5 103', '10.9.0.5 101', '192.0.2.1 100', 'fd09::5 102', 'fd19::5 104']);
-      expect(inTable(pod, '103')).toEqual(expect.arrayContaining(['10.19.0.0/24 dev net1', '10.60.0.0/16 via 10.19.0.1 dev net1']));
+      expect(
+        rules(pod)
+          .map((r) => `${r.src} ${r.table}`)
+          .sort(),
+      ).toEqual(['10.19.0.5 103', '10.9.0.5 101', '192.0.2.1 100', 'fd09::5 102', 'fd19::5 104']);
+      expect(inTable(pod, '103')).toEqual(
+        expect.arrayContaining(['10.19.0.0/24 dev net1', '10.60.0.0/16 via 10.19.0.1 dev net1']),
+      );
       expect(inTable(pod, '103')).toContain('default via 10.19.0.1 dev net1');
       expect((await run('DEL', pod, conf(pod, {}, 'net1', '10.19.0.5', 'fd19::5'), 'net1')).code).toBe(0);
-      expect(rules(pod).map((r) => `${r.src} ${r.table}`).sort()).toEqual(['10.9.0.5 101', '192.0.2.1 100', 'fd09::5 102']);
+      expect(
+        rules(pod)
+          .map((r) => `${r.src} ${r.table}`)
+          .sort(),
+      ).toEqual(['10.9.0.5 101', '192.0.2.1 100', 'fd09::5 102']);
       expect((await run('DEL', pod, conf(pod))).code).toBe(0);
       expect(rules(pod).map((r) => `${r.src} ${r.table}`)).toEqual(['192.0.2.1 100']);
     });
@@ -119,7 +177,11 @@ for (const impl of implementations('sbr')) {
         const c = conf(pod, { table: 500 });
         const add = await run('ADD', pod, c);
         expect(add.code, add.stdout + add.stderr).toBe(0);
-        expect(rules(pod).map((r) => `${r.src} ${r.table}`).sort()).toEqual(['10.9.0.5 500', '10.9.0.5 600', 'fd09::5 500']);
+        expect(
+          rules(pod)
+            .map((r) => `${r.src} ${r.table}`)
+            .sort(),
+        ).toEqual(['10.9.0.5 500', '10.9.0.5 600', 'fd09::5 500']);
         expect(inTable(pod, 'main')).toEqual(before);
         expect((await run('CHECK', pod, c)).code).toBe(0);
         expect((await run('DEL', pod, c)).code).toBe(0);
@@ -136,7 +198,13 @@ for (const impl of implementations('sbr')) {
 
       it('bad `gateways` and `table` are error 7, before anything changes', async () => {
         const pod = podWith(node);
-        for (const bad of [{ gateways: ['10.0.0.1', '10.0.0.2'] }, { gateways: ['nope'] }, { gateways: ['10.0.0.1', 'fd00::1', '10.0.0.3'] }, { table: -1 }, { table: 'x' }]) {
+        for (const bad of [
+          { gateways: ['10.0.0.1', '10.0.0.2'] },
+          { gateways: ['nope'] },
+          { gateways: ['10.0.0.1', 'fd00::1', '10.0.0.3'] },
+          { table: -1 },
+          { table: 'x' },
+        ]) {
           const r = await run('ADD', pod, conf(pod, bad));
           expect(r.json?.code, JSON.stringify(bad)).toBe(7);
         }

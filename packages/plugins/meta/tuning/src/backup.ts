@@ -16,7 +16,8 @@ export interface Backup {
 }
 
 /** Container IDs and interface names are validated by the skeleton: neither holds a `/`. */
-export const backupPath = (dataDir: string, containerID: string, ifName: string): string => join(dataDir, `${containerID}_${ifName}.json`);
+export const backupPath = (dataDir: string, containerID: string, ifName: string): string =>
+  join(dataDir, `${containerID}_${ifName}.json`);
 
 /** The current values of exactly the attributes `t` changes (key order as the reference writes them). */
 export function originals(link: Link, t: Tuning): Backup {
@@ -30,7 +31,8 @@ export function originals(link: Link, t: Tuning): Backup {
 }
 
 /** Written atomically (temp file + rename) so a crash never leaves half a backup. */
-export const writeBackup = (file: string, backup: Backup): void => writeStateFile(file, JSON.stringify(backup, null, 1));
+export const writeBackup = (file: string, backup: Backup): void =>
+  writeStateFile(file, JSON.stringify(backup, null, 1));
 
 /** The saved values, or undefined when there is no (readable) backup. */
 export function readBackup(file: string): Backup | undefined {
@@ -70,4 +72,10 @@ export function linkCommands(ifName: string, attrs: Backup): Command[] {
 }
 
 /** The attributes `t` asks for, in the shape of a backup. */
-export const wanted = (t: Tuning): Backup => ({ mac: t.mac, promisc: t.promisc, mtu: t.mtu, allmulti: t.allmulti, txQLen: t.txQLen });
+export const wanted = (t: Tuning): Backup => ({
+  mac: t.mac,
+  promisc: t.promisc,
+  mtu: t.mtu,
+  allmulti: t.allmulti,
+  txQLen: t.txQLen,
+});

@@ -46,17 +46,23 @@ export function parseTuning(args: CmdArgs): Tuning {
   const cni = conf.args?.cni ?? {};
   const envMac = args.cniArgs(['MAC']).MAC;
 
-  const macSource = ([
-    ['args.cni.mac', cni.mac],
-    ['runtimeConfig.mac', conf.runtimeConfig?.mac],
-    ['CNI_ARGS MAC', envMac],
-    ['mac', conf.mac],
-  ] as const).find(([, v]) => v !== undefined && v !== '');
+  const macSource = (
+    [
+      ['args.cni.mac', cni.mac],
+      ['runtimeConfig.mac', conf.runtimeConfig?.mac],
+      ['CNI_ARGS MAC', envMac],
+      ['mac', conf.mac],
+    ] as const
+  ).find(([, v]) => v !== undefined && v !== '');
   const mac = macSource ? normalizeMac(macSource[1]!, macSource[0]) : undefined;
 
   const [repeated] = repeatedKeys(args.stdinData, [['sysctl'], ['args', 'cni', 'sysctl']]);
-  if (repeated) throw invalidConfig(repeated.path, `duplicated sysctl keys are not allowed: ${JSON.stringify(repeated.key)}`);
-  const sysctls = mergeSysctls(resolveSysctls(conf.sysctl ?? {}, args.ifName, 'sysctl'), resolveSysctls(cni.sysctl ?? {}, args.ifName, 'args.cni.sysctl'));
+  if (repeated)
+    throw invalidConfig(repeated.path, `duplicated sysctl keys are not allowed: ${JSON.stringify(repeated.key)}`);
+  const sysctls = mergeSysctls(
+    resolveSysctls(conf.sysctl ?? {}, args.ifName, 'sysctl'),
+    resolveSysctls(cni.sysctl ?? {}, args.ifName, 'args.cni.sysctl'),
+  );
   checkAllowlist(sysctls, allowlistPath(args.env));
   // An empty value (or null, which Go decodes to "") is a zero-byte write in the reference: nothing changes.
   const effective = sysctls.filter((s) => s.value !== '');
@@ -80,13 +86,20 @@ export const dataDirOf = (args: CmdArgs): string => {
   return typeof dir === 'string' && dir !== '' ? dir : DEFAULT_DATA_DIR;
 };
 
-export const changesLink = (t: Tuning): boolean => t.mac !== undefined || t.mtu !== undefined || t.promisc !== undefined || t.allmulti !== undefined || t.txQLen !== undefined;
+export const changesLink = (t: Tuning): boolean =>
+  t.mac !== undefined ||
+  t.mtu !== undefined ||
+  t.promisc !== undefined ||
+  t.allmulti !== undefined ||
+  t.txQLen !== undefined;
 
 /** A 6-byte MAC in colon or dash notation, as `ip` prints it (lower case, colons). */
 function normalizeMac(raw: string, field: string): string {
   if (!/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(raw)) {
     const why = `invalid MAC address ${JSON.stringify(raw)}`;
-    throw field === 'CNI_ARGS MAC' ? new CniError(ErrorCode.InvalidEnvironmentVariables, `ARGS: MAC: ${why}`) : invalidConfig(field, why);
+    throw field === 'CNI_ARGS MAC'
+      ? new CniError(ErrorCode.InvalidEnvironmentVariables, `ARGS: MAC: ${why}`)
+      : invalidConfig(field, why);
   }
   return raw.toLowerCase().replaceAll('-', ':');
 }

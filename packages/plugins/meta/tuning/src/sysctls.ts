@@ -24,7 +24,8 @@ const SEGMENT = /^[A-Za-z0-9_\-@.]+$/;
 export function resolveSysctl(key: string, value: string, ifName: string, field: string): SysctlTarget {
   const segments = key.split(/[./]/).map((s) => s.replaceAll('IFNAME', ifName));
   // An empty segment (`net/../x`, `net..x`) is no sysctl name: refuse it rather than guess what was meant.
-  const bad = segments.length < 2 || segments[0] !== 'net' || segments.some((s) => !SEGMENT.test(s) || s === '.' || s === '..');
+  const bad =
+    segments.length < 2 || segments[0] !== 'net' || segments.some((s) => !SEGMENT.test(s) || s === '.' || s === '..');
   if (bad) throw invalidConfig(field, `invalid net sysctl key: ${JSON.stringify(key)}`);
   // sysctl(8) takes `key=value` and the kernel files hold one line.
   if (/[\n\r=]/.test(value)) throw invalidConfig(`${field}.${key}`, 'a sysctl value is one line without "="');
@@ -46,7 +47,11 @@ export function resolveSysctls(entries: Record<string, string>, ifName: string, 
   for (const [key, value] of Object.entries(entries)) {
     const target = resolveSysctl(key, value, ifName, field);
     const seen = byPath.get(target.path);
-    if (seen) throw invalidConfig(field, `duplicated sysctl keys are not allowed: ${JSON.stringify(seen.key)} and ${JSON.stringify(key)}`);
+    if (seen)
+      throw invalidConfig(
+        field,
+        `duplicated sysctl keys are not allowed: ${JSON.stringify(seen.key)} and ${JSON.stringify(key)}`,
+      );
     byPath.set(target.path, target);
   }
   return [...byPath.values()];
@@ -78,10 +83,14 @@ export function checkAllowlist(targets: SysctlTarget[], file: string): void {
   }
   for (const t of targets) {
     if (!patterns.some((p) => p.test(t.key))) {
-      throw invalidConfig('sysctl', `Sysctl ${t.key} is not allowed. Only the following sysctls are allowed: [${lines.join(' ')}]`);
+      throw invalidConfig(
+        'sysctl',
+        `Sysctl ${t.key} is not allowed. Only the following sysctls are allowed: [${lines.join(' ')}]`,
+      );
     }
   }
 }
 
 /** Sysctl values as the kernel prints them vs as configured: the same words (tabs and newlines are spaces). */
-export const sameSysctlValue = (configured: string, current: string): boolean => configured.trim().split(/\s+/).join(' ') === current.trim().split(/\s+/).join(' ');
+export const sameSysctlValue = (configured: string, current: string): boolean =>
+  configured.trim().split(/\s+/).join(' ') === current.trim().split(/\s+/).join(' ');

@@ -1,5 +1,13 @@
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { failureReason, getLink, ipBatch, netnsExists, readSysctlsIn, writeSysctlsIn, type Link } from '@tscni/net/host';
+import {
+  failureReason,
+  getLink,
+  ipBatch,
+  netnsExists,
+  readSysctlsIn,
+  writeSysctlsIn,
+  type Link,
+} from '@tscni/net/host';
 import { backupPath, linkCommands, originals, readBackup, removeBackup, wanted, writeBackup } from './backup';
 import { changesLink, dataDirOf, parseTuning, type Tuning } from './config';
 import { sameSysctlValue } from './sysctls';
@@ -51,7 +59,8 @@ async function del(args: CmdArgs): Promise<void> {
   const file = backupPath(dataDirOf(args), args.containerID, args.ifName);
   const saved = readBackup(file);
   try {
-    if (saved && args.netns && netnsExists(args.netns)) await ipBatch(linkCommands(args.ifName, saved), args.netns, { force: true });
+    if (saved && args.netns && netnsExists(args.netns))
+      await ipBatch(linkCommands(args.ifName, saved), args.netns, { force: true });
   } catch {
     /* the link may be gone already; DEL succeeds regardless, like the reference */
   } finally {
@@ -66,25 +75,33 @@ async function check(args: CmdArgs): Promise<void> {
   if (t.sysctls.length) {
     let current: string[];
     try {
-      current = await readSysctlsIn(args.netns, t.sysctls.map((s) => s.sysctlKey));
+      current = await readSysctlsIn(
+        args.netns,
+        t.sysctls.map((s) => s.sysctlKey),
+      );
     } catch (err) {
       throw new Error(`tuning: failed to read sysctls: ${reason(err)}`);
     }
     t.sysctls.forEach((s, i) => {
-      if (!sameSysctlValue(s.value, current[i] ?? '')) mismatch(`configured value of ${s.path} is ${s.value}, current value is ${current[i]}`);
+      if (!sameSysctlValue(s.value, current[i] ?? ''))
+        mismatch(`configured value of ${s.path} is ${s.value}, current value is ${current[i]}`);
     });
   }
   if (changesLink(t)) checkLink(await podLink(args), t, args.ifName);
 }
 
 function checkLink(link: Link, t: Tuning, ifName: string): void {
-  if (t.mac && t.mac !== link.address?.toLowerCase()) mismatch(`configured Ethernet of ${ifName} is ${t.mac}, current value is ${link.address}`);
-  if (t.promisc && !link.flags.includes('PROMISC')) mismatch(`link ${ifName} configured promisc is true, current value is 0`);
+  if (t.mac && t.mac !== link.address?.toLowerCase())
+    mismatch(`configured Ethernet of ${ifName} is ${t.mac}, current value is ${link.address}`);
+  if (t.promisc && !link.flags.includes('PROMISC'))
+    mismatch(`link ${ifName} configured promisc is true, current value is 0`);
   if (t.mtu && t.mtu !== link.mtu) mismatch(`configured MTU of ${ifName} is ${t.mtu}, current value is ${link.mtu}`);
   const allmulti = link.flags.includes('ALLMULTI');
-  if (t.allmulti !== undefined && t.allmulti !== allmulti) mismatch(`configured all-multicast mode of ${ifName} is ${t.allmulti}, current value is ${allmulti}`);
+  if (t.allmulti !== undefined && t.allmulti !== allmulti)
+    mismatch(`configured all-multicast mode of ${ifName} is ${t.allmulti}, current value is ${allmulti}`);
   const txqlen = link.txqlen ?? 0;
-  if (t.txQLen !== undefined && t.txQLen !== txqlen) mismatch(`configured transmit queue length of ${ifName} is ${t.txQLen}, current value is ${txqlen}`);
+  if (t.txQLen !== undefined && t.txQLen !== txqlen)
+    mismatch(`configured transmit queue length of ${ifName} is ${t.txQLen}, current value is ${txqlen}`);
 }
 
 async function podLink(args: CmdArgs): Promise<Link> {

@@ -9,8 +9,18 @@ import { tuning } from '../src/tuning';
 // The exact commands (and how few processes) a tuning ADD costs, through the injectable runner.
 const POD = import.meta.filename; // any existing path that is not our own netns
 const dataDir = mkdtempSync(join(tmpdir(), 'tuning-plan-'));
-const ENV = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'ctr1', CNI_NETNS: POD, CNI_IFNAME: 'eth0.5', CNI_PATH: '/opt/cni/bin' };
-const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'veth1' }, { name: 'eth0.5', sandbox: POD }], ips: [{ address: '10.1.0.2/24', interface: 1 }] };
+const ENV = {
+  CNI_COMMAND: 'ADD',
+  CNI_CONTAINERID: 'ctr1',
+  CNI_NETNS: POD,
+  CNI_IFNAME: 'eth0.5',
+  CNI_PATH: '/opt/cni/bin',
+};
+const prevResult = {
+  cniVersion: '1.0.0',
+  interfaces: [{ name: 'veth1' }, { name: 'eth0.5', sandbox: POD }],
+  ips: [{ address: '10.1.0.2/24', interface: 1 }],
+};
 const conf = {
   cniVersion: '1.0.0',
   name: 'net1',
@@ -24,7 +34,18 @@ const conf = {
 };
 
 const kernel = (call: RecordedCall) =>
-  call.cmd === 'ip' && call.args.includes('show') ? JSON.stringify([{ ifindex: 2, ifname: 'eth0.5', flags: ['BROADCAST', 'ALLMULTI'], mtu: 1500, address: '02:00:00:00:00:01', txqlen: 1000 }]) : '';
+  call.cmd === 'ip' && call.args.includes('show')
+    ? JSON.stringify([
+        {
+          ifindex: 2,
+          ifname: 'eth0.5',
+          flags: ['BROADCAST', 'ALLMULTI'],
+          mtu: 1500,
+          address: '02:00:00:00:00:01',
+          txqlen: 1000,
+        },
+      ])
+    : '';
 
 describe('tuning ADD plan', () => {
   let rec: ReturnType<typeof recordCommands> | undefined;
@@ -39,9 +60,16 @@ describe('tuning ADD plan', () => {
     expect(rec.calls.map((c) => [c.cmd, [...c.args], c.netns, c.input])).toEqual([
       ['sysctl', ['-q', '-w', 'net.ipv4.conf.eth0/5.arp_filter=1', 'net.ipv6.conf.eth0/5.accept_ra=0'], POD, undefined],
       ['ip', ['-j', '-d', 'link', 'show', 'dev', 'eth0.5'], POD, undefined],
-      ['ip', ['-batch', '-'], POD, 'link set dev eth0.5 mtu 1400\nlink set dev eth0.5 address c2:11:22:33:44:55\nlink set dev eth0.5 allmulticast off\n'],
+      [
+        'ip',
+        ['-batch', '-'],
+        POD,
+        'link set dev eth0.5 mtu 1400\nlink set dev eth0.5 address c2:11:22:33:44:55\nlink set dev eth0.5 allmulticast off\n',
+      ],
     ]);
-    expect(readFileSync(join(dataDir, 'ctr1_eth0.5.json'), 'utf8')).toBe('{\n "mac": "02:00:00:00:00:01",\n "mtu": 1500,\n "allmulti": true\n}');
+    expect(readFileSync(join(dataDir, 'ctr1_eth0.5.json'), 'utf8')).toBe(
+      '{\n "mac": "02:00:00:00:00:01",\n "mtu": 1500,\n "allmulti": true\n}',
+    );
   });
 
   it('DEL restores with -force (one attribute failing does not stop the others) and removes the backup', async () => {
@@ -49,7 +77,11 @@ describe('tuning ADD plan', () => {
     const out = await dispatch(tuning, {}, { ...ENV, CNI_COMMAND: 'DEL' }, () => JSON.stringify(conf));
     expect(out.exitCode, out.stdout).toBe(0);
     expect(rec.calls.map((c) => [c.cmd, [...c.args], c.input])).toEqual([
-      ['ip', ['-force', '-batch', '-'], 'link set dev eth0.5 mtu 1500\nlink set dev eth0.5 address 02:00:00:00:00:01\nlink set dev eth0.5 allmulticast on\n'],
+      [
+        'ip',
+        ['-force', '-batch', '-'],
+        'link set dev eth0.5 mtu 1500\nlink set dev eth0.5 address 02:00:00:00:00:01\nlink set dev eth0.5 allmulticast on\n',
+      ],
     ]);
     expect(() => readFileSync(join(dataDir, 'ctr1_eth0.5.json'))).toThrow();
   });

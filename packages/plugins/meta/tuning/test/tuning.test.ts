@@ -30,27 +30,59 @@ describe.skipIf(!!missing)(`tuning${missing ? ` — skipped: ${missing}` : ''}`,
     const host = uniqueName('h');
     node.exec('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', ifName, 'netns', pod.split('/').pop()!]);
     const mac = link(pod, ifName).address;
-    const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: host }, { name: ifName, mac, sandbox: pod }], ips: [{ address: '10.1.0.2/24', interface: 1 }] };
+    const prevResult = {
+      cniVersion: '1.0.0',
+      interfaces: [{ name: host }, { name: ifName, mac, sandbox: pod }],
+      ips: [{ address: '10.1.0.2/24', interface: 1 }],
+    };
     return { cid: uniqueName('c'), pod, ifName, prevResult };
   }
-  const link = (pod: string, ifName: string): any => JSON.parse(sh('ip', ['-j', '-d', 'link', 'show', 'dev', ifName], { netns: pod, allowFail: true }) || '[]')[0];
+  const link = (pod: string, ifName: string): any =>
+    JSON.parse(sh('ip', ['-j', '-d', 'link', 'show', 'dev', ifName], { netns: pod, allowFail: true }) || '[]')[0];
   const sysctl = (pod: string, key: string): string => sh('sysctl', ['-n', key], { netns: pod }).trim();
-  const conf = (p: Pod, fields: Record<string, unknown>) => ({ cniVersion: '1.0.0', name: 'tn', type: 'tuning', dataDir, prevResult: p.prevResult, ...fields });
-  const env = (command: string, p: Pod, extra: Record<string, string> = {}) => ({ CNI_COMMAND: command, CNI_CONTAINERID: p.cid, CNI_NETNS: p.pod, CNI_IFNAME: p.ifName, CNI_PATH: DIST_BIN, ...extra });
+  const conf = (p: Pod, fields: Record<string, unknown>) => ({
+    cniVersion: '1.0.0',
+    name: 'tn',
+    type: 'tuning',
+    dataDir,
+    prevResult: p.prevResult,
+    ...fields,
+  });
+  const env = (command: string, p: Pod, extra: Record<string, string> = {}) => ({
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: p.cid,
+    CNI_NETNS: p.pod,
+    CNI_IFNAME: p.ifName,
+    CNI_PATH: DIST_BIN,
+    ...extra,
+  });
   const backupFile = (p: Pod) => join(dataDir, `${p.cid}_${p.ifName}.json`);
   const attrs = (p: Pod) => {
     const l = link(p.pod, p.ifName);
-    return { mac: l.address, mtu: l.mtu, promisc: l.flags.includes('PROMISC'), allmulti: l.flags.includes('ALLMULTI'), txqlen: l.txqlen };
+    return {
+      mac: l.address,
+      mtu: l.mtu,
+      promisc: l.flags.includes('PROMISC'),
+      allmulti: l.flags.includes('ALLMULTI'),
+      txqlen: l.txqlen,
+    };
   };
 
   for (const impl of impls) {
     describe.skipIf(!impl.present)(impl.name, () => {
-      const run = (command: string, p: Pod, config: unknown, extra: Record<string, string> = {}) => node.runPlugin(impl.bin, env(command, p, extra), config);
+      const run = (command: string, p: Pod, config: unknown, extra: Record<string, string> = {}) =>
+        node.runPlugin(impl.bin, env(command, p, extra), config);
 
       it('ADD sets sysctls (IFNAME substituted) and link attributes, backs up the originals; DEL restores them and removes the backup', async () => {
         const p = addPod();
         const before = attrs(p);
-        const fields = { sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1', 'net.ipv4.ping_group_range': '0 1000' }, mac: 'c2:11:22:33:44:55', mtu: 1400, promisc: true, allmulti: true };
+        const fields = {
+          sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1', 'net.ipv4.ping_group_range': '0 1000' },
+          mac: 'c2:11:22:33:44:55',
+          mtu: 1400,
+          promisc: true,
+          allmulti: true,
+        };
         const add = await run('ADD', p, conf(p, fields));
         expect(add.code, add.stdout).toBe(0);
         expect(add.json.interfaces[1]).toEqual({ name: p.ifName, mac: 'c2:11:22:33:44:55', sandbox: p.pod });
@@ -58,7 +90,12 @@ describe.skipIf(!!missing)(`tuning${missing ? ` — skipped: ${missing}` : ''}`,
         expect(sysctl(p.pod, `net.ipv4.conf.${p.ifName}.arp_filter`)).toBe('1');
         expect(sysctl(p.pod, 'net.ipv4.ping_group_range')).toMatch(/^0\s+1000$/);
         expect(attrs(p)).toEqual({ ...before, mac: 'c2:11:22:33:44:55', mtu: 1400, promisc: true, allmulti: true });
-        expect(JSON.parse(readFileSync(backupFile(p), 'utf8'))).toEqual({ mac: before.mac, promisc: false, mtu: before.mtu, allmulti: false });
+        expect(JSON.parse(readFileSync(backupFile(p), 'utf8'))).toEqual({
+          mac: before.mac,
+          promisc: false,
+          mtu: before.mtu,
+          allmulti: false,
+        });
 
         const del = await run('DEL', p, conf(p, fields));
         expect(del.code, del.stdout).toBe(0);
@@ -91,8 +128,20 @@ describe.skipIf(!!missing)(`tuning${missing ? ` — skipped: ${missing}` : ''}`,
         const cases: [Record<string, unknown>, string, string][] = [
           [{ mac: '02:00:00:00:00:01' }, '', '02:00:00:00:00:01'],
           [{ mac: '02:00:00:00:00:01' }, 'IgnoreUnknown=1;MAC=02:00:00:00:00:02', '02:00:00:00:00:02'],
-          [{ mac: '02:00:00:00:00:01', runtimeConfig: { mac: '02:00:00:00:00:03' } }, 'IgnoreUnknown=1;MAC=02:00:00:00:00:02', '02:00:00:00:00:03'],
-          [{ mac: '02:00:00:00:00:01', runtimeConfig: { mac: '02:00:00:00:00:03' }, args: { cni: { mac: '02:00:00:00:00:04' } } }, 'IgnoreUnknown=1;MAC=02:00:00:00:00:02', '02:00:00:00:00:04'],
+          [
+            { mac: '02:00:00:00:00:01', runtimeConfig: { mac: '02:00:00:00:00:03' } },
+            'IgnoreUnknown=1;MAC=02:00:00:00:00:02',
+            '02:00:00:00:00:03',
+          ],
+          [
+            {
+              mac: '02:00:00:00:00:01',
+              runtimeConfig: { mac: '02:00:00:00:00:03' },
+              args: { cni: { mac: '02:00:00:00:00:04' } },
+            },
+            'IgnoreUnknown=1;MAC=02:00:00:00:00:02',
+            '02:00:00:00:00:04',
+          ],
         ];
         for (const [fields, cniArgs, expected] of cases) {
           const p = addPod();
@@ -148,7 +197,8 @@ describe.skipIf(!!missing)(`tuning${missing ? ` — skipped: ${missing}` : ''}`,
   }
 
   describe('beyond the reference (v1.1.1 lacks these or gets them wrong)', () => {
-    const run = (command: string, p: Pod, config: unknown, extra: Record<string, string> = {}) => node.runPlugin(ours.bin, env(command, p, extra), config);
+    const run = (command: string, p: Pod, config: unknown, extra: Record<string, string> = {}) =>
+      node.runPlugin(ours.bin, env(command, p, extra), config);
 
     it('CHECK resolves IFNAME keys (the reference reads /proc/sys/net/…/IFNAME/… and fails)', async () => {
       const p = addPod();
@@ -167,7 +217,9 @@ describe.skipIf(!!missing)(`tuning${missing ? ` — skipped: ${missing}` : ''}`,
       const fields = { sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1' } };
       const add = await run('ADD', p, conf(p, fields));
       expect(add.code, add.stdout).toBe(0);
-      expect(sh('nsenter', [`--net=${p.pod}`, '--', 'cat', '/proc/sys/net/ipv4/conf/eth0.5/arp_filter']).trim()).toBe('1');
+      expect(sh('nsenter', [`--net=${p.pod}`, '--', 'cat', '/proc/sys/net/ipv4/conf/eth0.5/arp_filter']).trim()).toBe(
+        '1',
+      );
       expect((await run('CHECK', p, conf(p, fields))).code).toBe(0);
     });
 
@@ -198,25 +250,38 @@ describe.skipIf(!!missing)(`tuning${missing ? ` — skipped: ${missing}` : ''}`,
       const p = addPod();
       const allowed = { sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1' } };
       expect((await run('ADD', p, conf(p, allowed), { TSCNI_TUNING_ALLOWLIST: list })).code).toBe(0);
-      const denied = await run('ADD', p, conf(p, { sysctl: { 'net.ipv4.conf.all.arp_filter': '1' } }), { TSCNI_TUNING_ALLOWLIST: list });
+      const denied = await run('ADD', p, conf(p, { sysctl: { 'net.ipv4.conf.all.arp_filter': '1' } }), {
+        TSCNI_TUNING_ALLOWLIST: list,
+      });
       expect(denied.code).toBe(1);
       expect(denied.json.code).toBe(7);
       expect(denied.json.msg).toMatch(/Sysctl net.ipv4.conf.all.arp_filter is not allowed/);
       expect(sysctl(p.pod, 'net.ipv4.conf.all.arp_filter')).toBe('0');
-      const missingFile = await run('ADD', p, conf(p, { sysctl: { 'net.ipv4.conf.all.arp_filter': '1' } }), { TSCNI_TUNING_ALLOWLIST: join(node.tmp, 'none.conf') });
+      const missingFile = await run('ADD', p, conf(p, { sysctl: { 'net.ipv4.conf.all.arp_filter': '1' } }), {
+        TSCNI_TUNING_ALLOWLIST: join(node.tmp, 'none.conf'),
+      });
       expect(missingFile.code).toBe(0);
     });
 
     it('two keys naming the same sysctl are rejected', async () => {
       const p = addPod();
-      const r = await run('ADD', p, conf(p, { sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1', [`net/ipv4/conf/${p.ifName}/arp_filter`]: '0' } }));
+      const r = await run(
+        'ADD',
+        p,
+        conf(p, { sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1', [`net/ipv4/conf/${p.ifName}/arp_filter`]: '0' } }),
+      );
       expect(r.code).toBe(1);
       expect(r.json).toMatchObject({ code: 7 });
       expect(r.json.msg).toMatch(/duplicated sysctl keys/);
-      const raw = JSON.stringify(conf(p, { sysctl: { 'net.ipv4.conf.all.arp_filter': '1' } })).replace('"net.ipv4.conf.all.arp_filter":"1"', '"net.ipv4.conf.all.arp_filter":"1","net.ipv4.conf.all.arp_filter":"0"');
+      const raw = JSON.stringify(conf(p, { sysctl: { 'net.ipv4.conf.all.arp_filter': '1' } })).replace(
+        '"net.ipv4.conf.all.arp_filter":"1"',
+        '"net.ipv4.conf.all.arp_filter":"1","net.ipv4.conf.all.arp_filter":"0"',
+      );
       const repeated = await run('ADD', p, raw);
       expect(repeated.json).toMatchObject({ code: 7 });
-      expect(repeated.json.msg).toMatch(/sysctl: duplicated sysctl keys are not allowed: "net.ipv4.conf.all.arp_filter"/);
+      expect(repeated.json.msg).toMatch(
+        /sysctl: duplicated sysctl keys are not allowed: "net.ipv4.conf.all.arp_filter"/,
+      );
     });
 
     it('bad input gets code 7 naming the field', async () => {
@@ -234,7 +299,7 @@ describe.skipIf(!!missing)(`tuning${missing ? ` — skipped: ${missing}` : ''}`,
       }
     });
 
-    it('DEL removes the temp backup of an ADD killed between its write and its rename (a live writer\'s stays)', async () => {
+    it("DEL removes the temp backup of an ADD killed between its write and its rename (a live writer's stays)", async () => {
       const p = addPod();
       const add = await run('ADD', p, conf(p, { mtu: 1400 }));
       expect(add.code, add.stdout).toBe(0);

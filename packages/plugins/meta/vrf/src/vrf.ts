@@ -1,6 +1,16 @@
 import { z } from 'zod';
 import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { CommandError, failureReason, getLink, ipBatch, isExists, listLinks, netnsExists, withFileLock, type Link } from '@tscni/net/host';
+import {
+  CommandError,
+  failureReason,
+  getLink,
+  ipBatch,
+  isExists,
+  listLinks,
+  netnsExists,
+  withFileLock,
+  type Link,
+} from '@tscni/net/host';
 import { linkNameField, requirePodNetns } from '@tscni/net/pod';
 import { enslave } from './enslave';
 
@@ -26,7 +36,8 @@ async function add(args: CmdArgs): Promise<Result> {
   // Interfaces of one pod join or leave a VRF one at a time (the last one out removes it).
   await withFileLock(args.netns, async () => {
     let vrf = await findVrf(args.netns, conf.vrfname);
-    if (vrf && conf.table && vrfTable(vrf) !== conf.table) throw fail(`VRF ${conf.vrfname} already exist with different routing table ${vrfTable(vrf)}`);
+    if (vrf && conf.table && vrfTable(vrf) !== conf.table)
+      throw fail(`VRF ${conf.vrfname} already exist with different routing table ${vrfTable(vrf)}`);
     const created = !vrf;
     if (!vrf) vrf = await createVrf(args.netns, conf);
     try {
@@ -53,7 +64,13 @@ async function createVrf(netns: string, conf: VrfConf): Promise<VrfLink> {
     for (table = 1; taken.has(table); table++);
   }
   try {
-    await ipBatch([['link', 'add', 'name', conf.vrfname, 'type', 'vrf', 'table', table], ['link', 'set', 'dev', conf.vrfname, 'up']], netns);
+    await ipBatch(
+      [
+        ['link', 'add', 'name', conf.vrfname, 'type', 'vrf', 'table', table],
+        ['link', 'set', 'dev', conf.vrfname, 'up'],
+      ],
+      netns,
+    );
   } catch (err) {
     if (isExists(err)) return (await findVrf(netns, conf.vrfname))!;
     await ipBatch([['link', 'del', 'dev', conf.vrfname]], netns).catch(() => {});
@@ -84,7 +101,8 @@ async function del(args: CmdArgs): Promise<void> {
     const iface = links.find((l) => l.ifname === args.ifName);
     const cmds: (string | number)[][] = [];
     if (iface?.master === conf.vrfname) cmds.push(['link', 'set', 'dev', args.ifName, 'nomaster']);
-    if (!links.some((l) => l.master === conf.vrfname && l.ifname !== args.ifName)) cmds.push(['link', 'del', 'dev', conf.vrfname]);
+    if (!links.some((l) => l.master === conf.vrfname && l.ifname !== args.ifName))
+      cmds.push(['link', 'del', 'dev', conf.vrfname]);
     await ipBatch(cmds, args.netns);
   });
 }
@@ -95,7 +113,8 @@ async function check(args: CmdArgs): Promise<void> {
   if (!args.prevResult()) throw new CniError(ErrorCode.InvalidNetworkConfig, 'missing prevResult from earlier plugin');
   const vrf = await findVrf(args.netns, conf.vrfname);
   if (!vrf) throw fail(`VRF ${conf.vrfname} not found in ${args.netns}`);
-  if (conf.table && vrfTable(vrf) !== conf.table) throw fail(`VRF ${conf.vrfname} uses table ${vrfTable(vrf)}, not ${conf.table}`);
+  if (conf.table && vrfTable(vrf) !== conf.table)
+    throw fail(`VRF ${conf.vrfname} uses table ${vrfTable(vrf)}, not ${conf.table}`);
   const iface = await getLink(args.ifName, args.netns);
   if (iface?.master !== conf.vrfname) throw fail(`failed to find ${args.ifName} associated to vrf ${conf.vrfname}`);
 }

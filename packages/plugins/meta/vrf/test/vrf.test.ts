@@ -13,20 +13,37 @@ interface Route {
   dev?: string;
 }
 const routesOf = (pod: string, family: 4 | 6, table: string | number): string[] =>
-  (JSON.parse(sh('ip', [`-${family}`, '-j', 'route', 'show', 'table', String(table)], { netns: pod }) || '[]') as Route[])
+  (
+    JSON.parse(
+      sh('ip', [`-${family}`, '-j', 'route', 'show', 'table', String(table)], { netns: pod }) || '[]',
+    ) as Route[]
+  )
     .filter((r) => (r.type ?? 'unicast') === 'unicast' && r.dev?.startsWith('eth') && !r.dev.endsWith('p'))
     .map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`);
-const linkOf = (pod: string, name: string) => linksIn(pod).find((l) => l.ifname === name) as (ReturnType<typeof linksIn>[number] & { linkinfo?: { info_kind: string; info_data?: { table: number } } }) | undefined;
+const linkOf = (pod: string, name: string) =>
+  linksIn(pod).find((l) => l.ifname === name) as
+    | (ReturnType<typeof linksIn>[number] & { linkinfo?: { info_kind: string; info_data?: { table: number } } })
+    | undefined;
 const addrs = (pod: string, dev: string): string[] =>
   // (iproute2 6.1 prints lifetime-only entries for some addresses: skip those)
-  JSON.parse(sh('ip', ['-j', 'addr', 'show', 'dev', dev, 'scope', 'global'], { netns: pod }))[0].addr_info.filter((a: { local?: string }) => a.local).map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
+  JSON.parse(sh('ip', ['-j', 'addr', 'show', 'dev', dev, 'scope', 'global'], { netns: pod }))[0]
+    .addr_info.filter((a: { local?: string }) => a.local)
+    .map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
 
 /** `dev` (a veth whose peer stays in the pod) with an IPv4 and an IPv6 address and a route via a gateway for each. */
 function addIface(pod: string, dev: string, n: number): void {
   sh('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`], { netns: pod });
   sh('ip', ['-batch', '-'], {
     netns: pod,
-    input: [`link set ${dev}p up`, `link set ${dev} up`, `addr add 10.${n}.0.5/24 dev ${dev}`, `addr add fd${n}::5/64 dev ${dev} nodad`, `route add 10.${n + 50}.0.0/16 via 10.${n}.0.1`, `route add fd${n + 50}::/64 via fd${n}::1`, ''].join('\n'),
+    input: [
+      `link set ${dev}p up`,
+      `link set ${dev} up`,
+      `addr add 10.${n}.0.5/24 dev ${dev}`,
+      `addr add fd${n}::5/64 dev ${dev} nodad`,
+      `route add 10.${n + 50}.0.0/16 via 10.${n}.0.1`,
+      `route add fd${n + 50}::/64 via fd${n}::1`,
+      '',
+    ].join('\n'),
   });
 }
 const prevResult = (pod: string, dev: string, n: number) => ({
@@ -45,11 +62,28 @@ for (const impl of implementations('vrf')) {
     beforeAll(() => (node = new TestNode('vrf')));
     afterAll(() => node?.destroy());
 
-    const conf = (pod: string, dev = 'eth0', net = 20, extra: Record<string, unknown> = {}) => ({ cniVersion: '1.0.0', name: 'vrfnet', type: 'vrf', vrfname: 'blue', ...extra, prevResult: prevResult(pod, dev, net) });
+    const conf = (pod: string, dev = 'eth0', net = 20, extra: Record<string, unknown> = {}) => ({
+      cniVersion: '1.0.0',
+      name: 'vrfnet',
+      type: 'vrf',
+      vrfname: 'blue',
+      ...extra,
+      prevResult: prevResult(pod, dev, net),
+    });
     // Debian's 1.1.1 predates moving the interface's routes via gateways into the VRF table (only ours and newer references do).
     const movesRoutes = impl.name === 'tscni';
     const run = (command: string, pod: string, c: unknown, dev = 'eth0') =>
-      node.runPlugin(impl.bin, { CNI_COMMAND: command, CNI_CONTAINERID: `ctr-vrf-${n++}`, CNI_NETNS: pod, CNI_IFNAME: dev, CNI_PATH: '/usr/lib/cni' }, c);
+      node.runPlugin(
+        impl.bin,
+        {
+          CNI_COMMAND: command,
+          CNI_CONTAINERID: `ctr-vrf-${n++}`,
+          CNI_NETNS: pod,
+          CNI_IFNAME: dev,
+          CNI_PATH: '/usr/lib/cni',
+        },
+        c,
+      );
 
     describe.skipIf(!noVrf)('on a kernel without VRF support', () => {
       it('ADD fails (ours naming CONFIG_NET_VRF) and leaves the interface, its addresses and routes as they were', async () => {
@@ -79,8 +113,15 @@ for (const impl of implementations('vrf')) {
         expect(vrf.flags).toContain('UP');
         expect(linkOf(pod, 'eth0')!.master).toBe('blue');
         expect(addrs(pod, 'eth0').sort()).toEqual(['10.20.0.5/24', 'fd20::5/64']);
-        expect(routesOf(pod, 4, 1)).toEqual(expect.arrayContaining(['10.20.0.0/24 dev eth0', ...(movesRoutes ? ['10.70.0.0/16 via 10.20.0.1 dev eth0'] : [])]));
-        expect(routesOf(pod, 6, 1)).toEqual(expect.arrayContaining(['fd20::/64 dev eth0', ...(movesRoutes ? ['fd70::/64 via fd20::1 dev eth0'] : [])]));
+        expect(routesOf(pod, 4, 1)).toEqual(
+          expect.arrayContaining([
+            '10.20.0.0/24 dev eth0',
+            ...(movesRoutes ? ['10.70.0.0/16 via 10.20.0.1 dev eth0'] : []),
+          ]),
+        );
+        expect(routesOf(pod, 6, 1)).toEqual(
+          expect.arrayContaining(['fd20::/64 dev eth0', ...(movesRoutes ? ['fd70::/64 via fd20::1 dev eth0'] : [])]),
+        );
         expect(routesOf(pod, 4, 'main')).toEqual([]);
         expect((await run('CHECK', pod, c)).code).toBe(0);
 
@@ -98,7 +139,13 @@ for (const impl of implementations('vrf')) {
         const second = await run('ADD', pod, conf(pod, 'eth1', 21), 'eth1');
         expect(second.code, second.stdout + second.stderr).toBe(0);
         expect(linkOf(pod, 'eth1')!.master).toBe('blue');
-        expect(routesOf(pod, 4, 1)).toEqual(expect.arrayContaining(movesRoutes ? ['10.71.0.0/16 via 10.21.0.1 dev eth1', '10.70.0.0/16 via 10.20.0.1 dev eth0'] : ['10.21.0.0/24 dev eth1', '10.20.0.0/24 dev eth0']));
+        expect(routesOf(pod, 4, 1)).toEqual(
+          expect.arrayContaining(
+            movesRoutes
+              ? ['10.71.0.0/16 via 10.21.0.1 dev eth1', '10.70.0.0/16 via 10.20.0.1 dev eth0']
+              : ['10.21.0.0/24 dev eth1', '10.20.0.0/24 dev eth0'],
+          ),
+        );
         expect((await run('DEL', pod, conf(pod))).code).toBe(0);
         expect(linkOf(pod, 'blue')).toBeDefined();
         expect((await run('DEL', pod, conf(pod, 'eth1', 21), 'eth1')).code).toBe(0);
@@ -111,7 +158,9 @@ for (const impl of implementations('vrf')) {
         addIface(pod, 'eth1', 21);
         expect((await run('ADD', pod, conf(pod, 'eth0', 20, { table: 42 }))).code).toBe(0);
         expect(linkOf(pod, 'blue')!.linkinfo!.info_data!.table).toBe(42);
-        expect(routesOf(pod, 4, 42)).toContain(movesRoutes ? '10.70.0.0/16 via 10.20.0.1 dev eth0' : '10.20.0.0/24 dev eth0');
+        expect(routesOf(pod, 4, 42)).toContain(
+          movesRoutes ? '10.70.0.0/16 via 10.20.0.1 dev eth0' : '10.20.0.0/24 dev eth0',
+        );
         const clash = await run('ADD', pod, conf(pod, 'eth1', 21, { table: 43 }), 'eth1');
         expect(clash.code).toBe(1);
         expect(clash.json.msg).toContain('different routing table');

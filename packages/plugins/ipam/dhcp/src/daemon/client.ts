@@ -18,7 +18,11 @@ export type Reply = { ack: Packet } | { nak: string } | undefined;
 
 const BROADCAST = '255.255.255.255';
 
-function message(ctx: ClientContext, type: number, fields: { ciaddr?: string; broadcast: boolean; extra?: [number, Buffer][]; xid?: number }): Packet {
+function message(
+  ctx: ClientContext,
+  type: number,
+  fields: { ciaddr?: string; broadcast: boolean; extra?: [number, Buffer][]; xid?: number },
+): Packet {
   const options = new Map<number, Buffer>();
   options.set(Opt.MESSAGE_TYPE, Buffer.from([type]));
   options.set(Opt.CLIENT_ID, Buffer.concat([Buffer.from([0]), Buffer.from(ctx.clientID)]));
@@ -41,11 +45,13 @@ function message(ctx: ClientContext, type: number, fields: { ciaddr?: string; br
   };
 }
 
-const send = (ctx: ClientContext, pkt: Packet, dst: string, types: number[]) => exchange(ctx.sock, pkt, encode(pkt), dst, types, ctx.timeoutMs);
+const send = (ctx: ClientContext, pkt: Packet, dst: string, types: number[]) =>
+  exchange(ctx.sock, pkt, encode(pkt), dst, types, ctx.timeoutMs);
 
 function toReply(p: Packet | undefined): Reply {
   if (!p) return undefined;
-  if (messageType(p) === MessageType.NAK) return { nak: p.options.get(Opt.MESSAGE)?.toString() || 'DHCP server sent NAK' };
+  if (messageType(p) === MessageType.NAK)
+    return { nak: p.options.get(Opt.MESSAGE)?.toString() || 'DHCP server sent NAK' };
   return { ack: p };
 }
 
@@ -78,9 +84,12 @@ export async function rebind(ctx: ClientContext, ip: string): Promise<Reply> {
 
 /** DHCPRELEASE to the server (`dst` is its address, or the broadcast address when it cannot be reached); no reply. */
 export async function release(ctx: ClientContext, ip: string, serverID: string, dst = serverID): Promise<void> {
-  const pkt = message(ctx, MessageType.RELEASE, { ciaddr: ip, broadcast: false, extra: [[Opt.SERVER_ID, ipToBuffer(serverID)]] });
+  const pkt = message(ctx, MessageType.RELEASE, {
+    ciaddr: ip,
+    broadcast: false,
+    extra: [[Opt.SERVER_ID, ipToBuffer(serverID)]],
+  });
   await sendOnly(ctx.sock, encode(pkt), dst);
 }
 
 export const BROADCAST_ADDRESS = BROADCAST;
-

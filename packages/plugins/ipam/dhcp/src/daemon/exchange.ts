@@ -30,7 +30,14 @@ export function listen(sock: Socket): void {
 export const newXid = (): number => randomBytes(4).readUInt32BE(0);
 
 /** Send `pkt` to `dst`:67 and wait up to `timeoutMs` for a reply of one of `types`; undefined on timeout. */
-export function exchange(sock: Socket, pkt: Packet, bytes: Buffer, dst: string, types: number[], timeoutMs: number): Promise<Packet | undefined> {
+export function exchange(
+  sock: Socket,
+  pkt: Packet,
+  bytes: Buffer,
+  dst: string,
+  types: number[],
+  timeoutMs: number,
+): Promise<Packet | undefined> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       waiters.delete(pkt.xid);

@@ -65,7 +65,8 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
     }
     if (kind === 'bool') {
       const v = (value ?? 'true').toLowerCase();
-      if (!['1', 't', 'true', '0', 'f', 'false'].includes(v)) throw new Error(`invalid boolean value ${JSON.stringify(value)} for -${m[1]}`);
+      if (!['1', 't', 'true', '0', 'f', 'false'].includes(v))
+        throw new Error(`invalid boolean value ${JSON.stringify(value)} for -${m[1]}`);
       (out[key] as boolean) = ['1', 't', 'true'].includes(v);
     } else if (kind === 'duration') (out[key] as number) = parseDuration(value!, m[1]);
     else (out[key] as string) = value!;
@@ -84,6 +85,7 @@ export function parseDuration(text: string, flag: string): number {
     total += Number(m[1]) * UNITS[m[2]];
     end = re.lastIndex;
   }
-  if (!text || end !== text.length) throw new Error(`invalid value ${JSON.stringify(text)} for flag -${flag}: parse error`);
+  if (!text || end !== text.length)
+    throw new Error(`invalid value ${JSON.stringify(text)} for flag -${flag}: parse error`);
   return total;
 }

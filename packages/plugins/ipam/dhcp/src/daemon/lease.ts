@@ -1,6 +1,14 @@
 import type { LeaseRequest } from '../rpc';
 import { bindingFromAck, type Binding } from './ack';
-import { BROADCAST_ADDRESS, discoverAndRequest, rebind, release, renew, type ClientContext, type Reply } from './client';
+import {
+  BROADCAST_ADDRESS,
+  discoverAndRequest,
+  rebind,
+  release,
+  renew,
+  type ClientContext,
+  type Reply,
+} from './client';
 import { listen } from './exchange';
 import type { Packet } from './packet';
 import { clientSocketIn } from './netns-socket';
@@ -91,7 +99,9 @@ export class Lease {
   async resume(): Promise<void> {
     if (this.state === 'expired') return;
     await this.open();
-    this.hooks.log(`${this.id}: resumed ${this.state} lease of ${this.binding?.ip}, expiring ${new Date(this.binding!.expiresAt).toISOString()}`);
+    this.hooks.log(
+      `${this.id}: resumed ${this.state} lease of ${this.binding?.ip}, expiring ${new Date(this.binding!.expiresAt).toISOString()}`,
+    );
     this.schedule();
   }
 
@@ -136,7 +146,15 @@ export class Lease {
     listen(sock);
     sock.unref();
     const s = this.settings;
-    this.ctx = { sock, mac: this.mac, clientID: this.req.clientID, request: this.req.request, provide: this.req.provide, broadcast: s.broadcast, timeoutMs: s.timeoutMs };
+    this.ctx = {
+      sock,
+      mac: this.mac,
+      clientID: this.req.clientID,
+      request: this.req.request,
+      provide: this.req.provide,
+      broadcast: s.broadcast,
+      timeoutMs: s.timeoutMs,
+    };
   }
 
   private close(): void {
@@ -161,7 +179,9 @@ export class Lease {
     this.binding = bindingFromAck(ack, sentAt);
     this.state = 'bound';
     this.hooks.persist(this);
-    this.hooks.log(`${this.id}: bound ${this.binding.ip}/${this.binding.prefix}, renew ${iso(this.binding.renewAt)}, expires ${iso(this.binding.expiresAt)}`);
+    this.hooks.log(
+      `${this.id}: bound ${this.binding.ip}/${this.binding.prefix}, renew ${iso(this.binding.renewAt)}, expires ${iso(this.binding.expiresAt)}`,
+    );
     this.schedule();
   }
 
@@ -171,8 +191,14 @@ export class Lease {
     const now = Date.now();
     const next = now >= b.rebindAt ? b.expiresAt : now >= b.renewAt ? b.rebindAt : b.renewAt;
     const due = Math.max(0, next - now);
-    const retry = this.state === 'renewing' || this.state === 'rebinding' ? Math.max(MIN_RETRY_MS, Math.min(due / 2, this.settings.resendMaxMs)) : due;
-    this.timer = setTimeout(() => void this.step(), Math.min(this.state === 'bound' ? due : Math.min(retry, due), MAX_TIMER_MS));
+    const retry =
+      this.state === 'renewing' || this.state === 'rebinding'
+        ? Math.max(MIN_RETRY_MS, Math.min(due / 2, this.settings.resendMaxMs))
+        : due;
+    this.timer = setTimeout(
+      () => void this.step(),
+      Math.min(this.state === 'bound' ? due : Math.min(retry, due), MAX_TIMER_MS),
+    );
   }
 
   /**
@@ -187,7 +213,9 @@ export class Lease {
       if (now >= b.expiresAt) return await this.expire();
       const rebinding = now >= b.rebindAt;
       this.enter(rebinding ? 'rebinding' : 'renewing');
-      let reply = rebinding ? await this.broadcasting(() => rebind(this.ctx!, b.ip)) : await this.attempt(() => renew(this.ctx!, b.ip, b.serverID));
+      let reply = rebinding
+        ? await this.broadcasting(() => rebind(this.ctx!, b.ip))
+        : await this.attempt(() => renew(this.ctx!, b.ip, b.serverID));
       if (reply && 'nak' in reply && !this.released) {
         this.hooks.log(`${this.id}: ${reply.nak}; re-acquiring`);
         reply = await this.broadcasting(() => discoverAndRequest(this.ctx!));
@@ -216,7 +244,8 @@ export class Lease {
     if (reply && 'ack' in reply) {
       const before = this.binding?.ip;
       this.commit(reply.ack, sentAt);
-      if (before && before !== this.binding!.ip) this.hooks.log(`${this.id}: re-acquired a different address ${this.binding!.ip} (was ${before})`);
+      if (before && before !== this.binding!.ip)
+        this.hooks.log(`${this.id}: re-acquired a different address ${this.binding!.ip} (was ${before})`);
       return;
     }
     this.schedule();

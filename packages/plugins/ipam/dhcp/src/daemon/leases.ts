@@ -36,7 +36,13 @@ export class LeaseManager {
     const req = { ...request, netns: this.hostPrefix + request.netns };
     return this.serialized(req.clientID, async () => {
       const held = this.leases.get(req.clientID);
-      if (held && held.binding && held.state !== 'expired' && held.req.netns === req.netns && held.req.ifName === req.ifName) {
+      if (
+        held &&
+        held.binding &&
+        held.state !== 'expired' &&
+        held.req.netns === req.netns &&
+        held.req.ifName === req.ifName
+      ) {
         return leaseInfo(held.binding);
       }
       if (held) await this.drop(held);
@@ -76,7 +82,9 @@ export class LeaseManager {
   /** GC: release the leases of `network` whose (containerID, ifName) is not among `valid`. */
   async gc(network: string, valid: { containerID: string; ifname: string }[]): Promise<void> {
     const keep = new Set(valid.map((a) => `${a.containerID}\0${a.ifname}`));
-    const stale = [...this.leases.values()].filter((l) => l.req.network === network && !keep.has(`${l.req.containerID}\0${l.req.ifName}`));
+    const stale = [...this.leases.values()].filter(
+      (l) => l.req.network === network && !keep.has(`${l.req.containerID}\0${l.req.ifName}`),
+    );
     for (const lease of stale) {
       this.log(`${lease.id}: not a valid attachment any more, releasing (GC)`);
       await this.release(lease.id);

@@ -73,7 +73,12 @@ export function clientSocketIn(netns: string, timeoutMs = 10_000): Promise<Socke
     });
     // 'close' comes after every message of the channel was delivered ('exit' may come before).
     child.on('close', (code) => {
-      if (!settled) done(new Error(`opening a DHCP socket in ${netns}: ${stderr.trim().split('\n').pop() || `helper exited with ${code}`}`));
+      if (!settled)
+        done(
+          new Error(
+            `opening a DHCP socket in ${netns}: ${stderr.trim().split('\n').pop() || `helper exited with ${code}`}`,
+          ),
+        );
     });
   });
 }

@@ -1,7 +1,16 @@
 /**
  * DHCPv4 messages (RFC 2131 / 2132): the fixed BOOTP header followed by the magic cookie and TLV options.
  */
-export const MessageType = { DISCOVER: 1, OFFER: 2, REQUEST: 3, DECLINE: 4, ACK: 5, NAK: 6, RELEASE: 7, INFORM: 8 } as const;
+export const MessageType = {
+  DISCOVER: 1,
+  OFFER: 2,
+  REQUEST: 3,
+  DECLINE: 4,
+  ACK: 5,
+  NAK: 6,
+  RELEASE: 7,
+  INFORM: 8,
+} as const;
 export type MessageTypeName = keyof typeof MessageType;
 
 export const Opt = {
@@ -115,15 +124,18 @@ export function decode(buf: Buffer): Packet | undefined {
 
 export function ipToBuffer(ip: string): Buffer {
   const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) throw new Error(`invalid IPv4 address ${JSON.stringify(ip)}`);
+  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255))
+    throw new Error(`invalid IPv4 address ${JSON.stringify(ip)}`);
   return Buffer.from(parts);
 }
 
-export const bufferToIP = (buf: Buffer, off = 0): string => `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
+export const bufferToIP = (buf: Buffer, off = 0): string =>
+  `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
 
 function macToBuffer(mac: string): Buffer {
   const bytes = mac.split(':').map((h) => parseInt(h, 16));
-  if (bytes.length !== 6 || bytes.some((b) => !(b >= 0 && b <= 255))) throw new Error(`invalid MAC address ${JSON.stringify(mac)}`);
+  if (bytes.length !== 6 || bytes.some((b) => !(b >= 0 && b <= 255)))
+    throw new Error(`invalid MAC address ${JSON.stringify(mac)}`);
   return Buffer.from(bytes);
 }
 

@@ -9,7 +9,11 @@ const BCAST_ROUTE = ['route', 'replace', '255.255.255.255/32', 'dev'];
 
 /** Route limited broadcast through the link (setting it up first when `up`), and return its MAC. */
 export async function prepareForBroadcast(netns: string, ifName: string, up: boolean): Promise<string> {
-  const cmds = [...(up ? [['link', 'set', 'dev', ifName, 'up']] : []), [...BCAST_ROUTE, ifName], ['link', 'show', 'dev', ifName]];
+  const cmds = [
+    ...(up ? [['link', 'set', 'dev', ifName, 'up']] : []),
+    [...BCAST_ROUTE, ifName],
+    ['link', 'show', 'dev', ifName],
+  ];
   let out: string;
   try {
     out = await ipBatch(cmds, netns, { json: true });

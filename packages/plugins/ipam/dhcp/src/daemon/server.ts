@@ -16,8 +16,14 @@ const log = (msg: string): void => void process.stderr.write(`${new Date().toISO
  * only loses its reply; the lease it asked for is kept (the runtime's DEL will release it).
  */
 export async function runDaemon(flags: DaemonFlags): Promise<void> {
-  if (flags.pidfile && !isAbsolute(flags.pidfile)) throw new Error(`Error writing pidfile ${JSON.stringify(flags.pidfile)}: path not absolute`);
-  const settings = { timeoutMs: flags.timeoutMs, resendMaxMs: flags.resendMaxMs, resendTimeoutMs: flags.resendTimeoutMs, broadcast: flags.broadcast };
+  if (flags.pidfile && !isAbsolute(flags.pidfile))
+    throw new Error(`Error writing pidfile ${JSON.stringify(flags.pidfile)}: path not absolute`);
+  const settings = {
+    timeoutMs: flags.timeoutMs,
+    resendMaxMs: flags.resendMaxMs,
+    resendTimeoutMs: flags.resendTimeoutMs,
+    broadcast: flags.broadcast,
+  };
   const manager = new LeaseManager(settings, new LeaseStore(flags.hostPrefix + flags.stateDir), log, flags.hostPrefix);
   await manager.restore();
 
@@ -52,7 +58,8 @@ async function listen(server: Server, socketPath: string): Promise<string> {
   }
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
   if (existsSync(socketPath)) {
-    if (await answers(socketPath)) throw new Error(`Error getting listener: ${socketPath}: a daemon is already listening`);
+    if (await answers(socketPath))
+      throw new Error(`Error getting listener: ${socketPath}: a daemon is already listening`);
     rmSync(socketPath, { force: true });
   }
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, resolve));
@@ -115,7 +122,18 @@ function invocation(body: Decoded, verb: Verb): CmdArgs {
   } catch (err) {
     throw new Error(`error parsing netconf: ${(err as Error).message}`);
   }
-  if (!netConf || typeof netConf !== 'object' || Array.isArray(netConf)) throw new Error('error parsing netconf: not a JSON object');
+  if (!netConf || typeof netConf !== 'object' || Array.isArray(netConf))
+    throw new Error('error parsing netconf: not a JSON object');
   const path = text(body.Path).split(':').filter(Boolean);
-  return new CmdArgs(verb, text(body.ContainerID), text(body.Netns), text(body.IfName), text(body.Args), path, stdin, netConf as NetConf, {});
+  return new CmdArgs(
+    verb,
+    text(body.ContainerID),
+    text(body.Netns),
+    text(body.IfName),
+    text(body.Args),
+    path,
+    stdin,
+    netConf as NetConf,
+    {},
+  );
 }
