@@ -18,6 +18,9 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pluginRuntime } from './plugin-runtime.mjs';
+import bundleAssets from './bundle-assets.cjs';
+
+const { assetsOf } = bundleAssets;
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // env -S -u: drop NODE_EXTRA_CA_CERTS, which costs ~40 ms per exec and is useless to a plugin.
@@ -40,7 +43,7 @@ export function executables() {
             dir: join(dir, entry.name),
             entry: entryFile,
             out: join(root, 'dist', pkg.tscni.out ?? 'cni-bin', pkg.tscni.bin),
-            assets: assetsOf(pkg),
+            assets: assetsOf(pkg, root),
           });
         }
       }
@@ -50,18 +53,6 @@ export function executables() {
   walk(join(root, 'packages'), 0);
   walk(join(root, 'apps'), 0);
   return found;
-}
-
-/** The package's own run-time files and those its @tscni/* dependencies declare (e.g. @tscni/etcd's etcd3 protos). */
-function assetsOf(pkg, seen = new Set()) {
-  const assets = [...(pkg.tscni?.assets ?? [])];
-  for (const dep of Object.keys(pkg.dependencies ?? {})) {
-    const depFile = join(root, 'node_modules', dep, 'package.json');
-    if (!dep.startsWith('@tscni/') || seen.has(dep) || !existsSync(depFile)) continue;
-    seen.add(dep);
-    assets.push(...assetsOf(JSON.parse(readFileSync(depFile, 'utf8')), seen));
-  }
-  return assets;
 }
 
 /** The newest mtime of any source file an executable is built from (tests excluded). */

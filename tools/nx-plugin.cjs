@@ -6,19 +6,23 @@
 //               workspaces, not TypeScript project references, which @nx/js's inference needs).
 const { readFileSync, existsSync } = require('node:fs');
 const { dirname, join, posix } = require('node:path');
+const { assetsOf } = require('./bundle-assets.cjs');
 
 exports.name = 'tscni-targets';
 
 /**
  * Every file tools/bundle.mjs writes for one executable: the bundle, the CommonJS marker beside it and its
- * run-time assets. nx.json must not set build outputs: a target default would replace these.
+ * run-time assets, its @tscni/* dependencies' included. nx.json must not set build outputs: a target default would replace these.
  */
-function bundleOutputs(tscni) {
+function bundleOutputs(pkg, workspaceRoot) {
+  const { tscni } = pkg;
   const dir = `{workspaceRoot}/dist/${tscni.out || 'cni-bin'}`;
   return [
     `${dir}/${tscni.bin}`,
     `${dir}/package.json`,
-    ...(tscni.assets || []).map((asset) => posix.normalize(`${dir}/${typeof asset === 'string' ? asset : asset.to}`)),
+    ...assetsOf(pkg, workspaceRoot).map((asset) =>
+      posix.normalize(`${dir}/${typeof asset === 'string' ? asset : asset.to}`),
+    ),
   ];
 }
 exports.bundleOutputs = bundleOutputs;
@@ -37,7 +41,7 @@ exports.createNodesV2 = [
           options: { cwd: '{workspaceRoot}' },
           cache: true,
           inputs: ['production', '^production', { env: 'TSCNI_PLUGIN_RUNTIME' }],
-          outputs: bundleOutputs(pkg.tscni),
+          outputs: bundleOutputs(pkg, context.workspaceRoot),
         };
       }
       if (existsSync(join(context.workspaceRoot, root, 'tsconfig.json'))) {

@@ -234,7 +234,7 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
 
       // Real traffic for ours; the reference is compared on the qdiscs it builds (below), which is what shapes it.
       it.skipIf(iperfMissing() || impl !== ours)(
-        'iperf3 (skipped when not installed) between two pods runs at the configured rate (±10 %) in each direction',
+        'iperf3 (skipped when not installed) between two pods runs at the configured rate (at most +10 %, at least 75 %) in each direction',
         async () => {
           const shaped = await net.attach('s');
           const peer = await net.attach('p');
@@ -250,8 +250,12 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
             const toPod = await iperf(shaped.pod, peer.pod, shaped.ip, false);
             const fromPod = await iperf(shaped.pod, peer.pod, shaped.ip, true);
             if (process.env.BW_DEBUG) console.log(impl.name, { toPod, fromPod });
-            expect(Math.abs(toPod / limits.ingressRate - 1), `to the pod: ${toPod} bit/s`).toBeLessThan(0.1);
-            expect(Math.abs(fromPod / limits.egressRate - 1), `from the pod: ${fromPod} bit/s`).toBeLessThan(0.1);
+            // A token bucket never lets more through than its rate; a CPU-starved box (CI runs the kernel lane beside
+            // this) delivers less, so the floor is looser than the ceiling. Unshaped veth traffic is in Gbit/s.
+            expect(toPod / limits.ingressRate, `to the pod: ${toPod} bit/s`).toBeLessThan(1.1);
+            expect(toPod / limits.ingressRate, `to the pod: ${toPod} bit/s`).toBeGreaterThan(0.75);
+            expect(fromPod / limits.egressRate, `from the pod: ${fromPod} bit/s`).toBeLessThan(1.1);
+            expect(fromPod / limits.egressRate, `from the pod: ${fromPod} bit/s`).toBeGreaterThan(0.75);
             await run(impl.bin, 'DEL', shaped, conf(shaped, limits, { prevResult: add.json }));
           } finally {
             await net.detach(shaped);
