@@ -9,21 +9,21 @@ import type { InProcessPlugins } from '@tscni/libcni';
 const embedIpam = async () => (await import('@tscni/embedded-ipam')).embedIpamDelegates();
 
 export const OUR_PLUGINS: InProcessPlugins = {
-  loopback: async () => ({ funcs: (await import('@tscni/loopback/src/loopback')).loopback as PluginFuncs }),
+  loopback: async () => ({ funcs: (await import('@tscni/loopback/plugin')).loopback as PluginFuncs }),
   bridge: async () => {
     await embedIpam();
-    return { funcs: (await import('@tscni/bridge/src/bridge')).bridge as PluginFuncs };
+    return { funcs: (await import('@tscni/bridge/plugin')).bridge as PluginFuncs };
   },
   ptp: async () => {
     await embedIpam();
-    return { funcs: (await import('@tscni/ptp/src/ptp')).ptp as PluginFuncs };
+    return { funcs: (await import('@tscni/ptp/plugin')).ptp as PluginFuncs };
   },
   'host-local': async () => ({ funcs: (await import('@tscni/host-local/plugin')).hostLocal as PluginFuncs }),
   static: async () => ({ funcs: (await import('@tscni/static/plugin')).staticIPAM as PluginFuncs }),
-  portmap: async () => ({ funcs: (await import('@tscni/portmap/src/portmap')).portmap as PluginFuncs }),
+  portmap: async () => ({ funcs: (await import('@tscni/portmap/plugin')).portmap as PluginFuncs }),
   bandwidth: async () => ({
-    funcs: (await import('@tscni/bandwidth/src/bandwidth')).bandwidth as PluginFuncs,
+    funcs: (await import('@tscni/bandwidth/plugin')).bandwidth as PluginFuncs,
     info: { supportedVersions: versionsSince('0.3.0') },
   }),
-  tuning: async () => ({ funcs: (await import('@tscni/tuning/src/tuning')).tuning as PluginFuncs }),
+  tuning: async () => ({ funcs: (await import('@tscni/tuning/plugin')).tuning as PluginFuncs }),
 };

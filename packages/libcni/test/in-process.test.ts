@@ -137,7 +137,7 @@ describe('inProcessExec', () => {
 describe.skipIf(!existsSync(join(DIST_BIN, 'loopback')))('inProcessExec against our loopback bundle', () => {
   // A lib's test may use a real plugin: it compares the in-process path with the bundle.
   // eslint-disable-next-line @nx/enforce-module-boundaries
-  const loopback = () => import('@tscni/loopback/src/loopback');
+  const loopback = () => import('@tscni/loopback/plugin');
   const inproc = inProcessExec(
     { loopback: async () => ({ funcs: (await loopback()).loopback as PluginFuncs }) },
     () => {
