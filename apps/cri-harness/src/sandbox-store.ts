@@ -63,6 +63,8 @@ export class SandboxStore {
   /** Read every record from disk (start-up); unreadable files are reported, not fatal. */
   load(onBroken: (file: string, why: string) => void): SandboxRecord[] {
     for (const file of readdirSync(this.dir)) {
+      // A save killed before its rename: the record it was replacing (if any) is still whole beside it.
+      if (/^[0-9a-f]{64}\.json\.tmp$/.test(file)) rmSync(join(this.dir, file), { force: true });
       if (!/^[0-9a-f]{64}\.json$/.test(file)) continue;
       try {
         const rec = JSON.parse(readFileSync(join(this.dir, file), 'utf8')) as SandboxRecord;

@@ -40,6 +40,18 @@ describe('SandboxStore', () => {
     reloaded.reserve(record('c'.repeat(64), 'a', 1));
   });
 
+  it('a save killed before its rename leaves a temp file that the next start-up removes, keeping the whole record', () => {
+    const a = record('a'.repeat(64), 'a');
+    new SandboxStore(dir).save(a);
+    writeFileSync(join(dir, 'sandboxes', `${a.id}.json.tmp`), '{"id":"half');
+    writeFileSync(join(dir, 'sandboxes', `${'b'.repeat(64)}.json.tmp`), '{');
+    const loaded = new SandboxStore(dir).load(() => {
+      throw new Error('no record is broken');
+    });
+    expect(loaded).toEqual([a]);
+    expect(readdirSync(join(dir, 'sandboxes'))).toEqual([`${a.id}.json`]);
+  });
+
   it('resolves full ids and unique prefixes; an ambiguous prefix is refused', () => {
     const store = new SandboxStore(dir);
     const ids = ['abc1'.padEnd(64, '0'), 'abc2'.padEnd(64, '0'), 'f'.repeat(64)];
