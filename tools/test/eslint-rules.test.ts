@@ -57,7 +57,7 @@ describe('eslint.config.mjs', () => {
   });
 
   it('project boundaries: a lib imports libs only, a plugin libs and plugins', async () => {
-    const plugin = "import { loopback } from '@tscni/loopback/src/loopback';\nexport { loopback };";
+    const plugin = "import { loopback } from '@tscni/loopback/plugin';\nexport { loopback };";
     expect(await rulesHit('packages/net/src/fixture.ts', plugin)).toEqual(['@nx/enforce-module-boundaries']);
     expect(await rulesHit('packages/net/test/fixture.test.ts', plugin)).toEqual(['@nx/enforce-module-boundaries']);
     expect(await rulesHit('packages/libcni/src/fixture.ts', "export { CniError } from '@tscni/cni';")).toEqual([]);
