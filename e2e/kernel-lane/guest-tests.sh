@@ -4,12 +4,10 @@
 # test files matching $3 (space separated) if given. The vitest JSON report is printed base64-encoded
 # between KERNEL-LANE-REPORT-BEGIN/END for run.mjs to write on the host.
 set -u
-export HOME=/tmp PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI=1 TSCNI_SKIP_STANDALONE=1
+export HOME=/tmp PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI=1 TSCNI_PREBUILT=1
 cd "$(dirname "$0")/../.." || exit 97
 echo "kernel-lane: $(uname -r), projects: $1"
-# run.mjs bundled on the host just before boot: keep the global setup from rebuilding everything under
-# emulation when someone edits a source meanwhile (touching only affects the guest's overlay).
-touch dist/cni-bin/* 2>/dev/null
+# run.mjs bundled on the host just before boot; TSCNI_PREBUILT keeps the global setup from building anything.
 args=""
 for p in $1; do args="$args --project $p"; done
 filter="${2:-}"
