@@ -21,6 +21,7 @@ const BASE = {
   vlan: { type: 'vlan', master: 'hup0', vlanId: 10, ipam },
   'host-device': { type: 'host-device', device: 'hdev0', ipam },
   dummy: { type: 'dummy', ipam },
+  tap: { type: 'tap', ipam },
   'host-local': { type: 'host-local', ipam: { type: 'host-local', subnet: '10.250.0.0/24', dataDir: '$TMP/ipam' } },
   static: { type: 'static', ipam: { type: 'static', addresses: [{ address: '10.251.0.2/24' }] } },
   dhcp: { type: 'dhcp', ipam: { type: 'dhcp', daemonSocketPath: '$TMP/no-daemon.sock' } },
@@ -33,6 +34,8 @@ const BASE = {
   tuning: { type: 'tuning', sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1' }, dataDir: '$TMP/tuning', prevResult },
   firewall: { type: 'firewall', prevResult },
   flannel: { type: 'flannel', subnetFile: '$TMP/subnet.env', dataDir: '$TMP/flannel' },
+  sbr: { type: 'sbr', prevResult },
+  vrf: { type: 'vrf', vrfname: 'hvrf0', prevResult },
 };
 const IPAM_PLUGINS = ['host-local', 'static', 'dhcp'];
 /** The base config with `patch` applied (to the `ipam` section for IPAM plugins, which read only that). */
@@ -173,6 +176,25 @@ const SPECIFIC = {
     ['an unknown ingressPolicy', { ingressPolicy: 'paranoid' }, /ingressPolicy/],
     ['an unknown backend', { backend: 'pf' }, /backend/],
     ['an admin chain name with a newline', { iptablesAdminChainName: 'CNI-ADMIN\n-F' }, /iptablesAdminChainName/],
+  ],
+  tap: [
+    ['a mac that is not a MAC', { mac: 'zz' }, /mac/],
+    ['a negative owner', { owner: -1 }, /owner/],
+    ['a group over 32 bits', { group: 2 ** 32 }, /group/],
+    ['multiQueue of the wrong type', { multiQueue: 'yes' }, /multiQueue/],
+    ['a selinuxContext with shell metacharacters', { selinuxContext: 'x; rm -rf /' }, /selinuxContext/],
+    ['a bridge name with a slash', { bridge: 'a/b' }, /bridge/],
+  ],
+  sbr: [
+    ['three gateways', { gateways: ['10.0.0.1', 'fd00::1', '10.0.0.3'] }, /gateways/],
+    ['a gateway that is not an IP', { gateways: ['nope'] }, /gateways/],
+    ['a negative table', { table: -1 }, /table/],
+  ],
+  vrf: [
+    ['a missing vrfname', { vrfname: undefined }, /vrf name/],
+    ['a vrfname too long', { vrfname: 'vrf0123456789abcdef' }, /vrfname/],
+    ['a vrfname with a slash', { vrfname: '../x' }, /vrfname/],
+    ['a table of the wrong type', { table: 'main' }, /table/],
   ],
   flannel: [
     ['a name in the delegate', { delegate: { name: 'x' } }, /name/],
