@@ -5,7 +5,8 @@
 //                    report counted failed is one failure
 //   EXTRA_FAILED=n   checks outside vitest (typecheck, lint, a lane that did not run) that failed
 //   UNHANDLED_ERRORS=n  "Vitest caught n unhandled errors" (its JSON report has no count of them)
-// A report that is missing or unreadable is one failure.
+// A report that is missing or unreadable is one failure; so is each reason a suite gave for skipping that is not a
+// kernel feature (a tool, service or reference plugin CI lacks).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -49,6 +50,22 @@ export function countReport(report, { unhandledKnown = false } = {}) {
   return counts;
 }
 
+/**
+ * Suites that skipped for something other than a kernel feature: a suite names why it skips in its title
+ * (`… — skipped: needs etcd`), and only "kernel lacks …" is a reason CI may give (the kernel lane runs those).
+ * A missing tool, service or reference plugin in CI is a hole, so each distinct reason counts as one failure.
+ */
+export function missingDependencySkips(report) {
+  const reasons = new Set();
+  for (const file of report.testResults ?? [])
+    for (const t of file.assertionResults ?? []) {
+      if (t.status === 'passed' || t.status === 'failed') continue;
+      const reason = /— skipped: ([^>]*)/.exec((t.ancestorTitles ?? []).join(' > '))?.[1]?.trim();
+      if (reason && !reason.startsWith('kernel lacks')) reasons.add(reason);
+    }
+  return [...reasons];
+}
+
 /** The totals over several reports; `missing` names the reports that could not be read (one failure each). */
 export function summarize(reports, { extraFailed = 0, unhandledErrors = 0 } = {}) {
   const total = {
@@ -72,6 +89,10 @@ export function summarize(reports, { extraFailed = 0, unhandledErrors = 0 } = {}
     if (Number(r.exitStatus ?? 0) !== 0 && c.failed + c.errorsOutsideTests === 0 && !Number(unhandledErrors)) {
       total.failed++;
       total.notes.push(`${r.file}: its run exited ${r.exitStatus} with no failure in the report`);
+    }
+    for (const reason of missingDependencySkips(r.report)) {
+      total.failed++;
+      total.notes.push(`${r.file}: tests skipped for a missing dependency (${reason}): CI must have it`);
     }
     if (c.errorsOutsideTests)
       total.notes.push(

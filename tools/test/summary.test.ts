@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM script without types
-import { countReport, formatTotals, summarize } from '../summary.mjs';
+import { countReport, formatTotals, missingDependencySkips, summarize } from '../summary.mjs';
 
 const mixed = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures/vitest-mixed.json'), 'utf8'));
 const file = (name: string, status: string, tests: [string[], string][], message = '') => ({
@@ -99,5 +99,25 @@ describe('tools/summary.mjs', () => {
     expect(t.notes.join('\n')).toContain('gone.json');
     expect(summarize([{ file: 'main.json', report: ok, exitStatus: 1 }])).toMatchObject({ failed: 1 });
     expect(summarize([{ file: 'main.json', report: mixed, exitStatus: 1 }])).toMatchObject({ failed: 3 });
+  });
+
+  it('a suite skipped for a missing tool or reference plugin fails (once per reason); one skipped for a kernel feature does not', () => {
+    const report = {
+      success: true,
+      numFailedTestSuites: 0,
+      testResults: [
+        file('a', 'passed', [
+          [['etcd subnet manager — skipped: needs etcd'], 'skipped'],
+          [['etcd subnet manager — skipped: needs etcd', 'inner'], 'skipped'],
+          [['vlan — skipped: kernel lacks CONFIG_VLAN_8021Q (8021q)'], 'skipped'],
+          [['tscni only'], 'skipped'],
+          [['d'], 'passed'],
+        ]),
+      ],
+    };
+    expect(missingDependencySkips(report)).toEqual(['needs etcd']);
+    const t = summarize([{ file: 'r.json', report }]);
+    expect(formatTotals(t)).toBe('1 passed, 1 failed, 4 skipped');
+    expect(t.notes.join('\n')).toContain('missing dependency (needs etcd)');
   });
 });
