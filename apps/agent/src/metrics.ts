@@ -2,6 +2,12 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+interface MetricOptions {
+  labelNames?: string[];
+  buckets?: number[];
+}
+type MetricKind<M> = new (config: { name: string; help: string; registers: Registry[] } & MetricOptions) => M;
+
 export class Metrics {
   readonly registry = new Registry();
   readonly leases = this.declare(Gauge, 'tscni_agent_leases', 'Subnet leases in etcd, this node included');
@@ -69,12 +75,7 @@ export class Metrics {
   }
 
   /** Every metric is declared through here: on this registry, never prom-client's global one. */
-  private declare<M, X extends object = object>(
-    Kind: new (config: { name: string; help: string; registers: Registry[] } & X) => M,
-    name: string,
-    help: string,
-    more?: X,
-  ): M {
-    return new Kind({ name, help, registers: [this.registry], ...(more as X) });
+  private declare<M>(Kind: MetricKind<M>, name: string, help: string, more: MetricOptions = {}): M {
+    return new Kind({ name, help, registers: [this.registry], ...more });
   }
 }
