@@ -80,10 +80,15 @@ export class HarnessProcess {
     return new HarnessProcess(child);
   }
 
-  /** Spawn and wait until it serves (or throw with its output if it exits first). */
+  /** Spawn and wait until it serves (or throw with its output if it exits first; one that never serves is killed). */
   static async start(node: TestNode, opts: HarnessOptions): Promise<HarnessProcess> {
     const h = HarnessProcess.spawn(node, opts);
-    await h.waitForLog((l) => l.msg === 'Serving', 15_000);
+    try {
+      await h.waitForLog((l) => l.msg === 'Serving', 15_000);
+    } catch (err) {
+      await h.kill9();
+      throw err;
+    }
     return h;
   }
 
