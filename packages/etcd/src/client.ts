@@ -41,7 +41,6 @@ export interface KeyValue {
 
 export class EtcdKV {
   readonly client: Etcd3;
-
   private readonly failures: EtcdFailures;
 
   constructor(config: EtcdConfig, opts: ClientOptions = {}) {
