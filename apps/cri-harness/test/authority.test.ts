@@ -8,12 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingForKernelTests, type TestNode } from '@tscni/testing/node';
 import { AuthorityRewriter } from '../src/h2-authority';
 import { loadRuntimeService } from '../src/proto';
-import {
-  killPauses,
-  startHarnessNode,
-  type HarnessOptions,
-  type HarnessProcess,
-} from '@tscni/testing/harness-process';
+import { killPauses, startHarnessNode, type HarnessOptions, type HarnessProcess } from '@tscni/testing/harness-process';
 import { CRICTL } from '@tscni/testing/real-crictl';
 
 type Header = { name: string; value: string; neverIndex?: boolean };

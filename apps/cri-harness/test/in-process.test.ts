@@ -9,7 +9,13 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh } from '@tscni/testing/node';
 import { Crictl, CrictlError } from '@tscni/testing/crictl';
-import { HarnessProcess, harnessDirs, killPauses, recordsIn, type HarnessOptions } from '@tscni/testing/harness-process';
+import {
+  HarnessProcess,
+  harnessDirs,
+  killPauses,
+  recordsIn,
+  type HarnessOptions,
+} from '@tscni/testing/harness-process';
 
 const PLUGINS = ['loopback', 'bridge', 'host-local', 'portmap', 'bandwidth', 'tuning'];
 const absent = PLUGINS.filter((p) => !existsSync(join(DIST_BIN, p)));

@@ -60,7 +60,9 @@ describe('etcd errors', () => {
     await expect(failures.call(() => Promise.resolve(7))).resolves.toBe(7);
     const first = await failures.call(() => Promise.reject(refused)).catch((e: unknown) => e);
     expect(first).toBeInstanceOf(EtcdError);
-    expect((first as Error).message).toBe('etcd unreachable at https://10.0.0.1:2379: connect ECONNREFUSED 10.0.0.1:2379');
+    expect((first as Error).message).toBe(
+      'etcd unreachable at https://10.0.0.1:2379: connect ECONNREFUSED 10.0.0.1:2379',
+    );
     expect(failures.explain(circuit).message).toBe(
       'etcd unreachable at https://10.0.0.1:2379: connect ECONNREFUSED 10.0.0.1:2379 (calls paused for a few seconds after failing)',
     );

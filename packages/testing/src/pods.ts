@@ -29,7 +29,13 @@ export async function attachPod(node: TestNode, netns: string, a: PodAttachment)
     ...a.plugin,
     ipam: { type: 'host-local', ranges: a.subnets.map((subnet) => [{ subnet }]), dataDir: join(node.tmp, 'ipam') },
   };
-  const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: a.containerId, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: DIST_BIN };
+  const env = {
+    CNI_COMMAND: 'ADD',
+    CNI_CONTAINERID: a.containerId,
+    CNI_NETNS: netns,
+    CNI_IFNAME: 'eth0',
+    CNI_PATH: DIST_BIN,
+  };
   const r = await node.runPlugin(join(DIST_BIN, a.plugin.type), env, conf);
   if (r.code !== 0) throw new Error(`${a.plugin.type} ADD: ${r.stdout}${r.stderr}`);
   return (r.json.ips as { address: string }[]).map((ip) => ip.address.split('/')[0]);
@@ -40,8 +46,7 @@ export const attachBridgePod = (
   node: TestNode,
   netns: string,
   a: Omit<PodAttachment, 'plugin'> & { bridge: string },
-): Promise<string[]> =>
-  attachPod(node, netns, { ...a, plugin: { type: 'bridge', bridge: a.bridge, isGateway: true } });
+): Promise<string[]> => attachPod(node, netns, { ...a, plugin: { type: 'bridge', bridge: a.bridge, isGateway: true } });
 
 /** One ICMP echo from a pod; `waitS` is the deadline (IPv6 addresses of the reference may still be tentative). */
 export function pings(netns: string, ip: string, waitS = 2): boolean {

@@ -1,6 +1,15 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, addrsIn, binDir, implementations, leases as leasesIn, linksIn, probeLinkKind, sh } from '@tscni/testing/node';
+import {
+  TestNode,
+  addrsIn,
+  binDir,
+  implementations,
+  leases as leasesIn,
+  linksIn,
+  probeLinkKind,
+  sh,
+} from '@tscni/testing/node';
 
 const { missing, lacking: noIpvlan } = probeLinkKind('ipvlan', ['ip', 'nsenter', 'ping']);
 
