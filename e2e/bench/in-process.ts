@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIST_BIN, TestNode } from '@tscni/testing/node';
-import { HarnessProcess, killPauses, type HarnessOptions } from '@tscni/testing/harness-process';
+import { HarnessProcess, harnessDirs, killPauses, type HarnessOptions } from '@tscni/testing/harness-process';
 import { CRICTL } from '@tscni/testing/interop/containerd';
 import { now, quantile } from './stats';
 
@@ -45,14 +45,7 @@ async function harness(tag: string, net: number, extraArgs: string[]): Promise<s
     mkdirSync(join(node.tmp, tag, d), { recursive: true });
     return join(node.tmp, tag, d);
   };
-  const o: HarnessOptions = {
-    socket: join(dir('run'), 'cri.sock'),
-    stateDir: dir('state'),
-    confDir: dir('net.d'),
-    cacheDir: dir('cache'),
-    binDirs: [DIST_BIN],
-    extraArgs,
-  };
+  const o = harnessDirs(join(node.tmp, tag), [DIST_BIN], { extraArgs });
   const plugins = [
     {
       type: 'bridge',

@@ -2,50 +2,48 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+interface MetricOptions {
+  labelNames?: string[];
+  buckets?: number[];
+}
+type MetricKind<M> = new (config: { name: string; help: string; registers: Registry[] } & MetricOptions) => M;
+
 export class Metrics {
   readonly registry = new Registry();
-  readonly leases = new Gauge({
-    name: 'tscni_agent_leases',
-    help: 'Subnet leases in etcd, this node included',
-    registers: [this.registry],
-  });
-  readonly peers = new Gauge({
-    name: 'tscni_agent_peers',
-    help: 'Peer leases programmed into the data plane',
-    registers: [this.registry],
-  });
-  readonly refusedPeers = new Gauge({
-    name: 'tscni_agent_refused_peers',
-    help: 'Peer leases not programmed (e.g. host-gw peer not on the same L2 segment)',
-    registers: [this.registry],
-  });
-  readonly watchReconnects = new Counter({
-    name: 'tscni_agent_watch_reconnects_total',
-    help: 'Times the etcd watch stream was lost and re-established',
-    registers: [this.registry],
-  });
-  readonly etcdErrors = new Counter({
-    name: 'tscni_agent_etcd_errors_total',
-    help: 'Failed etcd operations (retried with backoff)',
-    labelNames: ['op'],
-    registers: [this.registry],
-  });
-  readonly leaseRenewals = new Counter({
-    name: 'tscni_agent_lease_renewals_total',
-    help: 'Successful renewals of this node’s lease',
-    registers: [this.registry],
-  });
-  readonly leaseAcquisitions = new Counter({
-    name: 'tscni_agent_lease_acquisitions_total',
-    help: 'Times this node acquired (or re-acquired) its lease',
-    registers: [this.registry],
-  });
-  readonly programming = new Histogram({
-    name: 'tscni_agent_programming_seconds',
-    help: 'Time to bring routes, neighbours and FDB entries in step with the leases',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [this.registry],
-  });
+  readonly leases = this.declare(Gauge, 'tscni_agent_leases', 'Subnet leases in etcd, this node included');
+  readonly peers = this.declare(Gauge, 'tscni_agent_peers', 'Peer leases programmed into the data plane');
+  readonly refusedPeers = this.declare(
+    Gauge,
+    'tscni_agent_refused_peers',
+    'Peer leases not programmed (e.g. host-gw peer not on the same L2 segment)',
+  );
+  readonly watchReconnects = this.declare(
+    Counter,
+    'tscni_agent_watch_reconnects_total',
+    'Times the etcd watch stream was lost and re-established',
+  );
+  readonly etcdErrors = this.declare(
+    Counter,
+    'tscni_agent_etcd_errors_total',
+    'Failed etcd operations (retried with backoff)',
+    { labelNames: ['op'] },
+  );
+  readonly leaseRenewals = this.declare(
+    Counter,
+    'tscni_agent_lease_renewals_total',
+    'Successful renewals of this node’s lease',
+  );
+  readonly leaseAcquisitions = this.declare(
+    Counter,
+    'tscni_agent_lease_acquisitions_total',
+    'Times this node acquired (or re-acquired) its lease',
+  );
+  readonly programming = this.declare(
+    Histogram,
+    'tscni_agent_programming_seconds',
+    'Time to bring routes, neighbours and FDB entries in step with the leases',
+    { buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] },
+  );
   private server?: Server;
 
   /** Listen on host:port (a port of 0 picks one); resolves to the bound address. */
@@ -74,5 +72,10 @@ export class Metrics {
 
   close(): void {
     this.server?.close();
+  }
+
+  /** Every metric is declared through here: on this registry, never prom-client's global one. */
+  private declare<M>(Kind: MetricKind<M>, name: string, help: string, more: MetricOptions = {}): M {
+    return new Kind({ name, help, registers: [this.registry], ...more });
   }
 }

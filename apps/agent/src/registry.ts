@@ -1,8 +1,10 @@
 /**
  * flannel's etcd schema through the etcd3 client: the network config, the subnet leases (each key
  * attached to an etcd lease of its own), compare-and-swap writes and a watch on the subnets prefix.
+ * Every failure is thrown (or reported by the watch) as the sentence the CLI and the harness give for it.
  */
 import type { Etcd3, ICompare, Watcher } from 'etcd3';
+import { EtcdFailures } from '@tscni/etcd';
 import { etcdClient } from '@tscni/etcd/client';
 import type { CIDR } from '@tscni/net/host';
 import { parseLeaseAttrs, type Lease, type LeaseAttrs } from './lease';
@@ -23,6 +25,7 @@ export class Registry {
   readonly client: Etcd3;
   private readonly subnetsPrefix: string;
   private readonly configKey: string;
+  private readonly failures: EtcdFailures;
 
   constructor(flags: AgentFlags) {
     const prefix = flags.etcdPrefix.replace(/\/+$/, '');
@@ -36,20 +39,19 @@ export class Registry {
       etcdUsername: username,
       etcdPassword: password,
     } = flags;
-    this.client = etcdClient(
-      { endpoints, cafile, certfile, keyfile, username, password },
-      { dash: '-', callTimeoutMs: CALL_TIMEOUT_MS },
-    );
+    const config = { endpoints, cafile, certfile, keyfile, username, password };
+    this.client = etcdClient(config, { dash: '-', callTimeoutMs: CALL_TIMEOUT_MS });
+    this.failures = new EtcdFailures(config, '-');
   }
 
   /** The network config text, or undefined when the key is absent. */
   async getConfig(): Promise<string | undefined> {
-    return (await this.client.get(this.configKey).string()) ?? undefined;
+    return (await this.failures.call(() => this.client.get(this.configKey).string())) ?? undefined;
   }
 
   /** Every well-formed lease, and the store's revision at the time of the read. */
   async getLeases(): Promise<{ leases: Lease[]; revision: string }> {
-    const res = await this.client.getAll().prefix(this.subnetsPrefix).exec();
+    const res = await this.failures.call(() => this.client.getAll().prefix(this.subnetsPrefix).exec());
     const leases: Lease[] = [];
     for (const kv of res.kvs) {
       const key = subnetFromKey(kv.key.toString().slice(this.subnetsPrefix.length));
@@ -63,15 +65,17 @@ export class Registry {
 
   /** A new etcd lease of `ttl` seconds; returns its id. */
   async grant(ttl: number): Promise<string> {
-    const res = await this.client.leaseClient.leaseGrant({ TTL: ttl, ID: 0 });
+    const res = await this.failures.call(() => this.client.leaseClient.leaseGrant({ TTL: ttl, ID: 0 }));
     return res.ID;
   }
 
   async revoke(id: string): Promise<void> {
     if (id === '0') return;
-    await this.client.leaseClient.leaseRevoke({ ID: id }).catch((err: Error) => {
-      if (!/not found/i.test(err.message)) throw err;
-    });
+    await this.failures.call(() =>
+      this.client.leaseClient.leaseRevoke({ ID: id }).catch((err: Error) => {
+        if (!/not found/i.test(err.message)) throw err;
+      }),
+    );
   }
 
   /**
@@ -100,25 +104,27 @@ export class Registry {
             create_revision: 0,
           }
         : { key, target: 'Mod', result: 'Equal', mod_revision: expectRevision };
-    const res = await this.client.kv.txn({ compare: [compare], success: [put] });
+    const res = await this.failures.call(() => this.client.kv.txn({ compare: [compare], success: [put] }));
     return res.succeeded ? res.header.revision : undefined;
   }
 
   /** Remove the lease of `subnet` (and `subnet6`) if it is still the one at `revision`. */
   async deleteLease(subnet: CIDR, revision: string, subnet6?: CIDR): Promise<void> {
     const key = this.subnetsPrefix + subnetKey(subnet, subnet6);
-    await this.client.if(key, 'Mod', '==', revision).then(this.client.delete().key(key)).commit();
+    await this.failures.call(() =>
+      this.client.if(key, 'Mod', '==', revision).then(this.client.delete().key(key)).commit(),
+    );
   }
 
   /** Watch the subnets prefix; the etcd3 client reconnects the stream itself (reported as disconnected/connected). */
   async watch(handlers: WatchHandlers): Promise<Watcher> {
-    const watcher = await this.client.watch().prefix(this.subnetsPrefix).create();
+    const watcher = await this.failures.call(() => this.client.watch().prefix(this.subnetsPrefix).create());
     const keyOf = (k: Buffer) => k.toString().slice(this.subnetsPrefix.length);
     watcher.on('put', (kv) => handlers.changed(keyOf(kv.key)));
     watcher.on('delete', (kv) => handlers.changed(keyOf(kv.key)));
-    watcher.on('disconnected', (err) => handlers.disconnected(err));
+    watcher.on('disconnected', (err) => handlers.disconnected(this.failures.explain(err)));
     watcher.on('connected', () => handlers.connected());
-    watcher.on('error', (err) => handlers.disconnected(err));
+    watcher.on('error', (err) => handlers.disconnected(this.failures.explain(err)));
     return watcher;
   }
 

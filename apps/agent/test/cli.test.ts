@@ -69,6 +69,7 @@ describe.skipIf(!!missing)(`tscni-agent's command line${missing ? ` — skipped:
     const retries = logs.filter((l) => l.msg === 'etcd unavailable, retrying');
     expect(retries.length).toBeGreaterThanOrEqual(2);
     expect(retries[0]).toMatchObject({ level: 'warn', op: 'config' });
+    expect(retries[0].error).toMatch(/^etcd unreachable at http:\/\/198\.18\.0\.250:2379: /); // @tscni/etcd's words
     expect(retries[1].retryInMs).toBeGreaterThan(retries[0].retryInMs);
     expect(node.exec('ip', ['-j', 'link', 'show'])).toBe(before);
     expect(existsSync(join(node.tmp, 'subnet.env'))).toBe(false);

@@ -12,6 +12,7 @@ import { parseCIDR, setRunner, spawnRunner, type CommandRunner } from '@tscni/ne
 import {
   DIST_BIN,
   TestNode,
+  attachBridgePod,
   missingForKernelTests,
   startTcpServer,
   tcpRequest,
@@ -61,27 +62,12 @@ describe.skipIf(!!missing)(
       node.exec('sysctl', ['-q', '-w', 'net.bridge.bridge-nf-call-iptables=1']);
       for (const name of ['web', 'client']) {
         netns[name] = node.addPod(name.slice(0, 2));
-        const conf = {
-          cniVersion: '1.0.0',
-          name: 'polnet',
-          type: 'bridge',
+        [ips[name]] = await attachBridgePod(node, netns[name], {
+          containerId: `c-${name}`,
+          network: 'polnet',
           bridge: 'pctbr0',
-          isGateway: true,
-          ipam: { type: 'host-local', subnet: '10.78.0.0/24', dataDir: join(node.tmp, 'ipam') },
-        };
-        const r = await node.runPlugin(
-          join(DIST_BIN, 'bridge'),
-          {
-            CNI_COMMAND: 'ADD',
-            CNI_CONTAINERID: `c-${name}`,
-            CNI_NETNS: netns[name],
-            CNI_IFNAME: 'eth0',
-            CNI_PATH: DIST_BIN,
-          },
-          conf,
-        );
-        if (r.code !== 0) throw new Error(`bridge ADD: ${r.stdout}${r.stderr}`);
-        ips[name] = r.json.ips[0].address.split('/')[0];
+          subnets: ['10.78.0.0/24'],
+        });
         servers.push(await startTcpServer(netns[name], 80, name));
       }
       restore = setRunner((cmd, args, opts) => spawnRunner(cmd, args, { ...opts, netns: node.path }));

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DIST_BIN,
   TestNode,
+  attachBridgePod,
   missingForKernelTests,
   sh,
   startTcpServer,
@@ -72,31 +73,12 @@ describe.skipIf(!!missing)(
       ] as const) {
         netns[name] = node.addPod(name.slice(0, 2));
         sh('sysctl', NO_DAD, { netns: netns[name] });
-        const conf = {
-          cniVersion: '1.0.0',
-          name: 'pdsnet',
-          type: 'bridge',
+        const ips = await attachBridgePod(node, netns[name], {
+          containerId: `c-${name}`,
+          network: 'pdsnet',
           bridge: 'pdsbr0',
-          isGateway: true,
-          ipam: {
-            type: 'host-local',
-            ranges: [[{ subnet: '10.81.0.0/24' }], [{ subnet: 'fd81::/64' }]],
-            dataDir: join(node.tmp, 'ipam'),
-          },
-        };
-        const r = await node.runPlugin(
-          join(DIST_BIN, 'bridge'),
-          {
-            CNI_COMMAND: 'ADD',
-            CNI_CONTAINERID: `c-${name}`,
-            CNI_NETNS: netns[name],
-            CNI_IFNAME: 'eth0',
-            CNI_PATH: DIST_BIN,
-          },
-          conf,
-        );
-        if (r.code !== 0) throw new Error(`bridge ADD: ${r.stdout}${r.stderr}`);
-        const ips = (r.json.ips as { address: string }[]).map((i) => i.address.split('/')[0]);
+          subnets: ['10.81.0.0/24', 'fd81::/64'],
+        });
         pods.push({ name, namespace: 'prod', labels: { ...labels }, ip: ips[0], ips, node: 'n1' });
         servers.push(await startTcpServer(netns[name], 80, name));
       }

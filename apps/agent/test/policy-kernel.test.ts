@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DIST_BIN,
   TestNode,
+  attachBridgePod,
+  attachPod,
   missingForKernelTests,
   startTcpServer,
   tcpRequest,
@@ -64,27 +66,13 @@ describe.skipIf(!!missing)(
       ];
       for (const [name, namespace, labels] of layout) {
         netns[name] = node.addPod(name.slice(0, 2));
-        const conf = {
-          cniVersion: '1.0.0',
-          name: 'polnet',
-          type: 'bridge',
+        const [ip] = await attachBridgePod(node, netns[name], {
+          containerId: `c-${name}`,
+          network: 'polnet',
           bridge: 'polbr0',
-          isGateway: true,
-          ipam: { type: 'host-local', subnet: '10.77.0.0/24', dataDir: join(node.tmp, 'ipam') },
-        };
-        const r = await node.runPlugin(
-          join(DIST_BIN, 'bridge'),
-          {
-            CNI_COMMAND: 'ADD',
-            CNI_CONTAINERID: `c-${name}`,
-            CNI_NETNS: netns[name],
-            CNI_IFNAME: 'eth0',
-            CNI_PATH: DIST_BIN,
-          },
-          conf,
-        );
-        if (r.code !== 0) throw new Error(`bridge ADD: ${r.stdout}${r.stderr}`);
-        pods.push({ name, namespace, labels, ip: r.json.ips[0].address.split('/')[0], node: 'n1' });
+          subnets: ['10.77.0.0/24'],
+        });
+        pods.push({ name, namespace, labels, ip, node: 'n1' });
         servers.push(await startTcpServer(netns[name], 80, name), await startTcpServer(netns[name], 8080, name));
       }
     }, 60_000);
@@ -202,26 +190,13 @@ describe.skipIf(!!missing)(
         ['other', {}],
       ] as const) {
         netns[name] = node.addPod(name.slice(0, 2));
-        const conf = {
-          cniVersion: '1.0.0',
-          name: 'ptpnet',
-          type: 'ptp',
-          ipMasq: false,
-          ipam: { type: 'host-local', subnet: '10.79.0.0/24', dataDir: join(node.tmp, 'ipam') },
-        };
-        const r = await node.runPlugin(
-          join(DIST_BIN, 'ptp'),
-          {
-            CNI_COMMAND: 'ADD',
-            CNI_CONTAINERID: `c-${name}`,
-            CNI_NETNS: netns[name],
-            CNI_IFNAME: 'eth0',
-            CNI_PATH: DIST_BIN,
-          },
-          conf,
-        );
-        if (r.code !== 0) throw new Error(`ptp ADD: ${r.stdout}${r.stderr}`);
-        pods.push({ name, namespace: 'prod', labels: { ...labels }, ip: r.json.ips[0].address.split('/')[0] });
+        const [ip] = await attachPod(node, netns[name], {
+          containerId: `c-${name}`,
+          network: 'ptpnet',
+          plugin: { type: 'ptp', ipMasq: false },
+          subnets: ['10.79.0.0/24'],
+        });
+        pods.push({ name, namespace: 'prod', labels: { ...labels }, ip });
         servers.push(await startTcpServer(netns[name], 80, name));
       }
     }, 60_000);

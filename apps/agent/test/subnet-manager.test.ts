@@ -87,7 +87,7 @@ describe.skipIf(!!missing)(`the etcd subnet manager${missing ? ` — skipped: ${
     await expect(m.renew()).rejects.toThrow(SubnetLostError);
   });
 
-  it('talks TLS with client certificates (-etcd-cafile, -etcd-certfile, -etcd-keyfile)', async () => {
+  it('talks TLS with client certificates (-etcd-cafile, -etcd-certfile, -etcd-keyfile); a refused certificate is explained', async () => {
     const secure = await LocalEtcd.start({ tls: true });
     try {
       const tls = secure.tls!;
@@ -101,9 +101,23 @@ describe.skipIf(!!missing)(`the etcd subnet manager${missing ? ` — skipped: ${
       await r.client.put('/coreos.com/network/config').value('{"Network":"10.80.0.0/16"}');
       expect(await r.getConfig()).toBe('{"Network":"10.80.0.0/16"}');
       r.close();
+      // A refused client certificate is the sentence the CLI and the harness give, with the agent's flag names.
       const plain = new Registry({ ...defaults(), etcdEndpoints: [secure.endpoint], etcdCafile: tls.ca });
-      await expect(plain.getConfig()).rejects.toThrow();
+      await expect(plain.getConfig()).rejects.toThrow(
+        `etcd at ${secure.endpoint} refused the client certificate (TLS alert "bad certificate"): etcd checks client certificates: give -etcd-certfile and -etcd-keyfile`,
+      );
       plain.close();
+      const foreign = new Registry({
+        ...defaults(),
+        etcdEndpoints: [secure.endpoint],
+        etcdCafile: tls.ca,
+        etcdCertfile: secure.foreign!.cert,
+        etcdKeyfile: secure.foreign!.key,
+      });
+      await expect(foreign.getLeases()).rejects.toThrow(
+        `etcd at ${secure.endpoint} refused the client certificate (TLS alert "bad certificate"): -etcd-certfile ${secure.foreign!.cert} is not signed by a CA that etcd trusts (its --trusted-ca-file)`,
+      );
+      foreign.close();
     } finally {
       await secure.stop();
     }

@@ -1,15 +1,14 @@
 // Clients that send the unix socket's path as `:authority` (grpc-go of crictl 1.2x's era, grpc-java, newer C-core):
 // the harness must serve them, though Node's http2 alone resets such streams with PROTOCOL_ERROR.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import hpackJs from 'hpack.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, missingForKernelTests } from '@tscni/testing/node';
+import { missingForKernelTests, type TestNode } from '@tscni/testing/node';
 import { AuthorityRewriter } from '../src/h2-authority';
 import { loadRuntimeService } from '../src/proto';
-import { HarnessProcess, killPauses, type HarnessOptions } from '@tscni/testing/harness-process';
+import { killPauses, startHarnessNode, type HarnessOptions, type HarnessProcess } from '@tscni/testing/harness-process';
 import { CRICTL } from '@tscni/testing/real-crictl';
 
 type Header = { name: string; value: string; neverIndex?: boolean };
@@ -156,19 +155,7 @@ describe.skipIf(!!missing)(
     let harness: HarnessProcess;
 
     beforeAll(async () => {
-      node = new TestNode('cria');
-      const dir = (d: string) => {
-        mkdirSync(join(node.tmp, d), { recursive: true });
-        return join(node.tmp, d);
-      };
-      opts = {
-        socket: join(dir('run'), 'cri.sock'),
-        stateDir: dir('state'),
-        confDir: dir('net.d'),
-        binDirs: ['/usr/lib/cni'],
-        cacheDir: dir('cache'),
-      };
-      harness = await HarnessProcess.start(node, opts);
+      ({ node, opts, harness } = await startHarnessNode('cria', ['/usr/lib/cni']));
     });
 
     afterAll(async () => {

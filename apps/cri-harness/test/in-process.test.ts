@@ -9,7 +9,13 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, TestNode, addrsIn, linksIn, missingForKernelTests, sh } from '@tscni/testing/node';
 import { Crictl, CrictlError } from '@tscni/testing/crictl';
-import { HarnessProcess, killPauses, recordsIn, type HarnessOptions } from '@tscni/testing/harness-process';
+import {
+  HarnessProcess,
+  harnessDirs,
+  killPauses,
+  recordsIn,
+  type HarnessOptions,
+} from '@tscni/testing/harness-process';
 
 const PLUGINS = ['loopback', 'bridge', 'host-local', 'portmap', 'bandwidth', 'tuning'];
 const absent = PLUGINS.filter((p) => !existsSync(join(DIST_BIN, p)));
@@ -41,14 +47,9 @@ describe.skipIf(!!missing)(`cri-harness in-process plugins vs exec${missing ? ` 
 
   /** A harness with its own dirs; the chain's tuning step gets `tuningSysctl` (a bad key makes it fail). */
   async function harness(mode: Mode, binDir: string, tuningSysctl: Record<string, string> = {}, tag: string = mode) {
-    const o: HarnessOptions = {
-      socket: join(dir(tag, 'run'), 'cri.sock'),
-      stateDir: dir(tag, 'state'),
-      confDir: dir(tag, 'net.d'),
-      binDirs: [binDir],
-      cacheDir: dir(tag, 'cache'),
+    const o = harnessDirs(join(node.tmp, tag), [binDir], {
       extraArgs: mode === 'exec' ? ['--no-cni-in-process'] : [],
-    };
+    });
     writeFileSync(
       join(o.confDir, '10-k8s.conflist'),
       JSON.stringify({

@@ -6,6 +6,7 @@ import { DIST_BIN, REFERENCE_BIN, TestNode, addrsIn, linksIn, missingForKernelTe
 import { Crictl, CrictlError } from '@tscni/testing/crictl';
 import {
   HarnessProcess,
+  harnessDirs,
   killPauses,
   pauseProcessesOf,
   recordsIn,
@@ -112,13 +113,7 @@ for (const plugins of PLUGIN_SETS) {
         };
         rec = dir('rec');
         ipam = dir('ipam');
-        opts = {
-          socket: join(dir('run'), 'cri.sock'),
-          stateDir: dir('state'),
-          confDir: dir('net.d'),
-          binDirs: [plugins.dir, FIXTURES],
-          cacheDir: dir('cache'),
-        };
+        opts = harnessDirs(node.tmp, [plugins.dir, FIXTURES]);
         const recorderCaps = {
           portMappings: true,
           bandwidth: true,

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, missingForKernelTests, sh } from '@tscni/testing/node';
+import { missingForKernelTests, sh, type TestNode } from '@tscni/testing/node';
 import { Crictl, CrictlError } from '@tscni/testing/crictl';
 import { decode, encode, num, str, sub } from '@tscni/testing/protowire';
 import {
@@ -12,6 +12,7 @@ import {
   pauseProcessesOf,
   recordsIn,
   spawnOrphanPause,
+  startHarnessNode,
   type HarnessOptions,
 } from '@tscni/testing/harness-process';
 import { RECORDER_DIR } from '@tscni/testing/fake-plugin';
@@ -48,19 +49,7 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
   let crictl: Crictl;
 
   beforeAll(async () => {
-    node = new TestNode('cri');
-    const dir = (d: string) => {
-      mkdirSync(join(node.tmp, d), { recursive: true });
-      return join(node.tmp, d);
-    };
-    opts = {
-      socket: join(dir('run'), 'cri.sock'),
-      stateDir: dir('state'),
-      confDir: dir('net.d'),
-      binDirs: ['/usr/lib/cni', FIXTURES],
-      cacheDir: dir('cache'),
-    };
-    harness = await HarnessProcess.start(node, opts);
+    ({ node, opts, harness } = await startHarnessNode('cri', ['/usr/lib/cni', FIXTURES]));
     crictl = new Crictl(opts.socket);
   });
 

@@ -1,11 +1,11 @@
 /**
  * The etcd3 (gRPC) client built from an EtcdConfig, and EtcdKV: the few key-value calls the CLI and the
- * harness make, with failures explained (explainEtcdError). A separate entry point from the config checks:
+ * harness make, with failures explained (EtcdFailures). A separate entry point from the config checks:
  * loading etcd3 parses its protos, which a program pays only when it talks to etcd.
  */
 import { Etcd3, type IOptions } from 'etcd3';
 import { readEtcdTls, type EtcdConfig, type FlagDash } from './config';
-import { EtcdError, PAUSED, explainEtcdError, isBrokenCircuit } from './errors';
+import { EtcdFailures } from './errors';
 
 export interface ClientOptions {
   dash?: FlagDash;
@@ -41,25 +41,15 @@ export interface KeyValue {
 
 export class EtcdKV {
   readonly client: Etcd3;
+  private readonly failures: EtcdFailures;
 
-  constructor(
-    private readonly config: EtcdConfig,
-    private readonly opts: ClientOptions = {},
-  ) {
+  constructor(config: EtcdConfig, opts: ClientOptions = {}) {
     this.client = etcdClient(config, opts);
+    this.failures = new EtcdFailures(config, opts.dash);
   }
 
-  /** Why the last call failed: etcd3 stops calling an endpoint for a while after failures and says only that. */
-  private lastFailure?: string;
-
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (isBrokenCircuit(err) && this.lastFailure) throw new EtcdError(`${this.lastFailure} (${PAUSED})`);
-      this.lastFailure = explainEtcdError(err, this.config, this.opts.dash);
-      throw new EtcdError(this.lastFailure);
-    }
+  private call<T>(fn: () => Promise<T>): Promise<T> {
+    return this.failures.call(fn);
   }
 
   async put(key: string, value: string): Promise<void> {

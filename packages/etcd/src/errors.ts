@@ -55,3 +55,31 @@ export function explainEtcdError(err: unknown, c: EtcdConfig, dash: FlagDash = '
   }
   return `etcd at ${at}: ${cause}`;
 }
+
+/**
+ * The failures of one client's calls, explained (explainEtcdError) and thrown as EtcdError. It remembers
+ * the last cause: once etcd3's circuit breaker opens, a call's own error says only that calls are paused.
+ */
+export class EtcdFailures {
+  private last?: string;
+
+  constructor(
+    private readonly config: EtcdConfig,
+    private readonly dash: FlagDash = '--',
+  ) {}
+
+  explain(err: unknown): EtcdError {
+    if (isBrokenCircuit(err) && this.last) return new EtcdError(`${this.last} (${PAUSED})`);
+    this.last = explainEtcdError(err, this.config, this.dash);
+    return new EtcdError(this.last);
+  }
+
+  /** `fn()`, its failure rethrown explained. */
+  async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.explain(err);
+    }
+  }
+}

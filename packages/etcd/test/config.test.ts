@@ -1,6 +1,6 @@
 /** The settings checks and error sentences, in both flag spellings (the real TLS paths are tested against etcd by the CLI, the harness and the agent). */
 import { describe, expect, it } from 'vitest';
-import { etcdConfigProblems, explainEtcdError, lastError, readEtcdTls } from '../src/index';
+import { EtcdError, EtcdFailures, etcdConfigProblems, explainEtcdError, lastError, readEtcdTls } from '../src/index';
 
 describe('etcd settings', () => {
   it("names each problem with the program's flag spelling", () => {
@@ -46,6 +46,25 @@ describe('etcd errors', () => {
     );
     expect(explainEtcdError(untrusted, { endpoints: c.endpoints })).toBe(
       "etcd's server certificate at https://10.0.0.1:2379 is not trusted (self-signed certificate in certificate chain): give the CA that signed it with --etcd-cafile",
+    );
+  });
+
+  it("a client's failures are thrown explained; once the circuit breaker opens, the last cause is kept", async () => {
+    const failures = new EtcdFailures({ endpoints: c.endpoints }, '-');
+    const refused = new Error(
+      '14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 10.0.0.1:2379. Resolution note: ',
+    );
+    const circuit = Object.assign(new Error('Execution prevented because the circuit breaker is open'), {
+      name: 'BrokenCircuitError',
+    });
+    await expect(failures.call(() => Promise.resolve(7))).resolves.toBe(7);
+    const first = await failures.call(() => Promise.reject(refused)).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(EtcdError);
+    expect((first as Error).message).toBe(
+      'etcd unreachable at https://10.0.0.1:2379: connect ECONNREFUSED 10.0.0.1:2379',
+    );
+    expect(failures.explain(circuit).message).toBe(
+      'etcd unreachable at https://10.0.0.1:2379: connect ECONNREFUSED 10.0.0.1:2379 (calls paused for a few seconds after failing)',
     );
   });
 });

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Crictl } from './crictl';
 import { RECORDER } from './fake-plugin';
-import { HarnessProcess, killPauses, type HarnessOptions } from './harness-process';
+import { HarnessProcess, harnessDirs, killPauses, type HarnessOptions } from './harness-process';
 import { snapshot, type NodeSnapshot } from './node-state';
 import { TestNode, binDir, sh } from './test-node';
 
@@ -48,13 +48,7 @@ export async function startPodNode(
   const dirs = { ipam: dir('ipam'), tuning: dir('tuning'), rec: dir('rec') };
   const bins = binDir(node.tmp, choice);
   symlinkSync(RECORDER, join(bins, 'recorder'));
-  const opts: HarnessOptions = {
-    socket: join(dir('run'), 'cri.sock'),
-    stateDir: dir('state'),
-    confDir: dir('net.d'),
-    binDirs: [bins],
-    cacheDir: dir('cache'),
-  };
+  const opts = harnessDirs(node.tmp, [bins]);
   writeFileSync(join(opts.confDir, '10-e2e.conflist'), JSON.stringify(conflist(dirs)));
   node.exec('ip', ['link', 'set', 'lo', 'up']);
   let harness = await HarnessProcess.start(node, opts);

@@ -1,8 +1,8 @@
-/** Start the bundled harness inside a TestNode's namespace, watch its log lines, stop or kill it. */
+/** Start the bundled harness inside a TestNode's namespace (or a new node of its own), watch its log lines, stop or kill it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestNode } from './test-node';
+import { TestNode } from './test-node';
 
 export const HARNESS_BIN = join(import.meta.dirname, '../../../dist/bin/tscni-cri');
 
@@ -32,6 +32,22 @@ export const harnessArgs = (o: HarnessOptions): string[] => [
   o.defaultNetwork ?? 'none',
   ...(o.extraArgs ?? []),
 ];
+
+/** Options whose socket, state, conf and cache dirs are fresh directories below `parent` (a node's tmp dir, or one in it). */
+export function harnessDirs(parent: string, binDirs: string[], more: Partial<HarnessOptions> = {}): HarnessOptions {
+  const dir = (d: string) => {
+    mkdirSync(join(parent, d), { recursive: true });
+    return join(parent, d);
+  };
+  return {
+    socket: join(dir('run'), 'cri.sock'),
+    stateDir: dir('state'),
+    confDir: dir('net.d'),
+    binDirs,
+    cacheDir: dir('cache'),
+    ...more,
+  };
+}
 
 export class HarnessProcess {
   readonly logs: Record<string, any>[] = [];
@@ -64,10 +80,15 @@ export class HarnessProcess {
     return new HarnessProcess(child);
   }
 
-  /** Spawn and wait until it serves (or throw with its output if it exits first). */
+  /** Spawn and wait until it serves (or throw with its output if it exits first; one that never serves is killed). */
   static async start(node: TestNode, opts: HarnessOptions): Promise<HarnessProcess> {
     const h = HarnessProcess.spawn(node, opts);
-    await h.waitForLog((l) => l.msg === 'Serving', 15_000);
+    try {
+      await h.waitForLog((l) => l.msg === 'Serving', 15_000);
+    } catch (err) {
+      await h.kill9();
+      throw err;
+    }
     return h;
   }
 
@@ -139,4 +160,19 @@ export function spawnOrphanPause(stateDir: string, sandboxId: string): number {
   });
   child.unref();
   return child.pid!;
+}
+
+/** A new TestNode serving the harness (harnessDirs in its tmp dir); the node is removed again if the harness does not start. */
+export async function startHarnessNode(
+  tag: string,
+  binDirs: string[],
+): Promise<{ node: TestNode; opts: HarnessOptions; harness: HarnessProcess }> {
+  const node = new TestNode(tag);
+  try {
+    const opts = harnessDirs(node.tmp, binDirs);
+    return { node, opts, harness: await HarnessProcess.start(node, opts) };
+  } catch (err) {
+    node.destroy();
+    throw err;
+  }
 }

@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { setRunner, type CommandRunner, type RunOptions, type RunResult } from '@tscni/net/host';
+import { missingForKernelTests } from './test-node';
 
 const KERNEL_FEATURE: Record<string, string> = {
   vlan: 'CONFIG_VLAN_8021Q (8021q)',
@@ -52,6 +53,18 @@ export function missingLinkKind(kind: 'vlan' | 'ipvlan' | 'macvlan' | 'dummy' | 
   }
   probed.set(kind, why);
   return why;
+}
+
+/**
+ * The probe a suite for a plugin making links of `kind` starts with: `missing`, why no kernel test runs here
+ * at all (root, `tools`); `lacking`, when they can run, why links of `kind` cannot be made (the kernel feature).
+ */
+export function probeLinkKind(
+  kind: Parameters<typeof missingLinkKind>[0],
+  tools: string[] = ['ip', 'nsenter'],
+): { missing?: string; lacking?: string } {
+  const missing = missingForKernelTests(tools);
+  return { missing, lacking: missing ? undefined : missingLinkKind(kind) };
 }
 
 export interface RecordedCall {

@@ -1,12 +1,52 @@
-/** Observations for kernel tests of interface plugins: ping from a pod, masquerade rules, host-local leases, an outside netns. */
+/** Pods for kernel tests of interface plugins, and observations of them: ping from a pod, masquerade rules, host-local leases, an outside netns. */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { sh, uniqueName, type TestNode } from './test-node';
+import { DIST_BIN, sh, uniqueName, type TestNode } from './test-node';
 
 /** A command in the node namespace (TestNode.exec without the method call). */
 const inNode = (node: TestNode, cmd: string, args: string[], opts: { allowFail?: boolean } = {}): string =>
   sh(cmd, args, { ...opts, netns: node.name });
+
+export interface PodAttachment {
+  containerId: string;
+  /** The network's name (host-local keeps its leases under it). */
+  network: string;
+  /** The main plugin's `type` and its own keys (ipam aside). */
+  plugin: { type: string } & Record<string, unknown>;
+  /** host-local's ranges: one subnet per range set (one per family for a dual-stack pod). */
+  subnets: string[];
+}
+
+/**
+ * ADD of a pod's eth0 through our build of `plugin.type` (host-local from our build too, leases in the node's
+ * tmp dir); the pod's addresses without their prefix, in the result's order. A failed ADD throws its output.
+ */
+export async function attachPod(node: TestNode, netns: string, a: PodAttachment): Promise<string[]> {
+  const conf = {
+    cniVersion: '1.0.0',
+    name: a.network,
+    ...a.plugin,
+    ipam: { type: 'host-local', ranges: a.subnets.map((subnet) => [{ subnet }]), dataDir: join(node.tmp, 'ipam') },
+  };
+  const env = {
+    CNI_COMMAND: 'ADD',
+    CNI_CONTAINERID: a.containerId,
+    CNI_NETNS: netns,
+    CNI_IFNAME: 'eth0',
+    CNI_PATH: DIST_BIN,
+  };
+  const r = await node.runPlugin(join(DIST_BIN, a.plugin.type), env, conf);
+  if (r.code !== 0) throw new Error(`${a.plugin.type} ADD: ${r.stdout}${r.stderr}`);
+  return (r.json.ips as { address: string }[]).map((ip) => ip.address.split('/')[0]);
+}
+
+/** attachPod on our bridge plugin: bridge `bridge` in the node, the pods' gateway. */
+export const attachBridgePod = (
+  node: TestNode,
+  netns: string,
+  a: Omit<PodAttachment, 'plugin'> & { bridge: string },
+): Promise<string[]> => attachPod(node, netns, { ...a, plugin: { type: 'bridge', bridge: a.bridge, isGateway: true } });
 
 /** One ICMP echo from a pod; `waitS` is the deadline (IPv6 addresses of the reference may still be tentative). */
 export function pings(netns: string, ip: string, waitS = 2): boolean {

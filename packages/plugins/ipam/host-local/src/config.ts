@@ -5,6 +5,7 @@ import {
   ErrorCode,
   RouteSchema,
   invalidConfig,
+  requestedIPsShape,
   validateNetworkName,
   versionAtLeast,
   type CmdArgs,
@@ -44,19 +45,7 @@ const HostLocalNetConfSchema = z
     cniVersion: z.string(),
     name: z.string().optional(),
     ipam: IPAMSchema,
-    runtimeConfig: z
-      .object({ ipRanges: RangeSetsSchema.optional(), ips: z.array(z.string()).optional() })
-      .passthrough()
-      .optional(),
-    args: z
-      .object({
-        cni: z
-          .object({ ips: z.array(z.string()).optional() })
-          .passthrough()
-          .optional(),
-      })
-      .passthrough()
-      .optional(),
+    ...requestedIPsShape({ ipRanges: RangeSetsSchema.optional() }),
   })
   .passthrough();
 

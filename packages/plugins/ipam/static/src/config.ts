@@ -6,6 +6,7 @@ import {
   RouteSchema,
   emptyAsUnset,
   invalidConfig,
+  requestedIPsShape,
   versionAtLeast,
   type CmdArgs,
   type DNS,
@@ -31,19 +32,7 @@ const StaticNetConfSchema = z
         dns: DNSSchema.optional(),
       })
       .passthrough(),
-    runtimeConfig: z
-      .object({ ips: z.array(z.string()).optional() })
-      .passthrough()
-      .optional(),
-    args: z
-      .object({
-        cni: z
-          .object({ ips: z.array(z.string()).optional() })
-          .passthrough()
-          .optional(),
-      })
-      .passthrough()
-      .optional(),
+    ...requestedIPsShape(),
   })
   .passthrough();
 

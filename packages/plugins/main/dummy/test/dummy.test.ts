@@ -1,17 +1,9 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  TestNode,
-  addrsIn,
-  implementations,
-  linksIn,
-  missingForKernelTests,
-  missingLinkKind,
-} from '@tscni/testing/node';
+import { TestNode, addrsIn, implementations, linksIn, probeLinkKind } from '@tscni/testing/node';
 
-const missing = missingForKernelTests(['ip', 'nsenter']);
-const noDummy = missing ? undefined : missingLinkKind('dummy');
+const { missing, lacking: noDummy } = probeLinkKind('dummy');
 
 // Debian 1.1.1 has no dummy plugin: implementations() marks the reference absent and its suite skips.
 for (const impl of implementations('dummy')) {

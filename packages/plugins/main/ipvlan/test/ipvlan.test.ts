@@ -1,19 +1,17 @@
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   TestNode,
   addrsIn,
-  implementations,
-  linksIn,
-  missingForKernelTests,
-  missingLinkKind,
-  sh,
   binDir,
+  implementations,
+  leases as leasesIn,
+  linksIn,
+  probeLinkKind,
+  sh,
 } from '@tscni/testing/node';
 
-const missing = missingForKernelTests(['ip', 'nsenter', 'ping']);
-const noIpvlan = missing ? undefined : missingLinkKind('ipvlan');
+const { missing, lacking: noIpvlan } = probeLinkKind('ipvlan', ['ip', 'nsenter', 'ping']);
 
 for (const impl of implementations('ipvlan')) {
   describe.skipIf(!!missing || !impl.present)(`ipvlan (${impl.name})${missing ? ` — skipped: ${missing}` : ''}`, () => {
@@ -46,13 +44,7 @@ for (const impl of implementations('ipvlan')) {
       CNI_IFNAME: 'eth0',
       CNI_PATH: cniPath,
     });
-    const leases = () => {
-      try {
-        return readdirSync(join(dataDir, 'ipvlnet')).filter((f) => /^\d/.test(f));
-      } catch {
-        return [];
-      }
-    };
+    const leases = () => leasesIn(dataDir, 'ipvlnet');
     const podLink = (pod: string) => linksIn(pod).find((l) => l.ifname === 'eth0') as any;
 
     describe.skipIf(!noIpvlan)('on a kernel without ipvlan', () => {

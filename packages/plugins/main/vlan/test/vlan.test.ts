@@ -1,19 +1,17 @@
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   TestNode,
   addrsIn,
-  implementations,
-  linksIn,
-  missingForKernelTests,
-  missingLinkKind,
-  sh,
   binDir,
+  implementations,
+  leases as leasesIn,
+  linksIn,
+  probeLinkKind,
+  sh,
 } from '@tscni/testing/node';
 
-const missing = missingForKernelTests(['ip', 'nsenter', 'ping']);
-const no8021q = missing ? undefined : missingLinkKind('vlan');
+const { missing, lacking: no8021q } = probeLinkKind('vlan', ['ip', 'nsenter', 'ping']);
 
 for (const impl of implementations('vlan')) {
   describe.skipIf(!!missing || !impl.present)(`vlan (${impl.name})${missing ? ` — skipped: ${missing}` : ''}`, () => {
@@ -55,13 +53,7 @@ for (const impl of implementations('vlan')) {
       CNI_IFNAME: 'eth0',
       CNI_PATH: cniPath,
     });
-    const leases = () => {
-      try {
-        return readdirSync(join(dataDir, 'vlannet')).filter((f) => /^\d/.test(f));
-      } catch {
-        return [];
-      }
-    };
+    const leases = () => leasesIn(dataDir, 'vlannet');
     const podLink = (pod: string) => linksIn(pod).find((l) => l.ifname === 'eth0') as any;
 
     describe.skipIf(!no8021q)(`on a kernel without 8021q`, () => {

@@ -1,10 +1,9 @@
 // vrf side by side with Debian's reference. The VRF cases need CONFIG_NET_VRF: they skip on a kernel without it
 // (naming it) and run in the qemu kernel lane (`nx run kernel-lane:run`); here the refusal is tested instead.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNode, implementations, linksIn, missingForKernelTests, missingLinkKind, sh } from '@tscni/testing/node';
+import { TestNode, implementations, linksIn, probeLinkKind, sh } from '@tscni/testing/node';
 
-const missing = missingForKernelTests(['ip', 'nsenter']);
-const noVrf = missing ? undefined : missingLinkKind('vrf');
+const { missing, lacking: noVrf } = probeLinkKind('vrf');
 
 interface Route {
   type?: string;
