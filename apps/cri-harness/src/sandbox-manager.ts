@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { PodSandboxConfig } from './cri-types';
 import { CriError, invalidArgument } from './cri-error';
-import { log, logged } from './log';
+import { log, logged, type StepTimes } from './log';
 import { PodNetworks, type PodAttachment } from './cni';
 import { podCniArgs, type PodCniArgs } from './pod-cni-args';
 import { podIPs } from './pod-ips';
@@ -61,7 +61,7 @@ export class SandboxManager {
     const fields = { sandbox: id, name: config.metadata.name, namespace: config.metadata.namespace };
     const outcome = (r: SandboxRecord) => ({ netns: r.netns ?? '', ip: r.network?.ip ?? '', pausePid: r.pause?.pid });
     return this.serialized(id, () =>
-      logged('RunPodSandbox', fields, () => this.create(rec, network, sysctls, signal), outcome),
+      logged('RunPodSandbox', fields, (steps) => this.create(rec, network, sysctls, steps, signal), outcome),
     );
   }
 
@@ -70,42 +70,40 @@ export class SandboxManager {
     rec: SandboxRecord,
     network: { confList: string; cniArgs: PodCniArgs } | undefined,
     sysctls: SysctlPlan,
+    steps: StepTimes,
     signal?: AbortSignal,
   ): Promise<SandboxRecord> {
+    const save = () => steps.timeSync('save', () => this.store.save(rec));
     try {
-      this.store.save(rec);
+      save();
       if (network) {
         rec.netns = newPodNetnsPath();
-        this.store.save(rec);
-        await createPodNetns(rec.netns);
+        save();
+        await steps.time('netns', () => createPodNetns(rec.netns!));
       }
-      rec.pause = await startPause({
-        sandboxId: rec.id,
-        stateDir: this.stateDir,
-        netns: rec.netns,
-        hostname: rec.config.hostname,
-      });
-      this.store.save(rec);
+      rec.pause = await steps.time('pause', () =>
+        startPause({ sandboxId: rec.id, stateDir: this.stateDir, netns: rec.netns, hostname: rec.config.hostname }),
+      );
+      save();
       if (network) {
         rec.network = { confList: network.confList, attached: true };
-        this.store.save(rec);
-        const result = await this.networks.setup(
-          network.confList,
-          { containerID: rec.id, netNS: rec.netns!, ...network.cniArgs },
-          signal,
+        save();
+        const result = await steps.time('cni', () =>
+          this.networks.setup(network.confList, { containerID: rec.id, netNS: rec.netns!, ...network.cniArgs }, signal),
         );
         rec.network = { ...rec.network, result, ...podIPs(result) };
       }
       // After the network, as runc applies them when containerd starts the sandbox (eth0's own keys exist by then).
-      await applySysctls(sysctls, rec.netns, rec.pause.pid);
+      if (sysctls.net.length || sysctls.ipc.length)
+        await steps.time('sysctls', () => applySysctls(sysctls, rec.netns, rec.pause!.pid));
       if (signal?.aborted) throw cancelled();
       rec.state = 'ready';
-      this.store.save(rec);
+      save();
       await this.publisher?.published(rec);
       return rec;
     } catch (err) {
       const why = signal?.aborted ? cancelled() : (err as Error);
-      await this.rollback(rec, why);
+      await this.rollback(rec, why, steps);
       throw why;
     }
   }
@@ -113,7 +111,9 @@ export class SandboxManager {
   /** StopPodSandbox: idempotent; NOT_FOUND for an unknown id; an error when DEL fails (retry it). */
   async stop(idOrPrefix: string): Promise<void> {
     const rec = this.store.get(idOrPrefix);
-    await this.serialized(rec.id, () => logged('StopPodSandbox', { sandbox: rec.id }, () => this.teardown(rec)));
+    await this.serialized(rec.id, () =>
+      logged('StopPodSandbox', { sandbox: rec.id }, (steps) => this.teardown(rec, steps)),
+    );
   }
 
   /** RemovePodSandbox: an unknown id is fine; otherwise a full stop, then the record and its name go. */
@@ -121,9 +121,9 @@ export class SandboxManager {
     const rec = this.store.find(idOrPrefix);
     if (!rec) return;
     await this.serialized(rec.id, () =>
-      logged('RemovePodSandbox', { sandbox: rec.id }, async () => {
-        await this.teardown(rec);
-        this.store.delete(rec);
+      logged('RemovePodSandbox', { sandbox: rec.id }, async (steps) => {
+        await this.teardown(rec, steps);
+        steps.timeSync('save', () => this.store.delete(rec));
       }),
     );
     this.queues.delete(rec.id);
@@ -141,8 +141,10 @@ export class SandboxManager {
     );
     for (const rec of records) {
       if (rec.state !== 'creating') continue;
-      await logged('RecoverPodSandbox', { sandbox: rec.id, action: 'rollback of an unfinished RunPodSandbox' }, () =>
-        this.rollback(rec, new Error('harness restarted during RunPodSandbox')),
+      await logged(
+        'RecoverPodSandbox',
+        { sandbox: rec.id, action: 'rollback of an unfinished RunPodSandbox' },
+        (steps) => this.rollback(rec, new Error('harness restarted during RunPodSandbox'), steps),
       );
     }
     const owned = (sandbox: string, pid: number) =>
@@ -159,9 +161,9 @@ export class SandboxManager {
   }
 
   /** Undo a RunPodSandbox that failed; when teardown itself fails keep the sandbox NOTREADY for a later stop/remove. */
-  private async rollback(rec: SandboxRecord, cause: Error): Promise<void> {
+  private async rollback(rec: SandboxRecord, cause: Error, steps: StepTimes): Promise<void> {
     try {
-      await this.teardown(rec);
+      await this.teardown(rec, steps);
       this.store.delete(rec);
     } catch (e) {
       rec.state = 'notready';
@@ -171,12 +173,13 @@ export class SandboxManager {
   }
 
   /** Kill the pause process, DEL the networks, remove the netns: each step skipped once done. */
-  private async teardown(rec: SandboxRecord): Promise<void> {
+  private async teardown(rec: SandboxRecord, steps: StepTimes): Promise<void> {
+    const save = () => steps.timeSync('save', () => this.store.save(rec));
     await this.publisher?.withdrawn(rec);
-    if (rec.pause) await stopPause(rec.pause);
+    if (rec.pause) await steps.time('pause', () => stopPause(rec.pause!));
     if (rec.state === 'ready') {
       rec.state = 'notready';
-      this.store.save(rec);
+      save();
     }
     if (rec.network?.attached && rec.netns) {
       // As containerd: a netns that is no longer one gets DEL with an empty CNI_NETNS, so IPAM and host-side
@@ -186,7 +189,7 @@ export class SandboxManager {
       if (netNS !== rec.netns)
         log('warn', 'NetnsLost', { sandbox: rec.id, netns: rec.netns, using: netNS || '(empty CNI_NETNS)' });
       try {
-        await this.networks.teardown(rec.network.confList, { ...this.attachment(rec), netNS });
+        await steps.time('cni', () => this.networks.teardown(rec.network!.confList, { ...this.attachment(rec), netNS }));
       } catch (e) {
         throw new CriError(
           status.UNKNOWN,
@@ -194,12 +197,12 @@ export class SandboxManager {
         );
       }
       rec.network.attached = false;
-      this.store.save(rec);
+      save();
     }
     if (rec.netns && !rec.netnsRemoved) {
-      await removePodNetns(rec.netns);
+      await steps.time('netns', () => removePodNetns(rec.netns!));
       rec.netnsRemoved = true;
-      this.store.save(rec);
+      save();
     }
   }
 
