@@ -23,10 +23,12 @@ const cancelled = () =>
   );
 
 /**
- * The pod sandbox lifecycle, containerd's order of operations: reserve the name, pin a netns, start
- * the pause process, ADD the networks; on any failure (or a cancelled call) undo all of it. Stop kills
- * the pause process, DELs the networks and removes the netns, and fails — keeping netns and cache —
- * when DEL fails, so the caller retries. Every step is persisted before it is taken.
+ * The pod sandbox lifecycle: reserve the name, pin a netns, then start the pause process and ADD the networks
+ * side by side (both need only the netns; containerd ADDs before it starts the sandbox); on any failure (or a
+ * cancelled call) undo all of it. Stop kills the pause process, DELs the networks and removes the netns, and
+ * fails — keeping netns and cache — when DEL fails, so the caller retries. What RunPodSandbox makes is recorded
+ * (atomically) before it is made, so a kill -9 anywhere is recovered, and the READY record is fsynced before the
+ * call answers; stop and remove only undo, idempotently, so they save the record once, at their end.
  */
 export class SandboxManager {
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -75,30 +77,41 @@ export class SandboxManager {
   ): Promise<SandboxRecord> {
     const save = () => steps.timeSync('save', () => this.store.save(rec));
     try {
+      if (network) rec.netns = newPodNetnsPath();
       save();
       if (network) {
-        rec.netns = newPodNetnsPath();
-        save();
         await steps.time('netns', () => createPodNetns(rec.netns!));
-      }
-      rec.pause = await steps.time('pause', () =>
-        startPause({ sandboxId: rec.id, stateDir: this.stateDir, netns: rec.netns, hostname: rec.config.hostname }),
-      );
-      save();
-      if (network) {
         rec.network = { confList: network.confList, attached: true };
         save();
-        const result = await steps.time('cni', () =>
-          this.networks.setup(network.confList, { containerID: rec.id, netNS: rec.netns!, ...network.cniArgs }, signal),
-        );
-        rec.network = { ...rec.network, result, ...podIPs(result) };
       }
+      const pause = steps
+        .time('pause', () =>
+          startPause({ sandboxId: rec.id, stateDir: this.stateDir, netns: rec.netns, hostname: rec.config.hostname }),
+        )
+        .then((p) => {
+          // Not saved by itself: a crash before the commit leaves it to the orphan sweep (its environment names the pod).
+          rec.pause = p;
+        });
+      const attach = network
+        ? steps.time('cni', () =>
+            this.networks.setup(
+              network.confList,
+              { containerID: rec.id, netNS: rec.netns!, ...network.cniArgs },
+              signal,
+            ),
+          )
+        : undefined;
+      // Both settle before anything is undone: a rollback must not DEL while ADD still runs, nor miss the pause.
+      const [started, added] = await Promise.allSettled([pause, attach]);
+      if (started.status === 'rejected') throw started.reason;
+      if (added.status === 'rejected') throw added.reason;
+      if (added.value) rec.network = { ...rec.network!, result: added.value, ...podIPs(added.value) };
       // After the network, as runc applies them when containerd starts the sandbox (eth0's own keys exist by then).
       if (sysctls.net.length || sysctls.ipc.length)
         await steps.time('sysctls', () => applySysctls(sysctls, rec.netns, rec.pause!.pid));
       if (signal?.aborted) throw cancelled();
       rec.state = 'ready';
-      save();
+      await steps.time('commit', () => this.store.commit(rec));
       await this.publisher?.published(rec);
       return rec;
     } catch (err) {
@@ -164,45 +177,56 @@ export class SandboxManager {
   private async rollback(rec: SandboxRecord, cause: Error, steps: StepTimes): Promise<void> {
     try {
       await this.teardown(rec, steps);
-      this.store.delete(rec);
     } catch (e) {
       rec.state = 'notready';
-      this.store.save(rec);
+      await this.store.commit(rec);
       log('error', 'RollbackFailed', { sandbox: rec.id, cause: cause.message, error: (e as Error).message });
+      return;
     }
+    this.store.delete(rec);
   }
 
-  /** Kill the pause process, DEL the networks, remove the netns: each step skipped once done. */
+  /**
+   * Kill the pause process, DEL the networks, remove the netns: each step skipped once done. Each is idempotent and
+   * keyed by what RunPodSandbox recorded, so a crash anywhere in here is recovered by doing it again: the record is
+   * saved once, when teardown ends or fails, and not fsynced (losing that write to a power loss only repeats it).
+   */
   private async teardown(rec: SandboxRecord, steps: StepTimes): Promise<void> {
-    const save = () => steps.timeSync('save', () => this.store.save(rec));
-    await this.publisher?.withdrawn(rec);
-    if (rec.pause) await steps.time('pause', () => stopPause(rec.pause!));
-    if (rec.state === 'ready') {
-      rec.state = 'notready';
-      save();
-    }
-    if (rec.network?.attached && rec.netns) {
-      // As containerd: a netns that is no longer one gets DEL with an empty CNI_NETNS, so IPAM and host-side
-      // state are still released (and stop/remove end) instead of failing on every retry.
-      const holders = this.store.list().flatMap((r) => (r.pause && pauseAlive(r.pause) ? [r.pause.pid] : []));
-      const netNS = reachableNetns(rec.netns, holders);
-      if (netNS !== rec.netns)
-        log('warn', 'NetnsLost', { sandbox: rec.id, netns: rec.netns, using: netNS || '(empty CNI_NETNS)' });
-      try {
-        await steps.time('cni', () => this.networks.teardown(rec.network!.confList, { ...this.attachment(rec), netNS }));
-      } catch (e) {
-        throw new CriError(
-          status.UNKNOWN,
-          `failed to destroy network for sandbox "${rec.id}": ${(e as Error).message}`,
-        );
+    let changed = false;
+    try {
+      await this.publisher?.withdrawn(rec);
+      if (rec.pause) await steps.time('pause', () => stopPause(rec.pause!));
+      if (rec.state === 'ready') {
+        rec.state = 'notready';
+        changed = true;
       }
-      rec.network.attached = false;
-      save();
-    }
-    if (rec.netns && !rec.netnsRemoved) {
-      await steps.time('netns', () => removePodNetns(rec.netns!));
-      rec.netnsRemoved = true;
-      save();
+      if (rec.network?.attached && rec.netns) {
+        // As containerd: a netns that is no longer one gets DEL with an empty CNI_NETNS, so IPAM and host-side
+        // state are still released (and stop/remove end) instead of failing on every retry.
+        const holders = this.store.list().flatMap((r) => (r.pause && pauseAlive(r.pause) ? [r.pause.pid] : []));
+        const netNS = reachableNetns(rec.netns, holders);
+        if (netNS !== rec.netns)
+          log('warn', 'NetnsLost', { sandbox: rec.id, netns: rec.netns, using: netNS || '(empty CNI_NETNS)' });
+        try {
+          await steps.time('cni', () =>
+            this.networks.teardown(rec.network!.confList, { ...this.attachment(rec), netNS }),
+          );
+        } catch (e) {
+          throw new CriError(
+            status.UNKNOWN,
+            `failed to destroy network for sandbox "${rec.id}": ${(e as Error).message}`,
+          );
+        }
+        rec.network.attached = false;
+        changed = true;
+      }
+      if (rec.netns && !rec.netnsRemoved) {
+        await steps.time('netns', () => removePodNetns(rec.netns!));
+        rec.netnsRemoved = true;
+        changed = true;
+      }
+    } finally {
+      if (changed) steps.timeSync('save', () => this.store.save(rec));
     }
   }
 
