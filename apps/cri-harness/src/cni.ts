@@ -1,4 +1,5 @@
 import { CniError, ErrorCode, findInPath } from '@tscni/cni';
+import { sideBySide } from '@tscni/net/host';
 import { CNIConfig, confListFromBytes, loadDefaultConfList, type ResultJSON } from '@tscni/libcni';
 import { embeddedDefaultNetwork } from './default-network';
 import { OUR_PLUGINS } from './in-process-plugins';
@@ -106,10 +107,15 @@ export class PodNetworks {
     return eth0.value;
   }
 
-  /** DEL the loopback network, then the pod network (its plugins in reverse, with the cached result). */
+  /**
+   * DEL the loopback network and the pod network (its plugins in reverse, with the cached result) side by side:
+   * both are always attempted, and a failure of the loopback's is reported first.
+   */
   async teardown(confList: string, pod: PodAttachment): Promise<void> {
-    await this.cni.delNetworkList(confListFromBytes(LOOPBACK), this.runtimeConf(pod, 'lo'));
-    await this.cni.delNetworkList(confListFromBytes(confList), this.runtimeConf(pod, POD_IFNAME));
+    await sideBySide([
+      () => this.cni.delNetworkList(confListFromBytes(LOOPBACK), this.runtimeConf(pod, 'lo')),
+      () => this.cni.delNetworkList(confListFromBytes(confList), this.runtimeConf(pod, POD_IFNAME)),
+    ]);
   }
 
   private runtimeConf(pod: PodAttachment, ifName: string) {

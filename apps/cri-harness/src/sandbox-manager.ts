@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { PodSandboxConfig } from './cri-types';
 import { CriError, invalidArgument } from './cri-error';
-import { log, logged } from './log';
+import { log, logged, type StepTimes } from './log';
 import { PodNetworks, type PodAttachment } from './cni';
 import { podCniArgs, type PodCniArgs } from './pod-cni-args';
 import { podIPs } from './pod-ips';
@@ -23,10 +23,12 @@ const cancelled = () =>
   );
 
 /**
- * The pod sandbox lifecycle, containerd's order of operations: reserve the name, pin a netns, start
- * the pause process, ADD the networks; on any failure (or a cancelled call) undo all of it. Stop kills
- * the pause process, DELs the networks and removes the netns, and fails — keeping netns and cache —
- * when DEL fails, so the caller retries. Every step is persisted before it is taken.
+ * The pod sandbox lifecycle: reserve the name, pin a netns, then start the pause process and ADD the networks
+ * side by side (both need only the netns; containerd ADDs before it starts the sandbox); on any failure (or a
+ * cancelled call) undo all of it. Stop kills the pause process, DELs the networks and removes the netns, and
+ * fails — keeping netns and cache — when DEL fails, so the caller retries. What RunPodSandbox makes is recorded
+ * (atomically) before it is made, so a kill -9 anywhere is recovered, and the READY record is fsynced before the
+ * call answers; stop and remove only undo, idempotently, so they save the record once, at their end.
  */
 export class SandboxManager {
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -61,7 +63,7 @@ export class SandboxManager {
     const fields = { sandbox: id, name: config.metadata.name, namespace: config.metadata.namespace };
     const outcome = (r: SandboxRecord) => ({ netns: r.netns ?? '', ip: r.network?.ip ?? '', pausePid: r.pause?.pid });
     return this.serialized(id, () =>
-      logged('RunPodSandbox', fields, () => this.create(rec, network, sysctls, signal), outcome),
+      logged('RunPodSandbox', fields, (steps) => this.create(rec, network, sysctls, steps, signal), outcome),
     );
   }
 
@@ -70,42 +72,51 @@ export class SandboxManager {
     rec: SandboxRecord,
     network: { confList: string; cniArgs: PodCniArgs } | undefined,
     sysctls: SysctlPlan,
+    steps: StepTimes,
     signal?: AbortSignal,
   ): Promise<SandboxRecord> {
+    const save = () => steps.timeSync('save', () => this.store.save(rec));
     try {
-      this.store.save(rec);
+      if (network) rec.netns = newPodNetnsPath();
+      save();
       if (network) {
-        rec.netns = newPodNetnsPath();
-        this.store.save(rec);
-        await createPodNetns(rec.netns);
-      }
-      rec.pause = await startPause({
-        sandboxId: rec.id,
-        stateDir: this.stateDir,
-        netns: rec.netns,
-        hostname: rec.config.hostname,
-      });
-      this.store.save(rec);
-      if (network) {
+        await steps.time('netns', () => createPodNetns(rec.netns!));
         rec.network = { confList: network.confList, attached: true };
-        this.store.save(rec);
-        const result = await this.networks.setup(
-          network.confList,
-          { containerID: rec.id, netNS: rec.netns!, ...network.cniArgs },
-          signal,
-        );
-        rec.network = { ...rec.network, result, ...podIPs(result) };
+        save();
       }
+      const pause = steps
+        .time('pause', () =>
+          startPause({ sandboxId: rec.id, stateDir: this.stateDir, netns: rec.netns, hostname: rec.config.hostname }),
+        )
+        .then((p) => {
+          // Not saved by itself: a crash before the commit leaves it to the orphan sweep (its environment names the pod).
+          rec.pause = p;
+        });
+      const attach = network
+        ? steps.time('cni', () =>
+            this.networks.setup(
+              network.confList,
+              { containerID: rec.id, netNS: rec.netns!, ...network.cniArgs },
+              signal,
+            ),
+          )
+        : undefined;
+      // Both settle before anything is undone: a rollback must not DEL while ADD still runs, nor miss the pause.
+      const [started, added] = await Promise.allSettled([pause, attach]);
+      if (started.status === 'rejected') throw started.reason;
+      if (added.status === 'rejected') throw added.reason;
+      if (added.value) rec.network = { ...rec.network!, result: added.value, ...podIPs(added.value) };
       // After the network, as runc applies them when containerd starts the sandbox (eth0's own keys exist by then).
-      await applySysctls(sysctls, rec.netns, rec.pause.pid);
+      if (sysctls.net.length || sysctls.ipc.length)
+        await steps.time('sysctls', () => applySysctls(sysctls, rec.netns, rec.pause!.pid));
       if (signal?.aborted) throw cancelled();
       rec.state = 'ready';
-      this.store.save(rec);
+      await steps.time('commit', () => this.store.commit(rec));
       await this.publisher?.published(rec);
       return rec;
     } catch (err) {
       const why = signal?.aborted ? cancelled() : (err as Error);
-      await this.rollback(rec, why);
+      await this.rollback(rec, why, steps);
       throw why;
     }
   }
@@ -113,7 +124,9 @@ export class SandboxManager {
   /** StopPodSandbox: idempotent; NOT_FOUND for an unknown id; an error when DEL fails (retry it). */
   async stop(idOrPrefix: string): Promise<void> {
     const rec = this.store.get(idOrPrefix);
-    await this.serialized(rec.id, () => logged('StopPodSandbox', { sandbox: rec.id }, () => this.teardown(rec)));
+    await this.serialized(rec.id, () =>
+      logged('StopPodSandbox', { sandbox: rec.id }, (steps) => this.teardown(rec, steps)),
+    );
   }
 
   /** RemovePodSandbox: an unknown id is fine; otherwise a full stop, then the record and its name go. */
@@ -121,9 +134,9 @@ export class SandboxManager {
     const rec = this.store.find(idOrPrefix);
     if (!rec) return;
     await this.serialized(rec.id, () =>
-      logged('RemovePodSandbox', { sandbox: rec.id }, async () => {
-        await this.teardown(rec);
-        this.store.delete(rec);
+      logged('RemovePodSandbox', { sandbox: rec.id }, async (steps) => {
+        await this.teardown(rec, steps);
+        steps.timeSync('save', () => this.store.delete(rec));
       }),
     );
     this.queues.delete(rec.id);
@@ -141,8 +154,10 @@ export class SandboxManager {
     );
     for (const rec of records) {
       if (rec.state !== 'creating') continue;
-      await logged('RecoverPodSandbox', { sandbox: rec.id, action: 'rollback of an unfinished RunPodSandbox' }, () =>
-        this.rollback(rec, new Error('harness restarted during RunPodSandbox')),
+      await logged(
+        'RecoverPodSandbox',
+        { sandbox: rec.id, action: 'rollback of an unfinished RunPodSandbox' },
+        (steps) => this.rollback(rec, new Error('harness restarted during RunPodSandbox'), steps),
       );
     }
     const owned = (sandbox: string, pid: number) =>
@@ -159,47 +174,59 @@ export class SandboxManager {
   }
 
   /** Undo a RunPodSandbox that failed; when teardown itself fails keep the sandbox NOTREADY for a later stop/remove. */
-  private async rollback(rec: SandboxRecord, cause: Error): Promise<void> {
+  private async rollback(rec: SandboxRecord, cause: Error, steps: StepTimes): Promise<void> {
     try {
-      await this.teardown(rec);
-      this.store.delete(rec);
+      await this.teardown(rec, steps);
     } catch (e) {
       rec.state = 'notready';
-      this.store.save(rec);
+      await this.store.commit(rec);
       log('error', 'RollbackFailed', { sandbox: rec.id, cause: cause.message, error: (e as Error).message });
+      return;
     }
+    this.store.delete(rec);
   }
 
-  /** Kill the pause process, DEL the networks, remove the netns: each step skipped once done. */
-  private async teardown(rec: SandboxRecord): Promise<void> {
-    await this.publisher?.withdrawn(rec);
-    if (rec.pause) await stopPause(rec.pause);
-    if (rec.state === 'ready') {
-      rec.state = 'notready';
-      this.store.save(rec);
-    }
-    if (rec.network?.attached && rec.netns) {
-      // As containerd: a netns that is no longer one gets DEL with an empty CNI_NETNS, so IPAM and host-side
-      // state are still released (and stop/remove end) instead of failing on every retry.
-      const holders = this.store.list().flatMap((r) => (r.pause && pauseAlive(r.pause) ? [r.pause.pid] : []));
-      const netNS = reachableNetns(rec.netns, holders);
-      if (netNS !== rec.netns)
-        log('warn', 'NetnsLost', { sandbox: rec.id, netns: rec.netns, using: netNS || '(empty CNI_NETNS)' });
-      try {
-        await this.networks.teardown(rec.network.confList, { ...this.attachment(rec), netNS });
-      } catch (e) {
-        throw new CriError(
-          status.UNKNOWN,
-          `failed to destroy network for sandbox "${rec.id}": ${(e as Error).message}`,
-        );
+  /**
+   * Kill the pause process, DEL the networks, remove the netns: each step skipped once done. Each is idempotent and
+   * keyed by what RunPodSandbox recorded, so a crash anywhere in here is recovered by doing it again: the record is
+   * saved once, when teardown ends or fails, and not fsynced (losing that write to a power loss only repeats it).
+   */
+  private async teardown(rec: SandboxRecord, steps: StepTimes): Promise<void> {
+    let changed = false;
+    try {
+      await this.publisher?.withdrawn(rec);
+      if (rec.pause) await steps.time('pause', () => stopPause(rec.pause!));
+      if (rec.state === 'ready') {
+        rec.state = 'notready';
+        changed = true;
       }
-      rec.network.attached = false;
-      this.store.save(rec);
-    }
-    if (rec.netns && !rec.netnsRemoved) {
-      await removePodNetns(rec.netns);
-      rec.netnsRemoved = true;
-      this.store.save(rec);
+      if (rec.network?.attached && rec.netns) {
+        // As containerd: a netns that is no longer one gets DEL with an empty CNI_NETNS, so IPAM and host-side
+        // state are still released (and stop/remove end) instead of failing on every retry.
+        const holders = this.store.list().flatMap((r) => (r.pause && pauseAlive(r.pause) ? [r.pause.pid] : []));
+        const netNS = reachableNetns(rec.netns, holders);
+        if (netNS !== rec.netns)
+          log('warn', 'NetnsLost', { sandbox: rec.id, netns: rec.netns, using: netNS || '(empty CNI_NETNS)' });
+        try {
+          await steps.time('cni', () =>
+            this.networks.teardown(rec.network!.confList, { ...this.attachment(rec), netNS }),
+          );
+        } catch (e) {
+          throw new CriError(
+            status.UNKNOWN,
+            `failed to destroy network for sandbox "${rec.id}": ${(e as Error).message}`,
+          );
+        }
+        rec.network.attached = false;
+        changed = true;
+      }
+      if (rec.netns && !rec.netnsRemoved) {
+        await steps.time('netns', () => removePodNetns(rec.netns!));
+        rec.netnsRemoved = true;
+        changed = true;
+      }
+    } finally {
+      if (changed) steps.timeSync('save', () => this.store.save(rec));
     }
   }
 

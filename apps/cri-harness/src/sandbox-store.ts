@@ -1,14 +1,5 @@
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PodSandboxConfig } from './cri-types';
 import { CriError, notFound } from './cri-error';
@@ -94,32 +85,35 @@ export class SandboxStore {
     this.records.set(rec.id, rec);
   }
 
-  /** Persist `rec` atomically (temp file, fsync, rename). */
+  /**
+   * Persist `rec` atomically (temp file, rename): a kill -9 at any point leaves the previous record or this one
+   * whole (the page cache outlives the process). Not fsynced: `commit` is (RunPodSandbox ends with it).
+   */
   save(rec: SandboxRecord): void {
-    const file = join(this.dir, `${rec.id}.json`);
-    const tmp = `${file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(rec), { mode: 0o600 });
-    const fd = openSync(tmp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-    const dirFd = openSync(this.dir, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    const file = this.file(rec);
+    writeFileSync(`${file}.tmp`, JSON.stringify(rec), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  }
+
+  /** `save`, durably: the temp file is fsynced before its rename and the directory after it. */
+  async commit(rec: SandboxRecord): Promise<void> {
+    const file = this.file(rec);
+    writeFileSync(`${file}.tmp`, JSON.stringify(rec), { mode: 0o600 });
+    await fsync(`${file}.tmp`);
+    renameSync(`${file}.tmp`, file);
+    await fsync(this.dir);
   }
 
   /** Forget `rec` on disk and in memory, releasing its name. */
   delete(rec: SandboxRecord): void {
-    rmSync(join(this.dir, `${rec.id}.json`), { force: true });
+    rmSync(this.file(rec), { force: true });
     this.records.delete(rec.id);
     const key = reservationKey(rec.config);
     if (this.names.get(key) === rec.id) this.names.delete(key);
+  }
+
+  private file(rec: SandboxRecord): string {
+    return join(this.dir, `${rec.id}.json`);
   }
 
   /** A full id or a unique prefix of one (crictl passes what the user typed: usually the 13-char prefix). */
@@ -141,5 +135,15 @@ export class SandboxStore {
     const rec = this.find(idOrPrefix);
     if (!rec) throw notFound(idOrPrefix);
     return rec;
+  }
+}
+
+/** fsync a file or directory through the thread pool (the event loop keeps serving other pods meanwhile). */
+async function fsync(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }

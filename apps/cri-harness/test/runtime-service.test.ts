@@ -438,13 +438,15 @@ describe.skipIf(!!missing)(`cri-harness runtime service${missing ? ` — skipped
     expect(pauseProcessesOf(opts.stateDir)).toEqual([]);
   });
 
-  it('logs one structured line per pod event with its duration', () => {
+  it('logs one structured line per pod event with its duration and the time of its steps', () => {
     const events = harness.logs.filter((l) => l.msg === 'RemovePodSandbox');
     expect(events.length).toBeGreaterThan(0);
     expect(events[0]).toMatchObject({
       level: 'info',
       sandbox: expect.stringMatching(/^[0-9a-f]{64}$/),
       durationMs: expect.any(Number),
+      // The record's removal is a step of every RemovePodSandbox.
+      steps: expect.objectContaining({ save: expect.any(Number) }),
     });
   });
 });

@@ -64,6 +64,18 @@ describe('SandboxStore', () => {
     expect(() => store.get('')).toThrow(expect.objectContaining({ code: status.NOT_FOUND }));
   });
 
+  it('commit writes the record like save, durably, and leaves no temp file', async () => {
+    const store = new SandboxStore(dir);
+    const a = record('a'.repeat(64), 'a');
+    store.save(a);
+    await store.commit({ ...a, state: 'notready' });
+    expect(readdirSync(join(dir, 'sandboxes'))).toEqual([`${a.id}.json`]);
+    expect(JSON.parse(readFileSync(join(dir, 'sandboxes', `${a.id}.json`), 'utf8'))).toEqual({
+      ...a,
+      state: 'notready',
+    });
+  });
+
   it('delete forgets the record and frees its name', () => {
     const store = new SandboxStore(dir);
     const a = record('a'.repeat(64), 'a');

@@ -1,14 +1,5 @@
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CniError, ErrorCode, interfaceNameProblem } from '@tscni/cni';
 import type { NetworkAttachment, ResultJSON, RuntimeConf } from './types';
@@ -57,8 +48,11 @@ export class ResultCache {
     return join(this.resultsDir, `${netName}-${rt.containerID}-${rt.ifName}`);
   }
 
-  /** Write the entry atomically (temp file + rename): a crash leaves the old entry or the new one, never half. */
-  write(result: ResultJSON, config: Buffer, netName: string, rt: RuntimeConf): void {
+  /**
+   * Write the entry atomically (temp file + rename): a crash leaves the old entry or the new one, never half. The
+   * temp file's fsync runs on the thread pool, so a runtime's other pods go on meanwhile.
+   */
+  async write(result: ResultJSON, config: Buffer, netName: string, rt: RuntimeConf): Promise<void> {
     const file = this.path(netName, rt);
     const info: CachedInfo = {
       kind: CNI_CACHE_V1,
@@ -74,12 +68,12 @@ export class ResultCache {
     mkdirSync(this.resultsDir, { recursive: true, mode: 0o700 });
     // The temp file lives beside results/, not in it: readers listing results/ never see it.
     const tmp = join(this.cacheDir, `.${netName}-${rt.containerID}-${rt.ifName}.${process.pid}.tmp`);
-    const fd = openSync(tmp, 'w', 0o600);
+    const fh = await open(tmp, 'w', 0o600);
     try {
-      writeSync(fd, JSON.stringify(info));
-      fsyncSync(fd);
+      await fh.writeFile(JSON.stringify(info));
+      await fh.sync();
     } finally {
-      closeSync(fd);
+      await fh.close();
     }
     renameSync(tmp, file);
   }

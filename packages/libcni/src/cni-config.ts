@@ -68,7 +68,7 @@ export class CNIConfig {
       }
     }
     try {
-      this.cache(rt).write(result!, list.bytes, list.name, rt);
+      await this.cache(rt).write(result!, list.bytes, list.name, rt);
     } catch (e) {
       throw new CniError(
         ErrorCode.IOFailure,

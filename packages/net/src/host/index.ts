@@ -14,3 +14,4 @@ export * from './tc';
 export * from './state-file';
 export * from './command-error';
 export * from './ip-json';
+export * from './side-by-side';

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ipJson, isNotFound } from './ip';
 
 export interface Link {
@@ -37,3 +38,21 @@ export async function getLink(name: string, netns?: string): Promise<Link | unde
 }
 
 export const isUp = (link: Link): boolean => link.flags.includes('UP');
+
+/**
+ * Whether a link of that name exists in the namespace this process runs in, read from /proc/net/dev (no process
+ * spawned; /proc/net shows the reader's own namespace). True when that file cannot be read: the caller then asks `ip`.
+ */
+export function linkExistsHere(name: string): boolean {
+  let dev: string;
+  try {
+    dev = readFileSync('/proc/net/dev', 'utf8');
+  } catch {
+    return true;
+  }
+  // Two header lines, then `  <name>: <counters>` (a link name never holds a colon).
+  return dev
+    .split('\n')
+    .slice(2)
+    .some((line) => line.includes(':') && line.slice(0, line.indexOf(':')).trim() === name);
+}

@@ -13,6 +13,7 @@ import { iptablesAvailable, iptablesRestore, iptablesSave, nftAvailable, savedCh
 import { familyOfText, formatCIDR, formatIP, networkOf, parseCIDR } from '../host/ipaddr';
 import { gcIpMasqNft, hasIpMasqNft, setupIpMasqNft, teardownIpMasqNft } from './ipmasq-nft';
 import { hashedName } from '../host/names';
+import { failuresOf } from '../host/side-by-side';
 
 export type IpMasqBackendName = 'iptables' | 'nftables';
 
@@ -188,15 +189,10 @@ function checkOwner(owner: MasqOwner): void {
   if (!/^[^"\\\s]{1,15}$/.test(owner.ifName)) throw new Error(`ipMasq: invalid ifName ${JSON.stringify(owner.ifName)}`);
 }
 
-/** Run every step; throw one error listing the failures. */
+/** Run every step at once (each touches its own family's table or backend); throw one error listing the failures. */
 async function collectErrors(steps: (() => Promise<void>)[]): Promise<void> {
-  const errors: string[] = [];
-  for (const step of steps) {
-    try {
-      await step();
-    } catch (err) {
-      errors.push(err instanceof CommandError ? err.message : String((err as Error)?.message ?? err));
-    }
-  }
+  const errors = (await failuresOf(steps)).map((err) =>
+    err instanceof CommandError ? err.message : String((err as Error)?.message ?? err),
+  );
   if (errors.length) throw new Error(errors.join('; '));
 }

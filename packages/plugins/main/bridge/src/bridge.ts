@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { delegateAdd, delegateDel, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { getLink, ipBatch, writeSysctlsIn, type Link } from '@tscni/net/host';
+import { getLink, ipBatch, sideBySide, writeSysctlsIn, type Link } from '@tscni/net/host';
 import {
   VethNameTaken,
   createVeth,
@@ -78,33 +78,40 @@ async function attachPod(
       requireIps();
       gateways = applyGateways(result, conf);
     }
-    await podSysctls(args, conf, result);
-    if (linkFirst && !conf.disableContainerInterface) {
-      const podConfig = ifaceConfigCommands(args.ifName, result, {
-        nodad: !conf.enabledad,
-        ifIndex: CONTAINER_INDEX,
-      }).filter((c) => c[0] !== 'link');
-      await ipBatch(podConfig, args.netns);
-    }
-    let vlanGateway: Link | undefined;
-    if (gateways.length) {
-      if (conf.vlan) {
-        vlanGateway = await ensureVlanGateway(conf);
-        await ensureGatewayAddrs(conf, vlanGateway.ifname, gateways);
-      } else await ensureGatewayAddrs(conf, conf.bridge, gateways, bridgeMac, bridgeAddrs);
-      enableForwarding(gateways);
-    }
-    if (conf.ipMasq)
-      await conf.masq.setup(
-        result.ips!.map((ip) => ip.address),
-        masqOwner(args),
-      );
-    if (conf.ipamType && !linkFirst) await waitPortUp(hostLink);
+    const podSide = async () => {
+      await podSysctls(args, conf, result);
+      if (linkFirst && !conf.disableContainerInterface) {
+        const podConfig = ifaceConfigCommands(args.ifName, result, {
+          nodad: !conf.enabledad,
+          ifIndex: CONTAINER_INDEX,
+        }).filter((c) => c[0] !== 'link');
+        await ipBatch(podConfig, args.netns);
+      }
+    };
+    const made: { vlanGateway?: Link } = {};
+    const hostSide = async () => {
+      if (gateways.length) {
+        if (conf.vlan) {
+          made.vlanGateway = await ensureVlanGateway(conf);
+          await ensureGatewayAddrs(conf, made.vlanGateway.ifname, gateways);
+        } else await ensureGatewayAddrs(conf, conf.bridge, gateways, bridgeMac, bridgeAddrs);
+        enableForwarding(gateways);
+      }
+      if (conf.ipMasq)
+        await conf.masq.setup(
+          result.ips!.map((ip) => ip.address),
+          masqOwner(args),
+        );
+      if (conf.ipamType && !linkFirst) await waitPortUp(hostLink);
+    };
+    // The pod's sysctls (and addresses, for a link-first IPAM) and the host's gateway, masquerade and port share
+    // nothing: side by side, both settled before the undo below; a failure of the pod's side is reported first.
+    await sideBySide([podSide, hostSide]);
     result.interfaces = [
       { name: conf.bridge, mac: gateways.length && !conf.vlan ? bridgeMac : bridgeLink.address },
       { name: veth.hostVeth, mac: hostLink.address },
       { name: args.ifName, mac: veth.container.address, sandbox: args.netns },
-      ...(vlanGateway ? [{ name: vlanGateway.ifname, mac: vlanGateway.address }] : []),
+      ...(made.vlanGateway ? [{ name: made.vlanGateway.ifname, mac: made.vlanGateway.address }] : []),
     ];
   } catch (err) {
     await removeHostVeth(veth.hostVeth);
@@ -124,17 +131,30 @@ async function attachPod(
 }
 
 /**
- * DEL: the container link (a missing netns or link is fine), then IPAM — released even when the
- * link step failed — then the spoof check and the masquerade rules of both backends. The bridge stays.
+ * DEL: the container link (a missing netns or link is fine), then IPAM — released even when the link step
+ * failed — and beside them, on the host, the spoof check and the masquerade rules of both backends. Every step
+ * runs; the first failure in that order is the answer. The bridge stays.
  */
 async function del(args: CmdArgs): Promise<void> {
   const conf = loadBridgeConf(args, { forDel: true });
-  const errors: unknown[] = [];
-  const step = async (fn: () => Promise<void>) => fn().catch((e) => void errors.push(e));
-  if (args.netns) await step(() => deletePodLink(args.netns, args.ifName));
-  await step(() => ipamDel(args, conf.ipamType));
-  if (conf.macspoofchk) await step(() => teardownSpoofCheck(spoofID(args)));
-  if (conf.ipMasq) await step(() => conf.masq.teardown(masqOwner(args)));
+  const failed = async (fn: () => Promise<void>): Promise<unknown[]> => {
+    try {
+      await fn();
+      return [];
+    } catch (e) {
+      return [e];
+    }
+  };
+  // The pod's link, then its lease (the order DEL always had); the host's rules share nothing with either.
+  const pod = async () => [
+    ...(args.netns ? await failed(() => deletePodLink(args.netns, args.ifName)) : []),
+    ...(await failed(() => ipamDel(args, conf.ipamType))),
+  ];
+  const host = async () => [
+    ...(conf.macspoofchk ? await failed(() => teardownSpoofCheck(spoofID(args))) : []),
+    ...(conf.ipMasq ? await failed(() => conf.masq.teardown(masqOwner(args))) : []),
+  ];
+  const errors = (await Promise.all([pod(), host()])).flat();
   if (errors.length) throw errors[0];
 }
 

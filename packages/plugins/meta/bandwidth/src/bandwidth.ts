@@ -1,5 +1,5 @@
 import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
-import { hashedName, jsonArrays, tcBatch, type Qdisc } from '@tscni/net/host';
+import { hashedName, jsonArrays, linkExistsHere, tcBatch, type Qdisc } from '@tscni/net/host';
 import { parseLimits, shapesEgress, shapesIngress, type Limits } from './config';
 import { findHostVeth } from './host-veth';
 import { applyShaping, createIfb, deleteIfb } from './shaping';
@@ -31,12 +31,13 @@ async function add(args: CmdArgs): Promise<Result> {
 }
 
 /**
- * DEL: remove the IFB (a missing one is fine). The host veth's qdiscs go away with the veth. The
- * limits are not validated: the IFB's name depends only on the network name and container ID, and a
- * config ADD would now reject must not keep DEL from cleaning up.
+ * DEL: remove the IFB (a missing one is fine, and costs no process: looked up first, as the reference does). The
+ * host veth's qdiscs go away with the veth. The limits are not validated: the IFB's name depends only on the
+ * network name and container ID, and a config ADD would now reject must not keep DEL from cleaning up.
  */
 async function del(args: CmdArgs): Promise<void> {
-  await deleteIfb(ifbName(args));
+  const ifb = ifbName(args);
+  if (linkExistsHere(ifb)) await deleteIfb(ifb);
 }
 
 /** CHECK: the TBFs (rate exact, burst and latency as tc rounds them), the ingress qdisc and the redirect to the IFB. */
