@@ -40,7 +40,7 @@ export async function stage(names = [], runtime = pluginRuntime()) {
       name: src.name,
       version: src.version,
       description: src.description,
-      license: src.license,
+      license: src.license ?? 'Apache-2.0',
       keywords: ['cni', 'kubernetes', 'container-networking', src.tscni?.kind].filter(Boolean),
       bin: { [p.name]: `./${p.name}` },
       files: [p.name, 'README.md', 'LICENSE'],
