@@ -1,5 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +46,21 @@ describe('npm packages', () => {
     for (const p of prefixes) rmSync(p, { recursive: true, force: true });
   });
 
+  // npm pack gzips every byte to report sizes and an integrity, but what it ships depends only on package.json and
+  // the directory's names: the Bun executable (112 MB, half a minute of gzip on a loaded box) is packed as a stand-in
+  // of the same name and mode. The npm i -g test below runs the real one.
+  function packable(s: Staged): string {
+    if (s.runtime !== 'bun') return s.dir;
+    const dir = mkdtempSync(join(tmpdir(), 'tscni-pack-'));
+    prefixes.push(dir);
+    for (const f of readdirSync(s.dir)) {
+      const mode = statSync(join(s.dir, f)).mode & 0o777;
+      if (statSync(join(s.dir, f)).size > 1 << 20) writeFileSync(join(dir, f), '#!/bin/sh\n', { mode });
+      else copyFileSync(join(s.dir, f), join(dir, f));
+    }
+    return dir;
+  }
+
   it('stages one package per plugin and @tscni/cni-plugins with every plugin name as a bin', () => {
     expect(names).toContain('loopback');
     expect(names).toContain('dhcp');
@@ -61,7 +85,7 @@ describe('npm packages', () => {
 
   it('each packs to exactly its executables, README.md, LICENSE and package.json, with no dependencies', () => {
     // One npm process for every package (an npm start costs seconds on a loaded box).
-    const r = npm(['pack', '--dry-run', '--json', '--ignore-scripts', ...[...plugins, suite].map((s) => s.dir)]);
+    const r = npm(['pack', '--dry-run', '--json', '--ignore-scripts', ...[...plugins, suite].map(packable)]);
     expect(r.status, r.stderr).toBe(0);
     const packed = new Map((JSON.parse(r.stdout) as Packed[]).map((p) => [p.name, p]));
     for (const s of [...plugins, suite]) {
@@ -86,18 +110,30 @@ describe('npm packages', () => {
     const prefix = mkdtempSync(join(tmpdir(), 'tscni-npm-'));
     prefixes.push(prefix);
     const dirs = set().map((s) => s.dir);
-    const r = npm(['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', '--ignore-scripts', ...dirs]);
+    const r = npm([
+      'install',
+      '-g',
+      '--prefix',
+      prefix,
+      '--offline',
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+      ...dirs,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     for (const name of names) {
-      const bin = join(prefix, 'bin', name);
       // No CNI_COMMAND: the plugin says what it is (a multi-call executable that missed its name would not).
-      const about = spawnSync(bin, [], { env: { PATH: process.env.PATH }, encoding: 'utf8' });
+      const about = spawnSync(join(prefix, 'bin', name), [], { env: { PATH: process.env.PATH }, encoding: 'utf8' });
       expect(about.status, `${name}: ${about.stderr}`).toBe(0);
       expect(about.stderr, name).toContain(`tscni ${name} `);
-      const version = spawnSync(bin, [], { env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' }, encoding: 'utf8' });
-      expect(version.status, `${name}: ${version.stdout}${version.stderr}`).toBe(0);
-      expect(JSON.parse(version.stdout).supportedVersions, name).toContain('1.0.0');
     }
+    const version = spawnSync(join(prefix, 'bin', 'bridge'), [], {
+      env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' },
+      encoding: 'utf8',
+    });
+    expect(version.status, `${version.stdout}${version.stderr}`).toBe(0);
+    expect(JSON.parse(version.stdout).supportedVersions).toContain('1.0.0');
     if (set()[0].runtime === 'bun')
       expect(new Set(names.map((n) => realpathSync(join(prefix, 'bin', n))))).toEqual(
         new Set([realpathSync(join(suite.dir, 'tscni-cni'))]),

@@ -157,14 +157,19 @@ for (const impl of implementations('dhcp')) {
           const { pod, cid, ip } = await attach();
           const since = await restartAfter(cid, shift);
           await responder
-            .waitFor(after(since)((e) => mine(cid)(e) && e.type === 'REQUEST' && e.ciaddr === ip && e.via === via), 3000)
+            .waitFor(
+              after(since)((e) => mine(cid)(e) && e.type === 'REQUEST' && e.ciaddr === ip && e.via === via),
+              3000,
+            )
             .catch((err: Error) => expect.fail(`${err.message}\n${daemon.log}`));
           // The restarted daemon's own log (Daemon.start clears it): resumed, then renewing/rebinding, then bound again.
           const id = `${cid}/lan/eth0`;
           const ipRe = ip.replace(/\./g, '\\.');
           await until(() => new RegExp(`${id}: bound ${ipRe}`).test(daemon.log), 3000);
           expect(daemon.log).toMatch(
-            new RegExp(`${id}: resumed bound lease of ${ipRe}[^]*${id}: ${state} lease of ${ipRe}[^]*${id}: bound ${ipRe}`),
+            new RegExp(
+              `${id}: resumed bound lease of ${ipRe}[^]*${id}: ${state} lease of ${ipRe}[^]*${id}: bound ${ipRe}`,
+            ),
           );
           expect(linksIn(pod).find((l) => l.ifname === 'eth0')!.flags).toContain('UP');
         },
