@@ -3,8 +3,8 @@
 //   'bun':  dist/bun/cni-bin, one Bun executable for every plugin with a symlink per name (tools/bun-build.mjs),
 //           nothing else needed on the node.
 // It decides what the test suites exec (tools/vitest-global-setup.ts sets TSCNI_CNI_BIN unless it is set), what
-// `tscni install` installs without --runtime (baked into the CLI by tools/bundle.mjs) and what the per-plugin npm
-// packages ship (tools/stage-packages.mjs). TSCNI_PLUGIN_RUNTIME=node|bun overrides it for one run or build.
+// `tscni install` installs without --runtime (baked into the CLI by tools/bundle.mjs) and what the npm package of
+// every plugin, @tscni/cni-plugins, ships (tools/stage-packages.mjs; the per-plugin packages ship the Node bundle). TSCNI_PLUGIN_RUNTIME=node|bun overrides it for one run or build.
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 

@@ -49,7 +49,10 @@ it.skipIf(!existsSync(CLI))('install copies bundled plugins atomically and refus
     expect(r.stdout).toContain(`refused   ${join(dir, 'loopback')} (not a tscni binary; use --force to replace it)`);
     const forced = spawnSync(CLI, ['install', dir, 'loopback', '--force', '--json'], { encoding: 'utf8' });
     expect(forced.status).toBe(0);
-    expect(JSON.parse(forced.stdout)).toEqual([expect.objectContaining({ name: 'loopback', action: 'replaced' })]);
+    // Under the bun default the Bun executable comes first (tscni-cni, already there from the call above).
+    expect(JSON.parse(forced.stdout).filter((e: { name: string }) => e.name !== 'tscni-cni')).toEqual([
+      expect.objectContaining({ name: 'loopback', action: 'replaced' }),
+    ]);
     const unknown = spawnSync(CLI, ['install', dir, 'nosuch'], { encoding: 'utf8' });
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toMatch(/^tscni install .*: unknown plugin "nosuch": available are .*host-local/);

@@ -7,11 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, missingForKernelTests } from '@tscni/testing/node';
+import { missingForKernelTests } from '@tscni/testing/node';
 import { runCli } from '../src/cli';
 import { LocalEtcd } from '@tscni/testing/etcd';
 
-const CLI = join(DIST_BIN, '..', 'bin', 'tscni');
+// The CLI bundle, whichever plugin build DIST_BIN points at (dist/bun/cni-bin has no ../bin).
+const CLI = join(import.meta.dirname, '../../../dist/bin/tscni');
 const missing = missingForKernelTests(['etcd', 'openssl']);
 
 const POLICY =

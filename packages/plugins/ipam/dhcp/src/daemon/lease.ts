@@ -185,20 +185,22 @@ export class Lease {
     this.schedule();
   }
 
+  /**
+   * Bound: the next step is T1's renewal — at once when T1 is already past (a lease resumed after a restart; step()
+   * then renews, rebinds or expires by the clock). Renewing or rebinding: retry at half the time left to the next
+   * boundary (at least MIN_RETRY_MS, at most -resendmax), never past it.
+   */
   private schedule(): void {
     clearTimeout(this.timer);
     const b = this.binding!;
     const now = Date.now();
-    const next = now >= b.rebindAt ? b.expiresAt : now >= b.renewAt ? b.rebindAt : b.renewAt;
-    const due = Math.max(0, next - now);
-    const retry =
-      this.state === 'renewing' || this.state === 'rebinding'
-        ? Math.max(MIN_RETRY_MS, Math.min(due / 2, this.settings.resendMaxMs))
-        : due;
-    this.timer = setTimeout(
-      () => void this.step(),
-      Math.min(this.state === 'bound' ? due : Math.min(retry, due), MAX_TIMER_MS),
-    );
+    let delay: number;
+    if (this.state === 'bound') delay = Math.max(0, b.renewAt - now);
+    else {
+      const due = Math.max(0, (now >= b.rebindAt ? b.expiresAt : b.rebindAt) - now);
+      delay = Math.min(Math.max(MIN_RETRY_MS, Math.min(due / 2, this.settings.resendMaxMs)), due);
+    }
+    this.timer = setTimeout(() => void this.step(), Math.min(delay, MAX_TIMER_MS));
   }
 
   /**
