@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { emptyAsUnset } from './go-json';
+import { lazySchema } from './lazy-schema';
 
 /** Interface of a 1.x result (0.3/0.4 have no mtu/socketPath/pciID). */
-export const InterfaceSchema = z
+export const InterfaceSchema = lazySchema(() =>
+  z
   .object({
     name: z.string(),
     mac: z.string().optional(),
@@ -11,20 +13,24 @@ export const InterfaceSchema = z
     socketPath: z.string().optional(),
     pciID: z.string().optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 export type Interface = z.infer<typeof InterfaceSchema>;
 
-export const IPConfigSchema = z
+export const IPConfigSchema = lazySchema(() =>
+  z
   .object({
     address: z.string(),
     gateway: z.string().optional(),
     interface: z.number().int().nonnegative().optional(),
     version: z.enum(['4', '6']).optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 export type IPConfig = z.infer<typeof IPConfigSchema>;
 
-export const RouteSchema = z
+export const RouteSchema = lazySchema(() =>
+  z
   .object({
     dst: z.string(),
     gw: emptyAsUnset(z.string()),
@@ -34,21 +40,25 @@ export const RouteSchema = z
     table: z.number().int().optional(),
     scope: z.number().int().optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 export type Route = z.infer<typeof RouteSchema>;
 
-export const DNSSchema = z
+export const DNSSchema = lazySchema(() =>
+  z
   .object({
     nameservers: z.array(z.string()).optional(),
     domain: emptyAsUnset(z.string()), // omitempty in the reference's result
     search: z.array(z.string()).optional(),
     options: z.array(z.string()).optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 export type DNS = z.infer<typeof DNSSchema>;
 
 /** A result in the current (1.x) shape; 0.3/0.4 differ only by `ips[].version`. */
-export const ResultSchema = z
+export const ResultSchema = lazySchema(() =>
+  z
   .object({
     cniVersion: z.string().optional(),
     interfaces: z.array(InterfaceSchema).optional(),
@@ -56,27 +66,34 @@ export const ResultSchema = z
     routes: z.array(RouteSchema).optional(),
     dns: DNSSchema.optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 export type Result = z.infer<typeof ResultSchema> & { cniVersion: string };
 
-const LegacyIPSchema = z
+const LegacyIPSchema = lazySchema(() =>
+  z
   .object({ ip: z.string(), gateway: z.string().optional(), routes: z.array(RouteSchema).optional() })
-  .passthrough();
+  .passthrough(),
+);
 /** The 0.1.0/0.2.0 result shape. */
-export const LegacyResultSchema = z
+export const LegacyResultSchema = lazySchema(() =>
+  z
   .object({
     cniVersion: z.string().optional(),
     ip4: LegacyIPSchema.optional(),
     ip6: LegacyIPSchema.optional(),
     dns: DNSSchema.optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 export type LegacyResult = z.infer<typeof LegacyResultSchema>;
 
-export const IPAMConfigSchema = z.object({ type: z.string().optional() }).passthrough();
-
+export const IPAMConfigSchema = lazySchema(() =>
+  z.object({ type: z.string().optional() }).passthrough(),
+);
 /** Fields every network configuration may carry (SPEC §Network configuration). */
-export const NetConfSchema = z
+export const NetConfSchema = lazySchema(() =>
+  z
   .object({
     cniVersion: z.string().default('0.1.0'),
     name: z.string().optional(),
@@ -89,13 +106,15 @@ export const NetConfSchema = z
     prevResult: z.record(z.unknown()).optional(),
     ipMasq: z.boolean().optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 export type NetConf = z.infer<typeof NetConfSchema>;
 
-export const PluginConfSchema = NetConfSchema.extend({ type: z.string().min(1) });
+export const PluginConfSchema = lazySchema(() => NetConfSchema.schema.extend({ type: z.string().min(1) }));
 
 /** A network configuration list (conflist). */
-export const NetConfListSchema = z
+export const NetConfListSchema = lazySchema(() =>
+  z
   .object({
     cniVersion: z.string().optional(),
     cniVersions: z.array(z.string()).optional(),
@@ -104,7 +123,8 @@ export const NetConfListSchema = z
     disableGC: z.union([z.boolean(), z.enum(['true', 'false'])]).optional(),
     plugins: z.array(z.object({ type: z.string() }).passthrough()),
   })
-  .passthrough();
+  .passthrough(),
+);
 export type NetConfList = z.infer<typeof NetConfListSchema>;
 
 /** An attachment as named in `cni.dev/valid-attachments`. */

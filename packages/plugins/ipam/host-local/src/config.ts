@@ -1,31 +1,33 @@
 import { isAbsolute, normalize } from 'node:path';
 import { z } from 'zod';
-import {
-  CniError,
-  ErrorCode,
-  RouteSchema,
-  invalidConfig,
-  validateNetworkName,
-  versionAtLeast,
-  type CmdArgs,
-  type Route,
-} from '@tscni/cni';
-import { formatIP, parseCIDR, parseIP, type IP } from '@tscni/net/host';
-import { canonicalRoutes } from '@tscni/net/pod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, Route } from '@tscni/cni';
+import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
+import { RouteSchema } from '@tscni/cni/types';
+import { validateNetworkName } from '@tscni/cni/validate';
+import { versionAtLeast } from '@tscni/cni/version';
+import type { IP } from '@tscni/net/host';
+import { formatIP, parseCIDR, parseIP } from '@tscni/net/host/ipaddr';
+import { canonicalRoutes } from '@tscni/net/pod/ipam-routes';
 import { canonicalizeRangeSet, rangeSetFamily, rangeSetsOverlap, type RangeConf, type RangeSet } from './ip-range';
 
 /** host-local's part of the network config (cni.md §3.3), as the reference reads it. */
-const RangeSchema = z
+const RangeSchema = lazySchema(() =>
+  z
   .object({
     subnet: z.string(),
     rangeStart: z.string().optional(),
     rangeEnd: z.string().optional(),
     gateway: z.string().optional(),
   })
-  .passthrough();
-const RangeSetsSchema = z.array(z.array(RangeSchema));
+  .passthrough(),
+);
+const RangeSetsSchema = lazySchema(() =>
+  z.array(z.array(RangeSchema)),
+);
 
-const IPAMSchema = z
+const IPAMSchema = lazySchema(() =>
+  z
   .object({
     type: z.string().optional(),
     subnet: z.string().optional(),
@@ -37,9 +39,11 @@ const IPAMSchema = z
     dataDir: z.string().optional(),
     resolvConf: z.string().optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 
-const HostLocalNetConfSchema = z
+const HostLocalNetConfSchema = lazySchema(() =>
+  z
   .object({
     cniVersion: z.string(),
     name: z.string().optional(),
@@ -58,7 +62,8 @@ const HostLocalNetConfSchema = z
       .passthrough()
       .optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 

@@ -1,16 +1,5 @@
-import {
-  addToIP,
-  cidrContains,
-  formatCIDR,
-  formatIP,
-  hasHostBits,
-  lastOf,
-  networkOf,
-  parseCIDR,
-  parseIP,
-  type CIDR,
-  type IP,
-} from '@tscni/net/host';
+import type { CIDR, IP } from '@tscni/net/host';
+import { addToIP, cidrContains, formatCIDR, formatIP, hasHostBits, lastOf, networkOf, parseCIDR, parseIP } from '@tscni/net/host/ipaddr';
 
 /**
  * IPAM ranges as host-local's config describes them: a subnet with an inclusive [rangeStart, rangeEnd]

@@ -1,11 +1,20 @@
 import { z } from 'zod';
-import { CniError, ErrorCode, emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs } from '@tscni/cni';
-import { ipMasqFor, type IpMasqBackend } from '@tscni/net/netfilter';
-import { ipamField, ipamTypeOf, isMac, linkNameField, mtuField } from '@tscni/net/pod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs } from '@tscni/cni';
+import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
+import { emptyAsUnset } from '@tscni/cni/go-json';
+import { validateNetworkName } from '@tscni/cni/validate';
+import type { IpMasqBackend } from '@tscni/net/netfilter';
+import { ipMasqFor } from '@tscni/net/netfilter/ipmasq';
+import { ipamTypeOf } from '@tscni/net/pod/link-attachment';
+import { ipamField, isMac, linkNameField, mtuField } from '@tscni/net/pod/link-conf';
 
-const vlanId = z.number().int().min(1).max(4094);
+const vlanId = lazySchema(() =>
+  z.number().int().min(1).max(4094),
+);
 
-const TrunkEntry = z
+const TrunkEntry = lazySchema(() =>
+  z
   .object({ id: vlanId.optional(), minID: vlanId.optional(), maxID: vlanId.optional() })
   .passthrough()
   .superRefine((t, ctx) => {
@@ -19,10 +28,12 @@ const TrunkEntry = z
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'minID and maxID must be set together' });
     if (t.minID !== undefined && t.maxID !== undefined && t.minID > t.maxID)
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'minID is greater than maxID in trunk parameter' });
-  });
+  }),
+);
 
 /** NetConf of the bridge plugin (cni.md §3.1). */
-export const BridgeConfSchema = z
+export const BridgeConfSchema = lazySchema(() =>
+  z
   .object({
     name: z.string().optional(),
     bridge: linkNameField.default('cni0'),
@@ -48,9 +59,12 @@ export const BridgeConfSchema = z
     portIsolation: z.boolean().default(false),
     ipam: ipamField.optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 
-const BridgeDelSchema = BridgeConfSchema.extend({ bridge: z.string().default('cni0') });
+const BridgeDelSchema = lazySchema(() =>
+  BridgeConfSchema.schema.extend({ bridge: z.string().default('cni0') }),
+);
 
 export type BridgeConf = z.infer<typeof BridgeConfSchema> & {
   /** The container MAC (CNI_ARGS MAC < args.cni.mac < runtimeConfig.mac). */

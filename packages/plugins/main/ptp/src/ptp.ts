@@ -1,33 +1,23 @@
 import { z } from 'zod';
-import {
-  emptyAsUnset,
-  invalidConfig,
-  validateNetworkName,
-  type CmdArgs,
-  type PluginFuncs,
-  type Result,
-} from '@tscni/cni';
-import { getLink, writeSysctl } from '@tscni/net/host';
-import { ipMasqFor, type IpMasqBackend } from '@tscni/net/netfilter';
-import {
-  VethNameTaken,
-  checkPodInterface,
-  createVeth,
-  deletePodLink,
-  forwardGcToIpam,
-  forwardStatusToIpam,
-  ipamCheck,
-  ipamDel,
-  ipamField,
-  mtuField,
-  removeHostVeth,
-  requirePodNetns,
-  withIpamAdd,
-} from '@tscni/net/pod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { invalidConfig } from '@tscni/cni/errors';
+import { emptyAsUnset } from '@tscni/cni/go-json';
+import { validateNetworkName } from '@tscni/cni/validate';
+import { getLink } from '@tscni/net/host/link';
+import { writeSysctl } from '@tscni/net/host/sysctl';
+import type { IpMasqBackend } from '@tscni/net/netfilter';
+import { ipMasqFor } from '@tscni/net/netfilter/ipmasq';
+import { forwardGcToIpam, forwardStatusToIpam, ipamCheck, ipamDel, requirePodNetns, withIpamAdd } from '@tscni/net/pod/link-attachment';
+import { checkPodInterface } from '@tscni/net/pod/link-check';
+import { ipamField, mtuField } from '@tscni/net/pod/link-conf';
+import { deletePodLink } from '@tscni/net/pod/pod-link';
+import { VethNameTaken, createVeth, removeHostVeth } from '@tscni/net/pod/veth';
 import { containerCommands, hostCommands, type PodAddress } from './routes';
 
 /** NetConf of ptp (cni.md §3.2): IPAM is required and must hand out gateways. */
-const PtpConf = z
+const PtpConf = lazySchema(() =>
+  z
   .object({
     name: z.string().optional(),
     ipMasq: z.boolean().default(false),
@@ -35,7 +25,8 @@ const PtpConf = z
     mtu: mtuField.optional(),
     ipam: ipamField.optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 type PtpConf = z.infer<typeof PtpConf>;
 
 /** Index of the container interface in the result: [host veth, container]. */

@@ -1,5 +1,8 @@
 import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
-import { hashedName, jsonArrays, tcBatch, type Qdisc } from '@tscni/net/host';
+import type { Qdisc } from '@tscni/net/host';
+import { jsonArrays } from '@tscni/net/host/ip-json';
+import { hashedName } from '@tscni/net/host/names';
+import { tcBatch } from '@tscni/net/host/tc';
 import { parseLimits, shapesEgress, shapesIngress, type Limits } from './config';
 import { findHostVeth } from './host-veth';
 import { applyShaping, createIfb, deleteIfb } from './shaping';

@@ -1,18 +1,15 @@
-import {
-  CniError,
-  ErrorCode,
-  emptyAsUnset,
-  interfaceNameProblem,
-  invalidConfig,
-  validateNetworkName,
-  type CmdArgs,
-  type Result,
-} from '@tscni/cni';
-import { parseCIDR, type CIDR } from '@tscni/net/host';
-import { iptablesAvailable, nftAvailable } from '@tscni/net/netfilter';
+import type { CmdArgs, Result } from '@tscni/cni';
+import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
+import { emptyAsUnset } from '@tscni/cni/go-json';
+import { interfaceNameProblem, validateNetworkName } from '@tscni/cni/validate';
+import type { CIDR } from '@tscni/net/host';
+import { parseCIDR } from '@tscni/net/host/ipaddr';
+import { iptablesAvailable, nftAvailable } from '@tscni/net/netfilter/iptables';
 import { z } from 'zod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
 
-export const FirewallConfSchema = z
+export const FirewallConfSchema = lazySchema(() =>
+  z
   .object({
     name: z.string().optional(),
     backend: emptyAsUnset(z.enum(['iptables', 'nftables', 'firewalld'])),
@@ -20,7 +17,8 @@ export const FirewallConfSchema = z
     firewalldZone: z.string().optional(),
     ingressPolicy: emptyAsUnset(z.enum(['open', 'same-bridge', 'isolated'])),
   })
-  .passthrough();
+  .passthrough(),
+);
 
 export type IngressPolicy = 'open' | 'same-bridge' | 'isolated';
 

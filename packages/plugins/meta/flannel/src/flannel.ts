@@ -1,10 +1,13 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { delegateAdd, delegateCheck, delegateDel, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { delegateAdd, delegateCheck, delegateDel } from '@tscni/cni/invoke';
 import { loadSubnetEnv, type SubnetEnv } from './subnet-env';
 
-const FlannelConfSchema = z
+const FlannelConfSchema = lazySchema(() =>
+  z
   .object({
     name: z.string().min(1, 'missing network name'),
     cniVersion: z.string(),
@@ -19,7 +22,8 @@ const FlannelConfSchema = z
     ipam: z.record(z.unknown()).default({}),
     runtimeConfig: z.record(z.unknown()).optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 type FlannelConf = z.infer<typeof FlannelConfSchema>;
 
 /** ADD: build the delegate config from subnet.env, save it, then ADD through the delegate. */

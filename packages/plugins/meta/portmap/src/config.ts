@@ -1,23 +1,25 @@
-import {
-  CniError,
-  ErrorCode,
-  emptyAsUnset,
-  invalidConfig,
-  validateNetworkName,
-  type CmdArgs,
-  type Result,
-} from '@tscni/cni';
-import { formatIP, parseCIDR, parseIP, type CIDR } from '@tscni/net/host';
-import { iptablesAvailable, nftAvailable, restoreArg, type IPFamily } from '@tscni/net/netfilter';
+import type { CmdArgs, Result } from '@tscni/cni';
+import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
+import { emptyAsUnset } from '@tscni/cni/go-json';
+import { validateNetworkName } from '@tscni/cni/validate';
+import type { CIDR } from '@tscni/net/host';
+import { formatIP, parseCIDR, parseIP } from '@tscni/net/host/ipaddr';
+import type { IPFamily } from '@tscni/net/netfilter';
+import { iptablesAvailable, nftAvailable } from '@tscni/net/netfilter/iptables';
+import { restoreArg } from '@tscni/net/netfilter/iptables-script';
 import { z } from 'zod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
 
-const port = z
+const port = lazySchema(() =>
+  z
   .number()
   .int()
   .min(1, 'must be a port number between 1 and 65535')
-  .max(65535, 'must be a port number between 1 and 65535');
+  .max(65535, 'must be a port number between 1 and 65535'),
+);
 
-export const PortMappingSchema = z.object({
+export const PortMappingSchema = lazySchema(() =>
+  z.object({
   hostPort: port,
   containerPort: port,
   protocol: z
@@ -28,12 +30,16 @@ export const PortMappingSchema = z.object({
     .string()
     .optional()
     .refine((ip) => !ip || parseIP(ip) !== undefined, 'must be an IP address'),
-});
+}),
+);
 export type PortMapping = z.infer<typeof PortMappingSchema>;
 
-const conditions = z.array(z.string().min(1, 'must not be empty'));
+const conditions = lazySchema(() =>
+  z.array(z.string().min(1, 'must not be empty')),
+);
 
-export const PortMapConfSchema = z
+export const PortMapConfSchema = lazySchema(() =>
+  z
   .object({
     name: z.string().optional(),
     snat: z.boolean().optional(),
@@ -51,7 +57,8 @@ export const PortMapConfSchema = z
       .passthrough()
       .optional(),
   })
-  .passthrough();
+  .passthrough(),
+);
 
 export type Backend = 'iptables' | 'nftables';
 
@@ -70,12 +77,14 @@ export interface PortMapConf {
 }
 
 /** DEL finds the rules by container ID alone: the mappings only need to be there, as in the reference. */
-const PortMapDelSchema = PortMapConfSchema.extend({
+const PortMapDelSchema = lazySchema(() =>
+  PortMapConfSchema.schema.extend({
   runtimeConfig: z
     .object({ portMappings: z.array(z.unknown()).optional() })
     .passthrough()
     .optional(),
-});
+}),
+);
 
 /** Parse and validate the config (`forDel`: the mappings are not validated, DEL is best-effort). */
 export function parseConf(args: CmdArgs, opts: { forDel?: boolean } = {}): PortMapConf {
