@@ -11,3 +11,4 @@ export * from './zod-error';
 export * from './embedded-delegate';
 export * from './go-json';
 export * from './our-build';
+export * from './lazy-schema';
