@@ -91,7 +91,13 @@ try {
         logLevel: 'warning',
         nodePaths: [join(tree.dir, 'node_modules')],
       });
-      const flags = ['--compile', '--minify', '--bytecode', '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig'];
+      const flags = [
+        '--compile',
+        '--minify',
+        '--bytecode',
+        '--no-compile-autoload-dotenv',
+        '--no-compile-autoload-bunfig',
+      ];
       const r = spawnSync(bun, ['build', ...flags, `${base}.cjs`, '--outfile', base], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`bun build: ${r.stderr || r.stdout}`);
       exes.push({ tree: tree.label, plugin, runtime: 'bun', cmd: [base] });

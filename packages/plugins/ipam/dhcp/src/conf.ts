@@ -8,20 +8,20 @@ import { DEFAULT_SOCKET_PATH, type LeaseRequest } from './rpc';
 /** `ipam` of a network that leases its addresses from a DHCP server through the `dhcp daemon`. */
 export const IpamSchema = lazySchema(() =>
   z.object({
-  type: z.literal('dhcp').optional(),
-  daemonSocketPath: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
-  request: z.array(z.object({ option: z.string(), skipDefault: z.boolean().optional() }).passthrough()).default([]),
-  provide: z
-    .array(z.object({ option: z.string(), value: z.string().optional(), fromArg: z.string().optional() }).passthrough())
-    .default([]),
-  /** Metric of every route from the lease. */
-  priority: z.number().int().nonnegative().optional(),
-}),
+    type: z.literal('dhcp').optional(),
+    daemonSocketPath: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
+    request: z.array(z.object({ option: z.string(), skipDefault: z.boolean().optional() }).passthrough()).default([]),
+    provide: z
+      .array(
+        z.object({ option: z.string(), value: z.string().optional(), fromArg: z.string().optional() }).passthrough(),
+      )
+      .default([]),
+    /** Metric of every route from the lease. */
+    priority: z.number().int().nonnegative().optional(),
+  }),
 );
 export const NetConfSchema = lazySchema(() =>
-  z
-  .object({ name: z.string().min(1, 'missing network name'), ipam: IpamSchema })
-  .passthrough(),
+  z.object({ name: z.string().min(1, 'missing network name'), ipam: IpamSchema }).passthrough(),
 );
 
 export interface Conf {

@@ -14,55 +14,53 @@ import { canonicalizeRangeSet, rangeSetFamily, rangeSetsOverlap, type RangeConf,
 /** host-local's part of the network config (cni.md §3.3), as the reference reads it. */
 const RangeSchema = lazySchema(() =>
   z
-  .object({
-    subnet: z.string(),
-    rangeStart: z.string().optional(),
-    rangeEnd: z.string().optional(),
-    gateway: z.string().optional(),
-  })
-  .passthrough(),
+    .object({
+      subnet: z.string(),
+      rangeStart: z.string().optional(),
+      rangeEnd: z.string().optional(),
+      gateway: z.string().optional(),
+    })
+    .passthrough(),
 );
-const RangeSetsSchema = lazySchema(() =>
-  z.array(z.array(RangeSchema)),
-);
+const RangeSetsSchema = lazySchema(() => z.array(z.array(RangeSchema)));
 
 const IPAMSchema = lazySchema(() =>
   z
-  .object({
-    type: z.string().optional(),
-    subnet: z.string().optional(),
-    rangeStart: z.string().optional(),
-    rangeEnd: z.string().optional(),
-    gateway: z.string().optional(),
-    ranges: RangeSetsSchema.optional(),
-    routes: z.array(RouteSchema).optional(),
-    dataDir: z.string().optional(),
-    resolvConf: z.string().optional(),
-  })
-  .passthrough(),
+    .object({
+      type: z.string().optional(),
+      subnet: z.string().optional(),
+      rangeStart: z.string().optional(),
+      rangeEnd: z.string().optional(),
+      gateway: z.string().optional(),
+      ranges: RangeSetsSchema.optional(),
+      routes: z.array(RouteSchema).optional(),
+      dataDir: z.string().optional(),
+      resolvConf: z.string().optional(),
+    })
+    .passthrough(),
 );
 
 const HostLocalNetConfSchema = lazySchema(() =>
   z
-  .object({
-    cniVersion: z.string(),
-    name: z.string().optional(),
-    ipam: IPAMSchema,
-    runtimeConfig: z
-      .object({ ipRanges: RangeSetsSchema.optional(), ips: z.array(z.string()).optional() })
-      .passthrough()
-      .optional(),
-    args: z
-      .object({
-        cni: z
-          .object({ ips: z.array(z.string()).optional() })
-          .passthrough()
-          .optional(),
-      })
-      .passthrough()
-      .optional(),
-  })
-  .passthrough(),
+    .object({
+      cniVersion: z.string(),
+      name: z.string().optional(),
+      ipam: IPAMSchema,
+      runtimeConfig: z
+        .object({ ipRanges: RangeSetsSchema.optional(), ips: z.array(z.string()).optional() })
+        .passthrough()
+        .optional(),
+      args: z
+        .object({
+          cni: z
+            .object({ ips: z.array(z.string()).optional() })
+            .passthrough()
+            .optional(),
+        })
+        .passthrough()
+        .optional(),
+    })
+    .passthrough(),
 );
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';

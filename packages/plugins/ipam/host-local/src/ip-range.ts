@@ -1,5 +1,15 @@
 import type { CIDR, IP } from '@tscni/net/host';
-import { addToIP, cidrContains, formatCIDR, formatIP, hasHostBits, lastOf, networkOf, parseCIDR, parseIP } from '@tscni/net/host/ipaddr';
+import {
+  addToIP,
+  cidrContains,
+  formatCIDR,
+  formatIP,
+  hasHostBits,
+  lastOf,
+  networkOf,
+  parseCIDR,
+  parseIP,
+} from '@tscni/net/host/ipaddr';
 
 /**
  * IPAM ranges as host-local's config describes them: a subnet with an inclusive [rangeStart, rangeEnd]

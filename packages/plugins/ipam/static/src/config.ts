@@ -17,32 +17,32 @@ const AddressSchema = lazySchema(() =>
 
 const StaticNetConfSchema = lazySchema(() =>
   z
-  .object({
-    cniVersion: z.string(),
-    name: z.string().optional(),
-    ipam: z
-      .object({
-        type: z.string().optional(),
-        addresses: z.array(AddressSchema).optional(),
-        routes: z.array(RouteSchema).optional(),
-        dns: DNSSchema.optional(),
-      })
-      .passthrough(),
-    runtimeConfig: z
-      .object({ ips: z.array(z.string()).optional() })
-      .passthrough()
-      .optional(),
-    args: z
-      .object({
-        cni: z
-          .object({ ips: z.array(z.string()).optional() })
-          .passthrough()
-          .optional(),
-      })
-      .passthrough()
-      .optional(),
-  })
-  .passthrough(),
+    .object({
+      cniVersion: z.string(),
+      name: z.string().optional(),
+      ipam: z
+        .object({
+          type: z.string().optional(),
+          addresses: z.array(AddressSchema).optional(),
+          routes: z.array(RouteSchema).optional(),
+          dns: DNSSchema.optional(),
+        })
+        .passthrough(),
+      runtimeConfig: z
+        .object({ ips: z.array(z.string()).optional() })
+        .passthrough()
+        .optional(),
+      args: z
+        .object({
+          cni: z
+            .object({ ips: z.array(z.string()).optional() })
+            .passthrough()
+            .optional(),
+        })
+        .passthrough()
+        .optional(),
+    })
+    .passthrough(),
 );
 
 export interface StaticAddress {

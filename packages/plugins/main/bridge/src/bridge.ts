@@ -6,7 +6,15 @@ import { ipBatch } from '@tscni/net/host/ip';
 import { getLink } from '@tscni/net/host/link';
 import { writeSysctlsIn } from '@tscni/net/host/sysctl';
 import { ifaceConfigCommands, ipv6Sysctls } from '@tscni/net/pod/configure-iface';
-import { forwardGcToIpam, forwardStatusToIpam, ipamCheck, ipamDel, ipamNeedsLink, requirePodNetns, withIpamAdd } from '@tscni/net/pod/link-attachment';
+import {
+  forwardGcToIpam,
+  forwardStatusToIpam,
+  ipamCheck,
+  ipamDel,
+  ipamNeedsLink,
+  requirePodNetns,
+  withIpamAdd,
+} from '@tscni/net/pod/link-attachment';
 import { deletePodLink } from '@tscni/net/pod/pod-link';
 import { VethNameTaken, createVeth, removeHostVeth } from '@tscni/net/pod/veth';
 import { attachHostVeth, enableForwarding, ensureBridge, ensureGatewayAddrs, setPortVlans, why } from './bridge-link';

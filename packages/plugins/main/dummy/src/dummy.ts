@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { lazySchema } from '@tscni/cni/lazy-schema';
 import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
-import { ipamCheck, podInterfaceResult, requirePodNetns, createdLinkVerbs, withIpamOnCreatedLink } from '@tscni/net/pod/link-attachment';
+import {
+  ipamCheck,
+  podInterfaceResult,
+  requirePodNetns,
+  createdLinkVerbs,
+  withIpamOnCreatedLink,
+} from '@tscni/net/pod/link-attachment';
 import { checkPodInterface } from '@tscni/net/pod/link-check';
 import { createPodLink } from '@tscni/net/pod/master-link';
 

@@ -2,7 +2,17 @@ import { z } from 'zod';
 import { lazySchema } from '@tscni/cni/lazy-schema';
 import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
 import { interfaceNameProblem } from '@tscni/cni/validate';
-import { forwardGcToIpam, forwardStatusToIpam, ipamCheck, ipamDel, podInterfaceResult, requirePodNetns, withIpamAdd, withIpamOnCreatedLink, ipamTypeOf } from '@tscni/net/pod/link-attachment';
+import {
+  forwardGcToIpam,
+  forwardStatusToIpam,
+  ipamCheck,
+  ipamDel,
+  podInterfaceResult,
+  requirePodNetns,
+  withIpamAdd,
+  withIpamOnCreatedLink,
+  ipamTypeOf,
+} from '@tscni/net/pod/link-attachment';
 import { checkPodInterface } from '@tscni/net/pod/link-check';
 import { ipamField, linkNameField, macField } from '@tscni/net/pod/link-conf';
 import { settlePodLink } from '@tscni/net/pod/pod-link';
@@ -17,15 +27,15 @@ import { findHostDevice } from './find-device';
 /** NetConf of host-device: one of device | hwaddr | kernelpath | pciBusID, or runtimeConfig.deviceID. */
 const HostDeviceConf = lazySchema(() =>
   z
-  .object({
-    device: linkNameField.optional(),
-    hwaddr: macField.optional(),
-    kernelpath: z.string().optional(),
-    pciBusID: z.string().optional(),
-    runtimeConfig: z.object({ deviceID: z.string().optional() }).passthrough().optional(),
-    ipam: ipamField.optional(),
-  })
-  .passthrough(),
+    .object({
+      device: linkNameField.optional(),
+      hwaddr: macField.optional(),
+      kernelpath: z.string().optional(),
+      pciBusID: z.string().optional(),
+      runtimeConfig: z.object({ deviceID: z.string().optional() }).passthrough().optional(),
+      ipam: ipamField.optional(),
+    })
+    .passthrough(),
 );
 type HostDeviceConf = z.infer<typeof HostDeviceConf>;
 

@@ -8,7 +8,14 @@ import { getLink } from '@tscni/net/host/link';
 import { writeSysctl } from '@tscni/net/host/sysctl';
 import type { IpMasqBackend } from '@tscni/net/netfilter';
 import { ipMasqFor } from '@tscni/net/netfilter/ipmasq';
-import { forwardGcToIpam, forwardStatusToIpam, ipamCheck, ipamDel, requirePodNetns, withIpamAdd } from '@tscni/net/pod/link-attachment';
+import {
+  forwardGcToIpam,
+  forwardStatusToIpam,
+  ipamCheck,
+  ipamDel,
+  requirePodNetns,
+  withIpamAdd,
+} from '@tscni/net/pod/link-attachment';
 import { checkPodInterface } from '@tscni/net/pod/link-check';
 import { ipamField, mtuField } from '@tscni/net/pod/link-conf';
 import { deletePodLink } from '@tscni/net/pod/pod-link';
@@ -18,14 +25,14 @@ import { containerCommands, hostCommands, type PodAddress } from './routes';
 /** NetConf of ptp (cni.md §3.2): IPAM is required and must hand out gateways. */
 const PtpConf = lazySchema(() =>
   z
-  .object({
-    name: z.string().optional(),
-    ipMasq: z.boolean().default(false),
-    ipMasqBackend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
-    mtu: mtuField.optional(),
-    ipam: ipamField.optional(),
-  })
-  .passthrough(),
+    .object({
+      name: z.string().optional(),
+      ipMasq: z.boolean().default(false),
+      ipMasqBackend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
+      mtu: mtuField.optional(),
+      ipam: ipamField.optional(),
+    })
+    .passthrough(),
 );
 type PtpConf = z.infer<typeof PtpConf>;
 

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { lazySchema } from '@tscni/cni/lazy-schema';
 import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
-import { ipamCheck, podInterfaceResult, requirePodNetns, createdLinkVerbs, withIpamOnCreatedLink } from '@tscni/net/pod/link-attachment';
+import {
+  ipamCheck,
+  podInterfaceResult,
+  requirePodNetns,
+  createdLinkVerbs,
+  withIpamOnCreatedLink,
+} from '@tscni/net/pod/link-attachment';
 import { checkPodInterface } from '@tscni/net/pod/link-check';
 import { linkNameField, mtuField } from '@tscni/net/pod/link-conf';
 import { checkMtuWithinMaster, createPodLink, resolveMaster } from '@tscni/net/pod/master-link';
@@ -9,14 +15,14 @@ import { checkMtuWithinMaster, createPodLink, resolveMaster } from '@tscni/net/p
 /** NetConf of vlan: `master` and `vlanId` are required (the upstream docs' "default master" is wrong). */
 const VlanConf = lazySchema(() =>
   z
-  .object({
-    master: linkNameField,
-    vlanId: z.number().int().min(0).max(4094),
-    mtu: mtuField.optional(),
-    linkInContainer: z.boolean().optional(),
-    ipam: z.object({ type: z.string().min(1) }).passthrough(),
-  })
-  .passthrough(),
+    .object({
+      master: linkNameField,
+      vlanId: z.number().int().min(0).max(4094),
+      mtu: mtuField.optional(),
+      linkInContainer: z.boolean().optional(),
+      ipam: z.object({ type: z.string().min(1) }).passthrough(),
+    })
+    .passthrough(),
 );
 
 async function add(args: CmdArgs): Promise<Result> {

@@ -10,14 +10,16 @@ import { lazySchema } from '@tscni/cni/lazy-schema';
 
 export const FirewallConfSchema = lazySchema(() =>
   z
-  .object({
-    name: z.string().optional(),
-    backend: emptyAsUnset(z.enum(['iptables', 'nftables', 'firewalld'])),
-    iptablesAdminChainName: emptyAsUnset(z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name')),
-    firewalldZone: z.string().optional(),
-    ingressPolicy: emptyAsUnset(z.enum(['open', 'same-bridge', 'isolated'])),
-  })
-  .passthrough(),
+    .object({
+      name: z.string().optional(),
+      backend: emptyAsUnset(z.enum(['iptables', 'nftables', 'firewalld'])),
+      iptablesAdminChainName: emptyAsUnset(
+        z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name'),
+      ),
+      firewalldZone: z.string().optional(),
+      ingressPolicy: emptyAsUnset(z.enum(['open', 'same-bridge', 'isolated'])),
+    })
+    .passthrough(),
 );
 
 export type IngressPolicy = 'open' | 'same-bridge' | 'isolated';

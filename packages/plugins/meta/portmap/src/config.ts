@@ -12,52 +12,50 @@ import { lazySchema } from '@tscni/cni/lazy-schema';
 
 const port = lazySchema(() =>
   z
-  .number()
-  .int()
-  .min(1, 'must be a port number between 1 and 65535')
-  .max(65535, 'must be a port number between 1 and 65535'),
+    .number()
+    .int()
+    .min(1, 'must be a port number between 1 and 65535')
+    .max(65535, 'must be a port number between 1 and 65535'),
 );
 
 export const PortMappingSchema = lazySchema(() =>
   z.object({
-  hostPort: port,
-  containerPort: port,
-  protocol: z
-    .string()
-    .transform((p) => p.toLowerCase())
-    .pipe(z.enum(['tcp', 'udp', 'sctp'], { errorMap: () => ({ message: 'must be tcp, udp or sctp' }) })),
-  hostIP: z
-    .string()
-    .optional()
-    .refine((ip) => !ip || parseIP(ip) !== undefined, 'must be an IP address'),
-}),
+    hostPort: port,
+    containerPort: port,
+    protocol: z
+      .string()
+      .transform((p) => p.toLowerCase())
+      .pipe(z.enum(['tcp', 'udp', 'sctp'], { errorMap: () => ({ message: 'must be tcp, udp or sctp' }) })),
+    hostIP: z
+      .string()
+      .optional()
+      .refine((ip) => !ip || parseIP(ip) !== undefined, 'must be an IP address'),
+  }),
 );
 export type PortMapping = z.infer<typeof PortMappingSchema>;
 
-const conditions = lazySchema(() =>
-  z.array(z.string().min(1, 'must not be empty')),
-);
+const conditions = lazySchema(() => z.array(z.string().min(1, 'must not be empty')));
 
 export const PortMapConfSchema = lazySchema(() =>
   z
-  .object({
-    name: z.string().optional(),
-    snat: z.boolean().optional(),
-    masqAll: z.boolean().optional(),
-    markMasqBit: z.number().int().min(0, 'must be between 0 and 31').max(31, 'must be between 0 and 31').optional(),
-    externalSetMarkChain: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name')
-      .optional(),
-    conditionsV4: conditions.optional(),
-    conditionsV6: conditions.optional(),
-    backend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
-    runtimeConfig: z
-      .object({ portMappings: z.array(PortMappingSchema).optional() })
-      .passthrough()
-      .optional(),
-  })
-  .passthrough(),
+    .object({
+      name: z.string().optional(),
+      snat: z.boolean().optional(),
+      masqAll: z.boolean().optional(),
+      markMasqBit: z.number().int().min(0, 'must be between 0 and 31').max(31, 'must be between 0 and 31').optional(),
+      externalSetMarkChain: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name')
+        .optional(),
+      conditionsV4: conditions.optional(),
+      conditionsV6: conditions.optional(),
+      backend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
+      runtimeConfig: z
+        .object({ portMappings: z.array(PortMappingSchema).optional() })
+        .passthrough()
+        .optional(),
+    })
+    .passthrough(),
 );
 
 export type Backend = 'iptables' | 'nftables';
@@ -79,11 +77,11 @@ export interface PortMapConf {
 /** DEL finds the rules by container ID alone: the mappings only need to be there, as in the reference. */
 const PortMapDelSchema = lazySchema(() =>
   PortMapConfSchema.schema.extend({
-  runtimeConfig: z
-    .object({ portMappings: z.array(z.unknown()).optional() })
-    .passthrough()
-    .optional(),
-}),
+    runtimeConfig: z
+      .object({ portMappings: z.array(z.unknown()).optional() })
+      .passthrough()
+      .optional(),
+  }),
 );
 
 /** Parse and validate the config (`forDel`: the mappings are not validated, DEL is best-effort). */

@@ -15,7 +15,15 @@ import { formatCIDR, formatIP, networkOf } from '@tscni/net/host/ipaddr';
 import { hashedName } from '@tscni/net/host/names';
 import type { IPFamily } from '@tscni/net/netfilter';
 import { iptablesRestore, iptablesSave, savedChains } from '@tscni/net/netfilter/iptables';
-import { declareMissing, hasSavedRule, restoreArg, restoreQuote, restoreTable, rulesJumpingTo, savedComment } from '@tscni/net/netfilter/iptables-script';
+import {
+  declareMissing,
+  hasSavedRule,
+  restoreArg,
+  restoreQuote,
+  restoreTable,
+  rulesJumpingTo,
+  savedComment,
+} from '@tscni/net/netfilter/iptables-script';
 import type { PortMapper } from './backend';
 import { hostDestination, type PortMapConf } from './config';
 

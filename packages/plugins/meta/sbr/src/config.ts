@@ -8,11 +8,11 @@ import { formatIP, parseCIDR, parseIP } from '@tscni/net/host/ipaddr';
 /** NetConf of sbr: `table` pins one routing table (rules only); `gateways` override the IPAM gateways. */
 export const SbrConf = lazySchema(() =>
   z
-  .object({
-    table: z.number().int().min(1).max(0xffffffff).optional(),
-    gateways: z.array(z.string()).optional(),
-  })
-  .passthrough(),
+    .object({
+      table: z.number().int().min(1).max(0xffffffff).optional(),
+      gateways: z.array(z.string()).optional(),
+    })
+    .passthrough(),
 );
 export type SbrConf = z.infer<typeof SbrConf>;
 

@@ -8,34 +8,30 @@ import { allowlistPath, checkAllowlist, mergeSysctls, resolveSysctls, type Sysct
 
 export const DEFAULT_DATA_DIR = '/run/cni/tuning';
 
-const Sysctls = lazySchema(() =>
-  z.record(z.string()),
-);
-const Mtu = lazySchema(() =>
-  z.number().int().nonnegative(),
-);
-const TxQLen = lazySchema(() =>
-  z.number().int().nonnegative().max(0xffffffff),
-);
+const Sysctls = lazySchema(() => z.record(z.string()));
+const Mtu = lazySchema(() => z.number().int().nonnegative());
+const TxQLen = lazySchema(() => z.number().int().nonnegative().max(0xffffffff));
 
 /** Link attributes tuning sets; `args.cni` may override each of them per attachment. */
 const AttributesSchema = lazySchema(() =>
   z.object({
-  sysctl: Sysctls.optional(),
-  mac: z.string().optional(),
-  mtu: Mtu.optional(),
-  promisc: z.boolean().optional(),
-  allmulti: z.boolean().optional(),
-  txQLen: TxQLen.optional(),
-}),
+    sysctl: Sysctls.optional(),
+    mac: z.string().optional(),
+    mtu: Mtu.optional(),
+    promisc: z.boolean().optional(),
+    allmulti: z.boolean().optional(),
+    txQLen: TxQLen.optional(),
+  }),
 );
 
 export const TuningConfSchema = lazySchema(() =>
-  AttributesSchema.schema.extend({
-  dataDir: z.string().min(1).optional(),
-  runtimeConfig: z.object({ mac: z.string().optional() }).passthrough().optional(),
-  args: z.object({ cni: AttributesSchema.schema.passthrough().optional() }).passthrough().optional(),
-}).passthrough(),
+  AttributesSchema.schema
+    .extend({
+      dataDir: z.string().min(1).optional(),
+      runtimeConfig: z.object({ mac: z.string().optional() }).passthrough().optional(),
+      args: z.object({ cni: AttributesSchema.schema.passthrough().optional() }).passthrough().optional(),
+    })
+    .passthrough(),
 );
 
 /** What one attachment asks for, every source merged. Absent attributes are left alone. */

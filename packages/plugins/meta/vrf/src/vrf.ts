@@ -15,11 +15,11 @@ import { enslave } from './enslave';
 /** NetConf of vrf: `vrfname` (required) and `table` (0 or absent: the VRF gets a free one). */
 const VrfConf = lazySchema(() =>
   z
-  .object({
-    vrfname: z.string({ required_error: 'configuration is expected to have a valid vrf name' }).pipe(linkNameField),
-    table: z.number().int().min(0).max(0xffffffff).optional(),
-  })
-  .passthrough(),
+    .object({
+      vrfname: z.string({ required_error: 'configuration is expected to have a valid vrf name' }).pipe(linkNameField),
+      table: z.number().int().min(0).max(0xffffffff).optional(),
+    })
+    .passthrough(),
 );
 type VrfConf = z.infer<typeof VrfConf>;
 

@@ -112,9 +112,7 @@ async function handle(method: string, body: Decoded, manager: LeaseManager): Pro
   }
 }
 
-const NamedConf = lazySchema(() =>
-  z.object({ name: z.string().min(1, 'missing network name') }).passthrough(),
-);
+const NamedConf = lazySchema(() => z.object({ name: z.string().min(1, 'missing network name') }).passthrough());
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /** skel.CmdArgs from the wire as the plugin-side CmdArgs; the config is JSON in StdinData. */
