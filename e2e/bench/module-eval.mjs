@@ -111,11 +111,12 @@ try {
       const r = spawnSync(e.cmd[0], e.cmd.slice(1), { encoding: 'utf8', env: { PATH: process.env.PATH } });
       if (r.status !== 0) throw new Error(`${e.cmd.join(' ')}: ${r.stderr}`);
       const marks = JSON.parse(r.stdout);
-      marks.forEach(([step, at], k) => {
+      const steps = marks.map(([step, at], k) => [step, k === 0 ? at : at - marks[k - 1][1]]);
+      steps.push(['total (process start → last)', marks.at(-1)[1]]);
+      for (const [step, ms] of steps) {
         const key = `${e.runtime}\t${e.plugin}\t${step}\t${e.tree}`;
-        const ms = k === 0 ? at : at - marks[k - 1][1];
         samples.set(key, [...(samples.get(key) ?? []), ms]);
-      });
+      }
     }
   }
   load.push(loadavg()[0]);
