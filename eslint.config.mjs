@@ -26,6 +26,22 @@ const NET_ROOT = {
   message: 'import the layer you need: @tscni/net/host, @tscni/net/netfilter or @tscni/net/pod',
 };
 
+/**
+ * A plugin call evaluates every module it imports (docs/performance.md): on the hot path, values come from the one
+ * module that defines them (`@tscni/cni/errors`, `@tscni/net/host/ip`, …), never from a barrel that evaluates a whole
+ * package or layer. Types may still come from the barrels (they are erased).
+ */
+const BARRELS = [
+  ['@tscni/cni', '@tscni/cni/errors, @tscni/cni/go-json, @tscni/cni/invoke'],
+  ['@tscni/net/host', '@tscni/net/host/ip, @tscni/net/host/link'],
+  ['@tscni/net/netfilter', '@tscni/net/netfilter/iptables'],
+  ['@tscni/net/pod', '@tscni/net/pod/link-attachment'],
+].map(([name, e]) => ({
+  name,
+  allowTypeImports: true,
+  message: `import values from the module that defines them (${e}, …): a barrel evaluates all of it at every plugin call`,
+}));
+
 /** Which project tags each tag may import. `testing` is added for test files only. */
 const ALLOWED = {
   'type:lib': ['type:lib'],
@@ -114,7 +130,9 @@ export default [
   { files: TESTS, rules: { '@nx/enforce-module-boundaries': boundaries(true), 'max-lines': 'off' } },
   {
     files: HOT_PATH,
+    plugins: { '@typescript-eslint': tseslint.plugin },
     rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { paths: BARRELS }],
       'no-restricted-imports': [
         'error',
         {
@@ -130,6 +148,16 @@ export default [
           selector:
             "ImportExpression[source.value='execa'], CallExpression[callee.name='require'][arguments.0.value='execa']",
           message: 'execa costs ~45 ms at start-up: use run() from @tscni/net',
+        },
+        {
+          // A schema built at module level is built at every plugin call, used or not.
+          selector: [
+            'Program > VariableDeclaration > VariableDeclarator',
+            'Program > ExportNamedDeclaration > VariableDeclaration > VariableDeclarator',
+          ]
+            .map((d) => `${d} > CallExpression[callee.name!='lazySchema']:has(MemberExpression[object.name='z'])`)
+            .join(', '),
+          message: 'build a zod schema on first use: lazySchema(() => z.…) from @tscni/cni/lazy-schema',
         },
       ],
     },

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { accessSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ErrorCode } from './errors';
@@ -60,7 +59,10 @@ function execOnce(file: string, opts: PluginExecOptions): Promise<PluginOutput> 
     if (opts.signal?.aborted)
       return reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} was aborted before it started`));
     const [cmd, argv] = opts.wrapper?.length ? [opts.wrapper[0], [...opts.wrapper.slice(1), file]] : [file, []];
-    const child = spawn(cmd, argv, { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Loaded here, not at import: a plugin that imports delegation mostly runs its delegate in-process (embedded).
+    const child = process
+      .getBuiltinModule('node:child_process')
+      .spawn(cmd, argv, { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let settled = false;

@@ -12,3 +12,4 @@ export * from './embedded-delegate';
 export * from './go-json';
 export * from './our-build';
 export * from './requested-ips';
+export * from './lazy-schema';

@@ -1,5 +1,8 @@
-/** Spawning a tool from a plugin: `Bun.spawn` under Bun, `node:child_process` under Node (see platform.ts). */
-import { spawn } from 'node:child_process';
+/**
+ * Spawning a tool from a plugin: `Bun.spawn` under Bun, `node:child_process` under Node (see platform.ts). The Node
+ * module is loaded on the first spawn under Node only: under Bun, evaluating its Node-compat child_process costs a
+ * call time and buys nothing.
+ */
 import { bun } from './platform';
 
 export interface Spawned {
@@ -30,7 +33,7 @@ export function spawnCollect(file: string, argv: readonly string[], input?: stri
   return new Promise((resolve) => {
     const stdio: ('ignore' | 'pipe' | number)[] = [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
     if (fd3 !== undefined) stdio.push(fd3);
-    const child = spawn(file, argv, { stdio });
+    const child = process.getBuiltinModule('node:child_process').spawn(file, argv, { stdio });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (d: Buffer) => out.push(d));

@@ -1,4 +1,5 @@
-import { invalidConfig, type Route } from '@tscni/cni';
+import type { Route } from '@tscni/cni';
+import { invalidConfig } from '@tscni/cni/errors';
 import { formatIP, parseCIDR, parseIP } from '../host/ipaddr';
 
 /**

@@ -1,16 +1,6 @@
-import {
-  CniError,
-  ErrorCode,
-  delegateAdd,
-  delegateCheck,
-  delegateDel,
-  delegateGC,
-  delegateStatus,
-  type CmdArgs,
-  type DNS,
-  type PluginFuncs,
-  type Result,
-} from '@tscni/cni';
+import type { CmdArgs, DNS, PluginFuncs, Result } from '@tscni/cni';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
+import { delegateAdd, delegateCheck, delegateDel, delegateGC, delegateStatus } from '@tscni/cni/invoke';
 import { ifaceConfigCommands, ipv6Sysctls } from './configure-iface';
 import { ipBatch } from '../host/ip';
 import { netnsExists } from '../host/netns';

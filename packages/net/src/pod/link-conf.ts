@@ -1,17 +1,22 @@
 import { z } from 'zod';
-import { CniError, ErrorCode, interfaceNameProblem, type CmdArgs } from '@tscni/cni';
+import type { CmdArgs } from '@tscni/cni';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import { interfaceNameProblem } from '@tscni/cni/validate';
 
 /** Config fields the link plugins (macvlan, ipvlan, vlan, dummy, host-device) share. */
-export const linkNameField = z.string().superRefine((name, ctx) => {
-  const problem = interfaceNameProblem(name);
-  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${problem}: ${JSON.stringify(name)}` });
-});
+export const linkNameField = lazySchema(() =>
+  z.string().superRefine((name, ctx) => {
+    const problem = interfaceNameProblem(name);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${problem}: ${JSON.stringify(name)}` });
+  }),
+);
 
 const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
-export const macField = z.string().regex(MAC_RE, 'invalid MAC address (want xx:xx:xx:xx:xx:xx)');
-export const mtuField = z.number().int().min(0).max(65535);
+export const macField = lazySchema(() => z.string().regex(MAC_RE, 'invalid MAC address (want xx:xx:xx:xx:xx:xx)'));
+export const mtuField = lazySchema(() => z.number().int().min(0).max(65535));
 /** `ipam` may be `{}` (no IPAM: L2 only) or name a plugin type. */
-export const ipamField = z.object({ type: z.string().optional() }).passthrough();
+export const ipamField = lazySchema(() => z.object({ type: z.string().optional() }).passthrough());
 
 export const isMac = (s: string): boolean => MAC_RE.test(s);
 

@@ -1,4 +1,5 @@
-import { invalidConfig, type Result } from '@tscni/cni';
+import type { Result } from '@tscni/cni';
+import { invalidConfig } from '@tscni/cni/errors';
 import { failureReason } from '../host/command-error';
 import { CommandError } from '../host/runner';
 import { ipBatch, isNotFound } from '../host/ip';

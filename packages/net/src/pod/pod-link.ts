@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { type Result } from '@tscni/cni';
+import type { Result } from '@tscni/cni';
 import { ifaceConfigCommands, ipv6Sysctls } from './configure-iface';
 import { ipBatch, isNotFound } from '../host/ip';
 import { jsonArray } from '../host/ip-json';

@@ -1,23 +1,28 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
 import type { CmdArgs } from '@tscni/cni';
 import { providedOptions, requestedOptions } from './options';
 import { DEFAULT_SOCKET_PATH, type LeaseRequest } from './rpc';
 
 /** `ipam` of a network that leases its addresses from a DHCP server through the `dhcp daemon`. */
-export const IpamSchema = z.object({
-  type: z.literal('dhcp').optional(),
-  daemonSocketPath: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
-  request: z.array(z.object({ option: z.string(), skipDefault: z.boolean().optional() }).passthrough()).default([]),
-  provide: z
-    .array(z.object({ option: z.string(), value: z.string().optional(), fromArg: z.string().optional() }).passthrough())
-    .default([]),
-  /** Metric of every route from the lease. */
-  priority: z.number().int().nonnegative().optional(),
-});
-export const NetConfSchema = z
-  .object({ name: z.string().min(1, 'missing network name'), ipam: IpamSchema })
-  .passthrough();
+export const IpamSchema = lazySchema(() =>
+  z.object({
+    type: z.literal('dhcp').optional(),
+    daemonSocketPath: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
+    request: z.array(z.object({ option: z.string(), skipDefault: z.boolean().optional() }).passthrough()).default([]),
+    provide: z
+      .array(
+        z.object({ option: z.string(), value: z.string().optional(), fromArg: z.string().optional() }).passthrough(),
+      )
+      .default([]),
+    /** Metric of every route from the lease. */
+    priority: z.number().int().nonnegative().optional(),
+  }),
+);
+export const NetConfSchema = lazySchema(() =>
+  z.object({ name: z.string().min(1, 'missing network name'), ipam: IpamSchema }).passthrough(),
+);
 
 export interface Conf {
   socketPath: string;

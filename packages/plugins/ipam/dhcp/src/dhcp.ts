@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
 import { IpamSchema, loadConf } from './conf';
 import { resultToLease } from './go-rpc';
 import { DEFAULT_SOCKET_PATH, type WireCmdArgs } from './rpc';

@@ -1,4 +1,4 @@
-import { CniError, ErrorCode } from '@tscni/cni';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
 
 /** Option names accepted in `request[].option` / `provide[].option` (dhcp-options(5) spelling); numbers work too. */
 const OPTION_NAMES: Record<string, number> = {

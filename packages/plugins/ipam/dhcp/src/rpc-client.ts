@@ -1,4 +1,4 @@
-import { CniError, ErrorCode } from '@tscni/cni';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
 import { ServerError, goRpcCall } from './go-rpc';
 import type { Method, WireCmdArgs } from './rpc';
 

@@ -1,4 +1,5 @@
-import { embedDelegate, type PluginFuncs } from '@tscni/cni';
+import type { PluginFuncs } from '@tscni/cni';
+import { embedDelegate } from '@tscni/cni/embedded-delegate';
 
 /**
  * Embed our IPAM plugins in a main plugin's bundle. `require` inside the loader keeps their code from

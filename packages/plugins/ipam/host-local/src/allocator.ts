@@ -1,4 +1,5 @@
-import { addToIP, formatIP, ipEqual, type IP } from '@tscni/net/host';
+import type { IP } from '@tscni/net/host';
+import { addToIP, formatIP, ipEqual } from '@tscni/net/host/ipaddr';
 import { formatRangeSet, rangeContains, rangeSetContains, rangeSetFor, type IPRange, type RangeSet } from './ip-range';
 import type { IPConfig } from '@tscni/cni';
 import type { Lease, LeaseStore } from './store';

@@ -1,53 +1,56 @@
 import { isAbsolute, normalize } from 'node:path';
 import { z } from 'zod';
-import {
-  CniError,
-  ErrorCode,
-  RouteSchema,
-  invalidConfig,
-  requestedIPsShape,
-  validateNetworkName,
-  versionAtLeast,
-  type CmdArgs,
-  type Route,
-} from '@tscni/cni';
-import { formatIP, parseCIDR, parseIP, type IP } from '@tscni/net/host';
-import { canonicalRoutes } from '@tscni/net/pod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, Route } from '@tscni/cni';
+import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
+import { RouteSchema } from '@tscni/cni/types';
+import { requestedIPsShape } from '@tscni/cni/requested-ips';
+import { validateNetworkName } from '@tscni/cni/validate';
+import { versionAtLeast } from '@tscni/cni/version';
+import type { IP } from '@tscni/net/host';
+import { formatIP, parseCIDR, parseIP } from '@tscni/net/host/ipaddr';
+import { canonicalRoutes } from '@tscni/net/pod/ipam-routes';
 import { canonicalizeRangeSet, rangeSetFamily, rangeSetsOverlap, type RangeConf, type RangeSet } from './ip-range';
 
 /** host-local's part of the network config (cni.md §3.3), as the reference reads it. */
-const RangeSchema = z
-  .object({
-    subnet: z.string(),
-    rangeStart: z.string().optional(),
-    rangeEnd: z.string().optional(),
-    gateway: z.string().optional(),
-  })
-  .passthrough();
-const RangeSetsSchema = z.array(z.array(RangeSchema));
+const RangeSchema = lazySchema(() =>
+  z
+    .object({
+      subnet: z.string(),
+      rangeStart: z.string().optional(),
+      rangeEnd: z.string().optional(),
+      gateway: z.string().optional(),
+    })
+    .passthrough(),
+);
+const RangeSetsSchema = lazySchema(() => z.array(z.array(RangeSchema)));
 
-const IPAMSchema = z
-  .object({
-    type: z.string().optional(),
-    subnet: z.string().optional(),
-    rangeStart: z.string().optional(),
-    rangeEnd: z.string().optional(),
-    gateway: z.string().optional(),
-    ranges: RangeSetsSchema.optional(),
-    routes: z.array(RouteSchema).optional(),
-    dataDir: z.string().optional(),
-    resolvConf: z.string().optional(),
-  })
-  .passthrough();
+const IPAMSchema = lazySchema(() =>
+  z
+    .object({
+      type: z.string().optional(),
+      subnet: z.string().optional(),
+      rangeStart: z.string().optional(),
+      rangeEnd: z.string().optional(),
+      gateway: z.string().optional(),
+      ranges: RangeSetsSchema.optional(),
+      routes: z.array(RouteSchema).optional(),
+      dataDir: z.string().optional(),
+      resolvConf: z.string().optional(),
+    })
+    .passthrough(),
+);
 
-const HostLocalNetConfSchema = z
-  .object({
-    cniVersion: z.string(),
-    name: z.string().optional(),
-    ipam: IPAMSchema,
-    ...requestedIPsShape({ ipRanges: RangeSetsSchema.optional() }),
-  })
-  .passthrough();
+const HostLocalNetConfSchema = lazySchema(() =>
+  z
+    .object({
+      cniVersion: z.string(),
+      name: z.string().optional(),
+      ipam: IPAMSchema,
+      ...requestedIPsShape({ ipRanges: RangeSetsSchema.optional() }),
+    })
+    .passthrough(),
+);
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 

@@ -1,5 +1,6 @@
-import { CniError, ErrorCode, type CmdArgs, type IPConfig, type PluginFuncs, type Result } from '@tscni/cni';
-import { formatIP, ipEqual, parseCIDR } from '@tscni/net/host';
+import type { CmdArgs, IPConfig, PluginFuncs, Result } from '@tscni/cni';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
+import { formatIP, ipEqual, parseCIDR } from '@tscni/net/host/ipaddr';
 import { formatRangeSet, rangeCapacity, rangeContains, rangeSetContains } from './ip-range';
 import { readResolvConf } from './resolv-conf';
 import { RangeSetAllocator } from './allocator';

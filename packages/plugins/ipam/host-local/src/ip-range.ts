@@ -1,3 +1,4 @@
+import type { CIDR, IP } from '@tscni/net/host';
 import {
   addToIP,
   cidrContains,
@@ -8,9 +9,7 @@ import {
   networkOf,
   parseCIDR,
   parseIP,
-  type CIDR,
-  type IP,
-} from '@tscni/net/host';
+} from '@tscni/net/host/ipaddr';
 
 /**
  * IPAM ranges as host-local's config describes them: a subnet with an inclusive [rangeStart, rangeEnd]

@@ -13,7 +13,9 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { formatIP, parseIP, withFileLock, type IP } from '@tscni/net/host';
+import type { IP } from '@tscni/net/host';
+import { formatIP, parseIP } from '@tscni/net/host/ipaddr';
+import { withFileLock } from '@tscni/net/host/lock';
 
 /**
  * The reference's on-disk lease store, byte for byte, so a node can switch between our binary and

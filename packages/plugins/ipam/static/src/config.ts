@@ -1,40 +1,38 @@
 import { z } from 'zod';
-import {
-  CniError,
-  DNSSchema,
-  ErrorCode,
-  RouteSchema,
-  emptyAsUnset,
-  invalidConfig,
-  requestedIPsShape,
-  versionAtLeast,
-  type CmdArgs,
-  type DNS,
-  type IPConfig,
-  type Route,
-} from '@tscni/cni';
-import { cidrContains, formatIP, parseCIDR, parseIP, type CIDR, type IP } from '@tscni/net/host';
-import { canonicalRoutes } from '@tscni/net/pod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, DNS, IPConfig, Route } from '@tscni/cni';
+import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
+import { emptyAsUnset } from '@tscni/cni/go-json';
+import { requestedIPsShape } from '@tscni/cni/requested-ips';
+import { DNSSchema, RouteSchema } from '@tscni/cni/types';
+import { versionAtLeast } from '@tscni/cni/version';
+import type { CIDR, IP } from '@tscni/net/host';
+import { cidrContains, formatIP, parseCIDR, parseIP } from '@tscni/net/host/ipaddr';
+import { canonicalRoutes } from '@tscni/net/pod/ipam-routes';
 
 /** static's part of the network config (cni.md §3.3). */
 // gateway is a net.IP in the reference: "" decodes to nil
-const AddressSchema = z.object({ address: z.string(), gateway: emptyAsUnset(z.string()) }).passthrough();
+const AddressSchema = lazySchema(() =>
+  z.object({ address: z.string(), gateway: emptyAsUnset(z.string()) }).passthrough(),
+);
 
-const StaticNetConfSchema = z
-  .object({
-    cniVersion: z.string(),
-    name: z.string().optional(),
-    ipam: z
-      .object({
-        type: z.string().optional(),
-        addresses: z.array(AddressSchema).optional(),
-        routes: z.array(RouteSchema).optional(),
-        dns: DNSSchema.optional(),
-      })
-      .passthrough(),
-    ...requestedIPsShape(),
-  })
-  .passthrough();
+const StaticNetConfSchema = lazySchema(() =>
+  z
+    .object({
+      cniVersion: z.string(),
+      name: z.string().optional(),
+      ipam: z
+        .object({
+          type: z.string().optional(),
+          addresses: z.array(AddressSchema).optional(),
+          routes: z.array(RouteSchema).optional(),
+          dns: DNSSchema.optional(),
+        })
+        .passthrough(),
+      ...requestedIPsShape(),
+    })
+    .passthrough(),
+);
 
 export interface StaticAddress {
   cidr: CIDR;

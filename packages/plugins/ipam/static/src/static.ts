@@ -1,5 +1,8 @@
-import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { addrCidr, formatIP, getLink, ipEqual, listAddrs, parseCIDR } from '@tscni/net/host';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
+import { addrCidr, listAddrs } from '@tscni/net/host/addr';
+import { formatIP, ipEqual, parseCIDR } from '@tscni/net/host/ipaddr';
+import { getLink } from '@tscni/net/host/link';
 import { loadConfig, toIPConfig } from './config';
 
 /** ADD: the configured (or runtime-supplied) addresses, routes and DNS as an IPAM result. */

@@ -1,21 +1,13 @@
-import {
-  addrCidr,
-  failureReason,
-  jsonArrays,
-  cidrContains,
-  familyOfText,
-  formatCIDR,
-  getLink,
-  ipBatch,
-  isExists,
-  listAddrs,
-  parseCIDR,
-  run,
-  token,
-  writeSysctl,
-  type AddrInfo,
-  type Link,
-} from '@tscni/net/host';
+import type { AddrInfo, Link } from '@tscni/net/host';
+import { addrCidr, listAddrs } from '@tscni/net/host/addr';
+import { failureReason } from '@tscni/net/host/command-error';
+import { ipBatch, isExists } from '@tscni/net/host/ip';
+import { jsonArrays } from '@tscni/net/host/ip-json';
+import { cidrContains, familyOfText, formatCIDR, parseCIDR } from '@tscni/net/host/ipaddr';
+import { getLink } from '@tscni/net/host/link';
+import { run } from '@tscni/net/host/runner';
+import { token } from '@tscni/net/host/safe-arg';
+import { writeSysctl } from '@tscni/net/host/sysctl';
 import { vlanRanges, type BridgeConf } from './config';
 
 const fail = (msg: string) => new Error(msg);

@@ -1,21 +1,23 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { delegateAdd, delegateDel, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { getLink, ipBatch, sideBySide, writeSysctlsIn, type Link } from '@tscni/net/host';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { delegateAdd, delegateDel } from '@tscni/cni/invoke';
+import type { Link } from '@tscni/net/host';
+import { ipBatch } from '@tscni/net/host/ip';
+import { getLink } from '@tscni/net/host/link';
+import { sideBySide } from '@tscni/net/host/side-by-side';
+import { writeSysctlsIn } from '@tscni/net/host/sysctl';
+import { ifaceConfigCommands, ipv6Sysctls } from '@tscni/net/pod/configure-iface';
 import {
-  VethNameTaken,
-  createVeth,
-  deletePodLink,
   forwardGcToIpam,
   forwardStatusToIpam,
-  ifaceConfigCommands,
   ipamCheck,
   ipamDel,
   ipamNeedsLink,
-  ipv6Sysctls,
-  removeHostVeth,
   requirePodNetns,
   withIpamAdd,
-} from '@tscni/net/pod';
+} from '@tscni/net/pod/link-attachment';
+import { deletePodLink } from '@tscni/net/pod/pod-link';
+import { VethNameTaken, createVeth, removeHostVeth } from '@tscni/net/pod/veth';
 import { attachHostVeth, enableForwarding, ensureBridge, ensureGatewayAddrs, setPortVlans, why } from './bridge-link';
 import { checkBridge } from './check';
 import { loadBridgeConf, type BridgeConf } from './config';

@@ -1,6 +1,6 @@
 import type { CmdArgs, Result } from '@tscni/cni';
-import { checkPodInterface } from '@tscni/net/pod';
-import { getLink } from '@tscni/net/host';
+import { checkPodInterface } from '@tscni/net/pod/link-check';
+import { getLink } from '@tscni/net/host/link';
 import type { BridgeConf } from './config';
 
 const fail = (msg: string) => new Error(`bridge: ${msg}`);

@@ -1,56 +1,66 @@
 import { z } from 'zod';
-import { CniError, ErrorCode, emptyAsUnset, invalidConfig, validateNetworkName, type CmdArgs } from '@tscni/cni';
-import { ipMasqFor, type IpMasqBackend } from '@tscni/net/netfilter';
-import { ipamField, ipamTypeOf, isMac, linkNameField, mtuField } from '@tscni/net/pod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs } from '@tscni/cni';
+import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
+import { emptyAsUnset } from '@tscni/cni/go-json';
+import { validateNetworkName } from '@tscni/cni/validate';
+import type { IpMasqBackend } from '@tscni/net/netfilter';
+import { ipMasqFor } from '@tscni/net/netfilter/ipmasq';
+import { ipamTypeOf } from '@tscni/net/pod/link-attachment';
+import { ipamField, isMac, linkNameField, mtuField } from '@tscni/net/pod/link-conf';
 
-const vlanId = z.number().int().min(1).max(4094);
+const vlanId = lazySchema(() => z.number().int().min(1).max(4094));
 
-const TrunkEntry = z
-  .object({ id: vlanId.optional(), minID: vlanId.optional(), maxID: vlanId.optional() })
-  .passthrough()
-  .superRefine((t, ctx) => {
-    const range = t.minID !== undefined || t.maxID !== undefined;
-    if (t.id === undefined && !range)
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        message: 'incorrect trunk id parameter: want id or minID and maxID',
-      });
-    if (range && (t.minID === undefined || t.maxID === undefined))
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'minID and maxID must be set together' });
-    if (t.minID !== undefined && t.maxID !== undefined && t.minID > t.maxID)
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'minID is greater than maxID in trunk parameter' });
-  });
+const TrunkEntry = lazySchema(() =>
+  z
+    .object({ id: vlanId.optional(), minID: vlanId.optional(), maxID: vlanId.optional() })
+    .passthrough()
+    .superRefine((t, ctx) => {
+      const range = t.minID !== undefined || t.maxID !== undefined;
+      if (t.id === undefined && !range)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          message: 'incorrect trunk id parameter: want id or minID and maxID',
+        });
+      if (range && (t.minID === undefined || t.maxID === undefined))
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'minID and maxID must be set together' });
+      if (t.minID !== undefined && t.maxID !== undefined && t.minID > t.maxID)
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'minID is greater than maxID in trunk parameter' });
+    }),
+);
 
 /** NetConf of the bridge plugin (cni.md §3.1). */
-export const BridgeConfSchema = z
-  .object({
-    name: z.string().optional(),
-    bridge: linkNameField.default('cni0'),
-    isGateway: z.boolean().default(false),
-    isDefaultGateway: z.boolean().default(false),
-    forceAddress: z.boolean().default(false),
-    ipMasq: z.boolean().default(false),
-    ipMasqBackend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
-    mtu: mtuField.optional(),
-    hairpinMode: z.boolean().default(false),
-    promiscMode: z.boolean().default(false),
-    vlan: z
-      .number()
-      .int()
-      .min(0, 'invalid VLAN ID (must be between 0 and 4094)')
-      .max(4094, 'invalid VLAN ID (must be between 0 and 4094)')
-      .default(0),
-    vlanTrunk: z.array(TrunkEntry).optional(),
-    preserveDefaultVlan: z.boolean().default(false),
-    macspoofchk: z.boolean().default(false),
-    enabledad: z.boolean().default(false),
-    disableContainerInterface: z.boolean().default(false),
-    portIsolation: z.boolean().default(false),
-    ipam: ipamField.optional(),
-  })
-  .passthrough();
+export const BridgeConfSchema = lazySchema(() =>
+  z
+    .object({
+      name: z.string().optional(),
+      bridge: linkNameField.default('cni0'),
+      isGateway: z.boolean().default(false),
+      isDefaultGateway: z.boolean().default(false),
+      forceAddress: z.boolean().default(false),
+      ipMasq: z.boolean().default(false),
+      ipMasqBackend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
+      mtu: mtuField.optional(),
+      hairpinMode: z.boolean().default(false),
+      promiscMode: z.boolean().default(false),
+      vlan: z
+        .number()
+        .int()
+        .min(0, 'invalid VLAN ID (must be between 0 and 4094)')
+        .max(4094, 'invalid VLAN ID (must be between 0 and 4094)')
+        .default(0),
+      vlanTrunk: z.array(TrunkEntry).optional(),
+      preserveDefaultVlan: z.boolean().default(false),
+      macspoofchk: z.boolean().default(false),
+      enabledad: z.boolean().default(false),
+      disableContainerInterface: z.boolean().default(false),
+      portIsolation: z.boolean().default(false),
+      ipam: ipamField.optional(),
+    })
+    .passthrough(),
+);
 
-const BridgeDelSchema = BridgeConfSchema.extend({ bridge: z.string().default('cni0') });
+const BridgeDelSchema = lazySchema(() => BridgeConfSchema.schema.extend({ bridge: z.string().default('cni0') }));
 
 export type BridgeConf = z.infer<typeof BridgeConfSchema> & {
   /** The container MAC (CNI_ARGS MAC < args.cni.mac < runtimeConfig.mac). */

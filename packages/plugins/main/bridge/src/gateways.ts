@@ -1,5 +1,5 @@
 import type { Result } from '@tscni/cni';
-import { addToIP, familyOfText, formatIP, networkOf, parseCIDR } from '@tscni/net/host';
+import { addToIP, familyOfText, formatIP, networkOf, parseCIDR } from '@tscni/net/host/ipaddr';
 import type { BridgeConf } from './config';
 
 /** Index of the container interface in the bridge result: [bridge, host veth, container]. */

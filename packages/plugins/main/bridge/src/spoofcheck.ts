@@ -5,8 +5,8 @@
  * jumps to `…-mac`: `ether saddr <mac> return`, then `drop`. Every rule is commented
  * `macspoofchk-<cid>-<if>`.
  */
-import { run } from '@tscni/net/host';
-import { nftJson, isNftMissing } from '@tscni/net/netfilter';
+import { run } from '@tscni/net/host/runner';
+import { nftJson, isNftMissing } from '@tscni/net/netfilter/nft';
 
 const T = { family: 'bridge', table: 'nat' };
 

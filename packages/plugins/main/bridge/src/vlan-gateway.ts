@@ -1,5 +1,8 @@
-import { invalidConfig } from '@tscni/cni';
-import { getLink, ipBatch, isExists, randomVethName, type Link } from '@tscni/net/host';
+import { invalidConfig } from '@tscni/cni/errors';
+import type { Link } from '@tscni/net/host';
+import { ipBatch, isExists } from '@tscni/net/host/ip';
+import { getLink } from '@tscni/net/host/link';
+import { randomVethName } from '@tscni/net/host/names';
 import { setPortVlans, why } from './bridge-link';
 import type { BridgeConf } from './config';
 

@@ -1,17 +1,20 @@
 import { z } from 'zod';
-import { type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
 import {
-  checkPodInterface,
-  createPodLink,
   ipamCheck,
   podInterfaceResult,
   requirePodNetns,
   createdLinkVerbs,
   withIpamOnCreatedLink,
-} from '@tscni/net/pod';
+} from '@tscni/net/pod/link-attachment';
+import { checkPodInterface } from '@tscni/net/pod/link-check';
+import { createPodLink } from '@tscni/net/pod/master-link';
 
 /** NetConf of dummy: only `ipam`, which is required. */
-const DummyConf = z.object({ ipam: z.object({ type: z.string().min(1) }).passthrough() }).passthrough();
+const DummyConf = lazySchema(() =>
+  z.object({ ipam: z.object({ type: z.string().min(1) }).passthrough() }).passthrough(),
+);
 
 async function add(args: CmdArgs): Promise<Result> {
   const conf = args.parse(DummyConf);

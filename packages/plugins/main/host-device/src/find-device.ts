@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join, normalize } from 'node:path';
-import { invalidConfig } from '@tscni/cni';
-import { getLink, listLinks } from '@tscni/net/host';
+import { invalidConfig } from '@tscni/cni/errors';
+import { getLink, listLinks } from '@tscni/net/host/link';
 import { PCI_ADDRESS as PCI_RE } from './dpdk';
 
 /** How the config names the host device; `deviceID` (runtimeConfig) overrides the rest. */

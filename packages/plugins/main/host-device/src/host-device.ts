@@ -1,36 +1,42 @@
 import { z } from 'zod';
-import { interfaceNameProblem, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { interfaceNameProblem } from '@tscni/cni/validate';
 import {
-  checkPodInterface,
   forwardGcToIpam,
   forwardStatusToIpam,
   ipamCheck,
   ipamDel,
-  ipamField,
-  linkNameField,
-  macField,
   podInterfaceResult,
   requirePodNetns,
-  settlePodLink,
   withIpamAdd,
   withIpamOnCreatedLink,
   ipamTypeOf,
-} from '@tscni/net/pod';
-import { getLink, ipBatch, netnsExists, randomTempName, run } from '@tscni/net/host';
+} from '@tscni/net/pod/link-attachment';
+import { checkPodInterface } from '@tscni/net/pod/link-check';
+import { ipamField, linkNameField, macField } from '@tscni/net/pod/link-conf';
+import { settlePodLink } from '@tscni/net/pod/pod-link';
+import { ipBatch } from '@tscni/net/host/ip';
+import { getLink } from '@tscni/net/host/link';
+import { randomTempName } from '@tscni/net/host/names';
+import { netnsExists } from '@tscni/net/host/netns';
+import { run } from '@tscni/net/host/runner';
 import { userspaceDriver } from './dpdk';
 import { findHostDevice } from './find-device';
 
 /** NetConf of host-device: one of device | hwaddr | kernelpath | pciBusID, or runtimeConfig.deviceID. */
-const HostDeviceConf = z
-  .object({
-    device: linkNameField.optional(),
-    hwaddr: macField.optional(),
-    kernelpath: z.string().optional(),
-    pciBusID: z.string().optional(),
-    runtimeConfig: z.object({ deviceID: z.string().optional() }).passthrough().optional(),
-    ipam: ipamField.optional(),
-  })
-  .passthrough();
+const HostDeviceConf = lazySchema(() =>
+  z
+    .object({
+      device: linkNameField.optional(),
+      hwaddr: macField.optional(),
+      kernelpath: z.string().optional(),
+      pciBusID: z.string().optional(),
+      runtimeConfig: z.object({ deviceID: z.string().optional() }).passthrough().optional(),
+      ipam: ipamField.optional(),
+    })
+    .passthrough(),
+);
 type HostDeviceConf = z.infer<typeof HostDeviceConf>;
 
 /** The PCI address the reference checks for a userspace (DPDK) driver: runtimeConfig.deviceID wins over pciBusID. */

@@ -1,37 +1,33 @@
 import { z } from 'zod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { invalidConfig } from '@tscni/cni/errors';
+import { emptyAsUnset } from '@tscni/cni/go-json';
+import { interfaceNameProblem } from '@tscni/cni/validate';
 import {
-  emptyAsUnset,
-  interfaceNameProblem,
-  invalidConfig,
-  type CmdArgs,
-  type PluginFuncs,
-  type Result,
-} from '@tscni/cni';
-import {
-  checkPodInterface,
-  createPodLink,
   ipamCheck,
-  ipamField,
-  linkNameField,
-  mtuField,
   podInterfaceResult,
   requirePodNetns,
-  resolveMaster,
   createdLinkVerbs,
   withIpamOnCreatedLink,
   ipamTypeOf,
-} from '@tscni/net/pod';
+} from '@tscni/net/pod/link-attachment';
+import { checkPodInterface } from '@tscni/net/pod/link-check';
+import { ipamField, linkNameField, mtuField } from '@tscni/net/pod/link-conf';
+import { createPodLink, resolveMaster } from '@tscni/net/pod/master-link';
 
 /** NetConf of ipvlan; when chained, `master` and `ipam` may come from prevResult. */
-const IpvlanConf = z
-  .object({
-    master: linkNameField.optional(),
-    mode: emptyAsUnset(z.enum(['l2', 'l3', 'l3s'])),
-    mtu: mtuField.optional(),
-    linkInContainer: z.boolean().optional(),
-    ipam: ipamField.optional(),
-  })
-  .passthrough();
+const IpvlanConf = lazySchema(() =>
+  z
+    .object({
+      master: linkNameField.optional(),
+      mode: emptyAsUnset(z.enum(['l2', 'l3', 'l3s'])),
+      mtu: mtuField.optional(),
+      linkInContainer: z.boolean().optional(),
+      ipam: ipamField.optional(),
+    })
+    .passthrough(),
+);
 type IpvlanConf = z.infer<typeof IpvlanConf>;
 
 async function add(args: CmdArgs): Promise<Result> {

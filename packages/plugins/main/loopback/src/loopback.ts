@@ -1,5 +1,8 @@
 import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
-import { getLink, ipBatch, isNotFound, isUp, jsonArray, netnsExists } from '@tscni/net/host';
+import { ipBatch, isNotFound } from '@tscni/net/host/ip';
+import { jsonArray } from '@tscni/net/host/ip-json';
+import { getLink, isUp } from '@tscni/net/host/link';
+import { netnsExists } from '@tscni/net/host/netns';
 
 interface LoAddrs {
   flags: string[];

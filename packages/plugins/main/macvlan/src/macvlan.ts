@@ -1,35 +1,33 @@
 import { z } from 'zod';
-import { emptyAsUnset, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { emptyAsUnset } from '@tscni/cni/go-json';
 import {
-  checkMtuWithinMaster,
-  checkPodInterface,
-  createPodLink,
   ipamCheck,
-  ipamField,
-  linkNameField,
-  macField,
-  mtuField,
   podInterfaceResult,
-  requestedMac,
   requirePodNetns,
-  resolveMaster,
   createdLinkVerbs,
   withIpamOnCreatedLink,
   ipamTypeOf,
-} from '@tscni/net/pod';
+} from '@tscni/net/pod/link-attachment';
+import { checkPodInterface } from '@tscni/net/pod/link-check';
+import { ipamField, linkNameField, macField, mtuField, requestedMac } from '@tscni/net/pod/link-conf';
+import { checkMtuWithinMaster, createPodLink, resolveMaster } from '@tscni/net/pod/master-link';
 
 /** NetConf of macvlan: an empty `ipam` (`{}`) means an L2-only interface. */
-const MacvlanConf = z
-  .object({
-    master: linkNameField.optional(),
-    mode: emptyAsUnset(z.enum(['bridge', 'private', 'vepa', 'passthru'])),
-    mtu: mtuField.optional(),
-    mac: macField.optional(),
-    linkInContainer: z.boolean().optional(),
-    bcqueuelen: z.number().int().min(0).max(0xffffffff).optional(),
-    ipam: ipamField.optional(),
-  })
-  .passthrough();
+const MacvlanConf = lazySchema(() =>
+  z
+    .object({
+      master: linkNameField.optional(),
+      mode: emptyAsUnset(z.enum(['bridge', 'private', 'vepa', 'passthru'])),
+      mtu: mtuField.optional(),
+      mac: macField.optional(),
+      linkInContainer: z.boolean().optional(),
+      bcqueuelen: z.number().int().min(0).max(0xffffffff).optional(),
+      ipam: ipamField.optional(),
+    })
+    .passthrough(),
+);
 type MacvlanConf = z.infer<typeof MacvlanConf>;
 
 async function add(args: CmdArgs): Promise<Result> {

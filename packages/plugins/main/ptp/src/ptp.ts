@@ -1,41 +1,39 @@
 import { z } from 'zod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { invalidConfig } from '@tscni/cni/errors';
+import { emptyAsUnset } from '@tscni/cni/go-json';
+import { validateNetworkName } from '@tscni/cni/validate';
+import { getLink } from '@tscni/net/host/link';
+import { writeSysctl } from '@tscni/net/host/sysctl';
+import type { IpMasqBackend } from '@tscni/net/netfilter';
+import { ipMasqFor } from '@tscni/net/netfilter/ipmasq';
 import {
-  emptyAsUnset,
-  invalidConfig,
-  validateNetworkName,
-  type CmdArgs,
-  type PluginFuncs,
-  type Result,
-} from '@tscni/cni';
-import { getLink, writeSysctl } from '@tscni/net/host';
-import { ipMasqFor, type IpMasqBackend } from '@tscni/net/netfilter';
-import {
-  VethNameTaken,
-  checkPodInterface,
-  createVeth,
-  deletePodLink,
   forwardGcToIpam,
   forwardStatusToIpam,
   ipamCheck,
   ipamDel,
-  ipamField,
-  mtuField,
-  removeHostVeth,
   requirePodNetns,
   withIpamAdd,
-} from '@tscni/net/pod';
+} from '@tscni/net/pod/link-attachment';
+import { checkPodInterface } from '@tscni/net/pod/link-check';
+import { ipamField, mtuField } from '@tscni/net/pod/link-conf';
+import { deletePodLink } from '@tscni/net/pod/pod-link';
+import { VethNameTaken, createVeth, removeHostVeth } from '@tscni/net/pod/veth';
 import { containerCommands, hostCommands, type PodAddress } from './routes';
 
 /** NetConf of ptp (cni.md §3.2): IPAM is required and must hand out gateways. */
-const PtpConf = z
-  .object({
-    name: z.string().optional(),
-    ipMasq: z.boolean().default(false),
-    ipMasqBackend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
-    mtu: mtuField.optional(),
-    ipam: ipamField.optional(),
-  })
-  .passthrough();
+const PtpConf = lazySchema(() =>
+  z
+    .object({
+      name: z.string().optional(),
+      ipMasq: z.boolean().default(false),
+      ipMasqBackend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
+      mtu: mtuField.optional(),
+      ipam: ipamField.optional(),
+    })
+    .passthrough(),
+);
 type PtpConf = z.infer<typeof PtpConf>;
 
 /** Index of the container interface in the result: [host veth, container]. */

@@ -1,15 +1,10 @@
 import type { Result } from '@tscni/cni';
-import {
-  familyOfText,
-  formatCIDR,
-  ipBatch,
-  jsonArray,
-  networkOf,
-  parseCIDR,
-  writeSysctl,
-  type Link,
-} from '@tscni/net/host';
-import { ifaceConfigCommands } from '@tscni/net/pod';
+import type { Link } from '@tscni/net/host';
+import { ipBatch } from '@tscni/net/host/ip';
+import { jsonArray } from '@tscni/net/host/ip-json';
+import { familyOfText, formatCIDR, networkOf, parseCIDR } from '@tscni/net/host/ipaddr';
+import { writeSysctl } from '@tscni/net/host/sysctl';
+import { ifaceConfigCommands } from '@tscni/net/pod/configure-iface';
 
 export interface PodAddress {
   /** CIDR of the pod, e.g. 10.1.0.5/24. */

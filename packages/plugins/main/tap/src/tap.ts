@@ -1,45 +1,48 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
 import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
-import { CommandError, failureReason, ipBatch, randomTempName, run, type Link } from '@tscni/net/host';
+import type { Link } from '@tscni/net/host';
+import { CommandError, failureReason } from '@tscni/net/host/command-error';
+import { ipBatch } from '@tscni/net/host/ip';
+import { randomTempName } from '@tscni/net/host/names';
+import { run } from '@tscni/net/host/runner';
 import {
-  checkPodInterface,
   createdLinkVerbs,
   ipamCheck,
-  ipamField,
-  linkNameField,
-  macField,
-  mtuField,
   podInterfaceResult,
-  requestedMac,
   requirePodNetns,
-  settlePodLink,
   withIpamOnCreatedLink,
   ipamTypeOf,
-} from '@tscni/net/pod';
+} from '@tscni/net/pod/link-attachment';
+import { checkPodInterface } from '@tscni/net/pod/link-check';
+import { ipamField, linkNameField, macField, mtuField, requestedMac } from '@tscni/net/pod/link-conf';
+import { settlePodLink } from '@tscni/net/pod/pod-link';
 
-const uint32 = z.number().int().min(0).max(0xffffffff);
+const uint32 = lazySchema(() => z.number().int().min(0).max(0xffffffff));
 /** user:role:type[:level], the level possibly with categories (s0-s0:c0.c1023). */
 const SELINUX_CONTEXT = /^[\w.]+:[\w.]+:[\w.]+(:[\w.,:-]+)?$/;
 
 /** NetConf of tap: without `ipam` (or with `{}`) the tap is L2 only. */
-const TapConf = z
-  .object({
-    mac: macField.optional(),
-    mtu: mtuField.optional(),
-    multiQueue: z.boolean().optional(),
-    owner: uint32.optional(),
-    group: uint32.optional(),
-    selinuxContext: z
-      .union([
-        z.literal(''),
-        z.string().regex(SELINUX_CONTEXT, 'invalid SELinux context (want user:role:type[:level])'),
-      ])
-      .optional(),
-    bridge: z.union([z.literal(''), linkNameField]).optional(),
-    ipam: ipamField.optional(),
-  })
-  .passthrough();
+const TapConf = lazySchema(() =>
+  z
+    .object({
+      mac: macField.optional(),
+      mtu: mtuField.optional(),
+      multiQueue: z.boolean().optional(),
+      owner: uint32.optional(),
+      group: uint32.optional(),
+      selinuxContext: z
+        .union([
+          z.literal(''),
+          z.string().regex(SELINUX_CONTEXT, 'invalid SELinux context (want user:role:type[:level])'),
+        ])
+        .optional(),
+      bridge: z.union([z.literal(''), linkNameField]).optional(),
+      ipam: ipamField.optional(),
+    })
+    .passthrough(),
+);
 type TapConf = z.infer<typeof TapConf>;
 
 async function add(args: CmdArgs): Promise<Result> {

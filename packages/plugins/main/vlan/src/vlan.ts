@@ -1,29 +1,29 @@
 import { z } from 'zod';
-import { type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
 import {
-  checkMtuWithinMaster,
-  checkPodInterface,
-  createPodLink,
   ipamCheck,
-  linkNameField,
-  mtuField,
   podInterfaceResult,
   requirePodNetns,
-  resolveMaster,
   createdLinkVerbs,
   withIpamOnCreatedLink,
-} from '@tscni/net/pod';
+} from '@tscni/net/pod/link-attachment';
+import { checkPodInterface } from '@tscni/net/pod/link-check';
+import { linkNameField, mtuField } from '@tscni/net/pod/link-conf';
+import { checkMtuWithinMaster, createPodLink, resolveMaster } from '@tscni/net/pod/master-link';
 
 /** NetConf of vlan: `master` and `vlanId` are required (the upstream docs' "default master" is wrong). */
-const VlanConf = z
-  .object({
-    master: linkNameField,
-    vlanId: z.number().int().min(0).max(4094),
-    mtu: mtuField.optional(),
-    linkInContainer: z.boolean().optional(),
-    ipam: z.object({ type: z.string().min(1) }).passthrough(),
-  })
-  .passthrough();
+const VlanConf = lazySchema(() =>
+  z
+    .object({
+      master: linkNameField,
+      vlanId: z.number().int().min(0).max(4094),
+      mtu: mtuField.optional(),
+      linkInContainer: z.boolean().optional(),
+      ipam: z.object({ type: z.string().min(1) }).passthrough(),
+    })
+    .passthrough(),
+);
 
 async function add(args: CmdArgs): Promise<Result> {
   const conf = args.parse(VlanConf);

@@ -1,5 +1,9 @@
 import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
-import { hashedName, jsonArrays, linkExistsHere, tcBatch, type Qdisc } from '@tscni/net/host';
+import type { Qdisc } from '@tscni/net/host';
+import { jsonArrays } from '@tscni/net/host/ip-json';
+import { linkExistsHere } from '@tscni/net/host/link';
+import { hashedName } from '@tscni/net/host/names';
+import { tcBatch } from '@tscni/net/host/tc';
 import { parseLimits, shapesEgress, shapesIngress, type Limits } from './config';
 import { findHostVeth } from './host-veth';
 import { applyShaping, createIfb, deleteIfb } from './shaping';

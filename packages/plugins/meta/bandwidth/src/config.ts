@@ -1,22 +1,28 @@
 import { z } from 'zod';
-import { invalidConfig, type CmdArgs } from '@tscni/cni';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs } from '@tscni/cni';
+import { invalidConfig } from '@tscni/cni/errors';
 
 /** A rate in bit/s or a burst in bits: uint64 in the reference, so whole and not negative. */
-const Bits = z.number().int().nonnegative();
+const Bits = lazySchema(() => z.number().int().nonnegative());
 
-const LimitsSchema = z
-  .object({
-    ingressRate: Bits.optional(),
-    ingressBurst: Bits.optional(),
-    egressRate: Bits.optional(),
-    egressBurst: Bits.optional(),
-  })
-  .passthrough();
+const LimitsSchema = lazySchema(() =>
+  z
+    .object({
+      ingressRate: Bits.optional(),
+      ingressBurst: Bits.optional(),
+      egressRate: Bits.optional(),
+      egressBurst: Bits.optional(),
+    })
+    .passthrough(),
+);
 
 /** The bandwidth NetConf: the four limits at the top level or in `runtimeConfig.bandwidth` (capability `bandwidth`). */
-export const BandwidthConfSchema = LimitsSchema.extend({
-  runtimeConfig: z.object({ bandwidth: LimitsSchema.optional() }).passthrough().optional(),
-});
+export const BandwidthConfSchema = lazySchema(() =>
+  LimitsSchema.schema.extend({
+    runtimeConfig: z.object({ bandwidth: LimitsSchema.optional() }).passthrough().optional(),
+  }),
+);
 
 export interface Limits {
   ingressRate: number;

@@ -1,5 +1,8 @@
-import { CniError, ErrorCode, type Result } from '@tscni/cni';
-import { getLink, listLinks, netnsExists, type Link } from '@tscni/net/host';
+import type { Result } from '@tscni/cni';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
+import type { Link } from '@tscni/net/host';
+import { getLink, listLinks } from '@tscni/net/host/link';
+import { netnsExists } from '@tscni/net/host/netns';
 
 /**
  * The host end of the pod's veth: the peer of CNI_IFNAME (read inside the pod netns), which must be

@@ -1,13 +1,8 @@
-import {
-  failedBatchLine,
-  failureReason,
-  ipBatch,
-  isExists,
-  isNotFound,
-  jsonArray,
-  tcBatch,
-  type Link,
-} from '@tscni/net/host';
+import type { Link } from '@tscni/net/host';
+import { failureReason } from '@tscni/net/host/command-error';
+import { ipBatch, isExists, isNotFound } from '@tscni/net/host/ip';
+import { jsonArray } from '@tscni/net/host/ip-json';
+import { failedBatchLine, tcBatch } from '@tscni/net/host/tc';
 import { tbfArgs, type Tbf } from './tbf';
 
 /** What ADD sets up: ingress = TBF root on the host veth; egress = ingress qdisc + redirect to an IFB shaped by a TBF. */

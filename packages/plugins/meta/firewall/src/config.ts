@@ -1,26 +1,26 @@
-import {
-  CniError,
-  ErrorCode,
-  emptyAsUnset,
-  interfaceNameProblem,
-  invalidConfig,
-  validateNetworkName,
-  type CmdArgs,
-  type Result,
-} from '@tscni/cni';
-import { parseCIDR, type CIDR } from '@tscni/net/host';
-import { iptablesAvailable, nftAvailable } from '@tscni/net/netfilter';
+import type { CmdArgs, Result } from '@tscni/cni';
+import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
+import { emptyAsUnset } from '@tscni/cni/go-json';
+import { interfaceNameProblem, validateNetworkName } from '@tscni/cni/validate';
+import type { CIDR } from '@tscni/net/host';
+import { parseCIDR } from '@tscni/net/host/ipaddr';
+import { iptablesAvailable, nftAvailable } from '@tscni/net/netfilter/iptables';
 import { z } from 'zod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
 
-export const FirewallConfSchema = z
-  .object({
-    name: z.string().optional(),
-    backend: emptyAsUnset(z.enum(['iptables', 'nftables', 'firewalld'])),
-    iptablesAdminChainName: emptyAsUnset(z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name')),
-    firewalldZone: z.string().optional(),
-    ingressPolicy: emptyAsUnset(z.enum(['open', 'same-bridge', 'isolated'])),
-  })
-  .passthrough();
+export const FirewallConfSchema = lazySchema(() =>
+  z
+    .object({
+      name: z.string().optional(),
+      backend: emptyAsUnset(z.enum(['iptables', 'nftables', 'firewalld'])),
+      iptablesAdminChainName: emptyAsUnset(
+        z.string().regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name'),
+      ),
+      firewalldZone: z.string().optional(),
+      ingressPolicy: emptyAsUnset(z.enum(['open', 'same-bridge', 'isolated'])),
+    })
+    .passthrough(),
+);
 
 export type IngressPolicy = 'open' | 'same-bridge' | 'isolated';
 

@@ -1,4 +1,4 @@
-import { type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
 import { firewallBackendFor, type FirewallBackend } from './backend';
 import { bridgeOf, parseConf, resultAddrs, type FirewallConf } from './config';
 

@@ -8,9 +8,13 @@
  * address and verb, the same order of cost as the iptables backend's tools.
  */
 import { existsSync } from 'node:fs';
-import { invalidConfig } from '@tscni/cni';
-import { CommandError, failureReason, formatIP, run, withFileLock, type CIDR } from '@tscni/net/host';
-import { RULES_LOCK_PATH } from '@tscni/net/netfilter';
+import { invalidConfig } from '@tscni/cni/errors';
+import type { CIDR } from '@tscni/net/host';
+import { CommandError, failureReason } from '@tscni/net/host/command-error';
+import { formatIP } from '@tscni/net/host/ipaddr';
+import { withFileLock } from '@tscni/net/host/lock';
+import { run } from '@tscni/net/host/runner';
+import { RULES_LOCK_PATH } from '@tscni/net/netfilter/iptables-script';
 import type { FirewallBackend } from './backend';
 import type { FirewallConf } from './config';
 import { addFamily } from './iptables-backend';

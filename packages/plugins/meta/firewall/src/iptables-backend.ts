@@ -15,18 +15,13 @@
  *
  * Everything for one family goes in one iptables-restore, built against a fresh iptables-save.
  */
-import {
-  RULES_LOCK_PATH,
-  declareMissing,
-  hasSavedRule,
-  iptablesRestore,
-  iptablesSave,
-  restoreTable,
-  savedChains,
-  savedRules,
-  type IPFamily,
-} from '@tscni/net/netfilter';
-import { formatIP, hashedName, withFileLock, type CIDR } from '@tscni/net/host';
+import type { IPFamily } from '@tscni/net/netfilter';
+import { iptablesRestore, iptablesSave, savedChains, savedRules } from '@tscni/net/netfilter/iptables';
+import { RULES_LOCK_PATH, declareMissing, hasSavedRule, restoreTable } from '@tscni/net/netfilter/iptables-script';
+import type { CIDR } from '@tscni/net/host';
+import { formatIP } from '@tscni/net/host/ipaddr';
+import { withFileLock } from '@tscni/net/host/lock';
+import { hashedName } from '@tscni/net/host/names';
 import type { FirewallBackend } from './backend';
 import type { FirewallConf, IngressPolicy } from './config';
 

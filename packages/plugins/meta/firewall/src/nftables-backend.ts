@@ -15,8 +15,12 @@
  * prevResult) and GC find them; bridge rules are commented `ingressPolicy: <policy>, bridge: <br>` and,
  * like the reference's isolation chains, stay while other pods may use the bridge.
  */
-import { RULES_LOCK_PATH, isNftMissing, nftApply, nftJson } from '@tscni/net/netfilter';
-import { comment as quoted, formatIP, withFileLock, type CIDR } from '@tscni/net/host';
+import { RULES_LOCK_PATH } from '@tscni/net/netfilter/iptables-script';
+import { isNftMissing, nftApply, nftJson } from '@tscni/net/netfilter/nft';
+import type { CIDR } from '@tscni/net/host';
+import { formatIP } from '@tscni/net/host/ipaddr';
+import { withFileLock } from '@tscni/net/host/lock';
+import { comment as quoted } from '@tscni/net/host/safe-arg';
 import type { FirewallBackend } from './backend';
 import type { FirewallConf, IngressPolicy } from './config';
 

@@ -1,25 +1,29 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { delegateAdd, delegateCheck, delegateDel, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { delegateAdd, delegateCheck, delegateDel } from '@tscni/cni/invoke';
 import { loadSubnetEnv, type SubnetEnv } from './subnet-env';
 
-const FlannelConfSchema = z
-  .object({
-    name: z.string().min(1, 'missing network name'),
-    cniVersion: z.string(),
-    subnetFile: z.string().default('/run/flannel/subnet.env'),
-    dataDir: z.string().default('/var/lib/cni/flannel'),
-    delegate: z
-      .record(z.unknown())
-      .default({})
-      .refine((d) => !('name' in d), '"name" field is not allowed in the delegate')
-      .refine((d) => !('ipam' in d), '"ipam" field is not allowed in the delegate, use the top-level "ipam"')
-      .refine((d) => d.type === undefined || typeof d.type === 'string', 'type field in delegate is not a string'),
-    ipam: z.record(z.unknown()).default({}),
-    runtimeConfig: z.record(z.unknown()).optional(),
-  })
-  .passthrough();
+const FlannelConfSchema = lazySchema(() =>
+  z
+    .object({
+      name: z.string().min(1, 'missing network name'),
+      cniVersion: z.string(),
+      subnetFile: z.string().default('/run/flannel/subnet.env'),
+      dataDir: z.string().default('/var/lib/cni/flannel'),
+      delegate: z
+        .record(z.unknown())
+        .default({})
+        .refine((d) => !('name' in d), '"name" field is not allowed in the delegate')
+        .refine((d) => !('ipam' in d), '"ipam" field is not allowed in the delegate, use the top-level "ipam"')
+        .refine((d) => d.type === undefined || typeof d.type === 'string', 'type field in delegate is not a string'),
+      ipam: z.record(z.unknown()).default({}),
+      runtimeConfig: z.record(z.unknown()).optional(),
+    })
+    .passthrough(),
+);
 type FlannelConf = z.infer<typeof FlannelConfSchema>;
 
 /** ADD: build the delegate config from subnet.env, save it, then ADD through the delegate. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { CniError, ErrorCode } from '@tscni/cni';
-import { formatCIDR, networkOf, parseCIDR } from '@tscni/net/host';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
+import { formatCIDR, networkOf, parseCIDR } from '@tscni/net/host/ipaddr';
 
 /** What flanneld writes to subnet.env for this node. */
 export interface SubnetEnv {

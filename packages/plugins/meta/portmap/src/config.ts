@@ -1,57 +1,62 @@
-import {
-  CniError,
-  ErrorCode,
-  emptyAsUnset,
-  invalidConfig,
-  validateNetworkName,
-  type CmdArgs,
-  type Result,
-} from '@tscni/cni';
-import { formatIP, parseCIDR, parseIP, type CIDR } from '@tscni/net/host';
-import { iptablesAvailable, nftAvailable, restoreArg, type IPFamily } from '@tscni/net/netfilter';
+import type { CmdArgs, Result } from '@tscni/cni';
+import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
+import { emptyAsUnset } from '@tscni/cni/go-json';
+import { validateNetworkName } from '@tscni/cni/validate';
+import type { CIDR } from '@tscni/net/host';
+import { formatIP, parseCIDR, parseIP } from '@tscni/net/host/ipaddr';
+import type { IPFamily } from '@tscni/net/netfilter';
+import { iptablesAvailable, nftAvailable } from '@tscni/net/netfilter/iptables';
+import { restoreArg } from '@tscni/net/netfilter/iptables-script';
 import { z } from 'zod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
 
-const port = z
-  .number()
-  .int()
-  .min(1, 'must be a port number between 1 and 65535')
-  .max(65535, 'must be a port number between 1 and 65535');
+const port = lazySchema(() =>
+  z
+    .number()
+    .int()
+    .min(1, 'must be a port number between 1 and 65535')
+    .max(65535, 'must be a port number between 1 and 65535'),
+);
 
-export const PortMappingSchema = z.object({
-  hostPort: port,
-  containerPort: port,
-  protocol: z
-    .string()
-    .transform((p) => p.toLowerCase())
-    .pipe(z.enum(['tcp', 'udp', 'sctp'], { errorMap: () => ({ message: 'must be tcp, udp or sctp' }) })),
-  hostIP: z
-    .string()
-    .optional()
-    .refine((ip) => !ip || parseIP(ip) !== undefined, 'must be an IP address'),
-});
+export const PortMappingSchema = lazySchema(() =>
+  z.object({
+    hostPort: port,
+    containerPort: port,
+    protocol: z
+      .string()
+      .transform((p) => p.toLowerCase())
+      .pipe(z.enum(['tcp', 'udp', 'sctp'], { errorMap: () => ({ message: 'must be tcp, udp or sctp' }) })),
+    hostIP: z
+      .string()
+      .optional()
+      .refine((ip) => !ip || parseIP(ip) !== undefined, 'must be an IP address'),
+  }),
+);
 export type PortMapping = z.infer<typeof PortMappingSchema>;
 
-const conditions = z.array(z.string().min(1, 'must not be empty'));
+const conditions = lazySchema(() => z.array(z.string().min(1, 'must not be empty')));
 
-export const PortMapConfSchema = z
-  .object({
-    name: z.string().optional(),
-    snat: z.boolean().optional(),
-    masqAll: z.boolean().optional(),
-    markMasqBit: z.number().int().min(0, 'must be between 0 and 31').max(31, 'must be between 0 and 31').optional(),
-    externalSetMarkChain: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name')
-      .optional(),
-    conditionsV4: conditions.optional(),
-    conditionsV6: conditions.optional(),
-    backend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
-    runtimeConfig: z
-      .object({ portMappings: z.array(PortMappingSchema).optional() })
-      .passthrough()
-      .optional(),
-  })
-  .passthrough();
+export const PortMapConfSchema = lazySchema(() =>
+  z
+    .object({
+      name: z.string().optional(),
+      snat: z.boolean().optional(),
+      masqAll: z.boolean().optional(),
+      markMasqBit: z.number().int().min(0, 'must be between 0 and 31').max(31, 'must be between 0 and 31').optional(),
+      externalSetMarkChain: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,28}$/, 'must be an iptables chain name')
+        .optional(),
+      conditionsV4: conditions.optional(),
+      conditionsV6: conditions.optional(),
+      backend: emptyAsUnset(z.enum(['iptables', 'nftables'])),
+      runtimeConfig: z
+        .object({ portMappings: z.array(PortMappingSchema).optional() })
+        .passthrough()
+        .optional(),
+    })
+    .passthrough(),
+);
 
 export type Backend = 'iptables' | 'nftables';
 
@@ -70,12 +75,14 @@ export interface PortMapConf {
 }
 
 /** DEL finds the rules by container ID alone: the mappings only need to be there, as in the reference. */
-const PortMapDelSchema = PortMapConfSchema.extend({
-  runtimeConfig: z
-    .object({ portMappings: z.array(z.unknown()).optional() })
-    .passthrough()
-    .optional(),
-});
+const PortMapDelSchema = lazySchema(() =>
+  PortMapConfSchema.schema.extend({
+    runtimeConfig: z
+      .object({ portMappings: z.array(z.unknown()).optional() })
+      .passthrough()
+      .optional(),
+  }),
+);
 
 /** Parse and validate the config (`forDel`: the mappings are not validated, DEL is best-effort). */
 export function parseConf(args: CmdArgs, opts: { forDel?: boolean } = {}): PortMapConf {

@@ -1,5 +1,9 @@
-import { formatIP, ipJson, run, writeSysctl, type CIDR } from '@tscni/net/host';
-import { type IPFamily } from '@tscni/net/netfilter';
+import type { CIDR } from '@tscni/net/host';
+import { ipJson } from '@tscni/net/host/ip';
+import { formatIP } from '@tscni/net/host/ipaddr';
+import { run } from '@tscni/net/host/runner';
+import { writeSysctl } from '@tscni/net/host/sysctl';
+import type { IPFamily } from '@tscni/net/netfilter';
 import type { PortMapping } from './config';
 
 /**

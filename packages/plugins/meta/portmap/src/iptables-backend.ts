@@ -10,20 +10,20 @@
  *
  * Rules are written in the canonical form iptables-save prints, so presence checks are text compares.
  */
-import { formatCIDR, formatIP, hashedName, networkOf, type CIDR } from '@tscni/net/host';
+import type { CIDR } from '@tscni/net/host';
+import { formatCIDR, formatIP, networkOf } from '@tscni/net/host/ipaddr';
+import { hashedName } from '@tscni/net/host/names';
+import type { IPFamily } from '@tscni/net/netfilter';
+import { iptablesRestore, iptablesSave, savedChains } from '@tscni/net/netfilter/iptables';
 import {
   declareMissing,
   hasSavedRule,
-  iptablesRestore,
-  iptablesSave,
   restoreArg,
   restoreQuote,
   restoreTable,
   rulesJumpingTo,
-  savedChains,
   savedComment,
-  type IPFamily,
-} from '@tscni/net/netfilter';
+} from '@tscni/net/netfilter/iptables-script';
 import type { PortMapper } from './backend';
 import { hostDestination, type PortMapConf } from './config';
 

@@ -10,8 +10,10 @@
  *
  * Every rule of an attachment carries the container ID as its comment; DEL deletes by that comment.
  */
-import { formatCIDR, formatIP, networkOf, type CIDR } from '@tscni/net/host';
-import { isNftMissing, nftApply, nftJson, type IPFamily } from '@tscni/net/netfilter';
+import type { CIDR } from '@tscni/net/host';
+import { formatCIDR, formatIP, networkOf } from '@tscni/net/host/ipaddr';
+import type { IPFamily } from '@tscni/net/netfilter';
+import { isNftMissing, nftApply, nftJson } from '@tscni/net/netfilter/nft';
 import type { PortMapper } from './backend';
 import { hostDestination, type PortMapConf } from './config';
 

@@ -1,6 +1,9 @@
-import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import { RULES_LOCK_PATH } from '@tscni/net/netfilter';
-import { commandFailure, withFileLock, type CIDR } from '@tscni/net/host';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
+import { RULES_LOCK_PATH } from '@tscni/net/netfilter/iptables-script';
+import type { CIDR } from '@tscni/net/host';
+import { commandFailure } from '@tscni/net/host/command-error';
+import { withFileLock } from '@tscni/net/host/lock';
 import { portMapperFor, type PortMapper } from './backend';
 import { containerAddrs, parseConf, type PortMapConf } from './config';
 import { enableLocalnetRouting, flushUdpConntrack } from './host';

@@ -1,14 +1,19 @@
 import { z } from 'zod';
-import { CniError, ErrorCode, invalidConfig, type CmdArgs, type Result } from '@tscni/cni';
-import { formatIP, parseCIDR, parseIP, type CIDR, type Family, type IP } from '@tscni/net/host';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, Result } from '@tscni/cni';
+import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
+import type { CIDR, Family, IP } from '@tscni/net/host';
+import { formatIP, parseCIDR, parseIP } from '@tscni/net/host/ipaddr';
 
 /** NetConf of sbr: `table` pins one routing table (rules only); `gateways` override the IPAM gateways. */
-export const SbrConf = z
-  .object({
-    table: z.number().int().min(1).max(0xffffffff).optional(),
-    gateways: z.array(z.string()).optional(),
-  })
-  .passthrough();
+export const SbrConf = lazySchema(() =>
+  z
+    .object({
+      table: z.number().int().min(1).max(0xffffffff).optional(),
+      gateways: z.array(z.string()).optional(),
+    })
+    .passthrough(),
+);
 export type SbrConf = z.infer<typeof SbrConf>;
 
 /** One pod address sbr routes: the address with its prefix, and its gateway (from `gateways` or IPAM). */

@@ -1,16 +1,15 @@
-import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import {
-  addrCidr,
-  cidrContains,
-  getLink,
-  ipBatch,
-  listAddrs,
-  netnsExists,
-  parseIP,
-  withFileLock,
-  type Family,
-} from '@tscni/net/host';
-import { requirePodNetns, routeCopyCommand, type FamilyRoute } from '@tscni/net/pod';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
+import type { Family } from '@tscni/net/host';
+import { addrCidr, listAddrs } from '@tscni/net/host/addr';
+import { ipBatch } from '@tscni/net/host/ip';
+import { cidrContains, parseIP } from '@tscni/net/host/ipaddr';
+import { getLink } from '@tscni/net/host/link';
+import { withFileLock } from '@tscni/net/host/lock';
+import { netnsExists } from '@tscni/net/host/netns';
+import type { FamilyRoute } from '@tscni/net/pod';
+import { requirePodNetns } from '@tscni/net/pod/link-attachment';
+import { routeCopyCommand } from '@tscni/net/pod/route-copy';
 import { SbrConf, hostLen, sourceIPs, staticGateways, type SourceIP } from './config';
 import {
   FIRST_TABLE,

@@ -1,5 +1,7 @@
-import { ipJson, parseIP, type Family, type RouteInfo } from '@tscni/net/host';
-import { type FamilyRoute } from '@tscni/net/pod';
+import type { Family, RouteInfo } from '@tscni/net/host';
+import { ipJson } from '@tscni/net/host/ip';
+import { parseIP } from '@tscni/net/host/ipaddr';
+import type { FamilyRoute } from '@tscni/net/pod';
 
 /** A policy rule as `ip -j rule show` prints it. */
 export interface RuleInfo {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeStateFile, writeStateFile, type Link } from '@tscni/net/host';
+import type { Link } from '@tscni/net/host';
+import { removeStateFile, writeStateFile } from '@tscni/net/host/state-file';
 import type { Tuning } from './config';
 
 /**

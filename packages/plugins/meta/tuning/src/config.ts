@@ -1,29 +1,38 @@
 import { z } from 'zod';
-import { CniError, ErrorCode, goField, invalidConfig, type CmdArgs } from '@tscni/cni';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs } from '@tscni/cni';
+import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
+import { goField } from '@tscni/cni/go-json';
 import { repeatedKeys } from './json-keys';
 import { allowlistPath, checkAllowlist, mergeSysctls, resolveSysctls, type SysctlTarget } from './sysctls';
 
 export const DEFAULT_DATA_DIR = '/run/cni/tuning';
 
-const Sysctls = z.record(z.string());
-const Mtu = z.number().int().nonnegative();
-const TxQLen = z.number().int().nonnegative().max(0xffffffff);
+const Sysctls = lazySchema(() => z.record(z.string()));
+const Mtu = lazySchema(() => z.number().int().nonnegative());
+const TxQLen = lazySchema(() => z.number().int().nonnegative().max(0xffffffff));
 
 /** Link attributes tuning sets; `args.cni` may override each of them per attachment. */
-const AttributesSchema = z.object({
-  sysctl: Sysctls.optional(),
-  mac: z.string().optional(),
-  mtu: Mtu.optional(),
-  promisc: z.boolean().optional(),
-  allmulti: z.boolean().optional(),
-  txQLen: TxQLen.optional(),
-});
+const AttributesSchema = lazySchema(() =>
+  z.object({
+    sysctl: Sysctls.optional(),
+    mac: z.string().optional(),
+    mtu: Mtu.optional(),
+    promisc: z.boolean().optional(),
+    allmulti: z.boolean().optional(),
+    txQLen: TxQLen.optional(),
+  }),
+);
 
-export const TuningConfSchema = AttributesSchema.extend({
-  dataDir: z.string().min(1).optional(),
-  runtimeConfig: z.object({ mac: z.string().optional() }).passthrough().optional(),
-  args: z.object({ cni: AttributesSchema.passthrough().optional() }).passthrough().optional(),
-}).passthrough();
+export const TuningConfSchema = lazySchema(() =>
+  AttributesSchema.schema
+    .extend({
+      dataDir: z.string().min(1).optional(),
+      runtimeConfig: z.object({ mac: z.string().optional() }).passthrough().optional(),
+      args: z.object({ cni: AttributesSchema.schema.passthrough().optional() }).passthrough().optional(),
+    })
+    .passthrough(),
+);
 
 /** What one attachment asks for, every source merged. Absent attributes are left alone. */
 export interface Tuning {

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { invalidConfig } from '@tscni/cni';
+import { invalidConfig } from '@tscni/cni/errors';
 
 /** Where the node's sysctl allowlist lives; `TSCNI_TUNING_ALLOWLIST` overrides it (tests, non-standard nodes). */
 export const DEFAULT_ALLOWLIST = '/etc/cni/tuning/allowlist.conf';

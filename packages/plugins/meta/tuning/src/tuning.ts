@@ -1,13 +1,11 @@
-import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import {
-  failureReason,
-  getLink,
-  ipBatch,
-  netnsExists,
-  readSysctlsIn,
-  writeSysctlsIn,
-  type Link,
-} from '@tscni/net/host';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
+import type { Link } from '@tscni/net/host';
+import { failureReason } from '@tscni/net/host/command-error';
+import { ipBatch } from '@tscni/net/host/ip';
+import { getLink } from '@tscni/net/host/link';
+import { netnsExists } from '@tscni/net/host/netns';
+import { readSysctlsIn, writeSysctlsIn } from '@tscni/net/host/sysctl';
 import { backupPath, linkCommands, originals, readBackup, removeBackup, wanted, writeBackup } from './backup';
 import { changesLink, dataDirOf, parseTuning, type Tuning } from './config';
 import { sameSysctlValue } from './sysctls';

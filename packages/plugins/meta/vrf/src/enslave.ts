@@ -1,6 +1,11 @@
-import { CniError, ErrorCode } from '@tscni/cni';
-import { getLink, ipBatch, ipJson, listAddrs, listRoutes, type AddrInfo } from '@tscni/net/host';
-import { routeCopyCommand, type FamilyRoute } from '@tscni/net/pod';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
+import type { AddrInfo } from '@tscni/net/host';
+import { listAddrs } from '@tscni/net/host/addr';
+import { ipBatch, ipJson } from '@tscni/net/host/ip';
+import { getLink } from '@tscni/net/host/link';
+import { listRoutes } from '@tscni/net/host/route';
+import type { FamilyRoute } from '@tscni/net/pod';
+import { routeCopyCommand } from '@tscni/net/pod/route-copy';
 
 const fail = (msg: string) => new CniError(ErrorCode.Internal, `vrf: ${msg}`);
 type Cmd = (string | number)[];

@@ -1,26 +1,26 @@
 import { z } from 'zod';
-import { CniError, ErrorCode, type CmdArgs, type PluginFuncs, type Result } from '@tscni/cni';
-import {
-  CommandError,
-  failureReason,
-  getLink,
-  ipBatch,
-  isExists,
-  listLinks,
-  netnsExists,
-  withFileLock,
-  type Link,
-} from '@tscni/net/host';
-import { linkNameField, requirePodNetns } from '@tscni/net/pod';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { CniError, ErrorCode } from '@tscni/cni/errors';
+import type { Link } from '@tscni/net/host';
+import { CommandError, failureReason } from '@tscni/net/host/command-error';
+import { ipBatch, isExists } from '@tscni/net/host/ip';
+import { getLink, listLinks } from '@tscni/net/host/link';
+import { withFileLock } from '@tscni/net/host/lock';
+import { netnsExists } from '@tscni/net/host/netns';
+import { requirePodNetns } from '@tscni/net/pod/link-attachment';
+import { linkNameField } from '@tscni/net/pod/link-conf';
 import { enslave } from './enslave';
 
 /** NetConf of vrf: `vrfname` (required) and `table` (0 or absent: the VRF gets a free one). */
-const VrfConf = z
-  .object({
-    vrfname: z.string({ required_error: 'configuration is expected to have a valid vrf name' }).pipe(linkNameField),
-    table: z.number().int().min(0).max(0xffffffff).optional(),
-  })
-  .passthrough();
+const VrfConf = lazySchema(() =>
+  z
+    .object({
+      vrfname: z.string({ required_error: 'configuration is expected to have a valid vrf name' }).pipe(linkNameField),
+      table: z.number().int().min(0).max(0xffffffff).optional(),
+    })
+    .passthrough(),
+);
 type VrfConf = z.infer<typeof VrfConf>;
 
 type VrfLink = Link & { linkinfo?: { info_kind?: string; info_data?: { table?: number } } };

@@ -1,4 +1,7 @@
-import { CommandError, failureReason, ipBatch, isNotFound, jsonArray, run } from '@tscni/net/host';
+import { CommandError, failureReason } from '@tscni/net/host/command-error';
+import { ipBatch, isNotFound } from '@tscni/net/host/ip';
+import { jsonArray } from '@tscni/net/host/ip-json';
+import { run } from '@tscni/net/host/runner';
 
 /**
  * What the daemon does to the pod's interface, each in one `nsenter … ip -batch` process.

@@ -2,7 +2,9 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { dirname, isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { CmdArgs, type NetConf, type Verb } from '@tscni/cni';
+import { lazySchema } from '@tscni/cni/lazy-schema';
+import type { NetConf, Verb } from '@tscni/cni';
+import { CmdArgs } from '@tscni/cni/skel';
 import { clientIDOf, loadConf } from '../conf';
 import { EmptyType, ResultType, leaseToResult, serveGoRpc, type Reply } from '../go-rpc';
 import type { DaemonFlags } from './flags';
@@ -110,7 +112,7 @@ async function handle(method: string, body: Decoded, manager: LeaseManager): Pro
   }
 }
 
-const NamedConf = z.object({ name: z.string().min(1, 'missing network name') }).passthrough();
+const NamedConf = lazySchema(() => z.object({ name: z.string().min(1, 'missing network name') }).passthrough());
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /** skel.CmdArgs from the wire as the plugin-side CmdArgs; the config is JSON in StdinData. */

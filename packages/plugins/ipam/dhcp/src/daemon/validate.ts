@@ -1,5 +1,5 @@
 import { isAbsolute, normalize } from 'node:path';
-import { validateContainerID, validateInterfaceName } from '@tscni/cni';
+import { validateContainerID, validateInterfaceName } from '@tscni/cni/validate';
 import type { LeaseRequest } from '../rpc';
 
 /** Nothing from the socket reaches a path or a command unchecked. */
