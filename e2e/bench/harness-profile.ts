@@ -37,7 +37,12 @@ try {
     mkdirSync(join(node.tmp, d), { recursive: true });
     return join(node.tmp, d);
   };
-  dirs = { socket: join(dir('run'), 'cri.sock'), stateDir: dir('state'), confDir: dir('net.d'), cacheDir: dir('cache') };
+  dirs = {
+    socket: join(dir('run'), 'cri.sock'),
+    stateDir: dir('state'),
+    confDir: dir('net.d'),
+    cacheDir: dir('cache'),
+  };
   const plugins = new CniBench(node).chainPlugins({ tag: 'prof', dir: '', net: 93 }, 'hprof0', '10.93.0.0/16');
   writeFileSync(
     join(dirs.confDir, '10-bench.conflist'),
@@ -70,7 +75,11 @@ try {
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as { msg: string; durationMs?: number; steps?: Record<string, number> });
   const p50 = (xs: number[]) => +quantile(xs, 0.5).toFixed(1);
-  const report: Record<string, unknown> = { runs, loadavg: loadavg().map((x) => +x.toFixed(2)), cycleP50: p50(wall.cycle) };
+  const report: Record<string, unknown> = {
+    runs,
+    loadavg: loadavg().map((x) => +x.toFixed(2)),
+    cycleP50: p50(wall.cycle),
+  };
   for (const [verb, msg] of Object.entries(RPC) as [Verb, string][]) {
     const mine = events.filter((e) => e.msg === msg);
     const steps: Record<string, number[]> = {};

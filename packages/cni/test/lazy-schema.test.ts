@@ -60,6 +60,9 @@ describe('lazySchema', () => {
     const base = lazySchema(() => z.object({ a: z.string() }).passthrough());
     const extended = lazySchema(() => base.schema.extend({ b: z.number().default(1) }));
     expect(extended.parse({ a: 'x', c: true })).toEqual({ a: 'x', b: 1, c: true });
-    expect(goParse(extended, { A: 1 }).error?.issues[0]).toMatchObject({ path: ['a'], message: 'Expected string, received number' });
+    expect(goParse(extended, { A: 1 }).error?.issues[0]).toMatchObject({
+      path: ['a'],
+      message: 'Expected string, received number',
+    });
   });
 });
