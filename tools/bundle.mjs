@@ -26,6 +26,16 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // env -S -u: drop NODE_EXTRA_CA_CERTS, which costs ~40 ms per exec and is useless to a plugin.
 const SHEBANG = '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS -u NODE_OPTIONS node';
 
+/** How every executable of ours is bundled (the Node bundles, the Bun multi-call entry, the benches' probes). */
+export const ESBUILD_NODE_OPTIONS = Object.freeze({
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none',
+});
+
 /** Every project that declares `"tscni": {"bin": "<name>", "out": "cni-bin"|"bin"}` in its package.json. */
 export function executables() {
   const found = [];
@@ -93,12 +103,7 @@ export async function bundle({ names = [], ifStale = false } = {}) {
         entryPoints: [t.entry],
         outfile: t.out,
         write: false,
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'cjs',
-        minify: true,
-        legalComments: 'none',
+        ...ESBUILD_NODE_OPTIONS,
         // The marker line lets `tscni install` tell our files from anyone else's before replacing them.
         banner: { js: `${SHEBANG}\n// tscni:${t.name}` },
         // The switch of tools/plugin-runtime.mjs, for `tscni install`'s default.

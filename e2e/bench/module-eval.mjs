@@ -13,6 +13,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { ESBUILD_NODE_OPTIONS } from '../../tools/bundle.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -82,12 +83,7 @@ try {
       await build({
         entryPoints: [`${base}.ts`],
         outfile: `${base}.cjs`,
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'cjs',
-        minify: true,
-        legalComments: 'none',
+        ...ESBUILD_NODE_OPTIONS,
         logLevel: 'warning',
         nodePaths: [join(tree.dir, 'node_modules')],
       });
