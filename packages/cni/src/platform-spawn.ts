@@ -17,12 +17,18 @@ export interface Spawned {
 export function spawnCollect(file: string, argv: readonly string[], input?: string, fd3?: number): Promise<Spawned> {
   if (bun) {
     try {
-      const stdin = input === undefined ? 'ignore' : new TextEncoder().encode(input);
+      // stdin through a pipe, not as bytes: Bun hands bytes over in a memfd that a long-lived process (the dhcp
+      // daemon) keeps open until garbage collection.
+      const stdin = input === undefined ? 'ignore' : 'pipe';
       const p = bun.spawn(
         fd3 === undefined
           ? { cmd: [file, ...argv], stdin, stdout: 'pipe', stderr: 'pipe' }
           : { cmd: [file, ...argv], stdio: [stdin, 'pipe', 'pipe', fd3] },
       );
+      if (input !== undefined) {
+        p.stdin!.write(input);
+        void Promise.resolve(p.stdin!.end()).catch(() => {});
+      }
       return Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]).then(
         ([stdout, stderr, code]) => ({ code, stdout, stderr }),
       );

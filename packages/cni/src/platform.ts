@@ -7,6 +7,8 @@
  */
 
 export interface BunSubprocess {
+  /** With stdin 'pipe': Bun's FileSink. */
+  stdin: { write(data: string): unknown; end(): unknown } | undefined;
   stdout: ReadableStream<Uint8Array>;
   stderr: ReadableStream<Uint8Array>;
   exited: Promise<number>;
