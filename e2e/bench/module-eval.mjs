@@ -13,7 +13,6 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { ESBUILD_NODE_OPTIONS } from '../../tools/bundle.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -83,7 +82,13 @@ try {
       await build({
         entryPoints: [`${base}.ts`],
         outfile: `${base}.cjs`,
-        ...ESBUILD_NODE_OPTIONS,
+        // as tools/bundle.mjs's ESBUILD_NODE_OPTIONS (e2e may not import tools/)
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        minify: true,
+        legalComments: 'none',
         logLevel: 'warning',
         nodePaths: [join(tree.dir, 'node_modules')],
       });
