@@ -2,26 +2,14 @@
  * The harness's in-process path against the bundle users install: the same stdout or error, byte for byte, for
  * good and bad calls of our loopback (libcni's inProcessExec with the harness's OUR_PLUGINS entry).
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CniError } from '@tscni/cni';
 import { defaultExec, inProcessExec, pluginEnv } from '@tscni/libcni';
+import { cniOutcome as outcome } from '@tscni/testing/cni-outcome';
 import { DIST_BIN } from '@tscni/testing/node';
 import { OUR_PLUGINS } from '../src/in-process-plugins';
 
-const outcome = (p: Promise<unknown>) =>
-  p.then(
-    (v) => ({ ok: v }),
-    (e: unknown) => ({
-      err:
-        e instanceof CniError
-          ? { code: e.code, msg: e.msg, details: e.details, stderr: (e as { stderr?: string }).stderr }
-          : String(e),
-    }),
-  );
-
-describe.skipIf(!existsSync(join(DIST_BIN, 'loopback')))('inProcessExec against our loopback bundle', () => {
+describe('inProcessExec against our loopback bundle', () => {
   const inproc = inProcessExec({ loopback: OUR_PLUGINS.loopback }, () => {
     throw new Error('must not exec');
   });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CniError, ourBuildName, type CmdArgs, type PluginFuncs } from '@tscni/cni';
+import { cniOutcome as outcome } from '@tscni/testing/cni-outcome';
 import { DIST_BIN } from '@tscni/testing/node';
 import { defaultExec, inProcessExec, pluginEnv, type PluginExec } from '../src';
 
@@ -18,16 +19,6 @@ const marked = (name: string, file = name) => {
   writeFileSync(join(dir, file), `#!/usr/bin/env node\n// tscni:${name}\nprocess.exitCode = 3;\n`, { mode: 0o755 });
   return join(dir, file);
 };
-const outcome = (p: Promise<unknown>) =>
-  p.then(
-    (v) => ({ ok: v }),
-    (e: unknown) => ({
-      err:
-        e instanceof CniError
-          ? { code: e.code, msg: e.msg, details: e.details, stderr: (e as { stderr?: string }).stderr }
-          : String(e),
-    }),
-  );
 
 describe('ourBuildName', () => {
   it('reads the marker line, and re-reads it when the file changes', () => {
