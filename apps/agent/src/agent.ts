@@ -153,7 +153,7 @@ export class Agent {
     void this.resyncLoop();
     if (f.networkPolicy) {
       this.policy = new PolicyController(
-        registry.client,
+        registry,
         f.policyPrefix.replace(/\/+$/, ''),
         own.subnet,
         this.log,

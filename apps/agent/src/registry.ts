@@ -1,11 +1,12 @@
 /**
  * flannel's etcd schema through the etcd3 client: the network config, the subnet leases (each key
- * attached to an etcd lease of its own), compare-and-swap writes and a watch on the subnets prefix.
+ * attached to an etcd lease of its own), compare-and-swap writes and a watch on the subnets prefix; and, for
+ * the policy controller, a read and a watch of any prefix.
  * Every failure is thrown (or reported by the watch) as the sentence the CLI and the harness give for it.
  */
 import type { Etcd3, ICompare, Watcher } from 'etcd3';
 import { EtcdFailures } from '@tscni/etcd';
-import { etcdClient } from '@tscni/etcd/client';
+import { etcdClient, type KeyValue } from '@tscni/etcd/client';
 import type { CIDR } from '@tscni/net/host';
 import { parseLeaseAttrs, type Lease, type LeaseAttrs } from './lease';
 import { subnetFromKey, subnetKey } from './network';
@@ -20,6 +21,15 @@ export interface WatchHandlers {
   connected(): void;
   disconnected(err: Error): void;
 }
+
+export interface PrefixWatchHandlers {
+  changed(key: string): void;
+  connected(): void;
+  disconnected(err: Error): void;
+}
+
+/** What the policy controller reads etcd through. */
+export type PrefixReader = Pick<Registry, 'listPrefix' | 'watchPrefix'>;
 
 export class Registry {
   readonly client: Etcd3;
@@ -118,10 +128,25 @@ export class Registry {
 
   /** Watch the subnets prefix; the etcd3 client reconnects the stream itself (reported as disconnected/connected). */
   async watch(handlers: WatchHandlers): Promise<Watcher> {
-    const watcher = await this.failures.call(() => this.client.watch().prefix(this.subnetsPrefix).create());
-    const keyOf = (k: Buffer) => k.toString().slice(this.subnetsPrefix.length);
-    watcher.on('put', (kv) => handlers.changed(keyOf(kv.key)));
-    watcher.on('delete', (kv) => handlers.changed(keyOf(kv.key)));
+    const watcher = await this.watchPrefix(this.subnetsPrefix, {
+      changed: (key) => handlers.changed(key.slice(this.subnetsPrefix.length)),
+      connected: () => handlers.connected(),
+      disconnected: (err) => handlers.disconnected(err),
+    });
+    return watcher;
+  }
+
+  /** Every key under `prefix` with its value. */
+  async listPrefix(prefix: string): Promise<KeyValue[]> {
+    const res = await this.failures.call(() => this.client.getAll().prefix(prefix).exec());
+    return res.kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value.toString() }));
+  }
+
+  /** Watch every key under `prefix` (`changed` gets the whole key); failures come as the CLI's sentence. */
+  async watchPrefix(prefix: string, handlers: PrefixWatchHandlers): Promise<Watcher> {
+    const watcher = await this.failures.call(() => this.client.watch().prefix(prefix).create());
+    watcher.on('put', (kv) => handlers.changed(kv.key.toString()));
+    watcher.on('delete', (kv) => handlers.changed(kv.key.toString()));
     watcher.on('disconnected', (err) => handlers.disconnected(this.failures.explain(err)));
     watcher.on('connected', () => handlers.connected());
     watcher.on('error', (err) => handlers.disconnected(this.failures.explain(err)));

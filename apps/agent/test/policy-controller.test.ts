@@ -19,6 +19,8 @@ import {
   type TcpServer,
 } from '@tscni/testing/node';
 import { PolicyController } from '../src/policy/controller';
+import { Registry as EtcdRegistry } from '../src/registry';
+import { defaults } from '../src/flags';
 import { jsonLogger } from '../src/log';
 import { LocalEtcd } from '@tscni/testing/etcd';
 
@@ -48,6 +50,7 @@ describe.skipIf(!!missing)(
     let node: TestNode;
     let restore: CommandRunner;
     let ctl: PolicyController;
+    let registry: EtcdRegistry;
     const metrics = new Registry();
     const ips: Record<string, string> = {};
     const netns: Record<string, string> = {};
@@ -76,8 +79,9 @@ describe.skipIf(!!missing)(
         .put(`${P}/pods/dev/client`)
         .value(JSON.stringify({ ip: ips.client, labels: { role: 'client' }, node: 'n1' }));
       await client.put(`${P}/pods/dev/junk`).value('not json');
+      registry = new EtcdRegistry({ ...defaults(), etcdEndpoints: [etcd.endpoint] });
       ctl = new PolicyController(
-        client,
+        registry,
         P,
         parseCIDR('10.78.0.0/24')!,
         jsonLogger((l) => void lines.push(l)),
@@ -91,6 +95,7 @@ describe.skipIf(!!missing)(
       if (restore) setRunner(restore);
       for (const s of servers) s.close();
       client?.close();
+      registry?.close();
       await etcd?.stop();
       node?.destroy();
     });

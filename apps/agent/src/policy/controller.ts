@@ -3,10 +3,11 @@
  * debounced syncs that read the prefix, compile for this node's pods (those in its subnet) and bring
  * the nftables table in step; a full read every 10 s heals anything a lost watch missed.
  */
-import type { Etcd3, Watcher } from 'etcd3';
+import type { Watcher } from 'etcd3';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { cidrContains, parseIP, type CIDR } from '@tscni/net/host';
 import type { Logger } from '../log';
+import type { PrefixReader } from '../registry';
 import { clusterFromKVs, podIPs } from '@tscni/policy';
 import { compile } from './compile';
 import { PolicyTable, type ChainCounter, type PolicyCounter } from './table';
@@ -29,7 +30,7 @@ export class PolicyController {
   private drops: { pods: ChainCounter[]; policies: PolicyCounter[] } = { pods: [], policies: [] };
 
   constructor(
-    private readonly client: Etcd3,
+    private readonly etcd: PrefixReader,
     private readonly prefix: string,
     private readonly subnet: CIDR,
     private readonly log: Logger,
@@ -69,12 +70,12 @@ export class PolicyController {
   }
 
   async start(): Promise<void> {
-    const w = (this.watcher = await this.client.watch().prefix(`${this.prefix}/`).create());
     const poke = () => this.request();
-    w.on('put', poke);
-    w.on('delete', poke);
-    w.on('connected', poke);
-    w.on('error', (err) => this.log.warn('policy watch error', { error: (err as Error).message }));
+    this.watcher = await this.etcd.watchPrefix(`${this.prefix}/`, {
+      changed: poke,
+      connected: poke,
+      disconnected: (err) => this.log.warn('policy watch error', { error: err.message }),
+    });
     await this.sync();
     this.resync = setInterval(poke, RESYNC_MS);
     if (this.counting) this.counters = setInterval(() => void this.readCounters(), COUNTERS_MS);
@@ -109,11 +110,7 @@ export class PolicyController {
   }
 
   private async syncOnce(): Promise<void> {
-    const res = await this.client.getAll().prefix(`${this.prefix}/`).exec();
-    const { cluster, problems } = clusterFromKVs(
-      this.prefix,
-      res.kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value.toString() })),
-    );
+    const { cluster, problems } = clusterFromKVs(this.prefix, await this.etcd.listPrefix(`${this.prefix}/`));
     for (const p of problems) if (!this.reported.has(p)) this.log.warn('policy data skipped', { problem: p });
     this.reported = new Set(problems);
     // This node's pods are the ones with an address in its subnet (the harness may name nodes differently
