@@ -106,7 +106,7 @@ function withDeps(modulesDir, names) {
 }
 
 /** initramfs: busybox, the virtio/9p modules, our /init, and where the rest lives on the host. */
-function buildInitramfs(k) {
+function buildInitramfs(k, runtime) {
   // Per run: two lanes on one machine (sharing the download cache) must not rewrite each other's image.
   const root = mkdtempSync(join(cache, 'initramfs-'));
   for (const d of ['bin', 'mods', 'proc', 'sys', 'dev', 'lib']) mkdirSync(join(root, d), { recursive: true });
@@ -124,6 +124,7 @@ function buildInitramfs(k) {
   writeFileSync(join(root, 'filter'), filter);
   writeFileSync(join(root, 'files'), testFiles.join(' '));
   writeFileSync(join(root, 'repo'), repo);
+  writeFileSync(join(root, 'runtime'), runtime);
   const image = `${root}.cpio`;
   const files = sh('find', ['.', '-mindepth', '1'], { cwd: root }).trim().split('\n').join('\n') + '\n';
   const r = spawnSync(k.busybox, ['cpio', '-o', '-H', 'newc'], { cwd: root, input: files, maxBuffer: 1 << 30 });
@@ -159,12 +160,17 @@ function writeReport(out, file) {
 
 async function main() {
   if (report) rmSync(report, { force: true });
-  sh('node', [join(repo, 'tools', 'bundle.mjs'), ...projects], { cwd: repo }); // the guest's / is read-only
+  // The guest's / is read-only and TSCNI_PREBUILT keeps it from building: everything it execs is built here. The
+  // suites exec the default runtime's build (tools/plugin-runtime.mjs; the guest gets the same runtime): the Bun
+  // executable, or the Node bundles. The bundles are built either way (some tests name dist/cni-bin themselves).
+  sh('node', [join(repo, 'tools', 'bundle.mjs'), ...projects], { cwd: repo });
+  const runtime = sh('node', [join(repo, 'tools', 'plugin-runtime.mjs')], { cwd: repo }).trim();
+  if (runtime === 'bun') sh('node', [join(repo, 'tools', 'bun-build.mjs'), '--if-stale'], { cwd: repo });
   const k = fetchDebs();
-  const initrd = buildInitramfs(k);
+  const initrd = buildInitramfs(k, runtime);
   // Software emulation by default: nested KVM on this kind of host boots nothing (MSR errors, hangs).
   const accel = process.env.TSCNI_KERNEL_LANE_ACCEL ?? 'tcg';
-  console.log(`kernel-lane: ${k.version}, accel ${accel}, projects ${projects.join(' ')}`);
+  console.log(`kernel-lane: ${k.version}, accel ${accel}, projects ${projects.join(' ')}, plugins: ${runtime}`);
   const args = [
     '-accel',
     accel,
