@@ -20,26 +20,13 @@ function helper(): void {
   });
 }
 
-/** `dhcp <HELPER_ARG>` runs the helper: the standalone executable has no `-e`, and is itself the program to start. */
-export const HELPER_ARG = 'netns-socket-helper';
-export const runHelper = helper;
-
 /**
- * How to start the helper: the runtime's own `-e` with its source, or, inside the standalone executable (a Node
- * SEA), the executable again under the name it was invoked as (`process.argv0`: its multi-call dispatch needs the
- * name `dhcp`, which a symlink's resolved `execPath` would not have). A compiled Bun executable runs its embedded
+ * How to start the helper: the runtime's own `-e` with its source. A compiled Bun executable runs its embedded
  * entry whatever its arguments, but acts as the `bun` CLI (with `-e`) when BUN_BE_BUN=1 is in its environment.
  */
 function helperCommand(): { argv: string[]; env: Record<string, string> } {
   const script = ['-e', `(${helper.toString()})()`];
-  if (process.versions.bun) return { argv: [process.execPath, ...script], env: { BUN_BE_BUN: '1' } };
-  let sea = false;
-  try {
-    sea = (require('node:sea') as { isSea(): boolean }).isSea();
-  } catch {
-    /* Node without SEA support */
-  }
-  return { argv: sea ? [process.argv0, HELPER_ARG] : [process.execPath, ...script], env: {} };
+  return { argv: [process.execPath, ...script], env: process.versions.bun ? { BUN_BE_BUN: '1' } : {} };
 }
 
 export function clientSocketIn(netns: string, timeoutMs = 10_000): Promise<Socket> {
