@@ -38,29 +38,38 @@ export function clientSocketIn(netns: string, timeoutMs = 10_000): Promise<Socke
     });
     let stderr = '';
     let settled = false;
-    const done = (err?: Error, sock?: Socket) => {
+    let received: Socket | undefined;
+    const done = (err?: Error) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       if (err) {
         child.kill('SIGKILL');
+        received?.close();
         reject(err);
-      } else resolve(sock!);
+      } else resolve(received!);
     };
     const timer = setTimeout(() => done(new Error(`opening a DHCP socket in ${netns}: timed out`)), timeoutMs);
     child.stderr!.on('data', (d: Buffer) => (stderr += d));
     child.on('error', (e) => done(new Error(`opening a DHCP socket in ${netns}: ${e.message}`)));
     child.on('message', (msg: { ok?: boolean; error?: string }, handle?: unknown) => {
       if (msg?.ok && handle) {
-        const sock = handle as Socket;
-        sock.setBroadcast(true);
-        done(undefined, sock);
-        if (child.connected) child.disconnect();
+        received = handle as Socket;
+        received.setBroadcast(true);
+        if (child.exitCode !== null || child.signalCode !== null) done();
+        else if (child.connected) child.disconnect();
       } else done(new Error(`opening a DHCP socket in ${netns}: ${msg?.error ?? 'no socket'}`));
+    });
+    // The socket is the daemon's once the helper has exited: until then the helper's runtime may still read it (a
+    // Bun helper does), and a reply it reads is lost to the daemon — the first renewal of a restored lease went
+    // unanswered that way. ('close' does not come under Node while the daemon holds the handle.)
+    child.on('exit', () => {
+      if (received) done();
     });
     // 'close' comes after every message of the channel was delivered ('exit' may come before).
     child.on('close', (code) => {
-      if (!settled)
+      if (received) done();
+      else
         done(
           new Error(
             `opening a DHCP socket in ${netns}: ${stderr.trim().split('\n').pop() || `helper exited with ${code}`}`,
