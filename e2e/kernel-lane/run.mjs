@@ -5,8 +5,11 @@
 //   nx run kernel-lane:run                                                (same; ~17 min under TCG on 2 cores)
 //   nx run kernel-lane:run -- --ci --report /abs/kernel-lane.json         what .ci/test runs: only the suites
 //        this host's kernel skips (vlan, ipvlan, dummy, vrf, the bridge's VLAN tests), the vitest JSON report
-//        copied out of the guest for the closing totals (measured: 595 s, 32 passed / 10 skipped — the
-//        "kernel without X" counterparts and Debian's missing reference dummy — on the shared 2-core machine)
+//        copied out of the guest for the closing totals (measured against the Bun executable: 17 min beside other
+//        suites, 43 passed / 13 skipped — the "kernel without X" counterparts and Debian's missing reference
+//        dummy — on the shared 2-core machine)
+// The suites exec the default runtime's plugins (tools/plugin-runtime.mjs): the Bun executable, built here before
+// boot; TSCNI_PLUGIN_RUNTIME=node runs them against the Node bundles.
 // Needs: qemu-system-x86 installed; apt-get download access for linux-image-amd64 and busybox-static.
 // Cache (kernel, modules, busybox, initramfs): /var/tmp/tscni-kernel-lane. The guest sees the host's /
 // read-only over virtio-9p, with its own tmpfs /tmp and /run, so tests cannot touch the host.
