@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The plugins as one Bun executable (issue 18, docs/performance.md): every plugin bundled into one CommonJS file
-// that dispatches on the name it was invoked as (like tools/sea.mjs), compiled with `bun build --compile
+// that dispatches on the name it was invoked as, compiled with `bun build --compile
 // --bytecode`, and a symlink per plugin name beside it (Nx caches one 112 MB file and the links, not 20 copies;
 // `tscni install` hard-links them on a node).
 //   node tools/bun-build.mjs [--bun /path/to/bun] [--no-bytecode] [--if-stale]

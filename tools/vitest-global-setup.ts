@@ -1,9 +1,9 @@
 // Tests exec the bundled plugins, so make sure dist/ is current before any suite runs. A plugin that does
 // not compile fails the run: its tests would otherwise exec a stale bundle or skip as "not built".
 export default async function setup(): Promise<void> {
-  // Which executables the suites exec: the Bun one (tools/bun-build.mjs) when the switch (tools/plugin-runtime.mjs)
-  // says bun (the dhcp, libcni and CLI suites run it whatever the switch says). TSCNI_CNI_BIN is set here, before
-  // any worker starts, so every worker's DIST_BIN sees it.
+  // Which executables the suites exec: the Bun one (tools/bun-build.mjs) while the switch (tools/plugin-runtime.mjs)
+  // says bun, its default; the Node bundles with TSCNI_PLUGIN_RUNTIME=node (tests that need one build name its
+  // directory themselves). TSCNI_CNI_BIN is set here, before any worker starts, so every worker's DIST_BIN sees it.
   // @ts-expect-error plain ESM script without types
   const { pluginBinDir, pluginRuntime } = await import('./plugin-runtime.mjs');
   if (pluginRuntime() === 'bun' && !process.env.TSCNI_CNI_BIN) process.env.TSCNI_CNI_BIN = pluginBinDir('bun');
@@ -26,9 +26,4 @@ export default async function setup(): Promise<void> {
   // @ts-expect-error plain ESM script without types
   const { buildBunIfStale } = await import('./bun-build.mjs');
   await buildBunIfStale();
-  // The standalone Node SEA (the CLI's install test and the dhcp daemon's test run it) is made of the bundles:
-  // rebuilt here, once, when one of them is newer, so no suite runs a stale one or races a build.
-  // @ts-expect-error plain ESM script without types
-  const { buildStandaloneIfStale } = await import('./sea.mjs');
-  await buildStandaloneIfStale();
 }

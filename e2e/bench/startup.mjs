@@ -1,13 +1,12 @@
 #!/usr/bin/env node
-// Start-up benchmark: `CNI_COMMAND=VERSION` of each built plugin against bare `node -e 0` and the
-// reference plugin of the same name, interleaved in one run so machine noise hits all alike.
+// Start-up benchmark: `CNI_COMMAND=VERSION` of each built plugin — its Node bundle and the Bun executable — against
+// bare `node -e 0` and the reference plugin of the same name, interleaved in one run so machine noise hits all alike.
 //   node e2e/bench/startup.mjs [--runs 30] [plugin ...]
 // A report, not a test: it exits 0 whether the budget is met or not (a shared, noisy machine would make
 // a pass/fail flaky). It times VERSION only; the start-up of a real ADD belongs in the benchmark
 // (`npx nx run e2e:bench`, see the performance issue 18).
 import { spawnSync } from 'node:child_process';
-import { existsSync, linkSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -37,39 +36,37 @@ const env = {
   NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
 };
 console.log(`start-up, CNI_COMMAND=VERSION, ${runs} runs each (ms)`);
-// The standalone multi-call binary (tools/sea.mjs), when built, hard-linked under each plugin's name.
-const sea = join(root, 'dist/standalone/tscni-cni');
-const seaDir = existsSync(sea) ? mkdtempSync(join(tmpdir(), 'tscni-sea-')) : undefined;
-console.log('plugin          node -e 0 (median)   ours median  p90   standalone   ref median   ours−node   ours/ref');
+// The Bun executable (tools/bun-build.mjs, the default build): its link named after the plugin, when built.
+const bunBin = join(root, 'dist/bun/cni-bin');
+console.log(
+  'plugin          node -e 0 (median)   bundle median  p90   bun median  p90   ref median   bundle−node   bun/ref',
+);
 let worst = 0;
 for (const p of plugins) {
   const node = [];
   const ours = [];
+  const bun = [];
   const ref = [];
   const refBin = join('/usr/lib/cni', p);
   const hasRef = existsSync(refBin);
-  const seaBin = seaDir ? join(seaDir, p) : undefined;
-  if (seaBin) linkSync(sea, seaBin);
-  const standalone = [];
+  const bunPlugin = existsSync(join(bunBin, p)) ? join(bunBin, p) : undefined;
   for (let i = 0; i < runs; i++) {
     node.push(time(process.execPath, ['-e', '0'], { PATH: env.PATH }));
     ours.push(time(join(distBin, p), [], env));
+    if (bunPlugin) bun.push(time(bunPlugin, [], env));
     if (hasRef) ref.push(time(refBin, [], env));
-    // A single executable cannot drop NODE_EXTRA_CA_CERTS before Node reads it (no shebang): time it without.
-    if (seaBin) standalone.push(time(seaBin, [], { PATH: env.PATH, CNI_COMMAND: 'VERSION' }));
   }
   const n = stats(node);
   const o = stats(ours);
+  const b = bunPlugin ? stats(bun) : undefined;
   const r = hasRef ? stats(ref) : undefined;
-  const sa = seaBin ? stats(standalone) : undefined;
   worst = Math.max(worst, o.median - n.median);
   console.log(
-    `${p.padEnd(15)} ${fmt(n.median)}               ${fmt(o.median)} ${fmt(o.p90)}  ${sa ? fmt(sa.median) : '     –'}       ${r ? fmt(r.median) : '     –'}      ${fmt(o.median - n.median)}     ${r ? (o.median / r.median).toFixed(1) + '×' : '–'}`,
+    `${p.padEnd(15)} ${fmt(n.median)}               ${fmt(o.median)} ${fmt(o.p90)}     ${b ? `${fmt(b.median)} ${fmt(b.p90)}` : '     –      –'}    ${r ? fmt(r.median) : '     –'}        ${fmt(o.median - n.median)}     ${b && r ? (b.median / r.median).toFixed(2) + '×' : '–'}`,
   );
 }
-if (seaDir) rmSync(seaDir, { recursive: true, force: true });
 console.log(
-  `budget: ours − bare node ≤ 20 ms (median); worst here ${worst.toFixed(1)} ms → ${worst <= 20 ? 'MET' : 'NOT MET'}`,
+  `budget: Node bundle − bare node ≤ 20 ms (median); worst here ${worst.toFixed(1)} ms → ${worst <= 20 ? 'MET' : 'NOT MET'}`,
 );
 console.log(
   '(a report, not a test: the exit status is 0 either way; VERSION only — ADD start-up is timed by `npx nx run e2e:bench`)',

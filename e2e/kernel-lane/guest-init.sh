@@ -21,7 +21,7 @@ mount -t tmpfs run /host/run
 mount --bind /proc /host/proc
 mount --bind /sys /host/sys
 mount --bind /dev /host/dev
-chroot /host /bin/sh "$(cat /guest-tests)" "$(cat /projects)" "$(cat /filter 2>/dev/null)" "$(cat /files 2>/dev/null)"
+chroot /host /bin/sh "$(cat /guest-tests)" "$(cat /projects)" "$(cat /filter 2>/dev/null)" "$(cat /files 2>/dev/null)" "$(cat /runtime)"
 echo "KERNEL-LANE-EXIT=$?"
 sync
 poweroff -f

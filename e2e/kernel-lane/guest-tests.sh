@@ -1,12 +1,18 @@
 #!/bin/sh
 # Runs inside the kernel lane's guest (chrooted into the host's read-only tree): the kernel suites of the
 # projects given as $1 (space separated), only tests whose name matches $2 (vitest -t) if given, only the
-# test files matching $3 (space separated) if given. The vitest JSON report is printed base64-encoded
-# between KERNEL-LANE-REPORT-BEGIN/END for run.mjs to write on the host.
+# test files matching $3 (space separated) if given, against the plugins of runtime $4 (bun or node: the host's
+# tools/plugin-runtime.mjs). The vitest JSON report is printed base64-encoded between KERNEL-LANE-REPORT-BEGIN/END
+# for run.mjs to write on the host.
 set -u
 export HOME=/tmp PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI=1 TSCNI_PREBUILT=1
+export TSCNI_PLUGIN_RUNTIME="${4:-bun}"
 cd "$(dirname "$0")/../.." || exit 97
-echo "kernel-lane: $(uname -r), projects: $1"
+echo "kernel-lane: $(uname -r), projects: $1, plugins: $TSCNI_PLUGIN_RUNTIME"
+# The Bun executable is built for x86-64-v3 (AVX2): say so at once if the emulated CPU cannot run it.
+if [ "$TSCNI_PLUGIN_RUNTIME" = bun ]; then
+  CNI_COMMAND=VERSION dist/bun/cni-bin/loopback >/dev/null || echo "kernel-lane: the Bun executable does not run in this guest (exit $?)"
+fi
 # run.mjs bundled on the host just before boot; TSCNI_PREBUILT keeps the global setup from building anything.
 args=""
 for p in $1; do args="$args --project $p"; done

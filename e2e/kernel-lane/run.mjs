@@ -5,8 +5,11 @@
 //   nx run kernel-lane:run                                                (same; ~17 min under TCG on 2 cores)
 //   nx run kernel-lane:run -- --ci --report /abs/kernel-lane.json         what .ci/test runs: only the suites
 //        this host's kernel skips (vlan, ipvlan, dummy, vrf, the bridge's VLAN tests), the vitest JSON report
-//        copied out of the guest for the closing totals (measured: 595 s, 32 passed / 10 skipped — the
-//        "kernel without X" counterparts and Debian's missing reference dummy — on the shared 2-core machine)
+//        copied out of the guest for the closing totals (measured against the Bun executable: 17 min beside other
+//        suites, 43 passed / 13 skipped — the "kernel without X" counterparts and Debian's missing reference
+//        dummy — on the shared 2-core machine)
+// The suites exec the default runtime's plugins (tools/plugin-runtime.mjs): the Bun executable, built here before
+// boot; TSCNI_PLUGIN_RUNTIME=node runs them against the Node bundles.
 // Needs: qemu-system-x86 installed; apt-get download access for linux-image-amd64 and busybox-static.
 // Cache (kernel, modules, busybox, initramfs): /var/tmp/tscni-kernel-lane. The guest sees the host's /
 // read-only over virtio-9p, with its own tmpfs /tmp and /run, so tests cannot touch the host.
@@ -106,7 +109,7 @@ function withDeps(modulesDir, names) {
 }
 
 /** initramfs: busybox, the virtio/9p modules, our /init, and where the rest lives on the host. */
-function buildInitramfs(k) {
+function buildInitramfs(k, runtime) {
   // Per run: two lanes on one machine (sharing the download cache) must not rewrite each other's image.
   const root = mkdtempSync(join(cache, 'initramfs-'));
   for (const d of ['bin', 'mods', 'proc', 'sys', 'dev', 'lib']) mkdirSync(join(root, d), { recursive: true });
@@ -124,6 +127,7 @@ function buildInitramfs(k) {
   writeFileSync(join(root, 'filter'), filter);
   writeFileSync(join(root, 'files'), testFiles.join(' '));
   writeFileSync(join(root, 'repo'), repo);
+  writeFileSync(join(root, 'runtime'), runtime);
   const image = `${root}.cpio`;
   const files = sh('find', ['.', '-mindepth', '1'], { cwd: root }).trim().split('\n').join('\n') + '\n';
   const r = spawnSync(k.busybox, ['cpio', '-o', '-H', 'newc'], { cwd: root, input: files, maxBuffer: 1 << 30 });
@@ -159,12 +163,17 @@ function writeReport(out, file) {
 
 async function main() {
   if (report) rmSync(report, { force: true });
-  sh('node', [join(repo, 'tools', 'bundle.mjs'), ...projects], { cwd: repo }); // the guest's / is read-only
+  // The guest's / is read-only and TSCNI_PREBUILT keeps it from building: everything it execs is built here. The
+  // suites exec the default runtime's build (tools/plugin-runtime.mjs; the guest gets the same runtime): the Bun
+  // executable, or the Node bundles. The bundles are built either way (some tests name dist/cni-bin themselves).
+  sh('node', [join(repo, 'tools', 'bundle.mjs'), ...projects], { cwd: repo });
+  const runtime = sh('node', [join(repo, 'tools', 'plugin-runtime.mjs')], { cwd: repo }).trim();
+  if (runtime === 'bun') sh('node', [join(repo, 'tools', 'bun-build.mjs'), '--if-stale'], { cwd: repo });
   const k = fetchDebs();
-  const initrd = buildInitramfs(k);
+  const initrd = buildInitramfs(k, runtime);
   // Software emulation by default: nested KVM on this kind of host boots nothing (MSR errors, hangs).
   const accel = process.env.TSCNI_KERNEL_LANE_ACCEL ?? 'tcg';
-  console.log(`kernel-lane: ${k.version}, accel ${accel}, projects ${projects.join(' ')}`);
+  console.log(`kernel-lane: ${k.version}, accel ${accel}, projects ${projects.join(' ')}, plugins: ${runtime}`);
   const args = [
     '-accel',
     accel,

@@ -9,9 +9,7 @@ export interface CliArgs {
   timeoutMs?: number;
   /** gc: attachments to keep, as `<containerID>/<ifname>` (ifname defaults to the interface name in use). */
   keep: string[];
-  /** install: link the standalone multi-call executable instead of copying the bundles */
-  standalone: boolean;
-  /** install: which build (`node` bundles or the `bun` executable); the build's default otherwise */
+  /** install: which build (`node` bundles or the `bun` executable; `--standalone` is `bun`); the build's default otherwise */
   runtime?: 'node' | 'bun';
   /** install: replace files that are not tscni's */
   force: boolean;
@@ -64,7 +62,6 @@ export function parseArgv(argv: readonly string[]): CliArgs {
     json: false,
     help: false,
     keep: [],
-    standalone: false,
     force: false,
     plugins: [],
   };
@@ -95,14 +92,19 @@ export function parseArgv(argv: readonly string[]): CliArgs {
       case '--keep':
         out.keep.push(value!);
         break;
+      // --standalone installed the Node SEA that the Bun executable replaced: kept for scripts, as --runtime bun.
       case '--standalone':
-        out.standalone = true;
+      case '--runtime': {
+        const runtime = arg === '--standalone' ? 'bun' : value;
+        if (runtime !== 'node' && runtime !== 'bun')
+          throw new UsageError(`--runtime wants node or bun, got ${JSON.stringify(runtime)}`);
+        if (out.runtime && out.runtime !== runtime)
+          throw new UsageError(
+            `--runtime ${runtime} contradicts --runtime ${out.runtime} (--standalone is --runtime bun)`,
+          );
+        out.runtime = runtime;
         break;
-      case '--runtime':
-        if (value !== 'node' && value !== 'bun')
-          throw new UsageError(`--runtime wants node or bun, got ${JSON.stringify(value)}`);
-        out.runtime = value;
-        break;
+      }
       case '--force':
         out.force = true;
         break;
@@ -167,7 +169,7 @@ export const USAGE = `tscni: add, check, remove, gc or get the status of network
   tscni status   <net> [<netns>]   STATUS of every plugin of the list
   tscni validate [<net>]           what is wrong with the network list(s), one line per problem
   tscni ls                         networks in NETCONFPATH and cached attachments
-  tscni install [--dir DIR] [--plugins a,b] [--runtime node|bun] [--standalone] [--force]  install plugins into a CNI bin dir (default /opt/cni/bin) atomically
+  tscni install [--dir DIR] [--plugins a,b] [--runtime node|bun] [--force]  install plugins into a CNI bin dir (default /opt/cni/bin) atomically
   tscni policy apply -f FILE | delete NAME|-f FILE | ls | explain NS/POD | namespace NS [K=V...]
                                    NetworkPolicy objects in etcd (docs/policy.md); -n/--namespace NS,
                                    --etcd-endpoints URL[,URL] (or TSCNI_ETCD_ENDPOINTS), --policy-prefix KEY,

@@ -5,9 +5,9 @@ import type { Context, Output } from './commands';
 import { formatActions, install } from './install/install';
 
 /**
- * `install [--dir DIR] [--plugins a,b] [--runtime node|bun] [--standalone] [--force]` (or `install <dir> [<plugin>...]`):
- * copy the bundled plugins (or, for the Bun build and with --standalone, the multi-call executable once and a hard
- * link per plugin) into a CNI bin dir, atomically, refusing files that are not ours unless --force.
+ * `install [--dir DIR] [--plugins a,b] [--runtime node|bun] [--force]` (or `install <dir> [<plugin>...]`): copy the
+ * Bun executable once and hard-link each plugin name to it (or, with `--runtime node`, copy the Node bundles) into a
+ * CNI bin dir, atomically, refusing files that are not ours unless --force. `--standalone` is `--runtime bun`.
  */
 export async function installCommand(ctx: Context): Promise<Output> {
   const [positionalDir, ...positionalPlugins] = ctx.args.positional;
@@ -15,12 +15,11 @@ export async function installCommand(ctx: Context): Promise<Output> {
   const plugins = [...ctx.args.plugins, ...(ctx.args.dir ? ctx.args.positional : positionalPlugins)];
   if (!dir.startsWith('/')) throw new UsageError(`install wants an absolute directory, got ${JSON.stringify(dir)}`);
   // This file is dist/bin/tscni: the Node bundles are in dist/cni-bin, the Bun executable and its links in
-  // dist/bun/cni-bin, the Node SEA in dist/standalone.
+  // dist/bun/cni-bin.
   const dist = join(dirname(realpathSync(process.argv[1] ?? process.execPath)), '..');
   const runtime = ctx.args.runtime ?? defaultRuntime();
-  const from =
-    ctx.args.from ?? join(dist, ctx.args.standalone ? 'standalone' : runtime === 'bun' ? 'bun/cni-bin' : 'cni-bin');
-  const actions = install({ dir, plugins, from, standalone: ctx.args.standalone, force: ctx.args.force });
+  const from = ctx.args.from ?? join(dist, runtime === 'bun' ? 'bun/cni-bin' : 'cni-bin');
+  const actions = install({ dir, plugins, from, force: ctx.args.force });
   const refused = actions.some((a) => a.action === 'refused');
   if (ctx.args.json) return { stdout: [JSON.stringify(actions)], exitCode: refused ? 1 : 0 };
   return { stdout: [formatActions(actions)], exitCode: refused ? 1 : 0 };

@@ -22,6 +22,17 @@ describe('argv', () => {
     expect(() => parseArgv(['add', '-i'])).toThrow('-i needs a value');
     expect(() => parseArgv(['add', '--timeout', 'soon'])).toThrow('--timeout wants a number of seconds');
   });
+
+  it('takes install --standalone (it installed the Node SEA the Bun executable replaced) as --runtime bun', () => {
+    expect(parseArgv(['install', '/opt/cni/bin', '--standalone']).runtime).toBe('bun');
+    expect(parseArgv(['install', '--standalone', '--runtime', 'bun']).runtime).toBe('bun');
+    expect(parseArgv(['install', '--runtime=node']).runtime).toBe('node');
+    expect(parseArgv(['install']).runtime).toBeUndefined();
+    expect(() => parseArgv(['install', '--runtime', 'node', '--standalone'])).toThrow(
+      '--runtime bun contradicts --runtime node (--standalone is --runtime bun)',
+    );
+    expect(() => parseArgv(['install', '--runtime', 'deno'])).toThrow('--runtime wants node or bun, got "deno"');
+  });
 });
 
 describe('environment (cnitool variables)', () => {

@@ -44,100 +44,106 @@ describe('tscni install (bundled scripts)', () => {
 });
 
 const missing = missingForKernelTests();
-// Both multi-call builds (each built, when stale, by the vitest global setup): the Node SEA and the Bun executable.
-const MULTICALL_BUILDS = [
-  { what: 'standalone Node SEA', tag: 'sa', from: join(root, 'dist/standalone'), standalone: true },
-  { what: 'Bun executable', tag: 'bn', from: join(root, 'dist/bun/cni-bin'), standalone: false },
-];
-for (const build of MULTICALL_BUILDS)
-  describe.skipIf(!!missing)(
-    `${build.what}: one multi-call file on a PATH without node${missing ? ` — skipped: ${missing}` : ''}`,
-    () => {
-      let dir: string;
-      let node: TestNode;
-      let noNodePath: string;
-      beforeAll(() => {
-        expect(existsSync(join(build.from, MULTICALL_NAME))).toBe(true);
-        dir = join(tmp, build.tag);
-        install({ dir, from: build.from, standalone: build.standalone });
-        // Every system tool except node, npm and npx.
-        noNodePath = join(tmp, `path-${build.tag}`);
-        mkdirSync(noNodePath);
-        for (const d of ['/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
-          for (const f of readdirSync(d)) {
-            if (/^(node|nodejs|npm|npx|corepack)$/.test(f) || existsSync(join(noNodePath, f))) continue;
-            symlinkSync(join(d, f), join(noNodePath, f));
-          }
+// The Bun executable (built, when stale, by the vitest global setup), installed by the CLI run by that executable
+// itself (BUN_BE_BUN=1 makes it the bun CLI), as on a node without Node.js (docs/flannel.md).
+const BUN_BIN = join(root, 'dist/bun/cni-bin');
+const CLI_BUNDLE = join(root, 'dist/bin/tscni');
+describe.skipIf(!!missing)(
+  `the Bun executable: one multi-call file, installed and run on a PATH without node${missing ? ` — skipped: ${missing}` : ''}`,
+  () => {
+    const tag = 'bn';
+    let dir: string;
+    let node: TestNode;
+    let noNodePath: string;
+    beforeAll(() => {
+      expect(existsSync(join(BUN_BIN, MULTICALL_NAME))).toBe(true);
+      dir = join(tmp, tag);
+      // Every system tool except node, npm and npx.
+      noNodePath = join(tmp, `path-${tag}`);
+      mkdirSync(noNodePath);
+      for (const d of ['/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
+        for (const f of readdirSync(d)) {
+          if (/^(node|nodejs|npm|npx|corepack)$/.test(f) || existsSync(join(noNodePath, f))) continue;
+          symlinkSync(join(d, f), join(noNodePath, f));
         }
-        node = new TestNode(build.tag);
-      }, 180_000);
-      afterAll(() => node?.destroy());
-
-      it('links every plugin to one file', () => {
-        const ino = statSync(join(dir, MULTICALL_NAME)).ino;
-        for (const name of ['loopback', 'host-local', 'bridge', 'dhcp'])
-          expect(statSync(join(dir, name)).ino).toBe(ino);
-        // The Bun build names its plugins itself (the SEA's links are ours by being links to tscni-cni).
-        if (!build.standalone)
-          for (const name of ['loopback', 'bridge']) expect(ourBuildName(join(dir, name))).toBe(name);
-        expect(spawnSync('sh', ['-c', 'command -v node'], { env: { PATH: noNodePath } }).status).not.toBe(0);
+      }
+      // --standalone: what scripts written for the Node SEA say; it is --runtime bun.
+      const r = spawnSync(join(BUN_BIN, MULTICALL_NAME), [CLI_BUNDLE, 'install', dir, '--standalone', '--json'], {
+        env: { PATH: noNodePath, BUN_BE_BUN: '1' },
+        encoding: 'utf8',
       });
+      expect(r.status, r.stderr).toBe(0);
+      const actions = JSON.parse(r.stdout) as { name: string; action: string }[];
+      expect(actions[0]).toMatchObject({ name: MULTICALL_NAME, action: 'installed' });
+      expect(actions.filter((a) => a.action !== 'installed')).toEqual([]);
+      expect(actions.map((a) => a.name)).toEqual(expect.arrayContaining(['loopback', 'bridge', 'host-local', 'dhcp']));
+      node = new TestNode(tag);
+    }, 180_000);
+    afterAll(() => node?.destroy());
 
-      it('loopback ADD/CHECK/DEL works without node on PATH', async () => {
-        const pod = node.addPod();
-        const env = {
-          PATH: noNodePath,
-          CNI_CONTAINERID: `${build.tag}-1`,
-          CNI_NETNS: pod,
-          CNI_IFNAME: 'lo',
-          CNI_PATH: dir,
-        };
-        const conf = { cniVersion: '1.1.0', name: 'lo', type: 'loopback' };
-        const add = await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'ADD' }, conf);
-        expect(add.code, add.stdout + add.stderr).toBe(0);
-        expect(add.json.ips.map((i: { address: string }) => i.address)).toContain('127.0.0.1/8');
-        expect(
-          (
-            await node.runPlugin(
-              join(dir, 'loopback'),
-              { ...env, CNI_COMMAND: 'CHECK' },
-              { ...conf, prevResult: add.json },
-            )
-          ).code,
-        ).toBe(0);
-        expect((await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'DEL' }, conf)).code).toBe(0);
-      });
+    it('links every plugin to one file', () => {
+      const ino = statSync(join(dir, MULTICALL_NAME)).ino;
+      for (const name of ['loopback', 'host-local', 'bridge', 'dhcp']) expect(statSync(join(dir, name)).ino).toBe(ino);
+      // The Bun build names its plugins itself (the list after its ELF image).
+      for (const name of ['loopback', 'bridge']) expect(ourBuildName(join(dir, name))).toBe(name);
+      expect(spawnSync('sh', ['-c', 'command -v node'], { env: { PATH: noNodePath } }).status).not.toBe(0);
+    });
 
-      it('bridge + host-local ADD/DEL works without node on PATH', async () => {
-        const pod = node.addPod();
-        const env = {
-          PATH: noNodePath,
-          CNI_CONTAINERID: `${build.tag}-2`,
-          CNI_NETNS: pod,
-          CNI_IFNAME: 'eth0',
-          CNI_PATH: dir,
-        };
-        const conf = {
-          cniVersion: '1.1.0',
-          name: `${build.tag}-net`,
-          type: 'bridge',
-          bridge: `${build.tag}br0`,
-          isGateway: true,
-          ipam: { type: 'host-local', subnet: '10.199.0.0/24', dataDir: join(node.tmp, 'ipam') },
-        };
-        const add = await node.runPlugin(join(dir, 'bridge'), { ...env, CNI_COMMAND: 'ADD' }, conf);
-        expect(add.code, add.stdout + add.stderr).toBe(0);
-        expect(add.json.ips[0].address).toMatch(/^10\.199\.0\.\d+\/24$/);
-        const del = await node.runPlugin(
-          join(dir, 'bridge'),
-          { ...env, CNI_COMMAND: 'DEL' },
-          { ...conf, prevResult: add.json },
-        );
-        expect(del.code, del.stdout + del.stderr).toBe(0);
-        expect(readdirSync(join(node.tmp, 'ipam', `${build.tag}-net`)).filter((f) => /^\d/.test(f))).toEqual([]);
-      });
-    },
-  );
+    it('loopback ADD/CHECK/DEL works without node on PATH', async () => {
+      const pod = node.addPod();
+      const env = {
+        PATH: noNodePath,
+        CNI_CONTAINERID: `${tag}-1`,
+        CNI_NETNS: pod,
+        CNI_IFNAME: 'lo',
+        CNI_PATH: dir,
+      };
+      const conf = { cniVersion: '1.1.0', name: 'lo', type: 'loopback' };
+      const add = await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'ADD' }, conf);
+      expect(add.code, add.stdout + add.stderr).toBe(0);
+      expect(add.json.ips.map((i: { address: string }) => i.address)).toContain('127.0.0.1/8');
+      expect(
+        (
+          await node.runPlugin(
+            join(dir, 'loopback'),
+            { ...env, CNI_COMMAND: 'CHECK' },
+            { ...conf, prevResult: add.json },
+          )
+        ).code,
+      ).toBe(0);
+      expect((await node.runPlugin(join(dir, 'loopback'), { ...env, CNI_COMMAND: 'DEL' }, conf)).code).toBe(0);
+    });
+
+    it('bridge + host-local ADD/DEL works without node on PATH', async () => {
+      const pod = node.addPod();
+      const env = {
+        PATH: noNodePath,
+        CNI_CONTAINERID: `${tag}-2`,
+        CNI_NETNS: pod,
+        CNI_IFNAME: 'eth0',
+        CNI_PATH: dir,
+      };
+      const conf = {
+        cniVersion: '1.1.0',
+        name: `${tag}-net`,
+        type: 'bridge',
+        bridge: `${tag}br0`,
+        isGateway: true,
+        ipam: { type: 'host-local', subnet: '10.199.0.0/24', dataDir: join(node.tmp, 'ipam') },
+      };
+      const add = await node.runPlugin(join(dir, 'bridge'), { ...env, CNI_COMMAND: 'ADD' }, conf);
+      expect(add.code, add.stdout + add.stderr).toBe(0);
+      expect(add.json.ips[0].address).toMatch(/^10\.199\.0\.\d+\/24$/);
+      const del = await node.runPlugin(
+        join(dir, 'bridge'),
+        { ...env, CNI_COMMAND: 'DEL' },
+        { ...conf, prevResult: add.json },
+      );
+      expect(del.code, del.stdout + del.stderr).toBe(0);
+      expect(readdirSync(join(node.tmp, 'ipam', `${tag}-net`)).filter((f) => /^\d/.test(f))).toEqual([]);
+    });
+  },
+);
 
 describe('tscni install command line', () => {
   const CLI = join(root, 'dist/bin/tscni');

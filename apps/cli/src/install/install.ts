@@ -20,14 +20,12 @@ export interface InstallOptions {
   dir: string;
   /** Plugin types to install; all available when empty. */
   plugins?: string[];
-  /**
-   * Install the multi-call executable (`tscni-cni` in `from`: the Bun build, or the standalone Node SEA) and
-   * hard-link every plugin name to it. Implied when `from` holds one.
-   */
-  standalone?: boolean;
   /** Replace files that are not tscni's. */
   force?: boolean;
-  /** Where the bundled plugins are (dist/cni-bin) — or, with `standalone`, the multi-call executable. */
+  /**
+   * Where the plugins are: the Bun build (dist/bun/cni-bin: the multi-call executable `tscni-cni`, installed once
+   * with every plugin name hard-linked to it) or the Node bundles (dist/cni-bin, each copied).
+   */
   from: string;
 }
 
@@ -46,8 +44,9 @@ const NAME_RE = /^[a-z0-9][a-z0-9-]*$/;
  * ours is left alone unless `force`.
  */
 export function install(opts: InstallOptions): InstallAction[] {
+  if (!existsSync(opts.from)) throw new Error(`no plugins at ${opts.from}: build them with npx nx run-many -t build`);
   mkdirSync(opts.dir, { recursive: true, mode: 0o755 });
-  const multicallBuild = opts.standalone || existsSync(join(opts.from, MULTICALL_NAME));
+  const multicallBuild = existsSync(join(opts.from, MULTICALL_NAME));
   const available = multicallBuild ? multicallNames(opts.from) : bundledNames(opts.from);
   const wanted = opts.plugins?.length ? opts.plugins : available;
   for (const name of wanted) {
@@ -98,21 +97,12 @@ function bundledNames(from: string): string[] {
   );
 }
 
-/**
- * The plugins a multi-call executable serves: the Bun build's links beside it name themselves (ourBuildName reads
- * the list the executable carries); the Node SEA serves every plugin bundled next to it at build time.
- */
+/** The plugins the Bun executable serves: its links beside it name themselves (ourBuildName reads the list it carries). */
 function multicallNames(from: string): string[] {
-  const exe = join(from, MULTICALL_NAME);
-  if (!existsSync(exe))
-    throw new Error(
-      `no multi-call executable at ${exe}: build it with npx nx run cni-bun:build (or node tools/sea.mjs)`,
-    );
   const linked = bundledNames(from);
-  if (linked.length) return linked;
-  const bundled = join(dirname(from), 'cni-bin');
-  if (!existsSync(bundled)) throw new Error(`cannot list the plugins of ${exe}: ${bundled} is missing`);
-  return bundledNames(bundled);
+  if (!linked.length)
+    throw new Error(`no plugin links beside ${join(from, MULTICALL_NAME)}: build it with npx nx run cni-bun:build`);
+  return linked;
 }
 
 /** Ours: a bundle carrying the `// tscni:<name>` marker, a link to the multi-call executable, or the Bun build under a plugin's name. */

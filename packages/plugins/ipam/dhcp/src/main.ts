@@ -20,9 +20,6 @@ function daemonMain(argv: string[]): void {
 }
 
 if (process.argv[2] === 'daemon') daemonMain(process.argv.slice(3));
-// The daemon's per-namespace socket helper (needs the daemon's IPC channel).
-else if (process.argv[2] === 'netns-socket-helper' && process.send)
-  (require('./daemon/netns-socket') as typeof import('./daemon/netns-socket')).runHelper();
 else
   runPlugin(() => (require('./dhcp') as typeof import('./dhcp')).dhcp, {
     about: 'tscni dhcp IPAM plugin (run `dhcp daemon` for the lease daemon)',

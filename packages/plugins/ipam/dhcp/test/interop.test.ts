@@ -2,11 +2,11 @@
  * Either daemon with either plugin (a node mid-upgrade): our plugin against Debian's reference daemon and the
  * reference plugin against ours, both speaking Go net/rpc + gob on the unix socket, leases from dnsmasq.
  * Also socket activation (systemd-socket-activate hands the daemon its listening socket as fd 3, as
- * cni-dhcp.socket does) and the daemon inside the standalone executable and inside the Bun executable.
+ * cni-dhcp.socket does) and the daemon of each build, whichever the suites exec: the Node bundle and the Bun executable.
  */
 import { spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, TestNode, addrsIn, binDir, missingForKernelTests, uniqueName } from '@tscni/testing/node';
@@ -15,8 +15,12 @@ import { BRIDGE, Daemon, Lan, hexClientID, until } from './lan';
 const REFERENCE_DHCP = '/usr/lib/cni/dhcp';
 const SOCKET_ACTIVATE = '/usr/bin/systemd-socket-activate';
 const DIST = join(import.meta.dirname, '../../../../../dist');
-const STANDALONE = join(DIST, 'standalone/tscni-cni');
-const BUN_DHCP = join(DIST, 'bun/cni-bin/dhcp');
+// Each build's daemon (DIST_BIN is the default one): the Node bundle starts its netns helper with `node -e`, the Bun
+// executable with itself as the bun CLI (BUN_BE_BUN=1), whatever name it was started by.
+const BUILDS = [
+  { what: 'the Node bundle', dhcp: join(DIST, 'cni-bin/dhcp') },
+  { what: 'the Bun executable (a symlink to tscni-cni)', dhcp: join(DIST, 'bun/cni-bin/dhcp') },
+];
 const missing =
   missingForKernelTests(['ip', 'nsenter', 'dnsmasq']) ??
   (existsSync(REFERENCE_DHCP) ? undefined : `needs ${REFERENCE_DHCP}`);
@@ -183,19 +187,10 @@ describe.skipIf(!!missing)(
       }
     }, 60_000);
 
-    it("the standalone executable's daemon (symlinked as dhcp) serves the reference plugin (built by the vitest global setup)", async () => {
-      const linked = join(node.tmp, 'sea', 'dhcp');
-      mkdirSync(join(node.tmp, 'sea'));
-      // A symlink: the daemon restarts itself for its netns helper under the name it was invoked as.
-      symlinkSync(STANDALONE, linked);
-      const d = await startDaemon(linked, ourFlags());
-      await lifecycle('reference', d.socketPath, () => d.log);
-    }, 60_000);
-
-    it("the Bun executable's daemon (a symlink to tscni-cni) serves the reference plugin (built by the vitest global setup)", async () => {
-      // Its netns helper is the same executable as the bun CLI (BUN_BE_BUN=1), whatever name it was started by.
-      const d = await startDaemon(BUN_DHCP, ourFlags());
-      await lifecycle('reference', d.socketPath, () => d.log);
-    }, 60_000);
+    for (const build of BUILDS)
+      it(`the daemon of ${build.what} serves the reference plugin (built by the vitest global setup)`, async () => {
+        const d = await startDaemon(build.dhcp, ourFlags());
+        await lifecycle('reference', d.socketPath, () => d.log);
+      }, 60_000);
   },
 );

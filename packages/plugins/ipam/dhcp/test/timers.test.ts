@@ -165,7 +165,9 @@ for (const impl of implementations('dhcp')) {
           // The restarted daemon's own log (Daemon.start clears it): resumed, then renewing/rebinding, then bound again.
           const id = `${cid}/lan/eth0`;
           const ipRe = ip.replace(/\./g, '\\.');
-          await until(() => new RegExp(`${id}: bound ${ipRe}`).test(daemon.log), 3000);
+          await until(() => new RegExp(`${id}: bound ${ipRe}`).test(daemon.log), 3000).catch((e: Error) =>
+            expect.fail(`${e.message}\n${daemon.log}\n${JSON.stringify(responder.events.slice(since))}`),
+          );
           expect(daemon.log).toMatch(
             new RegExp(
               `${id}: resumed bound lease of ${ipRe}[^]*${id}: ${state} lease of ${ipRe}[^]*${id}: bound ${ipRe}`,

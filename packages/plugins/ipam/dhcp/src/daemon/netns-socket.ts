@@ -20,26 +20,13 @@ function helper(): void {
   });
 }
 
-/** `dhcp <HELPER_ARG>` runs the helper: the standalone executable has no `-e`, and is itself the program to start. */
-export const HELPER_ARG = 'netns-socket-helper';
-export const runHelper = helper;
-
 /**
- * How to start the helper: the runtime's own `-e` with its source, or, inside the standalone executable (a Node
- * SEA), the executable again under the name it was invoked as (`process.argv0`: its multi-call dispatch needs the
- * name `dhcp`, which a symlink's resolved `execPath` would not have). A compiled Bun executable runs its embedded
+ * How to start the helper: the runtime's own `-e` with its source. A compiled Bun executable runs its embedded
  * entry whatever its arguments, but acts as the `bun` CLI (with `-e`) when BUN_BE_BUN=1 is in its environment.
  */
 function helperCommand(): { argv: string[]; env: Record<string, string> } {
   const script = ['-e', `(${helper.toString()})()`];
-  if (process.versions.bun) return { argv: [process.execPath, ...script], env: { BUN_BE_BUN: '1' } };
-  let sea = false;
-  try {
-    sea = (require('node:sea') as { isSea(): boolean }).isSea();
-  } catch {
-    /* Node without SEA support */
-  }
-  return { argv: sea ? [process.argv0, HELPER_ARG] : [process.execPath, ...script], env: {} };
+  return { argv: [process.execPath, ...script], env: process.versions.bun ? { BUN_BE_BUN: '1' } : {} };
 }
 
 export function clientSocketIn(netns: string, timeoutMs = 10_000): Promise<Socket> {
@@ -51,29 +38,38 @@ export function clientSocketIn(netns: string, timeoutMs = 10_000): Promise<Socke
     });
     let stderr = '';
     let settled = false;
-    const done = (err?: Error, sock?: Socket) => {
+    let received: Socket | undefined;
+    const done = (err?: Error) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       if (err) {
         child.kill('SIGKILL');
+        received?.close();
         reject(err);
-      } else resolve(sock!);
+      } else resolve(received!);
     };
     const timer = setTimeout(() => done(new Error(`opening a DHCP socket in ${netns}: timed out`)), timeoutMs);
     child.stderr!.on('data', (d: Buffer) => (stderr += d));
     child.on('error', (e) => done(new Error(`opening a DHCP socket in ${netns}: ${e.message}`)));
     child.on('message', (msg: { ok?: boolean; error?: string }, handle?: unknown) => {
       if (msg?.ok && handle) {
-        const sock = handle as Socket;
-        sock.setBroadcast(true);
-        done(undefined, sock);
-        if (child.connected) child.disconnect();
+        received = handle as Socket;
+        received.setBroadcast(true);
+        if (child.exitCode !== null || child.signalCode !== null) done();
+        else if (child.connected) child.disconnect();
       } else done(new Error(`opening a DHCP socket in ${netns}: ${msg?.error ?? 'no socket'}`));
+    });
+    // The socket is the daemon's once the helper has exited: until then the helper's runtime may still read it (a
+    // Bun helper does), and a reply it reads is lost to the daemon — the first renewal of a restored lease went
+    // unanswered that way. ('close' does not come under Node while the daemon holds the handle.)
+    child.on('exit', () => {
+      if (received) done();
     });
     // 'close' comes after every message of the channel was delivered ('exit' may come before).
     child.on('close', (code) => {
-      if (!settled)
+      if (received) done();
+      else
         done(
           new Error(
             `opening a DHCP socket in ${netns}: ${stderr.trim().split('\n').pop() || `helper exited with ${code}`}`,
