@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mutations, POOL, sample } from './corpus';
-import { probes, ROOT, type Probe } from './probe';
+import { probes, ROOT, schemaFiles, zodImporters, type Probe } from './probe';
 
 let work: string;
 let real: Probe;
@@ -91,6 +91,19 @@ describe('@tscni/zod-run parses as zod 3.25 does', () => {
       expect(names).toContain(must);
     expect(names.length).toBeGreaterThan(50);
   });
+
+  it('covers every file of a plugin bundle that uses zod', async () => {
+    // files that build schemas only inside the lazy schemas found (helpers), or inline ones the probe lists
+    const helpers = ['go-json.ts', 'lazy-schema.ts', 'requested-ips.ts'].map((f) => `packages/cni/src/${f}`);
+    const covered = new Set([
+      ...schemaFiles().map((f) => f.slice(ROOT.length + 1)),
+      ...helpers,
+      'packages/plugins/ipam/dhcp/src/dhcp.ts',
+    ]);
+    const importers = await zodImporters();
+    expect(importers.length).toBeGreaterThan(20);
+    expect(importers.filter((f) => !covered.has(f))).toEqual([]);
+  }, 120_000);
 
   it('builds every schema, every nested one included (a zod feature the subset lacks throws here)', () => {
     const seen = new Set<unknown>();

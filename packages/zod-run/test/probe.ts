@@ -6,7 +6,7 @@
  * differential corpus of e2e/differential. So the test compares what a plugin bundle runs, schema by schema.
  */
 import { build, type Plugin } from 'esbuild';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 
@@ -44,6 +44,30 @@ const exportSchemas: Plugin = {
     });
   },
 };
+
+/** Every source file a plugin bundle holds that imports zod (from each plugin's entry, as tools/bundle.mjs bundles it). */
+export async function zodImporters(): Promise<string[]> {
+  const found = new Set<string>();
+  for (const kind of readdirSync(join(ROOT, 'packages/plugins')))
+    for (const p of readdirSync(join(ROOT, 'packages/plugins', kind))) {
+      const entry = join(ROOT, 'packages/plugins', kind, p, 'src/main.ts');
+      if (!existsSync(entry)) continue;
+      const { metafile } = await build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        write: false,
+        outfile: join(ROOT, 'unused.cjs'),
+        absWorkingDir: ROOT, // metafile paths relative to the repository
+        logLevel: 'error',
+        metafile: true,
+      });
+      for (const [file, input] of Object.entries(metafile.inputs))
+        if (input.imports.some((i) => i.original === 'zod')) found.add(file);
+    }
+  return [...found].sort();
+}
 
 export interface Probe {
   schemas: Record<string, unknown>;
