@@ -23,7 +23,7 @@ import {
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { ESBUILD_NODE_OPTIONS, executables, newestSource } from './bundle.mjs';
+import { ESBUILD_PLUGIN_OPTIONS, executables, newestSource } from './bundle.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BUN_BIN_DIR = join(root, 'dist/bun/cni-bin');
@@ -63,7 +63,7 @@ export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
   await build({
     entryPoints: [entry],
     outfile: bundleFile,
-    ...ESBUILD_NODE_OPTIONS,
+    ...ESBUILD_PLUGIN_OPTIONS,
     logLevel: 'warning',
   });
   const exe = join(work, MULTICALL_NAME);

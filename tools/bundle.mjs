@@ -36,6 +36,16 @@ export const ESBUILD_NODE_OPTIONS = Object.freeze({
   legalComments: 'none',
 });
 
+/**
+ * How the plugins are bundled (the Node bundles in dist/cni-bin, the Bun multi-call entry): as every executable, but
+ * with `zod` replaced by @tscni/zod-run, the subset of zod 3 the plugins use (their sources keep zod's API and
+ * types; packages/zod-run/test/equivalence.test.ts proves the two parse alike), so a plugin call evaluates no zod.
+ */
+export const ESBUILD_PLUGIN_OPTIONS = Object.freeze({
+  ...ESBUILD_NODE_OPTIONS,
+  alias: { zod: join(root, 'packages/zod-run/src/index.ts') },
+});
+
 /** Every project that declares `"tscni": {"bin": "<name>", "out": "cni-bin"|"bin"}` in its package.json. */
 export function executables() {
   const found = [];
@@ -103,7 +113,7 @@ export async function bundle({ names = [], ifStale = false } = {}) {
         entryPoints: [t.entry],
         outfile: t.out,
         write: false,
-        ...ESBUILD_NODE_OPTIONS,
+        ...(t.out.includes('/cni-bin/') ? ESBUILD_PLUGIN_OPTIONS : ESBUILD_NODE_OPTIONS),
         // The marker line lets `tscni install` tell our files from anyone else's before replacing them.
         banner: { js: `${SHEBANG}\n// tscni:${t.name}` },
         // The switch of tools/plugin-runtime.mjs, for `tscni install`'s default.

@@ -91,6 +91,10 @@ try {
         legalComments: 'none',
         logLevel: 'warning',
         nodePaths: [join(tree.dir, 'node_modules')],
+        // as tools/bundle.mjs's ESBUILD_PLUGIN_OPTIONS, in a tree that has the run-time zod subset
+        ...(existsSync(join(tree.dir, 'packages/zod-run/src/index.ts'))
+          ? { alias: { zod: join(tree.dir, 'packages/zod-run/src/index.ts') } }
+          : {}),
       });
       const flags = [
         '--compile',
