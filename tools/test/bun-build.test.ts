@@ -34,12 +34,14 @@ describe('tools/bun-build.mjs', () => {
   });
 
   it('acts as the plugin it is invoked as, and refuses to run under its own name', () => {
-    for (const p of ['loopback', 'bridge', 'dhcp']) {
+    // Every name: each plugin is a file of its own inside the executable, which the entry require()s by that name.
+    for (const p of plugins) {
       const r = run(p, { CNI_COMMAND: 'VERSION' });
       expect(r.status, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).supportedVersions).toContain('1.1.0');
     }
-    expect(run('bridge', {}).stderr).toMatch(/bridge/);
+    expect(run('bridge', {}).stderr).toMatch(/tscni bridge plugin/);
+    expect(run('tuning', {}).stderr).toMatch(/tscni tuning plugin/);
     const self = run(MULTICALL_NAME, { CNI_COMMAND: 'VERSION' });
     expect(self.status).toBe(1);
     expect(self.stderr).toMatch(/invoke me through a link named after a plugin/);
