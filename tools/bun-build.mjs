@@ -42,6 +42,19 @@ export function findBun(argv = process.argv) {
   throw new Error('bun not found: run npm ci (devDependency @oven/bun-linux-x64), or pass --bun PATH / set BUN');
 }
 
+/** How every Bun executable of ours is compiled (the plugins', and the CRI harness's in tools/bun-harness.mjs). */
+export function bunCompileFlags({ bytecode = true } = {}) {
+  // A plugin runs in its runtime's working directory: it must not read a .env or bunfig.toml found there (Bun's
+  // compiled executables do by default — a .env would add variables such as CNI_ARGS to every call).
+  return [
+    '--compile',
+    '--minify',
+    '--no-compile-autoload-dotenv',
+    '--no-compile-autoload-bunfig',
+    ...(bytecode ? ['--bytecode'] : []),
+  ];
+}
+
 const plugins = () => executables().filter((t) => t.out.includes('/cni-bin/'));
 
 export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
@@ -67,16 +80,9 @@ export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
     logLevel: 'warning',
   });
   const exe = join(work, MULTICALL_NAME);
-  // A plugin runs in its runtime's working directory: it must not read a .env or bunfig.toml found there (Bun's
-  // compiled executables do by default — a .env would add variables such as CNI_ARGS to every call).
-  const flags = [
-    '--compile',
-    '--minify',
-    '--no-compile-autoload-dotenv',
-    '--no-compile-autoload-bunfig',
-    ...(bytecode ? ['--bytecode'] : []),
-  ];
-  const r = spawnSync(bun, ['build', ...flags, bundleFile, '--outfile', exe], { encoding: 'utf8' });
+  const r = spawnSync(bun, ['build', ...bunCompileFlags({ bytecode }), bundleFile, '--outfile', exe], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`bun build --compile: ${r.stderr || r.stdout}`);
   // The names it serves, after the ELF image (Bun keeps its payload in an ELF section, so a trailer is inert):
   // what ourBuildName() (packages/cni/src/our-build.ts) reads to know a link to this file is our plugin.
