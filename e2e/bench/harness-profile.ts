@@ -6,7 +6,8 @@
  * pod runs under `strace -f` and every process the harness started and every fsync it made are listed, in order,
  * with their time since the pod's runp began (strace slows each fork: for the list, not for timing). Not a test.
  * `--harness=node,bun` starts one harness per build (the Node bundle, the Bun executable), all up at once, pods
- * interleaved, and prints the ratios of their cycle and CNI p50s; without it, the suites' build (HARNESS_BIN).
+ * interleaved (in the order given), and prints bun/node of their cycle and CNI p50s; without it, one harness: the
+ * suites' build (HARNESS_BIN).
  *   cd e2e && npx vite-node bench/harness-profile.ts [runs] [--strace] [--harness=node,bun]
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -47,6 +48,7 @@ interface Run {
   wall: Record<Verb | 'cycle', number[]>;
 }
 
+const loadAtStart = loadavg().map((x) => +x.toFixed(2));
 const node = new TestNode('hprof');
 const started: Run[] = [];
 const p50 = (xs: number[]) => +quantile(xs, 0.5).toFixed(1);
@@ -95,7 +97,7 @@ try {
   // crictl ran synchronously: the harness's log lines are still in the pipe until the event loop turns.
   await new Promise((r) => setTimeout(r, 500));
 
-  const report: Record<string, unknown> = { runs, loadavg: loadavg().map((x) => +x.toFixed(2)) };
+  const report: Record<string, unknown> = { runs, loadavg: loadAtStart };
   const cni: Record<string, number> = {};
   for (const run of started) {
     const events = run
@@ -119,14 +121,13 @@ try {
     }
     report[run.tag] = mine;
   }
-  if (started.length === 2) {
-    const [a, b] = started;
-    report[`${b.tag}/${a.tag}`] = {
+  const [a, b] = [started.find((r) => r.tag === 'node'), started.find((r) => r.tag === 'bun')];
+  if (a && b)
+    report['bun/node'] = {
       cycle: +(p50(b.wall.cycle) / p50(a.wall.cycle)).toFixed(2),
-      cniAdd: +(cni[`${b.tag}.runp`] / cni[`${a.tag}.runp`]).toFixed(2),
-      cniDel: +(cni[`${b.tag}.stopp`] / cni[`${a.tag}.stopp`]).toFixed(2),
+      cniAdd: +(cni['bun.runp'] / cni['node.runp']).toFixed(2),
+      cniDel: +(cni['bun.stopp'] / cni['node.stopp']).toFixed(2),
     };
-  }
   report.loadavgAtEnd = loadavg().map((x) => +x.toFixed(2));
   console.log(JSON.stringify(report, null, 1));
   if (traced)
