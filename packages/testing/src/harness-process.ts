@@ -29,6 +29,8 @@ export interface HarnessOptions {
   extraArgs?: string[];
   /** The harness executable (default HARNESS_BIN). */
   bin?: string;
+  /** A mount namespace to run it in (`/proc/<pid>/ns/mnt`); default ours. */
+  mountNs?: string;
 }
 
 export const harnessArgs = (o: HarnessOptions): string[] => [
@@ -88,9 +90,14 @@ export class HarnessProcess {
 
   /** Spawn the harness in `node`'s netns (nsenter execs it: the pid is the harness's) without waiting. */
   static spawn(node: TestNode, opts: HarnessOptions): HarnessProcess {
-    const child = spawn('nsenter', [`--net=${node.path}`, '--', opts.bin ?? HARNESS_BIN, ...harnessArgs(opts)], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const mount = opts.mountNs ? [`--mount=${opts.mountNs}`] : [];
+    const child = spawn(
+      'nsenter',
+      [...mount, `--net=${node.path}`, '--', opts.bin ?? HARNESS_BIN, ...harnessArgs(opts)],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     return new HarnessProcess(child);
   }
 
