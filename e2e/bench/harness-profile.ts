@@ -31,6 +31,7 @@ const builds = buildsArg
   : [{ tag: 'harness', bin: HARNESS_BIN }];
 const RPC = { runp: 'RunPodSandbox', stopp: 'StopPodSandbox', rmp: 'RemovePodSandbox' } as const;
 type Verb = keyof typeof RPC;
+const TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 function crictl(socket: string, args: string[]): { out: string; ms: number } {
   const t = now();
@@ -45,6 +46,8 @@ interface Run {
   dirs: HarnessDirs;
   harness?: Harness;
   logFrom: number;
+  /** CPU ticks of the harness (utime + stime) and of the children it waited for, before the recorded pods. */
+  cpuFrom?: { self: number; children: number };
   wall: Record<Verb | 'cycle', number[]>;
 }
 
@@ -92,6 +95,7 @@ try {
   for (const run of started) {
     cycle(run, `warm-${run.tag}`, false);
     run.logFrom = run.harness!.stderr.length;
+    run.cpuFrom = cpuTicks(run.harness!.pid);
   }
   for (let i = 0; i < runs; i++) for (const run of started) cycle(run, `${run.tag}-p${i}`, true);
   // crictl ran synchronously: the harness's log lines are still in the pipe until the event loop turns.
@@ -105,7 +109,17 @@ try {
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { msg: string; durationMs?: number; steps?: Record<string, number> });
-    const mine: Record<string, unknown> = { bin: run.bin, cycleP50: p50(run.wall.cycle) };
+    const cpu = cpuTicks(run.harness!.pid);
+    const perPod = (ticks: number) => +((ticks * 1000) / TICKS_PER_S / runs).toFixed(1);
+    const mine: Record<string, unknown> = {
+      bin: run.bin,
+      cycleP50: p50(run.wall.cycle),
+      // CPU per pod: the harness's own (all its threads), and its tools' (ip, iptables-restore, …; not the pauses).
+      cpuMsPerPod: {
+        harness: perPod(cpu.self - run.cpuFrom!.self),
+        tools: perPod(cpu.children - run.cpuFrom!.children),
+      },
+    };
     for (const [verb, msg] of Object.entries(RPC) as [Verb, string][]) {
       const these = events.filter((e) => e.msg === msg);
       const steps: Record<string, number[]> = {};
@@ -141,6 +155,16 @@ try {
     killPauses(run.dirs.stateDir);
   }
   node.destroy();
+}
+
+/** utime + stime, and cutime + cstime, of a process (fields 14–17 of /proc/<pid>/stat), in clock ticks. */
+function cpuTicks(pid: number): { self: number; children: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+  return { self: f[11] + f[12], children: f[13] + f[14] };
 }
 
 /** The execs and fsyncs of the harness (and its children) during `run`, as ms since it began. */
