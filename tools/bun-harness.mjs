@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The CRI harness as a Bun executable (issue 18, docs/performance.md): the harness calls our plugins in-process, so
-// a pod's CNI time is the processes they spawn, and a spawn from Bun (posix_spawn) costs about half of one from a
-// Node process of the harness's size (fork). Same entry and esbuild options as the Node bundle (tools/bundle.mjs),
+// a pod's CNI time is the processes they spawn, and a spawn from Bun (posix_spawn) costs less than one from a Node
+// process of the harness's size (fork). Same entry and esbuild options as the Node bundle (tools/bundle.mjs),
 // compiled with the plugins' flags (tools/bun-build.mjs), self-contained: the files the Node bundle reads beside
 // itself at run time (the CRI proto, etcd3's protos) are embedded with `--asset` in the same layout.
 //   node tools/bun-harness.mjs [--if-stale]     → dist/bun/bin/tscni-cri
@@ -18,13 +18,10 @@ const NAME = 'tscni-cri';
 export const BUN_HARNESS = join(root, 'dist/bun/bin', NAME);
 /**
  * Where a compiled executable finds its `--asset` files (Bun's embedded file system; the entry's `import.meta.dir`).
- * The bundle's `__dirname` is defined as its `bin/` below it, where the assets sit as they sit beside dist/bin/tscni-cri —
- * Bun would otherwise bake in the build machine's directory of the bundle.
+ * The bundle's `__dirname` is defined as its `bin/` below it, where the assets sit as they sit beside
+ * dist/bin/tscni-cri — Bun would otherwise bake in the build machine's directory of the bundle.
  */
 const EMBEDDED_ROOT = '/$bunfs/root';
-
-/** Where the harness executable of `runtime` ('node' | 'bun') is built. */
-export const harnessBin = (runtime) => (runtime === 'bun' ? BUN_HARNESS : join(root, 'dist/bin', NAME));
 
 export async function buildBunHarness({ bun = findBun() } = {}) {
   const harness = executables().find((t) => t.name === NAME);
