@@ -44,6 +44,19 @@ export function findBun(argv = process.argv) {
   throw new Error('bun not found: run npm ci (devDependency @oven/bun-linux-x64), or pass --bun PATH / set BUN');
 }
 
+/** How every Bun executable of ours is compiled (the plugins', and the CRI harness's in tools/bun-harness.mjs). */
+export function bunCompileFlags({ bytecode = true } = {}) {
+  // A plugin runs in its runtime's working directory: it must not read a .env or bunfig.toml found there (Bun's
+  // compiled executables do by default — a .env would add variables such as CNI_ARGS to every call).
+  return [
+    '--compile',
+    '--minify',
+    '--no-compile-autoload-dotenv',
+    '--no-compile-autoload-bunfig',
+    ...(bytecode ? ['--bytecode'] : []),
+  ];
+}
+
 const plugins = () => executables().filter((t) => t.out.includes('/cni-bin/'));
 
 export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
@@ -75,17 +88,12 @@ export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
       `  default:\n    process.stderr.write('${MULTICALL_NAME}: invoke me through a link named after a plugin (${names.join(', ')})\\n');\n    process.exitCode = 1;\n}\n`,
   );
   const exe = join(work, MULTICALL_NAME);
-  // A plugin runs in its runtime's working directory: it must not read a .env or bunfig.toml found there (Bun's
-  // compiled executables do by default — a .env would add variables such as CNI_ARGS to every call).
   const flags = [
-    '--compile',
-    '--minify',
-    '--no-compile-autoload-dotenv',
-    '--no-compile-autoload-bunfig',
-    ...(bytecode ? ['--bytecode'] : []),
+    ...bunCompileFlags({ bytecode }),
     // JSC's tier-up thresholds ×1000: a plugin call lives ~10 ms, in which the JIT only costs (its worker threads
     // start, and code compiled once runs once) — −9 % CPU on VERSION, −10 % on a loopback ADD, −13–17 % on a bridge
-    // ADD/DEL (docs/performance.md). The dhcp daemon, which lives on, gets the normal policy back (the entry above).
+    // ADD/DEL (docs/performance.md). The dhcp daemon, which lives on, gets the normal policy back (the entry above);
+    // the harness's build (tools/bun-harness.mjs) keeps the normal policy.
     `--compile-jit-policy=${JIT_POLICY}`,
   ];
   // Run in the work directory: Bun names each embedded file by its path from there, and the entry require()s `./<name>.js`.

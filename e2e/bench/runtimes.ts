@@ -1,13 +1,14 @@
 /**
  * The CRI row: `crictl runp` + `stopp` + `rmp` of one pod through the harness with our plugins against containerd 1.6
  * with the reference plugins, both driven by the real crictl (v1.26.1) over the same Kubernetes chain, both daemons
- * up at once and the pods interleaved so machine noise hits both.
+ * up at once and the pods interleaved so machine noise hits both. The harness is the suites' build (HARNESS_BIN in
+ * @tscni/testing/harness-process: the Bun executable when TSCNI_CNI_BIN is dist/bun/cni-bin, or $TSCNI_HARNESS_BIN).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REFERENCE_BIN, TestNode } from '@tscni/testing/node';
-import { killPauses } from '@tscni/testing/harness-process';
+import { DIST_BIN, REFERENCE_BIN, TestNode } from '@tscni/testing/node';
+import { HARNESS_BIN, killPauses } from '@tscni/testing/harness-process';
 import { Harness, type HarnessDirs } from '@tscni/testing/real-crictl';
 import { CRICTL, startContainerd, type Containerd } from '@tscni/testing/interop/containerd';
 import { RuntimeNode } from '@tscni/testing/interop/node';
@@ -52,6 +53,8 @@ export async function timeRuntimes(bench: CniBench, row: Row, runs: number): Pro
       join(dirs.confDir, '10-bench.conflist'),
       JSON.stringify(conflist(bench.chainPlugins(set, 'crib0', '10.95.0.0/16', hnode.tmp))),
     );
+    // Which harness build (HARNESS_BIN: $TSCNI_HARNESS_BIN, else the one of the plugins' runtime) and plugins.
+    console.log(`CRI row: ${HARNESS_BIN} with the plugins in ${DIST_BIN}`);
     harness = await Harness.start(hnode, dirs);
     rnode = await RuntimeNode.start('bcd');
     containerd = await startContainerd(

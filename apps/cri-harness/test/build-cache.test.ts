@@ -76,6 +76,7 @@ it(
       'cni-bin/package.json',
       'bun/cni-bin/tscni-cni',
       'bun/cni-bin/bridge',
+      'bun/bin/tscni-cri',
     ]) {
       expect(fresh.has(f), `fresh build wrote dist/${f}`).toBe(true);
     }
@@ -83,6 +84,7 @@ it(
     rmSync(join(copy, 'dist'), { recursive: true });
     const log = build();
     expect(log).toMatch(/cri-harness:build\s+\[local cache\]/);
+    expect(log).toMatch(/cri-harness:build-bun\s+\[local cache\]/);
     expect(log).toMatch(/cli:build\s+\[local cache\]/);
     expect(log).toMatch(/cni-bun:build\s+\[local cache\]/);
     const restored = filesUnder(join(copy, 'dist'));

@@ -1,10 +1,22 @@
 /** Start the bundled harness inside a TestNode's namespace (or a new node of its own), watch its log lines, stop or kill it. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { TestNode } from './test-node';
+import { join, resolve } from 'node:path';
+import { DIST_BIN, TestNode } from './test-node';
 
-export const HARNESS_BIN = join(import.meta.dirname, '../../../dist/bin/tscni-cri');
+const DIST = join(import.meta.dirname, '../../../dist');
+/** The harness's two builds: the Node bundle (tools/bundle.mjs) and the Bun executable (tools/bun-harness.mjs). */
+export const HARNESS_BUILDS = {
+  node: join(DIST, 'bin/tscni-cri'),
+  bun: join(DIST, 'bun/bin/tscni-cri'),
+} as const;
+/**
+ * The build the suites start: `$TSCNI_HARNESS_BIN`, else the plugins' runtime's (tools/plugin-runtime.mjs): the
+ * vitest global setup points DIST_BIN at dist/bun/cni-bin exactly when the switch says bun.
+ */
+export const HARNESS_BIN =
+  process.env.TSCNI_HARNESS_BIN ||
+  (resolve(DIST_BIN) === resolve(DIST, 'bun/cni-bin') ? HARNESS_BUILDS.bun : HARNESS_BUILDS.node);
 
 export interface HarnessOptions {
   socket: string;
@@ -15,6 +27,10 @@ export interface HarnessOptions {
   defaultNetwork?: 'embedded' | 'none';
   /** Further flags, e.g. `--no-cni-in-process`, `--etcd-endpoints` for the pod publisher. */
   extraArgs?: string[];
+  /** The harness executable (default HARNESS_BIN). */
+  bin?: string;
+  /** A mount namespace to run it in (`/proc/<pid>/ns/mnt`); default ours. */
+  mountNs?: string;
 }
 
 export const harnessArgs = (o: HarnessOptions): string[] => [
@@ -74,9 +90,14 @@ export class HarnessProcess {
 
   /** Spawn the harness in `node`'s netns (nsenter execs it: the pid is the harness's) without waiting. */
   static spawn(node: TestNode, opts: HarnessOptions): HarnessProcess {
-    const child = spawn('nsenter', [`--net=${node.path}`, '--', HARNESS_BIN, ...harnessArgs(opts)], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const mount = opts.mountNs ? [`--mount=${opts.mountNs}`] : [];
+    const child = spawn(
+      'nsenter',
+      [...mount, `--net=${node.path}`, '--', opts.bin ?? HARNESS_BIN, ...harnessArgs(opts)],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     return new HarnessProcess(child);
   }
 

@@ -6,7 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { TestNode } from './test-node';
+import { HARNESS_BIN } from './harness-process';
+import { DIST_BIN, type TestNode } from './test-node';
 
 const REPO = join(import.meta.dirname, '../../..');
 /**
@@ -21,8 +22,6 @@ function findUp(from: string, rel: string): string {
     if (dir === '/') return join(dirname(from), rel);
   }
 }
-export const HARNESS_BIN = join(REPO, 'dist/bin/tscni-cri');
-export const CNI_BIN = join(REPO, 'dist/cni-bin');
 
 export interface Exec {
   code: number | null;
@@ -88,6 +87,8 @@ export interface HarnessDirs {
   stateDir: string;
   confDir: string;
   cacheDir: string;
+  /** The harness executable (default HARNESS_BIN: the suites' build, see harness-process.ts). */
+  bin?: string;
 }
 
 /** One run of the harness: `nsenter --net=<node> -- unshare -m --propagation private -- tscni-cri …` (each execs, so the pid is the harness's). */
@@ -110,13 +111,23 @@ export class Harness {
       '--cni-cache-dir',
       dirs.cacheDir,
       '--cni-bin-dir',
-      CNI_BIN,
+      DIST_BIN,
       '--default-network',
       'embedded',
     ];
     const child = spawn(
       'nsenter',
-      [`--net=${node.path}`, '--', 'unshare', '--mount', '--propagation', 'private', '--', HARNESS_BIN, ...args],
+      [
+        `--net=${node.path}`,
+        '--',
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        dirs.bin ?? HARNESS_BIN,
+        ...args,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     const h = new Harness(child);
