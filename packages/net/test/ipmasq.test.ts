@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ipMasqFor, masqChainName, nftMasqComment, setRunner, spawnRunner, type CommandRunner } from '../src';
+import {
+  CommandError,
+  ipMasqFor,
+  masqChainName,
+  nftMasqComment,
+  setRunner,
+  spawnRunner,
+  type CommandRunner,
+} from '../src';
 
 // Chain names the Debian reference bridge/ptp created for these (network, containerID) pairs.
 const REFERENCE_CHAINS: [string, string, string][] = [
@@ -11,10 +19,30 @@ const owner = { network: 'mynet', containerID: 'abc', ifName: 'eth0' };
 const CHAIN = 'CNI-e88f49d94512ff752ebe6070';
 const COMMENT = '-m comment --comment "name: \\"mynet\\" id: \\"abc\\""';
 
-/** A fake iptables-save / nft that answers from `saved`, recording every write. */
+/**
+ * A fake iptables-save / nft that answers from `saved`, recording every write (and every read, in `calls`). A
+ * restore fails, like the real one, when it creates (`-N`) a chain the saved table has, or deletes (`-D`, `-X`)
+ * something it lacks.
+ */
 function fakeHost(saved: { nat4?: string; nat6?: string; nft?: unknown[] } = {}) {
   const writes: { cmd: string; args: readonly string[]; input?: string }[] = [];
+  const calls: string[] = [];
   const runner: CommandRunner = async (cmd, args, opts = {}) => {
+    calls.push(cmd);
+    const table = cmd.startsWith('ip6') ? saved.nat6 : saved.nat4;
+    if (cmd.endsWith('tables-restore')) {
+      const lines = (table ?? '').split('\n');
+      for (const line of opts.input!.split('\n')) {
+        const chainThere = (c: string) => lines.some((l) => l.startsWith(`:${c} `));
+        const [op, arg] = line.split(' ');
+        if (
+          (op === '-N' && chainThere(arg)) ||
+          (op === '-X' && !chainThere(arg)) ||
+          (op === '-D' && !lines.includes('-A' + line.slice(2)))
+        )
+          throw new CommandError(cmd, args, 1, `${cmd}: line 2 failed`);
+      }
+    }
     if (cmd === 'iptables-save')
       return { stdout: saved.nat4 ?? '*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n', stderr: '' };
     if (cmd === 'ip6tables-save')
@@ -23,7 +51,7 @@ function fakeHost(saved: { nat4?: string; nat6?: string; nft?: unknown[] } = {})
     writes.push({ cmd, args, input: opts.input });
     return { stdout: '', stderr: '' };
   };
-  return { runner, writes };
+  return { runner, writes, calls };
 }
 
 describe('ipMasq (injected runner)', () => {
@@ -39,8 +67,15 @@ describe('ipMasq (injected runner)', () => {
     const host = fakeHost({ nat4: `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CHAIN} - [0:0]\n${existingJump}\nCOMMIT\n` });
     setRunner(host.runner);
     await ipMasqFor('iptables').setup(['10.0.0.5/24', '10.1.0.5/16', 'fd00::5/64'], owner);
-    expect(host.writes.map((w) => w.cmd)).toEqual(['iptables-restore', 'ip6tables-restore']);
-    expect(host.writes[0].input!.split('\n')).toEqual([
+    // The new chain would exist already (a repeated ADD): the failed `-N` restore, then a read, then the rebuild.
+    expect(host.calls).toEqual(
+      expect.arrayContaining(['iptables-restore', 'iptables-save', 'iptables-restore', 'ip6tables-restore']),
+    );
+    expect(host.calls).not.toContain('ip6tables-save');
+    const v4 = host.writes.find((w) => w.cmd === 'iptables-restore')!;
+    const v6 = host.writes.find((w) => w.cmd === 'ip6tables-restore')!;
+    expect(host.writes).toHaveLength(2);
+    expect(v4.input!.split('\n')).toEqual([
       '*nat',
       `:${CHAIN} - [0:0]`,
       `-A ${CHAIN} -d 10.0.0.0/24 ${COMMENT} -j ACCEPT`,
@@ -50,8 +85,56 @@ describe('ipMasq (injected runner)', () => {
       'COMMIT',
       '',
     ]);
-    expect(host.writes[1].input).toContain(`-A ${CHAIN} ! -d ff00::/8 ${COMMENT} -j MASQUERADE`);
-    expect(host.writes[1].input).toContain(`-A POSTROUTING -s fd00::5/128 ${COMMENT} -j ${CHAIN}`);
+    expect(v6.input).toContain(`-N ${CHAIN}`); // no IPv6 chain yet: created without a read
+    expect(v6.input).toContain(`-A ${CHAIN} ! -d ff00::/8 ${COMMENT} -j MASQUERADE`);
+    expect(v6.input).toContain(`-A POSTROUTING -s fd00::5/128 ${COMMENT} -j ${CHAIN}`);
+  });
+
+  it('iptables, a new attachment: one restore per family that creates the chain (-N), no read', async () => {
+    const host = fakeHost();
+    setRunner(host.runner);
+    await ipMasqFor('iptables').setup(['10.0.0.5/24', 'fd00::5/64'], owner);
+    expect(host.calls.sort()).toEqual(['ip6tables-restore', 'iptables-restore']);
+    expect(host.writes.find((w) => w.cmd === 'iptables-restore')!.input!.split('\n')).toEqual([
+      '*nat',
+      `-N ${CHAIN}`,
+      `-A ${CHAIN} -d 10.0.0.0/24 ${COMMENT} -j ACCEPT`,
+      `-A ${CHAIN} ! -d 224.0.0.0/4 ${COMMENT} -j MASQUERADE`,
+      `-A POSTROUTING -s 10.0.0.5/32 ${COMMENT} -j ${CHAIN}`,
+      'COMMIT',
+      '',
+    ]);
+  });
+
+  it('teardown with the addresses the ADD used: one restore, no read, only their family (and nft)', async () => {
+    const jump = `-A POSTROUTING -s 10.0.0.5/32 ${COMMENT} -j ${CHAIN}`;
+    const host = fakeHost({ nat4: `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CHAIN} - [0:0]\n${jump}\nCOMMIT\n` });
+    setRunner(host.runner);
+    await ipMasqFor().teardown(owner, ['10.0.0.5/24']);
+    expect(host.calls.filter((c) => c !== 'nft')).toEqual(['iptables-restore']);
+    expect(host.writes[0].input!.split('\n')).toEqual([
+      '*nat',
+      '-D' + jump.slice(2),
+      `-F ${CHAIN}`,
+      `-X ${CHAIN}`,
+      'COMMIT',
+      '',
+    ]);
+    expect(host.calls).toContain('nft'); // the backend is not in the prevResult: nft is still searched
+  });
+
+  it('teardown with the addresses the ADD used reads the table when the rules are not as expected', async () => {
+    const legacyJump = `-A POSTROUTING -s 10.0.0.0/24 ${COMMENT} -j ${CHAIN}`;
+    const host = fakeHost({ nat4: `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CHAIN} - [0:0]\n${legacyJump}\nCOMMIT\n` });
+    setRunner(host.runner);
+    await ipMasqFor().teardown(owner, ['10.0.0.5/24']);
+    expect(host.calls.filter((c) => c !== 'nft')).toEqual(['iptables-restore', 'iptables-save', 'iptables-restore']);
+    expect(host.writes.at(-1)!.input).toContain('-D' + legacyJump.slice(2));
+    // an address that does not parse: every family is searched
+    const again = fakeHost();
+    setRunner(again.runner);
+    await ipMasqFor().teardown(owner, ['bogus']);
+    expect(again.calls).toEqual(expect.arrayContaining(['iptables-save', 'ip6tables-save']));
   });
 
   it('nftables: base chain rebuilt, stale rules of the same attachment replaced, reference comment', async () => {

@@ -13,7 +13,7 @@ import { iptablesAvailable, iptablesRestore, iptablesSave, nftAvailable, savedCh
 import { familyOfText, formatCIDR, formatIP, networkOf, parseCIDR } from '../host/ipaddr';
 import { gcIpMasqNft, hasIpMasqNft, setupIpMasqNft, teardownIpMasqNft } from './ipmasq-nft';
 import { hashedName } from '../host/names';
-import { failuresOf } from '../host/side-by-side';
+import { failuresOf, sideBySide } from '../host/side-by-side';
 
 export type IpMasqBackendName = 'iptables' | 'nftables';
 
@@ -28,7 +28,12 @@ export interface MasqOwner {
 export interface IpMasqBackend {
   /** Masquerade traffic from each address (CIDRs like `10.0.0.5/24`) leaving its subnet. */
   setup(addresses: readonly string[], owner: MasqOwner): Promise<void>;
-  teardown(owner: MasqOwner): Promise<void>;
+  /**
+   * Remove the owner's rules. `used`: the addresses the ADD masqueraded (a cached prevResult's), when known: the
+   * iptables families without one are not read, and the jumps are deleted without a read first. Without it,
+   * every family is searched.
+   */
+  teardown(owner: MasqOwner, used?: readonly string[]): Promise<void>;
   has(owner: MasqOwner): Promise<boolean>;
   /** Drop the rules of this network whose attachment is not in `valid`. */
   gc(network: string, valid: readonly { containerID: string; ifname: string }[]): Promise<void>;
@@ -55,9 +60,10 @@ export function ipMasqFor(backend?: IpMasqBackendName): IpMasqBackend {
       checkOwner(owner);
       await writer.setup(addresses, owner);
     },
-    teardown: async (owner) => {
+    teardown: async (owner, used) => {
       checkOwner(owner);
-      await collectErrors(all.map((b) => () => b.teardown(owner)));
+      const known = used?.every((a) => parseCIDR(a)) ? used : undefined; // anything odd: search everything
+      await collectErrors(all.map((b) => () => b.teardown(owner, known)));
     },
     has: async (owner) => {
       checkOwner(owner);
@@ -73,14 +79,31 @@ export function ipMasqFor(backend?: IpMasqBackendName): IpMasqBackend {
 
 /** iptables nat: one chain per attachment, in each family that has iptables. */
 export const iptablesIpMasq: IpMasqBackend = {
-  setup: async (addresses, owner) => {
-    for (const family of [4, 6] as const) {
-      const mine = addresses.filter((a) => familyOfText(a) === family);
-      if (mine.length) await setupIptablesFamily(family, mine, owner);
-    }
-  },
-  teardown: (owner) =>
-    collectErrors(installedFamilies().map((f) => () => removeIptablesChains(f, new Set([masqChainName(owner)])))),
+  // The families side by side (each its own table); a failure of IPv4's is the one reported.
+  setup: (addresses, owner) =>
+    sideBySide(
+      ([4, 6] as const)
+        .map((family) => ({ family, mine: addresses.filter((a) => familyOfText(a) === family) }))
+        .filter(({ mine }) => mine.length)
+        .map(
+          ({ family, mine }) =>
+            () =>
+              setupIptablesFamily(family, mine, owner),
+        ),
+    ),
+  teardown: (owner, used) =>
+    collectErrors(
+      installedFamilies()
+        .filter((f) => !used || used.some((a) => familyOfText(a) === f))
+        .map(
+          (f) => () =>
+            teardownIptablesFamily(
+              f,
+              owner,
+              used?.filter((a) => familyOfText(a) === f),
+            ),
+        ),
+    ),
   has: async (owner) => {
     for (const family of installedFamilies())
       if (savedChains(await iptablesSave(family, 'nat')).has(masqChainName(owner))) return true;
@@ -117,21 +140,52 @@ const savedComment = (owner: MasqOwner): string => `"${masqComment(owner).replac
 async function setupIptablesFamily(family: IPFamily, addresses: string[], owner: MasqOwner): Promise<void> {
   const chain = masqChainName(owner);
   const comment = `-m comment --comment ${savedComment(owner)}`;
-  const saved = await iptablesSave(family, 'nat');
-  const existing = new Set(saved.split('\n'));
-  const lines = ['*nat', `:${chain} - [0:0]`]; // declaring a user chain with --noflush empties it: we rebuild it whole
   // Every subnet's ACCEPT before the MASQUERADE (the reference appends per IP, which puts a second
   // subnet's ACCEPT behind the first MASQUERADE).
-  for (const subnet of new Set(addresses.map((a) => formatCIDR(networkOf(mustCIDR(a))))))
-    lines.push(`-A ${chain} -d ${subnet} ${comment} -j ACCEPT`);
-  lines.push(`-A ${chain} ! -d ${MULTICAST[family]} ${comment} -j MASQUERADE`);
-  for (const a of addresses) {
-    const ip = mustCIDR(a).ip;
-    const rule = `-A POSTROUTING -s ${formatIP(ip)}/${family === 4 ? 32 : 128} ${comment} -j ${chain}`;
-    if (!existing.has(rule)) lines.push(rule);
+  const rules = [...new Set(addresses.map((a) => formatCIDR(networkOf(mustCIDR(a)))))].map(
+    (subnet) => `-A ${chain} -d ${subnet} ${comment} -j ACCEPT`,
+  );
+  rules.push(`-A ${chain} ! -d ${MULTICAST[family]} ${comment} -j MASQUERADE`);
+  const jumps = addresses.map((a) => jumpRule(family, a, chain, comment));
+  // A new attachment: no chain, so no jump into it either (iptables refuses a jump to a missing chain). `-N` makes the
+  // chain and fails the whole (atomic) restore when it exists — a repeated ADD, or one by the reference — which
+  // then takes the path that reads the table, so that no jump is added twice.
+  try {
+    await iptablesRestore(family, ['*nat', `-N ${chain}`, ...rules, ...new Set(jumps), 'COMMIT', ''].join('\n'));
+    return;
+  } catch {
+    /* the chain exists (or the restore fails again below, with the error it always gave) */
   }
+  const existing = new Set((await iptablesSave(family, 'nat')).split('\n'));
+  // Declaring a user chain with --noflush empties it: we rebuild it whole.
+  const lines = ['*nat', `:${chain} - [0:0]`, ...rules];
+  for (const rule of jumps) if (!existing.has(rule)) lines.push(rule);
   lines.push('COMMIT', '');
   await iptablesRestore(family, lines.join('\n'));
+}
+
+const jumpRule = (family: IPFamily, address: string, chain: string, comment: string): string =>
+  `-A POSTROUTING -s ${formatIP(mustCIDR(address).ip)}/${family === 4 ? 32 : 128} ${comment} -j ${chain}`;
+
+/**
+ * The owner's chain and its jumps in one family. With the addresses the ADD used, first without a read: delete
+ * each jump, then flush and delete the chain, in one atomic restore — which fails, changing nothing, when any of it
+ * is not there or another jump still enters the chain; then (and without `used`) the table is read and whatever
+ * jumps into the chain goes.
+ */
+async function teardownIptablesFamily(family: IPFamily, owner: MasqOwner, used?: string[]): Promise<void> {
+  const chain = masqChainName(owner);
+  if (used?.length) {
+    try {
+      const comment = `-m comment --comment ${savedComment(owner)}`;
+      const deletes = [...new Set(used.map((a) => '-D' + jumpRule(family, a, chain, comment).slice(2)))];
+      await iptablesRestore(family, ['*nat', ...deletes, `-F ${chain}`, `-X ${chain}`, 'COMMIT', ''].join('\n'));
+      return;
+    } catch {
+      /* partly gone already, or laid out otherwise: read what is there */
+    }
+  }
+  await removeIptablesChains(family, new Set([chain]));
 }
 
 /** Delete POSTROUTING jumps into `chains`, then the chains themselves, in one restore. */

@@ -8,3 +8,4 @@ export * from './link-check';
 export * from './veth';
 export * from './ipam-routes';
 export * from './route-copy';
+export * from './ranked-steps';

@@ -6,25 +6,54 @@ import { ipBatch } from '../host/ip';
 import { netnsExists } from '../host/netns';
 import { deletePodLink } from './pod-link';
 import { writeSysctlsIn } from '../host/sysctl';
+import { failuresOf } from '../host/side-by-side';
+
+/** The delegated IPAM plugin's type, or undefined when the config has none (an empty type counts as none). */
+export const ipamTypeOf = (conf: { ipam?: { type?: string } }): string | undefined => conf.ipam?.type || undefined;
 
 /**
  * The IPAM side of the one-interface plugins: run IPAM ADD when `ipamType` is set, then `attach`;
  * when `attach` fails the reservation is released again (the failed ADD leaves nothing behind).
+ * `beside`: a step that needs no IPAM result (the bridge's lookup) runs at the same time; its failure is the one
+ * reported (it came first when the two ran one after another), and a lease taken beside it is released.
  */
-/** The delegated IPAM plugin's type, or undefined when the config has none (an empty type counts as none). */
-export const ipamTypeOf = (conf: { ipam?: { type?: string } }): string | undefined => conf.ipam?.type || undefined;
-
 export async function withIpamAdd<T>(
   args: CmdArgs,
   ipamType: string | undefined,
   attach: (ipam: Result | undefined) => Promise<T>,
+  beside?: () => Promise<unknown>,
 ): Promise<T> {
-  const ipam = ipamType ? await delegateAdd(ipamType, args.stdinData, args.env) : undefined;
+  let ipam: Result | undefined;
+  let leased = false;
+  const allocate = async () => {
+    if (!ipamType) return;
+    ipam = await delegateAdd(ipamType, args.stdinData, args.env);
+    leased = true;
+  };
+  if (beside) {
+    const failures = await failuresOf([beside, allocate]);
+    if (failures.length) {
+      if (leased) await delegateDel(ipamType!, args.stdinData, args.env).catch(() => {});
+      throw failures[0];
+    }
+  } else await allocate();
   try {
     return await attach(ipam);
   } catch (err) {
     if (ipamType) await delegateDel(ipamType, args.stdinData, args.env).catch(() => {});
     throw err;
+  }
+}
+
+/**
+ * The addresses of a DEL's cached prevResult (what the ADD configured and masqueraded), or undefined when there is
+ * no usable prevResult: then a teardown must search for everything.
+ */
+export function prevResultAddresses(args: CmdArgs): string[] | undefined {
+  try {
+    return args.prevResult()?.ips?.map((ip) => ip.address);
+  } catch {
+    return undefined;
   }
 }
 

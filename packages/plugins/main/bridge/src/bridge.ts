@@ -4,7 +4,7 @@ import { delegateAdd, delegateDel } from '@tscni/cni/invoke';
 import type { Link } from '@tscni/net/host';
 import { ipBatch } from '@tscni/net/host/ip';
 import { getLink } from '@tscni/net/host/link';
-import { sideBySide } from '@tscni/net/host/side-by-side';
+import { failuresOf } from '@tscni/net/host/side-by-side';
 import { writeSysctlsIn } from '@tscni/net/host/sysctl';
 import { ifaceConfigCommands, ipv6Sysctls } from '@tscni/net/pod/configure-iface';
 import {
@@ -13,10 +13,12 @@ import {
   ipamCheck,
   ipamDel,
   ipamNeedsLink,
+  prevResultAddresses,
   requirePodNetns,
   withIpamAdd,
 } from '@tscni/net/pod/link-attachment';
 import { deletePodLink } from '@tscni/net/pod/pod-link';
+import { rankedSideBySide } from '@tscni/net/pod/ranked-steps';
 import { VethNameTaken, createVeth, removeHostVeth } from '@tscni/net/pod/veth';
 import { attachHostVeth, enableForwarding, ensureBridge, ensureGatewayAddrs, setPortVlans, why } from './bridge-link';
 import { checkBridge } from './check';
@@ -26,17 +28,26 @@ import { hasSpoofCheck, setupSpoofCheck, teardownSpoofCheck } from './spoofcheck
 import { ensureVlanGateway } from './vlan-gateway';
 
 /**
- * ADD: bridge → IPAM → veth pair created in the pod together with the whole container config (one
- * process) → host end enslaved (hairpin, isolation, VLANs) → spoof check → gateway on the bridge →
- * forwarding → ipMasq → port up. Anything failing after IPAM releases the lease and removes the veth.
- * An IPAM that talks through the pod's link (dhcp) runs once the port is up, the reference's order.
+ * ADD: bridge and IPAM (side by side) → veth pair created in the pod together with the whole container config
+ * (one process) → host end enslaved (hairpin, isolation, VLANs), beside it the pod's sysctls and ipMasq → spoof
+ * check → gateway on the bridge → forwarding → port up. Anything failing after IPAM releases the lease and removes
+ * the veth. An IPAM that talks through the pod's link (dhcp) runs once the port is up, the reference's order.
  */
 async function add(args: CmdArgs): Promise<Result> {
   const conf = loadBridgeConf(args);
   requirePodNetns(args);
+  if (!ipamNeedsLink(conf.ipamType)) {
+    // The bridge's lookup (or creation) needs no lease, nor the lease a bridge: side by side. The MAC it reads is
+    // still the one from before this pod's port joins (the port joins only once both are done).
+    let br: Link | undefined;
+    return withIpamAdd(
+      args,
+      conf.ipamType,
+      (ipam) => attachPod(args, conf, br!, async () => ipam, false),
+      async () => (br = await ensureBridge(conf)),
+    );
+  }
   const br = await ensureBridge(conf);
-  if (!ipamNeedsLink(conf.ipamType))
-    return withIpamAdd(args, conf.ipamType, (ipam) => attachPod(args, conf, br, async () => ipam, false));
   let leased = false;
   const lease = async () => {
     const ipam = await delegateAdd(conf.ipamType!, args.stdinData, args.env);
@@ -67,50 +78,72 @@ async function attachPod(
   if (!linkFirst) requireIps();
   let gateways = linkFirst ? [] : applyGateways(result, conf);
   const veth = await createPodVeth(args, conf, result);
-  try {
-    const { hostLink, bridgeLink, bridgeAddrs } = await attachHostVeth(conf, veth.hostVeth);
+  const made: { host?: Awaited<ReturnType<typeof attachHostVeth>>; bridgeMac?: string; vlanGateway?: Link } = {};
+  // What follows the veth, by the order the steps once ran in one after another (the order their failures rank in).
+  const port = async () => {
+    made.host = await attachHostVeth(conf, veth.hostVeth);
     // A bridge that lost its last port reads 00:00:00:00:00:00; it has taken this port's MAC now.
-    const bridgeMac = br.address && !/^(00:){5}00$/.test(br.address) ? br.address : bridgeLink.address;
+    made.bridgeMac = br.address && !/^(00:){5}00$/.test(br.address) ? br.address : made.host.bridgeLink.address;
     await setPortVlans(conf, veth.hostVeth);
     if (conf.macspoofchk) await setupSpoofCheck(spoofID(args), veth.hostVeth, veth.container.address!);
-    if (linkFirst) {
-      await waitPortUp(hostLink);
+  };
+  const podSide = async () => {
+    await podSysctls(args, conf, result);
+    if (linkFirst && !conf.disableContainerInterface) {
+      const podConfig = ifaceConfigCommands(args.ifName, result, {
+        nodad: !conf.enabledad,
+        ifIndex: CONTAINER_INDEX,
+      }).filter((c) => c[0] !== 'link');
+      await ipBatch(podConfig, args.netns);
+    }
+  };
+  const gatewaySide = async () => {
+    if (!gateways.length) return;
+    if (conf.vlan) {
+      made.vlanGateway = await ensureVlanGateway(conf);
+      await ensureGatewayAddrs(conf, made.vlanGateway.ifname, gateways);
+    } else await ensureGatewayAddrs(conf, conf.bridge, gateways, made.bridgeMac, made.host!.bridgeAddrs);
+    enableForwarding(gateways);
+  };
+  const masq = async () => {
+    if (conf.ipMasq)
+      await conf.masq.setup(
+        result.ips!.map((ip) => ip.address),
+        masqOwner(args),
+      );
+  };
+  try {
+    if (!linkFirst) {
+      // The pod's sysctls and the masquerade need only the veth and the addresses: they run beside the host's
+      // steps. All settle before the undo below.
+      await rankedSideBySide([
+        [
+          [0, port],
+          [2, gatewaySide],
+          [4, async () => conf.ipamType && waitPortUp(made.host!.hostLink)],
+        ],
+        [[1, podSide]],
+        [[3, masq]],
+      ]);
+    } else {
+      await port();
+      await waitPortUp(made.host!.hostLink);
       ipam = await getIpam();
       Object.assign(result, { ips: ipam?.ips ?? [], routes: ipam?.routes ?? [] });
       requireIps();
       gateways = applyGateways(result, conf);
+      // The pod's sysctls and addresses, and the host's gateway and masquerade, share nothing: side by side.
+      await rankedSideBySide([
+        [[0, podSide]],
+        [
+          [1, gatewaySide],
+          [2, masq],
+        ],
+      ]);
     }
-    const podSide = async () => {
-      await podSysctls(args, conf, result);
-      if (linkFirst && !conf.disableContainerInterface) {
-        const podConfig = ifaceConfigCommands(args.ifName, result, {
-          nodad: !conf.enabledad,
-          ifIndex: CONTAINER_INDEX,
-        }).filter((c) => c[0] !== 'link');
-        await ipBatch(podConfig, args.netns);
-      }
-    };
-    const made: { vlanGateway?: Link } = {};
-    const hostSide = async () => {
-      if (gateways.length) {
-        if (conf.vlan) {
-          made.vlanGateway = await ensureVlanGateway(conf);
-          await ensureGatewayAddrs(conf, made.vlanGateway.ifname, gateways);
-        } else await ensureGatewayAddrs(conf, conf.bridge, gateways, bridgeMac, bridgeAddrs);
-        enableForwarding(gateways);
-      }
-      if (conf.ipMasq)
-        await conf.masq.setup(
-          result.ips!.map((ip) => ip.address),
-          masqOwner(args),
-        );
-      if (conf.ipamType && !linkFirst) await waitPortUp(hostLink);
-    };
-    // The pod's sysctls (and addresses, for a link-first IPAM) and the host's gateway, masquerade and port share
-    // nothing: side by side, both settled before the undo below; a failure of the pod's side is reported first.
-    await sideBySide([podSide, hostSide]);
+    const { hostLink, bridgeLink } = made.host!;
     result.interfaces = [
-      { name: conf.bridge, mac: gateways.length && !conf.vlan ? bridgeMac : bridgeLink.address },
+      { name: conf.bridge, mac: gateways.length && !conf.vlan ? made.bridgeMac : bridgeLink.address },
       { name: veth.hostVeth, mac: hostLink.address },
       { name: args.ifName, mac: veth.container.address, sandbox: args.netns },
       ...(made.vlanGateway ? [{ name: made.vlanGateway.ifname, mac: made.vlanGateway.address }] : []),
@@ -133,31 +166,20 @@ async function attachPod(
 }
 
 /**
- * DEL: the container link (a missing netns or link is fine), then IPAM — released even when the link step
- * failed — and beside them, on the host, the spoof check and the masquerade rules of both backends. Every step
- * runs; the first failure in that order is the answer. The bridge stays.
+ * DEL: the container link (a missing netns or link is fine), IPAM, and on the host the spoof check and the
+ * masquerade rules of both backends, all side by side. Every step runs; the first failure in that order is the
+ * answer. The masquerade's teardown reads only the families of the cached prevResult's addresses (every family
+ * without one). The bridge stays.
  */
 async function del(args: CmdArgs): Promise<void> {
   const conf = loadBridgeConf(args, { forDel: true });
-  const failed = async (fn: () => Promise<void>): Promise<unknown[]> => {
-    try {
-      await fn();
-      return [];
-    } catch (e) {
-      return [e];
-    }
-  };
-  // The pod's link, then its lease (the order DEL always had); the host's rules share nothing with either.
-  const pod = async () => [
-    ...(args.netns ? await failed(() => deletePodLink(args.netns, args.ifName)) : []),
-    ...(await failed(() => ipamDel(args, conf.ipamType))),
-  ];
-  const host = async () => [
-    ...(conf.macspoofchk ? await failed(() => teardownSpoofCheck(spoofID(args))) : []),
-    ...(conf.ipMasq ? await failed(() => conf.masq.teardown(masqOwner(args))) : []),
-  ];
-  const errors = (await Promise.all([pod(), host()])).flat();
-  if (errors.length) throw errors[0];
+  const failures = await failuresOf([
+    async () => args.netns && (await deletePodLink(args.netns, args.ifName)),
+    () => ipamDel(args, conf.ipamType),
+    async () => conf.macspoofchk && (await teardownSpoofCheck(spoofID(args))),
+    async () => conf.ipMasq && (await conf.masq.teardown(masqOwner(args), prevResultAddresses(args))),
+  ]);
+  if (failures.length) throw failures[0];
 }
 
 async function check(args: CmdArgs): Promise<void> {

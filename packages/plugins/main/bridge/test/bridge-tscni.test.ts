@@ -142,6 +142,46 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     expect(leases(dataDir, ipt.name)).toEqual([`10.61.${seq}.2`]);
   });
 
+  it('a bridge name taken by another kind of link fails the ADD; the lease taken beside the lookup is released', async () => {
+    const conf = net({ isGateway: true, ipMasq: true });
+    node.exec('ip', ['link', 'add', conf.bridge, 'type', 'veth', 'peer', 'name', `${conf.bridge}p`]);
+    const vethsBefore = hostVeths(node);
+    const id = uniqueName('c');
+    const add = await run('ADD', conf, node.addPod(), id);
+    expect(add.code).toBe(1);
+    expect(add.json.msg).toBe(`"${conf.bridge}" already exists but is not a bridge`);
+    expect(leases(dataDir, conf.name)).toEqual([]);
+    expect(hostVeths(node)).toEqual(vethsBefore);
+    expect(rulesOf(node, id)).toEqual([]);
+    node.exec('ip', ['link', 'del', conf.bridge]);
+  });
+
+  it('a failing gateway step leaves nothing of the pod sysctls and masquerade that ran beside it', async () => {
+    const conf = net({ isGateway: true, ipMasq: true }, { v6: true });
+    node.exec('ip', ['link', 'add', conf.bridge, 'type', 'bridge']);
+    node.exec('ip', ['addr', 'add', `10.61.${seq}.200/24`, 'dev', conf.bridge]);
+    const pod = node.addPod();
+    const vethsBefore = hostVeths(node);
+    const id = uniqueName('c');
+    const add = await run('ADD', conf, pod, id);
+    expect(add.code).toBe(1);
+    expect(add.json.msg).toContain(`"${conf.bridge}" already has an IP address different from 10.61.${seq}.1/24`);
+    expect(leases(dataDir, conf.name)).toEqual([]);
+    expect(hostVeths(node)).toEqual(vethsBefore);
+    expect(podLink(pod)).toBeUndefined();
+    expect(rulesOf(node, id, 4)).toEqual([]);
+    expect(rulesOf(node, id, 6)).toEqual([]);
+    // the same pod then ADDs cleanly once the address is gone, and its DEL (with prevResult) leaves nothing
+    node.exec('ip', ['addr', 'del', `10.61.${seq}.200/24`, 'dev', conf.bridge]);
+    const again = await run('ADD', conf, pod, id);
+    ok(again);
+    expect(rulesOf(node, id, 4).filter((l) => l.startsWith('-A POSTROUTING'))).toHaveLength(1);
+    ok(await run('DEL', { ...conf, prevResult: again.json }, pod, id));
+    expect(rulesOf(node, id, 4)).toEqual([]);
+    expect(rulesOf(node, id, 6)).toEqual([]);
+    expect(leases(dataDir, conf.name)).toEqual([]);
+  });
+
   it('STATUS forwards to IPAM; CHECK forwards to IPAM too', async () => {
     ok(await node.runPlugin(BIN, { CNI_COMMAND: 'STATUS', CNI_PATH: cniPath }, net()));
     const conf = net();

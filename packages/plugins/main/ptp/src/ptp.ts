@@ -5,6 +5,7 @@ import { invalidConfig } from '@tscni/cni/errors';
 import { emptyAsUnset } from '@tscni/cni/go-json';
 import { validateNetworkName } from '@tscni/cni/validate';
 import { getLink } from '@tscni/net/host/link';
+import { failuresOf, sideBySide } from '@tscni/net/host/side-by-side';
 import { writeSysctl } from '@tscni/net/host/sysctl';
 import type { IpMasqBackend } from '@tscni/net/netfilter';
 import { ipMasqFor } from '@tscni/net/netfilter/ipmasq';
@@ -13,6 +14,7 @@ import {
   forwardStatusToIpam,
   ipamCheck,
   ipamDel,
+  prevResultAddresses,
   requirePodNetns,
   withIpamAdd,
 } from '@tscni/net/pod/link-attachment';
@@ -80,14 +82,19 @@ async function add(args: CmdArgs): Promise<Result> {
       );
     }
     try {
-      const host = await hostCommands(veth.hostVeth, addrs);
-      if (conf.ipMasq)
-        await conf.masq.setup(
-          addrs.map((a) => a.address),
-          masqOwner(args),
-        );
+      let host: Awaited<ReturnType<typeof hostCommands>> | undefined;
+      // The host end and the masquerade share nothing: side by side, both settled before the undo below.
+      await sideBySide([
+        async () => (host = await hostCommands(veth.hostVeth, addrs)),
+        async () =>
+          conf.ipMasq &&
+          (await conf.masq.setup(
+            addrs.map((a) => a.address),
+            masqOwner(args),
+          )),
+      ]);
       result.interfaces = [
-        { name: veth.hostVeth, mac: host.address },
+        { name: veth.hostVeth, mac: host!.address },
         { name: args.ifName, mac: veth.container.address, sandbox: args.netns },
       ];
     } catch (err) {
@@ -107,14 +114,19 @@ async function add(args: CmdArgs): Promise<Result> {
   });
 }
 
-/** DEL: IPAM first (it needs no netns), then the pod link and the masquerade rules; each step tolerates "already gone". */
+/**
+ * DEL: IPAM (it needs no netns), the pod link and the masquerade rules, side by side; each step tolerates "already
+ * gone", and the first failure in that order is the answer. The masquerade's teardown reads only the families of
+ * the cached prevResult's addresses (every family without one).
+ */
 async function del(args: CmdArgs): Promise<void> {
   const conf = loadConf(args);
-  const errors: unknown[] = [];
-  await ipamDel(args, conf.ipamType).catch((e) => void errors.push(e));
-  if (args.netns) await deletePodLink(args.netns, args.ifName).catch((e) => void errors.push(e));
-  if (conf.ipMasq) await conf.masq.teardown(masqOwner(args)).catch((e) => void errors.push(e));
-  if (errors.length) throw errors[0];
+  const failures = await failuresOf([
+    () => ipamDel(args, conf.ipamType),
+    async () => args.netns && (await deletePodLink(args.netns, args.ifName)),
+    async () => conf.ipMasq && (await conf.masq.teardown(masqOwner(args), prevResultAddresses(args))),
+  ]);
+  if (failures.length) throw failures[0];
 }
 
 async function check(args: CmdArgs): Promise<void> {
