@@ -1,6 +1,6 @@
 import type { CmdArgs, Result } from '@tscni/cni';
 import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
-import { emptyAsUnset } from '@tscni/cni/go-json';
+import { emptyAsUnset, goParse } from '@tscni/cni/go-json';
 import { validateNetworkName } from '@tscni/cni/validate';
 import type { CIDR } from '@tscni/net/host';
 import { formatIP, parseCIDR, parseIP } from '@tscni/net/host/ipaddr';
@@ -142,6 +142,15 @@ function safeCondition(backend: Backend, token: string): boolean {
 function conditionsSyntax(conds: string[] | undefined): Backend | undefined {
   if (!conds?.length) return undefined;
   return conds[0].startsWith('-') || conds[0].startsWith('!') ? 'iptables' : 'nftables';
+}
+
+/**
+ * The mappings as ADD would have decoded them, or undefined when one of them is not valid: DEL does not validate
+ * its mappings (it finds the rules by container ID), so they are checked before a rule is computed from them.
+ */
+export function strictMappings(raw: readonly unknown[]): PortMapping[] | undefined {
+  const parsed = goParse(z.array(PortMappingSchema), raw);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** The container's addresses: the first IPv4 and IPv6 address on CNI_IFNAME (inside the sandbox). */
