@@ -18,7 +18,7 @@ import {
   savedComment,
 } from '@tscni/net/netfilter/iptables-script';
 import type { PortMapper } from './backend';
-import { strictMappings, type PortMapConf, type PortMapping } from './config';
+import type { PortMapConf, PortMapping } from './config';
 import {
   containerLines,
   dnatChainName,
@@ -95,7 +95,7 @@ async function forward(conf: PortMapConf, containers: readonly CIDR[]): Promise<
  * otherwise, or when one fails, every family read and torn down under the lock.
  */
 async function unforward(conf: PortMapConf, families?: readonly IPFamily[]): Promise<void> {
-  const mappings = families?.length ? strictMappings(conf.mappings) : undefined;
+  const mappings = families?.length && conf.mappingsValid ? conf.mappings : undefined;
   if (families && mappings) {
     const done = await Promise.all(families.map((f) => applied(f, () => unforwardScript(conf, mappings, f))));
     if (done.every(Boolean)) return;
