@@ -98,7 +98,10 @@ export async function gcPortsNft(validIDs: Set<string>): Promise<void> {
 
 /** The families' tables listed side by side, the matching rules deleted in one transaction. */
 async function deleteRules(match: (r: NftRule) => boolean, families: readonly IPFamily[]): Promise<void> {
-  const rules = (await Promise.all(families.map(listRules))).flat().filter(match);
+  const listed = await Promise.allSettled(families.map(listRules));
+  const failed = listed.find((l) => l.status === 'rejected');
+  if (failed) throw failed.reason; // the first family's failure, as when they were read one after the other
+  const rules = listed.flatMap((l) => (l.status === 'fulfilled' ? l.value : [])).filter(match);
   if (!rules.length) return;
   await nftApply(rules.map((r) => `delete rule ${r.family} ${TABLE} ${r.chain} handle ${r.handle}`).join('\n') + '\n');
 }
