@@ -29,10 +29,16 @@ export async function tcBatch(
   opts: { json?: boolean } = {},
 ): Promise<string> {
   if (commands.length === 0) return '';
-  const script = commands.map((c) => c.map((t) => token(t)).join(' ')).join('\n') + '\n';
-  const { stdout } = await run('tc', [...(opts.json ? ['-j'] : []), '-batch', '-'], { input: script, netns });
+  const { stdout } = await run('tc', [...(opts.json ? ['-j'] : []), '-batch', '-'], {
+    input: batchScript(commands),
+    netns,
+  });
   return stdout;
 }
+
+/** An iproute2 `-batch` script (`ip` and `tc` read the same format): one command a line, every token checked. */
+export const batchScript = (commands: readonly (readonly (string | number)[])[]): string =>
+  commands.map((c) => c.map((t) => token(t)).join(' ')).join('\n') + '\n';
 
 /** Line number (1-based) of the command a failed `ip -batch`/`tc -batch` stopped at, from its `Command failed -:N`. */
 export function failedBatchLine(err: unknown): number | undefined {

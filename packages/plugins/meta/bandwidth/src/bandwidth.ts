@@ -1,36 +1,52 @@
 import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
-import type { Qdisc } from '@tscni/net/host';
+import type { Link, Qdisc } from '@tscni/net/host';
 import { jsonArrays } from '@tscni/net/host/ip-json';
-import { linkExistsHere } from '@tscni/net/host/link';
+import { getLink, linkExistsHere, listLinks } from '@tscni/net/host/link';
 import { hashedName } from '@tscni/net/host/names';
 import { tcBatch } from '@tscni/net/host/tc';
 import { parseLimits, shapesEgress, shapesIngress, type Limits } from './config';
-import { findHostVeth } from './host-veth';
-import { applyShaping, createIfb, deleteIfb } from './shaping';
+import { assertNetns, findHostVeth, hostVethOf } from './host-veth';
+import { applyShaping, createIfbListingLinks, deleteIfb, setIfbMtu, type IfbAndLinks } from './shaping';
 import { tbfFor, tbfMismatch, tickInUsec, type Tbf } from './tbf';
 
 /**
  * ADD: shape traffic to the pod with a TBF on the host veth, and traffic from the pod by redirecting
  * the host veth's ingress to an IFB that carries a TBF. The IFB joins the result's interfaces.
+ * The pod's link is read beside the host's links, and the IFB is made by the batch that lists those: an IFB made
+ * for a host veth that then fails the checks is removed again, and the checks' error is the one reported.
  */
 async function add(args: CmdArgs): Promise<Result> {
   const limits = parseLimits(args);
   const result = args.requirePrevResult('bandwidth');
   if (!shapesIngress(limits) && !shapesEgress(limits)) return result;
 
-  const hostVeth = await findHostVeth(args.netns, args.ifName, result);
+  assertNetns(args.netns);
   const tick = tickInUsec();
   const { ingress, egress } = tbfs(limits, tick);
   const ifb = ifbName(args);
-  let ifbMac: string | undefined;
-  if (egress) ifbMac = await createIfb(ifb, hostVeth.mtu);
+  const [pod, host] = await Promise.allSettled([
+    getLink(args.ifName, args.netns),
+    egress ? createIfbListingLinks(ifb) : listLinks().then((links): IfbAndLinks => ({ mac: '', mtu: 0, links })),
+  ]);
+  let hostVeth: Link;
+  try {
+    hostVeth = await hostVethOf(args.netns, args.ifName, result, pod, () => {
+      if (host.status === 'fulfilled') return Promise.resolve(host.value.links);
+      return egress ? listLinks() : Promise.reject(host.reason);
+    });
+  } catch (err) {
+    if (host.status === 'fulfilled' && egress) await deleteIfb(ifb).catch(() => {});
+    throw err;
+  }
+  if (host.status === 'rejected') throw host.reason; // the IFB's failure, met after the host veth's checks
+  if (egress) await setIfbMtu(ifb, host.value.mtu, hostVeth.mtu);
   try {
     await applyShaping({ hostVeth: hostVeth.ifname, ingress, egress: egress && { ifb, tbf: egress } }, tick);
   } catch (err) {
     if (egress) await deleteIfb(ifb).catch(() => {});
     throw err;
   }
-  if (egress) result.interfaces = [...(result.interfaces ?? []), { name: ifb, mac: ifbMac }];
+  if (egress) result.interfaces = [...(result.interfaces ?? []), { name: ifb, mac: host.value.mac }];
   return result;
 }
 

@@ -1,8 +1,9 @@
 import type { Link } from '@tscni/net/host';
 import { failureReason } from '@tscni/net/host/command-error';
 import { ipBatch, isExists, isNotFound } from '@tscni/net/host/ip';
-import { jsonArray } from '@tscni/net/host/ip-json';
-import { failedBatchLine, tcBatch } from '@tscni/net/host/tc';
+import { jsonArrays } from '@tscni/net/host/ip-json';
+import { run } from '@tscni/net/host/runner';
+import { batchScript, failedBatchLine, tcBatch } from '@tscni/net/host/tc';
 import { tbfArgs, type Tbf } from './tbf';
 
 /** What ADD sets up: ingress = TBF root on the host veth; egress = ingress qdisc + redirect to an IFB shaped by a TBF. */
@@ -79,23 +80,50 @@ export async function applyShaping(plan: ShapingPlan, tick: number): Promise<voi
   }
 }
 
-/** The egress IFB: the host veth's MTU, txqueuelen 0, up. Returns its MAC for the result. */
-export async function createIfb(name: string, mtu: number): Promise<string> {
+/** What the IFB's batch made and read: the IFB's MAC and MTU, and every host link (with details). */
+export interface IfbAndLinks {
+  mac: string;
+  mtu: number;
+  links: Link[];
+}
+
+/**
+ * The egress IFB (txqueuelen 0, up) made by the same `ip -batch` that lists the host's links, so that it costs no
+ * process after the host veth is found: it runs before the host veth, whose MTU it must get, is known — `setIfbMtu`
+ * then sets that MTU when it is not the one the IFB got. On failure, what the batch made is removed (an IFB that
+ * was there before is left alone) and the error is the one the reference's order of steps meets.
+ */
+export async function createIfbListingLinks(name: string): Promise<IfbAndLinks> {
   try {
-    const out = await ipBatch(
-      [
-        ['link', 'add', 'name', name, 'mtu', mtu, 'txqueuelen', 0, 'type', 'ifb'],
+    const { stdout } = await run('ip', ['-d', '-j', '-batch', '-'], {
+      input: batchScript([
+        ['link', 'add', 'name', name, 'txqueuelen', 0, 'type', 'ifb'],
         ['link', 'set', 'dev', name, 'up'],
         ['link', 'show', 'dev', name],
-      ],
-      undefined,
-      { json: true },
-    );
-    return jsonArray<Link>(out)[0]?.address ?? '';
+        ['link', 'show'],
+      ]),
+    });
+    const [[ifb] = [], links = []] = jsonArrays<Link>(stdout);
+    return { mac: ifb?.address ?? '', mtu: ifb?.mtu ?? 0, links };
   } catch (err) {
-    if (!isExists(err)) await deleteIfb(name).catch(() => {});
-    throw new Error(`create ifb ${name}: ${commandMessage(err)}`);
+    throw await ifbFailure(name, err);
   }
+}
+
+/** The host veth's MTU on the IFB, when it did not get that one at creation. */
+export async function setIfbMtu(name: string, made: number, mtu: number): Promise<void> {
+  if (made === mtu) return;
+  try {
+    await ipBatch([['link', 'set', 'dev', name, 'mtu', mtu]]);
+  } catch (err) {
+    throw await ifbFailure(name, err);
+  }
+}
+
+/** A failed IFB step: the IFB removed (unless it existed already), and the error to report. */
+async function ifbFailure(name: string, err: unknown): Promise<Error> {
+  if (!isExists(err)) await deleteIfb(name).catch(() => {});
+  return new Error(`create ifb ${name}: ${commandMessage(err)}`);
 }
 
 /** Remove the IFB (its TBF goes with it); one that is already gone is fine. */

@@ -104,6 +104,19 @@ describe.skipIf(!!missing)(`bandwidth${missing ? ` — skipped: needs ${missing}
         expect(linkIn(node, ifbOf(a))).toBeUndefined();
       });
 
+      it("the IFB gets the host veth's MTU when it is not the default", async () => {
+        const a = await net.attach();
+        try {
+          node.exec('ip', ['link', 'set', 'dev', net.hostVeth(a), 'mtu', '1400']);
+          const add = await run(impl.bin, 'ADD', a, conf(a, BOTH));
+          expect(add.code, add.stdout).toBe(0);
+          expect(linkIn(node, ifbOf(a)).mtu).toBe(1400);
+          expect((await run(impl.bin, 'DEL', a, conf(a, BOTH, { prevResult: add.json }))).code).toBe(0);
+        } finally {
+          await net.detach(a);
+        }
+      });
+
       it('runtimeConfig.bandwidth is used when the config has no limits, and top-level limits win over it', async () => {
         const a = await net.attach();
         try {

@@ -1,6 +1,6 @@
 import type { CmdArgs, Result } from '@tscni/cni';
 import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
-import { emptyAsUnset } from '@tscni/cni/go-json';
+import { emptyAsUnset, goParse } from '@tscni/cni/go-json';
 import { validateNetworkName } from '@tscni/cni/validate';
 import type { CIDR } from '@tscni/net/host';
 import { formatIP, parseCIDR, parseIP } from '@tscni/net/host/ipaddr';
@@ -72,6 +72,8 @@ export interface PortMapConf {
   conditionsV4: string[];
   conditionsV6: string[];
   mappings: PortMapping[];
+  /** Whether the mappings passed ADD's validation (DEL's own parse lets any through). */
+  mappingsValid: boolean;
 }
 
 /** DEL finds the rules by container ID alone: the mappings only need to be there, as in the reference. */
@@ -86,9 +88,12 @@ const PortMapDelSchema = lazySchema(() =>
 
 /** Parse and validate the config (`forDel`: the mappings are not validated, DEL is best-effort). */
 export function parseConf(args: CmdArgs, opts: { forDel?: boolean } = {}): PortMapConf {
-  const raw = (opts.forDel ? args.parse(PortMapDelSchema) : args.parse(PortMapConfSchema)) as z.infer<
-    typeof PortMapConfSchema
-  >;
+  // DEL tries ADD's schema first: its mappings, when valid, are what a rule may be computed from; when not, DEL's
+  // own parse (same errors as ever) lets them through unvalidated.
+  const strict = opts.forDel ? goParse(PortMapConfSchema, args.netConf) : undefined;
+  const raw = (
+    strict?.success ? strict.data : opts.forDel ? args.parse(PortMapDelSchema) : args.parse(PortMapConfSchema)
+  ) as z.infer<typeof PortMapConfSchema>;
   if (raw.markMasqBit !== undefined && raw.externalSetMarkChain !== undefined) {
     throw invalidConfig('externalSetMarkChain', 'cannot be used together with markMasqBit');
   }
@@ -124,6 +129,7 @@ export function parseConf(args: CmdArgs, opts: { forDel?: boolean } = {}): PortM
     conditionsV4: raw.conditionsV4 ?? [],
     conditionsV6: raw.conditionsV6 ?? [],
     mappings: raw.runtimeConfig?.portMappings ?? [],
+    mappingsValid: !opts.forDel || !!strict?.success,
   };
 }
 

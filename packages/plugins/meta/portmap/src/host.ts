@@ -7,15 +7,21 @@ import type { IPFamily } from '@tscni/net/netfilter';
 import type { PortMapping } from './config';
 
 /**
- * route_localnet=1 on the host interface that routes to the container, so 127.0.0.1:hostPort
- * (DNATed, then masqueraded) may cross a routing boundary. Runs in the plugin's (the node's) namespace.
+ * The host interface that routes to the container, where route_localnet goes; undefined for none (like the
+ * reference: no route means no interface to set it on) and for lo. Only reads the routing table, so it may run
+ * while the rules are written. Runs in the plugin's (the node's) namespace.
  */
-export async function enableLocalnetRouting(container: CIDR): Promise<void> {
-  // like the reference: no route to the container means no interface to set it on
+export async function localnetDevice(container: CIDR): Promise<string | undefined> {
   const routes = await ipJson<{ dev?: string }[]>(['route', 'get', formatIP(container.ip)]).catch(() => []);
   const dev = routes[0]?.dev;
-  if (!dev || dev === 'lo') return;
-  writeSysctl(`net.ipv4.conf.${dev.replace(/\./g, '/')}.route_localnet`, 1);
+  return dev && dev !== 'lo' ? dev : undefined;
+}
+
+/**
+ * route_localnet=1 on that interface, so 127.0.0.1:hostPort (DNATed, then masqueraded) may cross a routing boundary.
+ */
+export function enableLocalnetRouting(dev: string | undefined): void {
+  if (dev) writeSysctl(`net.ipv4.conf.${dev.replace(/\./g, '/')}.route_localnet`, 1);
 }
 
 /**

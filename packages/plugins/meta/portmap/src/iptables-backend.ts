@@ -1,61 +1,115 @@
 /**
- * The iptables backend, rule for rule the reference's (table nat), so both implementations can share
- * a node and DEL each other's attachments:
- *
- *   PREROUTING, OUTPUT:   -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
- *   CNI-HOSTPORT-DNAT:    -p <proto> -m comment --comment "dnat name: …" -m multiport --dports <≤15> -j CNI-DN-<hash>
- *   CNI-DN-<hash>:        per mapping: [hairpin mark] [localhost mark] DNAT
- *   POSTROUTING (first):  -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ
- *   CNI-HOSTPORT-MASQ:    -m mark --mark <bit> -j MASQUERADE;  CNI-HOSTPORT-SETMARK: MARK --set-xmark <bit>
- *
- * Rules are written in the canonical form iptables-save prints, so presence checks are text compares.
+ * The iptables backend (the rules: ./iptables-rules). ADD and DEL first try one `iptables-restore` per family that
+ * reads nothing: the script asserts, inside its own transaction, the state it was written for (see
+ * `forwardScript`, `unforwardScript`). iptables-restore commits all or nothing, so a script that succeeds did what
+ * the read-then-write path would have done, and one that fails changed nothing and that path follows — under the
+ * rules lock, as before, with its results and errors.
  */
 import type { CIDR } from '@tscni/net/host';
-import { formatCIDR, formatIP, networkOf } from '@tscni/net/host/ipaddr';
-import { hashedName } from '@tscni/net/host/names';
+import { withFileLock } from '@tscni/net/host/lock';
 import type { IPFamily } from '@tscni/net/netfilter';
 import { iptablesRestore, iptablesSave, savedChains } from '@tscni/net/netfilter/iptables';
 import {
   declareMissing,
   hasSavedRule,
-  restoreArg,
-  restoreQuote,
   restoreTable,
+  RULES_LOCK_PATH,
   rulesJumpingTo,
   savedComment,
 } from '@tscni/net/netfilter/iptables-script';
 import type { PortMapper } from './backend';
-import { hostDestination, type PortMapConf } from './config';
+import type { PortMapConf, PortMapping } from './config';
+import {
+  containerLines,
+  dnatChainName,
+  dnatRules,
+  entryRules,
+  MASQ,
+  MASQ_ENTRY,
+  masqRule,
+  OLD_TOP_SNAT,
+  oldSnatChainName,
+  SETMARK,
+  setMarkRule,
+  TOP_DNAT,
+  TOP_ENTRY,
+  usesOwnMark,
+} from './iptables-rules';
 
-const TOP_DNAT = 'CNI-HOSTPORT-DNAT';
-const SETMARK = 'CNI-HOSTPORT-SETMARK';
-const MASQ = 'CNI-HOSTPORT-MASQ';
-const OLD_TOP_SNAT = 'CNI-HOSTPORT-SNAT';
-const TOP_ENTRY = `-m addrtype --dst-type LOCAL -j ${TOP_DNAT}`;
-const MASQ_ENTRY = `-m comment --comment "CNI portfwd requiring masquerade" -j ${MASQ}`;
+/**
+ * ADD of one family without a read, for the steady state: the shared chains and their jumps are there (`-C` fails
+ * the transaction otherwise) and the container has no chain yet (`-N` fails on a repeated ADD, and without the
+ * chain no rule can jump to it, so there is no old entry rule to replace).
+ */
+export function forwardScript(conf: PortMapConf, container: CIDR): string {
+  const lines = ['PREROUTING', 'OUTPUT'].map((chain) => `-C ${chain} ${TOP_ENTRY}`);
+  if (usesOwnMark(conf))
+    lines.push(
+      `-C ${SETMARK} ${setMarkRule(conf.markMasqBit)}`,
+      `-C ${MASQ} ${masqRule(conf.markMasqBit)}`,
+      `-C POSTROUTING ${MASQ_ENTRY}`,
+    );
+  lines.push(`-N ${dnatChainName(conf.netName, conf.containerID)}`, ...containerLines(conf, container));
+  return restoreTable('nat', lines);
+}
 
-export const dnatChainName = (netName: string, containerID: string): string =>
-  hashedName('CNI-DN-', 28, netName, containerID);
-const oldSnatChainName = (netName: string, containerID: string): string =>
-  hashedName('CNI-SN-', 28, netName, containerID);
-export const dnatComment = (netName: string, containerID: string): string =>
-  trimComment(`dnat name: "${netName}" id: "${containerID}"`);
+/**
+ * DEL of one family without a read: the entry rules ADD wrote for these mappings deleted (`-D` fails when one is
+ * missing), then the container's chain and the legacy CNI-SN chain declared (created when missing, flushed when
+ * not) and deleted — `-X` fails while any rule still jumps to the chain, so success means nothing of the
+ * attachment is left, exactly what the read path's teardown leaves.
+ */
+export function unforwardScript(conf: PortMapConf, mappings: readonly PortMapping[], family: IPFamily): string {
+  const dnat = dnatChainName(conf.netName, conf.containerID);
+  const oldSnat = oldSnatChainName(conf.netName, conf.containerID);
+  return restoreTable('nat', [
+    `:${dnat} - [0:0]`,
+    `:${oldSnat} - [0:0]`,
+    ...entryRules(conf, mappings, family).map((rule) => `-D ${TOP_DNAT} ${rule} -j ${dnat}`),
+    `-X ${dnat}`,
+    `-X ${oldSnat}`,
+  ]);
+}
 
-const markDef = (bit: number): string => {
-  const hex = `0x${(2 ** bit).toString(16)}`;
-  return `${hex}/${hex}`;
-};
-const setMarkRule = (bit: number) =>
-  `-m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark ${markDef(bit)}`;
-const masqRule = (bit: number) => `-m mark --mark ${markDef(bit)} -j MASQUERADE`;
+/** Whether the script (built lazily: building can throw too) was applied. */
+const applied = (family: IPFamily, script: () => string): Promise<boolean> =>
+  Promise.resolve()
+    .then(() => iptablesRestore(family, script()))
+    .then(
+      () => true,
+      () => false,
+    );
 
-/** ADD for one address family: shared chains ensured, the container's chain written fresh. */
+/** ADD: each family's read-free script side by side; the families it could not do, read then written under the lock. */
+async function forward(conf: PortMapConf, containers: readonly CIDR[]): Promise<void> {
+  const done = await Promise.all(containers.map((c) => applied(c.ip.family, () => forwardScript(conf, c))));
+  const rest = containers.filter((_, i) => !done[i]);
+  if (rest.length)
+    await withFileLock(RULES_LOCK_PATH, async () => {
+      for (const c of rest) await forwardPorts(conf, c);
+    });
+}
+
+/**
+ * DEL: with the families ADD wrote (from the cached prevResult) and valid mappings, each family's read-free script;
+ * otherwise, or when one fails, every family read and torn down under the lock.
+ */
+async function unforward(conf: PortMapConf, families?: readonly IPFamily[]): Promise<void> {
+  const mappings = families?.length && conf.mappingsValid ? conf.mappings : undefined;
+  if (families && mappings) {
+    const done = await Promise.all(families.map((f) => applied(f, () => unforwardScript(conf, mappings, f))));
+    if (done.every(Boolean)) return;
+  }
+  await withFileLock(RULES_LOCK_PATH, () => unforwardPorts(conf));
+}
+
+/** ADD for one address family, read then written: shared chains ensured, the container's chain written fresh. */
 export async function forwardPorts(conf: PortMapConf, container: CIDR): Promise<void> {
   const family = container.ip.family;
   const saved = await iptablesSave(family, 'nat');
   const dnat = dnatChainName(conf.netName, conf.containerID);
   const lines: string[] = [];
-  const useOwnMark = conf.snat && !conf.externalSetMarkChain;
+  const useOwnMark = usesOwnMark(conf);
   lines.push(...declareMissing(saved, [TOP_DNAT, ...(useOwnMark ? [SETMARK, MASQ] : [])]));
   if (useOwnMark) {
     if (!hasSavedRule(saved, SETMARK, setMarkRule(conf.markMasqBit)))
@@ -67,14 +121,11 @@ export async function forwardPorts(conf: PortMapConf, container: CIDR): Promise<
     if (!hasSavedRule(saved, chain, TOP_ENTRY)) lines.push(`-A ${chain} ${TOP_ENTRY}`);
   // Replace the container's chain and its entry rules in one go (a re-ADD leaves no stale rule).
   for (const old of rulesJumpingTo(saved, TOP_DNAT, dnat)) lines.push(`-D ${TOP_DNAT} ${old}`);
-  lines.push(`:${dnat} - [0:0]`);
-  for (const rule of dnatRules(conf, container)) lines.push(`-A ${dnat} ${rule}`);
-  // Entry rules go first in CNI-HOSTPORT-DNAT: the newest container claiming a host port wins.
-  for (const rule of entryRules(conf, family).reverse()) lines.push(`-I ${TOP_DNAT} 1 ${rule} -j ${dnat}`);
+  lines.push(`:${dnat} - [0:0]`, ...containerLines(conf, container));
   await iptablesRestore(family, restoreTable('nat', lines));
 }
 
-/** DEL: the container's chain (and the legacy CNI-SN chain) with every rule pointing at it, in both families. */
+/** DEL read then written: the container's chain (and the legacy CNI-SN chain) with every rule pointing at it, in both families. */
 export async function unforwardPorts(conf: Pick<PortMapConf, 'netName' | 'containerID'>): Promise<void> {
   const failures: string[] = [];
   for (const family of [4, 6] as const) {
@@ -91,8 +142,12 @@ export async function unforwardPorts(conf: Pick<PortMapConf, 'netName' | 'contai
   if (failures.length === 2) throw new Error(`neither iptables nor ip6tables usable: ${failures.join(', ')}`);
 }
 
-async function teardownChains(family: IPFamily, chains: [entryChain: string, chain: string][]): Promise<void> {
-  const saved = await iptablesSave(family, 'nat');
+async function teardownChains(
+  family: IPFamily,
+  chains: [entryChain: string, chain: string][],
+  saved?: string,
+): Promise<void> {
+  saved ??= await iptablesSave(family, 'nat');
   const have = savedChains(saved);
   const lines: string[] = [];
   for (const [entry, chain] of chains) {
@@ -112,7 +167,7 @@ export async function checkPorts(conf: PortMapConf, container: CIDR): Promise<vo
     if (!hasSavedRule(saved, dnat, rule)) throw new Error(`rule "${rule}" in chain ${dnat} not found in table nat`);
   }
   const entries = rulesJumpingTo(saved, TOP_DNAT, dnat);
-  for (const expected of entryRules(conf, family)) {
+  for (const expected of entryRules(conf, conf.mappings, family)) {
     const ports = /--dports (\S+)/.exec(expected)![1];
     const proto = /^-p (\S+)/.exec(expected)![1];
     if (!entries.some((e) => e.startsWith(`-p ${proto} `) && e.includes(`--dports ${ports} `))) {
@@ -124,82 +179,54 @@ export async function checkPorts(conf: PortMapConf, container: CIDR): Promise<vo
   }
 }
 
-/** GC: tear down the chains of this network's attachments that are no longer valid (comment names net and id). */
+/**
+ * GC: tear down the chains of this network's attachments that are no longer valid (comment names net and id).
+ * A teardown that fails is tried once more on a fresh read: a DEL that takes no lock (ours without a read, the
+ * reference's) may have removed some of the same rules between the read and the write.
+ */
 export async function gcPorts(netName: string, validIDs: Set<string>): Promise<void> {
   for (const family of [4, 6] as const) {
-    let saved: string;
-    try {
-      saved = await iptablesSave(family, 'nat');
-    } catch {
-      continue;
+    for (let attempt = 1; ; attempt++) {
+      let saved: string;
+      try {
+        saved = await iptablesSave(family, 'nat');
+      } catch {
+        break;
+      }
+      const stale = staleIDs(saved, netName, validIDs);
+      if (!stale.size) break;
+      try {
+        await teardownChains(
+          family,
+          [...stale].flatMap((id) => [
+            [TOP_DNAT, dnatChainName(netName, id)] as [string, string],
+            [OLD_TOP_SNAT, oldSnatChainName(netName, id)] as [string, string],
+          ]),
+          saved,
+        );
+        break;
+      } catch (err) {
+        if (attempt === 2) throw err;
+      }
     }
-    const stale = new Set<string>();
-    for (const line of saved.split('\n')) {
-      if (!line.startsWith(`-A ${TOP_DNAT} `)) continue;
-      const m = /^dnat name: "(.*)" id: "(.*)"$/.exec(savedComment(line) ?? '');
-      if (!m || m[1] !== netName || validIDs.has(m[2])) continue;
-      stale.add(m[2]);
-    }
-    if (stale.size)
-      await teardownChains(
-        family,
-        [...stale].flatMap((id) => [
-          [TOP_DNAT, dnatChainName(netName, id)] as [string, string],
-          [OLD_TOP_SNAT, oldSnatChainName(netName, id)] as [string, string],
-        ]),
-      );
   }
 }
 
-/** Entry rules of CNI-HOSTPORT-DNAT (without `-j`): one per protocol and 15 ports, protocols sorted. */
-function entryRules(conf: PortMapConf, family: IPFamily): string[] {
-  const byProto = new Map<string, number[]>();
-  for (const m of conf.mappings) byProto.set(m.protocol, [...(byProto.get(m.protocol) ?? []), m.hostPort]);
-  const conditions = (family === 4 ? conf.conditionsV4 : conf.conditionsV6).map((c) => restoreArg(c, 'condition'));
-  const comment = restoreQuote(dnatComment(conf.netName, conf.containerID));
-  const rules: string[] = [];
-  for (const proto of [...byProto.keys()].sort()) {
-    const ports = byProto.get(proto)!;
-    for (let i = 0; i < ports.length; i += 15) {
-      rules.push(
-        [
-          `-p ${proto} -m comment --comment ${comment} -m multiport --dports ${ports.slice(i, i + 15).join(',')}`,
-          ...conditions,
-        ].join(' '),
-      );
-    }
+/** Container IDs of this network's entry rules in CNI-HOSTPORT-DNAT that are not valid attachments. */
+function staleIDs(saved: string, netName: string, validIDs: Set<string>): Set<string> {
+  const stale = new Set<string>();
+  for (const line of saved.split('\n')) {
+    if (!line.startsWith(`-A ${TOP_DNAT} `)) continue;
+    const m = /^dnat name: "(.*)" id: "(.*)"$/.exec(savedComment(line) ?? '');
+    if (!m || m[1] !== netName || validIDs.has(m[2])) continue;
+    stale.add(m[2]);
   }
-  return rules;
+  return stale;
 }
-
-/** The container chain: for each mapping of this family, the hairpin and localhost marks (snat) and the DNAT. */
-function dnatRules(conf: PortMapConf, container: CIDR): string[] {
-  const family = container.ip.family;
-  const mark = conf.externalSetMarkChain ?? SETMARK;
-  const rules: string[] = [];
-  for (const m of conf.mappings) {
-    const hostDst = hostDestination(m, family);
-    if (hostDst === null) continue;
-    const base = `${hostDst ? `-d ${hostDst} ` : ''}-p ${m.protocol} -m ${m.protocol} --dport ${m.hostPort}`;
-    if (conf.snat) {
-      // masqAll: any source (iptables-save prints no `-s 0.0.0.0/0`).
-      rules.push(conf.masqAll ? `${base} -j ${mark}` : `-s ${formatCIDR(networkOf(container))} ${base} -j ${mark}`);
-      if (family === 4 && !conf.masqAll) rules.push(`-s 127.0.0.1/32 ${base} -j ${mark}`);
-    }
-    rules.push(`${base} -j DNAT --to-destination ${ipPort(container, m.containerPort)}`);
-  }
-  return rules;
-}
-
-const ipPort = (c: CIDR, port: number): string =>
-  c.ip.family === 6 ? `[${formatIP(c.ip)}]:${port}` : `${formatIP(c.ip)}:${port}`;
-
-/** iptables comments are at most 255 characters. */
-const trimComment = (text: string): string => (text.length <= 255 ? text : `${text.slice(0, 253)}...`);
 
 export const iptablesPortMapper: PortMapper = {
-  forward: forwardPorts,
+  forward,
   check: checkPorts,
-  unforward: unforwardPorts,
-  gc: (conf, validIDs) => gcPorts(conf.netName, validIDs),
+  unforward,
+  gc: (conf, validIDs) => withFileLock(RULES_LOCK_PATH, () => gcPorts(conf.netName, validIDs)),
 };

@@ -11,8 +11,10 @@
  * Every rule of an attachment carries the container ID as its comment; DEL deletes by that comment.
  */
 import type { CIDR } from '@tscni/net/host';
+import { withFileLock } from '@tscni/net/host/lock';
 import { formatCIDR, formatIP, networkOf } from '@tscni/net/host/ipaddr';
 import type { IPFamily } from '@tscni/net/netfilter';
+import { RULES_LOCK_PATH } from '@tscni/net/netfilter/iptables-script';
 import { isNftMissing, nftApply, nftJson } from '@tscni/net/netfilter/nft';
 import type { PortMapper } from './backend';
 import { hostDestination, type PortMapConf } from './config';
@@ -84,18 +86,22 @@ function ruleLines(conf: PortMapConf, container: CIDR): [string, string][] {
   return out;
 }
 
-/** DEL: every rule commented with the container ID, in both families, in one transaction. */
-export async function unforwardPortsNft(containerID: string): Promise<void> {
-  await deleteRules((r) => r.comment === containerID);
+/** DEL: every rule commented with the container ID, in `families` (both unless told), in one transaction. */
+export async function unforwardPortsNft(containerID: string, families: readonly IPFamily[] = [4, 6]): Promise<void> {
+  await deleteRules((r) => r.comment === containerID, families);
 }
 
 /** GC: rules whose container ID is not among the valid attachments. */
 export async function gcPortsNft(validIDs: Set<string>): Promise<void> {
-  await deleteRules((r) => r.comment !== undefined && !validIDs.has(r.comment));
+  await deleteRules((r) => r.comment !== undefined && !validIDs.has(r.comment), [4, 6]);
 }
 
-async function deleteRules(match: (r: NftRule) => boolean): Promise<void> {
-  const rules = [...(await listRules(4)), ...(await listRules(6))].filter(match);
+/** The families' tables listed side by side, the matching rules deleted in one transaction. */
+async function deleteRules(match: (r: NftRule) => boolean, families: readonly IPFamily[]): Promise<void> {
+  const listed = await Promise.allSettled(families.map(listRules));
+  const failed = listed.find((l) => l.status === 'rejected');
+  if (failed) throw failed.reason; // the first family's failure, as when they were read one after the other
+  const rules = listed.flatMap((l) => (l.status === 'fulfilled' ? l.value : [])).filter(match);
   if (!rules.length) return;
   await nftApply(rules.map((r) => `delete rule ${r.family} ${TABLE} ${r.chain} handle ${r.handle}`).join('\n') + '\n');
 }
@@ -126,9 +132,15 @@ async function listRules(family: IPFamily): Promise<NftRule[]> {
   }
 }
 
+/** Each family's table read then written, one after the other (two nft transactions), under the rules lock. */
+const forward = (conf: PortMapConf, containers: readonly CIDR[]): Promise<void> =>
+  withFileLock(RULES_LOCK_PATH, async () => {
+    for (const c of containers) await forwardPortsNft(conf, c);
+  });
+
 export const nftablesPortMapper: PortMapper = {
-  forward: forwardPortsNft,
+  forward,
   check: checkPortsNft,
-  unforward: (conf) => unforwardPortsNft(conf.containerID),
-  gc: (_conf, validIDs) => gcPortsNft(validIDs),
+  unforward: (conf, families) => withFileLock(RULES_LOCK_PATH, () => unforwardPortsNft(conf.containerID, families)),
+  gc: (_conf, validIDs) => withFileLock(RULES_LOCK_PATH, () => gcPortsNft(validIDs)),
 };

@@ -1,12 +1,12 @@
 import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
 import { CniError, ErrorCode } from '@tscni/cni/errors';
-import { RULES_LOCK_PATH } from '@tscni/net/netfilter/iptables-script';
 import type { CIDR } from '@tscni/net/host';
 import { commandFailure } from '@tscni/net/host/command-error';
-import { withFileLock } from '@tscni/net/host/lock';
+import { sideBySide } from '@tscni/net/host/side-by-side';
+import type { IPFamily } from '@tscni/net/netfilter';
 import { portMapperFor, type PortMapper } from './backend';
 import { containerAddrs, parseConf, type PortMapConf } from './config';
-import { enableLocalnetRouting, flushUdpConntrack } from './host';
+import { enableLocalnetRouting, flushUdpConntrack, localnetDevice } from './host';
 
 /** The config and the backend it selects, chosen once per invocation. */
 function load(args: CmdArgs, opts: { forDel?: boolean } = {}): { conf: PortMapConf; mapper: PortMapper } {
@@ -21,27 +21,31 @@ async function add(args: CmdArgs): Promise<Result> {
   if (conf.mappings.length === 0) return prev;
   const addrs = containerAddrs(prev, args.ifName);
   const containers = [addrs.v4, addrs.v6].filter((c): c is CIDR => c !== undefined);
+  // The route lookup only reads: it runs while the rules are written (it never rejects).
+  const localnet = conf.snat && addrs.v4 ? localnetDevice(addrs.v4) : Promise.resolve(undefined);
   try {
-    await withFileLock(RULES_LOCK_PATH, async () => {
-      for (const c of containers) await mapper.forward(conf, c);
-    });
-    for (const c of containers) {
-      await flushUdpConntrack(conf.mappings, c.ip.family);
-      if (conf.snat && c.ip.family === 4) await enableLocalnetRouting(c);
-    }
+    await mapper.forward(conf, containers);
+    await sideBySide([
+      ...containers.map((c) => () => flushUdpConntrack(conf.mappings, c.ip.family)),
+      async () => enableLocalnetRouting(await localnet),
+    ]);
   } catch (err) {
+    await localnet;
     // A failed ADD leaves nothing behind: one family may already have been written.
-    await withFileLock(RULES_LOCK_PATH, () => mapper.unforward(conf)).catch(() => undefined);
+    await mapper.unforward(conf).catch(() => undefined);
     throw ruleError('failed to set up port mappings', err);
   }
   return prev;
 }
 
-/** DEL: remove the attachment's rules from both families; no mappings means nothing to do. */
+/**
+ * DEL: remove the attachment's rules; no mappings means nothing to do. The cached prevResult says which families
+ * ADD wrote; without one (or with one that says nothing), both are looked through.
+ */
 async function del(args: CmdArgs): Promise<void> {
   const { conf, mapper } = load(args, { forDel: true });
   if (conf.mappings.length === 0) return;
-  await withFileLock(RULES_LOCK_PATH, () => mapper.unforward(conf)).catch((err) => {
+  await mapper.unforward(conf, familiesOf(args)).catch((err) => {
     throw ruleError('failed to remove port mappings', err);
   });
 }
@@ -62,7 +66,20 @@ async function check(args: CmdArgs): Promise<void> {
 async function gc(args: CmdArgs): Promise<void> {
   const { conf, mapper } = load(args);
   const valid = new Set(args.validAttachments().map((a) => a.containerID));
-  await withFileLock(RULES_LOCK_PATH, () => mapper.gc(conf, valid));
+  await mapper.gc(conf, valid);
+}
+
+/** The families the prevResult gives the container an address in (where ADD wrote rules), or undefined: unknown. */
+function familiesOf(args: CmdArgs): IPFamily[] | undefined {
+  try {
+    const prev = args.prevResult();
+    if (!prev) return undefined;
+    const { v4, v6 } = containerAddrs(prev, args.ifName);
+    const families = [v4, v6].flatMap((c) => (c ? [c.ip.family] : []));
+    return families.length ? families : undefined;
+  } catch {
+    return undefined; // DEL does not refuse a prevResult it cannot read: it looks everywhere instead
+  }
 }
 
 /** A refusal the runtime acts on (a CniError) passes through; anything else is an internal failure in context. */

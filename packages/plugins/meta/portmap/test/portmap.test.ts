@@ -115,6 +115,79 @@ for (const s of suites) {
         expect(rulesOf(podA)).toBe('');
       });
 
+      it.skipIf(s.backend !== 'iptables')(
+        'a repeated ADD leaves one jump of each kind: the shared ones and the entry rule of the attachment',
+        async () => {
+          const port = s.base + 100;
+          const c = conf(podA, {}, [{ hostPort: port, containerPort: SERVER_PORT, protocol: 'tcp' }]);
+          const count = (needle: string) =>
+            pm
+              .natRules()
+              .split('\n')
+              .filter((l) => l.includes(needle)).length;
+          try {
+            for (let i = 0; i < 3; i++) expect((await run('ADD', podA, c)).code).toBe(0);
+            for (const chain of ['PREROUTING', 'OUTPUT'])
+              expect(count(`-A ${chain} -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT`)).toBe(1);
+            expect(count('-A POSTROUTING -m comment --comment "CNI portfwd requiring masquerade"')).toBe(1);
+            expect(count('-A CNI-HOSTPORT-SETMARK ')).toBe(1);
+            expect(count(`--dports ${port} -j CNI-DN-`)).toBe(1);
+            expect(count(`--to-destination ${podA.ip}:${SERVER_PORT}`)).toBe(1);
+            expect(tcpRequest(pm.node.path, NODE_IP, port)).toMatch(/^podA /);
+          } finally {
+            expect((await run('DEL', podA, c)).code).toBe(0);
+          }
+          expect(rulesOf(podA)).toBe('');
+        },
+      );
+
+      it('a DEL without prevResult, or with other mappings than ADD had, still removes every rule of both families', async () => {
+        const prevResult = {
+          cniVersion: '1.0.0',
+          interfaces: [{ name: 'eth0', sandbox: podB.netns }],
+          ips: [
+            { address: '10.77.0.202/24', interface: 0 },
+            { address: 'fd77::202/64', interface: 0 },
+          ],
+        };
+        const mapping = (port: number) => ({ hostPort: port, containerPort: 80, protocol: 'tcp' });
+        const c = { ...conf(podB, {}, [mapping(s.base + 101), mapping(s.base + 102)]), prevResult };
+        const { prevResult: _p, ...withoutPrev } = c;
+        const otherMappings = { ...c, runtimeConfig: { portMappings: [mapping(s.base + 103)] } };
+        for (const delConf of [withoutPrev, otherMappings]) {
+          expect((await run('ADD', podB, c)).code).toBe(0);
+          expect(rulesOf(podB)).toContain('10.77.0.202:80');
+          const del = await run('DEL', podB, delConf);
+          expect(del.code, del.stdout).toBe(0);
+          expect(rulesOf(podB)).toBe('');
+          if (s.backend === 'iptables') {
+            expect(pm.natRules(4)).not.toContain('CNI-DN-');
+            expect(pm.natRules(6)).not.toContain('CNI-DN-');
+          } else expect(pm.nftRuleset()).not.toContain(`comment "${podB.containerID}"`);
+        }
+      });
+
+      it.skipIf(s.name !== 'tscni' || s.backend !== 'iptables')(
+        'a failed ADD on a node whose shared chains are in place leaves nothing of the attachment',
+        async () => {
+          const ok = conf(podA, {}, [{ hostPort: s.base + 104, containerPort: SERVER_PORT, protocol: 'tcp' }]);
+          expect((await run('ADD', podA, ok)).code).toBe(0);
+          const before = pm.natRules();
+          // a chain that does not exist: the read-free script and the read path both fail
+          const bad = conf(podB, { externalSetMarkChain: 'NO-SUCH-CHAIN' }, [
+            { hostPort: s.base + 105, containerPort: SERVER_PORT, protocol: 'tcp' },
+          ]);
+          try {
+            const add = await run('ADD', podB, bad);
+            expect(add.code).toBe(1);
+            expect(add.json.msg).toMatch(/failed to set up port mappings/);
+            expect(pm.natRules()).toBe(before);
+          } finally {
+            expect((await run('DEL', podA, ok)).code).toBe(0);
+          }
+        },
+      );
+
       it.skipIf(s.name !== 'tscni')(
         'parallel ADDs and DELs of different containers on a fresh node lose nothing',
         async () => {

@@ -11,24 +11,26 @@ import { changesLink, dataDirOf, parseTuning, type Tuning } from './config';
 import { sameSysctlValue } from './sysctls';
 
 /**
- * ADD: write the sysctls inside the pod netns (one `sysctl -w`), back up the original values of the
- * link attributes it is about to change, then change them (one `ip -batch`). A failed change is
- * undone from the backup. The result's interfaces named CNI_IFNAME get the new MAC.
+ * ADD: write the sysctls inside the pod netns (one `sysctl -w`) while the link is read (no sysctl changes a link
+ * attribute a backup holds), back up the original values of the link attributes it is about to change, then
+ * change them (one `ip -batch`). A failed change is undone from the backup. The result's interfaces named
+ * CNI_IFNAME get the new MAC.
  */
 async function add(args: CmdArgs): Promise<Result> {
   const t = parseTuning(args);
   const result = args.requirePrevResult('tuning');
   if (!netnsExists(args.netns)) throw new CniError(ErrorCode.InvalidNetNS, `failed to open netns "${args.netns}"`);
 
-  if (t.sysctls.length) {
-    try {
-      await writeSysctlsIn(args.netns, Object.fromEntries(t.sysctls.map((s) => [s.sysctlKey, s.value])));
-    } catch (err) {
-      throw new Error(`tuning: failed to set sysctls: ${reason(err)}`);
-    }
-  }
-  if (changesLink(t)) {
-    const link = await podLink(args);
+  const [sysctls, read] = await Promise.allSettled([
+    t.sysctls.length
+      ? writeSysctlsIn(args.netns, Object.fromEntries(t.sysctls.map((s) => [s.sysctlKey, s.value])))
+      : undefined,
+    changesLink(t) ? podLink(args) : undefined,
+  ]);
+  if (sysctls.status === 'rejected') throw new Error(`tuning: failed to set sysctls: ${reason(sysctls.reason)}`);
+  if (read.status === 'rejected') throw read.reason;
+  const link = read.value;
+  if (link) {
     const file = backupPath(t.dataDir, args.containerID, args.ifName);
     const current = originals(link, t);
     // A repeated ADD keeps the values the first one saved: those are the real originals.

@@ -52,7 +52,7 @@ describe('tuning ADD plan', () => {
   afterEach(() => rec?.restore());
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('costs three processes in the pod netns: one sysctl -w, one link read, one ip batch', async () => {
+  it('costs three processes in the pod netns, two one after the other: one sysctl -w beside one link read, then one ip batch', async () => {
     rec = recordCommands(kernel);
     const out = await dispatch(tuning, {}, ENV, () => JSON.stringify(conf));
     expect(out.exitCode, out.stdout).toBe(0);
