@@ -26,4 +26,7 @@ export default async function setup(): Promise<void> {
   // @ts-expect-error plain ESM script without types
   const { buildBunIfStale } = await import('./bun-build.mjs');
   await buildBunIfStale();
+  // @ts-expect-error plain ESM script without types
+  const { buildBunHarnessIfStale } = await import('./bun-harness.mjs');
+  await buildBunHarnessIfStale();
 }
