@@ -7,11 +7,14 @@
 // execs (e2e/kernel-lane/run.mjs) and what the npm package of every plugin, @tscni/cni-plugins, ships
 // (tools/stage-packages.mjs; the per-plugin packages ship the Node bundle). TSCNI_PLUGIN_RUNTIME=node|bun overrides
 // it for one run or build.
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const DEFAULT_PLUGIN_RUNTIME = 'bun';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// The switch itself is `tscni.pluginRuntime` in the root package.json, where code that may not import tools/ (the
+// test helpers' DIST_BIN, the bench scripts) reads it too.
+export const DEFAULT_PLUGIN_RUNTIME = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).tscni.pluginRuntime;
 
 export function pluginRuntime(env = process.env) {
   const r = env.TSCNI_PLUGIN_RUNTIME || DEFAULT_PLUGIN_RUNTIME;

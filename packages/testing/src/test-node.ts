@@ -154,8 +154,20 @@ export const addrsIn = (netns: string, dev: string): string[] => {
 
 export const netnsPathExists = (p: string): boolean => existsSync(p);
 
-/** Directory of the bundled plugins (dist/cni-bin; `TSCNI_CNI_BIN` runs the suites against another build) and of the reference plugins. */
-export const DIST_BIN = process.env.TSCNI_CNI_BIN || join(import.meta.dirname, '../../../dist/cni-bin');
+/**
+ * Directory of our plugins: `TSCNI_CNI_BIN`, else the build of the plugin runtime in force — `TSCNI_PLUGIN_RUNTIME`,
+ * else the switch `tscni.pluginRuntime` of the root package.json (tools/plugin-runtime.mjs; the vitest global setup
+ * sets `TSCNI_CNI_BIN` from it, the bench scripts run without it). And the reference plugins' directory.
+ */
+export const DIST_BIN = process.env.TSCNI_CNI_BIN || defaultPluginBinDir();
+function defaultPluginBinDir(): string {
+  const repo = join(import.meta.dirname, '../../..');
+  const runtime =
+    process.env.TSCNI_PLUGIN_RUNTIME ||
+    (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { tscni: { pluginRuntime: string } }).tscni
+      .pluginRuntime;
+  return join(repo, runtime === 'bun' ? 'dist/bun/cni-bin' : 'dist/cni-bin');
+}
 export const REFERENCE_BIN = '/usr/lib/cni';
 export const referenceAvailable = (type: string): boolean => existsSync(join(REFERENCE_BIN, type));
 
