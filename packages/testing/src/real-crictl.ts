@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HARNESS_BIN } from './harness-process';
-import { DIST_BIN, type TestNode } from './test-node';
+import { DIST_BIN, inNetnsPrivateMounts, type TestNode } from './test-node';
 
 const REPO = join(import.meta.dirname, '../../..');
 /**
@@ -115,21 +115,9 @@ export class Harness {
       '--default-network',
       'embedded',
     ];
-    const child = spawn(
-      'nsenter',
-      [
-        `--net=${node.path}`,
-        '--',
-        'unshare',
-        '--mount',
-        '--propagation',
-        'private',
-        '--',
-        dirs.bin ?? HARNESS_BIN,
-        ...args,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const child = spawn('nsenter', inNetnsPrivateMounts(node.path, [dirs.bin ?? HARNESS_BIN, ...args]), {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const h = new Harness(child);
     const deadline = Date.now() + 30_000;
     let exited = false;

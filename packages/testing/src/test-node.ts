@@ -169,6 +169,18 @@ function defaultPluginBinDir(): string {
   return join(repo, runtime === 'bun' ? 'dist/bun/cni-bin' : 'dist/cni-bin');
 }
 export const REFERENCE_BIN = '/usr/lib/cni';
+
+/** `nsenter`'s argv to run `argv` inside the netns at `netPath` and a private mount namespace of its own (each execs). */
+export const inNetnsPrivateMounts = (netPath: string, argv: string[]): string[] => [
+  `--net=${netPath}`,
+  '--',
+  'unshare',
+  '--mount',
+  '--propagation',
+  'private',
+  '--',
+  ...argv,
+];
 export const referenceAvailable = (type: string): boolean => existsSync(join(REFERENCE_BIN, type));
 
 /** The versions the Debian reference plugins (v1.1.1) speak: everything up to 1.0.0. */

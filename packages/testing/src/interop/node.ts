@@ -8,7 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestNode, sh } from '../test-node';
+import { TestNode, inNetnsPrivateMounts, sh } from '../test-node';
 
 /** A daemon started in the node; `log` keeps the tail of its output for failure messages. */
 export interface Daemon {
@@ -152,20 +152,7 @@ export class RuntimeNode {
   private async startHolder(): Promise<void> {
     const holder = spawn(
       'nsenter',
-      [
-        `--net=${this.net.path}`,
-        '--',
-        'unshare',
-        '--mount',
-        '--propagation',
-        'private',
-        '--',
-        process.execPath,
-        '-e',
-        HOLDER,
-        String(process.pid),
-        this.cgroupParent,
-      ],
+      inNetnsPrivateMounts(this.net.path, [process.execPath, '-e', HOLDER, String(process.pid), this.cgroupParent]),
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
