@@ -44,9 +44,13 @@ export async function ensureBridge(conf: BridgeConf): Promise<Link> {
   if (!br) throw fail(`could not lookup ${JSON.stringify(conf.bridge)}: link vanished`);
   if (br.linkinfo?.info_kind !== 'bridge')
     throw fail(`${JSON.stringify(conf.bridge)} already exists but is not a bridge`);
-  // We own the routes of this interface: no router advertisements.
+  // We own the routes of this interface: no router advertisements. And no DAD for the link-local address the
+  // bridge gets with its first port: while it is tentative the node sends no neighbour solicitation from the
+  // bridge, so IPv6 forwarded to the first pod of a new bridge waits 1–2 s (its gateway addresses skip DAD too).
+  const conf6 = `net.ipv6.conf.${conf.bridge.replace(/\./g, '/')}`;
   try {
-    writeSysctl(`net.ipv6.conf.${conf.bridge.replace(/\./g, '/')}.accept_ra`, '0');
+    writeSysctl(`${conf6}.accept_ra`, '0');
+    writeSysctl(`${conf6}.accept_dad`, '0');
   } catch {
     /* IPv6 disabled: nothing to turn off */
   }

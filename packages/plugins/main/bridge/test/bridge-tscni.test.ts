@@ -230,6 +230,34 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     expect(sh('sysctl', ['-n', 'net.ipv6.conf.eth0.enhanced_dad'], { netns: p2 }).trim()).toBe('1');
   });
 
+  it('a new bridge forwards IPv6 to its first pod at once: its link-local address skips DAD', async () => {
+    // A host beyond the node, routed to the pods through it: the node resolves the pod's address with a
+    // neighbour solicitation sent from the bridge's link-local address, which must not be tentative.
+    const far = node.addPod('far');
+    const [a, b] = [uniqueName('f'), uniqueName('f')];
+    node.exec('ip', ['-batch', '-'], {
+      input: `link add ${a} type veth peer name ${b} netns ${far.split('/').pop()}\naddr add fd62::1/64 dev ${a} nodad\nlink set ${a} up\n`,
+    });
+    const conf = net({ isDefaultGateway: true }, { v6: true });
+    const subnet6 = conf.ipam.ranges[1][0].subnet as string;
+    sh('ip', ['-batch', '-'], {
+      netns: far,
+      input: `addr add fd62::2/64 dev ${b} nodad\nlink set ${b} up\nroute add ${subnet6} via fd62::1\n`,
+    });
+    const pod = node.addPod();
+    const add = await run('ADD', conf, pod, uniqueName('c'));
+    ok(add);
+    const podIp6 = add.json.ips[1].address.split('/')[0] as string;
+    // One echo with a 1 s deadline: a tentative link-local holds the first solicitation back for 1–2 s.
+    expect(pings(far, podIp6, 1)).toBe(true);
+    const linkLocal = JSON.parse(node.exec('ip', ['-j', '-6', 'addr', 'show', 'dev', conf.bridge]))[0].addr_info.filter(
+      (x: { scope: string }) => x.scope === 'link',
+    );
+    expect(linkLocal).toHaveLength(1);
+    expect(linkLocal[0].tentative).toBeUndefined();
+    expect(node.exec('sysctl', ['-n', `net.ipv6.conf.${conf.bridge}.accept_dad`]).trim()).toBe('0');
+  });
+
   describe('bad input is a CNI error naming the field, never a stack trace', () => {
     const cases: [string, Record<string, unknown>, Record<string, string>, number, RegExp][] = [
       ['vlan out of range', { vlan: 5000 }, {}, 7, /vlan/],
