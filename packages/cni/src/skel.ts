@@ -1,5 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
 import { readStdin, runtime, writeOutput } from './platform';
+import { statIdentity } from './platform-fs';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { parseCniArgs } from './args';
 import { goField, goParse, goView, parseJsonText } from './go-json';
@@ -154,7 +154,7 @@ export async function dispatch(
     if (verb === 'ADD' || verb === 'DEL' || verb === 'CHECK') {
       validateContainerID(containerID);
       validateInterfaceName(ifName);
-      if (netns) checkNotOwnNetns(netns, env);
+      if (netns) await checkNotOwnNetns(netns, env);
     }
     let stdin: string;
     try {
@@ -235,18 +235,13 @@ function decodeNetConf(stdin: string): NetConf {
   return parsed.data;
 }
 
-function checkNotOwnNetns(netns: string, env: NodeJS.ProcessEnv): void {
+async function checkNotOwnNetns(netns: string, env: NodeJS.ProcessEnv): Promise<void> {
   const override = (env.CNI_NETNS_OVERRIDE ?? '').toLowerCase();
   if (override === '1' || override === 'true') return;
-  try {
-    const target = statSync(netns);
-    const own = statSync('/proc/self/ns/net');
-    if (target.ino === own.ino && target.dev === own.dev) {
-      throw new CniError(ErrorCode.InvalidNetNS, "netns must not be the plugin's own network namespace", netns);
-    }
-  } catch (e) {
-    if (e instanceof CniError) throw e;
-    /* a missing netns is the verb's business (DEL must tolerate it) */
+  // A netns that cannot be stat'ed (missing) is the verb's business: DEL must tolerate it.
+  const [target, own] = await Promise.all([statIdentity(netns), statIdentity('/proc/self/ns/net')]);
+  if (target && own && target.ino === own.ino && target.dev === own.dev) {
+    throw new CniError(ErrorCode.InvalidNetNS, "netns must not be the plugin's own network namespace", netns);
   }
 }
 
@@ -269,5 +264,5 @@ export function pluginMain(funcs: PluginFuncs, info: PluginInfo = {}): void {
           throw e;
         }),
     );
-  else void go(() => readFileSync(0, 'utf8'));
+  else void go(() => process.getBuiltinModule('node:fs').readFileSync(0, 'utf8'));
 }
