@@ -2,6 +2,7 @@ import { readStdin, runtime, writeOutput } from './platform';
 import { statIdentity } from './platform-fs';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { parseCniArgs } from './args';
+import { plainNetConf } from './plain-netconf';
 import { goField, goParse, goView, parseJsonText } from './go-json';
 import { CniError, ErrorCode } from './errors';
 import { convertResult, toCurrentResult } from './result';
@@ -225,13 +226,18 @@ function decodeNetConf(stdin: string): NetConf {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new CniError(ErrorCode.DecodingFailure, 'decoding version from network config: not a JSON object');
   }
+  const netConf = plainNetConf(raw as Record<string, unknown>) ?? parseNetConf(raw);
+  if (netConf.cniVersion === '') netConf.cniVersion = '0.1.0';
+  return netConf;
+}
+
+function parseNetConf(raw: unknown): NetConf {
   const parsed = goParse(NetConfSchema, raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const code = issue.path[0] === 'cniVersion' ? ErrorCode.DecodingFailure : ErrorCode.InvalidNetworkConfig;
     throw new CniError(code, `invalid network config: ${zodIssueText(issue)}`);
   }
-  if (parsed.data.cniVersion === '') parsed.data.cniVersion = '0.1.0';
   return parsed.data;
 }
 
