@@ -62,10 +62,12 @@ describe.skipIf(!!missing)(
       netns?: string;
       config?: { metadata?: { name?: string } };
     }
+    // A save killed before its rename leaves `<id>.json.tmp` (empty if killed before its write) beside the whole
+    // record, which the restarted harness removes: only `.json` files are records.
     const records = (): Rec[] =>
-      recordsIn(pn.opts.stateDir).map(
-        (f) => JSON.parse(readFileSync(join(pn.opts.stateDir, 'sandboxes', f), 'utf8')) as Rec,
-      );
+      recordsIn(pn.opts.stateDir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => JSON.parse(readFileSync(join(pn.opts.stateDir, 'sandboxes', f), 'utf8')) as Rec);
 
     /** A READY pod's network, complete: address and subnet route in its netns, its rules, lease and cache file. */
     function expectNetworkComplete(id: string, ip: string, netns: string): void {

@@ -18,6 +18,7 @@ export interface BunApi {
   stdout: unknown;
   stderr: unknown;
   write(dest: unknown, data: string): Promise<number>;
+  file(path: string): { stat(): Promise<{ dev: number; ino: number }> };
   spawn(opts: {
     cmd: string[];
     stdin?: unknown;

@@ -1,7 +1,8 @@
-import { readFileSync, statSync } from 'node:fs';
 import { readStdin, runtime, writeOutput } from './platform';
+import { statIdentity } from './platform-fs';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { parseCniArgs } from './args';
+import { plainNetConf } from './plain-netconf';
 import { goField, goParse, goView, parseJsonText } from './go-json';
 import { CniError, ErrorCode } from './errors';
 import { convertResult, toCurrentResult } from './result';
@@ -154,7 +155,7 @@ export async function dispatch(
     if (verb === 'ADD' || verb === 'DEL' || verb === 'CHECK') {
       validateContainerID(containerID);
       validateInterfaceName(ifName);
-      if (netns) checkNotOwnNetns(netns, env);
+      if (netns) await checkNotOwnNetns(netns, env);
     }
     let stdin: string;
     try {
@@ -225,28 +226,28 @@ function decodeNetConf(stdin: string): NetConf {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new CniError(ErrorCode.DecodingFailure, 'decoding version from network config: not a JSON object');
   }
+  const netConf = plainNetConf(raw as Record<string, unknown>) ?? parseNetConf(raw);
+  if (netConf.cniVersion === '') netConf.cniVersion = '0.1.0';
+  return netConf;
+}
+
+function parseNetConf(raw: unknown): NetConf {
   const parsed = goParse(NetConfSchema, raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const code = issue.path[0] === 'cniVersion' ? ErrorCode.DecodingFailure : ErrorCode.InvalidNetworkConfig;
     throw new CniError(code, `invalid network config: ${zodIssueText(issue)}`);
   }
-  if (parsed.data.cniVersion === '') parsed.data.cniVersion = '0.1.0';
   return parsed.data;
 }
 
-function checkNotOwnNetns(netns: string, env: NodeJS.ProcessEnv): void {
+async function checkNotOwnNetns(netns: string, env: NodeJS.ProcessEnv): Promise<void> {
   const override = (env.CNI_NETNS_OVERRIDE ?? '').toLowerCase();
   if (override === '1' || override === 'true') return;
-  try {
-    const target = statSync(netns);
-    const own = statSync('/proc/self/ns/net');
-    if (target.ino === own.ino && target.dev === own.dev) {
-      throw new CniError(ErrorCode.InvalidNetNS, "netns must not be the plugin's own network namespace", netns);
-    }
-  } catch (e) {
-    if (e instanceof CniError) throw e;
-    /* a missing netns is the verb's business (DEL must tolerate it) */
+  // A netns that cannot be stat'ed (missing) is the verb's business: DEL must tolerate it.
+  const [target, own] = await Promise.all([statIdentity(netns), statIdentity('/proc/self/ns/net')]);
+  if (target && own && target.ino === own.ino && target.dev === own.dev) {
+    throw new CniError(ErrorCode.InvalidNetNS, "netns must not be the plugin's own network namespace", netns);
   }
 }
 
@@ -269,5 +270,5 @@ export function pluginMain(funcs: PluginFuncs, info: PluginInfo = {}): void {
           throw e;
         }),
     );
-  else void go(() => readFileSync(0, 'utf8'));
+  else void go(() => process.getBuiltinModule('node:fs').readFileSync(0, 'utf8'));
 }

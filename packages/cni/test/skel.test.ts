@@ -164,6 +164,24 @@ describe('skeleton: error paths', () => {
     });
   }
 
+  it("refuses the plugin's own network namespace (unless CNI_NETNS_OVERRIDE), before reading stdin", async () => {
+    let read = false;
+    const own = await dispatch(funcs, {}, env('ADD', { CNI_NETNS: '/proc/self/ns/net' }), () => {
+      read = true;
+      return JSON.stringify(conf('1.0.0'));
+    });
+    expect(JSON.parse(own.stdout)).toEqual({
+      code: 8,
+      msg: "netns must not be the plugin's own network namespace",
+      details: '/proc/self/ns/net',
+    });
+    expect(read).toBe(false);
+    const override = await run('DEL', conf('1.0.0'), { CNI_NETNS: '/proc/self/ns/net', CNI_NETNS_OVERRIDE: 'true' });
+    expect(override.exitCode).toBe(0);
+    // A netns that does not exist is the verb's business (the default env names one).
+    expect((await run('DEL', conf('1.0.0'))).exitCode).toBe(0);
+  });
+
   it('a plugin CniError keeps its code and details', async () => {
     const o = await dispatch(
       {

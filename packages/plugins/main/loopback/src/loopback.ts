@@ -2,7 +2,6 @@ import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
 import { ipBatch, isNotFound } from '@tscni/net/host/ip';
 import { jsonArray } from '@tscni/net/host/ip-json';
 import { getLink, isUp } from '@tscni/net/host/link';
-import { netnsExists } from '@tscni/net/host/netns';
 
 interface LoAddrs {
   flags: string[];
@@ -33,9 +32,9 @@ async function add(args: CmdArgs): Promise<Result> {
   };
 }
 
-/** DEL: `lo` down; a namespace that is already gone is success. */
+/** DEL: `lo` down; a namespace that is already gone is success (`ip` says so: no check beforehand). */
 async function del(args: CmdArgs): Promise<void> {
-  if (!args.netns || !netnsExists(args.netns)) return;
+  if (!args.netns) return;
   try {
     await ipBatch([['link', 'set', 'dev', 'lo', 'down']], args.netns);
   } catch (err) {

@@ -82,6 +82,20 @@ for (const impl of implementations('loopback')) {
         expect(del.code, del.stdout).toBe(0);
       });
 
+      it.skipIf(impl.name !== 'tscni')("refuses the plugin's own network namespace", async () => {
+        const add = await node.runPlugin(impl.bin, env('ADD', '/proc/self/ns/net'), {
+          cniVersion: '1.0.0',
+          name: 'n',
+          type: 'loopback',
+        });
+        expect(add.code).toBe(1);
+        expect(add.json).toEqual({
+          code: 8,
+          msg: "netns must not be the plugin's own network namespace",
+          details: '/proc/self/ns/net',
+        });
+      });
+
       it('VERSION lists the supported versions', async () => {
         const v = await node.runPlugin(impl.bin, { CNI_COMMAND: 'VERSION' }, { cniVersion: '1.0.0' });
         expect(v.code).toBe(0);
