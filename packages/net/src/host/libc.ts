@@ -36,7 +36,16 @@ export function libc(): Libc | undefined {
   return loaded ?? undefined;
 }
 
-/** Tests: force the in-process calls off (`null`) or back to loading on first use (`undefined`). */
-export function setLibc(value: Libc | null | undefined): void {
-  loaded = value;
+let switchAllowed = false;
+
+/**
+ * Declare this process one plugin call (a plugin's `main`): from then on `netnsSwitcher()` may hand out setns. A
+ * process that runs several calls at once (the CRI harness, plugins in-process) must not: while its main thread is
+ * inside a pod, an `ip … netns <pid>` of another call (a veth's host end) would resolve to that pod.
+ */
+export function soleCallInProcess(): void {
+  switchAllowed = true;
 }
+
+/** `libc()` when this thread may enter another network namespace for a moment (see `soleCallInProcess`). */
+export const netnsSwitcher = (): Libc | undefined => (switchAllowed ? libc() : undefined);
