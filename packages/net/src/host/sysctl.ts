@@ -24,8 +24,8 @@ export function writeSysctl(key: string, value: string | number): void {
  * Write several sysctls inside another network namespace. Under Bun, in a process that is one plugin call
  * (`soleCallInProcess`), this thread enters the namespace (setns(2), as the reference does), writes each file as
  * sysctl(8) would (`value\n`, in order) and comes back, all in one synchronous stretch (nothing else of this process
- * runs meanwhile); when anything of that fails, or otherwise, one `sysctl -w` with every key does it all again, so
- * its end state and its error are the ones there always were.
+ * runs meanwhile). When anything of that fails, and in any other process, one `sysctl -w` with every key does it
+ * all (again), so its end state and its error are the ones there always were.
  */
 export async function writeSysctlsIn(netns: string, values: Record<string, string | number>): Promise<void> {
   const writes = Object.entries(values).map(([k, v]): [string, string, string] => {
