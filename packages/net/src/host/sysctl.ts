@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { CLONE_NEWNET, netnsSwitcher } from './libc';
 import { run } from './runner';
 
 // Dotted keys as sysctl(8) takes them; a `/` inside a segment stands for a dot in an interface name.
@@ -19,14 +20,51 @@ export function writeSysctl(key: string, value: string | number): void {
   writeFileSync(keyPath(key), String(value));
 }
 
-/** Write several sysctls inside another network namespace with one `sysctl -w`. */
+/**
+ * Write several sysctls inside another network namespace. Under Bun, in a process that is one plugin call
+ * (`soleCallInProcess`), this thread enters the namespace (setns(2), as the reference does), writes each file as
+ * sysctl(8) would (`value\n`, in order) and comes back, all in one synchronous stretch (nothing else of this process
+ * runs meanwhile). When anything of that fails, and in any other process, one `sysctl -w` with every key does it
+ * all (again), so its end state and its error are the ones there always were.
+ */
 export async function writeSysctlsIn(netns: string, values: Record<string, string | number>): Promise<void> {
-  const pairs = Object.entries(values).map(([k, v]) => {
-    keyPath(k);
+  const writes = Object.entries(values).map(([k, v]): [string, string, string] => {
+    const path = keyPath(k);
     if (/[\n\r=]/.test(String(v))) throw new Error(`invalid sysctl value for ${k}`);
-    return `${k}=${v}`;
+    return [path, `${v}\n`, `${k}=${v}`];
   });
-  if (pairs.length) await run('sysctl', ['-q', '-w', ...pairs], { netns });
+  if (!writes.length || writeInNetns(netns, writes)) return;
+  await run('sysctl', ['-q', '-w', ...writes.map((w) => w[2])], { netns });
+}
+
+/** The in-process writes of `writeSysctlsIn`; false when they could not all be made (or not tried). */
+function writeInNetns(netns: string, writes: [string, string, string][]): boolean {
+  const c = netnsSwitcher();
+  if (!c) return false;
+  let home: number | undefined;
+  let target: number | undefined;
+  try {
+    home = openSync('/proc/thread-self/ns/net', 'r');
+    target = openSync(netns, 'r');
+  } catch {
+    for (const fd of [home, target]) if (fd !== undefined) closeSync(fd);
+    return false;
+  }
+  let ok = c.setns(target, CLONE_NEWNET) === 0;
+  try {
+    if (ok) for (const [path, data] of writes) writeFileSync(path, data);
+  } catch {
+    ok = false;
+  } finally {
+    // Back home before anything else runs. A thread that cannot return would do the host's work in the pod.
+    if (c.setns(home, CLONE_NEWNET) !== 0) {
+      process.stderr.write(`setns back to the host's network namespace failed after writing sysctls in ${netns}\n`);
+      process.abort();
+    }
+    closeSync(home);
+    closeSync(target);
+  }
+  return ok;
 }
 
 /** Read sysctls inside another network namespace (one `sysctl -n` call). */

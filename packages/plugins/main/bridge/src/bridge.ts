@@ -28,24 +28,26 @@ import { hasSpoofCheck, setupSpoofCheck, teardownSpoofCheck } from './spoofcheck
 import { ensureVlanGateway } from './vlan-gateway';
 
 /**
- * ADD: bridge and IPAM (side by side) → veth pair created in the pod together with the whole container config
- * (one process) → host end enslaved (hairpin, isolation, VLANs), beside it the pod's sysctls and ipMasq → spoof
- * check → gateway on the bridge → forwarding → port up. Anything failing after IPAM releases the lease and removes
- * the veth. An IPAM that talks through the pod's link (dhcp) runs once the port is up, the reference's order.
+ * ADD: IPAM → veth pair created in the pod together with the whole container config (one process), and beside both
+ * the bridge's lookup (or creation) → the host end enslaved (hairpin, isolation, VLANs), beside it the pod's sysctls
+ * and ipMasq → spoof check → gateway on the bridge → forwarding → port up. Anything failing after IPAM releases the
+ * lease and removes the veth. An IPAM that talks through the pod's link (dhcp) runs once the port is up, the reference's order.
  */
 async function add(args: CmdArgs): Promise<Result> {
   const conf = loadBridgeConf(args);
   requirePodNetns(args);
   if (!ipamNeedsLink(conf.ipamType)) {
-    // The bridge's lookup (or creation) needs no lease, nor the lease a bridge: side by side. The MAC it reads is
-    // still the one from before this pod's port joins (the port joins only once both are done).
-    let br: Link | undefined;
-    return withIpamAdd(
-      args,
-      conf.ipamType,
-      (ipam) => attachPod(args, conf, br!, async () => ipam, false),
-      async () => (br = await ensureBridge(conf)),
-    );
+    // The bridge's lookup (or creation) needs neither the lease nor the pod's veth: it runs beside both, and the
+    // host's side waits for it. The MAC it reads is still the one from before this pod's port joins (the port joins
+    // in the host batch, after it). Its failure ranks first, as when it ran before everything else.
+    const bridge = ensureBridge(conf);
+    bridge.catch(() => {});
+    try {
+      return await withIpamAdd(args, conf.ipamType, (ipam) => attachPod(args, conf, bridge, async () => ipam, false));
+    } catch (err) {
+      await bridge;
+      throw err;
+    }
   }
   const br = await ensureBridge(conf);
   let leased = false;
@@ -55,7 +57,7 @@ async function add(args: CmdArgs): Promise<Result> {
     return ipam;
   };
   try {
-    return await attachPod(args, conf, br, lease, true);
+    return await attachPod(args, conf, Promise.resolve(br), lease, true);
   } catch (err) {
     if (leased) await delegateDel(conf.ipamType!, args.stdinData, args.env).catch(() => {});
     throw err;
@@ -66,7 +68,7 @@ async function add(args: CmdArgs): Promise<Result> {
 async function attachPod(
   args: CmdArgs,
   conf: BridgeConf,
-  br: Link,
+  bridge: Promise<Link>,
   getIpam: () => Promise<Result | undefined>,
   linkFirst: boolean,
 ): Promise<Result> {
@@ -77,7 +79,13 @@ async function attachPod(
   };
   if (!linkFirst) requireIps();
   let gateways = linkFirst ? [] : applyGateways(result, conf);
-  const veth = await createPodVeth(args, conf, result);
+  const [made0, found] = await Promise.allSettled([createPodVeth(args, conf, result), bridge]);
+  if (found.status === 'rejected') {
+    if (made0.status === 'fulfilled') await removeHostVeth(made0.value.hostVeth);
+    throw found.reason;
+  }
+  if (made0.status === 'rejected') throw made0.reason;
+  const [veth, br] = [made0.value, found.value];
   const made: { host?: Awaited<ReturnType<typeof attachHostVeth>>; bridgeMac?: string; vlanGateway?: Link } = {};
   // What follows the veth, by the order the steps once ran in one after another (the order their failures rank in).
   const port = async () => {

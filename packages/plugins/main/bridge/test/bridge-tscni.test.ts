@@ -142,16 +142,18 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     expect(leases(dataDir, ipt.name)).toEqual([`10.61.${seq}.2`]);
   });
 
-  it('a bridge name taken by another kind of link fails the ADD; the lease taken beside the lookup is released', async () => {
+  it('a bridge name taken by another kind of link fails the ADD; the lease and the veth made beside the lookup are undone', async () => {
     const conf = net({ isGateway: true, ipMasq: true });
     node.exec('ip', ['link', 'add', conf.bridge, 'type', 'veth', 'peer', 'name', `${conf.bridge}p`]);
     const vethsBefore = hostVeths(node);
     const id = uniqueName('c');
-    const add = await run('ADD', conf, node.addPod(), id);
+    const pod = node.addPod();
+    const add = await run('ADD', conf, pod, id);
     expect(add.code).toBe(1);
     expect(add.json.msg).toBe(`"${conf.bridge}" already exists but is not a bridge`);
     expect(leases(dataDir, conf.name)).toEqual([]);
     expect(hostVeths(node)).toEqual(vethsBefore);
+    expect(podLink(pod)).toBeUndefined();
     expect(rulesOf(node, id)).toEqual([]);
     node.exec('ip', ['link', 'del', conf.bridge]);
   });

@@ -223,6 +223,23 @@ describe.skipIf(!!missing)(`tuning${missing ? ` — skipped: ${missing}` : ''}`,
       expect((await run('CHECK', p, conf(p, fields))).code).toBe(0);
     });
 
+    it('a sysctl the kernel lacks fails ADD with the same error from the Bun and the Node build, the keys before it written', async () => {
+      // Under Bun the sysctls are written from inside the pod (setns); any failure there hands all of them to
+      // sysctl(8), whose error and end state are what the Node build (always sysctl(8)) gives.
+      const builds = [ours.bin, join(import.meta.dirname, '../../../../../dist/cni-bin/tuning')].filter(existsSync);
+      const fields = { sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1', 'net.ipv4.conf.IFNAME.no_such_key': '1' } };
+      const msgs: string[] = [];
+      for (const bin of builds) {
+        const p = addPod();
+        const add = await node.runPlugin(bin, env('ADD', p), conf(p, fields));
+        expect(add.code, add.stdout).toBe(1);
+        msgs.push(add.json.msg);
+        expect(sysctl(p.pod, `net.ipv4.conf.${p.ifName}.arp_filter`)).toBe('1');
+      }
+      expect(msgs[0]).toMatch(/^tuning: failed to set sysctls: .*no_such_key/);
+      expect(new Set(msgs).size).toBe(1);
+    });
+
     it('CHECK compares multi-value sysctls word by word (the kernel prints tabs)', async () => {
       const p = addPod();
       const fields = { sysctl: { 'net.ipv4.ping_group_range': '0 1000' } };
