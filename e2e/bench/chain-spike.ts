@@ -9,31 +9,18 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { CNIConfig, defaultExec, type PluginExec } from '@tscni/libcni';
-import { REFERENCE_BIN, TestNode } from '@tscni/testing/node';
-import { CniBench, type BinSet } from './cni';
+import { TestNode } from '@tscni/testing/node';
+import { abSets, argOf, Samples } from './ab-runs';
+import { CniBench } from './cni';
 import { now, quantile } from './stats';
 
-const argOf = (name: string): string | undefined => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-};
 const N = Number(argOf('--runs') ?? 20);
 const BEFORE = argOf('--before');
 if (!BEFORE) throw new Error('--before <dir>: a copy of an earlier dist/');
-const SETS: BinSet[] = [
-  { tag: 'bun', dir: join(import.meta.dirname, '../../dist/bun/cni-bin'), net: 64 },
-  { tag: 'bun0', dir: join(BEFORE, 'bun/cni-bin'), net: 73 },
-  { tag: 'ref', dir: REFERENCE_BIN, net: 67 },
-];
+const SETS = abSets(BEFORE);
 for (const s of SETS) if (!existsSync(join(s.dir, 'bridge'))) throw new Error(`${s.dir}/bridge missing`);
 
-/** what (`chain ADD`, `portmap DEL`, …) → set tag → samples */
-const samples = new Map<string, Record<string, number[]>>();
-const record = (what: string, tag: string, ms: number) => {
-  const r = samples.get(what) ?? {};
-  (r[tag] ??= []).push(ms);
-  samples.set(what, r);
-};
+const samples = new Samples();
 const node = new TestNode('chainspk');
 const bench = new CniBench(node);
 const load = [loadavg()[0]];
@@ -46,7 +33,7 @@ try {
         try {
           return await defaultExec(file, { ...opts, wrapper: ['nsenter', `--net=${node.path}`, '--'] });
         } finally {
-          record(`${basename(file)} ${opts.env?.CNI_COMMAND}`, s.tag, now() - t);
+          samples.record(`${basename(file)} ${opts.env?.CNI_COMMAND}`, s.tag, now() - t);
         }
       };
       const cni = new CNIConfig({ binDirs: [s.dir], cacheDir: join(node.tmp, `cache-${s.tag}`), exec: timed });
@@ -63,10 +50,10 @@ try {
       };
       let t = now();
       await cni.addNetworkList(list, rt);
-      record('chain ADD', s.tag, now() - t);
+      samples.record('chain ADD', s.tag, now() - t);
       t = now();
       await cni.delNetworkList(list, rt);
-      record('chain DEL', s.tag, now() - t);
+      samples.record('chain DEL', s.tag, now() - t);
       node.exec('ip', ['netns', 'delete', netns.split('/').pop()!], { allowFail: true });
     }
   }

@@ -9,30 +9,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { CNIConfig, defaultExec, type NetworkConfigList, type PluginExec } from '@tscni/libcni';
-import { REFERENCE_BIN, TestNode } from '@tscni/testing/node';
+import { TestNode } from '@tscni/testing/node';
+import { abSets, argOf, Samples } from './ab-runs';
 import { CniBench, type BinSet } from './cni';
 import { quantile } from './stats';
 
-const argOf = (name: string): string | undefined => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-};
 const N = Number(argOf('--runs') ?? 20);
 const BEFORE = argOf('--before');
-const SETS: BinSet[] = [
-  { tag: 'bun', dir: join(import.meta.dirname, '../../dist/bun/cni-bin'), net: 64 },
-  ...(BEFORE ? [{ tag: 'bun0', dir: join(BEFORE, 'bun/cni-bin'), net: 73 }] : []),
-  { tag: 'ref', dir: REFERENCE_BIN, net: 67 },
-];
+const SETS = abSets(BEFORE);
 for (const s of SETS) if (!existsSync(join(s.dir, 'bridge'))) throw new Error(`${s.dir}/bridge missing`);
 
-/** what (`bridge ADD`, `chain:portmap DEL`, …) → set tag → CPU ms */
-const samples = new Map<string, Record<string, number[]>>();
-const record = (what: string, tag: string, ms: number) => {
-  const r = samples.get(what) ?? {};
-  (r[tag] ??= []).push(ms);
-  samples.set(what, r);
-};
+const samples = new Samples();
 const node = new TestNode('cpucall');
 const bench = new CniBench(node);
 const load = [loadavg()[0]];
@@ -50,7 +37,8 @@ async function pod(s: BinSet, row: string, list: NetworkConfigList, keep: boolea
       const line = readFileSync(out, 'utf8')
         .split('\n')
         .find((l) => l.includes('task-clock'));
-      if (keep && line) record(`${row}:${basename(file)} ${opts.env?.CNI_COMMAND}`, s.tag, Number(line.split(',')[0]));
+      if (keep && line)
+        samples.record(`${row}:${basename(file)} ${opts.env?.CNI_COMMAND}`, s.tag, Number(line.split(',')[0]));
     }
   };
   const cni = new CNIConfig({ binDirs: [s.dir], cacheDir: join(node.tmp, `cache-${s.tag}`), exec });
