@@ -226,7 +226,8 @@ describe.skipIf(!!missing)(`tuning${missing ? ` — skipped: ${missing}` : ''}`,
     it('a sysctl the kernel lacks fails ADD with the same error from the Bun and the Node build, the keys before it written', async () => {
       // Under Bun the sysctls are written from inside the pod (setns); any failure there hands all of them to
       // sysctl(8), whose error and end state are what the Node build (always sysctl(8)) gives.
-      const builds = [ours.bin, join(import.meta.dirname, '../../../../../dist/cni-bin/tuning')].filter(existsSync);
+      const builds = [ours.bin, join(import.meta.dirname, '../../../../../dist/cni-bin/tuning')];
+      expect(builds.filter(existsSync), 'both builds (run the build first)').toEqual(builds);
       const fields = { sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1', 'net.ipv4.conf.IFNAME.no_such_key': '1' } };
       const msgs: string[] = [];
       for (const bin of builds) {
