@@ -19,7 +19,7 @@ import {
 } from '@tscni/net/pod/link-attachment';
 import { deletePodLink } from '@tscni/net/pod/pod-link';
 import { rankedSideBySide } from '@tscni/net/pod/ranked-steps';
-import { VethNameTaken, createVeth, removeHostVeth } from '@tscni/net/pod/veth';
+import { VethNameTaken, createVeth, removeHostVeth, type VethPair } from '@tscni/net/pod/veth';
 import { attachHostVeth, enableForwarding, ensureBridge, ensureGatewayAddrs, setPortVlans, why } from './bridge-link';
 import { checkBridge } from './check';
 import { loadBridgeConf, type BridgeConf } from './config';
@@ -79,13 +79,7 @@ async function attachPod(
   };
   if (!linkFirst) requireIps();
   let gateways = linkFirst ? [] : applyGateways(result, conf);
-  const [made0, found] = await Promise.allSettled([createPodVeth(args, conf, result), bridge]);
-  if (found.status === 'rejected') {
-    if (made0.status === 'fulfilled') await removeHostVeth(made0.value.hostVeth);
-    throw found.reason;
-  }
-  if (made0.status === 'rejected') throw made0.reason;
-  const [veth, br] = [made0.value, found.value];
+  const [veth, br] = await vethBesideBridge(bridge, () => createPodVeth(args, conf, result));
   const made: { host?: Awaited<ReturnType<typeof attachHostVeth>>; bridgeMac?: string; vlanGateway?: Link } = {};
   // What follows the veth, by the order the steps once ran in one after another (the order their failures rank in).
   const port = async () => {
@@ -208,6 +202,22 @@ async function gc(args: CmdArgs): Promise<void> {
     await conf.masq.gc(args.netConf.name, args.validAttachments()).catch((e) => void errors.push(e));
   await forwardGcToIpam(args, conf.ipamType).catch((e) => void errors.push(e));
   if (errors.length) throw errors[0];
+}
+
+/** The pod's veth made beside the bridge's lookup: the lookup's failure ranks first; a veth made beside a failure goes. */
+async function vethBesideBridge(bridge: Promise<Link>, makeVeth: () => Promise<VethPair>): Promise<[VethPair, Link]> {
+  const made: { veth?: VethPair; br?: Link } = {};
+  try {
+    await rankedSideBySide([
+      [[0, async () => (made.br = await bridge)]],
+      [[1, async () => (made.veth = await makeVeth())]],
+    ]);
+  } catch (err) {
+    if (made.veth) await removeHostVeth(made.veth.hostVeth);
+    throw err;
+  }
+  // Both steps succeeded (rankedSideBySide throws otherwise).
+  return [made.veth!, made.br!];
 }
 
 async function createPodVeth(args: CmdArgs, conf: BridgeConf, result: Result) {
