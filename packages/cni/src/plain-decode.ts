@@ -16,12 +16,14 @@ export type PlainKind =
   | { k: 'number'; int?: boolean; min?: number; max?: number }
   | { k: 'enum'; values: readonly string[] }
   | { k: 'unknown' }
-  /** `z.record(z.unknown())`. */
-  | { k: 'record' }
+  /** `z.record(z.unknown())`, or of `of` (a null value, Go's zero, is then the schema's business). */
+  | { k: 'record'; of?: PlainKind }
   | { k: 'array'; of: PlainKind }
   | PlainObject
   /** A field left to the schema whenever it is set. */
-  | { k: 'never' };
+  | { k: 'never' }
+  /** Anything else a schema does to a non-null value (a transform, say): its output, or undefined for the schema. */
+  | { k: 'custom'; decode: (v: unknown) => unknown };
 
 export interface PlainField {
   kind: PlainKind;
@@ -36,13 +38,19 @@ export interface PlainObject {
   k: 'object';
   fields: Readonly<Record<string, PlainField>>;
   folded: ReadonlyMap<string, string>;
+  /** zod's default object (not `.passthrough()`): undeclared keys are dropped. */
+  strip?: boolean;
 }
 
-/** A passthrough object's description; `fields` in the schema's order. */
-export function plainObject(fields: Record<string, PlainField | PlainKind>): PlainObject {
+/** An object's description, `.passthrough()` unless `strip`; `fields` in the schema's order. */
+export function plainObject(
+  fields: Record<string, PlainField | PlainKind>,
+  opts: { strip?: boolean } = {},
+): PlainObject {
   const full: Record<string, PlainField> = {};
   for (const [name, f] of Object.entries(fields)) full[name] = 'kind' in f ? f : { kind: f };
-  return { k: 'object', fields: full, folded: new Map(Object.keys(full).map((n) => [goFold(n), n])) };
+  const folded = new Map(Object.keys(full).map((n) => [goFold(n), n]));
+  return { k: 'object', fields: full, folded, ...(opts.strip ? { strip: true } : {}) };
 }
 
 export const plainString: PlainKind = { k: 'string' };
@@ -82,7 +90,9 @@ function decodeKind(kind: PlainKind, v: unknown): Out {
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(v)) {
         if (key === '__proto__') return BAIL;
-        out[key] = v[key];
+        const d = kind.of ? (v[key] === null ? BAIL : decodeKind(kind.of, v[key])) : v[key];
+        if (d === BAIL) return BAIL;
+        out[key] = d;
       }
       return out;
     }
@@ -102,6 +112,10 @@ function decodeKind(kind: PlainKind, v: unknown): Out {
       return isPlainObject(v) ? decodeObject(kind, v) : BAIL;
     case 'never':
       return BAIL;
+    case 'custom': {
+      const d = kind.decode(v);
+      return d === undefined ? BAIL : d;
+    }
   }
 }
 
@@ -136,6 +150,6 @@ function decodeObject(kind: PlainObject, v: Record<string, unknown>): Out {
     if (d === BAIL) return BAIL;
     out[name] = d;
   }
-  for (const key of rest) out[key] = v[key];
+  if (!kind.strip) for (const key of rest) out[key] = v[key];
   return out;
 }
