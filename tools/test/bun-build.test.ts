@@ -18,8 +18,8 @@ const plugins: string[] = executables()
   .sort();
 const cwd = mkdtempSync(join(tmpdir(), 'bun-build-'));
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
-const run = (name: string, env: Record<string, string>) =>
-  spawnSync(join(BUN_BIN_DIR, name), [], { cwd, env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8' });
+const run = (name: string, env: Record<string, string>, args: string[] = []) =>
+  spawnSync(join(BUN_BIN_DIR, name), args, { cwd, env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8' });
 
 describe('tools/bun-build.mjs', () => {
   it('lays out one executable and a symlink to it per plugin', () => {
@@ -45,6 +45,23 @@ describe('tools/bun-build.mjs', () => {
     const self = run(MULTICALL_NAME, { CNI_COMMAND: 'VERSION' });
     expect(self.status).toBe(1);
     expect(self.stderr).toMatch(/invoke me through a link named after a plugin/);
+  });
+
+  it("answers VERSION from the entry's table exactly as the plugin's own file does", () => {
+    for (const p of plugins) {
+      const fromTable = run(p, { CNI_COMMAND: 'VERSION' });
+      // An argument makes the entry load the plugin's file, which answers for itself.
+      const fromFile = run(p, { CNI_COMMAND: 'VERSION' }, ['x']);
+      expect(fromFile.status, fromFile.stderr).toBe(0);
+      expect(fromTable.stdout, p).toBe(fromFile.stdout);
+      expect(fromTable.stderr).toBe('');
+      expect(fromTable.status).toBe(0);
+    }
+    expect(JSON.parse(run('bandwidth', { CNI_COMMAND: 'VERSION' }).stdout).supportedVersions).not.toContain('0.2.0');
+    // `dhcp daemon` stays the daemon whatever CNI_COMMAND says.
+    const daemon = run('dhcp', { CNI_COMMAND: 'VERSION' }, ['daemon', '-h']);
+    expect(daemon.stdout).toBe('');
+    expect(daemon.stderr).toMatch(/daemon/);
   });
 
   it('reads no .env or bunfig.toml from its working directory', () => {

@@ -69,7 +69,7 @@ function concrete(schemas: ZodTypeAny[]): ZodTypeAny[] {
 }
 
 /** Go's case folding restricted to what can equal an ASCII field name: ASCII letters, K (U+212A), ſ (U+017F). */
-function fold(key: string): string {
+export function goFold(key: string): string {
   return key.replace(/[A-Z\u212a\u017f]/g, (c) => (c === '\u212a' ? 'k' : c === '\u017f' ? 's' : c.toLowerCase()));
 }
 
@@ -84,7 +84,7 @@ function objectIndex(obj: ZodTypeAny): ObjectIndex {
   if (idx) return idx;
   const shape = (defOf(obj).shape as () => Record<string, ZodTypeAny>)();
   idx = { fields: new Map(Object.entries(shape)), folded: new Map() };
-  for (const name of idx.fields.keys()) if (!idx.folded.has(fold(name))) idx.folded.set(fold(name), name);
+  for (const name of idx.fields.keys()) if (!idx.folded.has(goFold(name))) idx.folded.set(goFold(name), name);
   indexCache.set(obj, idx);
   return idx;
 }
@@ -131,7 +131,7 @@ function decodeObject(kinds: ZodTypeAny[], value: Record<string, unknown>): Reco
   if (!objects.length && !rest.length) return value;
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    const f = fold(key);
+    const f = goFold(key);
     const field = objects.some((o) => o.fields.has(key))
       ? key
       : objects.map((o) => o.folded.get(f)).find((n) => n !== undefined);
@@ -179,9 +179,9 @@ function zeroOf(schemas: ZodTypeAny[]): unknown {
 /** One field of an object decoded without a schema (Go semantics: the last key folding to `name` wins; null is unset). */
 export function goField(obj: unknown, name: string): unknown {
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return undefined;
-  const f = fold(name);
+  const f = goFold(name);
   let found: unknown;
-  for (const [key, v] of Object.entries(obj)) if (key === name || fold(key) === f) found = v ?? undefined;
+  for (const [key, v] of Object.entries(obj)) if (key === name || goFold(key) === f) found = v ?? undefined;
   return found;
 }
 

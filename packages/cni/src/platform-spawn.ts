@@ -26,8 +26,14 @@ export function spawnCollect(file: string, argv: readonly string[], input?: stri
           : { cmd: [file, ...argv], stdio: [stdin, 'pipe', 'pipe', fd3] },
       );
       if (input !== undefined) {
-        p.stdin!.write(input);
-        void Promise.resolve(p.stdin!.end()).catch(() => {});
+        // A tool that exits before reading its input (`ip -n` of a namespace that is gone) closes the pipe: the write
+        // fails with EPIPE, synchronously or not. Its exit status and stderr are the answer, as under Node.
+        for (const step of [() => p.stdin!.write(input), () => p.stdin!.end()])
+          try {
+            void Promise.resolve(step()).catch(() => {});
+          } catch {
+            /* EPIPE: see above */
+          }
       }
       return Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]).then(
         ([stdout, stderr, code]) => ({ code, stdout, stderr }),

@@ -1,5 +1,15 @@
+import type { z } from 'zod';
 import { CniError, ErrorCode } from './errors';
-import { LegacyResultSchema, ResultSchema, type IPConfig, type LegacyResult, type Result, type Route } from './types';
+import { plainDecode } from './plain-decode';
+import {
+  LegacyResultSchema,
+  ResultSchema,
+  plainResult,
+  type IPConfig,
+  type LegacyResult,
+  type Result,
+  type Route,
+} from './types';
 import { goDecode, goField } from './go-json';
 import { compareVersions, versionAtLeast } from './version';
 
@@ -12,7 +22,9 @@ export function toCurrentResult(raw: unknown, fallbackVersion = '1.1.0'): Result
   const version = typeof declared === 'string' && declared ? declared : fallbackVersion;
   if (isLegacy(version))
     return fromLegacy(parseOrThrow(LegacyResultSchema, goDecode(LegacyResultSchema, raw ?? {})), version);
-  const r = parseOrThrow(ResultSchema, goDecode(ResultSchema, raw ?? {}));
+  const r =
+    plainDecode<z.infer<typeof ResultSchema>>(plainResult(), raw ?? {}) ??
+    parseOrThrow(ResultSchema, goDecode(ResultSchema, raw ?? {}));
   const ips = r.ips?.map(({ version: _v, ...ip }) => ip);
   return { ...r, cniVersion: version, ...(ips ? { ips } : {}) } as Result;
 }

@@ -3,6 +3,7 @@ import { statIdentity } from './platform-fs';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { parseCniArgs } from './args';
 import { plainNetConf } from './plain-netconf';
+import { plainDecode, type PlainObject } from './plain-decode';
 import { goField, goParse, goView, parseJsonText } from './go-json';
 import { CniError, ErrorCode } from './errors';
 import { convertResult, toCurrentResult } from './result';
@@ -27,8 +28,13 @@ export class CmdArgs {
     readonly env: NodeJS.ProcessEnv,
   ) {}
 
-  /** The config parsed with the plugin's schema; a mismatch is error 7 naming the field. */
-  parse<T>(schema: ZodType<T, ZodTypeDef, unknown>): T {
+  /**
+   * The config parsed with the plugin's schema; a mismatch is error 7 naming the field. With `plain` (the schema's
+   * plain description, plain-decode.ts) an ordinary config is decoded without building the schema.
+   */
+  parse<T>(schema: ZodType<T, ZodTypeDef, unknown>, plain?: PlainObject): T {
+    const fast = plain && plainDecode<T>(plain, this.netConf);
+    if (fast !== undefined) return fast;
     const parsed = goParse(schema, this.netConf);
     if (parsed.success) return parsed.data;
     throw new CniError(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { emptyAsUnset } from './go-json';
 import { lazySchema } from './lazy-schema';
+import { plainInt, plainObject, plainString, plainStrings, type PlainObject } from './plain-decode';
 
 /** Interface of a 1.x result (0.3/0.4 have no mtu/socketPath/pciID). */
 export const InterfaceSchema = lazySchema(() =>
@@ -69,6 +70,52 @@ export const ResultSchema = lazySchema(() =>
     .passthrough(),
 );
 export type Result = z.infer<typeof ResultSchema> & { cniVersion: string };
+
+/** RouteSchema's plain description (plain-decode.ts; test/plain-decode.test.ts holds it to the schema). */
+export const plainRoute = (): PlainObject =>
+  plainObject({
+    dst: { kind: plainString, required: true },
+    gw: { kind: plainString, emptyAsUnset: true },
+    mtu: plainInt,
+    advmss: plainInt,
+    priority: plainInt,
+    table: plainInt,
+    scope: plainInt,
+  });
+
+let resultPlain: PlainObject | undefined;
+/** ResultSchema's plain description, built on first use. */
+export const plainResult = (): PlainObject =>
+  (resultPlain ??= plainObject({
+    cniVersion: plainString,
+    interfaces: {
+      k: 'array',
+      of: plainObject({
+        name: { kind: plainString, required: true },
+        mac: plainString,
+        mtu: plainInt,
+        sandbox: plainString,
+        socketPath: plainString,
+        pciID: plainString,
+      }),
+    },
+    ips: {
+      k: 'array',
+      of: plainObject({
+        address: { kind: plainString, required: true },
+        gateway: plainString,
+        interface: { k: 'number', int: true, min: 0 },
+        version: { k: 'enum', values: ['4', '6'] },
+      }),
+    },
+    routes: { k: 'array', of: plainRoute() },
+    dns: plainObject({
+      nameservers: plainStrings,
+      domain: { kind: plainString, emptyAsUnset: true },
+      search: plainStrings,
+      options: plainStrings,
+    }),
+  }));
 
 const LegacyIPSchema = lazySchema(() =>
   z.object({ ip: z.string(), gateway: z.string().optional(), routes: z.array(RouteSchema).optional() }).passthrough(),

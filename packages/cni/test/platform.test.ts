@@ -1,4 +1,5 @@
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,5 +33,27 @@ describe('platform (under Node)', () => {
       closeSync(fd);
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+const root = join(__dirname, '../../..');
+const bunBin = join(root, 'node_modules/@oven/bun-linux-x64/bin/bun');
+
+describe('platform (under Bun)', () => {
+  // A tool that exits before reading its input (`ip -n` of a namespace that is gone) makes the write fail with EPIPE:
+  // the answer is still its exit status and stderr, which a DEL takes as "already gone".
+  it.skipIf(!existsSync(bunBin))('spawnCollect answers with the exit status when writing stdin fails', () => {
+    const script = `
+      const real = Bun.spawn;
+      Bun.spawn = (opts) => {
+        const p = real(opts);
+        const epipe = () => { throw Object.assign(new Error('EPIPE: broken pipe, write'), { code: 'EPIPE' }); };
+        return { stdout: p.stdout, stderr: p.stderr, exited: p.exited, stdin: { write: epipe, end: epipe } };
+      };
+      const { spawnCollect } = await import(${JSON.stringify(join(root, 'packages/cni/src/platform-spawn.ts'))});
+      console.log(JSON.stringify(await spawnCollect('sh', ['-c', 'echo gone >&2; exit 3'], 'input')));`;
+    const r = spawnSync(bunBin, ['-e', script], { cwd: root, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ code: 3, stdout: '', stderr: 'gone\n' });
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestNode, missingForKernelTests } from '@tscni/testing/node';
-import { iptablesSave, ipMasqFor, masqChainName, setRunner, spawnRunner } from '../src';
+import { iptablesSave, ipMasqFor, masqChainName, nftChainRules, nftMasqComment, setRunner, spawnRunner } from '../src';
 
 const missing = missingForKernelTests(['nsenter', 'iptables-save', 'iptables-restore', 'ip6tables-restore']);
 
@@ -72,4 +72,32 @@ describe.skipIf(!!missing)(`ipMasq on a real kernel${missing ? ` — skipped: ${
     await masq.teardown(o, ['10.80.0.7/24']); // the prevResult lost an address: the chain is still entered
     expect(await rules(chain)).toEqual([]);
   });
+
+  it.skipIf(!!missingForKernelTests(['nft']))(
+    "teardown with the used addresses of an nftables ADD still removes the ADD's nft rule",
+    async () => {
+      const o = owner();
+      const nft = ipMasqFor('nftables');
+      const mine = async () =>
+        (await nftChainRules('inet', 'cni_plugins_masquerade', 'masq_checks', node.path)).filter(
+          (r) => r.comment === nftMasqComment(o),
+        );
+      try {
+        await nft.setup(['10.82.0.7/24'], o);
+        expect(await mine()).toHaveLength(1);
+        await masq.teardown(o, ['10.82.0.7/24']);
+        expect(await mine()).toEqual([]);
+        // And after an iptables ADD, the nft table is left as it is.
+        await nft.setup(['10.82.0.8/24'], { ...o, ifName: 'eth1' });
+        await masq.setup(['10.82.0.7/24'], o);
+        await masq.teardown(o, ['10.82.0.7/24']);
+        expect(await rules(masqChainName(o))).toEqual([]);
+        expect(
+          (await nftChainRules('inet', 'cni_plugins_masquerade', 'masq_checks', node.path)).map((r) => r.comment),
+        ).toContain(nftMasqComment({ ...o, ifName: 'eth1' }));
+      } finally {
+        await nft.teardown({ ...o, ifName: 'eth1' });
+      }
+    },
+  );
 });

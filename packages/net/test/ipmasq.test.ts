@@ -106,12 +106,13 @@ describe('ipMasq (injected runner)', () => {
     ]);
   });
 
-  it('teardown with the addresses the ADD used: one restore, no read, only their family (and nft)', async () => {
+  it('teardown with the addresses the ADD used: one restore, no read, only their family, and no nft', async () => {
     const jump = `-A POSTROUTING -s 10.0.0.5/32 ${COMMENT} -j ${CHAIN}`;
     const host = fakeHost({ nat4: `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CHAIN} - [0:0]\n${jump}\nCOMMIT\n` });
     setRunner(host.runner);
     await ipMasqFor().teardown(owner, ['10.0.0.5/24']);
-    expect(host.calls.filter((c) => c !== 'nft')).toEqual(['iptables-restore']);
+    // The iptables rules were this ADD's: it wrote no nft rules, so nft's table is not read.
+    expect(host.calls).toEqual(['iptables-restore']);
     expect(host.writes[0].input!.split('\n')).toEqual([
       '*nat',
       '-D' + jump.slice(2),
@@ -120,7 +121,24 @@ describe('ipMasq (injected runner)', () => {
       'COMMIT',
       '',
     ]);
-    expect(host.calls).toContain('nft'); // the backend is not in the prevResult: nft is still searched
+  });
+
+  it('teardown with the addresses of an nftables ADD: the iptables restore fails, then both backends are read', async () => {
+    const host = fakeHost({ nft: [{ rule: { handle: 9, comment: nftMasqComment(owner) } }] });
+    setRunner(host.runner);
+    await ipMasqFor('nftables').teardown(owner, ['10.0.0.5/24', 'fd00::5/64']);
+    expect([...host.calls].sort()).toEqual(
+      ['ip6tables-restore', 'ip6tables-save', 'iptables-restore', 'iptables-save', 'nft', 'nft'].sort(),
+    );
+    expect(host.writes.find((w) => w.cmd === 'nft')!.input).toBe(
+      'delete rule inet cni_plugins_masquerade masq_checks handle 9\n',
+    );
+    // One family's rules there, the other's not: that family and nft are read.
+    const jump = `-A POSTROUTING -s 10.0.0.5/32 ${COMMENT} -j ${CHAIN}`;
+    const half = fakeHost({ nat4: `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CHAIN} - [0:0]\n${jump}\nCOMMIT\n` });
+    setRunner(half.runner);
+    await ipMasqFor().teardown(owner, ['10.0.0.5/24', 'fd00::5/64']);
+    expect([...half.calls].sort()).toEqual(['ip6tables-restore', 'ip6tables-save', 'iptables-restore', 'nft'].sort());
   });
 
   it('teardown with the addresses the ADD used reads the table when the rules are not as expected', async () => {

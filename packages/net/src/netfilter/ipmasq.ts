@@ -63,7 +63,16 @@ export function ipMasqFor(backend?: IpMasqBackendName): IpMasqBackend {
     teardown: async (owner, used) => {
       checkOwner(owner);
       const known = used?.every((a) => parseCIDR(a)) ? used : undefined; // anything odd: search everything
-      await collectErrors(all.map((b) => () => b.teardown(owner, known)));
+      if (!known?.length) return collectErrors(all.map((b) => () => b.teardown(owner, known)));
+      // The ADD's addresses: iptables' rules go without a read when they are all there. Then this attachment's ADD
+      // wrote iptables rules, and an ADD writes one backend only: nft's table is not read (a process less). Else
+      // each family left is read, and nft's table too, as without them.
+      const left = await iptablesWithoutRead(owner, known);
+      if (left === undefined) return;
+      await collectErrors([
+        ...left.map((f) => () => removeIptablesChains(f, new Set([masqChainName(owner)]))),
+        () => nftablesIpMasq.teardown(owner),
+      ]);
     },
     has: async (owner) => {
       checkOwner(owner);
@@ -174,18 +183,40 @@ const jumpRule = (family: IPFamily, address: string, chain: string, comment: str
  * jumps into the chain goes.
  */
 async function teardownIptablesFamily(family: IPFamily, owner: MasqOwner, used?: string[]): Promise<void> {
+  if (used?.length && (await removeWithoutRead(family, owner, used))) return;
+  await removeIptablesChains(family, new Set([masqChainName(owner)]));
+}
+
+/** The blind restore above; false when it failed (changing nothing). */
+async function removeWithoutRead(family: IPFamily, owner: MasqOwner, used: readonly string[]): Promise<boolean> {
   const chain = masqChainName(owner);
-  if (used?.length) {
-    try {
-      const comment = `-m comment --comment ${savedComment(owner)}`;
-      const deletes = [...new Set(used.map((a) => '-D' + jumpRule(family, a, chain, comment).slice(2)))];
-      await iptablesRestore(family, ['*nat', ...deletes, `-F ${chain}`, `-X ${chain}`, 'COMMIT', ''].join('\n'));
-      return;
-    } catch {
-      /* partly gone already, or laid out otherwise: read what is there */
-    }
+  const comment = `-m comment --comment ${savedComment(owner)}`;
+  const deletes = [...new Set(used.map((a) => '-D' + jumpRule(family, a, chain, comment).slice(2)))];
+  try {
+    await iptablesRestore(family, ['*nat', ...deletes, `-F ${chain}`, `-X ${chain}`, 'COMMIT', ''].join('\n'));
+    return true;
+  } catch {
+    return false; // partly gone already, or laid out otherwise (or written by nftables): read what is there
   }
-  await removeIptablesChains(family, new Set([chain]));
+}
+
+/**
+ * Every family of `used` that has iptables, removed without a read, side by side: undefined when each was (and there
+ * was one at least), else the installed families of `used` whose blind removal failed (none removed a rule).
+ */
+async function iptablesWithoutRead(owner: MasqOwner, used: readonly string[]): Promise<IPFamily[] | undefined> {
+  const families = installedFamilies().filter((f) => used.some((a) => familyOfText(a) === f));
+  const removed = await Promise.all(
+    families.map((f) =>
+      removeWithoutRead(
+        f,
+        owner,
+        used.filter((a) => familyOfText(a) === f),
+      ),
+    ),
+  );
+  const left = families.filter((_, i) => !removed[i]);
+  return families.length && !left.length ? undefined : left;
 }
 
 /** Delete POSTROUTING jumps into `chains`, then the chains themselves, in one restore. */

@@ -3,6 +3,7 @@ import type { CmdArgs } from '@tscni/cni';
 import { CniError, ErrorCode } from '@tscni/cni/errors';
 import { lazySchema } from '@tscni/cni/lazy-schema';
 import { interfaceNameProblem } from '@tscni/cni/validate';
+import { plainObject, plainString, type PlainKind } from '@tscni/cni/plain-decode';
 
 /** Config fields the link plugins (macvlan, ipvlan, vlan, dummy, host-device) share. */
 export const linkNameField = lazySchema(() =>
@@ -17,6 +18,11 @@ export const macField = lazySchema(() => z.string().regex(MAC_RE, 'invalid MAC a
 export const mtuField = lazySchema(() => z.number().int().min(0).max(65535));
 /** `ipam` may be `{}` (no IPAM: L2 only) or name a plugin type. */
 export const ipamField = lazySchema(() => z.object({ type: z.string().optional() }).passthrough());
+
+/** The fields above as plain-decode.ts describes them (a plugin's test holds each to its schema). */
+export const plainLinkName: PlainKind = { k: 'string', ok: (name) => !interfaceNameProblem(name) };
+export const plainMtu: PlainKind = { k: 'number', int: true, min: 0, max: 65535 };
+export const plainIpam = (): PlainKind => plainObject({ type: plainString });
 
 export const isMac = (s: string): boolean => MAC_RE.test(s);
 

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { lazySchema } from '@tscni/cni/lazy-schema';
 import type { CmdArgs, Route } from '@tscni/cni';
 import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
-import { RouteSchema } from '@tscni/cni/types';
+import { RouteSchema, plainRoute } from '@tscni/cni/types';
+import { plainObject, plainString, plainStrings, type PlainKind, type PlainObject } from '@tscni/cni/plain-decode';
 import { requestedIPsShape } from '@tscni/cni/requested-ips';
 import { validateNetworkName } from '@tscni/cni/validate';
 import { versionAtLeast } from '@tscni/cni/version';
@@ -41,7 +42,7 @@ const IPAMSchema = lazySchema(() =>
     .passthrough(),
 );
 
-const HostLocalNetConfSchema = lazySchema(() =>
+export const HostLocalNetConfSchema = lazySchema(() =>
   z
     .object({
       cniVersion: z.string(),
@@ -51,6 +52,44 @@ const HostLocalNetConfSchema = lazySchema(() =>
     })
     .passthrough(),
 );
+
+let plain: PlainObject | undefined;
+/** HostLocalNetConfSchema for plain-decode.ts (test/plain-config.test.ts holds it to the schema). */
+export function plainHostLocalConf(): PlainObject {
+  if (plain) return plain;
+  const rangeSets: PlainKind = {
+    k: 'array',
+    of: {
+      k: 'array',
+      of: plainObject({
+        subnet: { kind: plainString, required: true },
+        rangeStart: plainString,
+        rangeEnd: plainString,
+        gateway: plainString,
+      }),
+    },
+  };
+  return (plain = plainObject({
+    cniVersion: { kind: plainString, required: true },
+    name: plainString,
+    ipam: {
+      kind: plainObject({
+        type: plainString,
+        subnet: plainString,
+        rangeStart: plainString,
+        rangeEnd: plainString,
+        gateway: plainString,
+        ranges: rangeSets,
+        routes: { k: 'array', of: plainRoute() },
+        dataDir: plainString,
+        resolvConf: plainString,
+      }),
+      required: true,
+    },
+    runtimeConfig: plainObject({ ipRanges: rangeSets, ips: plainStrings }),
+    args: plainObject({ cni: plainObject({ ips: plainStrings }) }),
+  }));
+}
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 
@@ -70,7 +109,7 @@ export interface HostLocalConfig {
 export function loadConfig(args: CmdArgs, opts: { withRequests?: boolean } = {}): HostLocalConfig {
   if (args.netConf.ipam === undefined)
     throw new CniError(ErrorCode.InvalidNetworkConfig, "IPAM config missing 'ipam' key");
-  const conf = args.parse(HostLocalNetConfSchema);
+  const conf = args.parse(HostLocalNetConfSchema, plainHostLocalConf());
   const name = validateNetworkName(conf.name);
   const ipam = conf.ipam;
 

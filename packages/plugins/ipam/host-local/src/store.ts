@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
@@ -15,6 +14,7 @@ import {
 import { join } from 'node:path';
 import type { IP } from '@tscni/net/host';
 import { formatIP, parseIP } from '@tscni/net/host/ipaddr';
+import { randomHex8 } from '@tscni/net/host/names';
 import { withFileLock } from '@tscni/net/host/lock';
 
 /**
@@ -120,7 +120,7 @@ export class LeaseStore {
   }
 
   private writeTemp(content: string): string {
-    const tmp = join(this.dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
+    const tmp = join(this.dir, `${TEMP_PREFIX}${process.pid}-${randomHex8()}`);
     const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
       writeSync(fd, content);

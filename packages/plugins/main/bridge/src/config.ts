@@ -3,11 +3,20 @@ import { lazySchema } from '@tscni/cni/lazy-schema';
 import type { CmdArgs } from '@tscni/cni';
 import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
 import { emptyAsUnset } from '@tscni/cni/go-json';
+import { plainBoolean, plainObject, plainString, type PlainKind, type PlainObject } from '@tscni/cni/plain-decode';
 import { validateNetworkName } from '@tscni/cni/validate';
 import type { IpMasqBackend } from '@tscni/net/netfilter';
 import { ipMasqFor } from '@tscni/net/netfilter/ipmasq';
 import { ipamTypeOf } from '@tscni/net/pod/link-attachment';
-import { ipamField, isMac, linkNameField, mtuField } from '@tscni/net/pod/link-conf';
+import {
+  ipamField,
+  isMac,
+  linkNameField,
+  mtuField,
+  plainIpam,
+  plainLinkName,
+  plainMtu,
+} from '@tscni/net/pod/link-conf';
 
 const vlanId = lazySchema(() => z.number().int().min(1).max(4094));
 
@@ -60,7 +69,38 @@ export const BridgeConfSchema = lazySchema(() =>
     .passthrough(),
 );
 
-const BridgeDelSchema = lazySchema(() => BridgeConfSchema.schema.extend({ bridge: z.string().default('cni0') }));
+export const BridgeDelSchema = lazySchema(() => BridgeConfSchema.schema.extend({ bridge: z.string().default('cni0') }));
+
+const off = { kind: plainBoolean, value: false };
+/** BridgeConfSchema for plain-decode.ts (`bridge` as the ADD or the DEL reads it); a trunk is the schema's business. */
+const plainBridgeConf = (bridge: PlainKind): PlainObject =>
+  plainObject({
+    name: plainString,
+    bridge: { kind: bridge, value: 'cni0' },
+    isGateway: off,
+    isDefaultGateway: off,
+    forceAddress: off,
+    ipMasq: off,
+    ipMasqBackend: { kind: { k: 'enum', values: ['iptables', 'nftables'] }, emptyAsUnset: true },
+    mtu: plainMtu,
+    hairpinMode: off,
+    promiscMode: off,
+    vlan: { kind: { k: 'number', int: true, min: 0, max: 4094 }, value: 0 },
+    vlanTrunk: { k: 'never' },
+    preserveDefaultVlan: off,
+    macspoofchk: off,
+    enabledad: off,
+    disableContainerInterface: off,
+    portIsolation: off,
+    ipam: plainIpam(),
+  });
+let plainAdd: PlainObject | undefined;
+let plainDel: PlainObject | undefined;
+/** For the test that holds them to the schemas. */
+export const plainBridgeConfs = () => ({
+  add: (plainAdd ??= plainBridgeConf(plainLinkName)),
+  del: (plainDel ??= plainBridgeConf(plainString)),
+});
 
 export type BridgeConf = z.infer<typeof BridgeConfSchema> & {
   /** The container MAC (CNI_ARGS MAC < args.cni.mac < runtimeConfig.mac). */
@@ -75,7 +115,8 @@ export type BridgeConf = z.infer<typeof BridgeConfSchema> & {
 /** Parse and cross-check the config the way the reference's loadNetConf does, plus the MAC. */
 export function loadBridgeConf(args: CmdArgs, opts: { forDel?: boolean } = {}): BridgeConf {
   // DEL never touches the bridge itself: like the reference's, it must not fail on the bridge's name
-  const parsed = args.parse(opts.forDel ? BridgeDelSchema : BridgeConfSchema);
+  const plain = plainBridgeConfs();
+  const parsed = opts.forDel ? args.parse(BridgeDelSchema, plain.del) : args.parse(BridgeConfSchema, plain.add);
   const conf: BridgeConf = {
     ...parsed,
     trunk: trunkIds(parsed.vlanTrunk),

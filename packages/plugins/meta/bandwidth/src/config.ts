@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { lazySchema } from '@tscni/cni/lazy-schema';
 import type { CmdArgs } from '@tscni/cni';
 import { invalidConfig } from '@tscni/cni/errors';
+import { plainObject, type PlainKind, type PlainObject } from '@tscni/cni/plain-decode';
 
 /** A rate in bit/s or a burst in bits: uint64 in the reference, so whole and not negative. */
 const Bits = lazySchema(() => z.number().int().nonnegative());
@@ -24,6 +25,14 @@ export const BandwidthConfSchema = lazySchema(() =>
   }),
 );
 
+let plain: PlainObject | undefined;
+/** BandwidthConfSchema for plain-decode.ts (test/plain-config.test.ts holds it to the schema). */
+export function plainBandwidthConf(): PlainObject {
+  const bits: PlainKind = { k: 'number', int: true, min: 0 };
+  const limits = { ingressRate: bits, ingressBurst: bits, egressRate: bits, egressBurst: bits };
+  return (plain ??= plainObject({ ...limits, runtimeConfig: plainObject({ bandwidth: plainObject(limits) }) }));
+}
+
 export interface Limits {
   ingressRate: number;
   ingressBurst: number;
@@ -41,7 +50,7 @@ const MAX_BURST_BYTES = 0xffffffff;
  * top-level entry is used as a whole; otherwise `runtimeConfig.bandwidth`. Validated per direction.
  */
 export function parseLimits(args: CmdArgs): Limits {
-  const conf = args.parse(BandwidthConfSchema);
+  const conf = args.parse(BandwidthConfSchema, plainBandwidthConf());
   const topLevel = KEYS.some((k) => conf[k] !== undefined);
   const source = topLevel ? conf : (conf.runtimeConfig?.bandwidth ?? {});
   const prefix = topLevel ? '' : 'runtimeConfig.bandwidth.';

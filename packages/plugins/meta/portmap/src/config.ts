@@ -9,6 +9,14 @@ import { iptablesAvailable, nftAvailable } from '@tscni/net/netfilter/iptables';
 import { restoreArg } from '@tscni/net/netfilter/iptables-script';
 import { z } from 'zod';
 import { lazySchema } from '@tscni/cni/lazy-schema';
+import {
+  plainBoolean,
+  plainDecode,
+  plainObject,
+  plainString,
+  type PlainKind,
+  type PlainObject,
+} from '@tscni/cni/plain-decode';
 
 const port = lazySchema(() =>
   z
@@ -58,6 +66,43 @@ export const PortMapConfSchema = lazySchema(() =>
     .passthrough(),
 );
 
+const PROTOCOLS = ['tcp', 'udp', 'sctp'];
+let plain: { add: PlainObject; del: PlainObject } | undefined;
+/** PortMapConfSchema and PortMapDelSchema for plain-decode.ts (test/plain-config.test.ts holds them to the schemas). */
+export function plainPortMapConfs(): { add: PlainObject; del: PlainObject } {
+  if (plain) return plain;
+  const port: PlainKind = { k: 'number', int: true, min: 1, max: 65535 };
+  const mapping = plainObject(
+    {
+      hostPort: { kind: port, required: true },
+      containerPort: { kind: port, required: true },
+      protocol: {
+        kind: {
+          k: 'custom',
+          decode: (v) => (typeof v === 'string' && PROTOCOLS.includes(v.toLowerCase()) ? v.toLowerCase() : undefined),
+        },
+        required: true,
+      },
+      hostIP: { k: 'string', ok: (ip) => !ip || parseIP(ip) !== undefined },
+    },
+    { strip: true },
+  );
+  const conditions: PlainKind = { k: 'array', of: { k: 'string', ok: (c) => c.length >= 1 } };
+  const conf = (mappings: PlainKind) =>
+    plainObject({
+      name: plainString,
+      snat: plainBoolean,
+      masqAll: plainBoolean,
+      markMasqBit: { k: 'number', int: true, min: 0, max: 31 },
+      externalSetMarkChain: { k: 'string', ok: (c) => /^[A-Za-z0-9_.-]{1,28}$/.test(c) },
+      conditionsV4: conditions,
+      conditionsV6: conditions,
+      backend: { kind: { k: 'enum', values: ['iptables', 'nftables'] }, emptyAsUnset: true },
+      runtimeConfig: plainObject({ portMappings: { k: 'array', of: mappings } }),
+    });
+  return (plain = { add: conf(mapping), del: conf({ k: 'unknown' }) });
+}
+
 export type Backend = 'iptables' | 'nftables';
 
 /** Everything a backend needs for one attachment. */
@@ -77,7 +122,7 @@ export interface PortMapConf {
 }
 
 /** DEL finds the rules by container ID alone: the mappings only need to be there, as in the reference. */
-const PortMapDelSchema = lazySchema(() =>
+export const PortMapDelSchema = lazySchema(() =>
   PortMapConfSchema.schema.extend({
     runtimeConfig: z
       .object({ portMappings: z.array(z.unknown()).optional() })
@@ -90,9 +135,21 @@ const PortMapDelSchema = lazySchema(() =>
 export function parseConf(args: CmdArgs, opts: { forDel?: boolean } = {}): PortMapConf {
   // DEL tries ADD's schema first: its mappings, when valid, are what a rule may be computed from; when not, DEL's
   // own parse (same errors as ever) lets them through unvalidated.
-  const strict = opts.forDel ? goParse(PortMapConfSchema, args.netConf) : undefined;
+  const plainConfs = plainPortMapConfs();
+  const plainStrict = opts.forDel
+    ? plainDecode<z.infer<typeof PortMapConfSchema>>(plainConfs.add, args.netConf)
+    : undefined;
+  const strict = plainStrict
+    ? { success: true as const, data: plainStrict }
+    : opts.forDel
+      ? goParse(PortMapConfSchema, args.netConf)
+      : undefined;
   const raw = (
-    strict?.success ? strict.data : opts.forDel ? args.parse(PortMapDelSchema) : args.parse(PortMapConfSchema)
+    strict?.success
+      ? strict.data
+      : opts.forDel
+        ? args.parse(PortMapDelSchema, plainConfs.del)
+        : args.parse(PortMapConfSchema, plainConfs.add)
   ) as z.infer<typeof PortMapConfSchema>;
   if (raw.markMasqBit !== undefined && raw.externalSetMarkChain !== undefined) {
     throw invalidConfig('externalSetMarkChain', 'cannot be used together with markMasqBit');

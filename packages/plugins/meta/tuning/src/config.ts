@@ -3,6 +3,7 @@ import { lazySchema } from '@tscni/cni/lazy-schema';
 import type { CmdArgs } from '@tscni/cni';
 import { CniError, ErrorCode, invalidConfig } from '@tscni/cni/errors';
 import { goField } from '@tscni/cni/go-json';
+import { plainBoolean, plainObject, plainString, type PlainKind, type PlainObject } from '@tscni/cni/plain-decode';
 import { repeatedKeys } from './json-keys';
 import { allowlistPath, checkAllowlist, mergeSysctls, resolveSysctls, type SysctlTarget } from './sysctls';
 
@@ -34,6 +35,26 @@ export const TuningConfSchema = lazySchema(() =>
     .passthrough(),
 );
 
+let plain: PlainObject | undefined;
+/** TuningConfSchema for plain-decode.ts (test/plain-config.test.ts holds it to the schema). */
+export function plainTuningConf(): PlainObject {
+  if (plain) return plain;
+  const attributes: Record<string, PlainKind> = {
+    sysctl: { k: 'record', of: plainString },
+    mac: plainString,
+    mtu: { k: 'number', int: true, min: 0 },
+    promisc: plainBoolean,
+    allmulti: plainBoolean,
+    txQLen: { k: 'number', int: true, min: 0, max: 0xffffffff },
+  };
+  return (plain = plainObject({
+    ...attributes,
+    dataDir: { k: 'string', ok: (d) => d.length >= 1 },
+    runtimeConfig: plainObject({ mac: plainString }),
+    args: plainObject({ cni: plainObject(attributes) }),
+  }));
+}
+
 /** What one attachment asks for, every source merged. Absent attributes are left alone. */
 export interface Tuning {
   sysctls: SysctlTarget[];
@@ -51,7 +72,7 @@ export interface Tuning {
  * reference, `promisc: false` and `mtu: 0` mean "leave as is".
  */
 export function parseTuning(args: CmdArgs): Tuning {
-  const conf = args.parse(TuningConfSchema);
+  const conf = args.parse(TuningConfSchema, plainTuningConf());
   const cni = conf.args?.cni ?? {};
   const envMac = args.cniArgs(['MAC']).MAC;
 
