@@ -43,6 +43,9 @@ export async function ipInProcess(
   let n = 0;
   try {
     for (; n < inv.commands.length; n++) {
+      // `link show` leaves ip's preferred family at AF_PACKET for the rest of a batch (an `addr show` after it
+      // prints no addresses, an `addr add` fails to parse): one that is not last goes to ip with what follows.
+      if (inv.commands[n].op === 'link-show' && n + 1 < inv.commands.length) break;
       const out = runCommand(sock, inv.commands[n], inv.details);
       if (out === UNSURE) break;
       stdout += out;

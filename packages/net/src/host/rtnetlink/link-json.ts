@@ -93,7 +93,13 @@ export function flagNames(flags: number, mdown: boolean): string[] | undefined {
  * and the plain ones around them (not the -d counters such as gso_max_size). Undefined when the link has something
  * this does not render exactly (an unknown link type or flag, a kind's data): the caller then asks `ip`.
  */
-export function linkJson(m: LinkMsg, details: boolean, resolve: Resolve): Record<string, unknown> | undefined {
+export function linkJson(
+  m: LinkMsg,
+  /** `-d`; `linkShow`: `link show` (it prints linkmode), not `addr show`. */
+  opts: { details: boolean; linkShow: boolean },
+  resolve: Resolve,
+): Record<string, unknown> | undefined {
+  const details = opts.details;
   const a = m.attrs;
   const type = LINK_TYPES[m.type];
   if (!type) return undefined;
@@ -124,7 +130,7 @@ export function linkJson(m: LinkMsg, details: boolean, resolve: Resolve): Record
     o.master = m2.name;
   }
   if (a.has(IFLA.OPERSTATE)) o.operstate = OPERSTATES[u8(a.get(IFLA.OPERSTATE))!];
-  if (details && a.has(IFLA.LINKMODE)) o.linkmode = LINKMODES[u8(a.get(IFLA.LINKMODE))!];
+  if (opts.linkShow && a.has(IFLA.LINKMODE)) o.linkmode = LINKMODES[u8(a.get(IFLA.LINKMODE))!];
   if (a.has(IFLA.GROUP)) {
     if (u32(a.get(IFLA.GROUP)) !== 0) return undefined; // a named group: /etc/iproute2/group
     o.group = 'default';
