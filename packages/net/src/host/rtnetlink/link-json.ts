@@ -1,4 +1,5 @@
 import { attrs, get16, get32, i32, u32, u8, type Attrs } from './message';
+import { bridgeInfoData } from './bridge-json';
 import { ascii, macText } from './text';
 
 /** What `ip -j [-d] link show` prints of one link, from its RTM_NEWLINK, for the fields below; undefined: not sure. */
@@ -151,9 +152,17 @@ export function linkJson(
     const info = a.get(IFLA.LINKINFO);
     if (info) {
       const li = attrs(info);
-      // A kind's or a slave kind's data is printed field by field by iproute2's per-kind code: not rendered here.
-      if (li.has(INFO.DATA) || li.has(INFO.SLAVE_DATA) || li.has(INFO.SLAVE_KIND)) return undefined;
-      if (li.has(INFO.KIND)) o.linkinfo = { info_kind: ascii(li.get(INFO.KIND)) };
+      // iproute2 prints a kind's data (and `info_data: {}` without any) by its per-kind code: rendered here for a
+      // bridge (./bridge-json) and a veth (none), any other kind and every port (slave) kind is ip's.
+      const kind = ascii(li.get(INFO.KIND));
+      if (li.has(INFO.SLAVE_DATA) || li.has(INFO.SLAVE_KIND)) return undefined;
+      if (kind === 'veth' && !li.has(INFO.DATA)) o.linkinfo = { info_kind: kind };
+      else if (kind === 'bridge') {
+        const data = li.get(INFO.DATA);
+        const infoData = data ? bridgeInfoData(data) : {};
+        if (!infoData) return undefined;
+        o.linkinfo = { info_kind: kind, info_data: infoData };
+      } else if (li.has(INFO.KIND) || li.has(INFO.DATA)) return undefined;
     }
   }
   if (a.has(IFLA.IFALIAS)) return undefined;
