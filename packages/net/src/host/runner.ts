@@ -1,7 +1,7 @@
 import { spawnCollect } from '@tscni/cni/platform-spawn';
 import { CommandError } from './command-error';
 import { inNetns } from './in-netns';
-import { ipInProcess } from './rtnetlink';
+import { isSoleCall } from './libc';
 
 export { inNetns } from './in-netns';
 
@@ -30,12 +30,27 @@ const spawnTool: CommandRunner = async (cmd, args, opts = {}) => {
   throw new CommandError(cmd, args, r.code, r.error ?? r.stderr, r.stdout);
 };
 
+/** Does an `ip` invocation in this process: its result, or undefined (then nothing was done and `ip` runs). */
+export type IpInProcess = (
+  args: readonly string[],
+  opts: RunOptions,
+  spawn: (args: readonly string[], opts: RunOptions) => Promise<RunResult>,
+) => Promise<RunResult | undefined>;
+
+let ipHere: IpInProcess | undefined;
+
 /**
- * Runs the tool; an `ip` invocation inside the subset `./rtnetlink` does is done in this process instead (Bun, a
- * one-call process), with the same output, errors and end state.
+ * Let `ip` invocations be done in-process (`./rtnetlink`'s `useIpInProcess`), in a process that is one plugin call
+ * (`soleCallInProcess`). Set by the plugins that use it: only their bundles carry the interpreter (≈ 23 KB, +57 % on
+ * tuning's bundle, which a call pays to load whether it uses it or not).
  */
+export function setIpInProcess(fn: IpInProcess): void {
+  ipHere = fn;
+}
+
+/** Runs the tool; an `ip` invocation `ipHere` does is done in this process instead, with the same outcome. */
 export const spawnRunner: CommandRunner = async (cmd, args, opts = {}) =>
-  (cmd === 'ip' ? await ipInProcess(args, opts, (a, o) => spawnTool('ip', a, o)) : undefined) ??
+  (cmd === 'ip' && ipHere && isSoleCall() ? await ipHere(args, opts, (a, o) => spawnTool('ip', a, o)) : undefined) ??
   spawnTool(cmd, args, opts);
 
 let current: CommandRunner = spawnRunner;

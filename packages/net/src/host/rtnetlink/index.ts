@@ -1,7 +1,7 @@
 import { CommandError } from '../command-error';
 import { isSoleCall } from '../libc';
 import { inNetns } from '../in-netns';
-import type { RunOptions, RunResult } from '../runner';
+import { setIpInProcess, type RunOptions, type RunResult } from '../runner';
 import { parseInvocation } from './commands';
 import { IpFailure, strerror } from './errors';
 import { runCommand, UNSURE } from './run';
@@ -76,4 +76,15 @@ export async function ipInProcess(
     );
     throw new CommandError('ip', args, err.exitCode, stderr, stdout + err.stdout);
   }
+}
+
+/**
+ * The plugins whose `ip` commands are in the subset call this when their module loads (loopback, bridge): from then
+ * on the runner asks `ipInProcess` first, in a process that declared itself one call (`soleCallInProcess`, in their
+ * `main`; never in the CRI harness, which loads the same modules). A command in a pod enters it for a moment, so it
+ * must not run while the skeleton's own-netns check of an embedded delegate is reading /proc/self/ns/net on Bun's
+ * pool (that check would see the pod): a plugin enables this only where its pod commands never overlap one.
+ */
+export function useIpInProcess(): void {
+  setIpInProcess(ipInProcess);
 }
