@@ -1,3 +1,5 @@
+import { sys } from './rtnetlink/sys';
+
 /**
  * flock(2) and setns(2) in this process, through `bun:ffi` under Bun (measured ≈ free next to the process each would
  * otherwise take: ≈ 1–1.5 ms of CPU for the tool alone, more for the spawn). Under Node, or when libc cannot be
@@ -13,27 +15,14 @@ export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const CLONE_NEWNET = 0x40000000;
 
-interface BunFfi {
-  dlopen(path: string, symbols: Record<keyof Libc, { args: ['i32', 'i32']; returns: 'i32' }>): { symbols: Libc };
-}
+let loaded: Libc | undefined;
 
-let loaded: Libc | null | undefined;
-
-/** libc's flock and setns, loaded on first use (`null` once it failed: not retried). */
+/** flock and setns through `./rtnetlink/sys` (libc's `syscall`, one bun:ffi symbol for every system call we make). */
 export function libc(): Libc | undefined {
-  if (loaded === undefined) {
-    loaded = null;
-    if (process.versions.bun) {
-      try {
-        const ffi = process.getBuiltinModule('bun:ffi') as unknown as BunFfi | undefined;
-        const sig = { args: ['i32', 'i32'] as ['i32', 'i32'], returns: 'i32' as const };
-        loaded = ffi?.dlopen('libc.so.6', { flock: sig, setns: sig }).symbols ?? null;
-      } catch {
-        loaded = null;
-      }
-    }
-  }
-  return loaded ?? undefined;
+  const s = sys();
+  if (s && !loaded)
+    loaded = { flock: (fd, op) => s.call('flock', fd, op), setns: (fd, nstype) => s.call('setns', fd, nstype) };
+  return loaded;
 }
 
 let switchAllowed = false;
@@ -46,6 +35,9 @@ let switchAllowed = false;
 export function soleCallInProcess(): void {
   switchAllowed = true;
 }
+
+/** Whether this process declared itself one plugin call (`soleCallInProcess`). */
+export const isSoleCall = (): boolean => switchAllowed;
 
 /** `libc()` when this thread may enter another network namespace for a moment (see `soleCallInProcess`). */
 export const netnsSwitcher = (): Libc | undefined => (switchAllowed ? libc() : undefined);

@@ -1,5 +1,9 @@
 import { spawnCollect } from '@tscni/cni/platform-spawn';
 import { CommandError } from './command-error';
+import { inNetns } from './in-netns';
+import { isSoleCall } from './libc';
+
+export { inNetns } from './in-netns';
 
 export { CommandError } from './command-error';
 
@@ -18,24 +22,36 @@ export interface RunResult {
 /** Runs one command from an argument array (never a shell string). Throws CommandError on a non-zero exit. */
 export type CommandRunner = (cmd: string, args: readonly string[], opts?: RunOptions) => Promise<RunResult>;
 
-/** Tools that enter a namespace pinned under /var/run/netns themselves (`-n NAME`): one exec instead of two. */
-const SELF_ENTERING = new Set(['ip', 'tc']);
-const PINNED = /^\/(?:var\/)?run\/netns\/([A-Za-z0-9_][A-Za-z0-9_.-]*)$/;
-
-/** The argv that runs `cmd` inside the network namespace at `netns`: `ip -n NAME`/`tc -n NAME`, else `nsenter`. */
-export function inNetns(netns: string | undefined, cmd: string, args: readonly string[]): [string, string[]] {
-  if (!netns) return [cmd, [...args]];
-  const pinned = SELF_ENTERING.has(cmd) ? PINNED.exec(netns) : null;
-  if (pinned) return [cmd, ['-n', pinned[1], ...args]];
-  return ['nsenter', [`--net=${netns}`, '--', cmd, ...args]];
-}
-
-export const spawnRunner: CommandRunner = async (cmd, args, opts = {}) => {
+/** Runs the tool as a process. */
+const spawnTool: CommandRunner = async (cmd, args, opts = {}) => {
   const [file, argv] = inNetns(opts.netns, cmd, args);
   const r = await spawnCollect(file, argv, opts.input);
   if (r.code === 0) return { stdout: r.stdout, stderr: r.stderr };
   throw new CommandError(cmd, args, r.code, r.error ?? r.stderr, r.stdout);
 };
+
+/** Does an `ip` invocation in this process: its result, or undefined (then nothing was done and `ip` runs). */
+export type IpInProcess = (
+  args: readonly string[],
+  opts: RunOptions,
+  spawn: (args: readonly string[], opts: RunOptions) => Promise<RunResult>,
+) => Promise<RunResult | undefined>;
+
+let ipHere: IpInProcess | undefined;
+
+/**
+ * Let `ip` invocations be done in-process (`./rtnetlink`'s `useIpInProcess`), in a process that is one plugin call
+ * (`soleCallInProcess`). Set by the plugins that use it: only their bundles carry the interpreter (≈ 23 KB, +57 % on
+ * tuning's bundle, which a call pays to load whether it uses it or not).
+ */
+export function setIpInProcess(fn: IpInProcess): void {
+  ipHere = fn;
+}
+
+/** Runs the tool; an `ip` invocation `ipHere` does is done in this process instead, with the same outcome. */
+export const spawnRunner: CommandRunner = async (cmd, args, opts = {}) =>
+  (cmd === 'ip' && ipHere && isSoleCall() ? await ipHere(args, opts, (a, o) => spawnTool('ip', a, o)) : undefined) ??
+  spawnTool(cmd, args, opts);
 
 let current: CommandRunner = spawnRunner;
 

@@ -6,6 +6,7 @@ import { ipBatch } from '@tscni/net/host/ip';
 import { getLink } from '@tscni/net/host/link';
 import { failuresOf } from '@tscni/net/host/side-by-side';
 import { writeSysctlsIn } from '@tscni/net/host/sysctl';
+import { useIpInProcess } from '@tscni/net/host/ip-in-process';
 import { ifaceConfigCommands, ipv6Sysctls } from '@tscni/net/pod/configure-iface';
 import {
   forwardGcToIpam,
@@ -26,6 +27,12 @@ import { loadBridgeConf, type BridgeConf } from './config';
 import { CONTAINER_INDEX, applyGateways } from './gateways';
 import { hasSpoofCheck, setupSpoofCheck, teardownSpoofCheck } from './spoofcheck';
 import { ensureVlanGateway } from './vlan-gateway';
+
+// `ip` over rtnetlink in this process when it is one call (main's soleCallInProcess; not in the CRI harness). Its pod
+// commands enter the pod for a moment: they must not overlap the embedded IPAM's own-netns check (which reads
+// /proc/self/ns/net on Bun's pool), and they do not: ADD runs them after IPAM, DEL before IPAM starts (the in-process
+// part of a call is synchronous). See docs/performance.md, "rtnetlink in the plugin's own process".
+useIpInProcess();
 
 /**
  * ADD: IPAM → veth pair created in the pod together with the whole container config (one process), and beside both

@@ -2,6 +2,10 @@ import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
 import { ipBatch, isNotFound } from '@tscni/net/host/ip';
 import { jsonArray } from '@tscni/net/host/ip-json';
 import { getLink, isUp } from '@tscni/net/host/link';
+import { useIpInProcess } from '@tscni/net/host/ip-in-process';
+
+// `ip` over rtnetlink in this process when it is one call (main's soleCallInProcess; not in the CRI harness).
+useIpInProcess();
 
 interface LoAddrs {
   flags: string[];

@@ -1,0 +1,90 @@
+import { CommandError } from '../command-error';
+import { isSoleCall } from '../libc';
+import { inNetns } from '../in-netns';
+import { setIpInProcess, type RunOptions, type RunResult } from '../runner';
+import { parseInvocation } from './commands';
+import { IpFailure, strerror } from './errors';
+import { runCommand, UNSURE } from './run';
+import { RtSocket } from './socket';
+
+const ENOENT = 2;
+
+/** How the rest of a batch reaches the real `ip` (the runner's own spawning). */
+export type SpawnIp = (args: readonly string[], opts: RunOptions) => Promise<RunResult>;
+
+/**
+ * `ip <args>` done in this process over rtnetlink, with what `ip` would print and exit with; undefined when it must
+ * run as a process (then nothing has been done). In-process only under Bun, in a process that is one plugin call
+ * (`soleCallInProcess`), on an architecture `./sys` knows, for an invocation inside the subset of `./commands`,
+ * and with a socket in the namespace. A read whose output is not rendered exactly here hands it and the rest of the
+ * batch to `ip` (`spawn`), after the commands before it ran here: `ip -batch` runs them in order all the same.
+ */
+export async function ipInProcess(
+  args: readonly string[],
+  opts: RunOptions,
+  spawn: SpawnIp,
+): Promise<RunResult | undefined> {
+  if (!isSoleCall()) return undefined;
+  const inv = parseInvocation(args, opts.input);
+  if (!inv) return undefined;
+  const sock = RtSocket.open(opts.netns);
+  if (!sock) return undefined;
+  if (!(sock instanceof RtSocket)) {
+    // What `ip -n NAME` or `nsenter --net=PATH` says of a namespace that is gone (a DEL's usual case); else ask them.
+    if (sock.nsErrno !== ENOENT) return undefined;
+    const [tool, argv] = inNetns(opts.netns, 'ip', args);
+    const pinned = tool === 'ip' && argv[0] === '-n' ? argv[1] : undefined;
+    const said = pinned
+      ? `Cannot open network namespace "${pinned}": ${strerror(ENOENT)}`
+      : `nsenter: cannot open ${opts.netns}: ${strerror(ENOENT)}`;
+    throw new CommandError('ip', args, pinned ? 255 : 1, `${said}\n`);
+  }
+  let stdout = '';
+  let n = 0;
+  try {
+    for (; n < inv.commands.length; n++) {
+      // `link show` leaves ip's preferred family at AF_PACKET for the rest of a batch (an `addr show` after it
+      // prints no addresses, an `addr add` fails to parse): one that is not last goes to ip with what follows.
+      if (inv.commands[n].op === 'link-show' && n + 1 < inv.commands.length) break;
+      const out = runCommand(sock, inv.commands[n], inv.details);
+      if (out === UNSURE) break;
+      stdout += out;
+    }
+  } catch (err) {
+    if (!(err instanceof IpFailure)) throw err;
+    const trailer = inv.batch ? `Command failed -:${n + 1}\n` : '';
+    throw new CommandError('ip', args, inv.batch ? 1 : err.exitCode, `${err.message}\n${trailer}`, stdout);
+  } finally {
+    sock.close();
+  }
+  if (n === inv.commands.length) return { stdout, stderr: '' };
+  if (n === 0) return undefined;
+  // The rest from the first command not rendered here, by `ip` itself; its line numbers moved by `n`.
+  const flags = [...(inv.json ? ['-j'] : []), ...(inv.details ? ['-d'] : [])];
+  const rest = inv.lines
+    .slice(n)
+    .map((w) => w.join(' ') + '\n')
+    .join('');
+  try {
+    const r = await spawn([...flags, '-batch', '-'], { ...opts, input: rest });
+    return { stdout: stdout + r.stdout, stderr: r.stderr };
+  } catch (err) {
+    if (!(err instanceof CommandError)) throw err;
+    const stderr = err.stderr.replace(
+      /^Command failed -:(\d+)$/m,
+      (_, k: string) => `Command failed -:${Number(k) + n}`,
+    );
+    throw new CommandError('ip', args, err.exitCode, stderr, stdout + err.stdout);
+  }
+}
+
+/**
+ * The plugins whose `ip` commands are in the subset call this when their module loads (loopback, bridge): from then
+ * on the runner asks `ipInProcess` first, in a process that declared itself one call (`soleCallInProcess`, in their
+ * `main`; never in the CRI harness, which loads the same modules). A command in a pod enters it for a moment, so it
+ * must not run while the skeleton's own-netns check of an embedded delegate is reading /proc/self/ns/net on Bun's
+ * pool (that check would see the pod): a plugin enables this only where its pod commands never overlap one.
+ */
+export function useIpInProcess(): void {
+  setIpInProcess(ipInProcess);
+}
