@@ -31,8 +31,8 @@ const spawnTool: CommandRunner = async (cmd, args, opts = {}) => {
 };
 
 /**
- * Runs the tool; an `ip` invocation inside the subset `./rtnetlink` does is done in this process instead (Bun, a
- * one-call process), with the same output, errors and end state.
+ * Runs the tool; an `ip` invocation inside the subset `./rtnetlink` does is done in this process instead (under
+ * Bun), with the same output, errors and end state.
  */
 export const spawnRunner: CommandRunner = async (cmd, args, opts = {}) =>
   (cmd === 'ip' ? await ipInProcess(args, opts, (a, o) => spawnTool('ip', a, o)) : undefined) ??

@@ -1,5 +1,4 @@
 import { CommandError } from '../command-error';
-import { isSoleCall } from '../libc';
 import { inNetns } from '../in-netns';
 import type { RunOptions, RunResult } from '../runner';
 import { parseInvocation } from './commands';
@@ -14,8 +13,8 @@ export type SpawnIp = (args: readonly string[], opts: RunOptions) => Promise<Run
 
 /**
  * `ip <args>` done in this process over rtnetlink, with what `ip` would print and exit with; undefined when it must
- * run as a process (then nothing has been done). In-process only under Bun, in a process that is one plugin call
- * (`soleCallInProcess`), on an architecture `./sys` knows, for an invocation inside the subset of `./commands`,
+ * run as a process (then nothing has been done). In-process only under Bun (a plugin's executable, the CRI
+ * harness), on an architecture `./sys` knows, for an invocation inside the subset of `./commands`,
  * and with a socket in the namespace. A read whose output is not rendered exactly here hands it and the rest of the
  * batch to `ip` (`spawn`), after the commands before it ran here: `ip -batch` runs them in order all the same.
  */
@@ -24,7 +23,6 @@ export async function ipInProcess(
   opts: RunOptions,
   spawn: SpawnIp,
 ): Promise<RunResult | undefined> {
-  if (!isSoleCall()) return undefined;
   const inv = parseInvocation(args, opts.input);
   if (!inv) return undefined;
   const sock = RtSocket.open(opts.netns);
