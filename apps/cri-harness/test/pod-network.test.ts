@@ -254,7 +254,12 @@ for (const plugins of PLUGIN_SETS) {
         // (in-process sysctls and netlink) while another pod's `ip` may be placing its host end.
         expect(hostVeths()).toHaveLength(4);
         for (const s of statuses)
-          expect(linksIn(s.info.netns).map((l) => l.ifname).sort(), s.info.netns).toEqual(['eth0', 'lo']);
+          expect(
+            linksIn(s.info.netns)
+              .map((l) => l.ifname)
+              .sort(),
+            s.info.netns,
+          ).toEqual(['eth0', 'lo']);
         await Promise.all(ids.map((id) => crictl.rmp(id, true)));
         expectNothingLeft();
       });
