@@ -250,6 +250,16 @@ for (const plugins of PLUGIN_SETS) {
         expect(new Set(statuses.map((s) => s.info.netns)).size).toBe(4);
         for (const s of statuses) expect(addrsIn(s.info.netns, 'eth0')).toEqual([`${s.status.network.ip}/24`]);
         expect(leases().sort()).toEqual([...ips].sort());
+        // Each veth's host end on the node, and nothing else in any pod: the harness enters pods for an instant
+        // (in-process sysctls and netlink) while another pod's `ip` may be placing its host end.
+        expect(hostVeths()).toHaveLength(4);
+        for (const s of statuses)
+          expect(
+            linksIn(s.info.netns)
+              .map((l) => l.ifname)
+              .sort(),
+            s.info.netns,
+          ).toEqual(['eth0', 'lo']);
         await Promise.all(ids.map((id) => crictl.rmp(id, true)));
         expectNothingLeft();
       });

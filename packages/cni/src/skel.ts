@@ -250,8 +250,10 @@ function parseNetConf(raw: unknown): NetConf {
 async function checkNotOwnNetns(netns: string, env: NodeJS.ProcessEnv): Promise<void> {
   const override = (env.CNI_NETNS_OVERRIDE ?? '').toLowerCase();
   if (override === '1' || override === 'true') return;
-  // A netns that cannot be stat'ed (missing) is the verb's business: DEL must tolerate it.
-  const [target, own] = await Promise.all([statIdentity(netns), statIdentity('/proc/self/ns/net')]);
+  // A netns that cannot be stat'ed (missing) is the verb's business: DEL must tolerate it. `thread-self`, not `self`:
+  // `/proc/self` is the main thread, which under Bun enters a pod for an instant (in-process netlink and sysctls)
+  // while this stat may be running on the runtime's pool; the thread that stats never leaves home.
+  const [target, own] = await Promise.all([statIdentity(netns), statIdentity('/proc/thread-self/ns/net')]);
   if (target && own && target.ino === own.ino && target.dev === own.dev) {
     throw new CniError(ErrorCode.InvalidNetNS, "netns must not be the plugin's own network namespace", netns);
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { homeNetnsPath } from '../src/host/home-netns';
 import { parseInvocation } from '../src/host/rtnetlink/commands';
 
 /** Which `ip` invocations are done in-process: decided before anything runs, all of a batch or none of it. */
@@ -21,7 +22,7 @@ describe('rtnetlink: the subset of ip done in-process', () => {
     const inv = parseInvocation(
       ['-j', '-batch', '-'],
       [
-        `link add eth0 mtu 1400 address 0A:58:0a:16:00:05 type veth peer name vh0 mtu 1400 netns ${process.pid}`,
+        `link add eth0 mtu 1400 address 0A:58:0a:16:00:05 type veth peer name vh0 mtu 1400 netns ${homeNetnsPath()}`,
         'addr add fd00::2/64 dev eth0 nodad noprefixroute',
         'route add 10.1.0.0/16 via 10.0.0.1 dev eth0 metric 5 table 300 scope link src 10.0.0.2',
         'link set dev vh0 type bridge_slave hairpin on isolated off',
@@ -56,7 +57,8 @@ describe('rtnetlink: the subset of ip done in-process', () => {
       [['link', 'set', 'dev', 'a-name-of-16-chr', 'up'], undefined],
       [['link', 'set', 'dev', '..', 'up'], undefined],
       [['-j', 'link', 'show', 'dev', 'lo'], 'x\n'], // stdin without -batch
-      [['-batch', '-'], 'link add eth0 type veth peer name vh0 netns 1\n'], // another process's namespace
+      [['-batch', '-'], 'link add eth0 type veth peer name vh0 netns 1\n'], // by pid: follows that process's main thread
+      [['-batch', '-'], `link add eth0 type veth peer name vh0 netns ${process.pid}\n`],
       [['-batch', '-'], 'link add eth0 type veth peer name vh0 netns x\n'],
       [['-batch', '-'], 'link add eth0 type bridge\n'],
       [['-batch', '-'], 'link add eth0 address 0a:58:0a:16:00 type veth peer name vh0\n'],

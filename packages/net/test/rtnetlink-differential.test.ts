@@ -134,7 +134,7 @@ const CASES: Case[] = [
     name: 'bridge/ptp pod batch: veth with its host end sent home, addresses, up, routes, link show',
     args: ['-j', '-batch', '-'],
     input: [
-      `link add eth0 mtu 1400 address 0a:58:0a:16:00:05 type veth peer name ${HOST_END} mtu 1400 netns $PID`,
+      `link add eth0 mtu 1400 address 0a:58:0a:16:00:05 type veth peer name ${HOST_END} mtu 1400 netns $HOME_NS`,
       'addr add 10.22.0.5/24 dev eth0',
       'addr add fd22::5/64 dev eth0 nodad',
       'link set dev eth0 up',
@@ -151,7 +151,7 @@ const CASES: Case[] = [
     name: 'ptp pod batch: addresses without prefix routes, routes with a source and a scope',
     args: ['-j', '-batch', '-'],
     input: [
-      `link add eth0 type veth peer name ${HOST_END} netns $PID`,
+      `link add eth0 type veth peer name ${HOST_END} netns $HOME_NS`,
       'addr add 10.23.0.5/24 dev eth0 noprefixroute',
       'addr add fd23::5/64 dev eth0 nodad noprefixroute',
       'link set dev eth0 up',
@@ -226,7 +226,7 @@ const CASES: Case[] = [
     name: 'a veth whose name is taken',
     setup: ['link add eth0 type veth peer name x0'],
     args: ['-j', '-batch', '-'],
-    input: `link add eth0 type veth peer name ${HOST_END} netns $PID\nlink show dev eth0\n`,
+    input: `link add eth0 type veth peer name ${HOST_END} netns $HOME_NS\nlink show dev eth0\n`,
   },
   {
     name: 'an address that is there already',

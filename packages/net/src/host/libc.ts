@@ -24,20 +24,3 @@ export function libc(): Libc | undefined {
     loaded = { flock: (fd, op) => s.call('flock', fd, op), setns: (fd, nstype) => s.call('setns', fd, nstype) };
   return loaded;
 }
-
-let switchAllowed = false;
-
-/**
- * Declare this process one plugin call (a plugin's `main`): from then on `netnsSwitcher()` may hand out setns. A
- * process that runs several calls at once (the CRI harness, plugins in-process) must not: while its main thread is
- * inside a pod, an `ip … netns <pid>` of another call (a veth's host end) would resolve to that pod.
- */
-export function soleCallInProcess(): void {
-  switchAllowed = true;
-}
-
-/** Whether this process declared itself one plugin call (`soleCallInProcess`). */
-export const isSoleCall = (): boolean => switchAllowed;
-
-/** `libc()` when this thread may enter another network namespace for a moment (see `soleCallInProcess`). */
-export const netnsSwitcher = (): Libc | undefined => (switchAllowed ? libc() : undefined);

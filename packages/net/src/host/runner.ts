@@ -1,7 +1,6 @@
 import { spawnCollect } from '@tscni/cni/platform-spawn';
 import { CommandError } from './command-error';
 import { inNetns } from './in-netns';
-import { isSoleCall } from './libc';
 
 export { inNetns } from './in-netns';
 
@@ -40,9 +39,9 @@ export type IpInProcess = (
 let ipHere: IpInProcess | undefined;
 
 /**
- * Let `ip` invocations be done in-process (`./rtnetlink`'s `useIpInProcess`), in a process that is one plugin call
- * (`soleCallInProcess`). Set by the plugins that use it: only their bundles carry the interpreter (≈ 23 KB, +57 % on
- * tuning's bundle, which a call pays to load whether it uses it or not).
+ * Let `ip` invocations be done in-process (`./rtnetlink`'s `useIpInProcess`). Set by the plugins that use it: only
+ * their bundles carry the interpreter (≈ 23 KB, +57 % on tuning's bundle, which a call pays to load whether it uses
+ * it or not).
  */
 export function setIpInProcess(fn: IpInProcess): void {
   ipHere = fn;
@@ -50,7 +49,7 @@ export function setIpInProcess(fn: IpInProcess): void {
 
 /** Runs the tool; an `ip` invocation `ipHere` does is done in this process instead, with the same outcome. */
 export const spawnRunner: CommandRunner = async (cmd, args, opts = {}) =>
-  (cmd === 'ip' && ipHere && isSoleCall() ? await ipHere(args, opts, (a, o) => spawnTool('ip', a, o)) : undefined) ??
+  (cmd === 'ip' && ipHere ? await ipHere(args, opts, (a, o) => spawnTool('ip', a, o)) : undefined) ??
   spawnTool(cmd, args, opts);
 
 let current: CommandRunner = spawnRunner;

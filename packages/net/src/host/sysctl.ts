@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { CLONE_NEWNET, netnsSwitcher } from './libc';
+import { CLONE_NEWNET, libc } from './libc';
 import { run } from './runner';
 
 // Dotted keys as sysctl(8) takes them; a `/` inside a segment stands for a dot in an interface name.
@@ -21,11 +21,11 @@ export function writeSysctl(key: string, value: string | number): void {
 }
 
 /**
- * Write several sysctls inside another network namespace. Under Bun, in a process that is one plugin call
- * (`soleCallInProcess`), this thread enters the namespace (setns(2), as the reference does), writes each file as
- * sysctl(8) would (`value\n`, in order) and comes back, all in one synchronous stretch (nothing else of this process
- * runs meanwhile). When anything of that fails, and in any other process, one `sysctl -w` with every key does it
- * all (again), so its end state and its error are the ones there always were.
+ * Write several sysctls inside another network namespace. Under Bun this thread enters the namespace (setns(2), as
+ * the reference does), writes each file as sysctl(8) would (`value\n`, in order) and comes back, all in one
+ * synchronous stretch (nothing else of this process runs meanwhile; other processes name this one's namespace
+ * through `homeNetnsPath()`, which does not follow the thread). When anything of that fails, and under Node, one
+ * `sysctl -w` with every key does it all (again), so its end state and its error are the ones there always were.
  */
 export async function writeSysctlsIn(netns: string, values: Record<string, string | number>): Promise<void> {
   const writes = Object.entries(values).map(([k, v]): [string, string, string] => {
@@ -39,7 +39,7 @@ export async function writeSysctlsIn(netns: string, values: Record<string, strin
 
 /** The in-process writes of `writeSysctlsIn`; false when they could not all be made (or not tried). */
 function writeInNetns(netns: string, writes: [string, string, string][]): boolean {
-  const c = netnsSwitcher();
+  const c = libc();
   if (!c) return false;
   let home: number | undefined;
   let target: number | undefined;

@@ -1,6 +1,7 @@
 import { getLink, type Link } from '../host/link';
 import { ipBatch, isExists } from '../host/ip';
 import { jsonArray } from '../host/ip-json';
+import { homeNetnsPath } from '../host/home-netns';
 import { randomVethName } from '../host/names';
 import { run } from '../host/runner';
 
@@ -54,7 +55,7 @@ export async function createVeth(req: VethRequest): Promise<VethPair> {
       hostVeth,
       ...mtu,
       'netns',
-      String(process.pid),
+      homeNetnsPath(),
     ];
     try {
       const out = await ipBatch(

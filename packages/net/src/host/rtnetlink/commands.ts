@@ -1,3 +1,4 @@
+import { homeNetnsPath } from '../home-netns';
 import { formatIP, parseIP } from '../ipaddr';
 
 /**
@@ -17,7 +18,7 @@ export type Command =
   | { op: 'link-set'; dev: string; up?: boolean; promisc?: boolean; master?: string }
   /** `link set dev X type bridge_slave [hairpin on|off] [isolated on|off]`. */
   | { op: 'bridge-port'; dev: string; hairpin?: boolean; isolated?: boolean }
-  /** `link add X [mtu N] [address MAC] type veth peer name Y [mtu N] [netns PID]` (PID: this process only). */
+  /** `link add X [mtu N] [address MAC] type veth peer name Y [mtu N] [netns HOME]` (HOME: `homeNetnsPath()` only). */
   | { op: 'veth-add'; name: string; mtu?: number; mac?: Uint8Array; peer: string; peerMtu?: number; peerHome: boolean }
   /** `addr add A/LEN dev X [nodad] [noprefixroute]` (nodad: IPv6 only). */
   | { op: 'addr-add'; dev: string; addr: Addr; prefixlen: number; nodad: boolean; noprefixroute: boolean }
@@ -141,7 +142,7 @@ function linkSet(dev: string, rest: string[]): Command | undefined {
   return rest.length ? c : undefined;
 }
 
-/** `link add X [mtu N] [address MAC] type veth peer name Y [mtu N] [netns PID]`. */
+/** `link add X [mtu N] [address MAC] type veth peer name Y [mtu N] [netns HOME]`. */
 function vethAdd(w: string[]): Command | undefined {
   const name = devName(w[2]);
   let i = 3;
@@ -169,7 +170,7 @@ function vethAdd(w: string[]): Command | undefined {
   let peerHome = false;
   if (w[i] === 'netns') {
     // Only this process's own namespace, which the kernel gets as this thread's namespace fd.
-    if (w[i + 1] !== String(process.pid)) return undefined;
+    if (w[i + 1] !== homeNetnsPath()) return undefined;
     peerHome = true;
     i += 2;
   }

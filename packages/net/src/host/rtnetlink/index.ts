@@ -1,5 +1,4 @@
 import { CommandError } from '../command-error';
-import { isSoleCall } from '../libc';
 import { inNetns } from '../in-netns';
 import { setIpInProcess, type RunOptions, type RunResult } from '../runner';
 import { parseInvocation } from './commands';
@@ -14,8 +13,8 @@ export type SpawnIp = (args: readonly string[], opts: RunOptions) => Promise<Run
 
 /**
  * `ip <args>` done in this process over rtnetlink, with what `ip` would print and exit with; undefined when it must
- * run as a process (then nothing has been done). In-process only under Bun, in a process that is one plugin call
- * (`soleCallInProcess`), on an architecture `./sys` knows, for an invocation inside the subset of `./commands`,
+ * run as a process (then nothing has been done). In-process only under Bun (a plugin's executable, the CRI
+ * harness), on an architecture `./sys` knows, for an invocation inside the subset of `./commands`,
  * and with a socket in the namespace. A read whose output is not rendered exactly here hands it and the rest of the
  * batch to `ip` (`spawn`), after the commands before it ran here: `ip -batch` runs them in order all the same.
  */
@@ -24,7 +23,6 @@ export async function ipInProcess(
   opts: RunOptions,
   spawn: SpawnIp,
 ): Promise<RunResult | undefined> {
-  if (!isSoleCall()) return undefined;
   const inv = parseInvocation(args, opts.input);
   if (!inv) return undefined;
   const sock = RtSocket.open(opts.netns);
@@ -79,11 +77,11 @@ export async function ipInProcess(
 }
 
 /**
- * The plugins whose `ip` commands are in the subset call this when their module loads (loopback, bridge): from then
- * on the runner asks `ipInProcess` first, in a process that declared itself one call (`soleCallInProcess`, in their
- * `main`; never in the CRI harness, which loads the same modules). A command in a pod enters it for a moment, so it
- * must not run while the skeleton's own-netns check of an embedded delegate is reading /proc/self/ns/net on Bun's
- * pool (that check would see the pod): a plugin enables this only where its pod commands never overlap one.
+ * The plugins whose `ip` commands are in the subset call this when their module loads (loopback, bridge, ptp): from
+ * then on the runner asks `ipInProcess` first (also in the CRI harness, which loads the same modules). A command in a
+ * pod enters it with the main thread for a moment, so nothing may name this process's namespace through the main
+ * thread meanwhile: other processes get `homeNetnsPath()`, the skeleton's own-netns check reads
+ * `/proc/thread-self/ns/net`.
  */
 export function useIpInProcess(): void {
   setIpInProcess(ipInProcess);

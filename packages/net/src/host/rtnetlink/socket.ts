@@ -36,7 +36,8 @@ export interface Answer {
   replies: Reply[];
 }
 
-function openFd(s: Sys, path: string): number {
+/** `open(path, O_RDONLY|O_CLOEXEC)`: the descriptor, or -errno. */
+export function openFd(s: Sys, path: string): number {
   const p = cString(path);
   if (!p) return -EINVAL;
   return s.call('openat', AT_FDCWD, s.ptr(p), O_RDONLY_CLOEXEC, 0);

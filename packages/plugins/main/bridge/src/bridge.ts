@@ -28,10 +28,7 @@ import { CONTAINER_INDEX, applyGateways } from './gateways';
 import { hasSpoofCheck, setupSpoofCheck, teardownSpoofCheck } from './spoofcheck';
 import { ensureVlanGateway } from './vlan-gateway';
 
-// `ip` over rtnetlink in this process when it is one call (main's soleCallInProcess; not in the CRI harness). Its pod
-// commands enter the pod for a moment: they must not overlap the embedded IPAM's own-netns check (which reads
-// /proc/self/ns/net on Bun's pool), and they do not: ADD runs them after IPAM, DEL before IPAM starts (the in-process
-// part of a call is synchronous). See docs/performance.md, "rtnetlink in the plugin's own process".
+// `ip` over rtnetlink in this process (under Bun: the plugin's executable, the CRI harness).
 useIpInProcess();
 
 /**

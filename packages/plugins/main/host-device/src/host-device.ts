@@ -17,6 +17,7 @@ import { checkPodInterface } from '@tscni/net/pod/link-check';
 import { ipamField, linkNameField, macField } from '@tscni/net/pod/link-conf';
 import { settlePodLink } from '@tscni/net/pod/pod-link';
 import { ipBatch } from '@tscni/net/host/ip';
+import { homeNetnsPath } from '@tscni/net/host/home-netns';
 import { getLink } from '@tscni/net/host/link';
 import { randomTempName } from '@tscni/net/host/names';
 import { netnsExists } from '@tscni/net/host/netns';
@@ -127,6 +128,7 @@ async function addUserspaceDevice(args: CmdArgs, conf: HostDeviceConf): Promise<
 
 /** Back to the plugin's own netns (which sets it down), original name restored, alias cleared: one request. */
 async function moveBack(netns: string, nameInPod: string, originalName: string): Promise<void> {
-  const home = `/proc/${process.pid}/ns/net`;
-  await run('ip', ['link', 'set', 'dev', nameInPod, 'netns', home, 'name', originalName, 'alias', ''], { netns });
+  await run('ip', ['link', 'set', 'dev', nameInPod, 'netns', homeNetnsPath(), 'name', originalName, 'alias', ''], {
+    netns,
+  });
 }

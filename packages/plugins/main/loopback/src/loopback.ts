@@ -4,7 +4,7 @@ import { jsonArray } from '@tscni/net/host/ip-json';
 import { getLink, isUp } from '@tscni/net/host/link';
 import { useIpInProcess } from '@tscni/net/host/ip-in-process';
 
-// `ip` over rtnetlink in this process when it is one call (main's soleCallInProcess; not in the CRI harness).
+// `ip` over rtnetlink in this process (under Bun: the plugin's executable, the CRI harness).
 useIpInProcess();
 
 interface LoAddrs {

@@ -4,6 +4,7 @@ import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
 import { invalidConfig } from '@tscni/cni/errors';
 import { emptyAsUnset } from '@tscni/cni/go-json';
 import { validateNetworkName } from '@tscni/cni/validate';
+import { useIpInProcess } from '@tscni/net/host/ip-in-process';
 import { getLink } from '@tscni/net/host/link';
 import { failuresOf, sideBySide } from '@tscni/net/host/side-by-side';
 import { writeSysctl } from '@tscni/net/host/sysctl';
@@ -23,6 +24,9 @@ import { ipamField, mtuField } from '@tscni/net/pod/link-conf';
 import { deletePodLink } from '@tscni/net/pod/pod-link';
 import { VethNameTaken, createVeth, removeHostVeth } from '@tscni/net/pod/veth';
 import { containerCommands, hostCommands, type PodAddress } from './routes';
+
+// `ip` over rtnetlink in this process (under Bun: the plugin's executable, the CRI harness).
+useIpInProcess();
 
 /** NetConf of ptp (cni.md §3.2): IPAM is required and must hand out gateways. */
 const PtpConf = lazySchema(() =>
