@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { deleteLinksOutOfProcess } from '@tscni/net/host/ip-in-process';
 import { PodNetworks } from './cni';
 import type { HarnessFlags } from './flags';
 import { holdInstanceLock } from './instance-lock';
@@ -20,6 +21,8 @@ export interface RunningHarness {
 
 /** Lock, recover the pods of the state dir, then serve runtime.v1.RuntimeService and ImageService on the socket. */
 export async function startHarness(flags: HarnessFlags): Promise<RunningHarness> {
+  // Our plugins run in this process, many pods at once: no kernel request that holds the thread for long.
+  deleteLinksOutOfProcess();
   const service = loadRuntimeService();
   const imageService = loadImageService();
   const releaseSocket = await holdInstanceLock(`${flags.socket}.lock`, flags.socket);

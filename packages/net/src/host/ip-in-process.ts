@@ -1,2 +1,2 @@
 /** The entry the plugins that use it import: `ip` done in-process over rtnetlink (see ./rtnetlink). */
-export { useIpInProcess } from './rtnetlink';
+export { deleteLinksOutOfProcess, useIpInProcess } from './rtnetlink';

@@ -34,7 +34,7 @@ export type IpInProcess = (
   args: readonly string[],
   opts: RunOptions,
   spawn: (args: readonly string[], opts: RunOptions) => Promise<RunResult>,
-) => Promise<RunResult | undefined>;
+) => Promise<RunResult | undefined> | undefined;
 
 let ipHere: IpInProcess | undefined;
 
@@ -47,10 +47,14 @@ export function setIpInProcess(fn: IpInProcess): void {
   ipHere = fn;
 }
 
-/** Runs the tool; an `ip` invocation `ipHere` does is done in this process instead, with the same outcome. */
-export const spawnRunner: CommandRunner = async (cmd, args, opts = {}) =>
-  (cmd === 'ip' && ipHere ? await ipHere(args, opts, (a, o) => spawnTool('ip', a, o)) : undefined) ??
-  spawnTool(cmd, args, opts);
+/**
+ * Runs the tool; an `ip` invocation `ipHere` does is done in this process instead, with the same outcome. One it
+ * declines is spawned at once, as if `ipHere` were not there.
+ */
+export const spawnRunner: CommandRunner = (cmd, args, opts = {}) => {
+  const here = cmd === 'ip' && ipHere ? ipHere(args, opts, (a, o) => spawnTool('ip', a, o)) : undefined;
+  return here ? here.then((r) => r ?? spawnTool(cmd, args, opts)) : spawnTool(cmd, args, opts);
+};
 
 let current: CommandRunner = spawnRunner;
 

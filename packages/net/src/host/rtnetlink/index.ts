@@ -1,7 +1,7 @@
 import { CommandError } from '../command-error';
 import { inNetns } from '../in-netns';
 import { setIpInProcess, type RunOptions, type RunResult } from '../runner';
-import { parseInvocation } from './commands';
+import { parseInvocation, type Invocation } from './commands';
 import { IpFailure, strerror } from './errors';
 import { runCommand, UNSURE } from './run';
 import { RtSocket } from './socket';
@@ -17,14 +17,29 @@ export type SpawnIp = (args: readonly string[], opts: RunOptions) => Promise<Run
  * harness), on an architecture `./sys` knows, for an invocation inside the subset of `./commands`,
  * and with a socket in the namespace. A read whose output is not rendered exactly here hands it and the rest of the
  * batch to `ip` (`spawn`), after the commands before it ran here: `ip -batch` runs them in order all the same.
+ * An invocation outside the subset is declined at once (undefined, not a promise), so its `ip` starts as early as it
+ * always did: a veth's deletion, the longest step of a DEL, must not wait behind the steps started beside it.
  */
-export async function ipInProcess(
+export function ipInProcess(
+  args: readonly string[],
+  opts: RunOptions,
+  spawn: SpawnIp,
+): Promise<RunResult | undefined> | undefined {
+  const inv = parseInvocation(args, opts.input);
+  if (!inv) return undefined;
+  if (!blockingInProcess && inv.commands.some((c) => c.op === 'link-del')) return undefined;
+  return runHere(inv, args, opts, spawn);
+}
+
+async function runHere(
+  inv: Invocation,
   args: readonly string[],
   opts: RunOptions,
   spawn: SpawnIp,
 ): Promise<RunResult | undefined> {
-  const inv = parseInvocation(args, opts.input);
-  if (!inv) return undefined;
+  // The kernel answers within sendto, so the work below holds this thread: let the steps started beside this one
+  // (a DEL's IPAM release, its iptables-restore) reach their own processes first.
+  await undefined;
   const sock = RtSocket.open(opts.netns);
   if (!sock) return undefined;
   if (!(sock instanceof RtSocket)) {
@@ -74,6 +89,17 @@ export async function ipInProcess(
     );
     throw new CommandError('ip', args, err.exitCode, stderr, stdout + err.stdout);
   }
+}
+
+let blockingInProcess = true;
+
+/**
+ * For a process that serves many calls at once (the CRI harness): a `link del` runs as an `ip` process. The kernel
+ * holds a veth's deletion for RCU grace periods (15–35 ms measured here) inside the request, which in-process would
+ * stop the event loop, and with it every other pod's work, for that long. A one-call plugin has nothing else to run.
+ */
+export function deleteLinksOutOfProcess(): void {
+  blockingInProcess = false;
 }
 
 /**
