@@ -1,14 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { corpusConfigs, expectPlainDecodeParity, type RawConfig } from '@tscni/testing/plain-decode-parity';
 import { configMutations } from '@tscni/cni/config-mutations';
-import { goParse } from '@tscni/cni/go-json';
 import { plainDecode } from '@tscni/cni/plain-decode';
 import { BridgeConfSchema, BridgeDelSchema, plainBridgeConfs } from '../src/config';
 
-type Raw = Record<string, unknown>;
-
-const BASES: Raw[] = [
+const BASES: RawConfig[] = [
   {
     cniVersion: '1.0.0',
     name: 'k8s-pod-network',
@@ -41,45 +37,19 @@ const BASES: Raw[] = [
   { cniVersion: '0.4.0', name: 'l2', type: 'bridge', disableContainerInterface: true, ipMasqBackend: '', ipam: {} },
 ];
 
-/** The bad-input corpus's bridge configs. */
-function corpusConfigs(): Raw[] {
-  const corpus = JSON.parse(readFileSync(join(__dirname, '../../../../../e2e/hardening/corpus.json'), 'utf8')) as {
-    plugin: string;
-    stdin: unknown;
-  }[];
-  return corpus.flatMap((c) => {
-    if (c.plugin !== 'bridge' || typeof c.stdin !== 'string') return [];
-    try {
-      const v: unknown = JSON.parse(c.stdin);
-      return v !== null && typeof v === 'object' && !Array.isArray(v) ? [v as Raw] : [];
-    } catch {
-      return [];
-    }
-  });
-}
-
 describe("bridge's config without the schema", () => {
   const plain = plainBridgeConfs();
-  const inputs = [...BASES, ...corpusConfigs()].flatMap((b) => [b, ...configMutations(b, ['vlanTrunk', 'bridge'])]);
+  const inputs = [...BASES, ...corpusConfigs('bridge')].flatMap((b) => [
+    b,
+    ...configMutations(b, ['vlanTrunk', 'bridge']),
+  ]);
 
   for (const [verb, desc, schema] of [
     ['ADD', plain.add, BridgeConfSchema],
     ['DEL', plain.del, BridgeDelSchema],
   ] as const)
     it(`${verb}: decodes as goParse does whenever it answers, and answers ordinary configs`, () => {
-      let taken = 0;
-      for (const raw of inputs) {
-        const fast = plainDecode(desc, raw);
-        if (fast === undefined) continue;
-        taken++;
-        const slow = goParse(schema, raw);
-        expect(slow.success, JSON.stringify(raw)).toBe(true);
-        expect(fast).toStrictEqual(slow.data);
-        expect(JSON.stringify(fast)).toBe(JSON.stringify(slow.data));
-      }
-      for (const b of BASES) expect(plainDecode(desc, b)).toBeDefined();
-      expect(inputs.length).toBeGreaterThan(3000);
-      expect(taken).toBeGreaterThan(inputs.length / 3);
+      expectPlainDecodeParity(desc, schema, inputs, BASES, 1 / 3);
     });
 
   it('leaves a trunk, a bad bridge name and a wrong type to the schema', () => {

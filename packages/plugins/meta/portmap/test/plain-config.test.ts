@@ -1,19 +1,15 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { corpusConfigs, expectPlainDecodeParity, type RawConfig } from '@tscni/testing/plain-decode-parity';
 import { configMutations } from '@tscni/cni/config-mutations';
-import { goParse } from '@tscni/cni/go-json';
 import { plainDecode } from '@tscni/cni/plain-decode';
 import { PortMapConfSchema, PortMapDelSchema, plainPortMapConfs } from '../src/config';
-
-type Raw = Record<string, unknown>;
 
 const prevResult = {
   cniVersion: '1.0.0',
   interfaces: [{ name: 'eth0', sandbox: '/var/run/netns/p' }],
   ips: [{ address: '10.1.0.2/24', interface: 0 }],
 };
-const BASES: Raw[] = [
+const BASES: RawConfig[] = [
   {
     cniVersion: '1.0.0',
     name: 'k8s-pod-network',
@@ -42,26 +38,9 @@ const BASES: Raw[] = [
   },
 ];
 
-/** The bad-input corpus's portmap configs. */
-function corpusConfigs(): Raw[] {
-  const corpus = JSON.parse(readFileSync(join(__dirname, '../../../../../e2e/hardening/corpus.json'), 'utf8')) as {
-    plugin: string;
-    stdin: unknown;
-  }[];
-  return corpus.flatMap((c) => {
-    if (c.plugin !== 'portmap' || typeof c.stdin !== 'string') return [];
-    try {
-      const v: unknown = JSON.parse(c.stdin);
-      return v !== null && typeof v === 'object' && !Array.isArray(v) ? [v as Raw] : [];
-    } catch {
-      return [];
-    }
-  });
-}
-
 describe("portmap's config without the schema", () => {
   const plain = plainPortMapConfs();
-  const inputs = [...BASES, ...corpusConfigs()].flatMap((b) => [
+  const inputs = [...BASES, ...corpusConfigs('portmap')].flatMap((b) => [
     b,
     ...configMutations(b, ['conditionsV6', 'backend', 'runtimeConfig'], 4),
   ]);
@@ -70,23 +49,11 @@ describe("portmap's config without the schema", () => {
     ['DEL', plain.del, PortMapDelSchema],
   ] as const)
     it(`${verb}: decodes as goParse does whenever it answers, and answers ordinary configs`, () => {
-      let taken = 0;
-      for (const raw of inputs) {
-        const fast = plainDecode(desc, raw);
-        if (fast === undefined) continue;
-        taken++;
-        const slow = goParse(schema, raw);
-        expect(slow.success, JSON.stringify(raw)).toBe(true);
-        expect(fast).toStrictEqual(slow.data);
-        expect(JSON.stringify(fast)).toBe(JSON.stringify(slow.data));
-      }
-      for (const b of BASES) expect(plainDecode(desc, b)).toBeDefined();
-      expect(inputs.length).toBeGreaterThan(3000);
-      expect(taken).toBeGreaterThan(inputs.length / 4);
+      expectPlainDecodeParity(desc, schema, inputs, BASES, 1 / 4);
     });
 
   it('lower-cases the protocol and drops unknown mapping keys, as the schema does', () => {
-    const out = plainDecode<{ runtimeConfig: { portMappings: Raw[] } }>(plain.add, BASES[0]);
+    const out = plainDecode<{ runtimeConfig: { portMappings: RawConfig[] } }>(plain.add, BASES[0]);
     expect(out!.runtimeConfig.portMappings[1]).toStrictEqual({
       hostPort: 8443,
       containerPort: 443,
