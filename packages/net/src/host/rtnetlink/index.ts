@@ -58,7 +58,8 @@ async function runHere(
     for (; n < inv.commands.length; n++) {
       // `link show` leaves ip's preferred family at AF_PACKET for the rest of a batch (an `addr show` after it
       // prints no addresses, an `addr add` fails to parse): one that is not last goes to ip with what follows.
-      if (inv.commands[n].op === 'link-show' && n + 1 < inv.commands.length) break;
+      // (Link reads after it are unaffected: they set that family themselves.)
+      if (inv.commands[n].op === 'link-show' && !onlyLinkReadsFrom(inv, n + 1)) break;
       const out = runCommand(sock, inv.commands[n], inv.details);
       if (out === UNSURE) break;
       stdout += out;
@@ -89,6 +90,15 @@ async function runHere(
     );
     throw new CommandError('ip', args, err.exitCode, stderr, stdout + err.stdout);
   }
+}
+
+/** Whether the commands from `from` on are all link reads (`link show [dev X]`). */
+function onlyLinkReadsFrom(inv: Invocation, from: number): boolean {
+  for (let i = from; i < inv.commands.length; i++) {
+    const op = inv.commands[i].op;
+    if (op !== 'link-show' && op !== 'links-show') return false;
+  }
+  return true;
 }
 
 let blockingInProcess = true;
