@@ -113,11 +113,11 @@ export function deleteLinksOutOfProcess(): void {
 }
 
 /**
- * The plugins whose `ip` commands are in the subset call this when their module loads (loopback, bridge, ptp): from
- * then on the runner asks `ipInProcess` first (also in the CRI harness, which loads the same modules). A command in a
- * pod enters it with the main thread for a moment, so nothing may name this process's namespace through the main
- * thread meanwhile: other processes get `homeNetnsPath()`, the skeleton's own-netns check reads
- * `/proc/thread-self/ns/net`.
+ * The plugins whose `ip` commands are in the subset call this when their module loads (loopback, bridge, ptp;
+ * bandwidth and portmap at their first `ip` command, through ../ip-on-demand): from then on the runner asks
+ * `ipInProcess` first (also in the CRI harness, which loads the same modules). A command in a pod enters it with the
+ * main thread for a moment, so nothing may name this process's namespace through the main thread meanwhile: other
+ * processes get `homeNetnsPath()`, the skeleton's own-netns check reads `/proc/thread-self/ns/net`.
  */
 export function useIpInProcess(): void {
   setIpInProcess(ipInProcess);
