@@ -31,6 +31,8 @@ interface Case {
   gone?: string;
   /** How the in-process side is expected to run it: all `here` (the default), `rest` (ip takes over half-way), `ip`. */
   ran?: 'here' | 'rest' | 'ip';
+  /** stdout must be ip's whole JSON, not only the fields rendered (`route get`: every field of it is rendered). */
+  exact?: boolean;
   /** Host ends (in the node namespace, `$SIDE` in the name) whose `ip -d link show` must match too. */
   hostDevs?: string[];
 }
@@ -118,7 +120,8 @@ function endState(ns: string): unknown {
   return {
     links: ip('-d', 'link', 'show').map((l) => blank(l)),
     addrs: ip('addr', 'show').map((l) => blank(l)),
-    routes4: ip('route', 'show', 'table', 'all'),
+    // (`table all` lists every family's routes: a link that is up has its IPv6 link-local ones there too.)
+    routes4: ip('route', 'show', 'table', 'all').map(ll),
     routes6: ip('-6', 'route', 'show', 'table', 'all').map(ll),
   };
 }
@@ -212,15 +215,147 @@ const CASES: Case[] = [
     args: ['-j', '-d', 'link', 'show', 'dev', 'br0'],
   },
   {
-    name: "-d link show of a bridge's port (its bridge_slave data is ip's)",
-    setup: ['link add br0 type bridge', 'link add vh0 type veth peer name vp0', 'link set dev vh0 master br0'],
+    name: "-d link show of a bridge's port (its bridge_slave data, a new port's)",
+    setup: [
+      `link add br0 address ${PINNED_MAC} type bridge`,
+      'link add vh0 type veth peer name vp0',
+      'link set dev vh0 master br0',
+    ],
     args: ['-j', '-d', 'link', 'show', 'dev', 'vh0'],
-    ran: 'ip',
   },
   {
     name: '-d link show of a veth',
     setup: ['link add vh0 type veth peer name vp0'],
     args: ['-j', '-d', 'link', 'show', 'dev', 'vh0'],
+  },
+  {
+    name: "-d link show of a bridge's port (its bridge_slave data)",
+    setup: [
+      `link add br0 address ${PINNED_MAC} type bridge`,
+      'link add vh0 type veth peer name vp0',
+      'link set dev vh0 master br0',
+      'link set dev vh0 type bridge_slave hairpin on isolated on',
+      'link set dev br0 up',
+      'link set dev vh0 up',
+    ],
+    args: ['-j', '-d', 'link', 'show', 'dev', 'vh0'],
+  },
+  {
+    name: 'bandwidth CHECK: -d link show of every link (a bridge, its port, a veth, an IFB, lo)',
+    setup: [
+      `link add br0 address ${PINNED_MAC} type bridge`,
+      'link add vh0 type veth peer name vp0',
+      'link set dev vh0 master br0',
+      'link add name bwp0 txqueuelen 0 type ifb',
+      'link set dev lo up',
+    ],
+    args: ['-j', '-d', 'link', 'show'],
+  },
+  {
+    name: 'bandwidth ADD: an IFB made, up and read, then every link, in one batch',
+    setup: [
+      `link add br0 address ${PINNED_MAC} type bridge`,
+      'link add vh0 type veth peer name vp0',
+      'link set dev vh0 master br0',
+    ],
+    args: ['-d', '-j', '-batch', '-'],
+    input: [
+      'link add name bwp0 txqueuelen 0 type ifb',
+      'link set dev bwp0 up',
+      'link show dev bwp0',
+      'link show',
+      '',
+    ].join('\n'),
+  },
+  {
+    name: 'bandwidth ADD: an IFB whose name is taken',
+    setup: ['link add name bwp0 type ifb'],
+    args: ['-d', '-j', '-batch', '-'],
+    input: 'link add name bwp0 txqueuelen 0 type ifb\nlink set dev bwp0 up\nlink show dev bwp0\nlink show\n',
+  },
+  {
+    name: "bandwidth ADD: the IFB gets the host veth's MTU",
+    setup: ['link add name bwp0 txqueuelen 0 type ifb'],
+    args: ['-batch', '-'],
+    input: 'link set dev bwp0 mtu 1400\n',
+  },
+  {
+    name: 'an MTU the device refuses',
+    setup: ['link add name bwp0 type ifb'],
+    args: ['-batch', '-'],
+    input: 'link set dev bwp0 mtu 70000\n',
+  },
+  {
+    name: 'bandwidth DEL: the IFB deleted',
+    setup: ['link add name bwp0 txqueuelen 0 type ifb'],
+    args: ['-batch', '-'],
+    input: 'link del dev bwp0\n',
+  },
+  {
+    name: 'portmap ADD: route get of an address on a connected link',
+    setup: [
+      'link add br0 type bridge',
+      'link set dev br0 addrgenmode none',
+      'link set dev br0 up',
+      'addr add 10.72.0.1/24 dev br0',
+    ],
+    args: ['-j', 'route', 'get', '10.72.0.3'],
+    exact: true,
+  },
+  {
+    name: 'route get via a gateway',
+    setup: [
+      'link add eth0 type veth peer name x0',
+      'link set dev eth0 addrgenmode none',
+      'link set dev x0 addrgenmode none',
+      'link set dev x0 up',
+      'link set dev eth0 up',
+      'addr add 10.22.0.5/24 dev eth0',
+      'route add default via 10.22.0.1 dev eth0',
+    ],
+    args: ['-j', 'route', 'get', '10.99.1.2'],
+    exact: true,
+  },
+  {
+    name: 'route get of a local address (type local, cache local)',
+    setup: ['link set dev lo up', 'addr add 10.9.0.1/32 dev lo'],
+    args: ['-j', 'route', 'get', '10.9.0.1'],
+    exact: true,
+  },
+  {
+    name: '-d route get (type, table, protocol and scope shown)',
+    setup: [
+      'link add br0 type bridge',
+      'link set dev br0 addrgenmode none',
+      'link set dev br0 up',
+      'addr add 10.72.0.1/24 dev br0',
+    ],
+    args: ['-j', '-d', 'route', 'get', '10.72.0.3'],
+    exact: true,
+  },
+  {
+    name: 'route get of an IPv6 address',
+    setup: [
+      'link add eth0 type veth peer name x0',
+      'link set dev eth0 addrgenmode none',
+      'link set dev x0 addrgenmode none',
+      'link set dev x0 up',
+      'link set dev eth0 up',
+      'addr add fd22::5/64 dev eth0 nodad',
+    ],
+    args: ['-j', 'route', 'get', 'fd22::9'],
+    exact: true,
+  },
+  {
+    name: 'route get of an unreachable address',
+    args: ['-j', 'route', 'get', '10.99.1.2'],
+    exact: true,
+  },
+  {
+    name: 'route get to an unreachable route',
+    setup: ['link set dev lo up', 'route add unreachable 10.98.0.0/16'],
+    args: ['-j', 'route', 'get', '10.98.1.2'],
+    exact: true,
   },
   {
     name: 'a veth whose name is taken',
@@ -365,6 +500,7 @@ describe.skipIf(!!missing)(`in-process ip against ip${missing ? ` — skipped: $
       expect(here.code).toBe(ip.code);
       expect(here.stderr).toBe(ip.stderr);
       expectCovered(lines(here.stdout), lines(ip.stdout));
+      if (c.exact) expect(lines(here.stdout)).toEqual(lines(ip.stdout));
       if (!c.gone) expect(endState(twins[i][1].split('/').pop()!)).toEqual(endState(twins[i][0].split('/').pop()!));
       for (const dev of c.hostDevs ?? []) {
         const show = (side: string) =>

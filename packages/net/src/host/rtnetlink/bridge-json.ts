@@ -77,7 +77,7 @@ const BR_BOOLOPT_MCAST_VLAN_SNOOPING = 1 << 1;
 const u64 = (b: Uint8Array): number => (get32(b, 0) >>> 0) + (get32(b, 4) >>> 0) * 0x100000000;
 
 /** ifla_bridge_id (prio[2], addr[6]) as `%.2x%.2x.` + ether_ntoa (no zero padding). */
-function bridgeId(b: Uint8Array): string {
+export function bridgeId(b: Uint8Array): string {
   let s = HEX[b[0] >> 4] + HEX[b[0] & 15] + HEX[b[1] >> 4] + HEX[b[1] & 15] + '.';
   for (let i = 2; i < 8; i++) s += (i > 2 ? ':' : '') + (b[i] > 15 ? HEX[b[i] >> 4] : '') + HEX[b[i] & 15];
   return s;

@@ -14,8 +14,8 @@ export interface Addr {
 }
 
 export type Command =
-  /** `link set dev X [up|down] [promisc on|off] [master M]`, at least one of them. */
-  | { op: 'link-set'; dev: string; up?: boolean; promisc?: boolean; master?: string }
+  /** `link set dev X [up|down] [promisc on|off] [master M] [mtu N]`, at least one of them. */
+  | { op: 'link-set'; dev: string; up?: boolean; promisc?: boolean; master?: string; mtu?: number }
   /** `link set dev X type bridge_slave [hairpin on|off] [isolated on|off]`. */
   | { op: 'bridge-port'; dev: string; hairpin?: boolean; isolated?: boolean }
   /** `link add X [mtu N] [address MAC] type veth peer name Y [mtu N] [netns HOME]` (HOME: `homeNetnsPath()` only). */
@@ -33,7 +33,13 @@ export type Command =
       scope?: number;
       src?: Addr;
     }
+  /** `link add name X [txqueuelen N] type ifb`. */
+  | { op: 'ifb-add'; name: string; txqlen?: number }
   | { op: 'link-show'; dev: string }
+  /** `link show`: every link of the namespace. */
+  | { op: 'links-show' }
+  /** `route get ADDR`. */
+  | { op: 'route-get'; dst: Addr }
   | { op: 'addr-show'; dev: string; scope?: number }
   | { op: 'link-del'; dev: string };
 
@@ -137,6 +143,9 @@ function linkSet(dev: string, rest: string[]): Command | undefined {
     } else if (w === 'master' && c.master === undefined && devName(rest[i + 1])) {
       c.master = rest[i + 1];
       i += 2;
+    } else if (w === 'mtu' && c.mtu === undefined && num(rest[i + 1]) !== undefined) {
+      c.mtu = num(rest[i + 1]);
+      i += 2;
     } else return undefined;
   }
   return rest.length ? c : undefined;
@@ -178,6 +187,20 @@ function vethAdd(w: string[]): Command | undefined {
   return { op: 'veth-add', name, mtu, mac: m, peer, peerMtu, peerHome };
 }
 
+/** `link add name X [txqueuelen N] type ifb`. */
+function ifbAdd(w: string[]): Command | undefined {
+  const name = devName(w[3]);
+  let i = 4;
+  let txqlen: number | undefined;
+  if (w[i] === 'txqueuelen') {
+    txqlen = num(w[i + 1]);
+    if (txqlen === undefined) return undefined;
+    i += 2;
+  }
+  if (!name || w[i] !== 'type' || w[i + 1] !== 'ifb' || i + 2 !== w.length) return undefined;
+  return { op: 'ifb-add', name, txqlen };
+}
+
 /** iproute2's scope names (rt_scopes). */
 const SCOPES: Record<string, number> = { global: 0, universe: 0, site: 200, link: 253, host: 254, nowhere: 255 };
 
@@ -214,6 +237,7 @@ function parseCommand(w: string[], json: boolean): Command | undefined {
   const [obj, verb, ...rest] = w;
   if (obj === 'link' && verb === 'set' && rest[0] === 'dev' && devName(rest[1]) && rest.length > 2)
     return linkSet(rest[1], rest.slice(2));
+  if (obj === 'link' && verb === 'add' && w[2] === 'name') return ifbAdd(w);
   if (obj === 'link' && verb === 'add' && w.length > 3) return vethAdd(w);
   if (obj === 'addr' && verb === 'add' && rest.length >= 3) {
     const p = prefix(rest[0]);
@@ -234,6 +258,11 @@ function parseCommand(w: string[], json: boolean): Command | undefined {
     return c;
   }
   if (obj === 'route' && verb === 'add') return routeAdd(w);
+  if (obj === 'link' && verb === 'show' && json && rest.length === 0) return { op: 'links-show' };
+  if (obj === 'route' && verb === 'get' && json && rest.length === 1) {
+    const dst = addr(rest[0]);
+    return dst ? { op: 'route-get', dst } : undefined;
+  }
   if (obj === 'link' && verb === 'show' && json && rest.length === 2 && rest[0] === 'dev') {
     const dev = devName(rest[1]);
     return dev ? { op: 'link-show', dev } : undefined;

@@ -58,7 +58,8 @@ async function runHere(
     for (; n < inv.commands.length; n++) {
       // `link show` leaves ip's preferred family at AF_PACKET for the rest of a batch (an `addr show` after it
       // prints no addresses, an `addr add` fails to parse): one that is not last goes to ip with what follows.
-      if (inv.commands[n].op === 'link-show' && n + 1 < inv.commands.length) break;
+      // (Link reads after it are unaffected: they set that family themselves.)
+      if (inv.commands[n].op === 'link-show' && !onlyLinkReadsFrom(inv, n + 1)) break;
       const out = runCommand(sock, inv.commands[n], inv.details);
       if (out === UNSURE) break;
       stdout += out;
@@ -91,6 +92,15 @@ async function runHere(
   }
 }
 
+/** Whether the commands from `from` on are all link reads (`link show [dev X]`). */
+function onlyLinkReadsFrom(inv: Invocation, from: number): boolean {
+  for (let i = from; i < inv.commands.length; i++) {
+    const op = inv.commands[i].op;
+    if (op !== 'link-show' && op !== 'links-show') return false;
+  }
+  return true;
+}
+
 let blockingInProcess = true;
 
 /**
@@ -103,11 +113,11 @@ export function deleteLinksOutOfProcess(): void {
 }
 
 /**
- * The plugins whose `ip` commands are in the subset call this when their module loads (loopback, bridge, ptp): from
- * then on the runner asks `ipInProcess` first (also in the CRI harness, which loads the same modules). A command in a
- * pod enters it with the main thread for a moment, so nothing may name this process's namespace through the main
- * thread meanwhile: other processes get `homeNetnsPath()`, the skeleton's own-netns check reads
- * `/proc/thread-self/ns/net`.
+ * The plugins whose `ip` commands are in the subset call this when their module loads (loopback, bridge, ptp;
+ * bandwidth and portmap at their first `ip` command, through ../ip-on-demand): from then on the runner asks
+ * `ipInProcess` first (also in the CRI harness, which loads the same modules). A command in a pod enters it with the
+ * main thread for a moment, so nothing may name this process's namespace through the main thread meanwhile: other
+ * processes get `homeNetnsPath()`, the skeleton's own-netns check reads `/proc/thread-self/ns/net`.
  */
 export function useIpInProcess(): void {
   setIpInProcess(ipInProcess);

@@ -1,5 +1,6 @@
 import { attrs, get16, get32, i32, u32, u8, type Attrs } from './message';
 import { bridgeInfoData } from './bridge-json';
+import { bridgeSlaveInfoData } from './bridge-slave-json';
 import { ascii, macText } from './text';
 
 /** What `ip -j [-d] link show` prints of one link, from its RTM_NEWLINK, for the fields below; undefined: not sure. */
@@ -75,7 +76,6 @@ const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING'
 const LINKMODES = ['DEFAULT', 'DORMANT', 'TESTING'];
 /** ARPHRD types whose link-layer address iproute2 prints as hex bytes. */
 const LINK_TYPES: Record<number, string> = { 1: 'ether', 772: 'loopback' };
-/** Kinds whose IFLA_INFO_DATA iproute2 prints nothing of (veth dumps none). */
 
 /** ifindex → name and flags of the namespace's other links (`master`, `link`, M-DOWN); undefined: no such link. */
 export type Resolve = (index: number) => { name: string; flags: number } | undefined;
@@ -136,7 +136,8 @@ export function linkJson(
     if (u32(a.get(IFLA.GROUP)) !== 0) return undefined; // a named group: /etc/iproute2/group
     o.group = 'default';
   }
-  if (a.has(IFLA.TXQLEN)) o.txqlen = u32(a.get(IFLA.TXQLEN));
+  // print_queuelen: a length of 0 is not printed.
+  if (u32(a.get(IFLA.TXQLEN))) o.txqlen = u32(a.get(IFLA.TXQLEN));
   o.link_type = type;
   if (a.has(IFLA.ADDRESS)) o.address = macText(a.get(IFLA.ADDRESS)!);
   if (a.has(IFLA.BROADCAST)) {
@@ -151,20 +152,44 @@ export function linkJson(
     if (a.has(IFLA.MAX_MTU)) o.max_mtu = u32(a.get(IFLA.MAX_MTU));
     const info = a.get(IFLA.LINKINFO);
     if (info) {
-      const li = attrs(info);
-      // iproute2 prints a kind's data (and `info_data: {}` without any) by its per-kind code: rendered here for a
-      // bridge (./bridge-json) and a veth (none), any other kind and every port (slave) kind is ip's.
-      const kind = ascii(li.get(INFO.KIND));
-      if (li.has(INFO.SLAVE_DATA) || li.has(INFO.SLAVE_KIND)) return undefined;
-      if (kind === 'veth' && !li.has(INFO.DATA)) o.linkinfo = { info_kind: kind };
-      else if (kind === 'bridge') {
-        const data = li.get(INFO.DATA);
-        const infoData = data ? bridgeInfoData(data) : {};
-        if (!infoData) return undefined;
-        o.linkinfo = { info_kind: kind, info_data: infoData };
-      } else if (li.has(INFO.KIND) || li.has(INFO.DATA)) return undefined;
+      const linkinfo = linkInfoJson(attrs(info), resolve);
+      if (!linkinfo) return undefined;
+      o.linkinfo = linkinfo;
     }
   }
   if (a.has(IFLA.IFALIAS)) return undefined;
+  return o;
+}
+
+/** Kinds iproute2 6.1 has no printer for (no link_util print_opt): it prints their `info_kind` alone. */
+const withoutData = (kind: string): boolean => kind === 'veth' || kind === 'ifb';
+
+/**
+ * `linkinfo` as iproute2's print_linktype prints it: `info_kind` with the kind's `info_data`, then `info_slave_kind`
+ * with the port kind's `info_slave_data`. Rendered for a bridge (./bridge-json), a veth or an IFB (nothing of
+ * theirs), and a bridge's port (./bridge-slave-json); any other kind or port kind is ip's (undefined).
+ */
+function linkInfoJson(li: Attrs, resolve: Resolve): Record<string, unknown> | undefined {
+  const o: Record<string, unknown> = {};
+  if (li.has(INFO.KIND)) {
+    const kind = ascii(li.get(INFO.KIND));
+    if (kind === undefined) return undefined;
+    o.info_kind = kind;
+    if (kind === 'bridge') {
+      const data = li.get(INFO.DATA);
+      const infoData = data ? bridgeInfoData(data) : {};
+      if (!infoData) return undefined;
+      o.info_data = infoData;
+    } else if (!withoutData(kind) || li.has(INFO.DATA)) return undefined;
+  } else if (li.has(INFO.DATA)) return undefined;
+  if (li.has(INFO.SLAVE_KIND)) {
+    const kind = ascii(li.get(INFO.SLAVE_KIND));
+    if (kind !== 'bridge') return undefined;
+    o.info_slave_kind = kind;
+    const data = li.get(INFO.SLAVE_DATA);
+    const slaveData = data ? bridgeSlaveInfoData(data, (i) => resolve(i)?.name) : {};
+    if (!slaveData) return undefined;
+    o.info_slave_data = slaveData;
+  } else if (li.has(INFO.SLAVE_DATA)) return undefined;
   return o;
 }

@@ -5,6 +5,7 @@ import { IpFailure, kernelError } from './errors';
 import { IFLA, linkJson, linkMsg, type LinkMsg, type Resolve } from './link-json';
 import { NLM_F_CREATE, NLM_F_EXCL, Request } from './message';
 import type { RtSocket } from './socket';
+import { routeJson } from './route-json';
 import { ascii } from './text';
 
 const RTM_NEWLINK = 16;
@@ -13,6 +14,8 @@ const RTM_GETLINK = 18;
 const RTM_GETADDR = 22;
 const RTM_NEWADDR = 20;
 const RTM_NEWROUTE = 24;
+const RTM_GETROUTE = 26;
+const RTM_F_LOOKUP_TABLE = 0x1000;
 const IFF_PROMISC = 0x100;
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -99,6 +102,7 @@ export function runCommand(sock: RtSocket, c: Command, details: boolean): string
       if (c.up !== undefined) [flags, mask] = [c.up ? IFF_UP : 0, IFF_UP];
       if (c.promisc !== undefined) [flags, mask] = [flags | (c.promisc ? IFF_PROMISC : 0), mask | IFF_PROMISC];
       const req = ifinfo(RTM_NEWLINK, index, flags, mask);
+      if (c.mtu !== undefined) req.u32(IFLA.MTU, c.mtu);
       if (master) req.u32(IFLA.MASTER, master.index);
       return change(sock, req);
     }
@@ -128,6 +132,12 @@ export function runCommand(sock: RtSocket, c: Command, details: boolean): string
           }),
         );
       });
+      return change(sock, req);
+    }
+    case 'ifb-add': {
+      const req = ifinfo(RTM_NEWLINK, 0, 0, 0, CREATE);
+      if (c.txqlen !== undefined) req.u32(IFLA.TXQLEN, c.txqlen);
+      req.str(IFLA.IFNAME, c.name).nest(IFLA.LINKINFO, (r) => r.str(INFO.KIND, 'ifb'));
       return change(sock, req);
     }
     case 'addr-add': {
@@ -180,6 +190,46 @@ export function runCommand(sock: RtSocket, c: Command, details: boolean): string
       if (!l) throw new IpFailure(`Device "${c.dev}" does not exist.`);
       const o = linkJson(l, { details, linkShow: true }, resolver(sock));
       return o ? line([o]) : UNSURE;
+    }
+    case 'links-show': {
+      const dump = sock.dump(ifinfo(RTM_GETLINK, 0).u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS));
+      if (dump.errno) throw kernelError(dump.errno, dump.message);
+      const links: LinkMsg[] = [];
+      for (const r of dump.replies) if (r.type === RTM_NEWLINK) links.push(linkMsg(r.body));
+      // Names and flags of the links the others point at (master, peer) from the dump itself, not one ask each.
+      const byIndex = new Map<number, LinkMsg>();
+      for (const l of links) byIndex.set(l.index, l);
+      const resolve: Resolve = (index) => {
+        const l = byIndex.get(index);
+        const name = l && ascii(l.attrs.get(IFLA.IFNAME));
+        return l && name !== undefined ? { name, flags: l.flags } : undefined;
+      };
+      const out: Record<string, unknown>[] = [];
+      for (const l of links) {
+        const o = linkJson(l, { details, linkShow: true }, resolve);
+        if (!o) return UNSURE;
+        out.push(o);
+      }
+      return line(out);
+    }
+    case 'route-get': {
+      const v4 = c.dst.family === 4;
+      // As ip asks: the address as RTA_DST of full length, IPv4 with RTM_F_LOOKUP_TABLE.
+      const req = new Request(RTM_GETROUTE).header(12, v4 ? [8, RTM_F_LOOKUP_TABLE] : [], [
+        0,
+        v4 ? AF_INET : AF_INET6,
+        1,
+        v4 ? 32 : 128,
+      ]);
+      req.attr(RTA_DST, c.dst.bytes);
+      const a = sock.talk(req);
+      if (a.errno) throw kernelError(a.errno, a.message);
+      for (const r of a.replies) {
+        if (r.type !== RTM_NEWROUTE) continue;
+        const o = routeJson(r.body, details, (index) => resolver(sock)(index)?.name);
+        return o ? line([o]) : UNSURE;
+      }
+      return UNSURE;
     }
     case 'addr-show': {
       const l = getLink(sock, c.dev);

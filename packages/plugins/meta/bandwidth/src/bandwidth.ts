@@ -2,12 +2,16 @@ import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
 import type { Link, Qdisc } from '@tscni/net/host';
 import { jsonArrays } from '@tscni/net/host/ip-json';
 import { getLink, linkExistsHere, listLinks } from '@tscni/net/host/link';
+import { useIpInProcessOnDemand } from '@tscni/net/host/ip-on-demand';
 import { hashedName } from '@tscni/net/host/names';
 import { tcBatch } from '@tscni/net/host/tc';
 import { parseLimits, shapesEgress, shapesIngress, type Limits } from './config';
 import { assertNetns, findHostVeth, hostVethOf } from './host-veth';
 import { applyShaping, createIfbListingLinks, deleteIfb, setIfbMtu, type IfbAndLinks } from './shaping';
 import { tbfFor, tbfMismatch, tickInUsec, type Tbf } from './tbf';
+
+// `ip` over rtnetlink in this process (under Bun), loaded by the first `ip` command: a pod without limits runs none.
+useIpInProcessOnDemand();
 
 /**
  * ADD: shape traffic to the pod with a TBF on the host veth, and traffic from the pod by redirecting

@@ -2,11 +2,15 @@ import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
 import { CniError, ErrorCode } from '@tscni/cni/errors';
 import type { CIDR } from '@tscni/net/host';
 import { commandFailure } from '@tscni/net/host/command-error';
+import { useIpInProcessOnDemand } from '@tscni/net/host/ip-on-demand';
 import { sideBySide } from '@tscni/net/host/side-by-side';
 import type { IPFamily } from '@tscni/net/netfilter';
 import { portMapperFor, type PortMapper } from './backend';
 import { containerAddrs, parseConf, type PortMapConf } from './config';
 import { enableLocalnetRouting, flushUdpConntrack, localnetDevice } from './host';
+
+// `ip` over rtnetlink in this process (under Bun), loaded by the first `ip` command: only ADD's route lookup runs one.
+useIpInProcessOnDemand();
 
 /** The config and the backend it selects, chosen once per invocation. */
 function load(args: CmdArgs, opts: { forDel?: boolean } = {}): { conf: PortMapConf; mapper: PortMapper } {
