@@ -274,6 +274,7 @@ describe('ipMasq with a state directory: the backend the ADD recorded', () => {
     expect(del.calls).toEqual(['nft', 'nft']);
     expect(del.writes[0].input).toBe('delete rule inet cni_plugins_masquerade masq_checks handle 9\n');
     expect(record()).toBeUndefined();
+    expect(existsSync(join(dir, 'mynet'))).toBe(false); // the network's last record: its directory goes too
     // A second DEL has no record: every backend, as before.
     const again = fakeHost();
     setRunner(again.runner);
@@ -332,6 +333,10 @@ describe('ipMasq with a state directory: the backend the ADD recorded', () => {
     writeFileSync(join(dir, 'mynet', 'gone2:eth0.tmp-999999999'), '{');
     await masq.gc('mynet', [{ containerID: 'abc', ifname: 'eth0' }]);
     expect(readdirSync(join(dir, 'mynet'))).toEqual(['abc:eth0']);
+    await masq.teardown({ ...owner, containerID: 'abc', ifName: 'eth0' });
+    expect(readdirSync(dir)).toEqual([]);
+    await masq.setup(['10.0.0.5/24'], owner); // the directory is made again
+    expect(record()).toBe('{"backend":"nftables"}\n');
     await masq.gc('mynet', []);
     expect(existsSync(join(dir, 'mynet'))).toBe(false);
   });

@@ -7,7 +7,7 @@
  * describes: neither outlives a reboot.
  */
 import { readFileSync, readdirSync, rmdirSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { removeStateFile, writeStateFile } from '../host/state-file';
 import type { IpMasqBackendName, MasqOwner } from './ipmasq';
 
@@ -62,16 +62,28 @@ export function recordBackend(file: string | undefined, backend: IpMasqBackendNa
   const before = recordedBackend(file);
   if (before === backend) return;
   if (before) return removeStateFile(file);
-  try {
-    writeStateFile(file, JSON.stringify({ backend }) + '\n');
-  } catch {
-    removeStateFile(file);
-  }
+  for (let attempt = 1; ; attempt++)
+    try {
+      return writeStateFile(file, JSON.stringify({ backend }) + '\n');
+    } catch (err) {
+      // ENOENT: the network's last DEL removed the directory after this write made it; once more makes it again.
+      if (attempt === 1 && (err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      return removeStateFile(file);
+    }
 }
 
-/** After the rules are gone: the record, and any temp file of a writer that died before its rename. */
+/**
+ * After the rules are gone: the record, any temp file of a writer that died before its rename, and the network's
+ * directory once it is empty.
+ */
 export function forgetBackend(file: string | undefined): void {
-  if (file) removeStateFile(file);
+  if (!file) return;
+  removeStateFile(file);
+  try {
+    rmdirSync(dirname(file));
+  } catch {
+    /* other attachments' records (ENOTEMPTY), or gone already */
+  }
 }
 
 /** GC: the records of `network` whose attachment is not in `valid` (then the network's directory, if empty). */

@@ -1,7 +1,7 @@
 // Fields and verbs Debian's reference (v1.1.1, CNI ≤ 1.0.0) does not have: run against ours only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   addOutside,
@@ -239,11 +239,13 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
       ok(await run('DEL', conf, pod, id));
       expect(netfilterRulesets(node)).toEqual(before);
       // A crash between the record and the rules: the record (and a killed writer's temp file) goes, DEL succeeds.
+      mkdirSync(join(node.ipMasqStateDir, conf.name), { recursive: true });
       writeFileSync(recordFile(conf.name, id), '{"backend":"nftables"}\n');
       writeFileSync(`${recordFile(conf.name, id)}.tmp-999999999`, '{"back');
       ok(await run('DEL', conf, pod, id));
       expect(existsSync(recordFile(conf.name, id))).toBe(false);
       expect(existsSync(`${recordFile(conf.name, id)}.tmp-999999999`)).toBe(false);
+      expect(existsSync(join(node.ipMasqStateDir, conf.name))).toBe(false); // the network's last record went
       expect(netfilterRulesets(node)).toEqual(before);
       expect(leases(dataDir, conf.name)).toEqual([]);
     });
@@ -441,6 +443,7 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
       CNI_IFNAME: 'eth0',
       CNI_PATH: cniPath,
       PATH: process.env.PATH ?? '',
+      TSCNI_IPMASQ_STATE_DIR: node.ipMasqStateDir,
     };
     const add = withoutIptables(node.name, node.tmp, BIN, { ...env, CNI_COMMAND: 'ADD' }, JSON.stringify(conf));
     expect(add.status, add.stdout + add.stderr).toBe(0);
