@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -282,10 +282,12 @@ describe('ipMasq with a state directory: the backend the ADD recorded', () => {
     expect(again.calls.sort()).toEqual(['iptables-restore', 'iptables-save', 'nft']);
   });
 
-  it('iptables: recorded; a DEL without addresses reads iptables only, also under an nftables config', async () => {
+  it('iptables: no record (its DEL with the addresses skips nft already); a record naming iptables is honoured', async () => {
     setRunner(fakeHost().runner);
     await ipMasqFor('iptables', dir).setup(['10.0.0.5/24'], owner);
-    expect(record()).toBe('{"backend":"iptables"}\n');
+    expect(existsSync(join(dir, 'mynet'))).toBe(false);
+    mkdirSync(join(dir, 'mynet'));
+    writeFileSync(file(), '{"backend":"iptables"}\n');
     const jump = `-A POSTROUTING -s 10.0.0.5/32 ${COMMENT} -j ${CHAIN}`;
     const del = fakeHost({ nat4: `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CHAIN} - [0:0]\n${jump}\nCOMMIT\n` });
     setRunner(del.runner);
@@ -293,8 +295,8 @@ describe('ipMasq with a state directory: the backend the ADD recorded', () => {
     expect(del.calls.sort()).toEqual(['ip6tables-save', 'iptables-restore', 'iptables-save']);
     expect(record()).toBeUndefined();
     // with the ADD's addresses and the rules not as expected: that family is read, nft still not
-    setRunner(fakeHost().runner);
-    await ipMasqFor('iptables', dir).setup(['10.0.0.5/24'], owner);
+    mkdirSync(join(dir, 'mynet')); // (the last record's DEL removed it)
+    writeFileSync(file(), '{"backend":"iptables"}\n');
     const odd = fakeHost();
     setRunner(odd.runner);
     await ipMasqFor('iptables', dir).teardown(owner, ['10.0.0.5/24']);
@@ -317,11 +319,11 @@ describe('ipMasq with a state directory: the backend the ADD recorded', () => {
 
   it('a repeated ADD under the other backend drops the record: its rules may be in both now', async () => {
     setRunner(fakeHost().runner);
-    await ipMasqFor('iptables', dir).setup(['10.0.0.5/24'], owner);
     await ipMasqFor('nftables', dir).setup(['10.0.0.5/24'], owner);
-    expect(record()).toBeUndefined();
     await ipMasqFor('nftables', dir).setup(['10.0.0.5/24'], owner);
     expect(record()).toBe('{"backend":"nftables"}\n');
+    await ipMasqFor('iptables', dir).setup(['10.0.0.5/24'], owner);
+    expect(record()).toBeUndefined();
   });
 
   it('GC drops the records (and dead writers’ temp files) of attachments not valid, after their rules', async () => {

@@ -1,12 +1,13 @@
 /**
- * Which backend wrote an attachment's masquerade: `<dir>/<network>/<containerID>:<ifName>` holds
- * `{"backend":"nftables"}` (or `iptables`). The ADD writes it before the rules (so a crash leaves a file that DEL or GC
- * removes); DEL and CHECK then touch that backend only; DEL removes the file once the rules are gone, GC the files of
- * attachments that are not valid. No file — an ADD by an older version or by the reference, a crash before the write,
- * a name too long for a file — means both backends, as before. The directory is tmpfs (`/run`), like the rules it
- * describes: neither outlives a reboot.
+ * Which backend wrote an attachment's masquerade, when it was nftables: `<dir>/<network>/<containerID>:<ifName>` holds
+ * `{"backend":"nftables"}`. The ADD writes it before the rules (so a crash leaves a file that DEL or GC removes); DEL
+ * and CHECK then touch nftables only; DEL removes the file once the rules are gone, GC the files of attachments that
+ * are not valid. No file — an iptables ADD (the default: its DEL's blind restore of the prevResult's rules already
+ * skips nft, so a record would only cost the ADD), an ADD by an older version or by the reference, a crash before the
+ * write, a name too long for a file — means both backends, as before. A record naming iptables is read the same way.
+ * The directory is tmpfs (`/run`), like the rules it describes: neither outlives a reboot.
  */
-import { readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { removeStateFile, writeStateFile } from '../host/state-file';
 import type { IpMasqBackendName, MasqOwner } from './ipmasq';
@@ -30,14 +31,14 @@ export function masqStatePath(dir: string, owner: MasqOwner): string | undefined
   // `:` separates the two: no container ID holds one, and no interface name may (nor `/`, nor be `.` or `..`).
   if (!ifName || ifName === '.' || ifName === '..' || /[/:\0]/.test(ifName))
     throw new Error(`ipMasq: invalid ifName ${JSON.stringify(ifName)}`);
-  const name = `${owner.containerID}:${ifName}`;
-  if (owner.network.length > NAME_MAX || Buffer.byteLength(name) > NAME_MAX) return undefined;
-  return join(dir, owner.network, name);
+  // In UTF-8 an ID's character is one byte, a UTF-16 unit at most three.
+  if (owner.network.length > NAME_MAX || owner.containerID.length + 1 + 3 * ifName.length > NAME_MAX) return undefined;
+  return join(dir, owner.network, `${owner.containerID}:${ifName}`);
 }
 
 /** The backend recorded in `file`; undefined when there is none (or it is unreadable or unknown). */
 export function recordedBackend(file: string | undefined): IpMasqBackendName | undefined {
-  if (!file) return undefined;
+  if (!file || !existsSync(file)) return undefined; // (no exception: the first one thrown costs a Bun call ≈ 0.4 ms)
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -53,15 +54,17 @@ export function recordedBackend(file: string | undefined): IpMasqBackendName | u
 }
 
 /**
- * Before an ADD writes its rules: record `backend`. When the attachment already has a record of the other backend (a
- * repeated ADD under a changed config), the record goes instead: its rules may be in both now, and no file means both.
- * A file that cannot be written is no record either (only a stale one is an error: it would name the wrong backend).
+ * Before an ADD writes its rules: record nftables (iptables gets no record). When the attachment already has a record
+ * of the other backend (a repeated ADD under a changed config), the record goes instead: its rules may be in both now,
+ * and no file means both. A file that cannot be written is no record either (only a stale one is an error: it would
+ * name the wrong backend).
  */
 export function recordBackend(file: string | undefined, backend: IpMasqBackendName): void {
   if (!file) return;
   const before = recordedBackend(file);
   if (before === backend) return;
   if (before) return removeStateFile(file);
+  if (backend !== 'nftables') return;
   for (let attempt = 1; ; attempt++)
     try {
       return writeStateFile(file, JSON.stringify({ backend }) + '\n');
@@ -77,7 +80,7 @@ export function recordBackend(file: string | undefined, backend: IpMasqBackendNa
  * directory once it is empty.
  */
 export function forgetBackend(file: string | undefined): void {
-  if (!file) return;
+  if (!file || !existsSync(file)) return; // (a dead writer's temp file without a record: GC's)
   removeStateFile(file);
   try {
     rmdirSync(dirname(file));

@@ -6,8 +6,8 @@
  *    `! -d <multicast> -j MASQUERADE`, entered from POSTROUTING by `-s <ip> -j CNI-<hash>`, every
  *    rule commented `name: "<net>" id: "<cid>"`;
  *  - nftables: see ipmasq-nft.ts.
- * Teardown covers the backend the ADD recorded (ipmasq-state.ts), or both without a record; GC always covers both
- * (the attachment may come from another configuration).
+ * Teardown covers the backend the ADD recorded (nftables, ipmasq-state.ts), or both without a record; GC always covers
+ * both (the attachment may come from another configuration).
  */
 import { CommandError } from '../host/runner';
 import { iptablesAvailable, iptablesRestore, iptablesSave, nftAvailable, savedChains, type IPFamily } from './iptables';
@@ -51,10 +51,11 @@ export function defaultIpMasqBackend(): IpMasqBackendName {
 
 /**
  * The ipMasq of one plugin config, chosen once: rules are written with the configured backend (or the
- * default). With `stateDir` (ipmasq-state.ts), the ADD records that backend first, and teardown and CHECK touch only
- * the recorded one (the point of the record: a config changed between ADD and DEL does not matter); without a record
- * — or without `stateDir` — teardown and CHECK cover every installed backend, since the attachment may come from
- * another configuration, an older version or the reference. GC always covers every backend.
+ * default). With `stateDir` (ipmasq-state.ts), an nftables ADD records its backend first, and teardown and CHECK
+ * touch only the recorded one (the point of the record: a config changed between ADD and DEL does not matter); without
+ * a record — an iptables ADD, or no `stateDir` — teardown and CHECK cover every installed backend, since the
+ * attachment may come from another configuration, an older version or the reference. GC always covers every backend.
+ * As before, one ADD per attachment is assumed (a repeated ADD under the other backend drops the record).
  */
 export function ipMasqFor(backend?: IpMasqBackendName, stateDir?: string): IpMasqBackend {
   const writerName = backend ?? defaultIpMasqBackend();
