@@ -73,6 +73,17 @@ export class CniBench {
     ];
   }
 
+  /**
+   * bridge(ipMasq) + host-local alone; `backend` sets `ipMasqBackend` (Debian's reference, 1.1.1, ignores it: iptables).
+   * Each backend its own bridge and half of 10.<n+2>.0.0/16 (the burst's subnet: not in the same run).
+   */
+  masq(set: BinSet, backend?: 'iptables' | 'nftables'): NetworkConfigList {
+    const nft = backend === 'nftables';
+    const name = `${nft ? 'mn' : 'mq'}-${set.tag}`;
+    const [bridge] = this.chainPlugins(set, name, `10.${set.net + 2}.${nft ? 128 : 0}.0/17`);
+    return this.list(name, [{ ...bridge, ...(backend ? { ipMasqBackend: backend } : {}) }]);
+  }
+
   chain(set: BinSet): NetworkConfigList {
     return this.list(`k8s-${set.tag}`, this.chainPlugins(set));
   }

@@ -2,15 +2,21 @@
  * Processes each plugin spawns for one pod: bridge + host-local and the Kubernetes chain, ADD and DEL, each plugin
  * exec run under `strace -f -e trace=execve` (successful execs counted; `nsenter` that execs the tool is one process).
  * Two pods per network: the first creates the bridge; the second is the steady state (the bridge is there).
- *   cd e2e && [SPAWNS_ARGV=1] npx vite-node bench/count-spawns.ts [bin dir]      (SPAWNS_ARGV: print each argv)
+ * `--ipmasq <iptables|nftables>` adds bridge(ipMasq) + host-local alone with that `ipMasqBackend`.
+ *   cd e2e && [SPAWNS_ARGV=1] npx vite-node bench/count-spawns.ts [bin dir] [--ipmasq nftables]
+ *   (SPAWNS_ARGV: print each argv)
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { CNIConfig, defaultExec, type PluginExec } from '@tscni/libcni';
+import { CNIConfig, defaultExec, type NetworkConfigList, type PluginExec } from '@tscni/libcni';
 import { DIST_BIN, TestNode } from '@tscni/testing/node';
 import { CniBench } from './cni';
 
-const dir = process.argv[2] ?? DIST_BIN;
+const dir = process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : DIST_BIN;
+const masqArg = process.argv.indexOf('--ipmasq');
+const masqBackend = masqArg >= 0 ? process.argv[masqArg + 1] : undefined;
+if (masqBackend !== undefined && masqBackend !== 'iptables' && masqBackend !== 'nftables')
+  throw new Error('--ipmasq iptables|nftables');
 const node = new TestNode('spawns');
 let n = 0;
 let phase = 'first';
@@ -63,9 +69,17 @@ try {
   const bench = new CniBench(node);
   const set = { tag: 'cnt', dir, net: 71 };
   const cni = new CNIConfig({ binDirs: [dir], cacheDir: join(node.tmp, 'cache'), exec: traced });
-  for (const [list, pod] of [bench.bridge(set), bench.bridge(set), bench.chain(set), bench.chain(set)].map(
-    (l, i) => [l, i % 2 ? 'steady' : 'first'] as const,
-  )) {
+  // The bridge(ipMasq) pods' rows and totals are `masqfirst` / `masqsteady`.
+  const lists: [NetworkConfigList, string][] = [
+    [bench.bridge(set), ''],
+    [bench.chain(set), ''],
+    ...(masqBackend ? [[bench.masq(set, masqBackend), 'masq'] as [NetworkConfigList, string]] : []),
+  ];
+  const pods = lists.flatMap(([l, tag]): [NetworkConfigList, string][] => [
+    [l, `${tag}first`],
+    [l, `${tag}steady`],
+  ]);
+  for (const [list, pod] of pods) {
     phase = pod;
     const netns = node.addPod();
     const rt = {

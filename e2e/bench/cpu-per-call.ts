@@ -2,7 +2,9 @@
  * CPU per plugin call (perf's task-clock: the plugin and every process it starts, threads included) on the bridge +
  * host-local network and the Kubernetes chain, ADD and DEL, for this tree's Bun executable, an earlier build
  * (`--before`) and the reference, interleaved pod by pod (steady state: one warm-up pod per network first).
- *   cd e2e && npx vite-node bench/cpu-per-call.ts [--before <copy of an earlier dist/>] [--runs N]
+ *   cd e2e && npx vite-node bench/cpu-per-call.ts [--before <copy of an earlier dist/>] [--runs N] [--rows R,…]
+ * `--rows` (default `bridge,chain`) also takes `masq` and `masq-nft`: bridge(ipMasq) + host-local alone with
+ * `ipMasqBackend` iptables or nftables (Debian's reference, 1.1.1, ignores the field: its row is iptables both times).
  * Not a test. Each call runs as `perf stat -x, -e task-clock -o <file> -- nsenter --net=<node> -- <plugin>`.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -58,10 +60,15 @@ async function pod(s: BinSet, row: string, list: NetworkConfigList, keep: boolea
 }
 
 try {
-  const rows = (s: BinSet): [string, NetworkConfigList][] => [
-    ['bridge', bench.bridge(s)],
-    ['chain', bench.chain(s)],
-  ];
+  const ROWS: Record<string, (s: BinSet) => NetworkConfigList> = {
+    bridge: (s) => bench.bridge(s),
+    chain: (s) => bench.chain(s),
+    masq: (s) => bench.masq(s, 'iptables'),
+    'masq-nft': (s) => bench.masq(s, 'nftables'),
+  };
+  const wanted = (argOf('--rows') ?? 'bridge,chain').split(',');
+  for (const r of wanted) if (!ROWS[r]) throw new Error(`--rows: ${r}? (${Object.keys(ROWS).join(', ')})`);
+  const rows = (s: BinSet): [string, NetworkConfigList][] => wanted.map((r) => [r, ROWS[r](s)]);
   for (const s of SETS) for (const [row, list] of rows(s)) await pod(s, row, list, false);
   for (let i = 0; i < N; i++)
     for (const s of i % 2 ? [...SETS].reverse() : SETS)

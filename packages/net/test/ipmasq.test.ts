@@ -1,8 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CommandError,
   ipMasqFor,
+  ipMasqStateDir,
   masqChainName,
+  masqStatePath,
   nftMasqComment,
   setRunner,
   spawnRunner,
@@ -237,5 +242,120 @@ describe('ipMasq (injected runner)', () => {
       /invalid network/,
     );
     await expect(ipMasqFor().teardown({ ...owner, ifName: 'eth"0' })).rejects.toThrow(/invalid ifName/);
+  });
+});
+
+describe('ipMasq with a state directory: the backend the ADD recorded', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ipmasq-state-'));
+  });
+  afterEach(() => {
+    setRunner(spawnRunner);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const file = () => join(dir, 'mynet', 'abc:eth0');
+  const record = () => (existsSync(file()) ? readFileSync(file(), 'utf8') : undefined);
+  const nftRule = { nft: [{ rule: { handle: 9, comment: nftMasqComment(owner) } }] };
+
+  it('nftables: recorded before the rules; the DEL runs nft only, whatever the config says now, and drops the record', async () => {
+    const host = fakeHost();
+    const seen: (string | undefined)[] = [];
+    setRunner(async (cmd, args, opts) => {
+      seen.push(record());
+      return host.runner(cmd, args, opts);
+    });
+    await ipMasqFor('nftables', dir).setup(['10.0.0.5/24', 'fd00::5/64'], owner);
+    expect(seen).toEqual(['{"backend":"nftables"}\n', '{"backend":"nftables"}\n']); // the read, then the write
+    const del = fakeHost(nftRule);
+    setRunner(del.runner);
+    // The config changed to iptables between ADD and DEL: the record wins.
+    await ipMasqFor('iptables', dir).teardown(owner, ['10.0.0.5/24', 'fd00::5/64']);
+    expect(del.calls).toEqual(['nft', 'nft']);
+    expect(del.writes[0].input).toBe('delete rule inet cni_plugins_masquerade masq_checks handle 9\n');
+    expect(record()).toBeUndefined();
+    expect(existsSync(join(dir, 'mynet'))).toBe(false); // the network's last record: its directory goes too
+    // A second DEL has no record: every backend, as before.
+    const again = fakeHost();
+    setRunner(again.runner);
+    await ipMasqFor('nftables', dir).teardown(owner, ['10.0.0.5/24']);
+    expect(again.calls.sort()).toEqual(['iptables-restore', 'iptables-save', 'nft']);
+  });
+
+  it('iptables: no record (its DEL with the addresses skips nft already); a record naming iptables is honoured', async () => {
+    setRunner(fakeHost().runner);
+    await ipMasqFor('iptables', dir).setup(['10.0.0.5/24'], owner);
+    expect(existsSync(join(dir, 'mynet'))).toBe(false);
+    mkdirSync(join(dir, 'mynet'));
+    writeFileSync(file(), '{"backend":"iptables"}\n');
+    const jump = `-A POSTROUTING -s 10.0.0.5/32 ${COMMENT} -j ${CHAIN}`;
+    const del = fakeHost({ nat4: `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CHAIN} - [0:0]\n${jump}\nCOMMIT\n` });
+    setRunner(del.runner);
+    await ipMasqFor('nftables', dir).teardown(owner);
+    expect(del.calls.sort()).toEqual(['ip6tables-save', 'iptables-restore', 'iptables-save']);
+    expect(record()).toBeUndefined();
+    // with the ADD's addresses and the rules not as expected: that family is read, nft still not
+    mkdirSync(join(dir, 'mynet')); // (the last record's DEL removed it)
+    writeFileSync(file(), '{"backend":"iptables"}\n');
+    const odd = fakeHost();
+    setRunner(odd.runner);
+    await ipMasqFor('iptables', dir).teardown(owner, ['10.0.0.5/24']);
+    expect(odd.calls).toEqual(['iptables-restore', 'iptables-save']);
+  });
+
+  it('no record (an older ADD, a crash before the write): both backends; a failed teardown keeps the record', async () => {
+    const host = fakeHost(nftRule);
+    setRunner(host.runner);
+    await ipMasqFor('iptables', dir).teardown(owner);
+    expect(host.calls.sort()).toEqual(['ip6tables-save', 'iptables-save', 'nft', 'nft']);
+    setRunner(fakeHost().runner);
+    await ipMasqFor('nftables', dir).setup(['10.0.0.5/24'], owner);
+    setRunner(async (cmd) => {
+      throw new CommandError(cmd, [], 1, 'nft: busy');
+    });
+    await expect(ipMasqFor('nftables', dir).teardown(owner)).rejects.toThrow(/busy/);
+    expect(record()).toBe('{"backend":"nftables"}\n');
+  });
+
+  it('a repeated ADD under the other backend drops the record: its rules may be in both now', async () => {
+    setRunner(fakeHost().runner);
+    await ipMasqFor('nftables', dir).setup(['10.0.0.5/24'], owner);
+    await ipMasqFor('nftables', dir).setup(['10.0.0.5/24'], owner);
+    expect(record()).toBe('{"backend":"nftables"}\n');
+    await ipMasqFor('iptables', dir).setup(['10.0.0.5/24'], owner);
+    expect(record()).toBeUndefined();
+  });
+
+  it('GC drops the records (and dead writers’ temp files) of attachments not valid, after their rules', async () => {
+    setRunner(fakeHost().runner);
+    const masq = ipMasqFor('nftables', dir);
+    await masq.setup(['10.0.0.5/24'], owner);
+    await masq.setup(['10.0.0.6/24'], { ...owner, containerID: 'gone' });
+    await masq.setup(['10.0.0.7/24'], { ...owner, containerID: 'abc', ifName: 'net1' });
+    writeFileSync(join(dir, 'mynet', 'gone2:eth0.tmp-999999999'), '{');
+    await masq.gc('mynet', [{ containerID: 'abc', ifname: 'eth0' }]);
+    expect(readdirSync(join(dir, 'mynet'))).toEqual(['abc:eth0']);
+    await masq.teardown({ ...owner, containerID: 'abc', ifName: 'eth0' });
+    expect(readdirSync(dir)).toEqual([]);
+    await masq.setup(['10.0.0.5/24'], owner); // the directory is made again
+    expect(record()).toBe('{"backend":"nftables"}\n');
+    await masq.gc('mynet', []);
+    expect(existsSync(join(dir, 'mynet'))).toBe(false);
+  });
+
+  it('names that reach the path are checked; one too long for a file is no record', async () => {
+    expect(() => masqStatePath(dir, { ...owner, ifName: '../x' })).toThrow(/invalid ifName/);
+    expect(() => masqStatePath(dir, { ...owner, ifName: '..' })).toThrow(/invalid ifName/);
+    expect(() => masqStatePath(dir, { ...owner, containerID: '../x' })).toThrow(/invalid containerID/);
+    expect(() => masqStatePath('rel/dir', owner)).toThrow(/absolute/);
+    expect(masqStatePath(dir, owner)).toBe(join(dir, 'mynet', 'abc:eth0'));
+    const long = { ...owner, containerID: 'a'.repeat(300) };
+    expect(masqStatePath(dir, long)).toBeUndefined();
+    const host = fakeHost();
+    setRunner(host.runner);
+    await ipMasqFor('nftables', dir).setup(['10.0.0.5/24'], long);
+    expect(existsSync(join(dir, 'mynet'))).toBe(false);
+    expect(ipMasqStateDir({})).toBe('/run/cni/ipmasq');
+    expect(ipMasqStateDir({ TSCNI_IPMASQ_STATE_DIR: dir })).toBe(dir);
   });
 });

@@ -3,3 +3,4 @@ export * from './test-node';
 export * from './pods';
 export * from './traffic';
 export * from './kernel';
+export * from './tool-log';

@@ -72,6 +72,19 @@ export const natRules = (node: TestNode, family: 4 | 6 = 4): string[] =>
 export const rulesOf = (node: TestNode, cid: string, family: 4 | 6 = 4): string[] =>
   natRules(node, family).filter((l) => l.includes(`id: \\"${cid}\\"`));
 
+/** The node's whole netfilter state as text: `nft list ruleset` and both families' `iptables-save` (no comments). */
+export function netfilterRulesets(node: TestNode): { nft: string; iptables: string[]; ip6tables: string[] } {
+  const saved = (tool: string) =>
+    inNode(node, tool, [])
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
+  return {
+    nft: inNode(node, 'nft', ['list', 'ruleset']),
+    iptables: saved('iptables-save'),
+    ip6tables: saved('ip6tables-save'),
+  };
+}
+
 export function nftMasqRules(node: TestNode, cid: string): string[] {
   const out = inNode(node, 'nft', ['list', 'table', 'inet', 'cni_plugins_masquerade'], { allowFail: true });
   return out.split('\n').filter((l) => l.includes(`id: ${cid}"`));

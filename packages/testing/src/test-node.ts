@@ -101,9 +101,19 @@ export class TestNode {
     return sh(cmd, args, { ...opts, netns: this.name });
   }
 
+  /** Where ipMasq records its backends for plugins this node runs (not the host's /run/cni/ipmasq). */
+  get ipMasqStateDir(): string {
+    return join(this.tmp, 'ipmasq-state');
+  }
+
   /** Run a plugin binary in the node namespace with the given env and config. */
   runPlugin(bin: string, env: PluginEnv, config: unknown): Promise<PluginRun> {
-    return runInNetns(this.name, bin, env, typeof config === 'string' ? config : JSON.stringify(config));
+    return runInNetns(
+      this.name,
+      bin,
+      { TSCNI_IPMASQ_STATE_DIR: this.ipMasqStateDir, ...env },
+      typeof config === 'string' ? config : JSON.stringify(config),
+    );
   }
 
   destroy(): void {

@@ -3,4 +3,5 @@ export * from './iptables';
 export * from './nft';
 export * from './ipmasq';
 export * from './ipmasq-nft';
+export * from './ipmasq-state';
 export * from './iptables-script';

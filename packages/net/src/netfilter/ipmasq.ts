@@ -6,13 +6,15 @@
  *    `! -d <multicast> -j MASQUERADE`, entered from POSTROUTING by `-s <ip> -j CNI-<hash>`, every
  *    rule commented `name: "<net>" id: "<cid>"`;
  *  - nftables: see ipmasq-nft.ts.
- * Teardown and GC always cover both backends (the attachment may come from another configuration).
+ * Teardown covers the backend the ADD recorded (nftables, ipmasq-state.ts), or both without a record; GC always covers
+ * both (the attachment may come from another configuration).
  */
 import { CommandError } from '../host/runner';
 import { iptablesAvailable, iptablesRestore, iptablesSave, nftAvailable, savedChains, type IPFamily } from './iptables';
 import { familyOfText, formatCIDR, formatIP, networkOf, parseCIDR } from '../host/ipaddr';
 import { gcIpMasqNft, hasIpMasqNft, setupIpMasqNft, teardownIpMasqNft } from './ipmasq-nft';
 import { hashedName } from '../host/names';
+import { forgetBackend, gcBackendRecords, masqStatePath, recordBackend, recordedBackend } from './ipmasq-state';
 import { failuresOf, sideBySide } from '../host/side-by-side';
 
 export type IpMasqBackendName = 'iptables' | 'nftables';
@@ -49,41 +51,69 @@ export function defaultIpMasqBackend(): IpMasqBackendName {
 
 /**
  * The ipMasq of one plugin config, chosen once: rules are written with the configured backend (or the
- * default); teardown, CHECK and GC cover every installed backend, since the attachment may come from
- * another configuration.
+ * default). With `stateDir` (ipmasq-state.ts), an nftables ADD records its backend first, and teardown and CHECK
+ * touch only the recorded one (the point of the record: a config changed between ADD and DEL does not matter); without
+ * a record — an iptables ADD, or no `stateDir` — teardown and CHECK cover every installed backend, since the
+ * attachment may come from another configuration, an older version or the reference. GC always covers every backend.
+ * As before, one ADD per attachment is assumed (a repeated ADD under the other backend drops the record).
  */
-export function ipMasqFor(backend?: IpMasqBackendName): IpMasqBackend {
-  const writer = (backend ?? defaultIpMasqBackend()) === 'nftables' ? nftablesIpMasq : iptablesIpMasq;
+export function ipMasqFor(backend?: IpMasqBackendName, stateDir?: string): IpMasqBackend {
+  const writerName = backend ?? defaultIpMasqBackend();
+  const writer = writerName === 'nftables' ? nftablesIpMasq : iptablesIpMasq;
   const all = [iptablesIpMasq, nftablesIpMasq];
+  const stateOf = (owner: MasqOwner) => (stateDir ? masqStatePath(stateDir, owner) : undefined);
   return {
     setup: async (addresses, owner) => {
       checkOwner(owner);
+      recordBackend(stateOf(owner), writerName);
       await writer.setup(addresses, owner);
     },
     teardown: async (owner, used) => {
       checkOwner(owner);
+      const file = stateOf(owner);
       const known = used?.every((a) => parseCIDR(a)) ? used : undefined; // anything odd: search everything
-      if (!known?.length) return collectErrors(all.map((b) => () => b.teardown(owner, known)));
-      // The ADD's addresses: iptables' rules go without a read when they are all there. Then this attachment's ADD
-      // wrote iptables rules, and an ADD writes one backend only: nft's table is not read (a process less). Else
-      // each family left is read, and nft's table too, as without them.
-      const left = await iptablesWithoutRead(owner, known);
-      if (left === undefined) return;
-      await collectErrors([
-        ...left.map((f) => () => removeIptablesChains(f, new Set([masqChainName(owner)]))),
-        () => nftablesIpMasq.teardown(owner),
-      ]);
+      const recorded = recordedBackend(file);
+      if (recorded === 'nftables') await nftablesIpMasq.teardown(owner);
+      else if (recorded === 'iptables') await iptablesTeardown(owner, known);
+      else await everyTeardown(owner, known);
+      forgetBackend(file);
     },
     has: async (owner) => {
       checkOwner(owner);
-      for (const b of all) if (await b.has(owner)) return true;
+      const recorded = recordedBackend(stateOf(owner));
+      for (const b of recorded ? [recorded === 'nftables' ? nftablesIpMasq : iptablesIpMasq] : all)
+        if (await b.has(owner)) return true;
       return false;
     },
     gc: async (network, valid) => {
       checkOwner({ network, containerID: 'x', ifName: 'x' });
       await collectErrors(all.map((b) => () => b.gc(network, valid)));
+      if (stateDir) gcBackendRecords(stateDir, network, valid);
     },
   };
+}
+
+/**
+ * No record: every backend. With the ADD's addresses, iptables' rules go without a read when they are all there.
+ * Then this attachment's ADD wrote iptables rules, and an ADD writes one backend only: nft's table is not read (a
+ * process less). Else each family left is read, and nft's table too, as without them.
+ */
+async function everyTeardown(owner: MasqOwner, known: readonly string[] | undefined): Promise<void> {
+  if (!known?.length) return collectErrors([iptablesIpMasq, nftablesIpMasq].map((b) => () => b.teardown(owner, known)));
+  const left = await iptablesWithoutRead(owner, known);
+  if (left === undefined) return;
+  await collectErrors([
+    ...left.map((f) => () => removeIptablesChains(f, new Set([masqChainName(owner)]))),
+    () => nftablesIpMasq.teardown(owner),
+  ]);
+}
+
+/** Recorded iptables: without a read when the ADD's addresses are known and all there; nft is never read. */
+async function iptablesTeardown(owner: MasqOwner, known: readonly string[] | undefined): Promise<void> {
+  if (!known?.length) return iptablesIpMasq.teardown(owner);
+  const left = await iptablesWithoutRead(owner, known);
+  if (left?.length)
+    await collectErrors(left.map((f) => () => removeIptablesChains(f, new Set([masqChainName(owner)]))));
 }
 
 /** iptables nat: one chain per attachment, in each family that has iptables. */

@@ -173,9 +173,9 @@ async function attachPod(
 
 /**
  * DEL: the container link (a missing netns or link is fine), IPAM, and on the host the spoof check and the
- * masquerade rules of both backends, all side by side. Every step runs; the first failure in that order is the
- * answer. The masquerade's teardown reads only the families of the cached prevResult's addresses (every family
- * without one). The bridge stays.
+ * masquerade rules of the backend the ADD recorded (both without a record), all side by side. Every step runs; the
+ * first failure in that order is the answer. The masquerade's iptables teardown reads only the families of the cached
+ * prevResult's addresses (every family without one). The bridge stays.
  */
 async function del(args: CmdArgs): Promise<void> {
   const conf = loadBridgeConf(args, { forDel: true });
@@ -198,7 +198,7 @@ async function check(args: CmdArgs): Promise<void> {
     throw new Error(`bridge: spoof-check rules of ${args.containerID} are missing`);
 }
 
-/** GC: masquerade rules of attachments that are no longer valid (both backends), then IPAM. */
+/** GC: masquerade rules (both backends) and records of attachments that are no longer valid, then IPAM. */
 async function gc(args: CmdArgs): Promise<void> {
   const conf = loadBridgeConf(args, { forDel: true });
   const errors: unknown[] = [];

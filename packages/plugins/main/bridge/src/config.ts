@@ -7,6 +7,7 @@ import { plainBoolean, plainObject, plainString, type PlainKind, type PlainObjec
 import { validateNetworkName } from '@tscni/cni/validate';
 import type { IpMasqBackend } from '@tscni/net/netfilter';
 import { ipMasqFor } from '@tscni/net/netfilter/ipmasq';
+import { ipMasqStateDir } from '@tscni/net/netfilter/ipmasq-state';
 import { ipamTypeOf } from '@tscni/net/pod/link-attachment';
 import {
   ipamField,
@@ -108,7 +109,7 @@ export type BridgeConf = z.infer<typeof BridgeConfSchema> & {
   /** Trunk VLANs as sorted, de-duplicated ids. */
   trunk: number[];
   ipamType?: string;
-  /** ipMasq's rules: written with `ipMasqBackend`, removed, checked and collected in every backend. */
+  /** ipMasq's rules: written with `ipMasqBackend` (recorded), removed and checked in the recorded backend, collected in every one. */
   masq: IpMasqBackend;
 };
 
@@ -121,7 +122,7 @@ export function loadBridgeConf(args: CmdArgs, opts: { forDel?: boolean } = {}): 
     ...parsed,
     trunk: trunkIds(parsed.vlanTrunk),
     ipamType: ipamTypeOf(parsed),
-    masq: ipMasqFor(parsed.ipMasqBackend),
+    masq: ipMasqFor(parsed.ipMasqBackend, ipMasqStateDir(args.env)),
   };
   if (conf.isDefaultGateway) conf.isGateway = true;
   if (conf.ipMasq) validateNetworkName(args.netConf.name);

@@ -1,6 +1,7 @@
 // Fields and verbs Debian's reference (v1.1.1, CNI ≤ 1.0.0) does not have: run against ours only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   addOutside,
@@ -9,15 +10,18 @@ import {
   hostVeths,
   leases,
   missingForKernelTests,
+  netfilterRulesets,
   nftMasqRules,
   pings,
   podLink,
   rulesOf,
   sh,
   TestNode,
+  toolLog,
   uniqueName,
   vlanFilteringMissing,
   type PluginRun,
+  type ToolLog,
 } from '@tscni/testing/node';
 
 const missing = missingForKernelTests(['ip', 'nsenter', 'iptables-save', 'nft', 'ping', 'bridge']);
@@ -78,6 +82,12 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
       conf,
     );
   const ok = (r: PluginRun) => expect(r.code, r.stdout + r.stderr).toBe(0);
+  /** The backend an ADD recorded for the attachment (ipmasq-state.ts), or undefined without a record. */
+  const recordFile = (network: string, id: string) => join(node.ipMasqStateDir, network, `${id}:eth0`);
+  const recorded = (network: string, id: string): string | undefined => {
+    const file = recordFile(network, id);
+    return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).backend : undefined;
+  };
 
   it('ipMasqBackend nftables: rules in inet cni_plugins_masquerade, traffic leaves masqueraded, DEL removes them', async () => {
     const conf = net({ isDefaultGateway: true, ipMasq: true, ipMasqBackend: 'nftables' }, { v6: true });
@@ -130,6 +140,7 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     ok(await run('ADD', ipt, node.addPod(), keep));
     ok(await run('ADD', ipt, node.addPod(), dropIpt));
     ok(await run('ADD', nft, node.addPod(), dropNft));
+    expect(recorded(ipt.name, dropNft)).toBe('nftables');
     const gc = await node.runPlugin(
       BIN,
       { CNI_COMMAND: 'GC', CNI_PATH: cniPath },
@@ -140,6 +151,93 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
     expect(rulesOf(node, dropIpt)).toEqual([]);
     expect(nftMasqRules(node, dropNft)).toEqual([]);
     expect(leases(dataDir, ipt.name)).toEqual([`10.61.${seq}.2`]);
+    // and the dropped nftables attachment's record
+    expect(recorded(ipt.name, dropNft)).toBeUndefined();
+  });
+
+  describe('ipMasq records an nftables ADD; its DEL tears down only nftables', () => {
+    let log: ToolLog;
+    beforeAll(() => (log = toolLog(join(node.tmp, 'tools'))));
+    /** Run with the netfilter tools logged; the tools it ran. */
+    const logged = async (command: string, conf: unknown, pod: string, id: string): Promise<string[]> => {
+      log.clear();
+      const r = await run(command, conf, pod, id, { PATH: log.path });
+      ok(r);
+      return log.tools().sort();
+    };
+    /** One pod through each backend first: a table, a chain or a hook that the first rule creates stays after its last. */
+    const warm = async (conf: Record<string, any>) => {
+      for (const ipMasqBackend of ['iptables', 'nftables']) {
+        const [pod, id] = [node.addPod(), uniqueName('c')];
+        ok(await run('ADD', { ...conf, ipMasqBackend }, pod, id));
+        ok(await run('DEL', { ...conf, ipMasqBackend }, pod, id));
+      }
+      return netfilterRulesets(node);
+    };
+    const withoutBackend = ({ ipMasqBackend: _, ...conf }: Record<string, any>) => conf;
+
+    it('nftables: the DEL runs no iptables tool, also when the config says iptables now; rulesets as before, no record', async () => {
+      const conf = net({ isGateway: true, ipMasq: true, ipMasqBackend: 'nftables' }, { v6: true });
+      const before = await warm(conf);
+      const [pod, id] = [node.addPod(), uniqueName('c')];
+      log.clear();
+      const add = await run('ADD', conf, pod, id, { PATH: log.path });
+      ok(add);
+      expect(log.tools()).toEqual(['nft', 'nft']);
+      expect(recorded(conf.name, id)).toBe('nftables');
+      expect(nftMasqRules(node, id)).toHaveLength(2);
+      // The config changed between ADD and DEL (back to the default, iptables): the record wins.
+      expect(await logged('DEL', { ...withoutBackend(conf), prevResult: add.json }, pod, id)).toEqual(['nft', 'nft']);
+      expect(netfilterRulesets(node)).toEqual(before);
+      expect(existsSync(recordFile(conf.name, id))).toBe(false);
+      // A second DEL has no record (both backends, nothing there), and so has one after the netns is gone.
+      ok(await run('DEL', { ...conf, prevResult: add.json }, pod, id));
+      sh('ip', ['netns', 'delete', pod.split('/').pop()!]);
+      ok(await run('DEL', conf, pod, id));
+      expect(netfilterRulesets(node)).toEqual(before);
+      expect(leases(dataDir, conf.name)).toEqual([]);
+    });
+
+    it('iptables (no record): the DEL with prevResult runs one restore per family, no nft, also when the config says nftables now', async () => {
+      const conf = net({ isGateway: true, ipMasq: true }, { v6: true });
+      const before = await warm(conf);
+      const [pod, id] = [node.addPod(), uniqueName('c')];
+      const add = await run('ADD', conf, pod, id);
+      ok(add);
+      expect(existsSync(recordFile(conf.name, id))).toBe(false);
+      expect(rulesOf(node, id, 4)).toHaveLength(3);
+      expect(rulesOf(node, id, 6)).toHaveLength(3);
+      const del = await logged('DEL', { ...conf, ipMasqBackend: 'nftables', prevResult: add.json }, pod, id);
+      expect(del).toEqual(['ip6tables-restore', 'iptables-restore']);
+      expect(netfilterRulesets(node)).toEqual(before);
+      // Without the prevResult: both backends are read, as before.
+      ok(await run('ADD', conf, pod, id));
+      ok(await run('DEL', { ...conf, ipMasqBackend: 'nftables' }, pod, id));
+      expect(netfilterRulesets(node)).toEqual(before);
+      expect(existsSync(recordFile(conf.name, id))).toBe(false);
+    });
+
+    it('without a record (an older version’s ADD, a crash before the write) the DEL still cleans both backends', async () => {
+      const conf = net({ isGateway: true, ipMasq: true, ipMasqBackend: 'nftables' });
+      const before = await warm(conf);
+      const [pod, id] = [node.addPod(), uniqueName('c')];
+      const add = await run('ADD', conf, pod, id);
+      ok(add);
+      rmSync(recordFile(conf.name, id));
+      const del = await logged('DEL', { ...withoutBackend(conf), prevResult: add.json }, pod, id);
+      expect(del).toEqual(['iptables-restore', 'iptables-save', 'nft', 'nft']);
+      expect(netfilterRulesets(node)).toEqual(before);
+      // A crash between the record and the rules: the record (and a killed writer's temp file) goes, DEL succeeds.
+      mkdirSync(join(node.ipMasqStateDir, conf.name), { recursive: true });
+      writeFileSync(recordFile(conf.name, id), '{"backend":"nftables"}\n');
+      writeFileSync(`${recordFile(conf.name, id)}.tmp-999999999`, '{"back');
+      ok(await run('DEL', conf, pod, id));
+      expect(existsSync(recordFile(conf.name, id))).toBe(false);
+      expect(existsSync(`${recordFile(conf.name, id)}.tmp-999999999`)).toBe(false);
+      expect(existsSync(join(node.ipMasqStateDir, conf.name))).toBe(false); // the network's last record went
+      expect(netfilterRulesets(node)).toEqual(before);
+      expect(leases(dataDir, conf.name)).toEqual([]);
+    });
   });
 
   it('a bridge name taken by another kind of link fails the ADD; the lease and the veth made beside the lookup are undone', async () => {
@@ -334,6 +432,7 @@ describe.skipIf(!!missing)(`bridge (tscni only)${missing ? ` — skipped: ${miss
       CNI_IFNAME: 'eth0',
       CNI_PATH: cniPath,
       PATH: process.env.PATH ?? '',
+      TSCNI_IPMASQ_STATE_DIR: node.ipMasqStateDir,
     };
     const add = withoutIptables(node.name, node.tmp, BIN, { ...env, CNI_COMMAND: 'ADD' }, JSON.stringify(conf));
     expect(add.status, add.stdout + add.stderr).toBe(0);

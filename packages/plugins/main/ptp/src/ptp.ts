@@ -10,6 +10,7 @@ import { failuresOf, sideBySide } from '@tscni/net/host/side-by-side';
 import { writeSysctl } from '@tscni/net/host/sysctl';
 import type { IpMasqBackend } from '@tscni/net/netfilter';
 import { ipMasqFor } from '@tscni/net/netfilter/ipmasq';
+import { ipMasqStateDir } from '@tscni/net/netfilter/ipmasq-state';
 import {
   forwardGcToIpam,
   forwardStatusToIpam,
@@ -50,7 +51,7 @@ function loadConf(args: CmdArgs): PtpConf & { ipamType: string; masq: IpMasqBack
   const conf = args.parse(PtpConf);
   if (!conf.ipam?.type) throw invalidConfig('ipam.type', 'required: ptp needs an IPAM plugin');
   if (conf.ipMasq) validateNetworkName(args.netConf.name);
-  return { ...conf, ipamType: conf.ipam.type, masq: ipMasqFor(conf.ipMasqBackend) };
+  return { ...conf, ipamType: conf.ipam.type, masq: ipMasqFor(conf.ipMasqBackend, ipMasqStateDir(args.env)) };
 }
 
 /**
@@ -120,8 +121,8 @@ async function add(args: CmdArgs): Promise<Result> {
 
 /**
  * DEL: IPAM (it needs no netns), the pod link and the masquerade rules, side by side; each step tolerates "already
- * gone", and the first failure in that order is the answer. The masquerade's teardown reads only the families of
- * the cached prevResult's addresses (every family without one).
+ * gone", and the first failure in that order is the answer. The masquerade's teardown touches the backend the ADD
+ * recorded (both without a record), and reads only the iptables families of the cached prevResult's addresses.
  */
 async function del(args: CmdArgs): Promise<void> {
   const conf = loadConf(args);

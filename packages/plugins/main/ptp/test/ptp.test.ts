@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   addOutside,
@@ -7,12 +8,14 @@ import {
   implementations,
   leases,
   missingForKernelTests,
+  netfilterRulesets,
   nftMasqRules,
   pings,
   podLink,
   rulesOf,
   sh,
   TestNode,
+  toolLog,
   uniqueName,
   type PluginRun,
 } from '@tscni/testing/node';
@@ -55,8 +58,13 @@ for (const impl of impls) {
       CNI_IFNAME: 'eth0',
       CNI_PATH: cniPath,
     });
-    const run = (bin: string, command: string, conf: unknown, netns: string, cid: string) =>
-      node.runPlugin(bin, env(command, netns, cid), conf);
+    const run = (bin: string, command: string, conf: unknown, netns: string, cid: string, path?: string) =>
+      node.runPlugin(bin, { ...env(command, netns, cid), ...(path ? { PATH: path } : {}) }, conf);
+    /** The backend an ADD recorded for the attachment (ipmasq-state.ts). */
+    const recorded = (network: string, id: string): string | undefined => {
+      const file = join(node.ipMasqStateDir, network, `${id}:eth0`);
+      return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).backend : undefined;
+    };
     const ok = (r: PluginRun) => expect(r.code, r.stdout + r.stderr).toBe(0);
     const routes = (netns: string, family: 4 | 6) =>
       JSON.parse(sh('ip', ['-j', `-${family}`, 'route', 'show'], { netns }) || '[]') as {
@@ -198,9 +206,33 @@ for (const impl of impls) {
       expect(nftMasqRules(node, keep)).toHaveLength(1);
       expect(nftMasqRules(node, drop)).toEqual([]);
       expect(leases(dataDir, conf.name)).toEqual([`10.63.${seq}.2`]);
+      expect([recorded(conf.name, keep), recorded(conf.name, drop)]).toEqual(['nftables', undefined]);
       ok(await node.runPlugin(impl.bin, { CNI_COMMAND: 'STATUS', CNI_PATH: cniPath }, conf));
       ok(await run(impl.bin, 'DEL', conf, pk, keep));
       expect(nftMasqRules(node, keep)).toEqual([]);
+      expect(recorded(conf.name, keep)).toBeUndefined();
+    });
+
+    it.runIf(ours)('the DEL after an nftables ADD runs no iptables tool, whatever the config says now', async () => {
+      const conf = net({ ipMasq: true, ipMasqBackend: 'nftables' }, { v6: true });
+      const log = toolLog(join(node.tmp, 'tools'));
+      const [pod, id] = [node.addPod(), uniqueName('c')];
+      // The table, chains and hooks a first rule leaves behind in each backend.
+      for (const ipMasqBackend of ['iptables', 'nftables']) {
+        ok(await run(impl.bin, 'ADD', { ...conf, ipMasqBackend }, pod, id));
+        ok(await run(impl.bin, 'DEL', { ...conf, ipMasqBackend }, pod, id));
+      }
+      const before = netfilterRulesets(node);
+      const add = await run(impl.bin, 'ADD', conf, pod, id);
+      ok(add);
+      expect(recorded(conf.name, id)).toBe('nftables');
+      log.clear();
+      ok(await run(impl.bin, 'DEL', { ...conf, ipMasqBackend: 'iptables', prevResult: add.json }, pod, id, log.path));
+      expect(log.tools()).toEqual(['nft', 'nft']);
+      expect(nftMasqRules(node, id)).toEqual([]);
+      expect(netfilterRulesets(node)).toEqual(before);
+      expect(recorded(conf.name, id)).toBeUndefined();
+      expect(leases(dataDir, conf.name)).toEqual([]);
     });
 
     it.runIf(ours)('config errors name the field', async () => {
