@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join } from './paths';
 import { CniError, ErrorCode } from './errors';
 import { access, stat } from './files';
 

@@ -1,4 +1,4 @@
-import { basename } from 'node:path';
+import { basename } from './paths';
 import { closeFile, openFile, readAt, stat } from './files';
 
 /**

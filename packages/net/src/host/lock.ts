@@ -1,6 +1,6 @@
 import { closeFile, exists, mkdirp, openFile } from '@tscni/cni/files';
 import { spawnCollect } from '@tscni/cni/platform-spawn';
-import { dirname } from 'node:path';
+import { dirname } from '@tscni/cni/paths';
 import { LOCK_EX, LOCK_NB, libc } from './libc';
 
 /**

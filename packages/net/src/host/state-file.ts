@@ -1,5 +1,5 @@
 import { mkdirp, readDir, removeFile, rename, writeText } from '@tscni/cni/files';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join } from '@tscni/cni/paths';
 
 /**
  * A plugin's small state files (tuning's link backup, …), written atomically: `<file>.tmp-<pid>`, then rename, so a

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join } from '@tscni/cni/paths';
 import { link, lstat, mkdirp, readDir, readText, rename, unlink, writeNewText } from '@tscni/cni/files';
 import type { IP } from '@tscni/net/host';
 import { formatIP, parseIP } from '@tscni/net/host/ipaddr';

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join } from '@tscni/cni/paths';
 import { exists, readText } from '@tscni/cni/files';
 import type { Link } from '@tscni/net/host';
 import { removeStateFile, writeStateFile } from '@tscni/net/host/state-file';
