@@ -1,9 +1,10 @@
 /**
- * Issue 18: under Bun, merely loading the `node:fs` compat module costs a plugin call ≈ 1.2–1.9 ms of CPU, so the
- * steady hot paths do their file work through @tscni/cni/files (raw system calls) and must not load it at all. The
- * observable: Bun's sampling CPU profiler (a compiled executable honours `BUN_OPTIONS`), sampling every 50 µs, names
- * the module `node:fs` in any stack that runs its init — each call's profile must have no such frame. Runs the Bun
- * executable (dist/bun/cni-bin), whatever DIST_BIN points at.
+ * Issue 18: under Bun, merely loading the `node:fs` compat module costs a plugin call ≈ 1–2 ms of CPU and `node:path`
+ * ≈ 1 ms (they share part of it), so the steady hot paths do their file work through @tscni/cni/files (raw system
+ * calls) and their path work through @tscni/cni/paths, and must load neither. The observable: Bun's sampling CPU
+ * profiler (a compiled executable honours `BUN_OPTIONS`), sampling every 50 µs, names the module (`node:fs`,
+ * `node:path`) in any stack that runs its init — each call's profile must have no such frame. Runs the Bun executable
+ * (dist/bun/cni-bin), whatever DIST_BIN points at.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -24,13 +25,15 @@ interface ProfileNode {
   children?: number[];
 }
 
-/** The stacks (outermost first) of every frame of `node:fs` in a .cpuprofile; empty when the module never ran. */
-export function nodeFsStacks(profile: { nodes: ProfileNode[] }): string[] {
+const UNWANTED = new Set(['node:fs', 'node:path']);
+
+/** The stacks (outermost first) of every frame of node:fs or node:path in a .cpuprofile; empty when neither ran. */
+function unwantedStacks(profile: { nodes: ProfileNode[] }): string[] {
   const parent = new Map<number, ProfileNode>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n);
   const stacks: string[] = [];
   for (const n of profile.nodes) {
-    if (n.callFrame.url !== 'node:fs' || parent.get(n.id)?.callFrame.url === 'node:fs') continue;
+    if (!UNWANTED.has(n.callFrame.url) || UNWANTED.has(parent.get(n.id)?.callFrame.url ?? '')) continue;
     const frames: string[] = [];
     for (let p: ProfileNode | undefined = n; p; p = parent.get(p.id))
       frames.unshift(`${p.callFrame.functionName || '(anonymous)'}${p.callFrame.url ? ` ${p.callFrame.url}` : ''}`);
@@ -40,7 +43,7 @@ export function nodeFsStacks(profile: { nodes: ProfileNode[] }): string[] {
 }
 
 describe.skipIf(!!missing)(
-  `no node:fs on the steady hot paths under Bun${missing ? ` — skipped: ${missing}` : ''}`,
+  `no node:fs, no node:path on the steady hot paths under Bun${missing ? ` — skipped: ${missing}` : ''}`,
   () => {
     let node: TestNode;
     let seq = 0;
@@ -86,13 +89,15 @@ describe.skipIf(!!missing)(
         for (const call of readdirSync(dir)) {
           const files = readdirSync(join(dir, call));
           expect(files, `${call} wrote one profile`).toHaveLength(1);
-          found[call.replace(/^\d+-/, '')] = nodeFsStacks(JSON.parse(readFileSync(join(dir, call, files[0]), 'utf8')));
+          found[call.replace(/^\d+-/, '')] = unwantedStacks(
+            JSON.parse(readFileSync(join(dir, call, files[0]), 'utf8')),
+          );
         }
       }
       return found;
     }
 
-    it('bridge + host-local, the chain (portmap, bandwidth, tuning) and loopback load no node:fs', async () => {
+    it('bridge + host-local, the chain (portmap, bandwidth, tuning) and loopback load neither node:fs nor node:path', async () => {
       const ipam = (subnet: string) => ({ type: 'host-local', subnet, dataDir: join(node.tmp, 'ipam') });
       const found = {
         ...(await steadyCalls(
