@@ -1,5 +1,5 @@
-import { statSync } from 'node:fs';
 import { CniError } from './errors';
+import { stat } from './files';
 import { ourBuildName } from './our-build';
 import { dispatch, type PluginFuncs } from './skel';
 
@@ -26,8 +26,8 @@ export function embeddedDelegateFor(type: string, file: string): PluginFuncs | u
 
 function isOurBuildOf(type: string, file: string): boolean {
   try {
-    const target = statSync(file);
-    const self = statSync(process.execPath);
+    const target = stat(file);
+    const self = stat(process.execPath);
     if (target.ino === self.ino && target.dev === self.dev) return true; // the multi-call executable
   } catch {
     return false;

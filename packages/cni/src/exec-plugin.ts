@@ -1,6 +1,6 @@
-import { accessSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join } from './paths';
 import { CniError, ErrorCode } from './errors';
+import { access, stat } from './files';
 
 export interface PluginExecOptions {
   env: NodeJS.ProcessEnv;
@@ -25,7 +25,7 @@ export function findInPath(type: string, dirs: readonly string[]): string {
     if (!dir) continue;
     const candidate = join(dir, type);
     try {
-      if (statSync(candidate).isFile()) return candidate;
+      if (stat(candidate).isFile()) return candidate;
     } catch {
       /* keep looking */
     }
@@ -55,7 +55,7 @@ export async function execPlugin(file: string, opts: PluginExecOptions): Promise
 
 function execOnce(file: string, opts: PluginExecOptions): Promise<PluginOutput> {
   return new Promise((resolve, reject) => {
-    accessSync(file);
+    access(file);
     if (opts.signal?.aborted)
       return reject(new CniError(ErrorCode.TryAgainLater, `plugin ${file} was aborted before it started`));
     const [cmd, argv] = opts.wrapper?.length ? [opts.wrapper[0], [...opts.wrapper.slice(1), file]] : [file, []];

@@ -1,5 +1,5 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename } from './paths';
+import { closeFile, openFile, readAt, stat } from './files';
 
 /**
  * Which of our plugins a file is, or undefined for anyone else's binary:
@@ -17,7 +17,7 @@ export function ourBuildName(file: string): string | undefined {
   let key: string;
   let size: number;
   try {
-    const st = statSync(file);
+    const st = stat(file);
     if (!st.isFile()) return undefined;
     key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
     size = st.size;
@@ -36,21 +36,22 @@ const MULTICALL_TAIL = 1024;
 function readMarker(file: string, size: number): string | undefined {
   let fd: number | undefined;
   try {
-    fd = openSync(file, 'r');
-    const head = Buffer.alloc(256);
-    const n = readSync(fd, head, 0, head.length, 0);
-    const bundle = /\n\/\/ tscni:([a-z0-9-]+)\n/.exec(head.subarray(0, n).toString('latin1'))?.[1];
-    if (bundle || head.readUInt32BE(0) !== 0x7f454c46 /* \x7fELF */) return bundle;
-    const tail = Buffer.alloc(Math.min(MULTICALL_TAIL, size));
-    const m = readSync(fd, tail, 0, tail.length, size - tail.length);
-    const names = /\n\/\/ tscni-multicall:([a-z0-9,-]+)\n$/
-      .exec(tail.subarray(0, m).toString('latin1'))?.[1]
-      .split(',');
+    fd = openFile(file, 'r');
+    const head = new Uint8Array(256);
+    const n = readAt(fd, head, 0);
+    const bundle = /\n\/\/ tscni:([a-z0-9-]+)\n/.exec(latin1(head.subarray(0, n)))?.[1];
+    if (bundle || latin1(head.subarray(0, 4)) !== '\x7fELF') return bundle;
+    const tail = new Uint8Array(Math.min(MULTICALL_TAIL, size));
+    const m = readAt(fd, tail, size - tail.length);
+    const names = /\n\/\/ tscni-multicall:([a-z0-9,-]+)\n$/.exec(latin1(tail.subarray(0, m)))?.[1].split(',');
     const invokedAs = basename(file);
     return names?.includes(invokedAs) ? invokedAs : undefined;
   } catch {
     return undefined;
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    if (fd !== undefined) closeFile(fd);
   }
 }
+
+/** Bytes as text, one character per byte (what `Buffer#toString('latin1')` gives). */
+const latin1 = (bytes: Uint8Array): string => String.fromCharCode(...bytes);

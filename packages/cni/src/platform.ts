@@ -26,6 +26,17 @@ export interface BunApi {
     stderr?: 'pipe' | 'ignore';
     stdio?: unknown[];
   }): BunSubprocess;
+  /** The native object behind `bun:ffi` (./sys reaches libc's `syscall` through it). */
+  FFI?: BunFfi;
+}
+/** What ./sys uses of `Bun.FFI`: one library of two symbols, a buffer's address, an i32 read. */
+export interface BunFfi {
+  dlopen(
+    path: string,
+    symbols: { syscall: { args: string[]; returns: 'i64' }; __errno_location: { args: []; returns: 'ptr' } },
+  ): { symbols: { syscall(...args: number[]): bigint; __errno_location(): number } };
+  ptr(buf: Uint8Array): number;
+  read: { i32(ptr: number, offset: number): number };
 }
 export const bun = (globalThis as { Bun?: BunApi }).Bun;
 

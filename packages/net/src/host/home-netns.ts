@@ -1,5 +1,5 @@
 import { openFd } from './rtnetlink/socket';
-import { sys } from './rtnetlink/sys';
+import { sys } from '@tscni/cni/sys';
 
 let home: string | undefined;
 

@@ -1,4 +1,4 @@
-import { sys } from './rtnetlink/sys';
+import { sys } from '@tscni/cni/sys';
 
 /**
  * flock(2) and setns(2) in this process, through `bun:ffi` under Bun (measured ≈ free next to the process each would
@@ -17,7 +17,7 @@ export const CLONE_NEWNET = 0x40000000;
 
 let loaded: Libc | undefined;
 
-/** flock and setns through `./rtnetlink/sys` (libc's `syscall`, one bun:ffi symbol for every system call we make). */
+/** flock and setns through `@tscni/cni/sys` (libc's `syscall`, one bun:ffi symbol for every system call we make). */
 export function libc(): Libc | undefined {
   const s = sys();
   if (s && !loaded)

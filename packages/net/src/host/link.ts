@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readText } from '@tscni/cni/files';
 import { ipJson, isNotFound } from './ip';
 
 export interface Link {
@@ -46,7 +46,7 @@ export const isUp = (link: Link): boolean => link.flags.includes('UP');
 export function linkExistsHere(name: string): boolean {
   let dev: string;
   try {
-    dev = readFileSync('/proc/net/dev', 'utf8');
+    dev = readText('/proc/net/dev');
   } catch {
     return true;
   }

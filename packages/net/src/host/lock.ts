@@ -1,6 +1,6 @@
+import { closeFile, exists, mkdirp, openFile } from '@tscni/cni/files';
 import { spawnCollect } from '@tscni/cni/platform-spawn';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname } from '@tscni/cni/paths';
 import { LOCK_EX, LOCK_NB, libc } from './libc';
 
 /**
@@ -14,9 +14,9 @@ import { LOCK_EX, LOCK_NB, libc } from './libc';
  * in-process, every pod with it.)
  */
 export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  mkdirp(dirname(path), 0o755);
   // An existing file is opened read-only: that also locks files one cannot write, such as a netns bind mount.
-  const fd = openSync(path, existsSync(path) ? 'r' : 'a', 0o600);
+  const fd = openFile(path, exists(path) ? 'r' : 'a', 0o600);
   try {
     if (!(await lockHere(fd))) {
       const r = await spawnCollect('flock', ['-x', '3'], undefined, fd);
@@ -24,7 +24,7 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promi
     }
     return await fn();
   } finally {
-    closeSync(fd);
+    closeFile(fd);
   }
 }
 

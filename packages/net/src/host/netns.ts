@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
+import { exists } from '@tscni/cni/files';
 import { run } from './runner';
 
 export const NETNS_RUN_DIR = '/var/run/netns';
 
 /** A namespace path is usable when it exists (a pinned bind mount or /proc/<pid>/ns/net). */
-export const netnsExists = (path: string): boolean => !!path && existsSync(path);
+export const netnsExists = (path: string): boolean => !!path && exists(path);
 
 /** `ip netns add`: a pinned namespace at /var/run/netns/<name>; returns its path. */
 export async function addNamedNetns(name: string): Promise<string> {

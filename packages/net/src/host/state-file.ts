@@ -1,5 +1,5 @@
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { mkdirp, readDir, removeFile, rename, writeText } from '@tscni/cni/files';
+import { basename, dirname, join } from '@tscni/cni/paths';
 
 /**
  * A plugin's small state files (tuning's link backup, …), written atomically: `<file>.tmp-<pid>`, then rename, so a
@@ -7,24 +7,24 @@ import { basename, dirname, join } from 'node:path';
  * also removes the temp files of writers that are no longer alive.
  */
 export function writeStateFile(file: string, data: string): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  mkdirp(dirname(file), 0o700);
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data, { mode: 0o600 });
-  renameSync(tmp, file);
+  writeText(tmp, data, 0o600);
+  rename(tmp, file);
 }
 
 export function removeStateFile(file: string): void {
-  rmSync(file, { force: true });
+  removeFile(file);
   const prefix = `${basename(file)}.tmp-`;
   let names: string[];
   try {
-    names = readdirSync(dirname(file)).filter((n) => n.startsWith(prefix));
+    names = readDir(dirname(file)).filter((n) => n.startsWith(prefix));
   } catch {
     return; // no directory, nothing left over
   }
   for (const name of names) {
     const pid = Number(name.slice(prefix.length));
-    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) rmSync(join(dirname(file), name), { force: true });
+    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) removeFile(join(dirname(file), name));
   }
 }
 

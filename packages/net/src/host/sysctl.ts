@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeFile, openFile, readText, writeText } from '@tscni/cni/files';
 import { CLONE_NEWNET, libc } from './libc';
 import { run } from './runner';
 
@@ -13,11 +13,11 @@ function keyPath(key: string): string {
 }
 
 /** Read a sysctl of the namespace this process runs in. */
-export const readSysctl = (key: string): string => readFileSync(keyPath(key), 'utf8').trim();
+export const readSysctl = (key: string): string => readText(keyPath(key)).trim();
 
 /** Write a sysctl of this process's namespace (no process spawned). */
 export function writeSysctl(key: string, value: string | number): void {
-  writeFileSync(keyPath(key), String(value));
+  writeText(keyPath(key), String(value));
 }
 
 /**
@@ -44,15 +44,15 @@ function writeInNetns(netns: string, writes: [string, string, string][]): boolea
   let home: number | undefined;
   let target: number | undefined;
   try {
-    home = openSync('/proc/thread-self/ns/net', 'r');
-    target = openSync(netns, 'r');
+    home = openFile('/proc/thread-self/ns/net', 'r');
+    target = openFile(netns, 'r');
   } catch {
-    for (const fd of [home, target]) if (fd !== undefined) closeSync(fd);
+    for (const fd of [home, target]) if (fd !== undefined) closeFile(fd);
     return false;
   }
   let ok = c.setns(target, CLONE_NEWNET) === 0;
   try {
-    if (ok) for (const [path, data] of writes) writeFileSync(path, data);
+    if (ok) for (const [path, data] of writes) writeText(path, data);
   } catch {
     ok = false;
   } finally {
@@ -61,8 +61,8 @@ function writeInNetns(netns: string, writes: [string, string, string][]): boolea
       process.stderr.write(`setns back to the host's network namespace failed after writing sysctls in ${netns}\n`);
       process.abort();
     }
-    closeSync(home);
-    closeSync(target);
+    closeFile(home);
+    closeFile(target);
   }
   return ok;
 }

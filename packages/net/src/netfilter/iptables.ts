@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { exists } from '@tscni/cni/files';
 import { CommandError, run } from '../host/runner';
 
 export type IPFamily = 4 | 6;
@@ -6,11 +6,11 @@ const bin = (family: IPFamily, suffix = '') => (family === 4 ? 'iptables' : 'ip6
 
 /** iptables is usable when its binary exists (the reference's autodetect looks at the same thing). */
 export function iptablesAvailable(family: IPFamily = 4): boolean {
-  return ['/usr/sbin/', '/sbin/', '/usr/bin/'].some((d) => existsSync(d + bin(family)));
+  return ['/usr/sbin/', '/sbin/', '/usr/bin/'].some((d) => exists(d + bin(family)));
 }
 
 export function nftAvailable(): boolean {
-  return ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].some(existsSync);
+  return ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].some(exists);
 }
 
 /**

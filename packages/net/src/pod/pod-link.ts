@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { exists } from '@tscni/cni/files';
 import type { Result } from '@tscni/cni';
 import { ifaceConfigCommands, ipv6Sysctls } from './configure-iface';
 import { ipBatch, isNotFound } from '../host/ip';
@@ -71,7 +71,7 @@ async function rollbackArrival(a: PodLinkArrival): Promise<void> {
 function notifySysctls(dev: string): Record<string, string> {
   const key = dev.replace(/\./g, '/');
   const out: Record<string, string> = { [`net.ipv4.conf.${key}.arp_notify`]: '1' };
-  if (existsSync('/proc/sys/net/ipv6/conf')) out[`net.ipv6.conf.${key}.ndisc_notify`] = '1';
+  if (exists('/proc/sys/net/ipv6/conf')) out[`net.ipv6.conf.${key}.ndisc_notify`] = '1';
   return out;
 }
 

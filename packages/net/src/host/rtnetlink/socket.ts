@@ -11,7 +11,7 @@ import {
   type Reply,
   type Request,
 } from './message';
-import { sys, type Sys } from './sys';
+import { sys, type Sys } from '@tscni/cni/sys';
 import { ascii, cString } from './text';
 
 const AF_NETLINK = 16;

@@ -1,4 +1,4 @@
-import { isAbsolute, normalize } from 'node:path';
+import { isAbsolute, normalize } from '@tscni/cni/paths';
 import { z } from 'zod';
 import { lazySchema } from '@tscni/cni/lazy-schema';
 import type { CmdArgs, Route } from '@tscni/cni';

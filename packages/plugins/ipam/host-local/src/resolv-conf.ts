@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readText } from '@tscni/cni/files';
 import type { DNS } from '@tscni/cni';
 
 /**
@@ -35,7 +35,7 @@ export function parseResolvConf(text: string): DNS {
 export function readResolvConf(path: string): DNS {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readText(path);
   } catch (err) {
     throw new Error(
       `open ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,

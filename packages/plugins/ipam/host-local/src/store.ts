@@ -1,17 +1,5 @@
-import {
-  closeSync,
-  constants,
-  linkSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
-import { join } from 'node:path';
+import { join } from '@tscni/cni/paths';
+import { link, lstat, mkdirp, readDir, readText, rename, unlink, writeNewText } from '@tscni/cni/files';
 import type { IP } from '@tscni/net/host';
 import { formatIP, parseIP } from '@tscni/net/host/ipaddr';
 import { randomHex8 } from '@tscni/net/host/names';
@@ -50,7 +38,7 @@ export class LeaseStore {
   /** True when the network's directory exists (and is a real directory, not a symlink out of the data dir). */
   exists(): boolean {
     try {
-      const st = lstatSync(this.dir);
+      const st = lstat(this.dir);
       if (!st.isDirectory()) throw new Error(`${this.dir} is not a directory`);
       return true;
     } catch (err) {
@@ -61,7 +49,7 @@ export class LeaseStore {
 
   /** Run `fn` holding the network's flock (the directory is created first, mode 0755 like the reference). */
   async locked<T>(fn: () => T | Promise<T>): Promise<T> {
-    if (!this.exists()) mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    if (!this.exists()) mkdirp(this.dir, 0o755);
     return withFileLock(join(this.dir, 'lock'), async () => {
       this.removeTempFiles();
       return fn();
@@ -72,7 +60,7 @@ export class LeaseStore {
   list(): Lease[] {
     let names: string[];
     try {
-      names = readdirSync(this.dir);
+      names = readDir(this.dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
@@ -97,7 +85,7 @@ export class LeaseStore {
 
   release(lease: Lease): void {
     try {
-      unlinkSync(join(this.dir, lease.file));
+      unlink(join(this.dir, lease.file));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -112,8 +100,8 @@ export class LeaseStore {
   private readRegular(file: string): string | undefined {
     const path = join(this.dir, file);
     try {
-      if (!lstatSync(path).isFile()) return undefined;
-      return readFileSync(path, 'utf8');
+      if (!lstat(path).isFile()) return undefined;
+      return readText(path);
     } catch {
       return undefined;
     }
@@ -121,12 +109,7 @@ export class LeaseStore {
 
   private writeTemp(content: string): string {
     const tmp = join(this.dir, `${TEMP_PREFIX}${process.pid}-${randomHex8()}`);
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    try {
-      writeSync(fd, content);
-    } finally {
-      closeSync(fd);
-    }
+    writeNewText(tmp, content, 0o600);
     return tmp;
   }
 
@@ -134,13 +117,13 @@ export class LeaseStore {
   private createExclusive(file: string, content: string): boolean {
     const tmp = this.writeTemp(content);
     try {
-      linkSync(tmp, join(this.dir, file));
+      link(tmp, join(this.dir, file));
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw err;
     } finally {
-      unlinkSync(tmp);
+      unlink(tmp);
     }
   }
 
@@ -148,18 +131,18 @@ export class LeaseStore {
   private replace(file: string, content: string): void {
     const tmp = this.writeTemp(content);
     try {
-      renameSync(tmp, join(this.dir, file));
+      rename(tmp, join(this.dir, file));
     } catch (err) {
-      unlinkSync(tmp);
+      unlink(tmp);
       throw err;
     }
   }
 
   private removeTempFiles(): void {
-    for (const name of readdirSync(this.dir)) {
+    for (const name of readDir(this.dir)) {
       if (name.startsWith(TEMP_PREFIX)) {
         try {
-          unlinkSync(join(this.dir, name));
+          unlink(join(this.dir, name));
         } catch {
           /* already gone */
         }

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
 import type { CmdArgs, PluginFuncs, Result } from '@tscni/cni';
+import { exists, readText } from '@tscni/cni/files';
 import { delegateAdd, delegateDel } from '@tscni/cni/invoke';
 import type { Link } from '@tscni/net/host';
 import { ipBatch } from '@tscni/net/host/ip';
@@ -246,7 +246,7 @@ async function createPodVeth(args: CmdArgs, conf: BridgeConf, result: Result) {
 async function podSysctls(args: CmdArgs, conf: BridgeConf, result: Result): Promise<void> {
   const dev = args.ifName.replace(/\./g, '/');
   const values: Record<string, string> = { [`net.ipv4.conf.${dev}.arp_notify`]: '1' };
-  if (existsSync('/proc/sys/net/ipv6/conf')) {
+  if (exists('/proc/sys/net/ipv6/conf')) {
     Object.assign(values, ipv6Sysctls(args.ifName, result));
     if (conf.enabledad)
       Object.assign(values, { [`net.ipv6.conf.${dev}.enhanced_dad`]: '1', [`net.ipv6.conf.${dev}.accept_dad`]: '1' });
@@ -271,8 +271,8 @@ async function waitPortUp(hostLink: Link): Promise<void> {
 function operstateFromSysfs(link: Link): string | undefined {
   try {
     const dir = `/sys/class/net/${link.ifname}`;
-    if (Number(readFileSync(`${dir}/ifindex`, 'utf8')) !== link.ifindex) return undefined;
-    return readFileSync(`${dir}/operstate`, 'utf8').trim().toUpperCase();
+    if (Number(readText(`${dir}/ifindex`)) !== link.ifindex) return undefined;
+    return readText(`${dir}/operstate`).trim().toUpperCase();
   } catch {
     return undefined;
   }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readText } from '@tscni/cni/files';
 
 /**
  * Token bucket numbers, computed the way the reference plugin does, and how to make `tc` produce them.
@@ -23,7 +23,7 @@ export interface Tbf {
 }
 
 /** Microseconds per psched tick, from /proc/net/psched, as tc and the netlink libraries compute it. */
-export function tickInUsec(psched: string = readFileSync('/proc/net/psched', 'utf8')): number {
+export function tickInUsec(psched: string = readText('/proc/net/psched')): number {
   const [t2us, us2t, clockRes] = psched
     .trim()
     .split(/\s+/)

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join } from '@tscni/cni/paths';
+import { exists, readText } from '@tscni/cni/files';
 import type { Link } from '@tscni/net/host';
 import { removeStateFile, writeStateFile } from '@tscni/net/host/state-file';
 import type { Tuning } from './config';
@@ -37,9 +37,9 @@ export const writeBackup = (file: string, backup: Backup): void =>
 
 /** The saved values, or undefined when there is no (readable) backup. */
 export function readBackup(file: string): Backup | undefined {
-  if (!existsSync(file)) return undefined;
+  if (!exists(file)) return undefined;
   try {
-    const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const raw = JSON.parse(readText(file)) as Record<string, unknown>;
     const backup: Backup = {
       mac: typeof raw.mac === 'string' && raw.mac ? raw.mac : undefined,
       promisc: typeof raw.promisc === 'boolean' ? raw.promisc : undefined,

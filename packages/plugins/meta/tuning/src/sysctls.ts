@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { invalidConfig } from '@tscni/cni/errors';
+import { exists, readText } from '@tscni/cni/files';
 
 /** Where the node's sysctl allowlist lives; `TSCNI_TUNING_ALLOWLIST` overrides it (tests, non-standard nodes). */
 export const DEFAULT_ALLOWLIST = '/etc/cni/tuning/allowlist.conf';
@@ -70,8 +70,8 @@ export function mergeSysctls(base: SysctlTarget[], overrides: SysctlTarget[]): S
  * A missing file allows everything.
  */
 export function checkAllowlist(targets: SysctlTarget[], file: string): void {
-  if (targets.length === 0 || !existsSync(file)) return;
-  const lines = readFileSync(file, 'utf8')
+  if (targets.length === 0 || !exists(file)) return;
+  const lines = readText(file)
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));

@@ -1,9 +1,11 @@
+import { bun, type BunFfi } from './platform';
+
 /**
- * The few system calls rtnetlink needs, through ONE `bun:ffi` symbol: libc's `syscall(2)` (a symbol costs a compiled
- * trampoline; one generic symbol serves socket, sendto, recvfrom, setsockopt, close, openat, setns and flock). Numbers per
- * architecture; on any other architecture, under Node, or when libc cannot be opened, `sys()` is undefined and the
- * caller runs `ip` as before. A failed call returns `-errno` (read through libc's `__errno_location`), as the kernel
- * does.
+ * The system calls our hot paths make in-process under Bun (rtnetlink's sockets, flock, setns, the file operations of
+ * ./files), through ONE `bun:ffi` symbol: libc's `syscall(2)` (a symbol costs a compiled trampoline; one generic
+ * symbol serves them all). Numbers per architecture; on any other architecture, under Node, or when libc cannot be
+ * opened, `sys()` is undefined and the caller does it the portable way (`ip`, node:fs …). A failed call returns
+ * `-errno` (read through libc's `__errno_location`), as the kernel does.
  */
 export interface Sys {
   /** `syscall(nr, …)`; pointers are `ptr(buffer)` numbers; `-errno` on failure. */
@@ -13,8 +15,27 @@ export interface Sys {
 }
 
 export type SysName =
-  'socket' | 'sendto' | 'recvfrom' | 'setsockopt' | 'close' | 'openat' | 'setns' | 'flock' | 'getpid';
+  | 'socket'
+  | 'sendto'
+  | 'recvfrom'
+  | 'setsockopt'
+  | 'close'
+  | 'openat'
+  | 'setns'
+  | 'flock'
+  | 'getpid'
+  | 'read'
+  | 'write'
+  | 'pread64'
+  | 'getdents64'
+  | 'mkdirat'
+  | 'unlinkat'
+  | 'linkat'
+  | 'renameat2'
+  | 'faccessat'
+  | 'statx';
 
+// x64: arch/x86/entry/syscalls/syscall_64.tbl; arm64: include/uapi/asm-generic/unistd.h.
 const NUMBERS: Record<string, Record<SysName, number>> = {
   x64: {
     socket: 41,
@@ -26,6 +47,16 @@ const NUMBERS: Record<string, Record<SysName, number>> = {
     setns: 308,
     flock: 73,
     getpid: 39,
+    read: 0,
+    write: 1,
+    pread64: 17,
+    getdents64: 217,
+    mkdirat: 258,
+    unlinkat: 263,
+    linkat: 265,
+    renameat2: 316,
+    faccessat: 269,
+    statx: 332,
   },
   arm64: {
     socket: 198,
@@ -37,17 +68,18 @@ const NUMBERS: Record<string, Record<SysName, number>> = {
     setns: 268,
     flock: 32,
     getpid: 172,
+    read: 63,
+    write: 64,
+    pread64: 67,
+    getdents64: 61,
+    mkdirat: 34,
+    unlinkat: 35,
+    linkat: 37,
+    renameat2: 276,
+    faccessat: 48,
+    statx: 291,
   },
 };
-
-interface BunFfi {
-  dlopen(
-    path: string,
-    symbols: { syscall: { args: string[]; returns: 'i64' }; __errno_location: { args: []; returns: 'ptr' } },
-  ): { symbols: { syscall(...args: number[]): bigint; __errno_location(): number } };
-  ptr(buf: Uint8Array): number;
-  read: { i32(ptr: number, offset: number): number };
-}
 
 let loaded: Sys | null | undefined;
 
@@ -60,9 +92,7 @@ export function sys(): Sys | undefined {
         // `Bun.FFI` is the native object whose dlopen `bun:ffi`'s wraps (the wrapper only normalizes a file: URL):
         // evaluating the `bun:ffi` module costs ≈ 0.8 ms of CPU in the executable, reaching `Bun.FFI` ≈ 0.1 ms.
         // The self-check below (getpid through it) guards against a Bun whose internals differ.
-        const ffi =
-          (globalThis as { Bun?: { FFI?: BunFfi } }).Bun?.FFI ??
-          (process.getBuiltinModule('bun:ffi') as unknown as BunFfi | undefined);
+        const ffi = bun?.FFI ?? (process.getBuiltinModule('bun:ffi') as unknown as BunFfi | undefined);
         const lib = ffi?.dlopen('libc.so.6', {
           syscall: { args: ['i64', 'i64', 'i64', 'i64', 'i64', 'i64', 'i64'], returns: 'i64' },
           __errno_location: { args: [], returns: 'ptr' },
