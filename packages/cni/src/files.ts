@@ -37,6 +37,7 @@ const O_DIRECTORY = process.arch === 'arm64' ? 0o40000 : 0o200000;
 const O_NOFOLLOW = process.arch === 'arm64' ? 0o100000 : 0o400000;
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
+const AT_REMOVEDIR = 0x200;
 const STATX_BASIC_STATS = 0x7ff;
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
@@ -348,6 +349,14 @@ export function unlink(path: string): void {
   if (!s) return fs().unlinkSync(path);
   const r = retry(s, 'unlinkat', AT_FDCWD, s.ptr(cPath(path)), 0);
   if (r < 0) throw errnoError(-r, 'unlink', path);
+}
+
+/** `rmdirSync(path)`: an empty directory (ENOTEMPTY otherwise). */
+export function removeDir(path: string): void {
+  const s = raw();
+  if (!s) return fs().rmdirSync(path);
+  const r = retry(s, 'unlinkat', AT_FDCWD, s.ptr(cPath(path)), AT_REMOVEDIR);
+  if (r < 0) throw errnoError(-r, 'rmdir', path);
 }
 
 /** Remove a file if it is there (`rmSync(path, {force: true})` on a file). */

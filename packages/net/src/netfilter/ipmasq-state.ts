@@ -7,8 +7,8 @@
  * write, a name too long for a file — means both backends, as before. A record naming iptables is read the same way.
  * The directory is tmpfs (`/run`), like the rules it describes: neither outlives a reboot.
  */
-import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { exists, readDir, readText, removeDir } from '@tscni/cni/files';
+import { dirname, isAbsolute, join } from '@tscni/cni/paths';
 import { removeStateFile, writeStateFile } from '../host/state-file';
 import type { IpMasqBackendName, MasqOwner } from './ipmasq';
 
@@ -38,10 +38,10 @@ export function masqStatePath(dir: string, owner: MasqOwner): string | undefined
 
 /** The backend recorded in `file`; undefined when there is none (or it is unreadable or unknown). */
 export function recordedBackend(file: string | undefined): IpMasqBackendName | undefined {
-  if (!file || !existsSync(file)) return undefined; // (no exception: the first one thrown costs a Bun call ≈ 0.4 ms)
+  if (!file || !exists(file)) return undefined; // (no exception: the first one thrown costs a Bun call ≈ 0.4 ms)
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readText(file);
   } catch {
     return undefined;
   }
@@ -80,10 +80,10 @@ export function recordBackend(file: string | undefined, backend: IpMasqBackendNa
  * directory once it is empty.
  */
 export function forgetBackend(file: string | undefined): void {
-  if (!file || !existsSync(file)) return; // (a dead writer's temp file without a record: GC's)
+  if (!file || !exists(file)) return; // (a dead writer's temp file without a record: GC's)
   removeStateFile(file);
   try {
-    rmdirSync(dirname(file));
+    removeDir(dirname(file));
   } catch {
     /* other attachments' records (ENOTEMPTY), or gone already */
   }
@@ -99,7 +99,7 @@ export function gcBackendRecords(
   const netDir = join(dir, network);
   let names: string[];
   try {
-    names = readdirSync(netDir);
+    names = readDir(netDir);
   } catch {
     return; // no records
   }
@@ -107,7 +107,7 @@ export function gcBackendRecords(
   for (const base of new Set(names.map((n) => n.replace(/\.tmp-\d+$/, ''))))
     if (!keep.has(base)) removeStateFile(join(netDir, base));
   try {
-    rmdirSync(netDir);
+    removeDir(netDir);
   } catch {
     /* not empty: valid attachments' records, or a writer's temp file */
   }
