@@ -1,3 +1,4 @@
+import { errnoError } from './errno-error';
 import { sys, type Sys } from './sys';
 
 /**
@@ -43,57 +44,10 @@ const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 const EINTR = 4;
+const EAGAIN = 11;
+const POLLIN = 1;
 const ENOENT = 2;
 const EEXIST = 17;
-
-/** libuv's messages for the errors a file operation meets (the same numbers on x64 and arm64). */
-const ERRNO: Record<number, [string, string]> = {
-  1: ['EPERM', 'operation not permitted'],
-  2: ['ENOENT', 'no such file or directory'],
-  3: ['ESRCH', 'no such process'],
-  4: ['EINTR', 'interrupted system call'],
-  5: ['EIO', 'i/o error'],
-  6: ['ENXIO', 'no such device or address'],
-  9: ['EBADF', 'bad file descriptor'],
-  11: ['EAGAIN', 'resource temporarily unavailable'],
-  12: ['ENOMEM', 'not enough memory'],
-  13: ['EACCES', 'permission denied'],
-  14: ['EFAULT', 'bad address in system call argument'],
-  16: ['EBUSY', 'resource busy or locked'],
-  17: ['EEXIST', 'file already exists'],
-  18: ['EXDEV', 'cross-device link not permitted'],
-  19: ['ENODEV', 'no such device'],
-  20: ['ENOTDIR', 'not a directory'],
-  21: ['EISDIR', 'illegal operation on a directory'],
-  22: ['EINVAL', 'invalid argument'],
-  23: ['ENFILE', 'file table overflow'],
-  24: ['EMFILE', 'too many open files'],
-  26: ['ETXTBSY', 'text file is busy'],
-  27: ['EFBIG', 'file too large'],
-  28: ['ENOSPC', 'no space left on device'],
-  30: ['EROFS', 'read-only file system'],
-  31: ['EMLINK', 'too many links'],
-  36: ['ENAMETOOLONG', 'name too long'],
-  38: ['ENOSYS', 'function not implemented'],
-  39: ['ENOTEMPTY', 'directory not empty'],
-  40: ['ELOOP', 'too many symbolic links encountered'],
-  75: ['EOVERFLOW', 'value too large for defined data type'],
-  95: ['ENOTSUP', 'operation not supported on socket'],
-  122: ['EDQUOT', 'disk quota exceeded'],
-};
-
-/** The Error node:fs would throw for `-errno` from `syscall` on `path` (and `dest`). */
-function errnoError(errno: number, syscall: string, path?: string, dest?: string): NodeJS.ErrnoException {
-  const [code, text] = ERRNO[errno] ?? ['UNKNOWN', `unknown error ${errno}`];
-  const where = path === undefined ? '' : ` '${path}'${dest === undefined ? '' : ` -> '${dest}'`}`;
-  return Object.assign(new Error(`${code}: ${text}, ${syscall}${where}`), {
-    errno: -errno,
-    code,
-    syscall,
-    ...(path === undefined ? {} : { path }),
-    ...(dest === undefined ? {} : { dest }),
-  });
-}
 
 const encoder = new TextEncoder();
 // ignoreBOM keeps a leading U+FEFF, as Buffer's utf8 decoding (node:fs) does; bad bytes become U+FFFD in both.
@@ -142,6 +96,13 @@ function writeAllRaw(s: Sys, fd: number, data: string): void {
 
 let scratch = new Uint8Array(16384);
 
+/** ppoll(2) until `fd` is readable (or hung up): a non-blocking pipe handed to us as stdin. */
+function waitReadable(s: Sys, fd: number): void {
+  const pollfd = new Int32Array([fd, POLLIN]); // struct pollfd { int fd; short events; short revents; }
+  const r = retry(s, 'ppoll', s.ptr(new Uint8Array(pollfd.buffer)), 1, 0, 0, 8);
+  if (r < 0) throw errnoError(-r, 'poll');
+}
+
 /** Read `fd` to its end (a /proc file says size 0: read until read(2) returns 0). */
 function readAllRaw(s: Sys, fd: number): Uint8Array {
   let len = 0;
@@ -152,6 +113,10 @@ function readAllRaw(s: Sys, fd: number): Uint8Array {
       scratch = bigger;
     }
     const n = retry(s, 'read', fd, s.ptr(scratch.subarray(len)), scratch.length - len);
+    if (n === -EAGAIN) {
+      waitReadable(s, fd);
+      continue;
+    }
     if (n < 0) throw errnoError(-n, 'read');
     if (n === 0) return scratch.subarray(0, len);
     len += n;
@@ -168,6 +133,15 @@ export function readText(path: string): string {
   } finally {
     closeRaw(s, fd);
   }
+}
+
+/**
+ * All of stdin as text, as `readFileSync(0, 'utf8')` (a BOM kept, as Go's decoder sees it); a non-blocking pipe is
+ * waited on. Under Bun this replaces `Bun.stdin.text()`, whose stream machinery costs a call ≈ 0.5 ms more.
+ */
+export function readStdinText(): string {
+  const s = raw();
+  return s ? decoder.decode(readAllRaw(s, 0)) : fs().readFileSync(0, 'utf8');
 }
 
 /** Create or truncate `path` and write `data` (`writeFileSync(path, data, {mode})`; `mode` applies on create). */

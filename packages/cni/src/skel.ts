@@ -1,5 +1,7 @@
 import { readStdin, runtime, writeOutput } from './platform';
 import { statIdentity } from './platform-fs';
+import { readStdinText } from './files';
+import { sys } from './sys';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { parseCniArgs } from './args';
 import { plainNetConf } from './plain-netconf';
@@ -269,8 +271,10 @@ export function pluginMain(funcs: PluginFuncs, info: PluginInfo = {}): void {
           () => void (process.exitCode = 1),
         ),
     );
-  // Under Bun stdin is read up front with its own API (cheaper than a synchronous read through its Node layer).
-  if (runtime === 'bun')
+  // Under Bun stdin is read by read(2) through the one FFI symbol when there is one, else with Bun's own API (both
+  // cheaper than a synchronous read through its Node layer).
+  if (runtime === 'bun' && sys()) void go(readStdinText);
+  else if (runtime === 'bun')
     void readStdin().then(
       (text) => go(() => text),
       (e: unknown) =>

@@ -33,7 +33,8 @@ export type SysName =
   | 'linkat'
   | 'renameat2'
   | 'faccessat'
-  | 'statx';
+  | 'statx'
+  | 'ppoll';
 
 // x64: arch/x86/entry/syscalls/syscall_64.tbl; arm64: include/uapi/asm-generic/unistd.h.
 const NUMBERS: Record<string, Record<SysName, number>> = {
@@ -57,6 +58,7 @@ const NUMBERS: Record<string, Record<SysName, number>> = {
     renameat2: 316,
     faccessat: 269,
     statx: 332,
+    ppoll: 271,
   },
   arm64: {
     socket: 198,
@@ -78,6 +80,7 @@ const NUMBERS: Record<string, Record<SysName, number>> = {
     renameat2: 276,
     faccessat: 48,
     statx: 291,
+    ppoll: 73,
   },
 };
 

@@ -1,3 +1,6 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, TestNode, implementations, linksIn, missingForKernelTests } from '@tscni/testing/node';
 
@@ -102,9 +105,39 @@ for (const impl of implementations('loopback')) {
         expect(v.json.supportedVersions).toEqual(expect.arrayContaining(['0.3.1', '0.4.0', '1.0.0']));
       });
 
+      it('reads a config that arrives in parts on a non-blocking stdin', async () => {
+        // A FIFO opened O_NONBLOCK and handed over as fd 0: the description, flag included, is shared with the
+        // plugin, which must wait for the writer instead of failing on EAGAIN or taking half a config.
+        const pod = node.addPod();
+        const fifo = join(node.tmp, 'stdin.fifo');
+        execFileSync('mkfifo', [fifo]);
+        const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+        const writeEnd = openSync(fifo, constants.O_WRONLY);
+        const child = spawn(impl.bin, [], { env: env('ADD', pod), stdio: [readEnd, 'pipe', 'pipe'] });
+        closeSync(readEnd);
+        let stdout = '';
+        child.stdout!.on('data', (d: Buffer) => (stdout += d));
+        const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+        await new Promise((r) => setTimeout(r, 200));
+        writeSync(writeEnd, '{"cniVersion":"1.0.0",');
+        await new Promise((r) => setTimeout(r, 100));
+        writeSync(writeEnd, '"name":"lo-net","type":"loopback"}');
+        closeSync(writeEnd);
+        expect(await exited, stdout).toBe(0);
+        expect(JSON.parse(stdout).interfaces).toEqual([{ name: 'lo', mac: '00:00:00:00:00:00', sandbox: pod }]);
+        expect(linksIn(pod).find((l) => l.ifname === 'lo')!.flags).toContain('UP');
+      });
+
       describe('bad input gets the spec error code', () => {
         const cases: [string, Record<string, string>, string, number][] = [
           ['broken JSON', {}, '{"cniVersion":', 6],
+          // Go's decoder refuses a byte-order mark; Bun's stream reader would drop it (stdin is read by read(2)).
+          [
+            'a config behind a UTF-8 byte-order mark',
+            {},
+            '\uFEFF{"cniVersion":"1.0.0","name":"n","type":"loopback"}',
+            6,
+          ],
           ['an unsupported cniVersion', {}, '{"cniVersion":"9.9.9","name":"n","type":"loopback"}', 1],
           ['a missing CNI_NETNS', { CNI_NETNS: '' }, '{"cniVersion":"1.0.0","name":"n","type":"loopback"}', 4],
           [
