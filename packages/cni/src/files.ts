@@ -46,6 +46,7 @@ const S_IFDIR = 0o040000;
 const EINTR = 4;
 const EAGAIN = 11;
 const POLLIN = 1;
+const POLLOUT = 4;
 const ENOENT = 2;
 const EEXIST = 17;
 
@@ -89,6 +90,10 @@ function writeAllRaw(s: Sys, fd: number, data: string): void {
   const bytes = encoder.encode(data);
   for (let off = 0; off < bytes.length;) {
     const n = retry(s, 'write', fd, s.ptr(bytes.subarray(off)), bytes.length - off);
+    if (n === -EAGAIN) {
+      waitFor(s, fd, POLLOUT);
+      continue;
+    }
     if (n < 0) throw errnoError(-n, 'write');
     off += n;
   }
@@ -96,9 +101,9 @@ function writeAllRaw(s: Sys, fd: number, data: string): void {
 
 let scratch = new Uint8Array(16384);
 
-/** ppoll(2) until `fd` is readable (or hung up): a non-blocking pipe handed to us as stdin. */
-function waitReadable(s: Sys, fd: number): void {
-  const pollfd = new Int32Array([fd, POLLIN]); // struct pollfd { int fd; short events; short revents; }
+/** ppoll(2) until `fd` is ready for `events` (or hung up): a non-blocking pipe handed to us as stdin or stdout. */
+function waitFor(s: Sys, fd: number, events: number): void {
+  const pollfd = new Int32Array([fd, events]); // struct pollfd { int fd; short events; short revents; }
   const r = retry(s, 'ppoll', s.ptr(new Uint8Array(pollfd.buffer)), 1, 0, 0, 8);
   if (r < 0) throw errnoError(-r, 'poll');
 }
@@ -114,7 +119,7 @@ function readAllRaw(s: Sys, fd: number): Uint8Array {
     }
     const n = retry(s, 'read', fd, s.ptr(scratch.subarray(len)), scratch.length - len);
     if (n === -EAGAIN) {
-      waitReadable(s, fd);
+      waitFor(s, fd, POLLIN);
       continue;
     }
     if (n < 0) throw errnoError(-n, 'read');
@@ -142,6 +147,13 @@ export function readText(path: string): string {
 export function readStdinText(): string {
   const s = raw();
   return s ? decoder.decode(readAllRaw(s, 0)) : fs().readFileSync(0, 'utf8');
+}
+
+/** Write all of `data` to the open descriptor `fd` (stdout, stderr), waiting on a non-blocking pipe. */
+export function writeFdText(fd: number, data: string): void {
+  const s = raw();
+  if (!s) return void fs().writeSync(fd, data);
+  writeAllRaw(s, fd, data);
 }
 
 /** Create or truncate `path` and write `data` (`writeFileSync(path, data, {mode})`; `mode` applies on create). */
