@@ -106,14 +106,25 @@ export function parseTuning(args: CmdArgs): Tuning {
     promisc: promisc ? true : undefined,
     allmulti: cni.allmulti ?? conf.allmulti,
     txQLen: cni.txQLen ?? conf.txQLen,
-    dataDir: conf.dataDir ?? DEFAULT_DATA_DIR,
+    dataDir: validDataDir(conf.dataDir),
   };
 }
 
-/** `dataDir` read leniently (DEL must find the backup even when the rest of the config no longer validates). */
-export const dataDirOf = (args: CmdArgs): string => {
+/** The backup directory; any path the kernel can take (the reference accepts relative ones too), so no NUL in it. */
+function validDataDir(dir: string | undefined): string {
+  if (dir?.includes('\0'))
+    throw invalidConfig('dataDir', `must not contain a NUL character, got ${JSON.stringify(dir)}`);
+  return dir ?? DEFAULT_DATA_DIR;
+}
+
+/**
+ * `dataDir` read leniently (DEL must find the backup even when the rest of the config no longer validates); undefined
+ * for one with a NUL, where no ADD can have saved anything.
+ */
+export const dataDirOf = (args: CmdArgs): string | undefined => {
   const dir = goField(args.netConf, 'dataDir');
-  return typeof dir === 'string' && dir !== '' ? dir : DEFAULT_DATA_DIR;
+  if (typeof dir !== 'string' || dir === '') return DEFAULT_DATA_DIR;
+  return dir.includes('\0') ? undefined : dir;
 };
 
 export const changesLink = (t: Tuning): boolean =>

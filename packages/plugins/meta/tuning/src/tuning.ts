@@ -56,7 +56,9 @@ async function add(args: CmdArgs): Promise<Result> {
 async function del(args: CmdArgs): Promise<void> {
   // Only the backup's location matters here: a config ADD would reject (say, a sysctl the allowlist
   // has since dropped) must not keep DEL from restoring the link and removing the file.
-  const file = backupPath(dataDirOf(args), args.containerID, args.ifName);
+  const dataDir = dataDirOf(args);
+  if (dataDir === undefined) return;
+  const file = backupPath(dataDir, args.containerID, args.ifName);
   const saved = readBackup(file);
   try {
     if (saved && args.netns && netnsExists(args.netns))

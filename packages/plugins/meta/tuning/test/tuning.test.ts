@@ -309,12 +309,16 @@ describe.skipIf(!!missing)(`tuning${missing ? ` — skipped: ${missing}` : ''}`,
         [{ mtu: -1 }, 'mtu'],
         [{ args: { cni: { mac: '02:00:00:00:00' } } }, 'args.cni.mac'],
         [{ sysctl: { 'net.ipv4.ip_forward': 1 } }, 'sysctl'],
+        [{ dataDir: '/tmp/a\u0000b', mtu: 1400 }, 'dataDir'],
       ] as const) {
         const r = await run('ADD', p, conf(p, fields));
         expect(r.json.code, r.stdout).toBe(7);
         expect(r.json.msg).toContain(field);
         expect(r.stdout).not.toMatch(/\n\s+at /);
       }
+      // DEL of such a config has nothing to restore (no ADD could save there) and succeeds.
+      const del = await run('DEL', p, conf(p, { dataDir: '/tmp/a\u0000b' }));
+      expect(del.code, del.stdout).toBe(0);
     });
 
     it("DEL removes the temp backup of an ADD killed between its write and its rename (a live writer's stays)", async () => {
