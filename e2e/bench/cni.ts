@@ -27,6 +27,17 @@ export function timeVersion(set: BinSet, plugin = 'bridge'): number {
   return ms;
 }
 
+/** A pod's runtime config for the Kubernetes chain: one TCP port mapping to port 80 and 100 Mbit/s each way. */
+export const chainRuntime = (containerID: string, netNS: string, hostPort: number, ifName = 'eth0') => ({
+  containerID,
+  netNS,
+  ifName,
+  capabilityArgs: {
+    portMappings: [{ hostPort, containerPort: 80, protocol: 'tcp' }],
+    bandwidth: { ingressRate: 100e6, ingressBurst: 10e6, egressRate: 100e6, egressBurst: 10e6 },
+  },
+});
+
 export class CniBench {
   private seq = 0;
   constructor(readonly node: TestNode) {}
@@ -101,15 +112,7 @@ export class CniBench {
     const c = this.cni(set);
     const netns = this.node.addPod();
     const i = this.seq++;
-    const rt = {
-      containerID: `bench${i}`,
-      netNS: netns,
-      ifName,
-      capabilityArgs: {
-        portMappings: [{ hostPort: 20000 + (i % 20000), containerPort: 80, protocol: 'tcp' }],
-        bandwidth: { ingressRate: 100e6, ingressBurst: 10e6, egressRate: 100e6, egressBurst: 10e6 },
-      },
-    };
+    const rt = chainRuntime(`bench${i}`, netns, 20000 + (i % 20000), ifName);
     let t = now();
     await c.addNetworkList(list, rt);
     const add = now() - t;

@@ -13,7 +13,7 @@ import { cpus, loadavg } from 'node:os';
 import { CNIConfig, defaultExec, type NetworkConfigList, type PluginExec } from '@tscni/libcni';
 import { TestNode } from '@tscni/testing/node';
 import { abSets, argOf, Samples } from './ab-runs';
-import { CniBench, type BinSet } from './cni';
+import { chainRuntime, CniBench, type BinSet } from './cni';
 import { quantile } from './stats';
 
 const N = Number(argOf('--runs') ?? 20);
@@ -45,15 +45,7 @@ async function pod(s: BinSet, row: string, list: NetworkConfigList, keep: boolea
   };
   const cni = new CNIConfig({ binDirs: [s.dir], cacheDir: join(node.tmp, `cache-${s.tag}`), exec });
   const netns = node.addPod();
-  const rt = {
-    containerID: `cpu${seq++}`,
-    netNS: netns,
-    ifName: 'eth0',
-    capabilityArgs: {
-      portMappings: [{ hostPort: 20000 + seq, containerPort: 80, protocol: 'tcp' }],
-      bandwidth: { ingressRate: 100e6, ingressBurst: 10e6, egressRate: 100e6, egressBurst: 10e6 },
-    },
-  };
+  const rt = chainRuntime(`cpu${seq++}`, netns, 20000 + seq);
   await cni.addNetworkList(list, rt);
   await cni.delNetworkList(list, rt);
   node.exec('ip', ['netns', 'delete', netns.split('/').pop()!], { allowFail: true });

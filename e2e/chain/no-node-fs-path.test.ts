@@ -11,6 +11,7 @@ import { basename, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CNIConfig, confListFromBytes, execInNetns, type NetworkConfigList, type PluginExec } from '@tscni/libcni';
 import { TestNode, missingForKernelTests, sh } from '@tscni/testing/node';
+import { chainRuntime } from '../bench/cni';
 
 const BUN_BIN = resolve(import.meta.dirname, '../../dist/bun/cni-bin');
 const PLUGINS = ['bridge', 'host-local', 'portmap', 'bandwidth', 'tuning', 'loopback'];
@@ -73,15 +74,7 @@ describe.skipIf(!!missing)(
         const dir = join(node.tmp, `prof-${conf.name}-${round}`);
         const cni = new CNIConfig({ binDirs: [BUN_BIN], cacheDir: join(node.tmp, 'cache'), exec: profiled(dir) });
         const netns = node.addPod();
-        const rt = {
-          containerID: `nofs-${conf.name}-${round}`,
-          netNS: netns,
-          ifName: 'eth0',
-          capabilityArgs: {
-            portMappings: [{ hostPort: 21000 + round, containerPort: 80, protocol: 'tcp' }],
-            bandwidth: { ingressRate: 100e6, ingressBurst: 10e6, egressRate: 100e6, egressBurst: 10e6 },
-          },
-        };
+        const rt = chainRuntime(`nofs-${conf.name}-${round}`, netns, 21000 + round);
         await cni.addNetworkList(conf, rt);
         await cni.delNetworkList(conf, rt);
         sh('ip', ['netns', 'delete', basename(netns)], { allowFail: true });
