@@ -1,12 +1,24 @@
 // Tests exec the bundled plugins, so make sure dist/ is current before any suite runs. A plugin that does
 // not compile fails the run: its tests would otherwise exec a stale bundle or skip as "not built".
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<(() => void) | undefined> {
   // Which executables the suites exec: the Bun one (tools/bun-build.mjs) while the switch (tools/plugin-runtime.mjs)
   // says bun, its default; the Node bundles with TSCNI_PLUGIN_RUNTIME=node (tests that need one build name its
   // directory themselves). TSCNI_CNI_BIN is set here, before any worker starts, so every worker's DIST_BIN sees it.
   // @ts-expect-error plain ESM script without types
   const { pluginBinDir, pluginRuntime } = await import('./plugin-runtime.mjs');
   if (pluginRuntime() === 'bun' && !process.env.TSCNI_CNI_BIN) process.env.TSCNI_CNI_BIN = pluginBinDir('bun');
+  // The ipMasq records (an nftables masquerade's backend) of every plugin a suite execs, the harness's and libcni's
+  // included, land in a directory of this run, not in the node's /run/cni/ipmasq.
+  let ipMasqDir: string | undefined;
+  if (!process.env.TSCNI_IPMASQ_STATE_DIR) {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    process.env.TSCNI_IPMASQ_STATE_DIR = ipMasqDir = mkdtempSync(join(tmpdir(), 'tscni-ipmasq-'));
+  }
+  const teardown = ipMasqDir
+    ? async () => (await import('node:fs')).rmSync(ipMasqDir!, { recursive: true, force: true })
+    : undefined;
   if (process.getuid?.() === 0) {
     const { reapStaleTestNodes } = await import('@tscni/testing/node');
     const reaped = reapStaleTestNodes();
@@ -15,7 +27,7 @@ export default async function setup(): Promise<void> {
   // The kernel lane's guest execs what its host built just before boot (TSCNI_PREBUILT=1): it sees the host's
   // tree live, so a check for stale sources there would race the host's own run, and a build under emulation
   // takes many minutes.
-  if (process.env.TSCNI_PREBUILT === '1') return;
+  if (process.env.TSCNI_PREBUILT === '1') return teardown;
   // @ts-expect-error plain ESM script without types
   const { bundle } = await import('./bundle.mjs');
   try {
@@ -29,4 +41,5 @@ export default async function setup(): Promise<void> {
   // @ts-expect-error plain ESM script without types
   const { buildBunHarnessIfStale } = await import('./bun-harness.mjs');
   await buildBunHarnessIfStale();
+  return teardown;
 }

@@ -234,7 +234,7 @@ describe.skipIf(!!missing)(
   () => {
     const nodes: FuzzNode[] = [];
     const split: Record<string, Record<Stage, number>> = {};
-    const systemStates = ['/var/lib/cni/networks/fuzznet', '/run/cni/tuning'];
+    const systemStates = ['/var/lib/cni/networks/fuzznet', '/run/cni/tuning', '/run/cni/ipmasq/fuzznet'];
     const hadSystemState = systemStates.filter((d) => existsSync(d));
     afterAll(() => {
       nodes.forEach((n) => n.node.destroy());
