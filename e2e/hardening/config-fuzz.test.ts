@@ -114,11 +114,22 @@ function mixedConfigs(plugin: string, tmp: string, pod: string): fc.Arbitrary<Re
     .map(([p, extra]) => {
       const defined = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined));
       if (extra) defined[extra[0]] = extra[1];
+      if (plugin === 'flannel') keepFlannelLeasesInScratch(defined, tmp);
       const base = baseConfig(plugin, tmp);
       return IPAM_PLUGINS.includes(plugin)
         ? { ...base, ipam: { ...(base.ipam as object), ...defined } }
         : { ...base, ...defined };
     });
+}
+
+/**
+ * flannel hands host-local an ipam of its own making, in /var/lib/cni/networks unless the config's ipam names a
+ * dataDir (as the reference does): an `ipam` left out, null (absent, to Go) or an object without a dataDir would put
+ * the run's leases on the node. Those get the scratch dataDir; other junk (a string, a number) is still refused.
+ */
+function keepFlannelLeasesInScratch(config: Record<string, unknown>, tmp: string): void {
+  const ipam = config.ipam ?? {};
+  if (typeof ipam === 'object' && !Array.isArray(ipam)) config.ipam = { ...ipam, dataDir: `${tmp}/ipam` };
 }
 
 interface Run {
@@ -133,7 +144,7 @@ function runPlugin(node: TestNode, cwd: string, bin: string, env: Record<string,
   return new Promise((resolve, reject) => {
     const child = spawn('nsenter', [`--net=${node.path}`, '--', bin], {
       cwd,
-      env: { PATH: process.env.PATH, ...env },
+      env: { PATH: process.env.PATH, TSCNI_IPMASQ_STATE_DIR: node.ipMasqStateDir, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -234,7 +245,7 @@ describe.skipIf(!!missing)(
   () => {
     const nodes: FuzzNode[] = [];
     const split: Record<string, Record<Stage, number>> = {};
-    const systemStates = ['/var/lib/cni/networks/fuzznet', '/run/cni/tuning', '/run/cni/ipmasq/fuzznet'];
+    const systemStates = ['/var/lib/cni/networks/fuzznet', '/run/cni/tuning', '/run/cni/ipmasq'];
     const hadSystemState = systemStates.filter((d) => existsSync(d));
     afterAll(() => {
       nodes.forEach((n) => n.node.destroy());

@@ -1,8 +1,8 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, implementations, linksIn, missingForKernelTests } from '@tscni/testing/node';
+import { DIST_BIN, TestNode, implementations, linksIn, missingForKernelTests, sh } from '@tscni/testing/node';
 
 const missing = missingForKernelTests();
 
@@ -110,7 +110,7 @@ for (const impl of implementations('loopback')) {
         // plugin, which must wait for the writer instead of failing on EAGAIN or taking half a config.
         const pod = node.addPod();
         const fifo = join(node.tmp, 'stdin.fifo');
-        execFileSync('mkfifo', [fifo]);
+        sh('mkfifo', [fifo]);
         const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
         const writeEnd = openSync(fifo, constants.O_WRONLY);
         const child = spawn(impl.bin, [], { env: env('ADD', pod), stdio: [readEnd, 'pipe', 'pipe'] });
