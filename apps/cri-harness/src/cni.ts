@@ -2,7 +2,7 @@ import { CniError, ErrorCode, findInPath } from '@tscni/cni';
 import { sideBySide } from '@tscni/net/host';
 import { CNIConfig, confListFromBytes, loadDefaultConfList, type ResultJSON } from '@tscni/libcni';
 import { embeddedDefaultNetwork } from './default-network';
-import { OUR_PLUGINS } from './in-process-plugins';
+import { OUR_PLUGINS } from '@tscni/in-process-plugins';
 import type { PodCniArgs } from './pod-cni-args';
 
 /**

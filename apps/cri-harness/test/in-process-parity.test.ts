@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultExec, inProcessExec, pluginEnv } from '@tscni/libcni';
 import { cniOutcome as outcome } from '@tscni/testing/cni-outcome';
 import { DIST_BIN } from '@tscni/testing/node';
-import { OUR_PLUGINS } from '../src/in-process-plugins';
+import { OUR_PLUGINS } from '@tscni/in-process-plugins';
 
 describe('inProcessExec against our loopback bundle', () => {
   const inproc = inProcessExec({ loopback: OUR_PLUGINS.loopback }, () => {

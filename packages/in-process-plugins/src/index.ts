@@ -2,9 +2,10 @@ import { versionsSince, type PluginFuncs } from '@tscni/cni';
 import type { InProcessPlugins } from '@tscni/libcni';
 
 /**
- * The plugins the harness may call in its own process when CNI_PATH resolves to our build of them
- * (libcni `inProcessExec`): the Kubernetes chain and its IPAM. Each entry mirrors the plugin's `main.ts`
- * (the same funcs and skeleton info, the same embedded IPAM delegates); the code loads on first use.
+ * The plugins a runtime may call in its own process instead of exec'ing them: the CRI harness when CNI_PATH resolves
+ * to our build of them (libcni `inProcessExec`), and tscni-plugind (resident mode, docs/resident.md). The Kubernetes
+ * chain and its IPAM. Each entry mirrors the plugin's `main.ts` (the same funcs and skeleton info, the same embedded
+ * IPAM delegates); the code loads on first use.
  */
 const embedIpam = async () => (await import('@tscni/embedded-ipam')).embedIpamDelegates();
 
