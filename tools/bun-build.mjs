@@ -32,6 +32,8 @@ const work = join(root, `dist/bun/.work-${process.pid}`);
 export const MULTICALL_NAME = 'tscni-cni';
 /** `bun build --compile-jit-policy`: the JIT tier-up threshold scale a plugin call starts with (1 = Bun's default). */
 export const JIT_POLICY = 1000;
+/** `tscni-cni serve` runs resident mode's daemon (apps/plugind), embedded as `serve.js`. */
+const SERVE = 'serve';
 
 export function findBun(argv = process.argv) {
   const i = argv.indexOf('--bun');
@@ -89,12 +91,15 @@ export function multicallEntry(names, answers) {
     `  Bun.write(Bun.stdout, VERSION[invokedAs]);\n` +
     `else {\n` +
     // The dhcp daemon lives on: JSC's normal tier-up (the build starts every call with JIT_POLICY, below).
-    `if (invokedAs === 'dhcp' && process.argv[2] === 'daemon') Bun.unsafe.setJITPolicy(1);\n` +
+    `if ((invokedAs === 'dhcp' && process.argv[2] === 'daemon') || invokedAs === '${MULTICALL_NAME}') Bun.unsafe.setJITPolicy(1);\n` +
     // The require() takes a computed name so that Bun keeps each plugin in its own embedded file (a literal one it
     // would bundle into the entry); only the names the switch lists reach it.
     `switch (invokedAs) {\n${names.map((n) => `  case ${JSON.stringify(n)}:`).join('\n')}\n` +
     `    require('./' + invokedAs + '.js');\n    break;\n` +
-    `  default:\n    process.stderr.write('${MULTICALL_NAME}: invoke me through a link named after a plugin (${names.join(', ')})\\n');\n    process.exitCode = 1;\n}\n}\n`
+    // Resident mode's daemon (docs/resident.md): the plugins' code, in one process that lives on.
+    // Computed like the plugins' (process.argv[2] is SERVE here), so that the daemon's code is not in the entry.
+    `  case '${MULTICALL_NAME}':\n    if (process.argv[2] === '${SERVE}') {\n      require('./' + process.argv[2] + '.js');\n      break;\n    }\n` +
+    `  default:\n    process.stderr.write('${MULTICALL_NAME}: invoke me through a link named after a plugin (${names.join(', ')}), or as \\'${MULTICALL_NAME} serve\\' (tscni-plugind)\\n');\n    process.exitCode = 1;\n}\n}\n`
   );
 }
 
@@ -113,6 +118,14 @@ export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
       return outfile;
     }),
   );
+  const serveFile = join(work, `${SERVE}.js`);
+  await build({
+    entryPoints: [join(root, 'apps/plugind/src/main.ts')],
+    outfile: serveFile,
+    ...ESBUILD_PLUGIN_OPTIONS,
+    logLevel: 'warning',
+  });
+  pluginFiles.push(serveFile);
   const entry = join(work, 'multicall.js');
   writeFileSync(entry, multicallEntry(names, versionAnswers(bun, names)));
   const exe = join(work, MULTICALL_NAME);

@@ -261,6 +261,16 @@ async function checkNotOwnNetns(netns: string, env: NodeJS.ProcessEnv): Promise<
   }
 }
 
+/** What the executable prints for an outcome: its stdout ends with a newline. */
+export const printedOutcome = (o: Outcome): Outcome => ({ ...o, stdout: o.stdout ? o.stdout + '\n' : '' });
+
+/** What the executable prints when `dispatch` itself threw (a bug): an internal error. */
+export const thrownOutcome = (e: unknown): Outcome => ({
+  exitCode: 1,
+  stdout: JSON.stringify({ code: ErrorCode.Internal, msg: String((e as Error)?.message ?? e) }) + '\n',
+  stderr: '',
+});
+
 /** Run a plugin as the process: env and stdin in, result or error JSON out. */
 export function pluginMain(funcs: PluginFuncs, info: PluginInfo = {}): void {
   // Under Bun stdin and stdout go through read(2)/write(2) on the one FFI symbol when there is one, else Bun's own
@@ -277,13 +287,9 @@ export function pluginMain(funcs: PluginFuncs, info: PluginInfo = {}): void {
     return Promise.resolve();
   };
   const go = (read: () => string) =>
-    dispatch(funcs, info, process.env, read).then(
-      (o) => output(o.stdout ? o.stdout + '\n' : '', o.stderr).then(() => void (process.exitCode = o.exitCode)),
-      (e: unknown) =>
-        output(JSON.stringify({ code: ErrorCode.Internal, msg: String((e as Error)?.message ?? e) }) + '\n').then(
-          () => void (process.exitCode = 1),
-        ),
-    );
+    dispatch(funcs, info, process.env, read)
+      .then(printedOutcome, thrownOutcome)
+      .then((o) => output(o.stdout, o.stderr).then(() => void (process.exitCode = o.exitCode)));
   if (direct) void go(readStdinText);
   else if (runtime === 'bun')
     void readStdin().then(

@@ -33,16 +33,7 @@ export type InProcessPlugins = Readonly<Record<string, () => InProcessPlugin | P
  * killed mid-way leaves what it did to DEL.
  */
 export function inProcessExec(plugins: InProcessPlugins, fallback: PluginExec = defaultExec): PluginExec {
-  const loaded = new Map<string, Promise<InProcessPlugin>>();
-  const load = (name: string) => {
-    let p = loaded.get(name);
-    if (!p) {
-      p = Promise.resolve().then(plugins[name]);
-      p.catch(() => loaded.delete(name));
-      loaded.set(name, p);
-    }
-    return p;
-  };
+  const load = pluginLoader(plugins);
   return async (file, opts) => {
     const name = opts.wrapper?.length ? undefined : ourBuildName(file);
     if (!name || !Object.hasOwn(plugins, name)) return fallback(file, opts);
@@ -50,6 +41,20 @@ export function inProcessExec(plugins: InProcessPlugins, fallback: PluginExec = 
       throw new CniError(ErrorCode.TryAgainLater, `plugin ${file} was aborted before it started`);
     const run = load(name).then(({ funcs, info }) => dispatch(funcs, info ?? {}, { ...opts.env }, () => opts.stdin));
     return toOutput(await bounded(file, run, opts.timeoutMs, opts.signal));
+  };
+}
+
+/** Loads each plugin of `plugins` once, on its first call (a loader that failed is tried again next time). */
+export function pluginLoader(plugins: InProcessPlugins): (name: string) => Promise<InProcessPlugin> {
+  const loaded = new Map<string, Promise<InProcessPlugin>>();
+  return (name) => {
+    let p = loaded.get(name);
+    if (!p) {
+      p = Promise.resolve().then(plugins[name]);
+      p.catch(() => loaded.delete(name));
+      loaded.set(name, p);
+    }
+    return p;
   };
 }
 

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer, type Server } from 'node:net';
-import { dirname, isAbsolute } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { isAbsolute } from 'node:path';
+import { listenUnix } from '@tscni/net/host/unix-listener';
 import { z } from 'zod';
 import { lazySchema } from '@tscni/cni/lazy-schema';
 import type { NetConf, Verb } from '@tscni/cni';
@@ -31,7 +32,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
 
   const socketPath = flags.hostPrefix + flags.socketPath;
   const server = createServer((conn) => serveGoRpc(conn, (method, body) => handle(method, body, manager)));
-  const where = await listen(server, socketPath);
+  const where = await listenUnix(server, socketPath);
   if (flags.pidfile) writeFileSync(flags.pidfile, String(process.pid), { mode: 0o644 });
   log(`listening on ${where}, ${manager.size} lease(s) restored`);
 
@@ -49,31 +50,6 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   process.on('uncaughtException', (err) => log(`internal error: ${err.stack ?? err.message}`));
   process.on('unhandledRejection', (err) => log(`internal error: ${(err as Error)?.stack ?? String(err)}`));
 }
-
-/** systemd socket activation (LISTEN_FDS=1 → fd 3), else a fresh socket; a stale socket file is replaced. */
-async function listen(server: Server, socketPath: string): Promise<string> {
-  const fds = Number(process.env.LISTEN_FDS ?? 0);
-  if (fds > 0 && Number(process.env.LISTEN_PID) === process.pid) {
-    if (fds !== 1) throw new Error(`Too many (${fds}) FDs passed through socket activation`);
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ fd: 3 }, resolve));
-    return 'fd 3 (socket activation)';
-  }
-  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
-  if (existsSync(socketPath)) {
-    if (await answers(socketPath))
-      throw new Error(`Error getting listener: ${socketPath}: a daemon is already listening`);
-    rmSync(socketPath, { force: true });
-  }
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, resolve));
-  return socketPath;
-}
-
-const answers = (path: string): Promise<boolean> =>
-  new Promise((resolve) => {
-    const c = createConnection(path);
-    c.on('connect', () => (c.destroy(), resolve(true)));
-    c.on('error', () => resolve(false));
-  });
 
 type Decoded = Record<string, unknown>;
 const EMPTY: Reply = { type: EmptyType, value: {} };
