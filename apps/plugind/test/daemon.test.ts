@@ -4,13 +4,24 @@
 // root's, exclusive, replaced when stale and removed on SIGTERM. Each daemon runs inside a TestNode's namespace,
 // its home, so the bridges it makes are the node's.
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createConnection } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUR_PLUGINS } from '@tscni/in-process-plugins';
 import { TestNode, linksIn, missingForKernelTests, sh, uniqueName } from '@tscni/testing/node';
 import { PLUGIND_EXE, PlugindProcess } from '@tscni/testing/plugind';
-import { call, encodeRequest, type Answer, type WireRequest } from './wire';
+import { call, decodeAnswer, encodeRequest, type Answer, type WireRequest } from './wire';
 
 const BIN = dirname(PLUGIND_EXE);
 const SERVED = Object.keys(OUR_PLUGINS);
@@ -186,7 +197,14 @@ describe.skipIf(!!missing)(
           .map((l) => l.ifname);
       const env = (cmd: string, netns: string) =>
         envOf({ CNI_COMMAND: cmd, CNI_CONTAINERID: `c-${basename(netns)}`, CNI_NETNS: netns, CNI_IFNAME: 'eth0' });
-      return { bridge, conf, text: JSON.stringify(conf), leases, veths, env };
+      /** A result with what is the pod's own masked: its netns, its address, MACs, the host veth's name. */
+      const mask = (out: string, netns: string, ip: string) =>
+        out
+          .replaceAll(netns, '<netns>')
+          .replaceAll(ip, '<ip>')
+          .replace(/([0-9a-f]{2}:){5}[0-9a-f]{2}/g, '<mac>')
+          .replace(/"veth[0-9a-f]+"/g, '"<veth>"');
+      return { bridge, conf, text: JSON.stringify(conf), leases, veths, env, mask };
     }
 
     it('bridge + host-local ADD, CHECK and DEL: the pod gets its address, DEL leaves no veth, no lease, the bridge', async () => {
@@ -205,13 +223,9 @@ describe.skipIf(!!missing)(
       const pod2 = node.addPod('b');
       const exec = await execPlugin(node.path, 'bridge', net.env('ADD', pod2), net.text);
       expect(exec.code, exec.stdout.toString()).toBe(0);
-      const mask = (s: string, netns: string, ip: string) =>
-        s
-          .replaceAll(netns, '<netns>')
-          .replaceAll(ip, '<ip>')
-          .replace(/([0-9a-f]{2}:){5}[0-9a-f]{2}/g, '<mac>')
-          .replace(/"veth[0-9a-f]+"/g, '"<veth>"');
-      expect(mask(add.stdout.toString(), pod, '10.211.0.2')).toBe(mask(exec.stdout.toString(), pod2, '10.211.0.3'));
+      expect(net.mask(add.stdout.toString(), pod, '10.211.0.2')).toBe(
+        net.mask(exec.stdout.toString(), pod2, '10.211.0.3'),
+      );
 
       const check = await ran('bridge', net.env('CHECK', pod), JSON.stringify({ ...net.conf, prevResult: result }));
       expect({ code: check.code, stdout: check.stdout.toString() }).toEqual({ code: 0, stdout: '' });
@@ -395,6 +409,56 @@ describe.skipIf(!!missing)(
       },
     );
 
+    it.skipIf(!existsSync('/usr/lib/cni/host-local'))(
+      'a delegate that is not ours (the reference host-local in CNI_PATH) is exec’d with the call’s env, as the exec’d bridge execs it',
+      async () => {
+        const net = bridgeNet('10.214.0.0/24');
+        const cniPath = join(node.tmp, `ref-ipam-${net.bridge}`);
+        mkdirSync(cniPath);
+        symlinkSync('/usr/lib/cni/host-local', join(cniPath, 'host-local'));
+        const [pod, pod2] = [node.addPod('r'), node.addPod('r')];
+        const env = (cmd: string, p: string) => ({ ...net.env(cmd, p), CNI_PATH: cniPath });
+        const add = await ran('bridge', env('ADD', pod), net.text);
+        const exec = await execPlugin(node.path, 'bridge', env('ADD', pod2), net.text);
+        expect([add.code, exec.code], `${add.stdout}\n${exec.stdout}`).toEqual([0, 0]);
+        expect(net.mask(add.stdout.toString(), pod, '10.214.0.2')).toBe(
+          net.mask(exec.stdout.toString(), pod2, '10.214.0.3'),
+        );
+        expect(net.leases()).toEqual(['10.214.0.2', '10.214.0.3']);
+        expect((await ran('bridge', env('DEL', pod), net.text)).code).toBe(0);
+        expect((await execPlugin(node.path, 'bridge', env('DEL', pod2), net.text)).code).toBe(0);
+        expect(net.leases()).toEqual([]);
+        expect(net.veths()).toEqual([]);
+      },
+    );
+
+    it('callers that go away mid-request or before the answer do not stop it; an ADD nobody read the answer of is done', async () => {
+      const version = envOf({ CNI_COMMAND: 'VERSION' });
+      // Half a request, then gone.
+      await new Promise<void>((resolve) => {
+        const c = createConnection(socket, () =>
+          c.write(request('loopback', version, '').subarray(0, 20), () => (c.destroy(), resolve())),
+        );
+      });
+      // A whole loopback ADD, the connection closed before the answer: the call still runs (a runtime's DEL undoes it).
+      const pod = node.addPod('g');
+      const env = (cmd: string) =>
+        envOf({ CNI_COMMAND: cmd, CNI_CONTAINERID: 'gone-1', CNI_NETNS: pod, CNI_IFNAME: 'lo' });
+      const conf = '{"cniVersion":"1.0.0","name":"lo-net","type":"loopback"}';
+      await new Promise<void>((resolve) => {
+        const c = createConnection(socket, () =>
+          c.end(request('loopback', env('ADD'), conf), () => (c.destroy(), resolve())),
+        );
+      });
+      for (let i = 0; i < 500 && !addrInfo(pod, 'lo').up; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(addrInfo(pod, 'lo').up).toBe(true);
+      expect(daemon.running).toBe(true);
+      expect((await viaDaemon('loopback', version, '')).kind).toBe('run');
+      expect((await ran('loopback', env('DEL'), conf)).code).toBe(0);
+      expect(addrInfo(pod, 'lo').up).toBe(false);
+      expect(daemon.logs.filter((l) => l.includes('internal error'))).toEqual([]);
+    });
+
     describe('its socket', () => {
       const start = async (sock: string) => {
         const d = await PlugindProcess.start({ socket: sock, netns: node.path, env: settings });
@@ -435,6 +499,45 @@ describe.skipIf(!!missing)(
         expect(existsSync(sock)).toBe(false);
         // Now a shim's connect fails, and it falls back.
         await expect(call(sock, Buffer.from('x'))).rejects.toThrow(/ENOENT/);
+      });
+
+      it('SIGTERM lets a call in flight finish: its answer comes, new calls find no socket, then it exits', async () => {
+        const sock = join(node.tmp, 'inflight', 'p.sock');
+        const d = await start(sock);
+        const net = bridgeNet('10.215.0.0/24');
+        const pod = node.addPod('i');
+        // The request sent but for its end: the daemon holds the connection and waits.
+        const c = createConnection({ path: sock, allowHalfOpen: true });
+        const chunks: Buffer[] = [];
+        c.on('data', (b: Buffer) => chunks.push(b));
+        const closed = new Promise<void>((resolve) => c.on('end', () => (c.end(), resolve())));
+        await new Promise<void>((resolve) =>
+          c.write(request('bridge', net.env('ADD', pod), net.text), () => resolve()),
+        );
+        // Accepted (its end of the connection is the daemon's: ss shows it with the daemon's pid), then SIGTERM.
+        const accepted = () =>
+          sh('ss', ['-x', '-p', '-n', '-H', 'state', 'connected'])
+            .split('\n')
+            .some((l) => l.includes(sock) && l.includes(`pid=${d.pid},`));
+        for (let i = 0; i < 500 && !accepted(); i++) await new Promise((r) => setTimeout(r, 20));
+        expect(accepted()).toBe(true);
+        d.child.kill('SIGTERM');
+        for (let i = 0; i < 500 && existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+        expect(existsSync(sock)).toBe(false);
+        await expect(call(sock, Buffer.from('x'))).rejects.toThrow(/ENOENT/);
+        expect(d.running).toBe(true);
+        c.end();
+        await closed;
+        const answer = decodeAnswer(Buffer.concat(chunks));
+        expect(answer.kind, JSON.stringify(answer)).toBe('run');
+        expect((answer as Run).code, (answer as Run).stdout.toString()).toBe(0);
+        expect(JSON.parse((answer as Run).stdout.toString()).ips[0].address).toBe('10.215.0.2/24');
+        expect(await d.exited).toEqual({ code: 0, signal: null });
+        expect(addrInfo(pod, 'eth0').addrs).toContain('10.215.0.2/24');
+        // What it left is undone by a DEL, as after any plugin (here the exec'd one).
+        expect((await execPlugin(node.path, 'bridge', net.env('DEL', pod), net.text)).code).toBe(0);
+        expect(net.veths()).toEqual([]);
+        expect(net.leases()).toEqual([]);
       });
 
       it('refuses a socket path that is not absolute, and a missing --executable', async () => {
