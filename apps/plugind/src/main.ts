@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { OUR_PLUGINS } from '@tscni/in-process-plugins';
 import { pluginLoader } from '@tscni/libcni';
+import { deleteLinksOutOfProcess } from '@tscni/net/host/ip-in-process';
 import { listenUnix } from '@tscni/net/host/unix-listener';
 import { homeOf } from './admission';
 import { plugindServer } from './server';
@@ -29,6 +30,8 @@ function flags(argv: string[]): { socket: string; executable: string } {
 
 async function main(): Promise<void> {
   const { socket, executable } = flags(process.argv.slice(2));
+  // Many calls at once, as in the CRI harness: no kernel request may hold the thread for long (a veth's deletion).
+  deleteLinksOutOfProcess();
   const home = homeOf(executable, Object.keys(OUR_PLUGINS));
   if (!home.executable) throw new Error(`--executable ${executable}: no such file`);
   const server = plugindServer(home, pluginLoader(OUR_PLUGINS), log);
