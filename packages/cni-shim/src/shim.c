@@ -216,8 +216,9 @@ int main(int argc, char **argv) {
   exe[n] = '\0';
   strcpy(strrchr(exe, '/') + 1, FALLBACK_NAME);
 
+  /* Arguments make it something other than a plugin call (`dhcp daemon`): tscni-cni's business, like `off`. */
   const char *mode = getenv("TSCNI_PLUGIND");
-  if (mode && strcmp(mode, "off") == 0) run_fallback(exe, argv, NULL, 0);
+  if ((mode && strcmp(mode, "off") == 0) || argc > 1) run_fallback(exe, argv, NULL, 0);
   /* Connect before reading stdin: when nobody listens, tscni-cni gets the untouched stdin, no replay needed. */
   int sock = connect_daemon();
   if (sock < 0) run_fallback(exe, argv, NULL, 0);
