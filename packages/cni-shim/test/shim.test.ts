@@ -21,6 +21,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ourBuildName } from '@tscni/cni/our-build';
 import { TestNode, linksIn, missingForKernelTests } from '@tscni/testing/node';
 
 const repo = join(import.meta.dirname, '../../..');
@@ -164,6 +165,11 @@ describe('the resident install (tools/shim-build.mjs)', () => {
     expect(trailer(join(RESIDENT, 'tscni-shim'))).toBe(trailer(join(CNI_BIN, 'tscni-cni')));
     for (const n of names) expect(readlinkSync(join(RESIDENT, n))).toBe('tscni-shim');
     expect(realpathSync(join(RESIDENT, 'tscni-cni'))).toBe(realpathSync(join(CNI_BIN, 'tscni-cni')));
+  });
+
+  it('is our build to a runtime that asks (ourBuildName): each link is the plugin it is named after', () => {
+    for (const n of ['loopback', 'bridge', 'host-local']) expect(ourBuildName(join(RESIDENT, n))).toBe(n);
+    expect(ourBuildName(join(RESIDENT, 'tscni-shim'))).toBeUndefined();
   });
 });
 
