@@ -21,6 +21,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ourBuildName } from '@tscni/cni/our-build';
 import { TestNode, linksIn, missingForKernelTests } from '@tscni/testing/node';
 
 const repo = join(import.meta.dirname, '../../..');
@@ -84,7 +85,10 @@ const answerR = (code: number, stdout: Buffer | string, stderr: Buffer | string 
   return Buffer.concat([head, out, Buffer.from(stderr)]);
 };
 
-/** A fake tscni-plugind: reads each request to its end, then writes `answer(request)` and closes. */
+/**
+ * A fake tscni-plugind: reads each request to its end, then writes `answer(request)` and closes. `early`: answers at
+ * once, reads nothing and closes with the request unread (the shim's writes then fail with EPIPE).
+ */
 class FakeDaemon {
   readonly requests: Buffer[] = [];
   connections = 0;
@@ -93,9 +97,16 @@ class FakeDaemon {
   constructor(
     readonly path: string,
     answer: (request: Buffer) => Buffer,
+    early = false,
   ) {
     this.server = createServer((sock) => {
       this.connections++;
+      if (early) {
+        sock.pause();
+        sock.on('error', () => {});
+        sock.end(answer(Buffer.alloc(0)), () => sock.destroy());
+        return;
+      }
       const chunks: Buffer[] = [];
       sock.on('data', (d: Buffer) => chunks.push(d));
       sock.on('error', () => {});
@@ -122,8 +133,8 @@ class FakeDaemon {
 const dir = mkdtempSync(join(tmpdir(), 'tscni-shim-'));
 let sockets = 0;
 const daemons: FakeDaemon[] = [];
-const daemon = (answer: (request: Buffer) => Buffer): Promise<FakeDaemon> => {
-  const d = new FakeDaemon(join(dir, `d${sockets++}.sock`), answer);
+const daemon = (answer: (request: Buffer) => Buffer, early = false): Promise<FakeDaemon> => {
+  const d = new FakeDaemon(join(dir, `d${sockets++}.sock`), answer, early);
   daemons.push(d);
   return d.listen();
 };
@@ -154,6 +165,11 @@ describe('the resident install (tools/shim-build.mjs)', () => {
     expect(trailer(join(RESIDENT, 'tscni-shim'))).toBe(trailer(join(CNI_BIN, 'tscni-cni')));
     for (const n of names) expect(readlinkSync(join(RESIDENT, n))).toBe('tscni-shim');
     expect(realpathSync(join(RESIDENT, 'tscni-cni'))).toBe(realpathSync(join(CNI_BIN, 'tscni-cni')));
+  });
+
+  it('is our build to a runtime that asks (ourBuildName): each link is the plugin it is named after', () => {
+    for (const n of ['loopback', 'bridge', 'host-local']) expect(ourBuildName(join(RESIDENT, n))).toBe(n);
+    expect(ourBuildName(join(RESIDENT, 'tscni-shim'))).toBeUndefined();
   });
 });
 
@@ -255,6 +271,12 @@ describe('the fallback to tscni-cni', () => {
     const d = await daemon(() => Buffer.from('Fnot a plugin this daemon runs'));
     expectDirect(await run(shim(), baseEnv(d.path, versionEnv), '{}'));
     expect(d.requests).toHaveLength(1);
+  });
+
+  it('runs on an F answer sent before the daemon read the request (the broken pipe is no signal)', async () => {
+    const d = await daemon(() => Buffer.from('Fbusy'), true);
+    expectDirect(await run(shim(), baseEnv(d.path, versionEnv), randomBytes(2 * 1024 * 1024)));
+    expect(d.connections).toBe(1);
   });
 
   it('runs when nothing listens on the socket', async () => {
