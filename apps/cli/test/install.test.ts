@@ -353,7 +353,9 @@ describe('tscni install --resident (the shim for the plugins tscni-plugind runs)
     expect(actions[1]).toMatchObject({ path: join(dir, SHIM_NAME), action: 'installed' });
     const text = spawnSync(CLI, ['install', '--resident', '--dir', dir, '--from', resident], { encoding: 'utf8' });
     expect(text.status, text.stderr).toBe(0);
-    expect(text.stdout).toContain(`unchanged ${join(dir, SHIM_NAME)} (the daemon: ${join(dir, MULTICALL_NAME)} serve`);
+    expect(text.stdout).toContain(
+      `unchanged ${join(dir, SHIM_NAME)} (run the daemon: ${join(dir, MULTICALL_NAME)} serve;`,
+    );
     for (const args of [
       ['--resident', '--runtime', 'node'],
       ['--runtime=node', '--resident'],

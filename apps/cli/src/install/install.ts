@@ -89,7 +89,7 @@ export function install(opts: InstallOptions): InstallAction[] {
       name: SHIM_NAME,
       path: shim,
       action: copyOnce(join(opts.from, SHIM_NAME), shim),
-      note: `the daemon: ${multicall} serve (a systemd unit: docs/resident.md, "Install")`,
+      note: `run the daemon: ${multicall} serve; its systemd unit: docs/resident.md, "Install"`,
     });
   for (const name of wanted) {
     const target = join(opts.dir, name);
@@ -123,7 +123,7 @@ export function install(opts: InstallOptions): InstallAction[] {
       action: 'unchanged',
       note: links
         ? `left in place: resident mode's shim, ${links} other name(s) still linked to it`
-        : "left in place: resident mode's shim, no plugin is linked to it now (rm it if you like)",
+        : "left in place: resident mode's shim, no plugin is linked to it now; rm it if you like",
     });
   }
   return actions;
