@@ -38,6 +38,10 @@ export default async function setup(): Promise<(() => void) | undefined> {
   // @ts-expect-error plain ESM script without types
   const { buildBunIfStale } = await import('./bun-build.mjs');
   await buildBunIfStale();
+  // The resident install (dist/bun/cni-resident): the shim and its links, beside the executable it falls back to.
+  // @ts-expect-error plain ESM script without types
+  const { buildShimIfStale } = await import('./shim-build.mjs');
+  buildShimIfStale();
   // @ts-expect-error plain ESM script without types
   const { buildBunHarnessIfStale } = await import('./bun-harness.mjs');
   await buildBunHarnessIfStale();

@@ -1,11 +1,13 @@
 /**
  * The benchmark of issue 18: every row of its table, ours and the reference side by side in one run, interleaved so
  * machine noise hits both, as p50/p90 and ours/reference. Not a test: it fails nothing.
- *   npx nx run e2e:bench [-- --quick]      (or: cd e2e && npx vite-node bench/bench.ts [--quick])
+ *   npx nx run e2e:bench [-- --quick] [--no-resident]   (or: cd e2e && npx vite-node bench/bench.ts [--quick])
+ * With a resident build (dist/bun/cni-resident), ours in resident mode is a third column (e2e/bench/resident.ts).
  * Writes reports/bench.json (under e2e/ when run through nx).
  */
 import { DIST_BIN, REFERENCE_BIN, TestNode } from '@tscni/testing/node';
 import { CniBench, timeVersion, type BinSet } from './cni';
+import { RESIDENT_BIN, startPlugind } from './resident';
 import { timeRuntimes } from './runtimes';
 import { Table, type Side } from './stats';
 
@@ -27,6 +29,9 @@ const want = (part: string) => !only || only.includes(part);
 const table = new Table();
 const node = new TestNode('bench');
 const bench = new CniBench(node);
+// Ours in resident mode as a third column (`--no-resident` leaves it out).
+const plugind = process.argv.includes('--no-resident') ? undefined : await startPlugind(node);
+if (plugind) SETS.push(['resident', { tag: 'res', dir: RESIDENT_BIN, net: 71 }]);
 try {
   if (want('exec')) {
     const version = table.row('one exec (VERSION)', 2);
@@ -68,6 +73,7 @@ try {
       CRI_RUNS,
     );
 } finally {
+  await plugind?.stop();
   node.destroy();
 }
 table.report('reports/bench.json', {
@@ -78,4 +84,5 @@ table.report('reports/bench.json', {
   parallel: PARALLEL,
   ours: DIST_BIN,
   reference: REFERENCE_BIN,
+  ...(plugind ? { resident: RESIDENT_BIN } : {}),
 });

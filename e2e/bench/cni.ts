@@ -19,13 +19,16 @@ export interface BinSet {
 export function timeVersion(set: BinSet, plugin = 'bridge'): number {
   const t = now();
   const r = spawnSync(join(set.dir, plugin), [], {
-    env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' },
+    // The TSCNI_* settings too: a resident shim finds its daemon through them (e2e/bench/resident.ts).
+    env: { ...tscniSettings(), PATH: process.env.PATH, CNI_COMMAND: 'VERSION' },
     input: '{"cniVersion":"1.0.0"}',
   });
   const ms = now() - t;
   if (r.status !== 0) throw new Error(`${set.dir}/${plugin} VERSION exited ${r.status}: ${r.stdout}${r.stderr}`);
   return ms;
 }
+
+const tscniSettings = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('TSCNI_')));
 
 /** A pod's runtime config for the Kubernetes chain: one TCP port mapping to port 80 and 100 Mbit/s each way. */
 export const chainRuntime = (containerID: string, netNS: string, hostPort: number, ifName = 'eth0') => ({

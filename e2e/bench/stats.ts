@@ -1,8 +1,11 @@
-/** Rows of the benchmark: samples per side, p50/p90, ours/reference, printed and written as JSON. */
+/**
+ * Rows of the benchmark: samples per side, p50/p90, ours/reference, printed and written as JSON. `resident` is ours in
+ * resident mode (docs/resident.md), a third column when the run has it.
+ */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 
-export type Side = 'ours' | 'reference';
+export type Side = 'ours' | 'reference' | 'resident';
 export interface Row {
   what: string;
   unit: 'ms' | 's';
@@ -16,13 +19,14 @@ export class Table {
   readonly extra: Record<string, unknown> = {};
 
   row(what: string, goal: number, unit: Row['unit'] = 'ms'): Row {
-    const r: Row = { what, unit, goal, values: { ours: [], reference: [] } };
+    const r: Row = { what, unit, goal, values: { ours: [], reference: [], resident: [] } };
     this.rows.push(r);
     return r;
   }
 
   /** Prints the table and writes `file`; the load average before and after says how noisy the run was. */
   report(file: string, meta: Record<string, unknown>): void {
+    const withResident = this.rows.some((r) => r.values.resident.length > 0);
     const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(n >= 100 ? 0 : n >= 10 ? 1 : 2) : '–');
     const head = [
       'what'.padEnd(66),
@@ -32,6 +36,7 @@ export class Table {
       'ref p50'.padStart(9),
       'p90'.padStart(7),
       'ours/ref'.padStart(9),
+      ...(withResident ? ['res p50'.padStart(9), 'res/ref'.padStart(8)] : []),
       'goal'.padStart(6),
       'n'.padStart(3),
     ];
@@ -40,6 +45,8 @@ export class Table {
       const ours = { p50: quantile(r.values.ours, 0.5), p90: quantile(r.values.ours, 0.9) };
       const reference = { p50: quantile(r.values.reference, 0.5), p90: quantile(r.values.reference, 0.9) };
       const ratio = ours.p50 / reference.p50;
+      const resident = { p50: quantile(r.values.resident, 0.5), p90: quantile(r.values.resident, 0.9) };
+      const residentRatio = resident.p50 / reference.p50;
       const n = Math.min(r.values.ours.length, r.values.reference.length);
       lines.push(
         [
@@ -50,11 +57,18 @@ export class Table {
           fmt(reference.p50).padStart(9),
           fmt(reference.p90).padStart(7),
           (Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '–').padStart(9),
+          ...(withResident
+            ? [
+                fmt(resident.p50).padStart(9),
+                (Number.isFinite(residentRatio) ? `${residentRatio.toFixed(2)}×` : '–').padStart(8),
+              ]
+            : []),
           `≤${r.goal}×`.padStart(6),
           String(n).padStart(3),
         ].join(' '),
       );
-      return { what: r.what, unit: r.unit, ours, reference, ratio, goal: r.goal, samples: r.values };
+      const third = withResident ? { resident, residentRatio } : {};
+      return { what: r.what, unit: r.unit, ours, reference, ratio, ...third, goal: r.goal, samples: r.values };
     });
     const machine = { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg().map((x) => +x.toFixed(2)) };
     console.log(

@@ -11,6 +11,8 @@ export interface CliArgs {
   keep: string[];
   /** install: which build (`node` bundles or the `bun` executable; `--standalone` is `bun`); the build's default otherwise */
   runtime?: 'node' | 'bun';
+  /** install: resident mode (docs/resident.md): the shim for the plugins tscni-plugind runs, the Bun executable for the others */
+  resident: boolean;
   /** install: replace files that are not tscni's */
   force: boolean;
   /** install: where the plugins to install are */
@@ -62,6 +64,7 @@ export function parseArgv(argv: readonly string[]): CliArgs {
     json: false,
     help: false,
     keep: [],
+    resident: false,
     force: false,
     plugins: [],
   };
@@ -105,6 +108,9 @@ export function parseArgv(argv: readonly string[]): CliArgs {
         out.runtime = runtime;
         break;
       }
+      case '--resident':
+        out.resident = true;
+        break;
       case '--force':
         out.force = true;
         break;
@@ -170,6 +176,7 @@ export const USAGE = `tscni: add, check, remove, gc or get the status of network
   tscni validate [<net>]           what is wrong with the network list(s), one line per problem
   tscni ls                         networks in NETCONFPATH and cached attachments
   tscni install [--dir DIR] [--plugins a,b] [--runtime node|bun] [--force]  install plugins into a CNI bin dir (default /opt/cni/bin) atomically
+  tscni install --resident [--dir DIR] [--plugins a,b] [--force]  the same, in resident mode (docs/resident.md)
   tscni policy apply -f FILE | delete NAME|-f FILE | ls | explain NS/POD | namespace NS [K=V...]
                                    NetworkPolicy objects in etcd (docs/policy.md); -n/--namespace NS,
                                    --etcd-endpoints URL[,URL] (or TSCNI_ETCD_ENDPOINTS), --policy-prefix KEY,

@@ -1,11 +1,23 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, TestNode, missingForKernelTests } from '@tscni/testing/node';
+import { TestNode, addrsIn, linksIn, missingForKernelTests } from '@tscni/testing/node';
 import { ourBuildName } from '@tscni/cni';
-import { MULTICALL_NAME, install } from '../src/install/install';
+import { IN_PROCESS_NAMES } from '@tscni/in-process-plugins/names';
+import { MULTICALL_NAME, SHIM_NAME, install, type InstallAction } from '../src/install/install';
 
 const root = join(import.meta.dirname, '../../..');
 // The Node bundles, whichever build the suites exec (tools/plugin-runtime.mjs): the Bun one is below.
@@ -176,3 +188,265 @@ describe('tscni install command line', () => {
     expect(spawnSync(CLI, ['install', '--dir', dir, '--runtime', 'deno'], { encoding: 'utf8' }).status).not.toBe(0);
   });
 });
+
+// Stand-ins for the Bun executable and the shim, which `install` only copies, links and reads the trailer of: small
+// ELF files (/bin/true's image) ending with the `// tscni-multicall:<names>` list the real ones carry.
+const SERVED = ['loopback', 'bridge', 'host-local', 'portmap'];
+const NOT_SERVED = ['dhcp', 'macvlan'];
+const FAKE_NAMES = [...SERVED, ...NOT_SERVED];
+function fakeElf(file: string, tag: string): void {
+  const trailer = `\n// tscni-multicall:${FAKE_NAMES.join(',')}\n`;
+  writeFileSync(file, Buffer.concat([readFileSync('/bin/true'), Buffer.from(`\n${tag}${trailer}`)]), { mode: 0o755 });
+}
+/** A build laid out as tools/bun-build.mjs (plain) or the shim's build (resident) lays it out. */
+function fakeBuild(name: string, { resident = false, version = '1' } = {}): string {
+  const from = join(tmp, name);
+  mkdirSync(from);
+  fakeElf(join(from, MULTICALL_NAME), `tscni-cni ${version}`);
+  if (resident) fakeElf(join(from, SHIM_NAME), `tscni-shim ${version}`);
+  for (const n of FAKE_NAMES) symlinkSync(resident ? SHIM_NAME : MULTICALL_NAME, join(from, n));
+  return from;
+}
+const inode = (path: string): number => statSync(path).ino;
+const byName = (actions: InstallAction[]): Record<string, string> =>
+  Object.fromEntries(actions.map((a) => [a.name, a.action]));
+
+describe('tscni install --resident (the shim for the plugins tscni-plugind runs)', () => {
+  let resident: string;
+  let plain: string;
+  beforeAll(() => {
+    resident = fakeBuild('fake-resident', { resident: true });
+    plain = fakeBuild('fake-plain');
+  });
+
+  it('the stand-in names are the in-process ones and others', () => {
+    for (const n of SERVED) expect(IN_PROCESS_NAMES).toContain(n);
+    for (const n of NOT_SERVED) expect(IN_PROCESS_NAMES).not.toContain(n);
+  });
+
+  it('copies tscni-cni and tscni-shim once, links the served plugins to the shim and the others to tscni-cni', () => {
+    const dir = join(tmp, 'res1');
+    const actions = install({ dir, from: resident, resident: true });
+    expect(actions.map((a) => a.name).slice(0, 2)).toEqual([MULTICALL_NAME, SHIM_NAME]);
+    expect(actions.map((a) => a.name).sort()).toEqual([MULTICALL_NAME, SHIM_NAME, ...FAKE_NAMES].sort());
+    expect(actions.filter((a) => a.action !== 'installed')).toEqual([]);
+    expect(actions.find((a) => a.name === SHIM_NAME)?.note).toContain(`${join(dir, MULTICALL_NAME)} serve`);
+    expect(readdirSync(dir).sort()).toEqual([MULTICALL_NAME, SHIM_NAME, ...FAKE_NAMES].sort());
+    const [cni, shim] = [inode(join(dir, MULTICALL_NAME)), inode(join(dir, SHIM_NAME))];
+    expect(cni).not.toBe(shim);
+    for (const n of SERVED) expect(inode(join(dir, n)), n).toBe(shim);
+    for (const n of NOT_SERVED) expect(inode(join(dir, n)), n).toBe(cni);
+    // Copies, not links into the build, with the build's bytes.
+    expect(inode(join(dir, MULTICALL_NAME))).not.toBe(inode(join(resident, MULTICALL_NAME)));
+    expect(readFileSync(join(dir, SHIM_NAME)).equals(readFileSync(join(resident, SHIM_NAME)))).toBe(true);
+    expect(statSync(join(dir, SHIM_NAME)).mode & 0o777).toBe(0o755);
+    // Both files name the plugins: a runtime that checks for our build sees every link as ours.
+    for (const n of FAKE_NAMES) expect(ourBuildName(join(dir, n))).toBe(n);
+    expect(readdirSync(dir).filter((f) => f.includes('tscni-tmp'))).toEqual([]);
+  });
+
+  it('is idempotent: a re-run changes nothing, not even the copies (a running daemon keeps its file)', () => {
+    const dir = join(tmp, 'res2');
+    install({ dir, from: resident, resident: true });
+    const before = readdirSync(dir).map((f) => [f, inode(join(dir, f))]);
+    const again = install({ dir, from: resident, resident: true });
+    expect(new Set(again.map((a) => a.action))).toEqual(new Set(['unchanged']));
+    expect(readdirSync(dir).map((f) => [f, inode(join(dir, f))])).toEqual(before);
+    // A plain re-run is idempotent too.
+    const plainDir = join(tmp, 'plain2');
+    install({ dir: plainDir, from: plain });
+    expect(new Set(install({ dir: plainDir, from: plain }).map((a) => a.action))).toEqual(new Set(['unchanged']));
+  });
+
+  it('switches resident → plain → resident by re-pointing links; the plain install leaves tscni-shim in place', () => {
+    const dir = join(tmp, 'res3');
+    install({ dir, from: resident, resident: true });
+    const cni = inode(join(dir, MULTICALL_NAME));
+
+    const toPlain = install({ dir, from: plain });
+    expect(byName(toPlain)).toEqual({
+      [MULTICALL_NAME]: 'unchanged',
+      [SHIM_NAME]: 'unchanged',
+      ...Object.fromEntries(SERVED.map((n) => [n, 'replaced'])),
+      ...Object.fromEntries(NOT_SERVED.map((n) => [n, 'unchanged'])),
+    });
+    expect(toPlain.find((a) => a.name === SHIM_NAME)?.note).toMatch(/left in place.*no plugin is linked to it/);
+    for (const n of FAKE_NAMES) expect(inode(join(dir, n)), n).toBe(cni);
+    expect(statSync(join(dir, SHIM_NAME)).nlink).toBe(1);
+
+    const back = install({ dir, from: resident, resident: true });
+    expect(byName(back)).toEqual({
+      [MULTICALL_NAME]: 'unchanged',
+      [SHIM_NAME]: 'unchanged',
+      ...Object.fromEntries(SERVED.map((n) => [n, 'replaced'])),
+      ...Object.fromEntries(NOT_SERVED.map((n) => [n, 'unchanged'])),
+    });
+    for (const n of SERVED) expect(inode(join(dir, n)), n).toBe(inode(join(dir, SHIM_NAME)));
+
+    // A plain install of some plugins says how many names still use the shim.
+    const some = install({ dir, from: plain, plugins: ['loopback'] });
+    expect(some.find((a) => a.name === SHIM_NAME)?.note).toContain(`${SERVED.length - 1} other name(s) still linked`);
+  });
+
+  it('plain → resident on a directory without a shim installs it', () => {
+    const dir = join(tmp, 'res4');
+    install({ dir, from: plain });
+    const actions = install({ dir, from: resident, resident: true });
+    expect(byName(actions)[SHIM_NAME]).toBe('installed');
+    expect(
+      actions
+        .filter((a) => a.action === 'replaced')
+        .map((a) => a.name)
+        .sort(),
+    ).toEqual([...SERVED].sort());
+  });
+
+  it('an upgrade replaces both copies and re-links every name, and says to restart the daemon', () => {
+    const dir = join(tmp, 'res5');
+    install({ dir, from: resident, resident: true });
+    const newer = fakeBuild('fake-resident-2', { resident: true, version: '2' });
+    const actions = install({ dir, from: newer, resident: true });
+    expect(new Set(actions.map((a) => a.action))).toEqual(new Set(['replaced']));
+    expect(actions[0].note).toMatch(/restart tscni-plugind/);
+    for (const n of SERVED) expect(inode(join(dir, n))).toBe(inode(join(dir, SHIM_NAME)));
+    for (const n of NOT_SERVED) expect(inode(join(dir, n))).toBe(inode(join(dir, MULTICALL_NAME)));
+  });
+
+  it('refuses a file that is not ours without --force; a link to the shim is ours', () => {
+    const dir = join(tmp, 'res6');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'bridge'), '#!/bin/sh\necho reference\n', { mode: 0o755 });
+    writeFileSync(join(dir, 'dhcp'), '#!/bin/sh\necho reference\n', { mode: 0o755 });
+    const first = install({ dir, from: resident, resident: true });
+    expect(first.filter((a) => a.action === 'refused').map((a) => a.name)).toEqual(['bridge', 'dhcp']);
+    expect(readFileSync(join(dir, 'bridge'), 'utf8')).toContain('reference');
+    // A name linked to the shim under another name (an older install's layout) is still ours.
+    rmSync(join(dir, 'loopback'));
+    linkSync(join(dir, SHIM_NAME), join(dir, 'loopback-old'));
+    linkSync(join(dir, SHIM_NAME), join(dir, 'loopback'));
+    expect(byName(install({ dir, from: resident, resident: true, plugins: ['loopback'] })).loopback).toBe('unchanged');
+    rmSync(join(dir, 'loopback-old'));
+    const forced = install({ dir, from: resident, resident: true, plugins: ['bridge', 'dhcp'], force: true });
+    expect(forced.filter((a) => a.name !== MULTICALL_NAME && a.name !== SHIM_NAME).map((a) => a.action)).toEqual([
+      'replaced',
+      'replaced',
+    ]);
+    expect(inode(join(dir, 'bridge'))).toBe(inode(join(dir, SHIM_NAME)));
+    expect(inode(join(dir, 'dhcp'))).toBe(inode(join(dir, MULTICALL_NAME)));
+  });
+
+  it('wants a resident build', () => {
+    expect(() => install({ dir: join(tmp, 'res7'), from: plain, resident: true })).toThrow(
+      /no resident build at .*tscni-shim beside tscni-cni/,
+    );
+  });
+
+  const CLI = join(root, 'dist/bin/tscni');
+  it.skipIf(!existsSync(CLI))('on the command line: --json lists tscni-shim; --runtime node is a usage error', () => {
+    const dir = join(tmp, 'res-cli');
+    const r = spawnSync(CLI, ['install', '--resident', '--dir', dir, '--from', resident, '--json'], {
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const actions = JSON.parse(r.stdout) as InstallAction[];
+    expect(actions.map((a) => a.name).sort()).toEqual([MULTICALL_NAME, SHIM_NAME, ...FAKE_NAMES].sort());
+    expect(actions[1]).toMatchObject({ path: join(dir, SHIM_NAME), action: 'installed' });
+    const text = spawnSync(CLI, ['install', '--resident', '--dir', dir, '--from', resident], { encoding: 'utf8' });
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toContain(
+      `unchanged ${join(dir, SHIM_NAME)} (run the daemon: ${join(dir, MULTICALL_NAME)} serve;`,
+    );
+    for (const args of [
+      ['--resident', '--runtime', 'node'],
+      ['--runtime=node', '--resident'],
+    ]) {
+      const bad = spawnSync(CLI, ['install', '--dir', dir, '--from', resident, ...args], { encoding: 'utf8' });
+      expect(bad.status).not.toBe(0);
+      expect(bad.stdout + bad.stderr).toMatch(/--resident .*--runtime node/);
+    }
+  });
+});
+
+// The daemon's systemd unit, shipped as a file and shown in docs/resident.md.
+const UNIT = join(root, 'apps/plugind/systemd/tscni-plugind.service');
+describe('the systemd unit of tscni-plugind', () => {
+  it('runs /opt/cni/bin/tscni-cni serve, and docs/resident.md shows it as it is', () => {
+    const unit = readFileSync(UNIT, 'utf8');
+    expect(unit).toMatch(/^ExecStart=\/opt\/cni\/bin\/tscni-cni serve$/m);
+    expect(unit).toMatch(/^RuntimeDirectory=tscni$/m);
+    expect(unit).toMatch(/^Restart=always$/m);
+    expect(unit).toMatch(/^Before=.*\bcontainerd\.service\b.*\bcrio\.service\b.*\bkubelet\.service\b/m);
+    expect(readFileSync(join(root, 'docs/resident.md'), 'utf8')).toContain(`\`\`\`ini\n${unit}\`\`\``);
+  });
+});
+
+// The real thing: the resident build (tools/shim-build.mjs, built by the vitest global setup when stale), installed
+// by the CLI, with tscni-plugind running.
+const RESIDENT_BIN = join(root, 'dist/bun/cni-resident');
+describe.skipIf(!!missing)(
+  `a resident install, with and without its daemon${missing ? ` — skipped: ${missing}` : ''}`,
+  () => {
+    it('loopback ADD runs in tscni-plugind, then, the daemon stopped, through the fallback', async () => {
+      const tag = 'rs';
+      const dir = join(tmp, tag);
+      const socket = join(tmp, `${tag}-p.sock`);
+      expect(existsSync(join(RESIDENT_BIN, SHIM_NAME)), `${RESIDENT_BIN}/${SHIM_NAME}`).toBe(true);
+      const r = spawnSync(CLI_BUNDLE, ['install', '--resident', '--dir', dir, '--json'], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect((JSON.parse(r.stdout) as InstallAction[]).map((a) => a.name)).toContain(SHIM_NAME);
+      expect(inode(join(dir, 'loopback'))).toBe(inode(join(dir, SHIM_NAME)));
+      const node = new TestNode(tag);
+      // The daemon runs where the shims do (the node namespace), with their TSCNI_* settings (runPlugin's).
+      const daemonEnv = { PATH: process.env.PATH, TSCNI_IPMASQ_STATE_DIR: node.ipMasqStateDir };
+      // The unit's command line, from the test's install, on the test's socket.
+      const [exe, ...args] = /^ExecStart=(.*)$/m.exec(readFileSync(UNIT, 'utf8'))![1].split(' ');
+      const daemon = spawn(
+        'ip',
+        ['netns', 'exec', node.name, exe.replace('/opt/cni/bin', dir), ...args, '--socket', socket, '--verbose'],
+        { env: daemonEnv, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let log = '';
+      daemon.stderr.on('data', (d) => (log += d));
+      const exited = new Promise((resolve) => daemon.on('exit', resolve));
+      try {
+        for (let waited = 0; !log.includes('serving'); waited += 50) {
+          if (waited > 30_000 || daemon.exitCode !== null) throw new Error(`tscni-plugind did not start: ${log}`);
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        const conf = { cniVersion: '1.1.0', name: 'lo', type: 'loopback' };
+        const add = async () => {
+          const pod = node.addPod();
+          const run = await node.runPlugin(
+            join(dir, 'loopback'),
+            {
+              CNI_COMMAND: 'ADD',
+              CNI_CONTAINERID: `${tag}-${node.pods.length}`,
+              CNI_NETNS: pod,
+              CNI_IFNAME: 'lo',
+              CNI_PATH: dir,
+              TSCNI_PLUGIND_SOCKET: socket,
+            },
+            conf,
+          );
+          expect(run.code, run.stdout + run.stderr).toBe(0);
+          expect(run.json.ips.map((i: { address: string }) => i.address)).toContain('127.0.0.1/8');
+          expect(linksIn(pod).find((l) => l.ifname === 'lo')?.flags).toContain('UP');
+          expect(addrsIn(pod, 'lo')).toContain('127.0.0.1/8');
+        };
+        await add();
+        // --verbose: a line per call the daemon ran.
+        expect(log).toContain(`ADD loopback ${tag}-1/lo: exit 0`);
+        expect(log).not.toContain('declined');
+        daemon.kill('SIGTERM');
+        await exited;
+        expect(existsSync(socket)).toBe(false);
+        // No daemon: the shim runs tscni-cni beside it.
+        await add();
+      } finally {
+        if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
+        await exited;
+        node.destroy();
+      }
+    }, 180_000);
+  },
+);

@@ -25,7 +25,9 @@ export function homeOf(executable: string, plugins: Iterable<string>): Home {
 /** Why the daemon will not run this call (the shim then runs its fallback executable), or undefined: it will. */
 export function declineReason(req: PlugindRequest, home: Home): string | undefined {
   if (!home.plugins.has(req.plugin)) return `${req.plugin} is not run in-process`;
-  if (req.netns !== home.netns) return 'the caller is in another network namespace';
+  // VERSION touches no namespace: it is answered wherever the caller runs.
+  if (req.netns !== home.netns && req.env.CNI_COMMAND !== 'VERSION')
+    return 'the caller is in another network namespace';
   if (settingsOf(req.env) !== home.settings) return "the caller's TSCNI_* settings differ from the daemon's";
   if (fileIdentity(req.fallback) !== home.executable)
     return `${req.fallback} is not the executable this daemon runs (upgraded? restart tscni-plugind)`;

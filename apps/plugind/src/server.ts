@@ -16,6 +16,7 @@ export function plugindServer(
   home: Home,
   load: (plugin: string) => Promise<InProcessPlugin>,
   log: (msg: string) => void,
+  verbose = false,
 ): Server {
   const baseEnv = withoutCniVars(process.env);
   const logged = new Set<string>();
@@ -40,7 +41,12 @@ export function plugindServer(
       return decline(`${req.plugin} failed to load: ${(e as Error).message}`);
     }
     const env = { ...baseEnv, ...cniVars(req.env) };
+    const started = performance.now();
     const o = await dispatch(plugin.funcs, plugin.info ?? {}, env, () => req.stdin).then(printedOutcome, thrownOutcome);
+    if (verbose) {
+      const call = `${env.CNI_COMMAND ?? '?'} ${req.plugin} ${env.CNI_CONTAINERID ?? '-'}/${env.CNI_IFNAME ?? '-'}`;
+      log(`${call}: exit ${o.exitCode} in ${(performance.now() - started).toFixed(1)} ms`);
+    }
     return runAnswer(o.exitCode, o.stdout, o.stderr);
   };
 

@@ -1,5 +1,8 @@
 import { versionsSince, type PluginFuncs } from '@tscni/cni';
 import type { InProcessPlugins } from '@tscni/libcni';
+import type { InProcessName } from './names';
+
+export { IN_PROCESS_NAMES, type InProcessName } from './names';
 
 /**
  * The plugins a runtime may call in its own process instead of exec'ing them: the CRI harness when CNI_PATH resolves
@@ -27,4 +30,4 @@ export const OUR_PLUGINS: InProcessPlugins = {
     info: { supportedVersions: versionsSince('0.3.0') },
   }),
   tuning: async () => ({ funcs: (await import('@tscni/tuning/plugin')).tuning as PluginFuncs }),
-};
+} satisfies Record<InProcessName, InProcessPlugins[string]>;

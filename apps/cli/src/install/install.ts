@@ -1,19 +1,27 @@
 import {
   chmodSync,
+  closeSync,
   copyFileSync,
   existsSync,
   linkSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ourBuildName } from '@tscni/cni';
+// Only the names: the plugins themselves stay out of the CLI's bundle.
+import { IN_PROCESS_NAMES } from '@tscni/in-process-plugins/names';
 
 export const MULTICALL_NAME = 'tscni-cni';
+/** Resident mode's relay (docs/resident.md): the plugin names the daemon runs in-process are links to it. */
+export const SHIM_NAME = 'tscni-shim';
+const IN_PROCESS: ReadonlySet<string> = new Set(IN_PROCESS_NAMES);
 
 export interface InstallOptions {
   /** Target directory, e.g. /opt/cni/bin. */
@@ -24,9 +32,15 @@ export interface InstallOptions {
   force?: boolean;
   /**
    * Where the plugins are: the Bun build (dist/bun/cni-bin: the multi-call executable `tscni-cni`, installed once
-   * with every plugin name hard-linked to it) or the Node bundles (dist/cni-bin, each copied).
+   * with every plugin name hard-linked to it), the resident build (dist/bun/cni-resident: `tscni-shim` beside
+   * `tscni-cni`, with `resident`) or the Node bundles (dist/cni-bin, each copied).
    */
   from: string;
+  /**
+   * Resident mode (docs/resident.md): `tscni-shim` is copied once too, and the plugins tscni-plugind runs in-process
+   * are hard-linked to it instead of to `tscni-cni` (the shim of any other plugin would only add a declined call).
+   */
+  resident?: boolean;
 }
 
 export interface InstallAction {
@@ -45,8 +59,12 @@ const NAME_RE = /^[a-z0-9][a-z0-9-]*$/;
  */
 export function install(opts: InstallOptions): InstallAction[] {
   if (!existsSync(opts.from)) throw new Error(`no plugins at ${opts.from}: build them with npx nx run-many -t build`);
-  mkdirSync(opts.dir, { recursive: true, mode: 0o755 });
   const multicallBuild = existsSync(join(opts.from, MULTICALL_NAME));
+  if (opts.resident && !(multicallBuild && existsSync(join(opts.from, SHIM_NAME))))
+    throw new Error(
+      `no resident build at ${opts.from} (${SHIM_NAME} beside ${MULTICALL_NAME}): build it with npx nx run-many -t build`,
+    );
+  mkdirSync(opts.dir, { recursive: true, mode: 0o755 });
   const available = multicallBuild ? multicallNames(opts.from) : bundledNames(opts.from);
   const wanted = opts.plugins?.length ? opts.plugins : available;
   for (const name of wanted) {
@@ -54,18 +72,25 @@ export function install(opts: InstallOptions): InstallAction[] {
     if (!available.includes(name)) throw new Error(`unknown plugin "${name}": available are ${available.join(', ')}`);
   }
   const actions: InstallAction[] = [];
-  let multicall: string | undefined;
-  if (multicallBuild) {
-    multicall = join(opts.dir, MULTICALL_NAME);
-    const sourceFile = join(opts.from, MULTICALL_NAME);
-    if (existsSync(multicall) && sameFile(multicall, sourceFile))
-      actions.push({ name: MULTICALL_NAME, path: multicall, action: 'unchanged' });
-    else {
-      const existed = existsSync(multicall);
-      atomicCopy(sourceFile, multicall);
-      actions.push({ name: MULTICALL_NAME, path: multicall, action: existed ? 'replaced' : 'installed' });
-    }
+  const multicall = multicallBuild ? join(opts.dir, MULTICALL_NAME) : undefined;
+  const shim = join(opts.dir, SHIM_NAME);
+  if (multicall) {
+    const action = copyOnce(join(opts.from, MULTICALL_NAME), multicall);
+    // The daemon takes a call only for the file it was started from (docs/resident.md): until it is restarted, the
+    // shims run every call from the new one.
+    const note =
+      opts.resident && action === 'replaced'
+        ? `restart tscni-plugind (${multicall} serve) to run the new plugins in-process`
+        : undefined;
+    actions.push({ name: MULTICALL_NAME, path: multicall, action, ...(note ? { note } : {}) });
   }
+  if (opts.resident)
+    actions.push({
+      name: SHIM_NAME,
+      path: shim,
+      action: copyOnce(join(opts.from, SHIM_NAME), shim),
+      note: `run the daemon: ${multicall} serve; its systemd unit: docs/resident.md, "Install"`,
+    });
   for (const name of wanted) {
     const target = join(opts.dir, name);
     const existed = existsSync(target) || isSymlink(target);
@@ -73,12 +98,13 @@ export function install(opts: InstallOptions): InstallAction[] {
       actions.push({ name, path: target, action: 'refused', note: 'not a tscni binary; use --force to replace it' });
       continue;
     }
-    if (multicall) {
-      if (existed && sameFile(target, multicall)) {
+    const linkTo = opts.resident && IN_PROCESS.has(name) ? shim : multicall;
+    if (linkTo) {
+      if (existed && sameFile(target, linkTo)) {
         actions.push({ name, path: target, action: 'unchanged' });
         continue;
       }
-      atomicLink(multicall, target);
+      atomicLink(linkTo, target);
     } else atomicCopy(join(opts.from, name), target);
     // kube-flannel's init container runs `cp -f /flannel /opt/cni/bin/flannel`, which writes through a link
     // into the one file every plugin name shares (docs/flannel.md).
@@ -88,7 +114,30 @@ export function install(opts: InstallOptions): InstallAction[] {
         : undefined;
     actions.push({ name, path: target, action: existed ? 'replaced' : 'installed', ...(note ? { note } : {}) });
   }
+  // A plain install after a resident one removes nothing: the shim stays, unused once no plugin name links to it.
+  if (!opts.resident && existsSync(shim)) {
+    const links = statSync(shim).nlink - 1;
+    actions.splice(multicall ? 1 : 0, 0, {
+      name: SHIM_NAME,
+      path: shim,
+      action: 'unchanged',
+      note: links
+        ? `left in place: resident mode's shim, ${links} other name(s) still linked to it`
+        : "left in place: resident mode's shim, no plugin is linked to it now; rm it if you like",
+    });
+  }
   return actions;
+}
+
+/**
+ * Copy a file the plugin names link to (`tscni-cni`, `tscni-shim`), unless the target already holds the same bytes:
+ * a re-run changes nothing, so the links stay and a running tscni-plugind keeps taking calls for the file it runs.
+ */
+function copyOnce(src: string, target: string): InstallAction['action'] {
+  const existed = existsSync(target);
+  if (existed && sameContent(src, target)) return 'unchanged';
+  atomicCopy(src, target);
+  return existed ? 'replaced' : 'installed';
 }
 
 function bundledNames(from: string): string[] {
@@ -105,10 +154,12 @@ function multicallNames(from: string): string[] {
   return linked;
 }
 
-/** Ours: a bundle carrying the `// tscni:<name>` marker, a link to the multi-call executable, or the Bun build under a plugin's name. */
+/**
+ * Ours: a bundle carrying the `// tscni:<name>` marker, a link to the multi-call executable or to the shim, or either
+ * of them under a plugin's name (both carry the `// tscni-multicall:` list of the names they serve).
+ */
 function isOurs(path: string, dir: string): boolean {
-  const multicall = join(dir, MULTICALL_NAME);
-  if (existsSync(multicall) && sameFile(path, multicall)) return true;
+  if ([MULTICALL_NAME, SHIM_NAME].some((f) => sameFile(path, join(dir, f)))) return true;
   return ourBuildName(path) === basename(path);
 }
 
@@ -119,6 +170,31 @@ function sameFile(a: string, b: string): boolean {
     return x.ino === y.ino && x.dev === y.dev;
   } catch {
     return false;
+  }
+}
+
+/** The same bytes (both regular files; a 110 MB executable is compared in 1 MB reads). */
+function sameContent(a: string, b: string): boolean {
+  let fa: number | undefined;
+  let fb: number | undefined;
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    if (!x.isFile() || !y.isFile() || x.size !== y.size) return false;
+    fa = openSync(a, 'r');
+    fb = openSync(b, 'r');
+    const [bufA, bufB] = [Buffer.alloc(1 << 20), Buffer.alloc(1 << 20)];
+    for (let pos = 0; pos < x.size;) {
+      const n = readSync(fa, bufA, 0, bufA.length, pos);
+      if (n === 0 || readSync(fb, bufB, 0, n, pos) !== n || !bufA.subarray(0, n).equals(bufB.subarray(0, n)))
+        return false;
+      pos += n;
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (fa !== undefined) closeSync(fa);
+    if (fb !== undefined) closeSync(fb);
   }
 }
 

@@ -1,0 +1,2 @@
+import { projectConfig } from '../../vitest.shared';
+export default projectConfig(import.meta.dirname);
