@@ -4,17 +4,7 @@
 // root's, exclusive, replaced when stale and removed on SIGTERM. Each daemon runs inside a TestNode's namespace,
 // its home, so the bridges it makes are the node's.
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,14 +83,17 @@ describe.skipIf(!!missing)(
     ) => call(socket, request(plugin, env, stdin, over));
     async function ran(plugin: string, env: Record<string, string>, stdin: string | Uint8Array): Promise<Run> {
       const a = await viaDaemon(plugin, env, stdin);
-      expect(a.kind, `${plugin} ${env.CNI_COMMAND}: ${JSON.stringify(a)}`).toBe('run');
+      expect(a.kind, `${plugin} ${env.CNI_COMMAND}: ${shown(a)}`).toBe('run');
       return a as Run;
     }
+    /** An answer as text, for an assertion's message. */
+    const shown = (a: Answer) =>
+      a.kind === 'run' ? `R ${a.code} ${a.stdout.toString()} ${a.stderr.toString()}` : JSON.stringify(a);
     async function declined(over: Partial<WireRequest> & { env?: Record<string, string> }, bytes?: Uint8Array) {
       const a = bytes
         ? await call(socket, bytes)
         : await viaDaemon(over.plugin ?? 'loopback', over.env ?? envOf({ CNI_COMMAND: 'VERSION' }), '', over);
-      expect(a.kind, JSON.stringify(a)).toBe('decline');
+      expect(a.kind, shown(a)).toBe('decline');
       return (a as { reason: string }).reason;
     }
 
@@ -109,7 +102,7 @@ describe.skipIf(!!missing)(
       home = nsIdentity(node.path);
       settings = { TSCNI_IPMASQ_STATE_DIR: node.ipMasqStateDir };
       socket = join(node.tmp, 'run', 'p.sock');
-      daemon = await PlugindProcess.start({ socket, netns: node.path, env: settings });
+      daemon = await PlugindProcess.start({ socket, netns: node.path, env: settings, args: ['--verbose'] });
       expect(daemon.running, daemon.stderr).toBe(true);
     });
 
@@ -171,6 +164,12 @@ describe.skipIf(!!missing)(
       expect({ code: del.code, stdout: del.stdout.toString() }).toEqual({ code: 0, stdout: '' });
       expect(addrInfo(pd, 'lo').up).toBe(false);
       expect(addrInfo(pd, 'lo')).toEqual(addrInfo(px, 'lo'));
+      // --verbose: a line for each call it ran.
+      const id = `lo-${basename(pd)}`;
+      expect(daemon.logs.filter((l) => l.includes(` ${id}/`)).map((l) => l.replace(/ in [\d.]+ ms$/, ''))).toEqual([
+        `ADD loopback ${id}/lo: exit 0`,
+        `DEL loopback ${id}/lo: exit 0`,
+      ]);
     });
 
     /** A bridge network of its own (bridge name, subnet, host-local dataDir) on the node. */
@@ -324,11 +323,21 @@ describe.skipIf(!!missing)(
       // Plugins it does not run: declined every time, logged never.
       for (const plugin of ['macvlan', 'dhcp', 'firewall', 'no-such-plugin'])
         expect(await declined({ plugin })).toBe(`${plugin} is not run in-process`);
-      // The caller's netns is not the daemon's: `0:0`, and the test's own (the host's).
-      expect(await declined({ netns: '0:0' })).toBe('the caller is in another network namespace');
-      expect(await declined({ netns: nsIdentity('/proc/self/ns/net') })).toBe(
-        'the caller is in another network namespace',
-      );
+      // The caller's netns is not the daemon's (`0:0`, the test's own: the host's): every verb but VERSION, which
+      // touches no namespace and is answered wherever it comes from, as the exec'd plugin prints it.
+      const elsewhere = ['0:0', nsIdentity('/proc/self/ns/net')];
+      const noPod = { CNI_CONTAINERID: 'x', CNI_NETNS: '/var/run/netns/no-such-pod', CNI_IFNAME: 'eth0' };
+      const conf = '{"cniVersion":"1.0.0","name":"n","type":"loopback"}';
+      for (const netns of elsewhere) {
+        for (const CNI_COMMAND of ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS'])
+          expect(await declined({ netns, env: envOf({ CNI_COMMAND, ...noPod }) }), `${netns} ${CNI_COMMAND}`).toBe(
+            'the caller is in another network namespace',
+          );
+        const env = envOf({ CNI_COMMAND: 'VERSION' });
+        const answer = await viaDaemon('loopback', env, conf, { netns });
+        const exec = await execPlugin(node.path, 'loopback', env, conf);
+        expect(answer, netns).toEqual({ kind: 'run', code: 0, stdout: exec.stdout, stderr: Buffer.alloc(0) });
+      }
       // TSCNI_* settings: one more, one different, one missing — but TSCNI_PLUGIND* are the daemon's own and ignored.
       const differ = "the caller's TSCNI_* settings differ from the daemon's";
       const version = envOf({ CNI_COMMAND: 'VERSION' });
@@ -540,7 +549,7 @@ describe.skipIf(!!missing)(
         expect(net.leases()).toEqual([]);
       });
 
-      it('refuses a socket path that is not absolute, and a missing --executable', async () => {
+      it('refuses a socket path that is not absolute, a missing --executable, an unknown flag', async () => {
         const rel = await PlugindProcess.start({ socket: 'rel.sock', netns: node.path, env: settings });
         others.push(rel);
         expect(await rel.exited).toEqual({ code: 1, signal: null });
@@ -556,7 +565,17 @@ describe.skipIf(!!missing)(
         expect(await noexe.exited).toEqual({ code: 1, signal: null });
         expect(noexe.stderr).toMatch(/--executable \/no\/such\/exe: no such file/);
         expect(existsSync(sock)).toBe(false);
-        writeFileSync(join(node.tmp, 'unused'), ''); // (keeps node.tmp non-empty for destroy's rm)
+        const bogus = await PlugindProcess.start({
+          socket: join(node.tmp, 'bogus', 'p.sock'),
+          netns: node.path,
+          env: settings,
+          args: ['--verbose', '--bogus', 'x'],
+        });
+        others.push(bogus);
+        expect(await bogus.exited).toEqual({ code: 1, signal: null });
+        expect(bogus.logs).toEqual([
+          'usage: tscni-cni serve [--socket PATH] [--executable PATH] [--verbose] (at "--bogus")',
+        ]);
       });
     });
   },
