@@ -5,7 +5,15 @@
 import { existsSync, statSync } from 'node:fs';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { expectNodeUnchanged } from '@tscni/testing/node-state';
-import { chainFrom, EXEC_BIN, missingForResident, RESIDENT_BIN, ResidentNode, tscniSettings } from './resident-node';
+import {
+  callsRun,
+  chainFrom,
+  EXEC_BIN,
+  missingForResident,
+  RESIDENT_BIN,
+  ResidentNode,
+  tscniSettings,
+} from './resident-node';
 
 const missing = missingForResident();
 const clean = { cache: [], leases: [], tuning: [], podLinks: ['lo'], veths: [] };
@@ -33,6 +41,7 @@ describe.skipIf(!!missing)(`resident mode falls back${missing ? ` — skipped: $
     const env = { TSCNI_PLUGIND_SOCKET: rn.socket() };
     const daemon = await rn.daemon();
     expect((await rn.lifecycle(resident, env)).bunStarts).toEqual([]); // served
+    expect(callsRun(daemon)).toHaveLength(EXEC_CALLS);
     expect(await daemon.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     expect(existsSync(rn.socket())).toBe(false);
 
@@ -63,6 +72,7 @@ describe.skipIf(!!missing)(`resident mode falls back${missing ? ` — skipped: $
     const served = await rn.lifecycle(resident, env);
     expect(served.bunStarts).toEqual([]);
     expect(served.seen).toEqual(byExec.seen);
+    expect(callsRun(next)).toHaveLength(EXEC_CALLS);
     expect(next.logs.filter((l) => l.startsWith('declined'))).toEqual([]);
     expectNodeUnchanged(before, rn.snapshot());
   });
@@ -82,6 +92,7 @@ describe.skipIf(!!missing)(`resident mode falls back${missing ? ` — skipped: $
     expect(daemon.logs.filter((l) => l.startsWith('declined'))).toEqual([
       "declined: the caller's TSCNI_* settings differ from the daemon's",
     ]);
+    expect(callsRun(daemon)).toEqual([]);
     expectNodeUnchanged(before, rn.snapshot());
   });
 
@@ -91,10 +102,12 @@ describe.skipIf(!!missing)(`resident mode falls back${missing ? ` — skipped: $
     // The daemon would take these calls (TSCNI_PLUGIND* are not settings it compares): every Bun start is the switch's.
     const off = await rn.lifecycle(resident, { TSCNI_PLUGIND_SOCKET: rn.socket(), TSCNI_PLUGIND: 'off' });
     expect(off.bunStarts).toHaveLength(EXEC_CALLS);
+    expect(callsRun(daemon)).toEqual([]);
     expect(off.seen).toEqual(byExec.seen);
     expect(off.left).toEqual(clean);
     expect((await rn.lifecycle(resident, { TSCNI_PLUGIND_SOCKET: rn.socket() })).bunStarts).toEqual([]);
-    expect(daemon.logs).toHaveLength(1); // only "serving …": nothing declined
+    expect(callsRun(daemon)).toHaveLength(EXEC_CALLS);
+    expect(daemon.logs.filter((l) => l.startsWith('declined'))).toEqual([]);
     expectNodeUnchanged(before, rn.snapshot());
   });
 });

@@ -6,6 +6,7 @@
 import { describe, expect, it, type TestContext } from 'vitest';
 import { expectNodeUnchanged } from '@tscni/testing/node-state';
 import {
+  callsRun,
   chainFrom,
   EXEC_BIN,
   missingForResident,
@@ -38,8 +39,16 @@ describe.skipIf(!!missing)(`resident mode vs exec through libcni${missing ? ` â€
     const before = rn.snapshot();
 
     const byExec = await rn.lifecycle(exec, env);
+    expect(callsRun(daemon)).toEqual([]);
     const byShims = await rn.lifecycle(resident, env);
-    // Our Bun executable started once for each exec'd call (ADD, CHECK and DEL of 4 plugins; host-local runs embedded
+    // The daemon logged running each call of the chain (host-local runs embedded in bridge), in order â€¦
+    const plugins = ['bridge', 'portmap', 'bandwidth', 'tuning'];
+    expect(callsRun(daemon)).toEqual([
+      ...plugins.map((p) => `ADD ${p} resident-pod-1/eth0: exit 0`),
+      ...plugins.map((p) => `CHECK ${p} resident-pod-1/eth0: exit 0`),
+      ...[...plugins].reverse().map((p) => `DEL ${p} resident-pod-1/eth0: exit 0`),
+    ]);
+    // â€¦ and our Bun executable started once for each exec'd call (ADD, CHECK and DEL of 4 plugins; host-local runs embedded
     // in bridge), and never through the shims.
     expect(byExec.bunStarts).toHaveLength(12);
     expect(byShims.bunStarts).toEqual([]);
@@ -74,6 +83,16 @@ describe.skipIf(!!missing)(`resident mode vs exec through libcni${missing ? ` â€
 
       const byExec = await rn.lifecycle(exec, env);
       const byShims = await rn.lifecycle(mixed, env);
+      // The daemon ran ours (portmap, the reference's, is no call of its); the chain's CHECK stopped at portmap.
+      expect(callsRun(daemon)).toEqual([
+        'ADD bridge resident-pod-1/eth0: exit 0',
+        'ADD bandwidth resident-pod-1/eth0: exit 0',
+        'ADD tuning resident-pod-1/eth0: exit 0',
+        'CHECK bridge resident-pod-1/eth0: exit 0',
+        'DEL tuning resident-pod-1/eth0: exit 0',
+        'DEL bandwidth resident-pod-1/eth0: exit 0',
+        'DEL bridge resident-pod-1/eth0: exit 0',
+      ]);
       // Exec'd: ADD and DEL of our 3, CHECK of bridge (the chain's CHECK stops at portmap's); through the shims: none.
       expect(byExec.bunStarts).toHaveLength(7);
       expect(byShims.bunStarts).toEqual([]);

@@ -78,9 +78,12 @@ export class ResidentNode {
     return join(this.node.tmp, `run-${tag}`, 'plugind.sock');
   }
 
-  /** tscni-plugind in the node's namespace, with the plugins' TSCNI_* settings unless `env` says otherwise. */
+  /**
+   * tscni-plugind in the node's namespace, with the plugins' TSCNI_* settings unless `env` says otherwise, and
+   * `--verbose`: a log line for each call it runs (`callsRun`).
+   */
   async daemon(socket = this.socket(), env: Record<string, string> = tscniSettings()): Promise<PlugindProcess> {
-    const d = await PlugindProcess.start({ socket, netns: this.node.path, env });
+    const d = await PlugindProcess.start({ socket, netns: this.node.path, env, args: ['--verbose'] });
     this.daemons.push(d);
     if (!d.running) throw new Error(`tscni-plugind exited: ${d.stderr}`);
     return d;
@@ -227,6 +230,12 @@ export class ResidentNode {
     this.node.destroy();
   }
 }
+
+/** The calls a `--verbose` daemon logged it ran (`<verb> <plugin> <container>/<ifname>: exit <code>`), times left out. */
+export const callsRun = (d: PlugindProcess): string[] =>
+  d.logs
+    .filter((l) => /^[A-Z]+ \S+ \S+\/\S+: exit \d+ in [\d.]+ ms$/.test(l))
+    .map((l) => l.replace(/ in [\d.]+ ms$/, ''));
 
 /** A CNI_PATH choice: every chain plugin from `dir`, but those named in `but`. */
 export const chainFrom = (dir: string, but: Record<string, string> = {}): Record<string, string> => ({
