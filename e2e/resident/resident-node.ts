@@ -127,14 +127,12 @@ export class ResidentNode {
   }
 
   /**
-   * One pod's whole life through libcni with plugins from `binDir` (exec'd inside the node's namespace, with `env` over
-   * ours: the daemon's socket …): the Kubernetes chain's ADD, CHECK and DEL, what a runtime and the node saw after
-   * ADD, and the Bun processes the calls started. Each run has state dirs of its own, so each pod gets the first
-   * address.
+   * The Kubernetes chain as a runtime holds it: libcni with plugins from `binDir` (exec'd inside the node's namespace,
+   * with `env` over ours: the daemon's socket …) and state dirs of this network's own (so its first pod gets the first
+   * address).
    */
-  async lifecycle(binDir: string, env: Record<string, string> = {}) {
-    const tag = String(this.runs++);
-    const dirs = this.dirs(tag);
+  network(binDir: string, env: Record<string, string> = {}) {
+    const dirs = this.dirs(String(this.runs++));
     const list = confListFromBytes(
       JSON.stringify({
         cniVersion: '1.0.0',
@@ -163,6 +161,22 @@ export class ResidentNode {
     const exec: PluginExec = (file, opts) =>
       execInNetns(this.node.path)(file, { ...opts, env: { ...opts.env, ...extra } });
     const cni = new CNIConfig({ binDirs: [binDir], cacheDir: dirs.cache, exec });
+    /** What the network's pods left: cache files, leases, tuning backups, veths on the bridge. */
+    const left = () => ({
+      cache: readdirSync(join(dirs.cache, 'results')),
+      leases: readdirSync(join(dirs.ipam, 'k8s')).filter((f) => /^\d/.test(f)),
+      tuning: readdirSync(dirs.tuning),
+      veths: linksIn(this.node.name).filter((l) => l.master === 'rsbr0'),
+    });
+    return { cni, list, dirs, left };
+  }
+
+  /**
+   * One pod's whole life on a new `network(binDir, env)`: the chain's ADD, CHECK and DEL, what a runtime and the node
+   * saw after ADD, what was left after DEL, and the Bun processes the calls started.
+   */
+  async lifecycle(binDir: string, env: Record<string, string> = {}) {
+    const { cni, list, dirs, left } = this.network(binDir, env);
     const pod = this.node.addPod('p');
     const rt: RuntimeConf = { containerID: 'resident-pod-1', netNS: pod, ifName: 'eth0', capabilityArgs: CAPABILITIES };
     this.bunStarts();
@@ -174,14 +188,13 @@ export class ResidentNode {
     );
     const seen = this.observe(result, dirs, pod);
     await cni.delNetworkList(list, rt);
-    const left = {
-      cache: readdirSync(join(dirs.cache, 'results')),
-      leases: readdirSync(join(dirs.ipam, 'k8s')).filter((f) => /^\d/.test(f)),
-      tuning: readdirSync(dirs.tuning),
-      podLinks: linksIn(pod).map((l) => l.ifname),
-      veths: linksIn(this.node.name).filter((l) => l.master === 'rsbr0'),
+    return {
+      seen,
+      checkError,
+      left: { ...left(), podLinks: linksIn(pod).map((l) => l.ifname) },
+      bunStarts: this.bunStarts(),
+      result,
     };
-    return { seen, checkError, left, bunStarts: this.bunStarts(), result };
   }
 
   /** What a runtime and the node can see of one pod, with what is the pod's own (netns, veth, MACs, dirs) masked. */
