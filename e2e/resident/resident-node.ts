@@ -5,7 +5,16 @@
  * daemon ran (none) from one a process ran. Each test makes its own, so tests can run side by side.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import { CNIConfig, confListFromBytes, execInNetns, type PluginExec, type RuntimeConf } from '@tscni/libcni';
 import { addrsIn, linksIn, missingForKernelTests, REFERENCE_BIN, sh, TestNode } from '@tscni/testing/node';
@@ -80,10 +89,14 @@ export class ResidentNode {
 
   /**
    * tscni-plugind in the node's namespace, with the plugins' TSCNI_* settings unless `env` says otherwise, and
-   * `--verbose`: a log line for each call it runs (`callsRun`).
+   * `--verbose`: a log line for each call it runs (`callsRun`); from `exe` (default the build's tscni-cni).
    */
-  async daemon(socket = this.socket(), env: Record<string, string> = tscniSettings()): Promise<PlugindProcess> {
-    const d = await PlugindProcess.start({ socket, netns: this.node.path, env, args: ['--verbose'] });
+  async daemon(
+    socket = this.socket(),
+    env: Record<string, string> = tscniSettings(),
+    exe = PLUGIND_EXE,
+  ): Promise<PlugindProcess> {
+    const d = await PlugindProcess.start({ socket, netns: this.node.path, env, exe, args: ['--verbose'] });
     this.daemons.push(d);
     if (!d.running) throw new Error(`tscni-plugind exited: ${d.stderr}`);
     return d;
@@ -92,10 +105,30 @@ export class ResidentNode {
   /** The processes of our Bun executable started since the last call (each line: its /proc/self/exe), then forgets them. */
   bunStarts(): string[] {
     if (!existsSync(this.execLog)) return [];
-    const exe = realpathSync(PLUGIND_EXE);
     const lines = readFileSync(this.execLog, 'utf8').split('\n').filter(Boolean);
     rmSync(this.execLog);
-    return lines.filter((l) => l === exe);
+    // The build's, or a copy's (an install of this node's).
+    return lines.filter((l) => basename(l) === basename(PLUGIND_EXE));
+  }
+
+  /** The environment `network()` gives a plugin over libcni's (the exec log, then `env`). */
+  pluginEnv(env: Record<string, string> = {}): Record<string, string> {
+    return { LD_PRELOAD: this.preload, EXEC_LOG: this.execLog, ...env };
+  }
+
+  /**
+   * A resident install of this node's (as `tscni install --resident` lays one out): copies of tscni-shim and
+   * tscni-cni, a link per chain plugin to the shim. Its tscni-cni is another file than the build's, as after an upgrade.
+   */
+  install(name: string): string {
+    const dir = join(this.node.tmp, `install-${name}`);
+    mkdirSync(dir);
+    copyFileSync(join(RESIDENT_BIN, 'tscni-shim'), join(dir, 'tscni-shim'));
+    copyFileSync(PLUGIND_EXE, join(dir, 'tscni-cni'));
+    chmodSync(join(dir, 'tscni-shim'), 0o755);
+    chmodSync(join(dir, 'tscni-cni'), 0o755);
+    for (const p of CHAIN) symlinkSync('tscni-shim', join(dir, p));
+    return dir;
   }
 
   /** A CNI_PATH whose plugins link to `choice[type]` (a directory, or the reference's). */
@@ -157,7 +190,7 @@ export class ResidentNode {
         ],
       }),
     );
-    const extra = { LD_PRELOAD: this.preload, EXEC_LOG: this.execLog, ...env };
+    const extra = this.pluginEnv(env);
     const exec: PluginExec = (file, opts) =>
       execInNetns(this.node.path)(file, { ...opts, env: { ...opts.env, ...extra } });
     const cni = new CNIConfig({ binDirs: [binDir], cacheDir: dirs.cache, exec });
