@@ -8,15 +8,7 @@ import { basename, join } from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { sh } from '@tscni/testing/node';
 import { expectNodeUnchanged } from '@tscni/testing/node-state';
-import {
-  callsRun,
-  chainFrom,
-  EXEC_BIN,
-  missingForResident,
-  RESIDENT_BIN,
-  ResidentNode,
-  tscniSettings,
-} from './resident-node';
+import { callsRun, chainFrom, EXEC_BIN, missingForResident, RESIDENT_BIN, ResidentNode } from './resident-node';
 
 const missing = missingForResident();
 const clean = { cache: [], leases: [], tuning: [], podLinks: ['lo'], veths: [] };
@@ -84,7 +76,7 @@ describe.skipIf(!!missing)(`resident mode falls back${missing ? ` — skipped: $
     const { rn, resident, before, byExec } = await setup('rsd', ctx);
     const env = { TSCNI_PLUGIND_SOCKET: rn.socket() };
     const daemon = await rn.daemon(rn.socket(), {
-      ...tscniSettings(),
+      ...rn.settings(),
       TSCNI_IPMASQ_STATE_DIR: '/nonexistent/elsewhere',
     });
     const fallen = await rn.lifecycle(resident, env);
@@ -130,7 +122,7 @@ describe.skipIf(!!missing)(`resident mode falls back${missing ? ` — skipped: $
 
     // Restarted from the installed file, it takes the calls again.
     expect(await old.stop()).toEqual({ code: 0, signal: null });
-    const restarted = await rn.daemon(rn.socket(), tscniSettings(), join(installed, 'tscni-cni'));
+    const restarted = await rn.daemon(rn.socket(), rn.settings(), join(installed, 'tscni-cni'));
     const served = await rn.lifecycle(installed, env);
     expect(served.bunStarts).toEqual([]);
     expect(callsRun(restarted)).toHaveLength(EXEC_CALLS);
@@ -147,7 +139,6 @@ describe.skipIf(!!missing)(`resident mode falls back${missing ? ` — skipped: $
     process.kill(daemon.pid, 'SIGSTOP');
     const env = {
       PATH: process.env.PATH!,
-      ...tscniSettings(),
       ...rn.pluginEnv({ TSCNI_PLUGIND_SOCKET: rn.socket() }),
       CNI_COMMAND: 'ADD',
       CNI_CONTAINERID: 'dies-1',

@@ -28,47 +28,52 @@ describe.skipIf(!!missing)(`resident mode vs exec through libcni${missing ? ` �
     return rn;
   };
 
-  it('the chain’s ADD, CHECK and DEL through the shims give what the exec’d plugins give, and the daemon ran every call', async (ctx) => {
-    const rn = residentNode('rsp', ctx);
-    const daemon = await rn.daemon();
-    const exec = rn.binDir('exec', chainFrom(EXEC_BIN));
-    const resident = rn.binDir('resident', chainFrom(RESIDENT_BIN));
-    const env = { TSCNI_PLUGIND_SOCKET: rn.socket() };
-    // A first pod makes what outlives pods (the bridge, the shared chains): the whole-node baseline is taken after it.
-    await rn.lifecycle(exec, env);
-    const before = rn.snapshot();
+  it.for(['iptables', 'nftables'] as const)(
+    'the chain’s ADD, CHECK and DEL through the shims give what the exec’d plugins give, and the daemon ran every call (%s)',
+    async (backend, ctx) => {
+      const rn = residentNode(backend === 'iptables' ? 'rsp' : 'rsn', ctx);
+      const daemon = await rn.daemon();
+      const exec = rn.binDir('exec', chainFrom(EXEC_BIN));
+      const resident = rn.binDir('resident', chainFrom(RESIDENT_BIN));
+      const env = { TSCNI_PLUGIND_SOCKET: rn.socket() };
+      // A first pod makes what outlives pods (the bridge, the shared chains): the whole-node baseline is taken after it.
+      await rn.lifecycle(exec, env, backend);
+      const before = rn.snapshot();
 
-    const byExec = await rn.lifecycle(exec, env);
-    expect(callsRun(daemon)).toEqual([]);
-    const byShims = await rn.lifecycle(resident, env);
-    // The daemon logged running each call of the chain (host-local runs embedded in bridge), in order …
-    const plugins = ['bridge', 'portmap', 'bandwidth', 'tuning'];
-    expect(callsRun(daemon)).toEqual([
-      ...plugins.map((p) => `ADD ${p} resident-pod-1/eth0: exit 0`),
-      ...plugins.map((p) => `CHECK ${p} resident-pod-1/eth0: exit 0`),
-      ...[...plugins].reverse().map((p) => `DEL ${p} resident-pod-1/eth0: exit 0`),
-    ]);
-    // … and our Bun executable started once for each exec'd call (ADD, CHECK and DEL of 4 plugins; host-local runs embedded
-    // in bridge), and never through the shims.
-    expect(byExec.bunStarts).toHaveLength(12);
-    expect(byShims.bunStarts).toEqual([]);
-    expect(daemon.logs.filter((l) => l.startsWith('declined') || l.includes('error'))).toEqual([]);
+      const byExec = await rn.lifecycle(exec, env, backend);
+      expect(callsRun(daemon)).toEqual([]);
+      const byShims = await rn.lifecycle(resident, env, backend);
+      // The daemon logged running each call of the chain (host-local runs embedded in bridge), in order …
+      const plugins = ['bridge', 'portmap', 'bandwidth', 'tuning'];
+      expect(callsRun(daemon)).toEqual([
+        ...plugins.map((p) => `ADD ${p} resident-pod-1/eth0: exit 0`),
+        ...plugins.map((p) => `CHECK ${p} resident-pod-1/eth0: exit 0`),
+        ...[...plugins].reverse().map((p) => `DEL ${p} resident-pod-1/eth0: exit 0`),
+      ]);
+      // … and our Bun executable started once for each exec'd call (ADD, CHECK and DEL of 4 plugins; host-local runs embedded
+      // in bridge), and never through the shims.
+      expect(byExec.bunStarts).toHaveLength(12);
+      expect(byShims.bunStarts).toEqual([]);
+      expect(daemon.logs.filter((l) => l.startsWith('declined') || l.includes('error'))).toEqual([]);
 
-    expect(byShims.seen.result).toMatchObject({ ips: [{ address: '10.126.0.2/24', gateway: '10.126.0.1' }] });
-    expect(byShims.seen.nat).toContainEqual(
-      expect.stringMatching(new RegExp(`--dport ${PORT} .*--to-destination 10\\.126\\.0\\.2:80`)),
-    );
-    expect(byShims.seen.qdiscs).toContainEqual(expect.objectContaining({ kind: 'tbf', dev: '<veth>' }));
-    expect(byShims.seen.podLinks).toContain('eth0 mtu 1400 up');
-    expect(byShims.seen.podSysctl).toBe('1');
-    expect(Object.keys(byShims.seen.cache)).toEqual(['k8s-resident-pod-1-eth0']);
-    expect(byShims.seen).toEqual(byExec.seen);
-    expect([byExec.checkError, byShims.checkError]).toEqual([undefined, undefined]);
-    expect(byExec.left).toEqual(clean);
-    expect(byShims.left).toEqual(clean);
-    expectNodeUnchanged(before, rn.snapshot());
-    expect(daemon.running).toBe(true);
-  });
+      expect(byShims.seen.result).toMatchObject({ ips: [{ address: '10.126.0.2/24', gateway: '10.126.0.1' }] });
+      if (backend === 'iptables')
+        expect(byShims.seen.nat).toContainEqual(
+          expect.stringMatching(new RegExp(`--dport ${PORT} .*--to-destination 10\\.126\\.0\\.2:80`)),
+        );
+      else expect(byShims.seen.nft.join('\n')).toMatch(new RegExp(`dport ${PORT} .*dnat .*10\\.126\\.0\\.2:80`));
+      expect(byShims.seen.qdiscs).toContainEqual(expect.objectContaining({ kind: 'tbf', dev: '<veth>' }));
+      expect(byShims.seen.podLinks).toContain('eth0 mtu 1400 up');
+      expect(byShims.seen.podSysctl).toBe('1');
+      expect(Object.keys(byShims.seen.cache)).toEqual(['k8s-resident-pod-1-eth0']);
+      expect(byShims.seen).toEqual(byExec.seen);
+      expect([byExec.checkError, byShims.checkError]).toEqual([undefined, undefined]);
+      expect(byExec.left).toEqual(clean);
+      expect(byShims.left).toEqual(clean);
+      expectNodeUnchanged(before, rn.snapshot());
+      expect(daemon.running).toBe(true);
+    },
+  );
 
   it.skipIf(!referenceHas('portmap'))(
     'a mixed chain — the reference portmap between our shims — works, and gives what it gives exec’d',

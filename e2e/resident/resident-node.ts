@@ -32,13 +32,13 @@ export function missingForResident(): string | undefined {
     ...(existsSync(PLUGIND_EXE) ? [] : [PLUGIND_EXE]),
   ];
   return (
-    missingForKernelTests(['ip', 'nsenter', 'setpriv', 'iptables-save', 'tc', process.env.CC || 'cc']) ??
+    missingForKernelTests(['ip', 'nsenter', 'setpriv', 'iptables-save', 'nft', 'tc', process.env.CC || 'cc']) ??
     (absent.length ? `needs ${absent.join(', ')} (npx nx run-many -t build)` : undefined)
   );
 }
 
 /** The TSCNI_* settings of this process (the plugins libcni runs inherit them), the daemon's own left out. */
-export const tscniSettings = (): Record<string, string> =>
+const tscniSettings = (): Record<string, string> =>
   Object.fromEntries(
     Object.entries(process.env).filter(
       (e): e is [string, string] =>
@@ -51,6 +51,9 @@ export const CAPABILITIES = {
   portMappings: [{ hostPort: PORT, containerPort: 80, protocol: 'tcp' }],
   bandwidth: { ingressRate: 8e6, ingressBurst: 1e6, egressRate: 8e6, egressBurst: 1e6 },
 };
+
+/** Where ipMasq's and portmap's rules go. */
+export type Backend = 'iptables' | 'nftables';
 
 /** The state dirs of one run of the chain. */
 interface RunDirs {
@@ -88,12 +91,12 @@ export class ResidentNode {
   }
 
   /**
-   * tscni-plugind in the node's namespace, with the plugins' TSCNI_* settings unless `env` says otherwise, and
+   * tscni-plugind in the node's namespace, with the node's TSCNI_* settings unless `env` says otherwise, and
    * `--verbose`: a log line for each call it runs (`callsRun`); from `exe` (default the build's tscni-cni).
    */
   async daemon(
     socket = this.socket(),
-    env: Record<string, string> = tscniSettings(),
+    env: Record<string, string> = this.settings(),
     exe = PLUGIND_EXE,
   ): Promise<PlugindProcess> {
     const d = await PlugindProcess.start({ socket, netns: this.node.path, env, exe, args: ['--verbose'] });
@@ -111,9 +114,17 @@ export class ResidentNode {
     return lines.filter((l) => basename(l) === basename(PLUGIND_EXE));
   }
 
-  /** The environment `network()` gives a plugin over libcni's (the exec log, then `env`). */
+  /**
+   * The TSCNI_* settings of this node's plugins and daemons: this process's, but ipMasq's records in a directory of the
+   * node's (tests on other nodes use the same network name and container IDs).
+   */
+  settings(): Record<string, string> {
+    return { ...tscniSettings(), TSCNI_IPMASQ_STATE_DIR: this.node.ipMasqStateDir };
+  }
+
+  /** The environment `network()` gives a plugin over libcni's: the settings, the exec log, then `env`. */
   pluginEnv(env: Record<string, string> = {}): Record<string, string> {
-    return { LD_PRELOAD: this.preload, EXEC_LOG: this.execLog, ...env };
+    return { ...this.settings(), LD_PRELOAD: this.preload, EXEC_LOG: this.execLog, ...env };
   }
 
   /**
@@ -148,11 +159,14 @@ export class ResidentNode {
 
   /** Every state dir a run may write (for whole-node snapshots): those of the runs so far, and of the next ten. */
   get stateDirs(): string[] {
-    return Array.from({ length: this.runs + 10 }, (_, i) => join(this.node.tmp, `run-${i}`)).flatMap((r) => [
-      join(r, 'ipam'),
-      join(r, 'tuning'),
-      join(r, 'cache'),
-    ]);
+    return [
+      this.node.ipMasqStateDir,
+      ...Array.from({ length: this.runs + 10 }, (_, i) => join(this.node.tmp, `run-${i}`)).flatMap((r) => [
+        join(r, 'ipam'),
+        join(r, 'tuning'),
+        join(r, 'cache'),
+      ]),
+    ];
   }
 
   snapshot(): NodeSnapshot {
@@ -164,7 +178,7 @@ export class ResidentNode {
    * with `env` over ours: the daemon's socket …) and state dirs of this network's own (so its first pod gets the first
    * address).
    */
-  network(binDir: string, env: Record<string, string> = {}) {
+  network(binDir: string, env: Record<string, string> = {}, backend: Backend = 'iptables') {
     const dirs = this.dirs(String(this.runs++));
     const list = confListFromBytes(
       JSON.stringify({
@@ -176,6 +190,7 @@ export class ResidentNode {
             bridge: 'rsbr0',
             isGateway: true,
             ipMasq: true,
+            ipMasqBackend: backend,
             hairpinMode: true,
             ipam: {
               type: 'host-local',
@@ -184,7 +199,7 @@ export class ResidentNode {
               dataDir: dirs.ipam,
             },
           },
-          { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+          { type: 'portmap', backend, capabilities: { portMappings: true }, snat: true },
           { type: 'bandwidth', capabilities: { bandwidth: true } },
           { type: 'tuning', mtu: 1400, sysctl: { 'net.ipv4.conf.IFNAME.arp_notify': '1' }, dataDir: dirs.tuning },
         ],
@@ -208,8 +223,8 @@ export class ResidentNode {
    * One pod's whole life on a new `network(binDir, env)`: the chain's ADD, CHECK and DEL, what a runtime and the node
    * saw after ADD, what was left after DEL, and the Bun processes the calls started.
    */
-  async lifecycle(binDir: string, env: Record<string, string> = {}) {
-    const { cni, list, dirs, left } = this.network(binDir, env);
+  async lifecycle(binDir: string, env: Record<string, string> = {}, backend: Backend = 'iptables') {
+    const { cni, list, dirs, left } = this.network(binDir, env, backend);
     const pod = this.node.addPod('p');
     const rt: RuntimeConf = { containerID: 'resident-pod-1', netNS: pod, ifName: 'eth0', capabilityArgs: CAPABILITIES };
     this.bunStarts();
@@ -259,8 +274,9 @@ export class ResidentNode {
       qdiscs: JSON.parse(node.exec('tc', ['-j', 'qdisc', 'show'])),
       nat: rules('nat'),
       filter: rules('filter'),
+      nft: nftRuleset(node.exec('nft', ['list', 'ruleset'])),
     };
-    return JSON.parse(
+    const masked = JSON.parse(
       JSON.stringify(seen)
         .replaceAll(pod, '<netns>')
         .replaceAll(basename(pod), '<netns>')
@@ -268,6 +284,12 @@ export class ResidentNode {
         .replaceAll(veth.ifname, '<veth>')
         .replace(/([0-9a-f]{2}:){5}[0-9a-f]{2}/g, '<mac>'),
     ) as typeof seen;
+    // tc lists qdiscs in ifindex order, which is the kernel's (a veth made in the pod keeps the index it got there).
+    masked.qdiscs = (masked.qdiscs as unknown[])
+      .map((q) => JSON.stringify(q))
+      .sort()
+      .map((q) => JSON.parse(q) as unknown);
+    return masked;
   }
 
   /** Every daemon stopped (SIGKILL), every pod netns and the node gone. */
@@ -275,6 +297,25 @@ export class ResidentNode {
     for (const d of this.daemons) await d.stop('SIGKILL');
     this.node.destroy();
   }
+}
+
+/**
+ * `nft list ruleset` as a table's chains, sets and maps, each in name order (nft lists them in the order they were
+ * made, which a flushed node makes anew), counters left out.
+ */
+export function nftRuleset(text: string): string[] {
+  const out: string[] = [];
+  let blocks: string[] = [];
+  let block: string[] | undefined;
+  for (const line of text.replace(/counter packets \d+ bytes \d+/g, 'counter').split('\n')) {
+    if (block) {
+      block.push(line);
+      if (line === '\t}') (blocks.push(block.join('\n')), (block = undefined));
+    } else if (/^\t\S.* \{$/.test(line)) block = [line];
+    else if (line === '}') (out.push(...blocks.sort(), line), (blocks = []));
+    else if (line.trim()) out.push(line);
+  }
+  return out;
 }
 
 /** The calls a `--verbose` daemon logged it ran (`<verb> <plugin> <container>/<ifname>: exit <code>`), times left out. */
