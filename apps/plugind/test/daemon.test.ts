@@ -325,10 +325,17 @@ describe.skipIf(!!missing)(
       for (const plugin of ['macvlan', 'dhcp', 'firewall', 'no-such-plugin'])
         expect(await declined({ plugin })).toBe(`${plugin} is not run in-process`);
       // The caller's netns is not the daemon's: `0:0`, and the test's own (the host's).
-      expect(await declined({ netns: '0:0' })).toBe('the caller is in another network namespace');
-      expect(await declined({ netns: nsIdentity('/proc/self/ns/net') })).toBe(
+      // (An ADD's: VERSION touches no namespace and is answered from anywhere, below.)
+      const add = envOf({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'x', CNI_NETNS: node.path, CNI_IFNAME: 'lo' });
+      expect(await declined({ netns: '0:0', env: add })).toBe('the caller is in another network namespace');
+      expect(await declined({ netns: nsIdentity('/proc/self/ns/net'), env: add })).toBe(
         'the caller is in another network namespace',
       );
+      // Nor in its mount namespace (where CNI_NETNS and data dirs resolve).
+      expect(await declined({ mntns: '0:0', env: add })).toBe('the caller is in another mount namespace');
+      expect(
+        (await viaDaemon('loopback', envOf({ CNI_COMMAND: 'VERSION' }), '', { netns: '0:0', mntns: '0:0' })).kind,
+      ).toBe('run');
       // TSCNI_* settings: one more, one different, one missing — but TSCNI_PLUGIND* are the daemon's own and ignored.
       const differ = "the caller's TSCNI_* settings differ from the daemon's";
       const version = envOf({ CNI_COMMAND: 'VERSION' });
