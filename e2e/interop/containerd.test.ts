@@ -11,6 +11,8 @@ import { expectNodeAsItWas, type NodeSnapshot } from '@tscni/testing/node-state'
 import { startContainerd, type Containerd } from '@tscni/testing/interop/containerd';
 import { RuntimeNode } from '@tscni/testing/interop/node';
 import { PLUGIN_SETS, missingForInterop, runtimeNodeSnapshot, qdiscsOf } from '@tscni/testing/interop/common';
+import type { Daemon } from '@tscni/testing/interop/node';
+import { RESIDENT_BIN } from '@tscni/testing/plugind';
 
 const SUBNET = '10.77.0';
 const GATEWAY = `${SUBNET}.1`;
@@ -43,7 +45,14 @@ interface Pod {
 
 const missing = missingForInterop(['containerd', 'containerd-shim-runc-v2', 'runc', 'ctr']);
 
-for (const set of PLUGIN_SETS) {
+// Resident mode too (docs/resident.md): the shims as containerd's bin_dir and tscni-plugind in the node's network and
+// mount namespaces (containerd's own), found through TSCNI_PLUGIND_SOCKET, which containerd passes on to its plugins.
+const SETS: { name: string; bin: string; resident?: boolean }[] = [
+  ...PLUGIN_SETS,
+  { name: 'tscni resident (dist/bun/cni-resident + tscni-plugind)', bin: RESIDENT_BIN, resident: true },
+];
+
+for (const set of SETS) {
   describe.skipIf(!!missing)(
     `containerd 1.6 + crictl, CNI bin_dir = ${set.name}${missing ? ` — skipped: ${missing}` : ''}`,
     () => {
@@ -51,6 +60,7 @@ for (const set of PLUGIN_SETS) {
       let cd: Containerd | undefined;
       let outside: string;
       let before: NodeSnapshot;
+      let plugind: Daemon | undefined;
       const pods: Pod[] = [];
       const servers: TcpServer[] = [];
       const stateDirs = () => [
@@ -63,6 +73,15 @@ for (const set of PLUGIN_SETS) {
       beforeAll(async () => {
         node = await RuntimeNode.start('cd');
         outside = addOutside(node.net);
+        if (set.resident) {
+          const socket = join(node.tmp, 'plugind.sock');
+          process.env.TSCNI_PLUGIND_SOCKET = socket;
+          plugind = node.spawn(join(set.bin, 'tscni-cni'), ['serve', '--socket', socket, '--verbose']);
+          for (let i = 0; !/tscni-plugind: serving /.test(plugind.log); i++) {
+            if (plugind.child.exitCode !== null || i > 300) throw new Error(`tscni-plugind: ${plugind.log}`);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
         cd = await startContainerd(node, set.bin, conflist);
         before = runtimeNodeSnapshot(node.net, stateDirs());
       }, 240_000);
@@ -72,6 +91,10 @@ for (const set of PLUGIN_SETS) {
         if (cd) {
           for (const p of pods) cd.crictl(['rmp', '-f', p.id], { allowFail: true });
           await cd.stop();
+        }
+        if (plugind) {
+          plugind.child.kill('SIGTERM');
+          delete process.env.TSCNI_PLUGIND_SOCKET;
         }
         await node?.destroy();
       }, 180_000);
@@ -160,6 +183,22 @@ for (const set of PLUGIN_SETS) {
           netns: pods.map((p) => p.netns),
         });
       });
+
+      it.runIf(!!set.resident)(
+        "tscni-plugind ran every pod's bridge, portmap and bandwidth ADD and DEL (firewall is not one it runs)",
+        async () => {
+          const wanted = pods.flatMap((p) =>
+            ['ADD', 'DEL'].flatMap((verb) =>
+              ['bridge', 'portmap', 'bandwidth'].map((plugin) => `${verb} ${plugin} ${p.id}/eth0: exit 0`),
+            ),
+          );
+          // Its log reaches this process through a pipe: give the event loop a moment after the synchronous crictl calls.
+          for (let i = 0; i < 100 && !wanted.every((l) => plugind!.log.includes(l)); i++)
+            await new Promise((r) => setTimeout(r, 50));
+          for (const line of wanted) expect(plugind!.log, plugind!.log).toContain(line);
+          expect(plugind!.log).not.toMatch(/declined: |internal error/);
+        },
+      );
     },
   );
 }

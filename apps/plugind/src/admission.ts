@@ -5,6 +5,8 @@ import type { PlugindRequest } from './protocol';
 export interface Home {
   /** `<st_dev>:<st_ino>` of the daemon's network namespace: a plugin's own namespace is the host side of a call. */
   netns: string;
+  /** The same of its mount namespace, where a call's paths (CNI_NETNS, data dirs, /run) resolve. */
+  mntns: string;
   /** The executable the daemon's code came from, as `fileIdentity` gives it. */
   executable: string;
   /** The daemon's own `TSCNI_*` settings (`settingsOf`). */
@@ -13,9 +15,13 @@ export interface Home {
 }
 
 export function homeOf(executable: string, plugins: Iterable<string>): Home {
-  const ns = statSync('/proc/thread-self/ns/net');
+  const ns = (kind: string) => {
+    const st = statSync(`/proc/thread-self/ns/${kind}`);
+    return `${st.dev}:${st.ino}`;
+  };
   return {
-    netns: `${ns.dev}:${ns.ino}`,
+    netns: ns('net'),
+    mntns: ns('mnt'),
     executable: fileIdentity(executable) ?? '',
     settings: settingsOf(process.env),
     plugins: new Set(plugins),
@@ -25,9 +31,10 @@ export function homeOf(executable: string, plugins: Iterable<string>): Home {
 /** Why the daemon will not run this call (the shim then runs its fallback executable), or undefined: it will. */
 export function declineReason(req: PlugindRequest, home: Home): string | undefined {
   if (!home.plugins.has(req.plugin)) return `${req.plugin} is not run in-process`;
-  // VERSION touches no namespace: it is answered wherever the caller runs.
-  if (req.netns !== home.netns && req.env.CNI_COMMAND !== 'VERSION')
-    return 'the caller is in another network namespace';
+  // VERSION touches no namespace and no path: it is answered wherever the caller runs.
+  const version = req.env.CNI_COMMAND === 'VERSION';
+  if (req.netns !== home.netns && !version) return 'the caller is in another network namespace';
+  if (req.mntns !== home.mntns && !version) return 'the caller is in another mount namespace';
   if (settingsOf(req.env) !== home.settings) return "the caller's TSCNI_* settings differ from the daemon's";
   if (fileIdentity(req.fallback) !== home.executable)
     return `${req.fallback} is not the executable this daemon runs (upgraded? restart tscni-plugind)`;

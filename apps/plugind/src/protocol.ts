@@ -1,6 +1,7 @@
 /**
  * The wire format between the plugin shim and tscni-plugind, version 1 (docs/resident.md): one connection per call.
- * Request: NUL-terminated fields (magic, plugin name, fallback executable, the shim's netns as `dev:ino`), the shim's
+ * Request: NUL-terminated fields (magic, plugin name, fallback executable, the shim's network and mount namespaces as
+ * `dev:ino`), the shim's
  * environment as `KEY=VALUE` fields ended by an empty one, then stdin to the end. Answer: `F` + a reason (the shim
  * runs the fallback executable itself), or `R`, the exit code, stdout's length (u32 LE), stdout, then stderr.
  */
@@ -12,6 +13,8 @@ export interface PlugindRequest {
   fallback: string;
   /** `<st_dev>:<st_ino>` of the shim's /proc/thread-self/ns/net. */
   netns: string;
+  /** `<st_dev>:<st_ino>` of the shim's /proc/thread-self/ns/mnt: the namespace its paths (CNI_NETNS …) live in. */
+  mntns: string;
   env: Record<string, string>;
   /** stdin as the executable reads it: UTF-8, a BOM kept (Go refuses a config behind one, and so do we). */
   stdin: string;
@@ -32,8 +35,9 @@ export function parseRequest(bytes: Uint8Array): PlugindRequest | string {
   };
   const magic = field();
   if (magic !== MAGIC) return `not a ${MAGIC} request`;
-  const [plugin, fallback, netns] = [field(), field(), field()];
-  if (plugin === undefined || fallback === undefined || netns === undefined) return 'truncated request';
+  const [plugin, fallback, netns, mntns] = [field(), field(), field(), field()];
+  if (plugin === undefined || fallback === undefined || netns === undefined || mntns === undefined)
+    return 'truncated request';
   const env: Record<string, string> = {};
   for (;;) {
     const entry = field();
@@ -42,7 +46,7 @@ export function parseRequest(bytes: Uint8Array): PlugindRequest | string {
     const eq = entry.indexOf('=');
     if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
-  return { plugin, fallback, netns, env, stdin: decoder.decode(bytes.subarray(at)) };
+  return { plugin, fallback, netns, mntns, env, stdin: decoder.decode(bytes.subarray(at)) };
 }
 
 /** "Run it yourself": the shim execs the fallback executable with the same argv, env and stdin. */

@@ -323,20 +323,32 @@ describe.skipIf(!!missing)(
       // Plugins it does not run: declined every time, logged never.
       for (const plugin of ['macvlan', 'dhcp', 'firewall', 'no-such-plugin'])
         expect(await declined({ plugin })).toBe(`${plugin} is not run in-process`);
-      // The caller's netns is not the daemon's (`0:0`, the test's own: the host's): every verb but VERSION, which
-      // touches no namespace and is answered wherever it comes from, as the exec'd plugin prints it.
-      const elsewhere = ['0:0', nsIdentity('/proc/self/ns/net')];
+      // The caller's netns is not the daemon's (`0:0`, the test's own: the host's), or its mount namespace (where
+      // CNI_NETNS and data dirs resolve): every verb but VERSION, which touches no namespace and no path and is
+      // answered wherever it comes from, as the exec'd plugin prints it.
       const noPod = { CNI_CONTAINERID: 'x', CNI_NETNS: '/var/run/netns/no-such-pod', CNI_IFNAME: 'eth0' };
       const conf = '{"cniVersion":"1.0.0","name":"n","type":"loopback"}';
-      for (const netns of elsewhere) {
+      const elsewhere: [Partial<WireRequest>, string][] = [
+        [{ netns: '0:0' }, 'the caller is in another network namespace'],
+        [{ netns: nsIdentity('/proc/self/ns/net') }, 'the caller is in another network namespace'],
+        [{ mntns: '0:0' }, 'the caller is in another mount namespace'],
+        [{ netns: '0:0', mntns: '0:0' }, 'the caller is in another network namespace'],
+      ];
+      for (const [where, reason] of elsewhere) {
         for (const CNI_COMMAND of ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS'])
-          expect(await declined({ netns, env: envOf({ CNI_COMMAND, ...noPod }) }), `${netns} ${CNI_COMMAND}`).toBe(
-            'the caller is in another network namespace',
-          );
+          expect(
+            await declined({ ...where, env: envOf({ CNI_COMMAND, ...noPod }) }),
+            `${JSON.stringify(where)} ${CNI_COMMAND}`,
+          ).toBe(reason);
         const env = envOf({ CNI_COMMAND: 'VERSION' });
-        const answer = await viaDaemon('loopback', env, conf, { netns });
+        const answer = await viaDaemon('loopback', env, conf, where);
         const exec = await execPlugin(node.path, 'loopback', env, conf);
-        expect(answer, netns).toEqual({ kind: 'run', code: 0, stdout: exec.stdout, stderr: Buffer.alloc(0) });
+        expect(answer, JSON.stringify(where)).toEqual({
+          kind: 'run',
+          code: 0,
+          stdout: exec.stdout,
+          stderr: Buffer.alloc(0),
+        });
       }
       // TSCNI_* settings: one more, one different, one missing — but TSCNI_PLUGIND* are the daemon's own and ignored.
       const differ = "the caller's TSCNI_* settings differ from the daemon's";

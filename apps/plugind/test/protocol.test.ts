@@ -9,6 +9,7 @@ const base: WireRequest = {
   plugin: 'bridge',
   fallback: '/opt/cni/bin/tscni-cni',
   netns: '4:4026531840',
+  mntns: '4:4026531841',
   env: { CNI_COMMAND: 'ADD', CNI_ARGS: 'K8S_POD_NAME=a;IgnoreUnknown=1', PATH: '/usr/bin:/bin' },
   stdin: '{"cniVersion":"1.0.0","name":"n","type":"bridge"}',
 };
@@ -22,15 +23,26 @@ describe('parseRequest', () => {
   it('keeps a value with "=" whole, and skips an entry without a name or without "="', () => {
     const bytes = Buffer.concat([
       Buffer.from(
-        ['tscni-plugind/1', 'tuning', '/x/tscni-cni', '1:2', 'A=b=c', '=nameless', 'NOEQUALS', 'EMPTY=', '', 'in'].join(
-          '\x00',
-        ),
+        [
+          'tscni-plugind/1',
+          'tuning',
+          '/x/tscni-cni',
+          '1:2',
+          '1:3',
+          'A=b=c',
+          '=nameless',
+          'NOEQUALS',
+          'EMPTY=',
+          '',
+          'in',
+        ].join('\x00'),
       ),
     ]);
     expect(parseRequest(bytes)).toEqual({
       plugin: 'tuning',
       fallback: '/x/tscni-cni',
       netns: '1:2',
+      mntns: '1:3',
       env: { A: 'b=c', EMPTY: '' },
       stdin: 'in',
     });
@@ -73,10 +85,19 @@ describe('parseRequest', () => {
       nul('tscni-plugind/1', 'bridge', ''),
       nul('tscni-plugind/1', 'bridge', '/x', ''),
       nul('tscni-plugind/1', 'bridge', '/x', '1:2'),
+      nul('tscni-plugind/1', 'bridge', '/x', '1:2', ''),
+      nul('tscni-plugind/1', 'bridge', '/x', '1:2', '1:3'),
     ])
       expect(parseRequest(cut), JSON.stringify(cut.toString())).toBe('truncated request');
     // Cut anywhere inside the environment (before its closing empty field): the environment is truncated.
-    const fieldsEnd = nul('tscni-plugind/1', 'bridge', '/opt/cni/bin/tscni-cni', '4:4026531840', '').length;
+    const fieldsEnd = nul(
+      'tscni-plugind/1',
+      'bridge',
+      '/opt/cni/bin/tscni-cni',
+      '4:4026531840',
+      '4:4026531841',
+      '',
+    ).length;
     for (let cut = fieldsEnd; cut < envEnd - 1; cut++)
       expect(parseRequest(whole.subarray(0, cut)), `cut at ${cut}`).toBe('truncated environment');
     // From the closing field on, it is a request whose stdin is whatever arrived.

@@ -2,12 +2,20 @@
  * The shim's half of protocol v1 (docs/resident.md), written from the document for the tests: a request's bytes, a
  * call over the daemon's socket (one connection, the writing side shut after the request) and its answer decoded.
  */
+import { statSync } from 'node:fs';
 import { createConnection } from 'node:net';
+
+const ownMntns = () => {
+  const st = statSync('/proc/thread-self/ns/mnt');
+  return `${st.dev}:${st.ino}`;
+};
 
 export interface WireRequest {
   plugin: string;
   fallback: string;
   netns: string;
+  /** Default: the test process's own mount namespace (the daemon's, in these suites). */
+  mntns?: string;
   env: Record<string, string>;
   stdin: string | Uint8Array;
 }
@@ -19,13 +27,14 @@ export type Answer =
 
 const field = (s: string | Uint8Array) => Buffer.concat([Buffer.from(s), Buffer.of(0)]);
 
-/** Magic, plugin, fallback, netns, the environment ended by an empty field, then stdin. */
+/** Magic, plugin, fallback, netns, mntns, the environment ended by an empty field, then stdin. */
 export function encodeRequest(r: WireRequest, magic = 'tscni-plugind/1'): Buffer {
   return Buffer.concat([
     field(magic),
     field(r.plugin),
     field(r.fallback),
     field(r.netns),
+    field(r.mntns ?? ownMntns()),
     ...Object.entries(r.env).map(([k, v]) => field(`${k}=${v}`)),
     Buffer.of(0),
     Buffer.from(r.stdin),

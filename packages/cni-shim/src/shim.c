@@ -232,11 +232,15 @@ int main(int argc, char **argv) {
   buf_field(&req, MAGIC);
   buf_field(&req, plugin);
   buf_field(&req, exe);
-  char netns[48] = "";
-  struct stat st;
-  if (stat("/proc/thread-self/ns/net", &st) == 0)
-    snprintf(netns, sizeof netns, "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
-  buf_field(&req, netns); /* empty when unknown: the daemon then declines (`F`) */
+  /* Our network and mount namespaces: paths and "the host side" mean what they mean here only in the daemon's own. */
+  static const char *const namespaces[] = {"/proc/thread-self/ns/net", "/proc/thread-self/ns/mnt"};
+  for (size_t i = 0; i < sizeof namespaces / sizeof *namespaces; i++) {
+    char id[48] = "";
+    struct stat st;
+    if (stat(namespaces[i], &st) == 0)
+      snprintf(id, sizeof id, "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+    buf_field(&req, id); /* empty when unknown: the daemon then declines (`F`) */
+  }
   for (char **e = environ; *e; e++) buf_field(&req, *e);
   buf_field(&req, "");
   size_t input_at = req.len;

@@ -56,6 +56,7 @@ interface Request {
   plugin: string;
   fallback: string;
   netns: string;
+  mntns: string;
   env: string[];
   stdin: Buffer;
 }
@@ -69,10 +70,10 @@ function parseRequest(bytes: Buffer): Request {
     at = end + 1;
     return s;
   };
-  const [magic, plugin, fallback, netns] = [field(), field(), field(), field()];
+  const [magic, plugin, fallback, netns, mntns] = [field(), field(), field(), field(), field()];
   const env: string[] = [];
   for (let e = field(); e !== ''; e = field()) env.push(e);
-  return { magic, plugin, fallback, netns, env, stdin: bytes.subarray(at) };
+  return { magic, plugin, fallback, netns, mntns, env, stdin: bytes.subarray(at) };
 }
 
 /** An `R` answer. */
@@ -195,6 +196,8 @@ describe('the request', () => {
       // tscni-cni in the directory of the shim's resolved /proc/self/exe: the link itself is not followed.
       expect(req.fallback).toBe(join(realpathSync(RESIDENT), 'tscni-cni'));
       expect(req.netns).toBe(`${ns.dev}:${ns.ino}`);
+      const mnt = statSync('/proc/thread-self/ns/mnt');
+      expect(req.mntns).toBe(`${mnt.dev}:${mnt.ino}`);
       expect([...req.env].sort()).toEqual(
         Object.entries(env)
           .map(([k, v]) => `${k}=${v}`)
