@@ -91,6 +91,21 @@ describe.skipIf(!!missing)(`resident mode falls back${missing ? ` — skipped: $
     expectNodeUnchanged(before, rn.snapshot());
   });
 
+  it('a runtime in another mount namespace: the daemon declines its calls (their paths resolve there), the shims run them', async (ctx) => {
+    const { rn, resident, before, byExec } = await setup('rsw', ctx);
+    const daemon = await rn.daemon();
+    const fallen = await rn.lifecycle(resident, { TSCNI_PLUGIND_SOCKET: rn.socket() }, 'iptables', true);
+    expect(fallen.bunStarts).toHaveLength(EXEC_CALLS);
+    expect(fallen.checkError).toBeUndefined();
+    expect(fallen.seen).toEqual(byExec.seen);
+    expect(fallen.left).toEqual(clean);
+    expect(daemon.logs.filter((l) => l.startsWith('declined'))).toEqual([
+      'declined: the caller is in another mount namespace',
+    ]);
+    expect(callsRun(daemon)).toEqual([]);
+    expectNodeUnchanged(before, rn.snapshot());
+  });
+
   it('TSCNI_PLUGIND=off: the shims run tscni-cni without asking the daemon', async (ctx) => {
     const { rn, resident, before, byExec } = await setup('rso', ctx);
     const daemon = await rn.daemon();

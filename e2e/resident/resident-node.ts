@@ -16,8 +16,23 @@ import {
   symlinkSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
-import { CNIConfig, confListFromBytes, execInNetns, type PluginExec, type RuntimeConf } from '@tscni/libcni';
-import { addrsIn, linksIn, missingForKernelTests, REFERENCE_BIN, sh, TestNode } from '@tscni/testing/node';
+import {
+  CNIConfig,
+  confListFromBytes,
+  defaultExec,
+  execInNetns,
+  type PluginExec,
+  type RuntimeConf,
+} from '@tscni/libcni';
+import {
+  addrsIn,
+  inNetnsPrivateMounts,
+  linksIn,
+  missingForKernelTests,
+  REFERENCE_BIN,
+  sh,
+  TestNode,
+} from '@tscni/testing/node';
 import { snapshot, type NodeSnapshot } from '@tscni/testing/node-state';
 import { PLUGIND_EXE, PlugindProcess, RESIDENT_BIN } from '@tscni/testing/plugind';
 
@@ -178,7 +193,7 @@ export class ResidentNode {
    * with `env` over ours: the daemon's socket …) and state dirs of this network's own (so its first pod gets the first
    * address).
    */
-  network(binDir: string, env: Record<string, string> = {}, backend: Backend = 'iptables') {
+  network(binDir: string, env: Record<string, string> = {}, backend: Backend = 'iptables', privateMounts = false) {
     const dirs = this.dirs(String(this.runs++));
     const list = confListFromBytes(
       JSON.stringify({
@@ -207,7 +222,14 @@ export class ResidentNode {
     );
     const extra = this.pluginEnv(env);
     const exec: PluginExec = (file, opts) =>
-      execInNetns(this.node.path)(file, { ...opts, env: { ...opts.env, ...extra } });
+      privateMounts
+        ? // A runtime in a mount namespace of its own: every plugin call in a new one (inNetnsPrivateMounts).
+          defaultExec(file, {
+            ...opts,
+            env: { ...opts.env, ...extra },
+            wrapper: ['nsenter', ...inNetnsPrivateMounts(this.node.path, [])],
+          })
+        : execInNetns(this.node.path)(file, { ...opts, env: { ...opts.env, ...extra } });
     const cni = new CNIConfig({ binDirs: [binDir], cacheDir: dirs.cache, exec });
     /** What the network's pods left: cache files, leases, tuning backups, veths on the bridge. */
     const left = () => ({
@@ -223,8 +245,13 @@ export class ResidentNode {
    * One pod's whole life on a new `network(binDir, env)`: the chain's ADD, CHECK and DEL, what a runtime and the node
    * saw after ADD, what was left after DEL, and the Bun processes the calls started.
    */
-  async lifecycle(binDir: string, env: Record<string, string> = {}, backend: Backend = 'iptables') {
-    const { cni, list, dirs, left } = this.network(binDir, env, backend);
+  async lifecycle(
+    binDir: string,
+    env: Record<string, string> = {},
+    backend: Backend = 'iptables',
+    privateMounts = false,
+  ) {
+    const { cni, list, dirs, left } = this.network(binDir, env, backend, privateMounts);
     const pod = this.node.addPod('p');
     const rt: RuntimeConf = { containerID: 'resident-pod-1', netNS: pod, ifName: 'eth0', capabilityArgs: CAPABILITIES };
     this.bunStarts();
