@@ -103,6 +103,35 @@ export function multicallEntry(names, answers) {
   );
 }
 
+/**
+ * The names an executable serves, after its ELF image (Bun keeps its payload in an ELF section, so a trailer is
+ * inert): what ourBuildName() (packages/cni/src/our-build.ts) reads to know a link to the file is our plugin.
+ */
+export function appendMulticallTrailer(exe, names) {
+  appendFileSync(exe, `\n// tscni-multicall:${names.join(',')}\n`);
+}
+
+/**
+ * Put the directory `fresh` in place of `target` by renames (the old one moved into `work`, then `work` removed): a
+ * test exec'ing a link never sees a half-built directory, and two builds racing each end with a whole one.
+ */
+export function swapDirIn(fresh, target, work) {
+  for (let i = 0; ; i++) {
+    try {
+      renameSync(fresh, target);
+      break;
+    } catch (e) {
+      if (i > 5 || (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST')) throw e;
+      try {
+        renameSync(target, join(work, `old-${i}`));
+      } catch (e2) {
+        if (e2.code !== 'ENOENT') throw e2; // another build moved it first
+      }
+    }
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+
 export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
@@ -141,9 +170,8 @@ export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
   const files = [entry, ...pluginFiles].map((f) => relative(work, f));
   const r = spawnSync(bun, ['build', ...flags, ...files, '--outfile', exe], { cwd: work, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bun build --compile: ${r.stderr || r.stdout}`);
-  // The names it serves, after the ELF image (Bun keeps its payload in an ELF section, so a trailer is inert):
-  // what ourBuildName() (packages/cni/src/our-build.ts) reads to know a link to this file is our plugin.
-  appendFileSync(exe, `\n// tscni-multicall:${names.join(',')}\n`);
+  // What ourBuildName() reads to know a link to this file is our plugin.
+  appendMulticallTrailer(exe, names);
   chmodSync(exe, 0o755);
   // Swap the whole directory in: a test exec'ing a plugin never sees a half-written executable.
   const fresh = join(work, 'cni-bin');
@@ -151,20 +179,7 @@ export async function buildBun({ bun = findBun(), bytecode = true } = {}) {
   renameSync(exe, join(fresh, MULTICALL_NAME));
   // Symlinks keep the invoked name in argv0, which is what the executable dispatches on.
   for (const t of targets) symlinkSync(MULTICALL_NAME, join(fresh, t.name));
-  for (let i = 0; ; i++) {
-    try {
-      renameSync(fresh, BUN_BIN_DIR);
-      break;
-    } catch (e) {
-      if (i > 5 || (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST')) throw e;
-      try {
-        renameSync(BUN_BIN_DIR, join(work, `old-${i}`));
-      } catch (e2) {
-        if (e2.code !== 'ENOENT') throw e2; // another build moved it first
-      }
-    }
-  }
-  rmSync(work, { recursive: true, force: true });
+  swapDirIn(fresh, BUN_BIN_DIR, work);
   const file = join(BUN_BIN_DIR, MULTICALL_NAME);
   return { file, binDir: BUN_BIN_DIR, names: targets.map((t) => t.name), bytes: statSync(file).size };
 }

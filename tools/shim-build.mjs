@@ -8,21 +8,19 @@
 // static libc: `cc`, or $CC (Debian: gcc libc6-dev).
 import { spawnSync } from 'node:child_process';
 import {
-  appendFileSync,
   chmodSync,
   closeSync,
   existsSync,
   mkdirSync,
   openSync,
   readSync,
-  renameSync,
   rmSync,
   statSync,
   symlinkSync,
 } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUN_BIN_DIR, MULTICALL_NAME } from './bun-build.mjs';
+import { appendMulticallTrailer, BUN_BIN_DIR, MULTICALL_NAME, swapDirIn } from './bun-build.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const SHIM_SOURCE = join(root, 'packages/cni-shim/src/shim.c');
@@ -63,26 +61,13 @@ export function buildShim({ cc = process.env.CC || 'cc' } = {}) {
     throw new Error(`${cc}: ${r.error.message} (the shim needs a C compiler and a static libc: gcc libc6-dev)`);
   if (r.status !== 0) throw new Error(`${cc} ${SHIM_SOURCE}: ${r.stderr || r.stdout}`);
   // The same trailer as tscni-cni's, after the ELF image (inert there).
-  appendFileSync(exe, `\n// tscni-multicall:${names.join(',')}\n`);
+  appendMulticallTrailer(exe, names);
   chmodSync(exe, 0o755);
   // The shim's fallback is tscni-cni in its own directory; symlinks keep the invoked name in argv[0].
   symlinkSync(relative(RESIDENT_DIR, join(BUN_BIN_DIR, MULTICALL_NAME)), join(fresh, MULTICALL_NAME));
   for (const name of names) symlinkSync(SHIM_NAME, join(fresh, name));
   // Swap the whole directory in, as tools/bun-build.mjs does: a test exec'ing a link never sees a half-built one.
-  for (let i = 0; ; i++) {
-    try {
-      renameSync(fresh, RESIDENT_DIR);
-      break;
-    } catch (e) {
-      if (i > 5 || (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST')) throw e;
-      try {
-        renameSync(RESIDENT_DIR, join(work, `old-${i}`));
-      } catch (e2) {
-        if (e2.code !== 'ENOENT') throw e2; // another build moved it first
-      }
-    }
-  }
-  rmSync(work, { recursive: true, force: true });
+  swapDirIn(fresh, RESIDENT_DIR, work);
   const file = join(RESIDENT_DIR, SHIM_NAME);
   return { file, names, bytes: statSync(file).size };
 }
