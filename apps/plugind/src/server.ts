@@ -61,7 +61,15 @@ export function plugindServer(
     });
     conn.on('end', () => {
       if (size > MAX_REQUEST) return;
-      void answer(Buffer.concat(chunks)).then((frame) => conn.end(frame));
+      answer(Buffer.concat(chunks)).then(
+        (frame) => conn.end(frame),
+        // A bug of the daemon's own: no answer at all, which the shim reports as a failed call (code 11) and never
+        // runs again itself, since it cannot know how far the call got.
+        (e: unknown) => {
+          log(`internal error: ${(e as Error)?.stack ?? String(e)}`);
+          conn.destroy();
+        },
+      );
     });
     // The shim died or was killed: the call's work, if any, finishes here and is left to the runtime's DEL.
     conn.on('error', () => {});
