@@ -434,8 +434,11 @@ describe.skipIf(!!missing)(
           expect(addrsIn(pod, 'lo')).toContain('127.0.0.1/8');
         };
         await add();
-        // --verbose: a line per call the daemon ran.
-        expect(log).toContain(`ADD loopback ${tag}-1/lo: exit 0`);
+        // --verbose: a line per call the daemon ran (its log reaches this process through a pipe: a moment later).
+        const ran = `ADD loopback ${tag}-1/lo: exit 0`;
+        for (let waited = 0; !log.includes(ran) && waited < 10_000; waited += 50)
+          await new Promise((res) => setTimeout(res, 50));
+        expect(log).toContain(ran);
         expect(log).not.toContain('declined');
         daemon.kill('SIGTERM');
         await exited;
