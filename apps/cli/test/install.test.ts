@@ -396,13 +396,15 @@ describe.skipIf(!!missing)(
       expect((JSON.parse(r.stdout) as InstallAction[]).map((a) => a.name)).toContain(SHIM_NAME);
       expect(inode(join(dir, 'loopback'))).toBe(inode(join(dir, SHIM_NAME)));
       const node = new TestNode(tag);
-      // The daemon runs where the shims do (the node namespace), with their TSCNI_* settings (runPlugin's).
+      // The daemon runs where the shims do (the node namespace), with their TSCNI_* settings.
       const daemonEnv = { PATH: process.env.PATH, TSCNI_IPMASQ_STATE_DIR: node.ipMasqStateDir };
       // The unit's command line, from the test's install, on the test's socket.
       const [exe, ...args] = /^ExecStart=(.*)$/m.exec(readFileSync(UNIT, 'utf8'))![1].split(' ');
+      // nsenter, not `ip netns exec` (which gives its command a mount namespace of its own: the daemon would then
+      // decline every call, as it declines a runtime whose mounts differ from its own).
       const daemon = spawn(
-        'ip',
-        ['netns', 'exec', node.name, exe.replace('/opt/cni/bin', dir), ...args, '--socket', socket, '--verbose'],
+        'nsenter',
+        [`--net=${node.path}`, '--', exe.replace('/opt/cni/bin', dir), ...args, '--socket', socket, '--verbose'],
         { env: daemonEnv, stdio: ['ignore', 'ignore', 'pipe'] },
       );
       let log = '';
@@ -414,11 +416,15 @@ describe.skipIf(!!missing)(
           await new Promise((res) => setTimeout(res, 50));
         }
         const conf = { cniVersion: '1.1.0', name: 'lo', type: 'loopback' };
-        const add = async () => {
+        const add = () => {
           const pod = node.addPod();
-          const run = await node.runPlugin(
-            join(dir, 'loopback'),
-            {
+          // Through nsenter, in this process's mount namespace, which is the daemon's (`ip netns exec`, which
+          // TestNode.runPlugin uses, makes a mount namespace per call, whose calls the daemon would decline).
+          const r = spawnSync('nsenter', [`--net=${node.path}`, '--', join(dir, 'loopback')], {
+            encoding: 'utf8',
+            input: JSON.stringify(conf),
+            env: {
+              ...daemonEnv,
               CNI_COMMAND: 'ADD',
               CNI_CONTAINERID: `${tag}-${node.pods.length}`,
               CNI_NETNS: pod,
@@ -426,25 +432,25 @@ describe.skipIf(!!missing)(
               CNI_PATH: dir,
               TSCNI_PLUGIND_SOCKET: socket,
             },
-            conf,
-          );
+          });
+          const run = { code: r.status, stdout: r.stdout, stderr: r.stderr, json: JSON.parse(r.stdout || '{}') };
           expect(run.code, run.stdout + run.stderr).toBe(0);
           expect(run.json.ips.map((i: { address: string }) => i.address)).toContain('127.0.0.1/8');
           expect(linksIn(pod).find((l) => l.ifname === 'lo')?.flags).toContain('UP');
           expect(addrsIn(pod, 'lo')).toContain('127.0.0.1/8');
         };
-        await add();
+        add();
         // --verbose: a line per call the daemon ran (its log reaches this process through a pipe: a moment later).
         const ran = `ADD loopback ${tag}-1/lo: exit 0`;
         for (let waited = 0; !log.includes(ran) && waited < 10_000; waited += 50)
           await new Promise((res) => setTimeout(res, 50));
-        expect(log).toContain(ran);
+        expect(log, log).toContain(ran);
         expect(log).not.toContain('declined');
         daemon.kill('SIGTERM');
         await exited;
         expect(existsSync(socket)).toBe(false);
         // No daemon: the shim runs tscni-cni beside it.
-        await add();
+        add();
       } finally {
         if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
         await exited;

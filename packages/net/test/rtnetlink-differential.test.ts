@@ -96,7 +96,11 @@ function blank(l: Record<string, unknown>, keepIds = false): Record<string, unkn
       if (k === 'gc_timer' || (!keepIds && /(_id|_timer|^designated_(root|bridge))$/.test(k))) data![k] = 'X';
   if (Array.isArray(l.addr_info))
     for (const a of l.addr_info as Record<string, unknown>[])
-      if (typeof a.local === 'string' && a.local.startsWith('fe80:')) a.local = 'LL';
+      if (typeof a.local === 'string' && a.local.startsWith('fe80:')) {
+        a.local = 'LL';
+        // Tentative until the kernel's DAD is done, a second or so after the link came up: when, not what, differs.
+        delete a.tentative;
+      }
   return l;
 }
 
@@ -120,9 +124,14 @@ function endState(ns: string): unknown {
   return {
     links: ip('-d', 'link', 'show').map((l) => blank(l)),
     addrs: ip('addr', 'show').map((l) => blank(l)),
-    // (`table all` lists every family's routes: a link that is up has its IPv6 link-local ones there too.)
-    routes4: ip('route', 'show', 'table', 'all').map(ll),
-    routes6: ip('-6', 'route', 'show', 'table', 'all').map(ll),
+    // (`table all` lists every family's routes: a link that is up has its IPv6 link-local ones there too. The local
+    // route of a link-local address appears once its DAD is done: timing, as its `tentative` flag in blank().)
+    routes4: ip('route', 'show', 'table', 'all')
+      .map(ll)
+      .filter((r) => !(r.dst === 'LL' && r.table === 'local')),
+    routes6: ip('-6', 'route', 'show', 'table', 'all')
+      .map(ll)
+      .filter((r) => !(r.dst === 'LL' && r.table === 'local')),
   };
 }
 
