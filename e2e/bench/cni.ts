@@ -28,7 +28,11 @@ export function timeVersion(set: BinSet, plugin = 'bridge'): number {
   return ms;
 }
 
-const tscniSettings = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('TSCNI_')));
+/** This process's TSCNI_* settings (a resident shim finds its daemon through them, and the daemon compares them). */
+export const tscniSettings = (): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('TSCNI_') && e[1] !== undefined),
+  );
 
 /** A pod's runtime config for the Kubernetes chain: one TCP port mapping to port 80 and 100 Mbit/s each way. */
 export const chainRuntime = (containerID: string, netNS: string, hostPort: number, ifName = 'eth0') => ({

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestNode } from '@tscni/testing/node';
 import { PlugindProcess, RESIDENT_BIN } from '@tscni/testing/plugind';
+import { tscniSettings } from './cni';
 
 export { RESIDENT_BIN };
 
@@ -20,10 +21,7 @@ export async function startPlugind(node: TestNode): Promise<{ stop(): Promise<vo
   // The plugins inherit the bench's environment (libcni's exec): the shims find the daemon through it, and the
   // daemon takes their calls only with the same TSCNI_* settings.
   process.env.TSCNI_PLUGIND_SOCKET = socket;
-  const settings = Object.fromEntries(
-    Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('TSCNI_') && e[1] !== undefined),
-  );
-  const daemon = await PlugindProcess.start({ socket, netns: node.path, env: settings });
+  const daemon = await PlugindProcess.start({ socket, netns: node.path, env: tscniSettings() });
   return {
     stop: async () => {
       delete process.env.TSCNI_PLUGIND_SOCKET;
