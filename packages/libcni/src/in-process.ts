@@ -3,6 +3,8 @@ import {
   dispatch,
   ErrorCode,
   ourBuildName,
+  printedOutcome,
+  thrownOutcome,
   type Outcome,
   type PluginFuncs,
   type PluginInfo,
@@ -39,7 +41,9 @@ export function inProcessExec(plugins: InProcessPlugins, fallback: PluginExec = 
     if (!name || !Object.hasOwn(plugins, name)) return fallback(file, opts);
     if (opts.signal?.aborted)
       throw new CniError(ErrorCode.TryAgainLater, `plugin ${file} was aborted before it started`);
-    const run = load(name).then(({ funcs, info }) => dispatch(funcs, info ?? {}, { ...opts.env }, () => opts.stdin));
+    const run = load(name)
+      .then(({ funcs, info }) => dispatch(funcs, info ?? {}, { ...opts.env }, () => opts.stdin))
+      .then(printedOutcome, thrownOutcome);
     return toOutput(await bounded(file, run, opts.timeoutMs, opts.signal));
   };
 }
@@ -58,19 +62,14 @@ export function pluginLoader(plugins: InProcessPlugins): (name: string) => Promi
   };
 }
 
-/** What the executable's `pluginMain` would print and exit with, read back as the exec path reads it. */
+/** The outcome `run` settles with, unless the call times out or is aborted first (then the exec path's error). */
 async function bounded(
   file: string,
   run: Promise<Outcome>,
   timeoutMs?: number,
   signal?: AbortSignal,
 ): Promise<Outcome> {
-  const settled = run.catch((e: unknown): Outcome => ({
-    exitCode: 1,
-    stdout: JSON.stringify({ code: ErrorCode.Internal, msg: String((e as Error)?.message ?? e) }),
-    stderr: '',
-  }));
-  if (!timeoutMs && !signal) return settled;
+  if (!timeoutMs && !signal) return run;
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const stop = new Promise<never>((_, reject) => {
@@ -83,15 +82,16 @@ async function bounded(
     signal?.addEventListener('abort', onAbort, { once: true });
   });
   try {
-    return await Promise.race([settled, stop]);
+    return await Promise.race([run, stop]);
   } finally {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 
+/** What the executable printed and exited with (`pluginMain`'s outcome), read back as the exec path reads it. */
 function toOutput(o: Outcome): PluginOutput {
-  if (o.exitCode === 0) return { stdout: o.stdout ? `${o.stdout}\n` : '', stderr: o.stderr };
+  if (o.exitCode === 0) return { stdout: o.stdout, stderr: o.stderr };
   const e = JSON.parse(o.stdout) as { code: number; msg: string; details?: unknown };
   const err = new CniError(e.code, e.msg, typeof e.details === 'string' ? e.details : '');
   throw Object.assign(err, { stderr: o.stderr });
