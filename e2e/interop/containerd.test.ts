@@ -10,9 +10,15 @@ import { addOutside, pings, startTcpServer, tcpRequest, type TcpServer } from '@
 import { expectNodeAsItWas, type NodeSnapshot } from '@tscni/testing/node-state';
 import { startContainerd, type Containerd } from '@tscni/testing/interop/containerd';
 import { RuntimeNode } from '@tscni/testing/interop/node';
-import { PLUGIN_SETS, missingForInterop, runtimeNodeSnapshot, qdiscsOf } from '@tscni/testing/interop/common';
-import type { Daemon } from '@tscni/testing/interop/node';
-import { RESIDENT_BIN } from '@tscni/testing/plugind';
+import {
+  PLUGIN_SETS,
+  RESIDENT_SET,
+  missingForInterop,
+  runtimeNodeSnapshot,
+  qdiscsOf,
+} from '@tscni/testing/interop/common';
+import { expectPlugindRan, startNodePlugind } from '@tscni/testing/interop/resident';
+import type { PlugindProcess } from '@tscni/testing/plugind';
 
 const SUBNET = '10.77.0';
 const GATEWAY = `${SUBNET}.1`;
@@ -47,10 +53,7 @@ const missing = missingForInterop(['containerd', 'containerd-shim-runc-v2', 'run
 
 // Resident mode too (docs/resident.md): the shims as containerd's bin_dir and tscni-plugind in the node's network and
 // mount namespaces (containerd's own), found through TSCNI_PLUGIND_SOCKET, which containerd passes on to its plugins.
-const SETS: { name: string; bin: string; resident?: boolean }[] = [
-  ...PLUGIN_SETS,
-  { name: 'tscni resident (dist/bun/cni-resident + tscni-plugind)', bin: RESIDENT_BIN, resident: true },
-];
+const SETS = [...PLUGIN_SETS, RESIDENT_SET];
 
 for (const set of SETS) {
   describe.skipIf(!!missing)(
@@ -60,7 +63,7 @@ for (const set of SETS) {
       let cd: Containerd | undefined;
       let outside: string;
       let before: NodeSnapshot;
-      let plugind: Daemon | undefined;
+      let plugind: PlugindProcess | undefined;
       const pods: Pod[] = [];
       const servers: TcpServer[] = [];
       const stateDirs = () => [
@@ -73,16 +76,9 @@ for (const set of SETS) {
       beforeAll(async () => {
         node = await RuntimeNode.start('cd');
         outside = addOutside(node.net);
-        if (set.resident) {
-          const socket = join(node.tmp, 'plugind.sock');
-          process.env.TSCNI_PLUGIND_SOCKET = socket;
-          plugind = node.spawn(join(set.bin, 'tscni-cni'), ['serve', '--socket', socket, '--verbose']);
-          for (let i = 0; !/tscni-plugind: serving /.test(plugind.log); i++) {
-            if (plugind.child.exitCode !== null || i > 300) throw new Error(`tscni-plugind: ${plugind.log}`);
-            await new Promise((r) => setTimeout(r, 50));
-          }
-        }
-        cd = await startContainerd(node, set.bin, conflist);
+        let env = process.env;
+        if (set.resident) ({ daemon: plugind, env } = await startNodePlugind(node, set.bin, env));
+        cd = await startContainerd(node, set.bin, conflist, env);
         before = runtimeNodeSnapshot(node.net, stateDirs());
       }, 240_000);
 
@@ -92,10 +88,7 @@ for (const set of SETS) {
           for (const p of pods) cd.crictl(['rmp', '-f', p.id], { allowFail: true });
           await cd.stop();
         }
-        if (plugind) {
-          plugind.child.kill('SIGTERM');
-          delete process.env.TSCNI_PLUGIND_SOCKET;
-        }
+        await plugind?.stop();
         await node?.destroy();
       }, 180_000);
 
@@ -192,11 +185,7 @@ for (const set of SETS) {
               ['bridge', 'portmap', 'bandwidth'].map((plugin) => `${verb} ${plugin} ${p.id}/eth0: exit 0`),
             ),
           );
-          // Its log reaches this process through a pipe: give the event loop a moment after the synchronous crictl calls.
-          for (let i = 0; i < 100 && !wanted.every((l) => plugind!.log.includes(l)); i++)
-            await new Promise((r) => setTimeout(r, 50));
-          for (const line of wanted) expect(plugind!.log, plugind!.log).toContain(line);
-          expect(plugind!.log).not.toMatch(/declined: |internal error/);
+          await expectPlugindRan(plugind!, wanted);
         },
       );
     },

@@ -1,8 +1,9 @@
 /**
- * podman 4.3 (Debian's) with its CNI backend, with our plugins and with Debian's reference plugins as its
- * cni_plugin_dirs: `podman network create` writes its own conflist (bridge + portmap + firewall with
- * "backend": "" + tuning), a container with a published port answers through it, and `podman rm` +
- * `podman network rm` leave nothing behind.
+ * podman 4.3 (Debian's) with its CNI backend, with our plugins, with Debian's reference plugins and with resident
+ * mode's shims (tscni-plugind in the node) as its cni_plugin_dirs: `podman network create` writes its own conflist
+ * (bridge + portmap + firewall with "backend": "" + tuning), a container with a published port answers through it,
+ * one that exits by itself is torn down by podman's cleanup process, and `podman rm` + `podman network rm` leave
+ * nothing behind.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -13,7 +14,9 @@ import { expectNodeAsItWas, type NodeSnapshot } from '@tscni/testing/node-state'
 import { MARKER } from '@tscni/testing/interop/busybox-image';
 import { BUSYBOX_IMAGE, setUpPodman, type Podman } from '@tscni/testing/interop/podman';
 import { RuntimeNode } from '@tscni/testing/interop/node';
-import { PLUGIN_SETS, missingForInterop, runtimeNodeSnapshot } from '@tscni/testing/interop/common';
+import { PLUGIN_SETS, RESIDENT_SET, missingForInterop, runtimeNodeSnapshot } from '@tscni/testing/interop/common';
+import { expectPlugindRan, plugindCalls, startNodePlugind } from '@tscni/testing/interop/resident';
+import type { PlugindProcess } from '@tscni/testing/plugind';
 
 const NET = 'interop';
 const SUBNET = '10.78.0';
@@ -44,7 +47,12 @@ async function httpGet(netns: string, url: string): Promise<string> {
 
 const missing = missingForInterop(['podman', 'conmon', 'runc', 'busybox']);
 
-for (const set of PLUGIN_SETS) {
+// Resident mode too (docs/resident.md, "Runtimes"): tscni-plugind in the node's network and mount namespaces, which
+// are podman's (it runs its plugins itself), found through TSCNI_PLUGIND_SOCKET, which podman passes on to them (and
+// conmon, given it in containers.conf's conmon_env_vars, to podman's cleanup process).
+const SETS = [...PLUGIN_SETS, RESIDENT_SET];
+
+for (const set of SETS) {
   describe.skipIf(!!missing)(
     `podman 4.3 (CNI backend), cni_plugin_dirs = ${set.name}${missing ? ` — skipped: ${missing}` : ''}`,
     () => {
@@ -52,6 +60,7 @@ for (const set of PLUGIN_SETS) {
       let podman: Podman;
       let outside: string;
       let before: NodeSnapshot;
+      let plugind: PlugindProcess | undefined;
       const containers: { id: string; ip: string; netns: string }[] = [];
       const stateDirs = () => [
         join(node.varLib, 'cni'),
@@ -64,7 +73,9 @@ for (const set of PLUGIN_SETS) {
       beforeAll(async () => {
         node = await RuntimeNode.start('pm');
         outside = addOutside(node.net);
-        podman = setUpPodman(node, set.bin);
+        let env: NodeJS.ProcessEnv = {};
+        if (set.resident) ({ daemon: plugind, env } = await startNodePlugind(node, set.bin, env));
+        podman = setUpPodman(node, set.bin, env);
         before = runtimeNodeSnapshot(node.net, stateDirs());
       }, 240_000);
 
@@ -73,6 +84,7 @@ for (const set of PLUGIN_SETS) {
           podman.run(['rm', '-f', '-a', '-t', '0'], { allowFail: true });
           podman.run(['network', 'rm', '-f', NET], { allowFail: true });
         }
+        await plugind?.stop();
         await node?.destroy();
       }, 180_000);
 
@@ -126,6 +138,38 @@ for (const set of PLUGIN_SETS) {
         expect(await httpGet(node.net.path, `http://${ip}:8080/`), 'container address from the node').toBe(MARKER);
       });
 
+      it("a container that exits by itself is torn down by podman's cleanup process (conmon's exit command)", async () => {
+        const id = podman
+          .run([
+            'run',
+            '-d',
+            '--name',
+            'brief',
+            '--network',
+            NET,
+            '--cgroup-parent',
+            node.cgroupParent,
+            BUSYBOX_IMAGE,
+            // Long enough for the inspect below on a busy machine.
+            '/bin/sleep',
+            '4',
+          ])
+          .stdout.trim();
+        const inspect = JSON.parse(podman.run(['inspect', id]).stdout)[0];
+        const ip = inspect.NetworkSettings.Networks[NET].IPAddress as string;
+        const netns = node.viewOf(inspect.NetworkSettings.SandboxKey as string);
+        containers.push({ id, ip, netns });
+        const lease = join(node.varLib, 'cni/networks', NET, ip);
+        expect(existsSync(lease), 'host-local lease in the node').toBe(true);
+        // No podman command of ours runs its DEL: `podman container cleanup` does, which conmon starts when the
+        // container exits, with conmon's environment (not podman run's: setUpPodman).
+        for (let i = 0; i < 300 && (existsSync(lease) || existsSync(netns)); i++)
+          await new Promise((r) => setTimeout(r, 100));
+        expect(existsSync(lease), 'lease released').toBe(false);
+        expect(existsSync(netns), 'netns unpinned').toBe(false);
+        expect(JSON.parse(podman.run(['inspect', id]).stdout)[0].State.Status).toBe('exited');
+      });
+
       it('podman rm -f and podman network rm leave no netns, veth, lease, rule or file', () => {
         podman.run(['rm', '-f', '-a', '-t', '0']);
         expect(podman.run(['ps', '-a', '-q']).stdout.trim()).toBe('');
@@ -141,6 +185,29 @@ for (const set of PLUGIN_SETS) {
           netns: containers.map((c) => c.netns),
         });
       });
+
+      it.runIf(!!set.resident)(
+        "tscni-plugind ran each container's bridge, portmap and tuning ADD and DEL (the exited one's DEL from podman's cleanup process) and their VERSION probes, nothing else (firewall is not one it runs)",
+        async () => {
+          const served = ['bridge', 'portmap', 'tuning'];
+          const wanted = containers.flatMap((c) =>
+            ['ADD', 'DEL'].flatMap((verb) => served.map((plugin) => `${verb} ${plugin} ${c.id}/eth0: exit 0`)),
+          );
+          const calls = await expectPlugindRan(plugind!, wanted);
+          // Each ADD once; a DEL podman repeated (DEL is idempotent) would be no fault of ours.
+          const [version, others] = [
+            calls.filter((c) => c.startsWith('VERSION ')),
+            calls.filter((c) => !c.startsWith('VERSION ')),
+          ];
+          expect(others.filter((c) => c.startsWith('ADD ')).sort()).toEqual(
+            wanted.filter((c) => c.startsWith('ADD ')).sort(),
+          );
+          expect([...new Set(others)].sort()).toEqual([...wanted].sort());
+          // Every podman command that loads the conflist validates it (libcni's ValidateNetworkList): a VERSION call
+          // per plugin, with libcni's placeholder arguments (an empty container id, ifname "dummy").
+          expect([...new Set(version)].sort()).toEqual(served.map((p) => `VERSION ${p} /dummy: exit 0`));
+        },
+      );
     },
   );
 }

@@ -18,6 +18,11 @@ export interface PlugindOptions {
   socket: string;
   /** The network namespace (a path) to run the daemon in: its home, where the calls it takes come from. */
   netns?: string;
+  /**
+   * Instead of `netns`: a process whose network and mount namespaces the daemon runs in (a RuntimeNode's holder,
+   * whose runtime runs its plugins in both).
+   */
+  target?: number;
   /** The daemon's whole environment but PATH. */
   env?: Record<string, string>;
   /** Default PLUGIND_EXE. */
@@ -65,11 +70,15 @@ export class PlugindProcess {
     const exe = o.exe ?? PLUGIND_EXE;
     if (!existsSync(exe)) throw new Error(`${exe} is not built (npx nx run-many -t build)`);
     const argv = [exe, 'serve', '--socket', o.socket, ...(o.args ?? [])];
-    const child = spawn(
-      'setpriv',
-      ['--pdeathsig', 'SIGKILL', '--', ...(o.netns ? ['nsenter', `--net=${o.netns}`, '--'] : []), ...argv],
-      { env: { PATH: process.env.PATH, ...o.env }, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const enter = o.target
+      ? ['nsenter', `--target=${o.target}`, '--mount', '--net', '--']
+      : o.netns
+        ? ['nsenter', `--net=${o.netns}`, '--']
+        : [];
+    const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', ...enter, ...argv], {
+      env: { PATH: process.env.PATH, ...o.env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const p = new PlugindProcess(child);
     const deadline = Date.now() + timeoutMs;
     while (p.running && !/tscni-plugind: serving /.test(p.stderr)) {

@@ -1,15 +1,33 @@
-/** What both runtime suites share: the two plugin dirs under test, prerequisites, qdisc reading. */
+/** What both runtime suites share: the plugin dirs under test, prerequisites, qdisc reading. */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIST_BIN, REFERENCE_BIN, missingForKernelTests, sh, type TestNode } from '../test-node';
 import { snapshot, type NodeSnapshot } from '../node-state';
+import { RESIDENT_BIN } from '../plugind';
+
+/** A plugin dir under test as the runtime's; `resident`: resident mode's shims, with tscni-plugind in the node. */
+export interface PluginSet {
+  name: string;
+  bin: string;
+  resident?: boolean;
+}
 
 /** Each suite runs with our build and with Debian's reference plugins as the runtime's plugin dir. */
-export const PLUGIN_SETS = [
+export const PLUGIN_SETS: PluginSet[] = [
   { name: 'tscni (dist/cni-bin)', bin: DIST_BIN },
   { name: `reference (${REFERENCE_BIN})`, bin: REFERENCE_BIN },
 ];
+
+/**
+ * And in resident mode (docs/resident.md): the shims as the plugin dir, relaying to tscni-plugind, which the suite
+ * starts in the node (interop/resident.ts).
+ */
+export const RESIDENT_SET: PluginSet = {
+  name: 'tscni resident (dist/bun/cni-resident + tscni-plugind)',
+  bin: RESIDENT_BIN,
+  resident: true,
+};
 
 /**
  * Only a non-root run skips: CI installs the runtimes, so a missing one FAILS the suite (its beforeAll
@@ -22,7 +40,7 @@ export function missingForInterop(tools: string[]): string | undefined {
   if (absent.length)
     throw new Error(`interop suite needs ${absent.join(', ')} (apt-get install the Debian packages .ci/run lists)`);
   for (const p of ['bridge', 'host-local', 'portmap', 'bandwidth', 'firewall', 'tuning', 'loopback']) {
-    for (const dir of [DIST_BIN, REFERENCE_BIN])
+    for (const dir of [DIST_BIN, REFERENCE_BIN, RESIDENT_BIN])
       if (!existsSync(join(dir, p))) throw new Error(`interop suite needs ${join(dir, p)}`);
   }
   return kernel;

@@ -72,8 +72,16 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 `;
 }
 
-/** Start containerd in the node with `conflist` as the only CNI network and the pause image imported. */
-export async function startContainerd(node: RuntimeNode, binDir: string, conflist: object): Promise<Containerd> {
+/**
+ * Start containerd in the node with `conflist` as the only CNI network and the pause image imported. `env` is
+ * containerd's, which it passes on to its plugins (resident mode's TSCNI_PLUGIND_SOCKET).
+ */
+export async function startContainerd(
+  node: RuntimeNode,
+  binDir: string,
+  conflist: object,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Containerd> {
   const base = join(node.tmp, 'containerd');
   const confDir = join(base, 'net.d');
   mkdirSync(confDir, { recursive: true });
@@ -81,7 +89,7 @@ export async function startContainerd(node: RuntimeNode, binDir: string, conflis
   const config = join(base, 'config.toml');
   writeFileSync(config, configToml(base, binDir, confDir));
   const socket = join(base, 'containerd.sock');
-  const daemon = node.spawn('containerd', ['--config', config]);
+  const daemon = node.spawn('containerd', ['--config', config], env);
   const exited = new Promise<void>((r) => daemon.child.once('exit', () => r()));
 
   const crictl = (args: string[], opts: { allowFail?: boolean } = {}) => {

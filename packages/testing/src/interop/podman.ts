@@ -19,7 +19,14 @@ export interface Podman {
 
 const toml = (v: string): string => JSON.stringify(v);
 
-export function setUpPodman(node: RuntimeNode, binDir: string): Podman {
+/**
+ * `env`: more of the plugins' environment (resident mode's TSCNI_PLUGIND_SOCKET). podman passes its own on to the
+ * plugins it runs, but conmon gets only a few of podman's variables, and its exit command (`podman container
+ * cleanup`, the DEL of a container that exits by itself) conmon's: so these go into containers.conf's
+ * conmon_env_vars too.
+ */
+export function setUpPodman(node: RuntimeNode, binDir: string, env: NodeJS.ProcessEnv = {}): Podman {
+  const conmonEnv = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [toml(`${k}=${v}`)]));
   const base = join(node.tmp, 'podman');
   const configDir = join(base, 'net.d');
   const storage = join(base, 'storage');
@@ -39,13 +46,15 @@ network_config_dir = ${toml(configDir)}
 
 [engine]
 cgroup_manager = "cgroupfs"
+conmon_env_vars = [${conmonEnv.join(', ')}]
 events_logger = "file"
 events_logfile_path = ${toml(join(base, 'events.log'))}
 runtime = "runc"
 tmp_dir = ${toml(join(base, 'tmp'))}
 lock_type = "file"
 volume_path = ${toml(join(base, 'volumes'))}
-static_dir = ${toml(join(base, 'libpod'))}
+# No static_dir: conmon's exit command, podman container cleanup, is given --root and then looks for its container in
+# the database under <graphroot>/libpod (podman 4.3), so one elsewhere would leave every exited container unclean.
 `,
   );
   writeFileSync(
@@ -57,16 +66,17 @@ graphroot = ${toml(storage)}
 runroot = ${toml(join(base, 'runroot'))}
 `,
   );
-  const env: NodeJS.ProcessEnv = {
+  const podmanEnv: NodeJS.ProcessEnv = {
+    ...env,
     PATH: process.env.PATH,
     HOME: base,
     CONTAINERS_CONF: join(base, 'containers.conf'),
     CONTAINERS_STORAGE_CONF: join(base, 'storage.conf'),
     CONTAINERS_REGISTRIES_CONF: join(base, 'registries.conf'),
   };
-  writeFileSync(env.CONTAINERS_REGISTRIES_CONF!, 'unqualified-search-registries = []\n');
+  writeFileSync(podmanEnv.CONTAINERS_REGISTRIES_CONF!, 'unqualified-search-registries = []\n');
   const run = (args: string[], opts: { allowFail?: boolean } = {}) =>
-    node.exec('podman', ['--cgroup-manager=cgroupfs', ...args], { env, allowFail: opts.allowFail });
+    node.exec('podman', ['--cgroup-manager=cgroupfs', ...args], { env: podmanEnv, allowFail: opts.allowFail });
   run(['import', '--change', 'CMD ["/bin/sh"]', busyboxRootfsTar(join(base, 'image')), BUSYBOX_IMAGE]);
   return { configDir, storage, run };
 }
