@@ -88,6 +88,30 @@ for (const set of SETS) {
         await node?.destroy();
       }, 180_000);
 
+      /** `podman run -d` on the network; the container's address and its netns as the node sees it. */
+      const runContainer = (name: string, options: string[], command: string[]) => {
+        const id = podman
+          .run([
+            'run',
+            '-d',
+            '--name',
+            name,
+            '--network',
+            NET,
+            '--cgroup-parent',
+            node.cgroupParent,
+            ...options,
+            BUSYBOX_IMAGE,
+            ...command,
+          ])
+          .stdout.trim();
+        const inspect = JSON.parse(podman.run(['inspect', id]).stdout)[0];
+        const ip = inspect.NetworkSettings.Networks[NET].IPAddress as string;
+        const netns = node.viewOf(inspect.NetworkSettings.SandboxKey as string);
+        containers.push({ id, ip, netns });
+        return { id, ip, netns };
+      };
+
       it('network create writes its conflist; a container with a published port runs, gets an address and answers on it', async () => {
         podman.run(['network', 'create', '--subnet', `${SUBNET}.0/24`, NET]);
         const conflist = JSON.parse(readFileSync(join(podman.configDir, `${NET}.conflist`), 'utf8'));
@@ -99,31 +123,11 @@ for (const set of SETS) {
         ]);
         expect(conflist.plugins[2].backend, 'podman writes an empty firewall backend').toBe('');
 
-        const id = podman
-          .run([
-            'run',
-            '-d',
-            '--name',
-            'web',
-            '--network',
-            NET,
-            '--cgroup-parent',
-            node.cgroupParent,
-            '-p',
-            '18090:8080',
-            BUSYBOX_IMAGE,
-            '/bin/httpd',
-            '-f',
-            '-p',
-            '8080',
-            '-h',
-            '/www',
-          ])
-          .stdout.trim();
-        const inspect = JSON.parse(podman.run(['inspect', id]).stdout)[0];
-        const ip = inspect.NetworkSettings.Networks[NET].IPAddress as string;
-        const netns = node.viewOf(inspect.NetworkSettings.SandboxKey as string);
-        containers.push({ id, ip, netns });
+        const { id, ip, netns } = runContainer(
+          'web',
+          ['-p', '18090:8080'],
+          ['/bin/httpd', '-f', '-p', '8080', '-h', '/www'],
+        );
 
         expect(ip).toMatch(new RegExp(`^${SUBNET.replace(/\./g, '\\.')}\\.\\d+$`));
         // What podman and the plugins write to the system defaults lands in the node's private dirs.
@@ -139,26 +143,8 @@ for (const set of SETS) {
       });
 
       it("a container that exits by itself is torn down by podman's cleanup process (conmon's exit command)", async () => {
-        const id = podman
-          .run([
-            'run',
-            '-d',
-            '--name',
-            'brief',
-            '--network',
-            NET,
-            '--cgroup-parent',
-            node.cgroupParent,
-            BUSYBOX_IMAGE,
-            // Long enough for the inspect below on a busy machine.
-            '/bin/sleep',
-            '4',
-          ])
-          .stdout.trim();
-        const inspect = JSON.parse(podman.run(['inspect', id]).stdout)[0];
-        const ip = inspect.NetworkSettings.Networks[NET].IPAddress as string;
-        const netns = node.viewOf(inspect.NetworkSettings.SandboxKey as string);
-        containers.push({ id, ip, netns });
+        // Long enough for the inspect in runContainer on a busy machine.
+        const { id, ip, netns } = runContainer('brief', [], ['/bin/sleep', '4']);
         const lease = join(node.varLib, 'cni/networks', NET, ip);
         expect(existsSync(lease), 'host-local lease in the node').toBe(true);
         // No podman command of ours runs its DEL: `podman container cleanup` does, which conmon starts when the
