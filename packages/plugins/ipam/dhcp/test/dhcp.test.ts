@@ -390,7 +390,11 @@ for (const impl of implementations('dhcp')) {
           expect(add.code, add.stdout).toBe(0);
           await daemon.stop();
           await daemon.start();
-          expect(daemon.log).toMatch(/lease\(s\) restored/);
+          // start() returns once the socket file exists (bind); the "listening on …, N lease(s) restored" line is
+          // written after listen() and can reach us later (seen once under load): wait for it, do not read it at once.
+          await until('the restored-leases line', () => /lease\(s\) restored/.test(daemon.log)).catch((e: Error) =>
+            expect.fail(`${e.message}\n${daemon.log}`),
+          );
           const check = await node.runPlugin(impl.bin, env('CHECK', cid, pod), {
             ...conf('1.0.0'),
             prevResult: add.json,
