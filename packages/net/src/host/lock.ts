@@ -13,18 +13,43 @@ import { LOCK_EX, LOCK_NB, libc } from './libc';
  * fail. (A blocking flock(2) in this process would stall its event loop, and in the CRI harness, which runs plugins
  * in-process, every pod with it.)
  */
-export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  mkdirp(dirname(path), 0o755);
-  // An existing file is opened read-only: that also locks files one cannot write, such as a netns bind mount.
-  const fd = openFile(path, exists(path) ? 'r' : 'a', 0o600);
-  try {
-    if (!(await lockHere(fd))) {
-      const r = await spawnCollect('flock', ['-x', '3'], undefined, fd);
-      if (r.code !== 0) throw new Error(`flock ${path}: ${(r.error ?? r.stderr).trim() || `exit ${r.code}`}`);
+export function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  return inTurn(path, async () => {
+    mkdirp(dirname(path), 0o755);
+    // An existing file is opened read-only: that also locks files one cannot write, such as a netns bind mount.
+    const fd = openFile(path, exists(path) ? 'r' : 'a', 0o600);
+    try {
+      if (!(await lockHere(fd))) {
+        const r = await spawnCollect('flock', ['-x', '3'], undefined, fd);
+        if (r.code !== 0) throw new Error(`flock ${path}: ${(r.error ?? r.stderr).trim() || `exit ${r.code}`}`);
+      }
+      return await fn();
+    } finally {
+      closeFile(fd);
     }
+  });
+}
+
+/** The last turn taken on each lock path in this process: later callers wait for it. */
+const turns = new Map<string, Promise<void>>();
+
+/**
+ * Run `fn` after every earlier caller of this process with the same `path` is done. Where many plugin calls share a
+ * process (tscni-plugind, the CRI harness) they queue here and each takes the flock the moment the last let go,
+ * instead of polling flock(2) against each other on timers; across processes flock(2) still decides.
+ */
+async function inTurn<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const before = turns.get(path);
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  const turn = before ? before.then(() => mine) : mine;
+  turns.set(path, turn);
+  try {
+    if (before) await before;
     return await fn();
   } finally {
-    closeFile(fd);
+    done();
+    if (turns.get(path) === turn) turns.delete(path);
   }
 }
 
