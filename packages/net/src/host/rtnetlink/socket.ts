@@ -43,6 +43,12 @@ export function openFd(s: Sys, path: string): number {
   return s.call('openat', AT_FDCWD, s.ptr(p), O_RDONLY_CLOEXEC, 0);
 }
 
+/**
+ * Where every datagram is received: one buffer for the process (an exchange runs from sendto to its last recvfrom
+ * without yielding), not 64 KiB allocated and zeroed per datagram.
+ */
+const RX = new Uint8Array(1 << 16);
+
 /** An rtnetlink socket of one network namespace; every call is synchronous (the kernel answers within sendto). */
 export class RtSocket {
   private seq = 1;
@@ -117,11 +123,10 @@ export class RtSocket {
       throw new Error('Cannot talk to rtnetlink');
     const got: Reply[] = [];
     for (;;) {
-      const rx = new Uint8Array(1 << 16);
-      const n = this.s.call('recvfrom', this.fd, this.s.ptr(rx), rx.length, 0, 0, 0);
+      const n = this.s.call('recvfrom', this.fd, this.s.ptr(RX), RX.length, 0, 0, 0);
       if (n <= 0) throw new Error('Cannot read from rtnetlink');
-      // A fresh buffer per datagram: the replies of a dump point into theirs.
-      const got1 = replies(rx, n);
+      // The replies point into their datagram: each gets a copy of its own bytes, not of the whole buffer.
+      const got1 = replies(RX.slice(0, n), n);
       for (const r of got1) {
         if (r.seq !== seq) continue;
         if (r.type === NLMSG_ERROR) return { ...errorOf(r), replies: got };
