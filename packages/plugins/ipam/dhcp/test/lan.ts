@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { sh, type TestNode } from '@tscni/testing/node';
 
@@ -170,8 +171,9 @@ export class Daemon {
     );
     this.proc.stdout!.on('data', (d) => (this.log += d));
     this.proc.stderr!.on('data', (d) => (this.log += d));
+    // Until it accepts a connection, not until the file exists: bind(2) makes the file before listen(2).
     const deadline = Date.now() + 5000;
-    while (!existsSync(this.socketPath)) {
+    while (!(existsSync(this.socketPath) && (await accepts(this.socketPath)))) {
       if (Date.now() > deadline || this.proc.exitCode !== null) throw new Error(`daemon did not start: ${this.log}`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -221,5 +223,17 @@ function waitForOutput(proc: ChildProcess, re: RegExp, timeoutMs: number): Promi
       clearTimeout(timer);
       reject(new Error(`exited with ${code}: ${out}`));
     });
+  });
+}
+
+/** Whether a unix socket takes a connection now (closed again at once). */
+function accepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection(path);
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
   });
 }
