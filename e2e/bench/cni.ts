@@ -28,8 +28,8 @@ export function timeVersion(set: BinSet, plugin = 'bridge'): number {
   return ms;
 }
 
-/** This process's TSCNI_* settings (a resident shim finds its daemon through them, and the daemon compares them). */
-export const tscniSettings = (): Record<string, string> =>
+/** This process's TSCNI_* settings, TSCNI_PLUGIND_SOCKET included (a resident shim finds its daemon through it). */
+const tscniSettings = (): Record<string, string> =>
   Object.fromEntries(
     Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('TSCNI_') && e[1] !== undefined),
   );

@@ -6,8 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestNode } from '@tscni/testing/node';
-import { PlugindProcess, RESIDENT_BIN } from '@tscni/testing/plugind';
-import { tscniSettings } from './cni';
+import { PlugindProcess, RESIDENT_BIN, plugindSettings } from '@tscni/testing/plugind';
 
 export { RESIDENT_BIN };
 
@@ -21,7 +20,7 @@ export async function startPlugind(node: TestNode): Promise<{ stop(): Promise<vo
   // The plugins inherit the bench's environment (libcni's exec): the shims find the daemon through it, and the
   // daemon takes their calls only with the same TSCNI_* settings.
   process.env.TSCNI_PLUGIND_SOCKET = socket;
-  const daemon = await PlugindProcess.start({ socket, netns: node.path, env: tscniSettings() });
+  const daemon = await PlugindProcess.start({ socket, netns: node.path, env: plugindSettings() });
   return {
     stop: async () => {
       delete process.env.TSCNI_PLUGIND_SOCKET;

@@ -34,7 +34,7 @@ import {
   TestNode,
 } from '@tscni/testing/node';
 import { snapshot, type NodeSnapshot } from '@tscni/testing/node-state';
-import { PLUGIND_EXE, PlugindProcess, RESIDENT_BIN } from '@tscni/testing/plugind';
+import { PLUGIND_EXE, PlugindProcess, RESIDENT_BIN, plugindSettings } from '@tscni/testing/plugind';
 
 export const EXEC_BIN = join(PLUGIND_EXE, '..');
 export { RESIDENT_BIN };
@@ -51,15 +51,6 @@ export function missingForResident(): string | undefined {
     (absent.length ? `needs ${absent.join(', ')} (npx nx run-many -t build)` : undefined)
   );
 }
-
-/** The TSCNI_* settings of this process (the plugins libcni runs inherit them), the daemon's own left out. */
-const tscniSettings = (): Record<string, string> =>
-  Object.fromEntries(
-    Object.entries(process.env).filter(
-      (e): e is [string, string] =>
-        e[0].startsWith('TSCNI_') && !e[0].startsWith('TSCNI_PLUGIND') && e[1] !== undefined,
-    ),
-  );
 
 export const PORT = 18091;
 export const CAPABILITIES = {
@@ -134,7 +125,7 @@ export class ResidentNode {
    * node's (tests on other nodes use the same network name and container IDs).
    */
   settings(): Record<string, string> {
-    return { ...tscniSettings(), TSCNI_IPMASQ_STATE_DIR: this.node.ipMasqStateDir };
+    return { ...plugindSettings(), TSCNI_IPMASQ_STATE_DIR: this.node.ipMasqStateDir };
   }
 
   /** The environment `network()` gives a plugin over libcni's: the settings, the exec log, then `env`. */

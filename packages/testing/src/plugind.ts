@@ -14,6 +14,18 @@ export const PLUGIND_EXE = join(DIST, 'bun/cni-bin/tscni-cni');
 /** The shim directory (a link per plugin to tscni-shim, tscni-cni beside them → ../cni-bin/tscni-cni). */
 export const RESIDENT_BIN = join(DIST, 'bun/cni-resident');
 
+/**
+ * The TSCNI_* settings of `env` but the daemon's own (TSCNI_PLUGIND*): what tscni-plugind compares with a call's, so
+ * what a suite starts it with when its plugins run with `env`.
+ */
+export const plugindSettings = (env: NodeJS.ProcessEnv = process.env): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(env).filter(
+      (e): e is [string, string] =>
+        e[0].startsWith('TSCNI_') && !e[0].startsWith('TSCNI_PLUGIND') && e[1] !== undefined,
+    ),
+  );
+
 export interface PlugindOptions {
   socket: string;
   /** The network namespace (a path) to run the daemon in: its home, where the calls it takes come from. */

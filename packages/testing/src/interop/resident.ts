@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { PlugindProcess } from '../plugind';
+import { PlugindProcess, plugindSettings } from '../plugind';
 import type { RuntimeNode } from './node';
 
 export interface NodePlugind {
@@ -24,14 +24,11 @@ export async function startNodePlugind(
   runtimeEnv: NodeJS.ProcessEnv,
 ): Promise<NodePlugind> {
   const socket = join(node.tmp, 'plugind.sock');
-  const settings: Record<string, string> = {};
-  for (const [k, v] of Object.entries(runtimeEnv))
-    if (k.startsWith('TSCNI_') && !k.startsWith('TSCNI_PLUGIND') && v !== undefined) settings[k] = v;
   const daemon = await PlugindProcess.start({
     socket,
     target: node.pid,
     exe: join(bin, 'tscni-cni'),
-    env: settings,
+    env: plugindSettings(runtimeEnv),
     args: ['--verbose'],
   });
   if (!daemon.running) throw new Error(`tscni-plugind exited before serving: ${daemon.stderr}`);
